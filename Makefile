@@ -1,0 +1,45 @@
+# Two entry points for a fresh machine: `make synth` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+SCAN_VENV := .venv-scan
+PY := $(VENV)/bin/python
+ENV ?= dev
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export PYTHONDONTWRITEBYTECODE = 1
+
+.PHONY: synth test venv scan-venv checkov plan clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+scan-venv: $(SCAN_VENV)/.installed
+
+## synth: synthesize every environment (or ECS_ENVS=dev,prod) into cdktf.out; no AWS access
+synth: venv
+	$(PY) main.py
+	@ls cdktf.out/stacks
+
+## test: the whole test suite (what CI runs)
+test: venv
+	@$(PY) -m pytest tests -q; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "FAIL: pytest collected no tests" >&2; fi; exit $$status
+
+## plan: terraform plan one stack of ENV (needs terraform, AWS credentials): make plan STACK=network
+plan: synth
+	terraform -chdir=cdktf.out/stacks/$(STACK)-$(ENV) init
+	terraform -chdir=cdktf.out/stacks/$(STACK)-$(ENV) plan
+
+clean:
+	rm -rf cdktf.out .pytest_cache

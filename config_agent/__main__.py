@@ -1,0 +1,48 @@
+"""`python -m config_agent`: run until SIGTERM/SIGINT, then exit 0."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from . import logs
+from .settings import Settings, SettingsError
+
+LOG = logging.getLogger("config_agent")
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        logs.setup()
+        logs.log(LOG, logging.CRITICAL, "invalid settings", error=str(err))
+        return 2
+    logs.setup(settings.log_level)
+    from .agent import Agent  # after logging: importing botocore takes a moment
+
+    try:
+        agent = Agent(settings)
+    except OSError as err:  # e.g. the port is taken
+        logs.log(LOG, logging.CRITICAL, "cannot start", error=type(err).__name__,
+                 errno=err.errno)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logs.log(LOG, logging.INFO, "signal received", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent.start()
+    while not stop.wait(3600):
+        pass
+    agent.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

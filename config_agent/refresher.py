@@ -1,0 +1,146 @@
+"""Refresh logic: which items an event touches, fetching them, and updating cache and files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from .aws import Aws, AwsError
+from .cache import Cache
+from .events import Change, DeploymentStarted, SecretChanged
+from .logs import log
+from .output import OutputDir
+from .settings import ProfileRef, Settings
+from .sources import ConfigFetcher, ConfigValue, fetch_secret
+
+LOG = logging.getLogger("config_agent.refresh")
+
+
+@dataclass(frozen=True)
+class Targets:
+    secrets: tuple[str, ...] = ()
+    profiles: tuple[ProfileRef, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.secrets or self.profiles)
+
+
+@dataclass
+class Outcome:
+    ok: bool = True                         # every target fetched (changed or unchanged)
+    changed: list[str] = field(default_factory=list)   # state keys whose value changed
+    failed: list[str] = field(default_factory=list)
+
+
+class Refresher:
+    """Owned by the single worker thread: no locking needed around sessions or files."""
+
+    def __init__(self, settings: Settings, aws: Aws, cache: Cache) -> None:
+        self.settings = settings
+        self.aws = aws
+        self.cache = cache
+        self.configs = ConfigFetcher(aws)
+        self.output = OutputDir(settings.output_dir) if settings.output_dir else None
+        self._config_values: dict[str, ConfigValue] = {}
+        self._secret_versions: dict[str, str] = {}
+
+    def all_targets(self) -> Targets:
+        return Targets(self.settings.secret_ids, self.settings.profiles)
+
+    def missing_targets(self) -> Targets:
+        """Items with no value yet (startup failed, or the secret/profile does not exist)."""
+        secrets = tuple(s for s in self.settings.secret_ids
+                        if not self.cache.states["secret:" + s].has_value)
+        profiles = tuple(p for p in self.settings.profiles
+                         if not self.cache.states["configuration:" + p.key].has_value)
+        return Targets(secrets, profiles)
+
+    def targets_for(self, change: Change) -> Targets:
+        if isinstance(change, SecretChanged):
+            return Targets(secrets=tuple(self.cache.secret_ids_matching(change.secret_id)))
+        return Targets(profiles=self.profiles_for(change))
+
+    def profiles_for(self, change: DeploymentStarted) -> tuple[ProfileRef, ...]:
+        """Exact id match narrows the refresh; otherwise refresh every configured profile.
+
+        Events carry ids, the agent may be configured with names, and names cannot be mapped
+        to ids without extra control-plane permissions. The queue is per service, so a
+        deployment event that reaches it concerns this service's profiles.
+        """
+        exact = tuple(p for p in self.settings.profiles
+                      if (p.application, p.environment, p.profile)
+                      == (change.application_id, change.environment_id, change.profile_id))
+        return exact or self.settings.profiles
+
+    def refresh(self, targets: Targets, reason: str) -> Outcome:
+        outcome = Outcome()
+        for sid in targets.secrets:
+            self._refresh_secret(sid, reason, outcome)
+        for ref in targets.profiles:
+            self._refresh_profile(ref, reason, outcome)
+        return outcome
+
+    def _failed(self, key: str, ident: str, err: AwsError, reason: str,
+                outcome: Outcome) -> None:
+        outcome.ok = False
+        outcome.failed.append(key)
+        problem = "missing" if err.missing else err.code
+        self.cache.fail(key, problem)
+        state = self.cache.states[key]
+        # Missing items and startup failures are errors; a failed refresh of an item we still
+        # serve (stale) is a warning: the app keeps working.
+        level = logging.WARNING if state.has_value else logging.ERROR
+        msg = ("does not exist (yet); will retry" if err.missing else "refresh failed")
+        log(LOG, level, f"{state.kind} {msg}", item=ident, code=err.code,
+            operation=err.operation, reason=reason, serving_stale=state.has_value)
+
+    def _refresh_secret(self, sid: str, reason: str, outcome: Outcome) -> None:
+        key = "secret:" + sid
+        try:
+            value = fetch_secret(self.aws, sid)
+        except AwsError as err:
+            self._failed(key, sid, err, reason, outcome)
+            return
+        changed = self._secret_versions.get(sid) != value.version_id
+        try:
+            if self.output:
+                self.output.write(self.output.secret_path(value.name), value.file_bytes())
+        except OSError as exc:
+            # Keep serving over HTTP; the message stays queued so the write is retried.
+            outcome.ok = False
+            outcome.failed.append(key)
+            log(LOG, logging.ERROR, "writing secret file failed", item=sid,
+                error=type(exc).__name__)
+        self.cache.put_secret(sid, value)
+        self._secret_versions[sid] = value.version_id
+        if changed:
+            outcome.changed.append(key)
+        log(LOG, logging.INFO, "secret refreshed", item=sid, version_id=value.version_id,
+            changed=changed, reason=reason)
+
+    def _refresh_profile(self, ref: ProfileRef, reason: str, outcome: Outcome) -> None:
+        key = "configuration:" + ref.key
+        current = self._config_values.get(ref.key)
+        try:
+            value = self.configs.fetch(ref, current)
+        except AwsError as err:
+            self._failed(key, ref.key, err, reason, outcome)
+            return
+        changed = value is not None and value != current
+        if value is None:
+            self.cache.touch(key)
+        else:
+            try:
+                if self.output:
+                    self.output.write(self.output.configuration_path(ref.profile), value.body)
+            except OSError as exc:
+                outcome.ok = False
+                outcome.failed.append(key)
+                log(LOG, logging.ERROR, "writing configuration file failed", item=ref.key,
+                    error=type(exc).__name__)
+            self.cache.put_configuration(ref, value)
+            self._config_values[ref.key] = value
+        if changed:
+            outcome.changed.append(key)
+        log(LOG, logging.INFO, "configuration refreshed", item=ref.key, changed=changed,
+            version_label=(value.version_label if value else None), reason=reason)

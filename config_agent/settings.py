@@ -1,0 +1,173 @@
+"""Settings read once from environment variables into a frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+PREFIX = "CONFIG_AGENT_"
+_SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+_APPCONFIG_ID = re.compile(r"^[A-Za-z0-9_.:/ -]{1,2048}$")
+
+
+class SettingsError(ValueError):
+    """A missing or invalid CONFIG_AGENT_* variable; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ProfileRef:
+    """One AppConfig configuration: identifiers (ids or names) exactly as configured."""
+
+    application: str
+    environment: str
+    profile: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.application}/{self.environment}/{self.profile}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    queue_url: str
+    token: str = field(repr=False)  # never printed, not even in a repr of the settings
+    secret_ids: tuple[str, ...] = ()
+    profiles: tuple[ProfileRef, ...] = ()
+    port: int = 2772
+    output_dir: Path | None = None
+    wait_time_seconds: int = 20
+    visibility_timeout: int = 30
+    max_retries: int = 4
+    backoff_base_seconds: float = 0.2
+    backoff_max_seconds: float = 5.0
+    aws_timeout_seconds: float = 5.0
+    safety_refresh_seconds: float = 0.0  # 0 = off: pure push
+    missing_retry_seconds: float = 30.0
+    deployment_recheck_seconds: float = 5.0
+    deployment_max_wait_seconds: float = 1800.0
+    shutdown_grace_seconds: float = 5.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Parse and validate; raise SettingsError naming the first bad variable."""
+        return _parse(os.environ if env is None else env)
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    return env.get(PREFIX + name, "").strip()
+
+
+def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float,
+            integer: bool = False) -> float:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise SettingsError(f"{PREFIX}{name} must be {kind}, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{PREFIX}{name} must be between {lo:g} and {hi:g}, got {raw!r}")
+    return value
+
+
+def _token(env: Mapping[str, str]) -> str:
+    direct, path = _get(env, "TOKEN"), _get(env, "TOKEN_FILE")
+    if direct and path:
+        raise SettingsError(f"set only one of {PREFIX}TOKEN and {PREFIX}TOKEN_FILE")
+    if path:
+        try:
+            direct = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:  # the path is not secret; the content is never echoed
+            raise SettingsError(f"{PREFIX}TOKEN_FILE cannot be read: {exc.strerror}") from None
+        if not direct:
+            raise SettingsError(f"{PREFIX}TOKEN_FILE is empty")
+    if not direct:
+        raise SettingsError(f"{PREFIX}TOKEN or {PREFIX}TOKEN_FILE is required")
+    if any(c.isspace() or not c.isprintable() for c in direct):
+        raise SettingsError(f"{PREFIX}TOKEN must not contain whitespace or control characters")
+    return direct
+
+
+def _secret_ids(env: Mapping[str, str]) -> tuple[str, ...]:
+    ids: list[str] = []
+    for item in (part.strip() for part in _get(env, "SECRET_IDS").split(",")):
+        if not item:
+            continue
+        if not (_ARN.match(item) if item.startswith("arn:") else _SECRET_NAME.match(item)):
+            raise SettingsError(f"{PREFIX}SECRET_IDS has an invalid secret name or ARN: {item!r}")
+        if item not in ids:
+            ids.append(item)
+    return tuple(ids)
+
+
+def _profiles(env: Mapping[str, str]) -> tuple[ProfileRef, ...]:
+    app, envname, profiles = (_get(env, n) for n in (
+        "APPCONFIG_APPLICATION", "APPCONFIG_ENVIRONMENT", "APPCONFIG_PROFILE"))
+    if not (app or envname or profiles):
+        return ()
+    if not (app and envname and profiles):
+        raise SettingsError(
+            f"{PREFIX}APPCONFIG_APPLICATION, {PREFIX}APPCONFIG_ENVIRONMENT and "
+            f"{PREFIX}APPCONFIG_PROFILE must be set together")
+    refs: list[ProfileRef] = []
+    for name, value in (("APPLICATION", app), ("ENVIRONMENT", envname)):
+        if not _APPCONFIG_ID.match(value):
+            raise SettingsError(f"{PREFIX}APPCONFIG_{name} is invalid: {value!r}")
+    for prof in (p.strip() for p in profiles.split(",")):
+        if not prof:
+            continue
+        if not _APPCONFIG_ID.match(prof) or "/" in prof:
+            raise SettingsError(f"{PREFIX}APPCONFIG_PROFILE has an invalid profile: {prof!r}")
+        ref = ProfileRef(app, envname, prof)
+        if ref not in refs:
+            refs.append(ref)
+    return tuple(refs)
+
+
+def _parse(env: Mapping[str, str]) -> Settings:
+    queue_url = _get(env, "QUEUE_URL")
+    if not queue_url:
+        raise SettingsError(f"{PREFIX}QUEUE_URL is required")
+    if not queue_url.startswith(("https://", "http://")):
+        raise SettingsError(f"{PREFIX}QUEUE_URL must be an http(s) SQS queue URL")
+    token = _token(env)
+    secret_ids = _secret_ids(env)
+    profiles = _profiles(env)
+    if not secret_ids and not profiles:
+        raise SettingsError(
+            f"nothing to serve: set {PREFIX}SECRET_IDS and/or the {PREFIX}APPCONFIG_* group")
+    out = _get(env, "OUTPUT_DIR")
+    if out and not os.path.isabs(out):
+        raise SettingsError(f"{PREFIX}OUTPUT_DIR must be an absolute path, got {out!r}")
+    level = (_get(env, "LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    recheck = _number(env, "DEPLOYMENT_RECHECK_SECONDS", 5.0, 0.1, 3600)
+    return Settings(
+        queue_url=queue_url,
+        token=token,
+        secret_ids=secret_ids,
+        profiles=profiles,
+        # 0 lets the OS pick a free port (tests); the bound port is logged at startup.
+        port=int(_number(env, "PORT", 2772, 0, 65535, integer=True)),
+        output_dir=Path(out) if out else None,
+        wait_time_seconds=int(_number(env, "WAIT_TIME_SECONDS", 20, 1, 20, integer=True)),
+        visibility_timeout=int(_number(env, "VISIBILITY_TIMEOUT", 30, 5, 43200, integer=True)),
+        max_retries=int(_number(env, "MAX_RETRIES", 4, 0, 20, integer=True)),
+        backoff_base_seconds=_number(env, "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
+        backoff_max_seconds=_number(env, "BACKOFF_MAX_SECONDS", 5.0, 0.001, 300),
+        aws_timeout_seconds=_number(env, "AWS_TIMEOUT_SECONDS", 5.0, 0.1, 60),
+        safety_refresh_seconds=_number(env, "SAFETY_REFRESH_SECONDS", 0, 0, 7 * 86400),
+        missing_retry_seconds=_number(env, "MISSING_RETRY_SECONDS", 30, 0.1, 3600),
+        deployment_recheck_seconds=recheck,
+        deployment_max_wait_seconds=_number(env, "DEPLOYMENT_MAX_WAIT_SECONDS", 1800, 0, 86400),
+        shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 5, 0, 120),
+        log_level=level,
+    )

@@ -1,0 +1,41 @@
+"""Synthesize every selected environment's stacks into cdktf.out.
+
+Select environments with ECS_ENVS (comma-separated, e.g. `ECS_ENVS=dev`); all by default.
+Needs no AWS credentials and no network.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from settings.environments import EnvironmentSettings, SettingsError, select_from_environment
+
+
+def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
+    """An App holding every stack of every env in `envs` (imports cdktf lazily)."""
+    from cdktf import App
+
+    from stacks.cluster import ClusterStack
+    from stacks.network import NetworkStack
+
+    app = App(outdir=outdir) if outdir else App()
+    for env in envs:
+        network = NetworkStack(app, env)
+        ClusterStack(app, env, network)
+    return app
+
+
+def main() -> int:
+    """Validate the env table first (fast, clear errors), then synthesize."""
+    try:
+        envs = select_from_environment()
+    except SettingsError as exc:
+        print(f"invalid settings: {exc}", file=sys.stderr)
+        return 2
+    build_app(envs).synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

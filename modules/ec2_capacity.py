@@ -1,0 +1,184 @@
+"""EC2 capacity for ECS: instance role, launch template, ASG and a managed capacity provider."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.autoscaling_group import AutoscalingGroup, AutoscalingGroupTag
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
+from cdktf_cdktf_provider_aws.ecs_capacity_provider import EcsCapacityProvider
+from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.launch_template import (
+    LaunchTemplate,
+    LaunchTemplateBlockDeviceMappings,
+    LaunchTemplateNetworkInterfaces,
+    LaunchTemplateTagSpecifications,
+)
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from constructs import Construct
+
+from modules.iam import assume_role_policy, managed_policy_arn
+
+ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+"""Public SSM parameter with the current ECS-optimized Amazon Linux 2023 AMI id."""
+INSTANCE_MANAGED_POLICIES = (
+    "service-role/AmazonEC2ContainerServiceforEC2Role",
+    "AmazonSSMManagedInstanceCore",
+    "CloudWatchAgentServerPolicy",
+)
+IMDS_HOP_LIMIT = 2
+"""2 lets containers in bridge mode reach IMDSv2 through the extra network hop; awsvpc tasks
+are blocked from IMDS by ECS_AWSVPC_BLOCK_IMDS in user data."""
+CWAGENT_NAMESPACE = "CWAgent"
+INSTANCE_WARMUP_SECONDS = 300
+ROOT_DEVICE = "/dev/xvda"
+
+
+@dataclass(frozen=True)
+class Ec2CapacityProps:
+    """Instance sizing and placement for the cluster's Auto Scaling group."""
+
+    name_prefix: str
+    account_id: str
+    cluster_name: str
+    vpc_id: str
+    subnet_ids: Sequence[str]
+    instance_type: str
+    min_size: int
+    max_size: int
+    desired_capacity: int
+    root_volume_gb: int
+    target_capacity_percent: int
+    min_scaling_step: int
+    max_scaling_step: int
+
+
+def cloudwatch_agent_config() -> dict:
+    """Host metrics and the ECS agent log, published to the CWAgent namespace."""
+    return {
+        "agent": {"metrics_collection_interval": 60, "run_as_user": "cwagent"},
+        "metrics": {
+            "namespace": CWAGENT_NAMESPACE,
+            "append_dimensions": {"AutoScalingGroupName": "${aws:AutoScalingGroupName}",
+                                  "InstanceId": "${aws:InstanceId}"},
+            "aggregation_dimensions": [["AutoScalingGroupName"]],
+            "metrics_collected": {
+                "mem": {"measurement": ["mem_used_percent"]},
+                "disk": {"measurement": ["used_percent"], "resources": ["/"]},
+                "swap": {"measurement": ["swap_used_percent"]},
+            },
+        },
+        "logs": {"logs_collected": {"files": {"collect_list": [{
+            "file_path": "/var/log/ecs/ecs-agent.log",
+            "log_group_name": "/ec2/ecs-agent",
+            "log_stream_name": "{instance_id}",
+            "retention_in_days": 30,
+        }]}}},
+    }
+
+
+def render_user_data(cluster_name: str) -> str:
+    """Shell script run at first boot: join the cluster, start the CloudWatch agent."""
+    config = json.dumps(cloudwatch_agent_config(), indent=2)
+    return f"""#!/bin/bash
+set -euo pipefail
+cat >> /etc/ecs/ecs.config <<'ECSCONFIG'
+ECS_CLUSTER={cluster_name}
+ECS_AWSVPC_BLOCK_IMDS=true
+ECS_ENABLE_CONTAINER_METADATA=true
+ECS_CONTAINER_STOP_TIMEOUT=30s
+ECSCONFIG
+dnf install -y amazon-cloudwatch-agent
+cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'CWCONFIG'
+{config}
+CWCONFIG
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 \\
+  -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json -s
+"""
+
+
+class Ec2Capacity(Construct):
+    """Private, SSH-less ECS container instances behind a managed-scaling capacity provider."""
+
+    def __init__(self, scope: Construct, id_: str, props: Ec2CapacityProps) -> None:
+        super().__init__(scope, id_)
+        name = props.name_prefix
+        self.role = IamRole(self, "InstanceRole", name=f"{name}-ecs-instance",
+                            assume_role_policy=assume_role_policy("ec2.amazonaws.com",
+                                                                  props.account_id))
+        for policy in INSTANCE_MANAGED_POLICIES:
+            IamRolePolicyAttachment(self, "Attach" + policy.split("/")[-1], role=self.role.name,
+                                    policy_arn=managed_policy_arn(policy))
+        self.instance_profile = IamInstanceProfile(self, "InstanceProfile",
+                                                   name=f"{name}-ecs-instance",
+                                                   role=self.role.name)
+        # No ingress at all: tasks get their own ENIs and SGs (awsvpc); people use SSM.
+        self.security_group = SecurityGroup(
+            self, "InstanceSecurityGroup", name=f"{name}-ecs-instances", vpc_id=props.vpc_id,
+            description="ECS container instances: no ingress, egress for ECS/ECR/SSM",
+            tags={"Name": f"{name}-ecs-instances"})
+        VpcSecurityGroupEgressRule(self, "InstanceEgress", security_group_id=self.security_group.id,
+                                   description="ECS, ECR, SSM, CloudWatch and package repos",
+                                   ip_protocol="-1", cidr_ipv4="0.0.0.0/0")
+        self.security_group_id = self.security_group.id
+        ami = DataAwsSsmParameter(self, "EcsAmi", name=ECS_AMI_PARAMETER)
+        self.launch_template = LaunchTemplate(
+            self, "LaunchTemplate", name=f"{name}-ecs", image_id=ami.value,
+            instance_type=props.instance_type, update_default_version=True,
+            iam_instance_profile={"arn": self.instance_profile.arn},
+            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
+                              "http_put_response_hop_limit": IMDS_HOP_LIMIT,
+                              "instance_metadata_tags": "disabled"},
+            block_device_mappings=[LaunchTemplateBlockDeviceMappings(
+                device_name=ROOT_DEVICE,
+                ebs={"volume_size": props.root_volume_gb, "volume_type": "gp3",
+                     "encrypted": "true", "delete_on_termination": "true"})],
+            network_interfaces=[LaunchTemplateNetworkInterfaces(
+                associate_public_ip_address="false", delete_on_termination="true",
+                security_groups=[self.security_group.id])],
+            monitoring={"enabled": True},
+            ebs_optimized="true",
+            user_data=base64.b64encode(render_user_data(props.cluster_name).encode()).decode(),
+            tag_specifications=[
+                LaunchTemplateTagSpecifications(resource_type=kind,
+                                                tags={"Name": f"{name}-ecs-instance"})
+                for kind in ("instance", "volume")])
+        self.asg = AutoscalingGroup(
+            self, "AutoScalingGroup", name=f"{name}-ecs", vpc_zone_identifier=props.subnet_ids,
+            min_size=props.min_size, max_size=props.max_size,
+            desired_capacity=props.desired_capacity,
+            launch_template={"id": self.launch_template.id, "version": "$Latest"},
+            health_check_type="EC2", health_check_grace_period=INSTANCE_WARMUP_SECONDS,
+            protect_from_scale_in=True,  # required by managed termination protection
+            default_instance_warmup=INSTANCE_WARMUP_SECONDS,
+            instance_refresh={"strategy": "Rolling",
+                              "preferences": {"min_healthy_percentage": 90,
+                                              "scale_in_protected_instances": "Refresh"}},
+            tag=[AutoscalingGroupTag(key="AmazonECSManaged", value="true",
+                                     propagate_at_launch=True),
+                 AutoscalingGroupTag(key="Name", value=f"{name}-ecs-instance",
+                                     propagate_at_launch=True)],
+            # ECS managed scaling owns desired capacity after creation.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]))
+        self.capacity_provider = EcsCapacityProvider(
+            self, "CapacityProvider", name=f"{name}-ec2",
+            auto_scaling_group_provider={
+                "auto_scaling_group_arn": self.asg.arn,
+                "managed_termination_protection": "ENABLED",
+                "managed_draining": "ENABLED",
+                "managed_scaling": {
+                    "status": "ENABLED",
+                    "target_capacity": props.target_capacity_percent,
+                    "minimum_scaling_step_size": props.min_scaling_step,
+                    "maximum_scaling_step_size": props.max_scaling_step,
+                    "instance_warmup_period": INSTANCE_WARMUP_SECONDS,
+                },
+            })
+        self.capacity_provider_name = self.capacity_provider.name

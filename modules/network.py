@@ -1,0 +1,166 @@
+"""VPC with public and private-with-egress subnets, NAT, flow logs and optional endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
+from cdktf_cdktf_provider_aws.eip import Eip
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
+from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.route import Route
+from cdktf_cdktf_provider_aws.route_table import RouteTable
+from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.subnet import Subnet
+from cdktf_cdktf_provider_aws.vpc import Vpc
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from constructs import Construct
+
+from modules.iam import assume_role_policy, policy_json, statement
+from modules.secure_bucket import SecureBucket, SecureBucketProps
+from settings.environments import SUBNET_NEWBITS, FlowLogDestination, NatMode
+from settings.naming import PARTITION
+
+INTERFACE_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "ecr.api", "ecr.dkr", "logs")
+"""What private instances need to reach without NAT: Session Manager, ECR pulls, logging."""
+ANYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class NetworkProps:
+    """Everything the network needs, taken from the environment table."""
+
+    name_prefix: str
+    """`<env>-platform`, prefix of every name in this construct."""
+    account_id: str
+    region: str
+    vpc_cidr: str
+    availability_zones: tuple[str, ...]
+    nat_mode: NatMode
+    flow_log_destination: FlowLogDestination
+    flow_log_retention_days: int
+    vpc_endpoints: bool
+
+
+def plan_subnets(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
+    """(public, private) CIDRs: public take the first `az_count` blocks, private the next."""
+    blocks = list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=SUBNET_NEWBITS))
+    if len(blocks) < 2 * az_count:
+        raise ValueError(f"{vpc_cidr} cannot hold {2 * az_count} subnets")
+    return ([str(b) for b in blocks[:az_count]],
+            [str(b) for b in blocks[az_count:2 * az_count]])
+
+
+class Network(Construct):
+    """VPC spanning N AZs: a public and a private-with-egress subnet in each."""
+
+    def __init__(self, scope: Construct, id_: str, props: NetworkProps) -> None:
+        super().__init__(scope, id_)
+        self._props = props
+        name = props.name_prefix
+        self.vpc = Vpc(self, "Vpc", cidr_block=props.vpc_cidr, enable_dns_support=True,
+                       enable_dns_hostnames=True, tags={"Name": f"{name}-vpc"})
+        self.vpc_id = self.vpc.id
+        # The default SG allows all traffic between its members; strip it so nothing uses it.
+        DefaultSecurityGroup(self, "DefaultSecurityGroup", vpc_id=self.vpc.id,
+                             tags={"Name": f"{name}-default-deny"})
+        igw = InternetGateway(self, "InternetGateway", vpc_id=self.vpc.id,
+                              tags={"Name": f"{name}-igw"})
+
+        public_cidrs, private_cidrs = plan_subnets(props.vpc_cidr, len(props.availability_zones))
+        public_rt = RouteTable(self, "PublicRouteTable", vpc_id=self.vpc.id,
+                               tags={"Name": f"{name}-public"})
+        Route(self, "PublicDefaultRoute", route_table_id=public_rt.id,
+              destination_cidr_block=ANYWHERE, gateway_id=igw.id)
+        self.public_subnets: list[Subnet] = []
+        self.private_subnets: list[Subnet] = []
+        self.private_route_tables: list[RouteTable] = []
+        nat_gateways: list[NatGateway] = []
+        for i, az in enumerate(props.availability_zones):
+            public = Subnet(self, f"PublicSubnet{i}", vpc_id=self.vpc.id, availability_zone=az,
+                            cidr_block=public_cidrs[i], map_public_ip_on_launch=False,
+                            tags={"Name": f"{name}-public-{az}", "Tier": "public"})
+            RouteTableAssociation(self, f"PublicSubnet{i}Routes", subnet_id=public.id,
+                                  route_table_id=public_rt.id)
+            self.public_subnets.append(public)
+            if props.nat_mode is NatMode.PER_AZ or i == 0:
+                eip = Eip(self, f"NatEip{i}", domain="vpc", tags={"Name": f"{name}-nat-{az}"})
+                nat_gateways.append(NatGateway(self, f"NatGateway{i}", allocation_id=eip.id,
+                                               subnet_id=public.id, depends_on=[igw],
+                                               tags={"Name": f"{name}-nat-{az}"}))
+        for i, az in enumerate(props.availability_zones):
+            private = Subnet(self, f"PrivateSubnet{i}", vpc_id=self.vpc.id, availability_zone=az,
+                             cidr_block=private_cidrs[i], map_public_ip_on_launch=False,
+                             tags={"Name": f"{name}-private-{az}", "Tier": "private"})
+            route_table = RouteTable(self, f"PrivateRouteTable{i}", vpc_id=self.vpc.id,
+                                     tags={"Name": f"{name}-private-{az}"})
+            nat = nat_gateways[i if props.nat_mode is NatMode.PER_AZ else 0]
+            Route(self, f"PrivateDefaultRoute{i}", route_table_id=route_table.id,
+                  destination_cidr_block=ANYWHERE, nat_gateway_id=nat.id)
+            RouteTableAssociation(self, f"PrivateSubnet{i}Routes", subnet_id=private.id,
+                                  route_table_id=route_table.id)
+            self.private_subnets.append(private)
+            self.private_route_tables.append(route_table)
+        self.public_subnet_ids = [s.id for s in self.public_subnets]
+        self.private_subnet_ids = [s.id for s in self.private_subnets]
+        self.nat_gateway_count = len(nat_gateways)
+
+        self._flow_logs()
+        if props.vpc_endpoints:
+            self._endpoints()
+
+    def _flow_logs(self) -> None:
+        p = self._props
+        if p.flow_log_destination is FlowLogDestination.S3:
+            bucket = SecureBucket(self, "FlowLogBucket", SecureBucketProps(
+                bucket_name=f"{p.name_prefix}-flow-logs-{p.account_id}",
+                expiration_days=p.flow_log_retention_days))
+            FlowLog(self, "FlowLog", vpc_id=self.vpc.id, traffic_type="ALL",
+                    log_destination_type="s3", log_destination=bucket.arn,
+                    max_aggregation_interval=60)
+            return
+        log_group = CloudwatchLogGroup(self, "FlowLogGroup",
+                                       name=f"/vpc/{p.name_prefix}-flow-logs",
+                                       retention_in_days=p.flow_log_retention_days)
+        role = IamRole(self, "FlowLogRole", name=f"{p.name_prefix}-flow-logs",
+                       assume_role_policy=assume_role_policy(
+                           "vpc-flow-logs.amazonaws.com", p.account_id,
+                           f"arn:{PARTITION}:ec2:{p.region}:{p.account_id}:vpc-flow-log/*"))
+        IamRolePolicy(self, "FlowLogRolePolicy", role=role.id, name="write-flow-logs",
+                      policy=policy_json(statement(
+                          ["logs:CreateLogStream", "logs:PutLogEvents",
+                           "logs:DescribeLogStreams"],
+                          [f"{log_group.arn}:*"])))
+        FlowLog(self, "FlowLog", vpc_id=self.vpc.id, traffic_type="ALL",
+                log_destination_type="cloud-watch-logs", log_destination=log_group.arn,
+                iam_role_arn=role.arn, max_aggregation_interval=60)
+
+    def _endpoints(self) -> None:
+        p = self._props
+        endpoint_sg = SecurityGroup(
+            self, "EndpointSecurityGroup", name=f"{p.name_prefix}-endpoints",
+            description="HTTPS from inside the VPC to interface endpoints",
+            vpc_id=self.vpc.id, tags={"Name": f"{p.name_prefix}-endpoints"})
+        VpcSecurityGroupIngressRule(self, "EndpointHttpsIngress",
+                                    security_group_id=endpoint_sg.id,
+                                    description="HTTPS from the VPC", ip_protocol="tcp",
+                                    from_port=443, to_port=443, cidr_ipv4=p.vpc_cidr)
+        for service in INTERFACE_ENDPOINTS:
+            construct_id = "Endpoint" + "".join(w.capitalize() for w in service.split("."))
+            VpcEndpoint(self, construct_id, vpc_id=self.vpc.id,
+                        service_name=f"com.amazonaws.{p.region}.{service}",
+                        vpc_endpoint_type="Interface", private_dns_enabled=True,
+                        subnet_ids=self.private_subnet_ids,
+                        security_group_ids=[endpoint_sg.id],
+                        tags={"Name": f"{p.name_prefix}-{service}"})
+        VpcEndpoint(self, "EndpointS3", vpc_id=self.vpc.id,
+                    service_name=f"com.amazonaws.{p.region}.s3", vpc_endpoint_type="Gateway",
+                    route_table_ids=[rt.id for rt in self.private_route_tables],
+                    tags={"Name": f"{p.name_prefix}-s3"})

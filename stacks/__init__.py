@@ -1,0 +1,1 @@
+"""One stack per lifecycle: network, cluster, config pipeline, services."""

@@ -1,0 +1,115 @@
+"""Sample EventBridge events, exactly as the config pipeline's rules deliver them to SQS.
+
+Shared by the pipeline stack's pattern tests and the config agent's tests so that both halves
+agree on one message shape. The rules pass the event through unchanged (no input transformer),
+so an SQS message body is the whole EventBridge event as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+
+def _envelope(source: str, detail_type: str, region: str, account: str,
+              detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": "2026-11-28T12:00:00Z",
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    }
+
+
+def secret_arn(region: str, account: str, name: str, suffix: str = "AbCdEf") -> str:
+    """ARN Secrets Manager gives a secret: name plus a random 6-character suffix."""
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
+
+
+def secret_api_call(event_name: str, secret_id: str, *, region: str = "us-west-2",
+                    account: str = "111111111111") -> dict[str, Any]:
+    """CloudTrail 'AWS API Call via CloudTrail' for PutSecretValue/UpdateSecret/RotateSecret.
+
+    `secret_id` is whatever the caller passed: a secret name or its ARN.
+    """
+    detail = {
+        "eventVersion": "1.09",
+        "eventTime": "2026-11-28T12:00:00Z",
+        "eventSource": "secretsmanager.amazonaws.com",
+        "eventName": event_name,
+        "awsRegion": region,
+        "requestParameters": {"secretId": secret_id},
+        "responseElements": None,
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    if event_name == "PutSecretValue":
+        # CloudTrail redacts the value itself; only identifiers are present.
+        detail["requestParameters"]["clientRequestToken"] = str(uuid.uuid4())
+    return _envelope("aws.secretsmanager", "AWS API Call via CloudTrail", region, account, detail)
+
+
+def secret_rotation_succeeded(secret_arn_value: str, *, region: str = "us-west-2",
+                              account: str = "111111111111") -> dict[str, Any]:
+    """CloudTrail 'AWS Service Event via CloudTrail' emitted when rotation finishes."""
+    detail = {
+        "eventVersion": "1.09",
+        "eventSource": "secretsmanager.amazonaws.com",
+        "eventName": "RotationSucceeded",
+        "awsRegion": region,
+        "requestParameters": None,
+        "responseElements": None,
+        "additionalEventData": {"SecretId": secret_arn_value},
+        "eventType": "AwsServiceEvent",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    return _envelope("aws.secretsmanager", "AWS Service Event via CloudTrail", region, account,
+                     detail)
+
+
+def appconfig_start_deployment(application_id: str, environment_id: str, profile_id: str, *,
+                               deployment_number: int = 1, configuration_version: str = "2",
+                               region: str = "us-west-2",
+                               account: str = "111111111111") -> dict[str, Any]:
+    """CloudTrail 'AWS API Call via CloudTrail' for AppConfig StartDeployment."""
+    detail = {
+        "eventVersion": "1.09",
+        "eventSource": "appconfig.amazonaws.com",
+        "eventName": "StartDeployment",
+        "awsRegion": region,
+        "requestParameters": {
+            "applicationId": application_id,
+            "environmentId": environment_id,
+            "configurationProfileId": profile_id,
+            "configurationVersion": configuration_version,
+            "deploymentStrategyId": "AppConfig.AllAtOnce",
+        },
+        "responseElements": {
+            "applicationId": application_id,
+            "environmentId": environment_id,
+            "configurationProfileId": profile_id,
+            "deploymentNumber": deployment_number,
+            "state": "DEPLOYING",
+        },
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    return _envelope("aws.appconfig", "AWS API Call via CloudTrail", region, account, detail)
+
+
+def as_message_body(event: dict[str, Any]) -> str:
+    """The SQS message body the agent receives for an event (EventBridge passes it through)."""
+    return json.dumps(event)

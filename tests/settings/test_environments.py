@@ -1,0 +1,106 @@
+"""The environment table validates at synth with one clear message naming env and field."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from settings.environments import (
+    ENVIRONMENTS,
+    ClusterSettings,
+    NatMode,
+    SettingsError,
+    TerraformCloudState,
+    select,
+    validate,
+)
+from settings.naming import config_path, log_group_name, resource_name, state_key
+from settings.services import ScalingSpec
+
+DEV = next(e for e in ENVIRONMENTS if e.name == "dev")
+
+
+def test_table_has_the_three_environments_with_explicit_accounts_and_regions():
+    by_name = {e.name: e for e in select()}
+    assert list(by_name) == ["dev", "staging", "prod"]
+    assert (by_name["dev"].account_id, by_name["dev"].region) == ("111111111111", "us-west-2")
+    assert (by_name["prod"].account_id, by_name["prod"].region) == ("222222222222", "us-east-1")
+    assert by_name["dev"].network.nat_mode is NatMode.SINGLE
+    assert by_name["prod"].network.nat_mode is NatMode.PER_AZ
+
+
+def test_select_subset_keeps_table_order_and_accepts_comma_string():
+    assert [e.name for e in select("prod, dev")] == ["dev", "prod"]
+    assert [e.name for e in select("")] == ["dev", "staging", "prod"]
+
+
+def test_unknown_environment_is_named():
+    with pytest.raises(SettingsError, match=r"unknown environment\(s\) qa selected"):
+        select("dev,qa")
+
+
+@pytest.mark.parametrize("change, field, detail", [
+    (dict(account_id="12345"), "account_id", "exactly 12 digits"),
+    (dict(account_id="11111111111a"), "account_id", "exactly 12 digits"),
+    (dict(region="mars-1"), "region", "not an AWS region"),
+    (dict(network=replace(DEV.network, vpc_cidr="10.0.0.0/33")), "network.vpc_cidr",
+     "not a CIDR"),
+    (dict(network=replace(DEV.network, vpc_cidr="10.0.0.1/16")), "network.vpc_cidr",
+     "not a CIDR"),
+    (dict(network=replace(DEV.network, vpc_cidr="8.8.0.0/16")), "network.vpc_cidr",
+     "not a private"),
+    (dict(network=replace(DEV.network, az_count=4)), "network.az_count", "between 2 and 3"),
+    (dict(cluster=ClusterSettings(asg_min=3, asg_max=2, asg_desired=2)), "cluster.asg_min",
+     "min 3 > max 2"),
+    (dict(cluster=ClusterSettings(asg_min=1, asg_max=3, asg_desired=5)), "cluster.asg_desired",
+     "desired 5 outside"),
+    (dict(cluster=ClusterSettings(asg_min=2, asg_max=3, asg_desired=1)), "cluster.asg_desired",
+     "desired 1 outside"),
+    (dict(cluster=ClusterSettings(target_capacity_percent=120)),
+     "cluster.target_capacity_percent", "between 1 and 100"),
+    (dict(services=(DEV.services[0].with_(desired_count=9),)), "services[web].desired_count",
+     "outside"),
+    (dict(services=(DEV.services[1].with_(work_queue=False),)),
+     "services[worker].scaling.queue_scaling", "work_queue"),
+    (dict(services=(DEV.services[0], DEV.services[0])), "services[web]", "declared twice"),
+    (dict(services=(DEV.services[0].with_(image=None),)), "services[web].image",
+     "exactly one of image and build_context"),
+    (dict(services=(DEV.services[0].with_(
+        scaling=ScalingSpec(min_tasks=3, max_tasks=1)),)), "services[web].scaling.min_tasks",
+     "min 3"),
+])
+def test_bad_setting_fails_with_env_and_field(change, field, detail):
+    bad = replace(DEV, **change)
+    with pytest.raises(SettingsError) as err:
+        validate(bad)
+    message = str(err.value)
+    assert message.startswith(f"environment 'dev': {field}: "), message
+    assert detail in message
+
+
+def test_every_shipped_environment_is_valid():
+    for env in ENVIRONMENTS:
+        assert validate(env) is env
+
+
+def test_terraform_cloud_needs_an_organization():
+    with pytest.raises(SettingsError, match="state.organization"):
+        validate(replace(DEV, state=TerraformCloudState(organization="")))
+
+
+def test_main_reports_bad_settings_without_a_traceback(monkeypatch, capsys):
+    import main
+
+    monkeypatch.setenv("ECS_ENVS", "nope")
+    assert main.main() == 2
+    assert "unknown environment(s) nope selected" in capsys.readouterr().err
+
+
+def test_naming_helpers_follow_the_conventions():
+    assert resource_name("dev", "web", "tasks") == "dev-web-tasks"
+    assert config_path("prod", "web", "db-password") == "/prod/web/db-password"
+    assert log_group_name("dev", "worker") == "/ecs/dev-worker"
+    assert state_key("ecs-cdktf/", "dev", "network") == "ecs-cdktf/dev/network.tfstate"
+    with pytest.raises(ValueError, match="service 'Web'"):
+        resource_name("dev", "Web", "x")

@@ -1,0 +1,54 @@
+"""Every stack has its own env-scoped remote state; Terraform Cloud is selectable per env."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from settings.environments import ENVIRONMENTS, TerraformCloudState, select
+
+ENV_NAMES = [e.name for e in ENVIRONMENTS]
+STACK_KINDS = ["network", "cluster"]
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+@pytest.mark.parametrize("kind", STACK_KINDS)
+def test_s3_backend_is_encrypted_locked_and_env_scoped(synth, env, kind):
+    settings = next(e for e in ENVIRONMENTS if e.name == env)
+    backend = synth.stack(f"{kind}-{env}").doc["terraform"]["backend"]["s3"]
+    assert backend == {
+        "bucket": settings.state.bucket,
+        "region": settings.state.region,
+        "key": f"ecs-cdktf/{env}/{kind}.tfstate",
+        "encrypt": True,
+        "use_lockfile": True,
+    }
+
+
+def test_no_two_stacks_share_a_state_key(synth):
+    keys = [synth.stack(n).doc["terraform"]["backend"]["s3"]["key"] for n in synth.stack_names]
+    assert len(keys) == len(set(keys)) == len(synth.stack_names)
+
+
+@pytest.mark.parametrize("env", ENV_NAMES)
+def test_provider_is_pinned_to_the_env_account_and_region(synth, env):
+    settings = next(e for e in ENVIRONMENTS if e.name == env)
+    provider = synth.stack(f"network-{env}").doc["provider"]["aws"][0]
+    assert provider["region"] == settings.region
+    assert provider["allowed_account_ids"] == [settings.account_id]
+    assert provider["default_tags"][0]["tags"]["Environment"] == env
+
+
+def test_terraform_cloud_backend_uses_one_workspace_per_env_and_stack(tmp_path):
+    from main import build_app
+    from tests.synth_helpers import SynthOutput
+
+    dev = replace(select("dev")[0], state=TerraformCloudState(organization="acme"))
+    build_app([dev], str(tmp_path)).synth()
+    out = SynthOutput(tmp_path)
+    for kind in STACK_KINDS:
+        cloud = out.stack(f"{kind}-dev").doc["terraform"]["cloud"]
+        assert cloud == {"hostname": "app.terraform.io", "organization": "acme",
+                         "workspaces": {"name": f"ecs-cdktf-{kind}-dev"}}
+        assert "backend" not in out.stack(f"{kind}-dev").doc["terraform"]

@@ -1,0 +1,80 @@
+"""Read synthesized stacks and follow Terraform references in them."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+REFERENCE = re.compile(r"\$\{([^}]*)\}")
+
+
+class SynthOutput:
+    """A cdktf.out directory: one Stack per `stacks/<name>/cdk.tf.json`."""
+
+    def __init__(self, outdir: Path | str) -> None:
+        self.outdir = Path(outdir)
+
+    @property
+    def stack_names(self) -> list[str]:
+        return sorted(p.name for p in (self.outdir / "stacks").iterdir())
+
+    @lru_cache(maxsize=None)
+    def stack(self, name: str) -> "Stack":
+        return Stack(name, json.loads((self.outdir / "stacks" / name / "cdk.tf.json").read_text()))
+
+
+class Stack:
+    """One synthesized stack's JSON with lookup helpers."""
+
+    def __init__(self, name: str, doc: dict[str, Any]) -> None:
+        self.name = name
+        self.doc = doc
+
+    def resources(self, rtype: str) -> dict[str, dict[str, Any]]:
+        """{logical id: config} of every resource of a type (empty if none)."""
+        return self.doc.get("resource", {}).get(rtype, {})
+
+    def data(self, dtype: str) -> dict[str, dict[str, Any]]:
+        return self.doc.get("data", {}).get(dtype, {})
+
+    def one(self, rtype: str) -> tuple[str, dict[str, Any]]:
+        """The single resource of a type; fails if there are zero or several."""
+        found = self.resources(rtype)
+        assert len(found) == 1, f"{self.name}: expected one {rtype}, found {sorted(found)}"
+        return next(iter(found.items()))
+
+    def ref(self, rtype: str, logical_id: str, attr: str) -> str:
+        """The interpolation string another resource uses to point at this one."""
+        return f"${{{rtype}.{logical_id}.{attr}}}"
+
+    def counts(self) -> dict[str, int]:
+        return {t: len(v) for t, v in sorted(self.doc.get("resource", {}).items())}
+
+
+def references(value: Any) -> Iterator[str]:
+    """Every `${...}` expression anywhere inside a JSON value."""
+    if isinstance(value, str):
+        yield from REFERENCE.findall(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from references(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from references(v)
+
+
+def remote_output(synth: SynthOutput, consumer: Stack, expression: str) -> str:
+    """Follow `${data.terraform_remote_state.X.outputs.Y}` to the producing stack's value."""
+    m = re.fullmatch(r"\$\{data\.terraform_remote_state\.([^.]+)\.outputs\.([^}]+)\}", expression)
+    assert m, f"{expression!r} is not a remote-state output reference"
+    state = consumer.data("terraform_remote_state")[m.group(1)]
+    producer_key = state["config"]["key"]
+    for name in synth.stack_names:
+        producer = synth.stack(name)
+        backend = producer.doc["terraform"].get("backend", {}).get("s3", {})
+        if backend.get("key") == producer_key:
+            return producer.doc["output"][m.group(2)]["value"]
+    raise AssertionError(f"no stack writes state key {producer_key}")
