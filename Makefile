@@ -31,10 +31,14 @@ synth: venv
 	$(PY) main.py
 	@ls cdktf.out/stacks
 
-## test: the whole test suite (what CI runs)
-test: venv
+## test: the whole test suite, checkov included (what CI runs)
+test: venv scan-venv
 	@$(PY) -m pytest tests -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "FAIL: pytest collected no tests" >&2; fi; exit $$status
+
+## checkov: scan the synthesized stacks (inline skips applied; see README "Security")
+checkov: synth scan-venv
+	$(PY) scripts/checkov_scan.py cdktf.out/stacks
 
 ## plan: terraform plan one stack of ENV (needs terraform, AWS credentials): make plan STACK=network
 plan: synth

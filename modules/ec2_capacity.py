@@ -24,6 +24,7 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from constructs import Construct
 
+from modules.checkov_skips import skip_checks
 from modules.iam import assume_role_policy, managed_policy_arn
 
 ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
@@ -150,6 +151,9 @@ class Ec2Capacity(Construct):
                 LaunchTemplateTagSpecifications(resource_type=kind,
                                                 tags={"Name": f"{name}-ecs-instance"})
                 for kind in ("instance", "volume")])
+        skip_checks(self.launch_template, {"CKV_AWS_341": (
+            "hop limit 2 is required so bridge-mode containers and the ECS agent's task "
+            "credential path reach IMDSv2; awsvpc tasks are blocked via ECS_AWSVPC_BLOCK_IMDS")})
         self.asg = AutoscalingGroup(
             self, "AutoScalingGroup", name=f"{name}-ecs", vpc_zone_identifier=props.subnet_ids,
             min_size=props.min_size, max_size=props.max_size,

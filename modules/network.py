@@ -23,6 +23,7 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
 from modules.iam import assume_role_policy, policy_json, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
 from settings.environments import SUBNET_NEWBITS, FlowLogDestination, NatMode
@@ -129,6 +130,8 @@ class Network(Construct):
         log_group = CloudwatchLogGroup(self, "FlowLogGroup",
                                        name=f"/vpc/{p.name_prefix}-flow-logs",
                                        retention_in_days=p.flow_log_retention_days)
+        skip_checks(log_group, {"CKV_AWS_158": LOG_GROUP_DEFAULT_ENCRYPTION,
+                                **retention_skips(p.flow_log_retention_days)})
         role = IamRole(self, "FlowLogRole", name=f"{p.name_prefix}-flow-logs",
                        assume_role_policy=assume_role_policy(
                            "vpc-flow-logs.amazonaws.com", p.account_id,

@@ -1,0 +1,117 @@
+"""Run checkov over synthesized stacks and apply the inline skips recorded by cdktf.
+
+Usage: python scripts/checkov_scan.py [cdktf.out/stacks] [--checkov PATH] [--list-skips]
+Exit 1 when a check fails without a skip, or when a skip no longer matches a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SKIP = re.compile(r"^checkov:skip=([A-Z0-9_]+):\s*(\S.*)$")
+DEFAULT_CHECKOV = Path(__file__).resolve().parent.parent / ".venv-scan" / "bin" / "checkov"
+
+
+@dataclass
+class ScanResult:
+    """Checkov's verdicts after applying the inline skips."""
+
+    passed: int = 0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str, str, str]] = field(default_factory=list)
+    stale: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def declared_skips(stacks_dir: Path) -> dict[tuple[str, str, str], str]:
+    """{(stack, "type.logical_id", check id): reason} from every resource's `//` block."""
+    skips = {}
+    for tf_json in sorted(stacks_dir.glob("*/cdk.tf.json")):
+        stack = tf_json.parent.name
+        for rtype, resources in json.loads(tf_json.read_text()).get("resource", {}).items():
+            for name, body in resources.items():
+                for line in body.get("//", {}).get("checkov_skip", []):
+                    m = SKIP.match(line)
+                    if not m:
+                        raise SystemExit(f"{stack} {rtype}.{name}: malformed skip {line!r}")
+                    skips[(stack, f"{rtype}.{name}", m.group(1))] = m.group(2)
+    return skips
+
+
+def resource_types(stacks_dir: Path) -> dict[tuple[str, str], str]:
+    """{(stack, logical id): "type.logical_id"} for every resource."""
+    found = {}
+    for tf_json in stacks_dir.glob("*/cdk.tf.json"):
+        for rtype, resources in json.loads(tf_json.read_text()).get("resource", {}).items():
+            for name in resources:
+                found[(tf_json.parent.name, name)] = f"{rtype}.{name}"
+    return found
+
+
+def run_checkov(stacks_dir: Path, checkov: Path) -> list[dict]:
+    if not checkov.exists():
+        raise SystemExit(f"checkov not found at {checkov}: run `make scan-venv`")
+    proc = subprocess.run([str(checkov), "-d", str(stacks_dir), "--framework", "terraform_json",
+                           "--quiet", "--compact", "-o", "json"], capture_output=True, text=True)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"checkov failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    report = json.loads(proc.stdout)
+    return report if isinstance(report, list) else [report]
+
+
+def scan(stacks_dir: Path, checkov: Path = DEFAULT_CHECKOV) -> ScanResult:
+    """Checkov verdicts for every stack under `stacks_dir`, inline skips applied."""
+    skips = declared_skips(stacks_dir)
+    types = resource_types(stacks_dir)
+    result, used = ScanResult(), set()
+    for report in run_checkov(stacks_dir, checkov):
+        results = report.get("results", {})
+        result.passed += report.get("summary", {}).get("passed", 0)
+        if results.get("parsing_errors"):
+            raise SystemExit(f"checkov could not parse {results['parsing_errors']}")
+        for check in results.get("failed_checks", []):
+            stack = Path(check["file_path"]).parent.name
+            # terraform_json names a resource `resource.<logical id>`, without its type;
+            # cdktf logical ids are unique within a stack, so the id alone identifies it.
+            logical_id = check["resource"].removeprefix("resource.")
+            resource = types.get((stack, logical_id), logical_id)
+            key = (stack, resource, check["check_id"])
+            if key in skips:
+                used.add(key)
+                result.skipped.append((*key, skips[key]))
+            else:
+                result.failed.append(key)
+    result.stale = sorted(set(skips) - used)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("stacks_dir", nargs="?", default="cdktf.out/stacks", type=Path)
+    parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV)
+    parser.add_argument("--list-skips", action="store_true",
+                        help="print a markdown table of skips (check, resource type, reason)")
+    args = parser.parse_args(argv)
+    if args.list_skips:
+        rows = sorted({(c, r.split(".")[0], reason)
+                       for (_, r, c), reason in declared_skips(args.stacks_dir).items()})
+        print("| check | resource type | reason |\n|---|---|---|")
+        print("\n".join(f"| {c} | `{t}` | {reason} |" for c, t, reason in rows))
+        return 0
+    result = scan(args.stacks_dir, args.checkov)
+    print(f"checkov: {result.passed} passed, {len(result.failed)} failed, "
+          f"{len(result.skipped)} skipped inline, {len(result.stale)} stale skips")
+    for stack, resource, check in result.failed:
+        print(f"FAILED  {check}  {stack}  {resource}")
+    for stack, resource, check in result.stale:
+        print(f"STALE   {check}  {stack}  {resource} (skip matches no failure: remove it)")
+    return 1 if result.failed or result.stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
