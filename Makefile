@@ -8,7 +8,7 @@ ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: synth test venv scan-venv checkov plan clean
+.PHONY: synth test venv scan-venv checkov golden diagram bench plan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ test: venv scan-venv
 ## checkov: scan the synthesized stacks (inline skips applied; see README "Security")
 checkov: synth scan-venv
 	$(PY) scripts/checkov_scan.py cdktf.out/stacks
+
+## golden: rewrite the reviewed infrastructure summary after an intended change
+golden: synth
+	$(PY) scripts/summarize.py cdktf.out/stacks --write tests/golden/summary.json
+
+## diagram: regenerate the README architecture diagram from the synthesized dev stacks
+diagram: synth
+	$(PY) scripts/diagram.py cdktf.out/stacks --env dev --readme README.md
+
+## bench: synth and config-agent benchmarks; one JSON line per figure, saved to bench/results.jsonl
+bench: venv
+	@set -o pipefail; { $(PY) bench/synth_bench.py && $(PY) bench/agent_bench.py; } | tee bench/results.jsonl
 
 ## plan: terraform plan one stack of ENV (needs terraform, AWS credentials): make plan STACK=network
 plan: synth

@@ -1,0 +1,23 @@
+"""The README's architecture diagram is generated from the synthesized JSON and kept current."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import diagram  # noqa: E402
+
+
+def test_readme_diagram_matches_the_synthesized_dev_environment(synth):
+    expected = diagram.readme_block(diagram.mermaid(synth.outdir / "stacks", "dev"), "dev")
+    assert expected in (ROOT / "README.md").read_text(), (
+        "README diagram is stale: run `make diagram` and commit")
+
+
+def test_diagram_follows_cross_stack_references(synth):
+    text = diagram.mermaid(synth.outdir / "stacks", "dev")
+    assert "cluster_autoscaling_group --> network_subnet" in text
+    assert "cluster_ecs_capacity_provider --> cluster_autoscaling_group" in text
