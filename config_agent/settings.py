@@ -159,7 +159,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         port=int(_number(env, "PORT", 2772, 0, 65535, integer=True)),
         output_dir=Path(out) if out else None,
         wait_time_seconds=int(_number(env, "WAIT_TIME_SECONDS", 20, 1, 20, integer=True)),
-        visibility_timeout=int(_number(env, "VISIBILITY_TIMEOUT", 30, 5, 43200, integer=True)),
+        visibility_timeout=int(_number(env, "VISIBILITY_TIMEOUT", 30, 1, 43200, integer=True)),
         max_retries=int(_number(env, "MAX_RETRIES", 4, 0, 20, integer=True)),
         backoff_base_seconds=_number(env, "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
         backoff_max_seconds=_number(env, "BACKOFF_MAX_SECONDS", 5.0, 0.001, 300),

@@ -1,0 +1,313 @@
+"""Loopback test doubles in front of / next to moto (also used by bench/agent_bench.py).
+
+* `FaultProxy`: forwards AWS JSON-protocol calls (SQS, Secrets Manager) to moto, counts them
+  per operation and can inject throttling, 5xx or a full outage.
+* `AppConfigEmulator`: the AppConfig data plane (StartConfigurationSession,
+  GetLatestConfiguration) that moto 5.2 lacks, plus GetDeployment, serving hosted
+  configuration versions read from moto's AppConfig state. Deployments can be gradual.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Base(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _aws_error(self, status: int, code: str) -> None:
+        self._reply(status, json.dumps({"__type": code, "message": code}).encode(),
+                    {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code})
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+
+@dataclass
+class Fault:
+    status: int = 503
+    code: str = "ServiceUnavailable"
+    remaining: int | None = None  # None: until cleared
+
+
+class _Faults:
+    """Shared fault-injection state: per-operation faults and a global outage switch."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.faults: dict[str, Fault] = {}
+        self.outage: str | None = None  # None | "503" | "reset"
+
+    def fail(self, operation: str, status: int = 503, code: str = "ServiceUnavailable",
+             times: int | None = None) -> None:
+        with self.lock:
+            self.faults[operation] = Fault(status, code, times)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.outage = None
+
+    def count(self, operation: str) -> int:
+        with self.lock:
+            return self.counts[operation]
+
+    def check(self, operation: str) -> Fault | str | None:
+        with self.lock:
+            self.counts[operation] += 1
+            if self.outage:
+                return self.outage
+            fault = self.faults.get(operation)
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    del self.faults[operation]
+            return fault
+
+
+def _apply(handler: _Base, verdict: Fault | str | None) -> bool:
+    """Act on a fault verdict; True if the request was answered (or dropped) already."""
+    if verdict is None:
+        return False
+    if verdict == "reset":
+        handler.close_connection = True
+        try:
+            handler.connection.shutdown(2)
+        except OSError:
+            pass
+        return True
+    if verdict == "503":
+        handler._aws_error(503, "ServiceUnavailable")
+        return True
+    assert isinstance(verdict, Fault)
+    handler._aws_error(verdict.status, verdict.code)
+    return True
+
+
+class FaultProxy(_Faults):
+    """Reverse proxy to moto for X-Amz-Target (JSON protocol) services."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        super().__init__()
+        proxy = self
+
+        class Handler(_Base):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self._body()
+                target = self.headers.get("X-Amz-Target", "")
+                operation = target.split(".", 1)[-1] if target else "?"
+                if _apply(self, proxy.check(operation)):
+                    return
+                conn = http.client.HTTPConnection(*upstream, timeout=60)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                    headers["Host"] = f"{upstream[0]}:{upstream[1]}"
+                    conn.request("POST", self.path, body=body, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    out = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP}
+                finally:
+                    conn.close()
+                self._reply(resp.status, data, out)
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class _Version:
+    number: int
+    content: bytes
+    content_type: str
+    label: str | None
+
+
+@dataclass
+class _Deployment:
+    number: int
+    old: _Version | None
+    new: _Version
+    started: float
+    visible_after: float     # seconds until this client sees the new content (gradual)
+    complete_after: float    # seconds until GetDeployment reports COMPLETE
+
+    def current(self, now: float) -> _Version | None:
+        return self.new if now - self.started >= self.visible_after else self.old
+
+    def state(self, now: float) -> str:
+        return "COMPLETE" if now - self.started >= self.complete_after else "DEPLOYING"
+
+
+@dataclass
+class _Session:
+    key: tuple[str, str, str]
+    min_interval: float
+    seen: int | None = None
+    last_poll: float = 0.0
+    polled: bool = False
+
+
+class AppConfigEmulator(_Faults):
+    """AppConfig data plane + GetDeployment on loopback, backed by moto's hosted versions."""
+
+    def __init__(self, moto_appconfig: Any, enforce_poll_interval: bool = True) -> None:
+        super().__init__()
+        self._moto = moto_appconfig  # a boto3 "appconfig" client pointed at moto
+        self.enforce_poll_interval = enforce_poll_interval
+        self._deployments: dict[tuple[str, str, str], list[_Deployment]] = {}
+        self._by_app_env: dict[tuple[str, str, int], _Deployment] = {}
+        self._sessions: dict[str, _Session] = {}
+        self._numbers = itertools.count(1)
+        emu = self
+
+        class Handler(_Base):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self._body()
+                if urlsplit(self.path).path != "/configurationsessions":
+                    self._aws_error(404, "ResourceNotFoundException")
+                    return
+                if _apply(self, emu.check("StartConfigurationSession")):
+                    return
+                emu._start(self, json.loads(body or b"{}"))
+
+            def do_GET(self) -> None:  # noqa: N802
+                parts = urlsplit(self.path)
+                if parts.path == "/configuration":
+                    if _apply(self, emu.check("GetLatestConfiguration")):
+                        return
+                    token = (parse_qs(parts.query).get("configuration_token") or [""])[0]
+                    emu._poll(self, token)
+                    return
+                segs = [unquote(s) for s in parts.path.split("/")]
+                if len(segs) == 7 and segs[1] == "applications" and segs[5] == "deployments":
+                    if _apply(self, emu.check("GetDeployment")):
+                        return
+                    emu._get_deployment(self, segs[2], segs[4], int(segs[6]))
+                    return
+                self._aws_error(404, "ResourceNotFoundException")
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- test API -----------------------------------------------------------------------------
+    def deploy(self, application_id: str, environment_id: str, profile_id: str,
+               version_number: int, *, visible_after: float = 0.0,
+               complete_after: float = 0.0) -> int:
+        """Deploy a moto hosted configuration version; returns the deployment number."""
+        resp = self._moto.get_hosted_configuration_version(
+            ApplicationId=application_id, ConfigurationProfileId=profile_id,
+            VersionNumber=version_number)
+        content = resp["Content"].read()
+        version = _Version(version_number, content, resp.get("ContentType") or "application/json",
+                           resp.get("VersionLabel"))
+        key = (application_id, environment_id, profile_id)
+        with self.lock:
+            history = self._deployments.setdefault(key, [])
+            old = history[-1].current(time.monotonic()) if history else None
+            number = next(self._numbers)
+            dep = _Deployment(number, old, version, time.monotonic(), visible_after,
+                              complete_after)
+            history.append(dep)
+            self._by_app_env[(application_id, environment_id, number)] = dep
+        return number
+
+    # --- handlers -----------------------------------------------------------------------------
+    def _start(self, handler: _Base, req: dict[str, Any]) -> None:
+        key = (req.get("ApplicationIdentifier", ""), req.get("EnvironmentIdentifier", ""),
+               req.get("ConfigurationProfileIdentifier", ""))
+        with self.lock:
+            if key not in self._deployments:
+                handler._aws_error(404, "ResourceNotFoundException")
+                return
+            token = secrets.token_urlsafe(16)
+            self._sessions[token] = _Session(
+                key, float(req.get("RequiredMinimumPollIntervalInSeconds") or 60))
+        handler._reply(201, json.dumps({"InitialConfigurationToken": token}).encode(),
+                       {"Content-Type": "application/json"})
+
+    def _poll(self, handler: _Base, token: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            session = self._sessions.pop(token, None)  # tokens are single use
+            if session is None:
+                handler._aws_error(400, "BadRequestException")
+                return
+            if (self.enforce_poll_interval and session.polled
+                    and now - session.last_poll < session.min_interval):
+                handler._aws_error(400, "BadRequestException")
+                return
+            version = self._deployments[session.key][-1].current(now)
+            next_token = secrets.token_urlsafe(16)
+            changed = version is not None and version.number != session.seen
+            self._sessions[next_token] = _Session(session.key, session.min_interval,
+                                                  version.number if version else None, now, True)
+        headers = {"Next-Poll-Configuration-Token": next_token,
+                   "Next-Poll-Interval-In-Seconds": str(int(session.min_interval))}
+        if changed and version is not None:
+            headers["Content-Type"] = version.content_type
+            if version.label:
+                headers["Version-Label"] = version.label
+            handler._reply(200, version.content, headers)
+        else:
+            handler._reply(200, b"", headers)
+
+    def _get_deployment(self, handler: _Base, app: str, env: str, number: int) -> None:
+        with self.lock:
+            dep = self._by_app_env.get((app, env, number))
+        if dep is None:
+            handler._aws_error(404, "ResourceNotFoundException")
+            return
+        doc = {"ApplicationId": app, "EnvironmentId": env, "DeploymentNumber": number,
+               "State": dep.state(time.monotonic())}
+        handler._reply(200, json.dumps(doc).encode(), {"Content-Type": "application/json"})

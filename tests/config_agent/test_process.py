@@ -1,0 +1,77 @@
+"""`python -m config_agent` as a real subprocess: startup, push refresh, SIGTERM exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests import event_samples as ev
+from tests.config_agent.conftest import agent_env, get, secret_json, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spawn(env_extra: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+    env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "config_agent"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return proc, lines
+
+
+def _port(lines: list[str]) -> int | None:
+    for line in list(lines):
+        doc = json.loads(line)
+        if doc.get("msg") == "listening":
+            return int(doc["port"])
+    return None
+
+
+def test_subprocess_serves_refreshes_and_exits_zero_on_sigterm(aws):
+    queue, _ = aws.queue()
+    value = "proc-value-" + os.urandom(4).hex()
+    sec = aws.secret(value)
+    proc, lines = _spawn(agent_env(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+                                   CONFIG_AGENT_WAIT_TIME_SECONDS="20"))
+    try:
+        port = wait_for(lambda: _port(lines), timeout=15, what="listening log line")
+        wait_for(lambda: get(port, "/health", token=None)[0] == 200, what="healthy")
+        assert secret_json(port, sec["Name"])["SecretString"] == value
+        aws.sm.put_secret_value(SecretId=sec["Name"], SecretString=value + "-2")
+        aws.send(queue, ev.as_message_body(ev.secret_api_call("PutSecretValue", sec["Name"])))
+        wait_for(lambda: secret_json(port, sec["Name"])["SecretString"] == value + "-2")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)  # while a 20 s long poll is in flight
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = "".join(lines)
+    assert '"msg":"stopped"' in text
+    assert value not in text
+    for line in lines:
+        json.loads(line)  # every line is one JSON object
+
+
+def test_subprocess_bad_settings_exit_2_with_clear_error():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIG_AGENT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run([sys.executable, "-m", "config_agent"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "CONFIG_AGENT_QUEUE_URL is required" in result.stderr
