@@ -17,12 +17,16 @@ def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
     from cdktf import App
 
     from stacks.cluster import ClusterStack
+    from stacks.config_pipeline import ConfigPipelineStack
     from stacks.network import NetworkStack
+    from stacks.services import ServicesStack
 
     app = App(outdir=outdir) if outdir else App()
     for env in envs:
         network = NetworkStack(app, env)
-        ClusterStack(app, env, network)
+        cluster = ClusterStack(app, env, network)
+        pipeline = ConfigPipelineStack(app, env)
+        ServicesStack(app, env, network, cluster, pipeline)
     return app
 
 

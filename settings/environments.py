@@ -109,6 +109,15 @@ class ServicesSettings:
     ecs_exec_enabled: bool = False
     """ECS exec into containers; off by default, SSM Session Manager reaches hosts anyway."""
     alb_access_logs: bool = False
+    alb_deletion_protection: bool = False
+    """Deletion protection on the shared ALB (on in prod: a deleted ALB gets a new DNS name)."""
+    image_tag: str = "0.1.0"
+    """Tag of the images this env builds and pushes to its own ECR repositories: the config-agent
+    sidecar and any service declared with `build_context`. Tags are immutable; bump to release."""
+    config_agent_image: str | None = None
+    """Full config-agent image URI; None means `<env ECR>/config-agent:<image_tag>`."""
+    awsvpc_trunking: bool = True
+    """Account default `awsvpcTrunking`: more task ENIs per EC2 instance with awsvpc tasks."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,8 @@ class PipelineSettings:
     trail_multi_region: bool = False
     dlq_max_receive_count: int = 5
     message_retention_seconds: int = 345600
+    appconfig_alarm_arns: tuple[str, ...] = ()
+    """CloudWatch alarms whose ALARM state makes AppConfig roll a deployment back."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +209,8 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
         cluster=ClusterSettings(instance_type="m6i.large", asg_min=3, asg_max=12, asg_desired=3,
                                 root_volume_gb=50, target_capacity_percent=90,
                                 max_scaling_step=4, capacity_provider_base=2),
-        services_settings=ServicesSettings(log_retention_days=90, alb_access_logs=True),
+        services_settings=ServicesSettings(log_retention_days=90, alb_access_logs=True,
+                                           alb_deletion_protection=True),
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=10, bake_minutes=10,
                                   secret_recovery_days=30, trail_multi_region=True),

@@ -1,0 +1,286 @@
+"""One ECS service from a ServiceSpec: log group, IAM roles, SGs, task definition and service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from cdktf import ITerraformDependable, TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.ecs_service import EcsService as AwsEcsService
+from cdktf_cdktf_provider_aws.ecs_service import (
+    EcsServiceCapacityProviderStrategy,
+    EcsServiceLoadBalancer,
+    EcsServiceOrderedPlacementStrategy,
+)
+from cdktf_cdktf_provider_aws.ecs_task_definition import EcsTaskDefinition
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from constructs import Construct
+
+from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
+from modules.iam import assume_role_policy, managed_policy_arn, policy_json, statement
+from modules.service_config import ServiceConfigResources
+from modules.task_definition import (
+    ContainerInputs,
+    container_definitions_json,
+    task_cpu,
+    task_memory,
+)
+from settings.naming import PARTITION, log_group_name, resource_name
+from settings.services import ServiceSpec
+
+EXECUTION_MANAGED_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
+MIN_HEALTHY_PERCENT = 100
+MAX_PERCENT = 200
+"""Rolling deployments start new tasks before stopping old ones: never below desired count."""
+HEALTH_CHECK_GRACE_SECONDS = 60
+HTTPS = 443
+ECS_EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
+"""ECS exec's Session Manager channels; these actions support no resource-level scoping."""
+QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage",
+                          "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+
+
+@dataclass(frozen=True)
+class WorkQueueRef:
+    """The service's own job queue (created by the services stack)."""
+
+    arn: str
+    url: str
+
+
+@dataclass(frozen=True)
+class EcsServiceProps:
+    """One service spec plus everything it runs on and consumes (strings may be tokens)."""
+
+    env: str
+    account_id: str
+    region: str
+    spec: ServiceSpec
+    image: str
+    """The app image URI (the spec's image, or this env's ECR repository for a build context)."""
+    agent_image: str
+    cluster_arn: str
+    capacity_provider_name: str
+    vpc_id: str
+    subnet_ids: Sequence[str]
+    config: ServiceConfigResources
+    log_retention_days: int
+    ecs_exec_enabled: bool = False
+    work_queue: WorkQueueRef | None = None
+    target_group_arn: str | None = None
+    alb_security_group_id: str | None = None
+    registry_arn: str | None = None
+    depends_on: Sequence[ITerraformDependable] = ()
+    """E.g. the ALB listener: a target group must be attached before a service uses it."""
+
+
+def service_name(env: str, service: str) -> str:
+    """`<env>-<service>`: the ECS service name and task definition family."""
+    return f"{env}-{service}"
+
+
+def appconfig_configuration_arn(region: str, account_id: str, c: ServiceConfigResources) -> str:
+    """The ARN AppConfig authorizes StartConfigurationSession/GetLatestConfiguration against."""
+    return (f"arn:{PARTITION}:appconfig:{region}:{account_id}:application/{c.application_id}"
+            f"/environment/{c.environment_id}/configuration/{c.profile_id}")
+
+
+class EcsService(Construct):
+    """App + config-agent sidecar as an awsvpc ECS service on the cluster's capacity provider."""
+
+    def __init__(self, scope: Construct, id_: str, props: EcsServiceProps) -> None:
+        super().__init__(scope, id_)
+        spec = props.spec
+        if spec.name != props.config.service:
+            raise ValueError(f"config resources are for {props.config.service!r}, "
+                             f"not {spec.name!r}")
+        if (props.target_group_arn is None) != (props.alb_security_group_id is None):
+            raise ValueError("target_group_arn and alb_security_group_id go together")
+        if props.target_group_arn is not None and spec.container_port is None:
+            raise ValueError(f"{spec.name}: a load-balanced service needs a container_port")
+        missing = sorted(set(spec.secrets) - set(props.config.secret_arns))
+        if missing:
+            raise ValueError(f"{spec.name}: no secret ARNs for {missing}")
+        self._props = props
+        self.name = service_name(props.env, spec.name)
+
+        self.log_group = CloudwatchLogGroup(
+            self, "LogGroup", name=log_group_name(props.env, spec.name),
+            retention_in_days=props.log_retention_days)
+        skip_checks(self.log_group, {"CKV_AWS_158": LOG_GROUP_DEFAULT_ENCRYPTION,
+                                     **retention_skips(props.log_retention_days)})
+        self.log_group_name = self.log_group.name
+
+        self.execution_role = self._execution_role()
+        self.task_role = self._task_role()
+        self.security_group = self._security_groups()
+        self.security_group_id = self.security_group.id
+
+        c = props.config
+        inputs = ContainerInputs(
+            service=spec.name, app_image=props.image, agent_image=props.agent_image,
+            cpu=spec.cpu, memory=spec.memory, region=props.region,
+            log_group=self.log_group.name, container_port=spec.container_port,
+            environment=spec.environment, health_check=spec.health_check,
+            config_queue_url=c.queue_url, application_id=c.application_id,
+            environment_id=c.environment_id, profile_id=c.profile_id,
+            secret_arns={k: c.secret_arns[k] for k in spec.secrets},
+            agent_token_secret_arn=c.agent_token_secret_arn,
+            work_queue_url=props.work_queue.url if props.work_queue else None)
+        self.task_definition = EcsTaskDefinition(
+            self, "TaskDefinition", family=self.name, network_mode="awsvpc",
+            requires_compatibilities=["EC2"], cpu=str(task_cpu(spec.cpu)),
+            memory=str(task_memory(spec.memory)),
+            execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
+            container_definitions=container_definitions_json(inputs))
+
+        self.service = self._service()
+        self.service_name = self.service.name
+
+    # --- IAM -------------------------------------------------------------------------------
+
+    def _trust(self) -> str:
+        p = self._props
+        return assume_role_policy("ecs-tasks.amazonaws.com", p.account_id,
+                                  f"arn:{PARTITION}:ecs:{p.region}:{p.account_id}:*")
+
+    def _execution_role(self) -> IamRole:
+        """What the ECS agent uses: pull, log, and read only the secret it injects."""
+        p = self._props
+        role = IamRole(self, "ExecutionRole",
+                       name=resource_name(p.env, p.spec.name, "execution"),
+                       assume_role_policy=self._trust())
+        IamRolePolicyAttachment(self, "ExecutionManagedPolicy", role=role.name,
+                                policy_arn=managed_policy_arn(EXECUTION_MANAGED_POLICY))
+        if p.config.agent_token_secret_arn is not None:
+            IamRolePolicy(self, "ExecutionSecrets", role=role.id, name="inject-agent-token",
+                          policy=policy_json(
+                              statement(["secretsmanager:GetSecretValue"],
+                                        [p.config.agent_token_secret_arn], sid="AgentToken"),
+                              statement(["kms:Decrypt"], [p.config.kms_key_arn],
+                                        sid="DecryptViaSecretsManager", condition={
+                                            "StringEquals": {"kms:ViaService":
+                                                             f"secretsmanager.{p.region}"
+                                                             ".amazonaws.com"}})))
+        return role
+
+    def task_role_statements(self) -> list[dict[str, Any]]:
+        """The task role's grants: this service's own queue(s), secrets, profile and key."""
+        p = self._props
+        c = p.config
+        queues = [c.queue_arn] + ([p.work_queue.arn] if p.work_queue else [])
+        statements = [statement(QUEUE_CONSUMER_ACTIONS, queues, sid="ConsumeOwnQueues")]
+        secret_arns = [c.secret_arns[k] for k in p.spec.secrets]
+        if secret_arns:
+            statements.append(statement(
+                ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                secret_arns, sid="ReadOwnSecrets"))
+        if c.profile_id is not None:
+            statements.append(statement(
+                ["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
+                [appconfig_configuration_arn(p.region, p.account_id, c)],
+                sid="ReadOwnConfigProfile"))
+            # The agent waits for a deployment to finish before fetching (config_agent.sources).
+            statements.append(statement(
+                ["appconfig:GetDeployment"],
+                [f"arn:{PARTITION}:appconfig:{p.region}:{p.account_id}:application/"
+                 f"{c.application_id}/environment/{c.environment_id}/deployment/*"],
+                sid="ReadOwnDeployments"))
+        statements.append(statement(["kms:Decrypt"], [c.kms_key_arn], sid="DecryptConfig"))
+        if p.ecs_exec_enabled:
+            statements.append(statement(ECS_EXEC_ACTIONS, ["*"], sid="EcsExec"))
+        return statements
+
+    def _task_role(self) -> IamRole:
+        p = self._props
+        role = IamRole(self, "TaskRole", name=resource_name(p.env, p.spec.name, "task"),
+                       assume_role_policy=self._trust())
+        IamRolePolicy(self, "TaskPolicy", role=role.id, name="own-resources",
+                      policy=policy_json(*self.task_role_statements()))
+        return role
+
+    # --- network ---------------------------------------------------------------------------
+
+    def _security_groups(self) -> SecurityGroup:
+        """Task SG (awsvpc: one per service); ingress only from the ALB SG; optional DB SG."""
+        p = self._props
+        spec = p.spec
+        name = resource_name(p.env, spec.name, "tasks")
+        sg = SecurityGroup(self, "SecurityGroup", name=name, vpc_id=p.vpc_id,
+                           description=f"{spec.name} tasks: ingress only from the ALB",
+                           tags={"Name": name})
+        if p.alb_security_group_id is not None and spec.container_port is not None:
+            VpcSecurityGroupIngressRule(
+                self, "IngressFromAlb", security_group_id=sg.id,
+                description="container port from the ALB only", ip_protocol="tcp",
+                from_port=spec.container_port, to_port=spec.container_port,
+                referenced_security_group_id=p.alb_security_group_id)
+        VpcSecurityGroupEgressRule(
+            self, "EgressHttps", security_group_id=sg.id,
+            description="HTTPS to AWS APIs (ECR, SQS, AppConfig, Secrets Manager, Logs)",
+            ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, cidr_ipv4="0.0.0.0/0")
+        self.database_security_group: SecurityGroup | None = None
+        self.database_security_group_id: str | None = None
+        if spec.database_port is not None:
+            db_name = resource_name(p.env, spec.name, "db")
+            db = SecurityGroup(self, "DatabaseSecurityGroup", name=db_name, vpc_id=p.vpc_id,
+                               description=f"{spec.name} database: ingress only from its tasks",
+                               tags={"Name": db_name})
+            VpcSecurityGroupIngressRule(
+                self, "DatabaseIngressFromService", security_group_id=db.id,
+                description=f"port {spec.database_port} from {spec.name} tasks only",
+                ip_protocol="tcp", from_port=spec.database_port, to_port=spec.database_port,
+                referenced_security_group_id=sg.id)
+            VpcSecurityGroupEgressRule(
+                self, "EgressToDatabase", security_group_id=sg.id,
+                description=f"to the {spec.name} database", ip_protocol="tcp",
+                from_port=spec.database_port, to_port=spec.database_port,
+                referenced_security_group_id=db.id)
+            skip_checks(db, {"CKV2_AWS_5": "created here so the service SG chain is complete; "
+                                           "the database (outside this stack) attaches it via the "
+                                           "database_security_group_ids output"})
+            self.database_security_group = db
+            self.database_security_group_id = db.id
+        return sg
+
+    # --- service ---------------------------------------------------------------------------
+
+    def _service(self) -> AwsEcsService:
+        p = self._props
+        spec = p.spec
+        extra: dict[str, Any] = {}
+        if p.target_group_arn is not None:
+            extra["load_balancer"] = [EcsServiceLoadBalancer(
+                target_group_arn=p.target_group_arn, container_name=spec.name,
+                container_port=spec.container_port)]
+            extra["health_check_grace_period_seconds"] = HEALTH_CHECK_GRACE_SECONDS
+        if p.registry_arn is not None:
+            extra["service_registries"] = {"registry_arn": p.registry_arn}
+        if p.depends_on:
+            extra["depends_on"] = list(p.depends_on)
+        return AwsEcsService(
+            self, "Service", name=self.name, cluster=p.cluster_arn,
+            task_definition=self.task_definition.arn, desired_count=spec.desired_count,
+            capacity_provider_strategy=[EcsServiceCapacityProviderStrategy(
+                capacity_provider=p.capacity_provider_name, weight=1, base=0)],
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            deployment_minimum_healthy_percent=MIN_HEALTHY_PERCENT,
+            deployment_maximum_percent=MAX_PERCENT,
+            ordered_placement_strategy=[
+                EcsServiceOrderedPlacementStrategy(type="spread",
+                                                   field="attribute:ecs.availability-zone"),
+                EcsServiceOrderedPlacementStrategy(type="binpack", field="memory")],
+            network_configuration={"subnets": p.subnet_ids, "security_groups": [
+                self.security_group.id], "assign_public_ip": False},
+            enable_execute_command=p.ecs_exec_enabled, propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True, wait_for_steady_state=False,
+            # Application Auto Scaling owns the task count after creation.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
+            **extra)

@@ -1,0 +1,162 @@
+"""Container definitions for a service's task: the app plus the config-agent sidecar.
+
+Pure Python (no cdktf): the definitions are one JSON string built with `json.dumps`, so the
+synth makes no jsii round trips for them. Values may be cdktf string tokens (ARNs, ids, URLs);
+they resolve to Terraform references when the task definition is synthesized. Only resource
+identifiers go into the environment; secret and config values come from the sidecar at runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from settings.services import CONFIG_AGENT_PORT, HealthCheck
+
+AGENT_CONTAINER = "config-agent"
+AGENT_CPU = 64
+"""CPU units reserved for the sidecar, on top of the app's."""
+AGENT_MEMORY = 128
+"""MiB hard limit of the sidecar, on top of the app's."""
+AGENT_URL = f"http://127.0.0.1:{CONFIG_AGENT_PORT}"
+"""awsvpc: containers of one task share a network namespace, so the app reaches the sidecar on
+loopback and the port is never exposed outside the task."""
+AGENT_HEALTH_CHECK = HealthCheck(
+    command=("CMD", "python", "-c",
+             "import urllib.request; urllib.request.urlopen("
+             f"'{AGENT_URL}/health', timeout=2)"),
+    interval_seconds=10, timeout_seconds=3, retries=3, start_period_seconds=20)
+TOKEN_VARIABLE = "CONFIG_AGENT_TOKEN"
+"""Injected by ECS from Secrets Manager into both containers; the app sends it to the agent as
+the `X-Aws-Parameters-Secrets-Token` header."""
+
+
+@dataclass(frozen=True)
+class ContainerInputs:
+    """Everything the two container definitions are built from (strings may be tokens)."""
+
+    service: str
+    app_image: str
+    agent_image: str
+    cpu: int
+    memory: int
+    region: str
+    log_group: str
+    container_port: int | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    health_check: HealthCheck | None = None
+    config_queue_url: str = ""
+    application_id: str = ""
+    environment_id: str = ""
+    profile_id: str | None = None
+    secret_arns: Mapping[str, str] = field(default_factory=dict)
+    agent_token_secret_arn: str | None = None
+    work_queue_url: str | None = None
+
+
+def secret_variable(short_name: str) -> str:
+    """`SECRET_ARN_<NAME>`: the app variable holding one secret's ARN."""
+    return "SECRET_ARN_" + re.sub(r"[^A-Z0-9]", "_", short_name.upper())
+
+
+def _pairs(variables: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"name": k, "value": str(v)} for k, v in sorted(variables.items())]
+
+
+def _health_check(hc: HealthCheck) -> dict[str, Any]:
+    return {"command": list(hc.command), "interval": hc.interval_seconds,
+            "timeout": hc.timeout_seconds, "retries": hc.retries,
+            "startPeriod": hc.start_period_seconds}
+
+
+def _logs(i: ContainerInputs, prefix: str) -> dict[str, Any]:
+    return {"logDriver": "awslogs", "options": {
+        "awslogs-group": i.log_group, "awslogs-region": i.region,
+        "awslogs-stream-prefix": prefix}}
+
+
+def _token_secret(i: ContainerInputs) -> list[dict[str, str]]:
+    if i.agent_token_secret_arn is None:
+        return []
+    return [{"name": TOKEN_VARIABLE, "valueFrom": i.agent_token_secret_arn}]
+
+
+def agent_environment(i: ContainerInputs) -> dict[str, str]:
+    """The sidecar's variables: the fixed contract with `config_agent.settings`."""
+    env = {
+        "CONFIG_AGENT_QUEUE_URL": i.config_queue_url,
+        "CONFIG_AGENT_SECRET_IDS": ",".join(i.secret_arns[k] for k in sorted(i.secret_arns)),
+        "CONFIG_AGENT_PORT": str(CONFIG_AGENT_PORT),
+        "AWS_REGION": i.region,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    if i.profile_id is not None:
+        env.update({"CONFIG_AGENT_APPCONFIG_APPLICATION": i.application_id,
+                    "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": i.environment_id,
+                    "CONFIG_AGENT_APPCONFIG_PROFILE": i.profile_id})
+    return env
+
+
+def app_environment(i: ContainerInputs) -> dict[str, str]:
+    """The app's variables: its own settings plus identifiers (never values) of its resources."""
+    env = {**i.environment, "CONFIG_AGENT_URL": AGENT_URL, "AWS_REGION": i.region}
+    if i.profile_id is not None:
+        env.update({"APPCONFIG_APPLICATION_ID": i.application_id,
+                    "APPCONFIG_ENVIRONMENT_ID": i.environment_id,
+                    "APPCONFIG_PROFILE_ID": i.profile_id})
+    for short_name, arn in i.secret_arns.items():
+        env[secret_variable(short_name)] = arn
+    if i.work_queue_url is not None:
+        env["WORK_QUEUE_URL"] = i.work_queue_url
+    return env
+
+
+def agent_container(i: ContainerInputs) -> dict[str, Any]:
+    """The essential `config-agent` sidecar with its own health check and read-only root."""
+    return {
+        "name": AGENT_CONTAINER, "image": i.agent_image, "essential": True,
+        "cpu": AGENT_CPU, "memory": AGENT_MEMORY,
+        "environment": _pairs(agent_environment(i)), "secrets": _token_secret(i),
+        "healthCheck": _health_check(AGENT_HEALTH_CHECK),
+        "readonlyRootFilesystem": True,
+        "logConfiguration": _logs(i, AGENT_CONTAINER),
+    }
+
+
+def app_container(i: ContainerInputs) -> dict[str, Any]:
+    """The application container; starts only once the sidecar reports HEALTHY."""
+    container: dict[str, Any] = {
+        "name": i.service, "image": i.app_image, "essential": True,
+        "cpu": i.cpu, "memory": i.memory,
+        "environment": _pairs(app_environment(i)), "secrets": _token_secret(i),
+        "dependsOn": [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}],
+        "logConfiguration": _logs(i, i.service),
+    }
+    if i.container_port is not None:
+        container["portMappings"] = [{"containerPort": i.container_port,
+                                      "hostPort": i.container_port, "protocol": "tcp"}]
+    if i.health_check is not None:
+        container["healthCheck"] = _health_check(i.health_check)
+    return container
+
+
+def container_definitions(i: ContainerInputs) -> list[dict[str, Any]]:
+    """[app, sidecar]: the task's containers."""
+    return [app_container(i), agent_container(i)]
+
+
+def container_definitions_json(i: ContainerInputs) -> str:
+    """`container_definitions` for aws_ecs_task_definition."""
+    return json.dumps(container_definitions(i))
+
+
+def task_cpu(app_cpu: int) -> int:
+    """Task-level CPU units: the app plus the sidecar."""
+    return app_cpu + AGENT_CPU
+
+
+def task_memory(app_memory: int) -> int:
+    """Task-level memory (MiB): the app plus the sidecar."""
+    return app_memory + AGENT_MEMORY

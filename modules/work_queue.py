@@ -1,0 +1,68 @@
+"""A service's own SQS job queue with a dead-letter queue: what a queue-driven worker consumes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
+from constructs import Construct
+
+from modules.iam import policy_json
+
+DEFAULT_VISIBILITY_TIMEOUT = 300
+"""Seconds a received job stays hidden: longer than a worker should need per job."""
+DEFAULT_RETENTION_SECONDS = 345600  # 4 days
+DLQ_RETENTION_SECONDS = 1209600  # 14 days, the SQS maximum: time to inspect failures
+DEFAULT_MAX_RECEIVE_COUNT = 5
+LONG_POLL_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class WorkQueueProps:
+    """Queue name (`<env>-<service>-jobs`) and redrive settings."""
+
+    name: str
+    visibility_timeout_seconds: int = DEFAULT_VISIBILITY_TIMEOUT
+    message_retention_seconds: int = DEFAULT_RETENTION_SECONDS
+    max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    kms_key_arn: str | None = None
+    """SSE-KMS with this key; SQS-managed SSE when None (producers then need no key grant)."""
+
+
+class WorkQueue(Construct):
+    """Encrypted, TLS-only job queue + DLQ; exposes `.arn`, `.url`, `.name`."""
+
+    def __init__(self, scope: Construct, id_: str, props: WorkQueueProps) -> None:
+        super().__init__(scope, id_)
+        if not 1 <= len(props.name) <= 76:  # leaves room for "-dlq" within SQS's 80
+            raise ValueError(f"queue name {props.name!r} must be 1-76 characters")
+        if not 0 <= props.visibility_timeout_seconds <= 43200:
+            raise ValueError("visibility_timeout_seconds must be between 0 and 43200")
+        if not 1 <= props.max_receive_count <= 1000:
+            raise ValueError("max_receive_count must be between 1 and 1000")
+        encryption = ({"kms_master_key_id": props.kms_key_arn,
+                       "kms_data_key_reuse_period_seconds": 300}
+                      if props.kms_key_arn else {"sqs_managed_sse_enabled": True})
+        self.dlq = SqsQueue(self, "DeadLetterQueue", name=f"{props.name}-dlq",
+                            message_retention_seconds=DLQ_RETENTION_SECONDS, **encryption)
+        self.queue = SqsQueue(
+            self, "Queue", name=props.name,
+            visibility_timeout_seconds=props.visibility_timeout_seconds,
+            message_retention_seconds=props.message_retention_seconds,
+            receive_wait_time_seconds=LONG_POLL_SECONDS,
+            redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq.arn,
+                                       "maxReceiveCount": props.max_receive_count}),
+            **encryption)
+        for construct_id, queue in (("QueuePolicy", self.queue),
+                                    ("DeadLetterQueuePolicy", self.dlq)):
+            SqsQueuePolicy(self, construct_id, queue_url=queue.url, policy=policy_json({
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                "Action": "sqs:*",  # a Deny on every action is the point here
+                "Resource": queue.arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
+        self.arn = self.queue.arn
+        self.url = self.queue.url
+        self.name = self.queue.name
+        self.dlq_arn = self.dlq.arn

@@ -1,0 +1,110 @@
+"""Container definitions builder: pure Python, no synth needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.task_definition import (
+    AGENT_CONTAINER,
+    AGENT_URL,
+    ContainerInputs,
+    container_definitions,
+    container_definitions_json,
+    secret_variable,
+    task_cpu,
+    task_memory,
+)
+from settings.services import CONFIG_AGENT_PORT, WEB, WORKER
+
+
+def _inputs(**changes) -> ContainerInputs:
+    base = dict(
+        service="web", app_image="nginx:1", agent_image="repo/config-agent:1", cpu=256,
+        memory=512, region="us-west-2", log_group="/ecs/dev-web", container_port=8080,
+        environment={"LOG_LEVEL": "info"}, health_check=WEB.health_check,
+        config_queue_url="https://sqs/q", application_id="app1", environment_id="env1",
+        profile_id="prof1", secret_arns={"db-password": "arn:db", "api-key": "arn:api"},
+        agent_token_secret_arn="arn:token")
+    base.update(changes)
+    return ContainerInputs(**base)
+
+
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["environment"]}
+
+
+def test_app_depends_on_a_healthy_essential_sidecar():
+    app, agent = container_definitions(_inputs())
+    assert (app["name"], agent["name"]) == ("web", AGENT_CONTAINER)
+    assert app["essential"] and agent["essential"]
+    assert app["dependsOn"] == [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}]
+    assert "dependsOn" not in agent
+    assert f"127.0.0.1:{CONFIG_AGENT_PORT}/health" in " ".join(agent["healthCheck"]["command"])
+    assert agent["readonlyRootFilesystem"] is True
+    assert "portMappings" not in agent, "the agent is reachable only on the task's loopback"
+
+
+def test_both_containers_log_to_the_same_group_with_their_own_prefix():
+    app, agent = container_definitions(_inputs())
+    for container, prefix in ((app, "web"), (agent, AGENT_CONTAINER)):
+        assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
+            "awslogs-group": "/ecs/dev-web", "awslogs-region": "us-west-2",
+            "awslogs-stream-prefix": prefix}}
+
+
+def test_agent_gets_the_contract_variables_and_the_token_as_a_secret():
+    _, agent = container_definitions(_inputs())
+    assert _env(agent) == {
+        "CONFIG_AGENT_QUEUE_URL": "https://sqs/q",
+        "CONFIG_AGENT_SECRET_IDS": "arn:api,arn:db",
+        "CONFIG_AGENT_APPCONFIG_APPLICATION": "app1",
+        "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": "env1",
+        "CONFIG_AGENT_APPCONFIG_PROFILE": "prof1",
+        "CONFIG_AGENT_PORT": str(CONFIG_AGENT_PORT),
+        "AWS_REGION": "us-west-2",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    assert agent["secrets"] == [{"name": "CONFIG_AGENT_TOKEN", "valueFrom": "arn:token"}]
+
+
+def test_app_gets_identifiers_only_and_the_token():
+    app, _ = container_definitions(_inputs(work_queue_url="https://sqs/jobs"))
+    env = _env(app)
+    assert env["CONFIG_AGENT_URL"] == AGENT_URL
+    assert env["LOG_LEVEL"] == "info"
+    assert env["SECRET_ARN_DB_PASSWORD"] == "arn:db"
+    assert env["SECRET_ARN_API_KEY"] == "arn:api"
+    assert env["APPCONFIG_PROFILE_ID"] == "prof1"
+    assert env["WORK_QUEUE_URL"] == "https://sqs/jobs"
+    assert app["secrets"] == [{"name": "CONFIG_AGENT_TOKEN", "valueFrom": "arn:token"}]
+    assert app["portMappings"] == [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp"}]
+    assert app["healthCheck"]["command"] == list(WEB.health_check.command)
+    names = [e["name"] for e in app["environment"]]
+    assert names == sorted(names), "stable order: no spurious task definition revisions"
+
+
+def test_no_profile_no_port_no_health_check_no_token():
+    app, agent = container_definitions(_inputs(
+        profile_id=None, container_port=None, health_check=None, secret_arns={},
+        agent_token_secret_arn=None))
+    assert not any(k.startswith("CONFIG_AGENT_APPCONFIG") for k in _env(agent))
+    assert not any(k.startswith("APPCONFIG_") for k in _env(app))
+    assert _env(agent)["CONFIG_AGENT_SECRET_IDS"] == ""
+    assert "portMappings" not in app and "healthCheck" not in app
+    assert app["secrets"] == [] and agent["secrets"] == []
+
+
+def test_json_round_trips_and_task_size_includes_the_sidecar():
+    i = _inputs()
+    assert json.loads(container_definitions_json(i)) == container_definitions(i)
+    app, agent = container_definitions(i)
+    assert task_cpu(WORKER.cpu) == WORKER.cpu + agent["cpu"]
+    assert task_memory(WORKER.memory) == WORKER.memory + agent["memory"]
+
+
+@pytest.mark.parametrize("short,var", [("db-password", "SECRET_ARN_DB_PASSWORD"),
+                                       ("api_key2", "SECRET_ARN_API_KEY2")])
+def test_secret_variable_names(short, var):
+    assert secret_variable(short) == var

@@ -1,0 +1,452 @@
+"""Services stack: task definitions, services, autoscaling, ALB, SG chain, discovery, IAM."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from modules.task_definition import AGENT_CONTAINER, secret_variable
+from settings.environments import ENVIRONMENTS
+from settings.naming import log_group_name
+from settings.services import LoadBalancerSpec, ServiceSpec
+from tests.synth_helpers import SynthOutput, remote_output
+
+ENVS = {e.name: e for e in ENVIRONMENTS}
+ENV_SERVICES = [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]
+DATA_PLANE = ("sqs:", "secretsmanager:", "appconfig:", "kms:")
+
+
+def _stack(synth, env):
+    return synth.stack(f"services-{env}")
+
+
+def _by_name(stack, rtype, name, key="name"):
+    """(logical id, config) of the resource of `rtype` whose `key` equals `name`."""
+    found = [(k, v) for k, v in stack.resources(rtype).items() if v.get(key) == name]
+    assert len(found) == 1, f"{stack.name}: {rtype} named {name!r}: {found}"
+    return found[0]
+
+
+def _service(stack, env, service):
+    return _by_name(stack, "aws_ecs_service", f"{env}-{service}")
+
+
+def _containers(stack, env, service):
+    _, task = _by_name(stack, "aws_ecs_task_definition", f"{env}-{service}", key="family")
+    app, agent = json.loads(task["container_definitions"])
+    return task, app, agent
+
+
+def _env_vars(container):
+    return {e["name"]: e["value"] for e in container["environment"]}
+
+
+def _policy(stack, role_ref):
+    docs = [json.loads(p["policy"]) for p in stack.resources("aws_iam_role_policy").values()
+            if p["role"] == role_ref]
+    return [s for d in docs for s in d["Statement"]]
+
+
+def _config_ref(synth, env, rtype, name, attr, key="name"):
+    config = synth.stack(f"config-{env}")
+    logical, _ = _by_name(config, rtype, name, key=key)
+    return config.ref(rtype, logical, attr)
+
+
+@pytest.mark.parametrize("env,service", ENV_SERVICES)
+def test_task_definition_runs_app_and_sidecar_logging_to_the_created_group(synth, env, service):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    task, app, agent = _containers(stack, env, service)
+    assert task["network_mode"] == "awsvpc"
+    assert task["requires_compatibilities"] == ["EC2"]
+    assert (app["name"], agent["name"]) == (service, AGENT_CONTAINER)
+    assert app["essential"] is True and agent["essential"] is True
+    assert app["dependsOn"] == [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}]
+    assert agent["healthCheck"]["command"][0] == "CMD"
+    log_id, log_group = _by_name(stack, "aws_cloudwatch_log_group",
+                                 log_group_name(env, service))
+    assert log_group["retention_in_days"] == settings.services_settings.log_retention_days
+    for container in (app, agent):
+        options = container["logConfiguration"]["options"]
+        assert container["logConfiguration"]["logDriver"] == "awslogs"
+        assert options["awslogs-group"] == stack.ref("aws_cloudwatch_log_group", log_id, "name")
+        assert options["awslogs-region"] == settings.region
+    assert (app["logConfiguration"]["options"]["awslogs-stream-prefix"],
+            agent["logConfiguration"]["options"]["awslogs-stream-prefix"]) == (
+        service, AGENT_CONTAINER)
+    roles = {v["name"]: stack.ref("aws_iam_role", k, "arn")
+             for k, v in stack.resources("aws_iam_role").items()}
+    assert task["execution_role_arn"] == roles[f"{env}-{service}-execution"]
+    assert task["task_role_arn"] == roles[f"{env}-{service}-task"]
+
+
+@pytest.mark.parametrize("env,service", ENV_SERVICES)
+def test_container_variables_reference_the_pipelines_real_resources(synth, env, service):
+    stack = _stack(synth, env)
+    spec = ENVS[env].service(service)
+    _, app, agent = _containers(stack, env, service)
+    agent_env, app_env = _env_vars(agent), _env_vars(app)
+    resolve = lambda value: remote_output(synth, stack, value)  # noqa: E731
+    assert resolve(agent_env["CONFIG_AGENT_QUEUE_URL"]) == _config_ref(
+        synth, env, "aws_sqs_queue", f"{env}-{service}-config-events", "url")
+    secret_arns = {name: _config_ref(synth, env, "aws_secretsmanager_secret",
+                                     f"/{env}/{service}/{name}", "arn")
+                   for name in spec.secrets}
+    # Comma-joined remote-state references, one per declared secret.
+    listed = agent_env["CONFIG_AGENT_SECRET_IDS"].split(",")
+    assert sorted(resolve(v) for v in listed) == sorted(secret_arns.values())
+    for name, arn in secret_arns.items():
+        assert resolve(app_env[secret_variable(name)]) == arn
+    token = _config_ref(synth, env, "aws_secretsmanager_secret",
+                        f"/{env}/{service}/config-agent-token", "arn")
+    for container in (app, agent):
+        (secret,) = container["secrets"]
+        assert secret["name"] == "CONFIG_AGENT_TOKEN"
+        assert resolve(secret["valueFrom"]) == token
+    profile = _config_ref(synth, env, "aws_appconfig_configuration_profile",
+                          f"{service}-{spec.config_profile.name}", "configuration_profile_id")
+    assert resolve(agent_env["CONFIG_AGENT_APPCONFIG_PROFILE"]) == profile
+    assert resolve(app_env["APPCONFIG_PROFILE_ID"]) == profile
+    assert resolve(agent_env["CONFIG_AGENT_APPCONFIG_APPLICATION"]).startswith(
+        "${aws_appconfig_application.")
+    assert resolve(agent_env["CONFIG_AGENT_APPCONFIG_ENVIRONMENT"]).startswith(
+        "${aws_appconfig_environment.")
+    assert agent_env["CONFIG_AGENT_PORT"] == "2772"
+    assert app_env["CONFIG_AGENT_URL"] == "http://127.0.0.1:2772"
+    assert agent_env["AWS_REGION"] == ENVS[env].region
+    for key, value in spec.environment.items():
+        assert app_env[key] == value
+    if spec.work_queue:
+        queue_id, _ = _by_name(stack, "aws_sqs_queue", f"{env}-{service}-jobs")
+        assert app_env["WORK_QUEUE_URL"] == stack.ref("aws_sqs_queue", queue_id, "url")
+
+
+@pytest.mark.parametrize("env,service", ENV_SERVICES)
+def test_service_uses_the_cluster_capacity_provider_in_private_subnets(synth, env, service):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    cluster = synth.stack(f"cluster-{env}")
+    network = synth.stack(f"network-{env}")
+    spec = settings.service(service)
+    _, svc = _service(stack, env, service)
+    cp_id, _ = cluster.one("aws_ecs_capacity_provider")
+    cluster_id, _ = cluster.one("aws_ecs_cluster")
+    (strategy,) = svc["capacity_provider_strategy"]
+    assert remote_output(synth, stack, strategy["capacity_provider"]) == cluster.ref(
+        "aws_ecs_capacity_provider", cp_id, "name")
+    assert remote_output(synth, stack, svc["cluster"]) == cluster.ref(
+        "aws_ecs_cluster", cluster_id, "arn")
+    assert "launch_type" not in svc, "a capacity provider strategy excludes a launch type"
+    assert svc["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
+    assert (svc["deployment_minimum_healthy_percent"], svc["deployment_maximum_percent"]) == (
+        100, 200)
+    assert svc["ordered_placement_strategy"] == [
+        {"type": "spread", "field": "attribute:ecs.availability-zone"},
+        {"type": "binpack", "field": "memory"}]
+    assert svc["enable_execute_command"] is settings.services_settings.ecs_exec_enabled
+    assert svc["lifecycle"]["ignore_changes"] == ["desired_count"]
+    assert svc["desired_count"] == spec.desired_count
+    net = svc["network_configuration"]
+    assert net["assign_public_ip"] is False
+    private = sorted(network.ref("aws_subnet", k, "id")
+                     for k, v in network.resources("aws_subnet").items()
+                     if v["tags"]["Tier"] == "private")
+    assert sorted(remote_output(synth, stack, s) for s in net["subnets"]) == private
+    sg_id, _ = _by_name(stack, "aws_security_group", f"{env}-{service}-tasks")
+    assert net["security_groups"] == [stack.ref("aws_security_group", sg_id, "id")]
+
+
+@pytest.mark.parametrize("env,service", ENV_SERVICES)
+def test_autoscaling_target_and_policies_address_the_service(synth, env, service):
+    stack = _stack(synth, env)
+    spec = ENVS[env].service(service)
+    cluster = synth.stack(f"cluster-{env}")
+    _, ecs_cluster = cluster.one("aws_ecs_cluster")
+    svc_id, _ = _service(stack, env, service)
+    expected = f"service/{ecs_cluster['name']}/{stack.ref('aws_ecs_service', svc_id, 'name')}"
+    target_id, target = _by_name(stack, "aws_appautoscaling_target", expected, key="resource_id")
+    assert target["scalable_dimension"] == "ecs:service:DesiredCount"
+    assert (target["min_capacity"], target["max_capacity"]) == (
+        spec.scaling.min_tasks, spec.scaling.max_tasks)
+    policies = [p for p in stack.resources("aws_appautoscaling_policy").values()
+                if p["resource_id"] == stack.ref("aws_appautoscaling_target", target_id,
+                                                 "resource_id")]
+    assert len(policies) >= 2
+    for policy in policies:
+        assert policy["scalable_dimension"] == stack.ref("aws_appautoscaling_target", target_id,
+                                                         "scalable_dimension")
+    tracked = {p["target_tracking_scaling_policy_configuration"][
+        "predefined_metric_specification"]["predefined_metric_type"]:
+        p["target_tracking_scaling_policy_configuration"]["target_value"]
+        for p in policies if p["policy_type"] == "TargetTrackingScaling"}
+    assert tracked == {"ECSServiceAverageCPUUtilization": spec.scaling.cpu_target_percent,
+                       "ECSServiceAverageMemoryUtilization": spec.scaling.memory_target_percent}
+    steps = [p for p in policies if p["policy_type"] == "StepScaling"]
+    assert len(steps) == (2 if spec.scaling.queue_scaling else 0)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_worker_queue_depth_alarms_drive_the_step_policies(synth, env):
+    stack = _stack(synth, env)
+    spec = ENVS[env].service("worker")
+    assert spec.scaling.queue_scaling and spec.work_queue
+    queue_id, queue = _by_name(stack, "aws_sqs_queue", f"{env}-worker-jobs")
+    dlq_id, _ = _by_name(stack, "aws_sqs_queue", f"{env}-worker-jobs-dlq")
+    assert json.loads(queue["redrive_policy"])["deadLetterTargetArn"] == stack.ref(
+        "aws_sqs_queue", dlq_id, "arn")
+    assert queue.get("sqs_managed_sse_enabled") or queue.get("kms_master_key_id")
+    alarms = {a["comparison_operator"]: a
+              for a in stack.resources("aws_cloudwatch_metric_alarm").values()}
+    assert set(alarms) == {"GreaterThanOrEqualToThreshold", "LessThanOrEqualToThreshold"}
+    policies = stack.resources("aws_appautoscaling_policy")
+    for comparison, threshold, sign in (
+            ("GreaterThanOrEqualToThreshold", spec.scaling.queue_scale_out_messages, 1),
+            ("LessThanOrEqualToThreshold", spec.scaling.queue_scale_in_messages, -1)):
+        alarm = alarms[comparison]
+        assert (alarm["namespace"], alarm["metric_name"]) == (
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+        assert alarm["dimensions"] == {"QueueName": stack.ref("aws_sqs_queue", queue_id, "name")}
+        assert alarm["threshold"] == threshold
+        (action,) = alarm["alarm_actions"]
+        policy_id = action.split(".")[1]
+        assert action == stack.ref("aws_appautoscaling_policy", policy_id, "arn")
+        policy = policies[policy_id]
+        assert policy["policy_type"] == "StepScaling"
+        adjustments = policy["step_scaling_policy_configuration"]["step_adjustment"]
+        assert all(a["scaling_adjustment"] * sign > 0 for a in adjustments)
+    # The worker consumes its own job queue too.
+    role_id, _ = _by_name(stack, "aws_iam_role", f"{env}-worker-task")
+    statements = _policy(stack, stack.ref("aws_iam_role", role_id, "id"))
+    sqs = [s for s in statements if any(a.startswith("sqs:") for a in s["Action"])]
+    assert stack.ref("aws_sqs_queue", queue_id, "arn") in {r for s in sqs for r in s["Resource"]}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_security_group_chain_references_groups_not_cidrs(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    web = settings.service("web")
+    ingress = list(stack.resources("aws_vpc_security_group_ingress_rule").values())
+    egress = list(stack.resources("aws_vpc_security_group_egress_rule").values())
+    alb_sg_id, _ = _by_name(stack, "aws_security_group", f"{env}-platform-alb")
+    alb_sg = stack.ref("aws_security_group", alb_sg_id, "id")
+    web_sg = stack.ref("aws_security_group",
+                       _by_name(stack, "aws_security_group", f"{env}-web-tasks")[0], "id")
+    db_sg = stack.ref("aws_security_group",
+                      _by_name(stack, "aws_security_group", f"{env}-web-db")[0], "id")
+    # ALB: only listener ports, only from the allowed CIDRs.
+    alb_in = [r for r in ingress if r["security_group_id"] == alb_sg]
+    ports = {80, 443} if web.load_balancer.certificate_arn else {80}
+    assert {r["from_port"] for r in alb_in} == ports
+    assert {r["cidr_ipv4"] for r in alb_in} == set(web.load_balancer.allowed_cidrs)
+    (alb_out,) = [r for r in egress if r["security_group_id"] == alb_sg]
+    assert alb_out["referenced_security_group_id"] == web_sg
+    assert alb_out["from_port"] == alb_out["to_port"] == web.container_port
+    # Service: the container port from the ALB SG, nothing else.
+    (web_in,) = [r for r in ingress if r["security_group_id"] == web_sg]
+    assert web_in["referenced_security_group_id"] == alb_sg
+    assert web_in["from_port"] == web_in["to_port"] == web.container_port
+    assert "cidr_ipv4" not in web_in
+    # Database: its port from the service SG only.
+    (db_in,) = [r for r in ingress if r["security_group_id"] == db_sg]
+    assert db_in["referenced_security_group_id"] == web_sg
+    assert db_in["from_port"] == db_in["to_port"] == web.database_port
+    # Services without a load balancer admit nothing at all.
+    worker_sg = stack.ref("aws_security_group",
+                          _by_name(stack, "aws_security_group", f"{env}-worker-tasks")[0], "id")
+    assert not [r for r in ingress if r["security_group_id"] == worker_sg]
+    # Every CIDR-based ingress is on the ALB.
+    assert all(r["security_group_id"] == alb_sg for r in ingress if "cidr_ipv4" in r)
+
+
+@pytest.mark.parametrize("env,service", ENV_SERVICES)
+def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    spec = settings.service(service)
+    task_role_id, task_role = _by_name(stack, "aws_iam_role", f"{env}-{service}-task")
+    exec_role_id, _ = _by_name(stack, "aws_iam_role", f"{env}-{service}-execution")
+    assert json.loads(task_role["assume_role_policy"])["Statement"][0]["Principal"] == {
+        "Service": "ecs-tasks.amazonaws.com"}
+    task = _policy(stack, stack.ref("aws_iam_role", task_role_id, "id"))
+    execution = _policy(stack, stack.ref("aws_iam_role", exec_role_id, "id"))
+    for st in task + execution:
+        if any(a.startswith(DATA_PLANE) for a in st["Action"]):
+            assert "*" not in st["Resource"], st
+            assert all(r.startswith(("${", "arn:")) for r in st["Resource"]), st
+    resolve = lambda value: remote_output(synth, stack, value)  # noqa: E731
+    by_sid = {st["Sid"]: st for st in task}
+    config_queue = _config_ref(synth, env, "aws_sqs_queue", f"{env}-{service}-config-events",
+                               "arn")
+    assert config_queue in [resolve(r) for r in by_sid["ConsumeOwnQueues"]["Resource"]
+                            if "remote_state" in r]
+    assert sorted(resolve(r) for r in by_sid["ReadOwnSecrets"]["Resource"]) == sorted(
+        _config_ref(synth, env, "aws_secretsmanager_secret", f"/{env}/{service}/{n}", "arn")
+        for n in spec.secrets)
+    (profile_arn,) = by_sid["ReadOwnConfigProfile"]["Resource"]
+    assert profile_arn.startswith(f"arn:aws:appconfig:{settings.region}:{settings.account_id}"
+                                  ":application/${")
+    assert "/configuration/${" in profile_arn
+    exec_sts = [st for st in task if st["Sid"] == "EcsExec"]
+    assert bool(exec_sts) is settings.services_settings.ecs_exec_enabled
+    # Execution role: the managed policy plus only the secret ECS injects.
+    attachments = [a["policy_arn"] for a in stack.resources(
+        "aws_iam_role_policy_attachment").values()
+        if a["role"] == stack.ref("aws_iam_role", exec_role_id, "name")]
+    assert attachments == ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+    reads = [st for st in execution if "secretsmanager:GetSecretValue" in st["Action"]]
+    (read,) = reads
+    assert [resolve(r) for r in read["Resource"]] == [_config_ref(
+        synth, env, "aws_secretsmanager_secret", f"/{env}/{service}/config-agent-token", "arn")]
+    (decrypt,) = [st for st in execution if st["Action"] == ["kms:Decrypt"]]
+    assert decrypt["Condition"] == {"StringEquals": {
+        "kms:ViaService": f"secretsmanager.{settings.region}.amazonaws.com"}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_alb_is_public_hardened_and_forwards_to_the_web_target_group(synth, env):
+    settings = ENVS[env]
+    network = synth.stack(f"network-{env}")
+    stack = _stack(synth, env)
+    lb_id, lb = stack.one("aws_lb")
+    assert lb["internal"] is False and lb["load_balancer_type"] == "application"
+    assert lb["drop_invalid_header_fields"] is True
+    assert lb["enable_deletion_protection"] is settings.services_settings.alb_deletion_protection
+    public = sorted(network.ref("aws_subnet", k, "id")
+                    for k, v in network.resources("aws_subnet").items()
+                    if v["tags"]["Tier"] == "public")
+    assert sorted(remote_output(synth, stack, s) for s in lb["subnets"]) == public
+    tg_id, tg = stack.one("aws_lb_target_group")
+    assert tg["target_type"] == "ip", "awsvpc tasks register by IP"
+    assert tg["health_check"]["path"] == settings.service("web").load_balancer.health_check_path
+    (listener,) = stack.resources("aws_lb_listener").values()
+    assert listener["load_balancer_arn"] == stack.ref("aws_lb", lb_id, "arn")
+    assert listener["protocol"] == "HTTP"  # no certificate declared in the env table
+    assert listener["default_action"] == [{"type": "forward", "target_group_arn": stack.ref(
+        "aws_lb_target_group", tg_id, "arn")}]
+    _, web = _service(stack, env, "web")
+    assert web["load_balancer"] == [{"target_group_arn": stack.ref("aws_lb_target_group", tg_id,
+                                                                    "arn"),
+                                     "container_name": "web", "container_port": 8080}]
+    if settings.services_settings.alb_access_logs:
+        assert lb["access_logs"]["enabled"] is True
+        (bucket,) = [v for k, v in stack.resources("aws_s3_bucket").items()
+                     if stack.ref("aws_s3_bucket", k, "bucket") == lb["access_logs"]["bucket"]]
+        assert bucket["bucket"] == f"{env}-platform-alb-logs-{settings.account_id}"
+        (sse,) = stack.resources("aws_s3_bucket_server_side_encryption_configuration").values()
+        assert sse["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == (
+            "AES256")
+        (policy,) = stack.resources("aws_s3_bucket_policy").values()
+        principals = [s.get("Principal") for s in json.loads(policy["policy"])["Statement"]]
+        assert {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"} in principals
+    else:
+        assert "access_logs" not in lb
+        assert stack.resources("aws_s3_bucket") == {}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_web_registers_in_the_envs_private_namespace(synth, env):
+    stack = _stack(synth, env)
+    ns_id, ns = stack.one("aws_service_discovery_private_dns_namespace")
+    assert ns["name"] == f"{env}.internal"
+    assert remote_output(synth, stack, ns["vpc"]).startswith("${aws_vpc.")
+    registry_id, registry = stack.one("aws_service_discovery_service")
+    assert registry["name"] == "web"
+    assert registry["dns_config"]["namespace_id"] == stack.ref(
+        "aws_service_discovery_private_dns_namespace", ns_id, "id")
+    assert registry["dns_config"]["dns_records"] == [{"ttl": 10, "type": "A"}]
+    _, web = _service(stack, env, "web")
+    assert web["service_registries"] == {"registry_arn": stack.ref(
+        "aws_service_discovery_service", registry_id, "arn")}
+    _, worker = _service(stack, env, "worker")
+    assert "service_registries" not in worker
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_outputs_sidecar_image_and_counts(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    outputs = stack.doc["output"]
+    lb_id, _ = stack.one("aws_lb")
+    assert outputs["alb_dns_name"]["value"] == stack.ref("aws_lb", lb_id, "dns_name")
+    assert sorted(outputs["service_names"]["value"]) == sorted(
+        stack.ref("aws_ecs_service", k, "name") for k in stack.resources("aws_ecs_service"))
+    assert sorted(outputs["log_group_names"]["value"]) == sorted(
+        stack.ref("aws_cloudwatch_log_group", k, "name")
+        for k in stack.resources("aws_cloudwatch_log_group"))
+    repo_id, repo = _by_name(stack, "aws_ecr_repository", "config-agent")
+    assert repo["image_tag_mutability"] == "IMMUTABLE"
+    assert repo["image_scanning_configuration"] == {"scan_on_push": True}
+    _, _, agent = _containers(stack, env, "web")
+    assert agent["image"] == (f"{stack.ref('aws_ecr_repository', repo_id, 'repository_url')}:"
+                              f"{settings.services_settings.image_tag}")
+    _, trunking = stack.one("aws_ecs_account_setting_default")
+    assert trunking == {**trunking, "name": "awsvpcTrunking", "value": "enabled"}
+    counts = stack.counts()
+    n = len(settings.services)
+    for rtype in ("aws_ecs_task_definition", "aws_ecs_service", "aws_appautoscaling_target",
+                  "aws_cloudwatch_log_group"):
+        assert counts[rtype] == n, rtype
+    assert counts["aws_appautoscaling_policy"] >= 2 * n
+
+
+# --- services are data: a new spec adds resources, no code --------------------------------
+
+EXTRA = ServiceSpec(
+    name="api", build_context="./api", cpu=256, memory=512, container_port=9000,
+    load_balancer=LoadBalancerSpec(health_check_path="/ready",
+                                   certificate_arn="arn:aws:acm:us-west-2:111111111111:"
+                                                   "certificate/abc"),
+    service_discovery=True, secrets=("token",), work_queue=True)
+
+
+@pytest.fixture(scope="module")
+def extended(synth, tmp_path_factory) -> SynthOutput:
+    """dev with a third service added to its spec tuple, synthesized by main.build_app."""
+    from main import build_app
+
+    env = replace(ENVS["dev"], services=(*ENVS["dev"].services, EXTRA))
+    outdir = tmp_path_factory.mktemp("extended")
+    build_app([env], str(outdir)).synth()
+    return SynthOutput(outdir)
+
+
+def test_adding_a_service_spec_adds_its_resources(synth, extended):
+    before = _stack(synth, "dev").counts()
+    stack = extended.stack("services-dev")
+    after = stack.counts()
+    for rtype in ("aws_ecs_task_definition", "aws_ecs_service", "aws_appautoscaling_target",
+                  "aws_cloudwatch_log_group", "aws_lb_target_group",
+                  "aws_service_discovery_service"):
+        assert after[rtype] == before[rtype] + 1, rtype
+    assert after["aws_iam_role"] == before["aws_iam_role"] + 2
+    assert after["aws_appautoscaling_policy"] == before["aws_appautoscaling_policy"] + 2
+    assert after["aws_sqs_queue"] == before["aws_sqs_queue"] + 2  # jobs + DLQ
+    # A build context gets its own immutable ECR repository.
+    repo_id, _ = _by_name(stack, "aws_ecr_repository", "api")
+    _, app, _ = _containers(stack, "dev", "api")
+    assert app["image"].startswith(stack.ref("aws_ecr_repository", repo_id, "repository_url"))
+    # The second load-balanced service gets a path rule; a certificate switches on HTTPS.
+    listeners = {v["protocol"]: (k, v) for k, v in stack.resources("aws_lb_listener").items()}
+    assert set(listeners) == {"HTTP", "HTTPS"}
+    https_id, https = listeners["HTTPS"]
+    assert https["certificate_arn"] == EXTRA.load_balancer.certificate_arn
+    assert https["ssl_policy"].startswith("ELBSecurityPolicy-TLS13")
+    assert listeners["HTTP"][1]["default_action"][0]["redirect"]["protocol"] == "HTTPS"
+    (rule,) = stack.resources("aws_lb_listener_rule").values()
+    assert rule["listener_arn"] == stack.ref("aws_lb_listener", https_id, "arn")
+    assert rule["condition"][0]["path_pattern"]["values"] == ["/api", "/api/*"]
+    api_tg, _ = _by_name(stack, "aws_lb_target_group", "dev-api")
+    assert rule["action"][0]["target_group_arn"] == stack.ref("aws_lb_target_group", api_tg,
+                                                              "arn")
+    alb_sg = stack.ref("aws_security_group",
+                       _by_name(stack, "aws_security_group", "dev-platform-alb")[0], "id")
+    assert {r["from_port"] for r in stack.resources("aws_vpc_security_group_ingress_rule")
+            .values() if r["security_group_id"] == alb_sg} == {80, 443}
+    # The pipeline made the new service's config resources; the sidecar points at them.
+    _, _, agent = _containers(stack, "dev", "api")
+    assert remote_output(extended, stack, _env_vars(agent)["CONFIG_AGENT_QUEUE_URL"]) == (
+        _config_ref(extended, "dev", "aws_sqs_queue", "dev-api-config-events", "url"))
