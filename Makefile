@@ -8,7 +8,7 @@ ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: synth test venv scan-venv checkov golden diagram bench plan clean
+.PHONY: synth test venv scan-venv checkov golden diagram bench demo plan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ diagram: synth
 ## bench: synth and config-agent benchmarks; one JSON line per figure, saved to bench/results.jsonl
 bench: venv
 	@set -o pipefail; { $(PY) bench/synth_bench.py && $(PY) bench/agent_bench.py; } | tee bench/results.jsonl
+
+## demo: push a secret and a config change through the agent against a local AWS emulator
+demo: venv
+	$(PY) scripts/demo.py
 
 ## plan: terraform plan one stack of ENV (needs terraform, AWS credentials): make plan STACK=network
 plan: synth
