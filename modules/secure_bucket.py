@@ -9,6 +9,10 @@ from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
     S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
 )
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import S3BucketOwnershipControls
 from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
@@ -62,10 +66,17 @@ class SecureBucket(Construct):
                 bucket_key_enabled=bool(props.kms_key_arn))])
         S3BucketLifecycleConfiguration(self, "Lifecycle", bucket=self.bucket.id, rule=[
             S3BucketLifecycleConfigurationRule(
-                id="expire-logs", status="Enabled", filter=[{"prefix": ""}],
-                expiration=[{"days": props.expiration_days}],
-                noncurrent_version_expiration=[{"noncurrent_days": 30}],
-                abort_incomplete_multipart_upload=[{"days_after_initiation": 7}])])
+                # Nested blocks are lists of structs: jsii cannot deserialize lists of dicts.
+                id="expire-logs", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(
+                    days=props.expiration_days)],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                        noncurrent_days=30)],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=7)])])
         deny_insecure = {
             "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
             "Action": "s3:*",  # a Deny on every action is the point here

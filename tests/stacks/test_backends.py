@@ -9,7 +9,7 @@ import pytest
 from settings.environments import ENVIRONMENTS, TerraformCloudState, select
 
 ENV_NAMES = [e.name for e in ENVIRONMENTS]
-STACK_KINDS = ["network", "cluster"]
+STACK_KINDS = ["network", "cluster", "config", "services"]
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)

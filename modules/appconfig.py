@@ -1,0 +1,163 @@
+"""AWS AppConfig: an application + environment + deployment strategy, and hosted JSON profiles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from cdktf import ITerraformDependable, Token
+from cdktf_cdktf_provider_aws.appconfig_application import AppconfigApplication
+from cdktf_cdktf_provider_aws.appconfig_configuration_profile import (
+    AppconfigConfigurationProfile,
+    AppconfigConfigurationProfileValidator,
+)
+from cdktf_cdktf_provider_aws.appconfig_deployment import AppconfigDeployment
+from cdktf_cdktf_provider_aws.appconfig_deployment_strategy import AppconfigDeploymentStrategy
+from cdktf_cdktf_provider_aws.appconfig_environment import (
+    AppconfigEnvironment,
+    AppconfigEnvironmentMonitor,
+)
+from cdktf_cdktf_provider_aws.appconfig_hosted_configuration_version import (
+    AppconfigHostedConfigurationVersion,
+)
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from constructs import Construct
+
+from modules.iam import assume_role_policy, policy_json, statement
+from settings.environments import DeploymentStrategy
+
+LINEAR_GROWTH_PERCENT = 20
+"""Linear rollouts reach 20% more of the targets per step: five equal steps."""
+MAX_STRATEGY_MINUTES = 1440
+"""AppConfig's limit for deployment duration and final bake time."""
+HOSTED_LOCATION = "hosted"
+FREEFORM = "AWS.Freeform"
+JSON_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class AppConfigAppProps:
+    """One AppConfig application per env, its single environment and rollout strategy."""
+
+    application_name: str
+    environment_name: str
+    strategy_name: str
+    strategy: DeploymentStrategy
+    deployment_minutes: int = 0
+    bake_minutes: int = 0
+    account_id: str = ""
+    monitor_alarm_arns: Sequence[str] = field(default_factory=tuple)
+    """CloudWatch alarms that roll a deployment back when they go to ALARM (optional)."""
+
+
+def strategy_settings(strategy: DeploymentStrategy, deployment_minutes: int,
+                      bake_minutes: int) -> dict[str, Any]:
+    """Arguments of aws_appconfig_deployment_strategy for the env's chosen strategy."""
+    for what, minutes in (("deployment_minutes", deployment_minutes),
+                          ("bake_minutes", bake_minutes)):
+        if not 0 <= minutes <= MAX_STRATEGY_MINUTES:
+            raise ValueError(f"{what} {minutes} must be between 0 and {MAX_STRATEGY_MINUTES}")
+    if strategy is DeploymentStrategy.ALL_AT_ONCE:
+        if deployment_minutes:
+            raise ValueError("an all-at-once strategy has no deployment duration")
+        return {"deployment_duration_in_minutes": 0, "growth_factor": 100,
+                "growth_type": "LINEAR", "final_bake_time_in_minutes": bake_minutes}
+    if strategy is DeploymentStrategy.LINEAR:
+        if deployment_minutes < 1:
+            raise ValueError("a linear strategy needs deployment_minutes >= 1")
+        return {"deployment_duration_in_minutes": deployment_minutes,
+                "growth_factor": LINEAR_GROWTH_PERCENT, "growth_type": "LINEAR",
+                "final_bake_time_in_minutes": bake_minutes}
+    raise ValueError(f"unknown deployment strategy {strategy!r}")
+
+
+class AppConfigApp(Construct):
+    """Application, environment (with optional rollback alarms) and deployment strategy."""
+
+    def __init__(self, scope: Construct, id_: str, props: AppConfigAppProps) -> None:
+        super().__init__(scope, id_)
+        settings = strategy_settings(props.strategy, props.deployment_minutes,
+                                     props.bake_minutes)
+        self.application = AppconfigApplication(
+            self, "Application", name=props.application_name,
+            description="Runtime configuration of this environment's services")
+        monitors = []
+        if props.monitor_alarm_arns:
+            role = IamRole(self, "MonitorRole", name=f"{props.application_name}-monitor",
+                           assume_role_policy=assume_role_policy("appconfig.amazonaws.com",
+                                                                 props.account_id))
+            IamRolePolicy(self, "MonitorPolicy", role=role.id, name="describe-alarms",
+                          policy=policy_json(statement(["cloudwatch:DescribeAlarms"],
+                                                       list(props.monitor_alarm_arns))))
+            monitors = [AppconfigEnvironmentMonitor(alarm_arn=arn, alarm_role_arn=role.arn)
+                        for arn in props.monitor_alarm_arns]
+        self.environment = AppconfigEnvironment(
+            self, "Environment", application_id=self.application.id,
+            name=props.environment_name, monitor=monitors or None)
+        self.strategy = AppconfigDeploymentStrategy(
+            self, "Strategy", name=props.strategy_name, replicate_to="NONE",
+            description=f"{props.strategy.value} rollout", **settings)
+        self.application_id = self.application.id
+        self.environment_id = self.environment.environment_id
+        self.strategy_id = self.strategy.id
+        self.last_deployment: ITerraformDependable | None = None
+        """Newest deployment to this environment; the next one must wait for it, since AppConfig
+        runs one deployment per environment at a time (ConflictException otherwise)."""
+
+
+@dataclass(frozen=True)
+class HostedProfileProps:
+    """A hosted freeform JSON profile validated by a JSON schema, deployed once at creation."""
+
+    name: str
+    json_schema: Mapping[str, object]
+    initial_content_json: str
+    kms_key_arn: str
+    description: str = ""
+
+
+class HostedProfile(Construct):
+    """Profile + JSON-schema validator + first hosted version + its initial deployment."""
+
+    def __init__(self, scope: Construct, id_: str, app: AppConfigApp,
+                 props: HostedProfileProps) -> None:
+        super().__init__(scope, id_)
+        _check_against_schema(props.name, props.json_schema, props.initial_content_json)
+        self.profile = AppconfigConfigurationProfile(
+            self, "Profile", application_id=app.application_id, name=props.name,
+            description=props.description or None, location_uri=HOSTED_LOCATION, type=FREEFORM,
+            kms_key_identifier=props.kms_key_arn,
+            validator=[AppconfigConfigurationProfileValidator(
+                type="JSON_SCHEMA", content=json.dumps(props.json_schema, sort_keys=True))])
+        self.version = AppconfigHostedConfigurationVersion(
+            self, "InitialVersion", application_id=app.application_id,
+            configuration_profile_id=self.profile.configuration_profile_id,
+            content=props.initial_content_json, content_type=JSON_CONTENT_TYPE,
+            description="Initial version; later versions are created out of band")
+        self.deployment = AppconfigDeployment(
+            self, "InitialDeployment", application_id=app.application_id,
+            environment_id=app.environment_id, deployment_strategy_id=app.strategy_id,
+            configuration_profile_id=self.profile.configuration_profile_id,
+            configuration_version=Token.as_string(self.version.version_number),
+            kms_key_identifier=props.kms_key_arn,
+            description="Initial deployment so the agent has a configuration to fetch",
+            depends_on=[app.last_deployment] if app.last_deployment else None)
+        app.last_deployment = self.deployment
+        self.profile_id = self.profile.configuration_profile_id
+
+
+def _check_against_schema(name: str, schema: Mapping[str, object], content_json: str) -> None:
+    """Fail at synth, not at apply, when the initial content is not a JSON object as required.
+
+    Only the top-level `type: object` and `required` keys are checked (no jsonschema dependency);
+    AppConfig runs the full validator when the version is deployed.
+    """
+    content = json.loads(content_json)
+    if schema.get("type") == "object" and not isinstance(content, dict):
+        raise ValueError(f"profile {name!r}: initial content must be a JSON object")
+    required = schema.get("required") or ()
+    missing = [k for k in required if k not in content]  # type: ignore[union-attr]
+    if missing:
+        raise ValueError(f"profile {name!r}: initial content lacks required keys {missing}")

@@ -1,0 +1,68 @@
+"""One service's Secrets Manager secrets: `/<env>/<service>/<name>`, values set out of band."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
+from constructs import Construct
+
+from modules.checkov_skips import skip_checks
+from settings.naming import config_path
+
+AGENT_TOKEN_SECRET = "config-agent-token"
+"""Short name of the secret holding the config agent's HTTP bearer token."""
+NO_ROTATION_REASON = (
+    "values are third-party credentials and tokens set out of band (docs/config-pipeline.md); "
+    "no rotation Lambda is deployed here, and a rotation once configured wakes the agent too")
+
+
+@dataclass(frozen=True)
+class ServiceSecretsProps:
+    """Which secrets a service declares, and how they are encrypted and deleted."""
+
+    env: str
+    service: str
+    names: tuple[str, ...]
+    kms_key_arn: str
+    recovery_window_days: int
+    include_agent_token: bool = True
+
+
+def construct_id(name: str) -> str:
+    """`db-password` -> `DbPassword`: stable PascalCase ids from secret short names."""
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
+class ServiceSecrets(Construct):
+    """Secret containers only: no aws_secretsmanager_secret_version, so no value in state/JSON.
+
+    Values are written with `aws secretsmanager put-secret-value` (docs/config-pipeline.md);
+    until then a task that references the secret fails to start with a clear ECS error.
+    """
+
+    def __init__(self, scope: Construct, id_: str, props: ServiceSecretsProps) -> None:
+        super().__init__(scope, id_)
+        if not 7 <= props.recovery_window_days <= 30:
+            raise ValueError(f"recovery window {props.recovery_window_days} must be 7-30 days")
+        names = list(props.names)
+        if props.include_agent_token:
+            if AGENT_TOKEN_SECRET in names:
+                raise ValueError(f"{props.service}: {AGENT_TOKEN_SECRET!r} is reserved")
+            names.append(AGENT_TOKEN_SECRET)
+        if len(set(names)) != len(names):
+            raise ValueError(f"{props.service}: secret names repeat: {names}")
+        self.prefix = config_path(props.env, props.service) + "/"
+        self.arns: dict[str, str] = {}
+        self.secrets: dict[str, SecretsmanagerSecret] = {}
+        for name in names:
+            secret = SecretsmanagerSecret(
+                self, construct_id(name), name=self.prefix + name, kms_key_id=props.kms_key_arn,
+                recovery_window_in_days=props.recovery_window_days,
+                description=f"{name} of {props.env}/{props.service}; value set out of band")
+            skip_checks(secret, {"CKV2_AWS_57": NO_ROTATION_REASON})
+            self.secrets[name] = secret
+            if name != AGENT_TOKEN_SECRET or not props.include_agent_token:
+                self.arns[name] = secret.arn
+        self.agent_token_arn = (self.secrets[AGENT_TOKEN_SECRET].arn
+                                if props.include_agent_token else None)

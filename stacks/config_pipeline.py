@@ -1,0 +1,115 @@
+"""Config pipeline stack: AppConfig, Secrets Manager, CloudTrail -> EventBridge -> SQS per service.
+
+When a service's configuration is deployed or one of its secrets changes, EventBridge puts the
+CloudTrail event on that service's queue, where its config-agent sidecar long-polls for it.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from constructs import Construct
+
+from modules.appconfig import AppConfigApp, AppConfigAppProps, HostedProfile, HostedProfileProps
+from modules.config_events import (
+    ConfigTrail,
+    ConfigTrailProps,
+    ServiceEventRules,
+    ServiceEventRulesProps,
+    trail_arn,
+)
+from modules.config_queue import ConfigQueue, ConfigQueueProps
+from modules.kms_key import (
+    KmsKey,
+    KmsKeyProps,
+    cloudtrail_statements,
+    eventbridge_statement,
+    via_services_statement,
+)
+from modules.service_config import ServiceConfigResources
+from modules.service_secrets import ServiceSecrets, ServiceSecretsProps
+from settings.environments import EnvironmentSettings
+from settings.naming import PLATFORM, resource_name
+from stacks.base import EnvironmentStack
+
+KEY_USERS_VIA = ("secretsmanager", "sqs", "appconfig", "s3")
+"""Services through which account principals (task roles, trail readers) use the env key."""
+
+
+def _construct_id(service: str) -> str:
+    return "".join(p.capitalize() for p in service.split("-"))
+
+
+class ConfigPipelineStack(EnvironmentStack):
+    """Per env: one KMS key, AppConfig app/env/strategy, and per service profile, secrets,
+    queue + DLQ and event rules; `service_config[name]` is what the services stack consumes."""
+
+    kind = "config"
+
+    def __init__(self, scope: Construct, env: EnvironmentSettings) -> None:
+        super().__init__(scope, env)
+        p = env.pipeline
+        trail_name = resource_name(env.name, PLATFORM, "config-trail")
+        self.key = KmsKey(self, "Key", KmsKeyProps(
+            alias=f"alias/{env.name}-{PLATFORM}-config", account_id=env.account_id,
+            description=f"{env.name}: secrets, config-event queues, AppConfig and the trail",
+            service_statements=(
+                eventbridge_statement(env.account_id),
+                *cloudtrail_statements(env.account_id,
+                                       trail_arn(env.region, env.account_id, trail_name)),
+                via_services_statement(env.account_id, env.region, KEY_USERS_VIA),
+            )))
+        self.trail = ConfigTrail(self, "Trail", ConfigTrailProps(
+            name=trail_name,
+            bucket_name=resource_name(env.name, PLATFORM, f"trail-{env.account_id}"),
+            account_id=env.account_id, region=env.region, kms_key_arn=self.key.arn,
+            multi_region=p.trail_multi_region))
+        self.appconfig = AppConfigApp(self, "AppConfig", AppConfigAppProps(
+            application_name=resource_name(env.name, PLATFORM, "config"),
+            environment_name=env.name,
+            strategy_name=resource_name(env.name, PLATFORM, f"{p.deployment_strategy.value}"
+                                        .replace("_", "-")),
+            strategy=p.deployment_strategy, deployment_minutes=p.deployment_minutes,
+            bake_minutes=p.bake_minutes, account_id=env.account_id,
+            monitor_alarm_arns=p.appconfig_alarm_arns))
+
+        self.service_config: dict[str, ServiceConfigResources] = {}
+        for spec in env.services:
+            cid = _construct_id(spec.name)
+            profile_id = None
+            if spec.config_profile is not None:
+                profile = HostedProfile(self, f"{cid}Profile", self.appconfig, HostedProfileProps(
+                    name=f"{spec.name}-{spec.config_profile.name}",
+                    json_schema=spec.config_profile.json_schema,
+                    initial_content_json=spec.config_profile.initial_content_json,
+                    kms_key_arn=self.key.arn,
+                    description=f"{spec.name} runtime configuration"))
+                profile_id = profile.profile_id
+            secrets = ServiceSecrets(self, f"{cid}Secrets", ServiceSecretsProps(
+                env=env.name, service=spec.name, names=spec.secrets, kms_key_arn=self.key.arn,
+                recovery_window_days=p.secret_recovery_days))
+            queue = ConfigQueue(self, f"{cid}Queue", ConfigQueueProps(
+                name=resource_name(env.name, spec.name, "config-events"),
+                dlq_name=resource_name(env.name, spec.name, "config-events-dlq"),
+                kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count,
+                message_retention_seconds=p.message_retention_seconds))
+            rules = ServiceEventRules(self, f"{cid}Events", ServiceEventRulesProps(
+                env=env.name, service=spec.name, account_id=env.account_id, region=env.region,
+                queue_arn=queue.arn,
+                secret_rule_name=resource_name(env.name, spec.name, "secret-changes"),
+                deployment_rule_name=resource_name(env.name, spec.name, "config-deployments"),
+                application_id=self.appconfig.application_id,
+                environment_id=self.appconfig.environment_id, profile_id=profile_id))
+            queue.allow_event_rules(rules.rule_arns)
+            self.service_config[spec.name] = ServiceConfigResources(
+                service=spec.name, queue_url=queue.url, queue_arn=queue.arn,
+                kms_key_arn=self.key.arn, application_id=self.appconfig.application_id,
+                environment_id=self.appconfig.environment_id, profile_id=profile_id,
+                secret_arns=dict(secrets.arns), agent_token_secret_arn=secrets.agent_token_arn)
+            prefix = spec.name.replace("-", "_")
+            TerraformOutput(self, f"{prefix}_queue_url", value=queue.url)
+            TerraformOutput(self, f"{prefix}_queue_arn", value=queue.arn)
+            if profile_id is not None:
+                TerraformOutput(self, f"{prefix}_profile_id", value=profile_id)
+        TerraformOutput(self, "kms_key_arn", value=self.key.arn)
+        TerraformOutput(self, "appconfig_application_id", value=self.appconfig.application_id)
+        TerraformOutput(self, "appconfig_environment_id", value=self.appconfig.environment_id)

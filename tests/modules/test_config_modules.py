@@ -1,0 +1,37 @@
+"""Validation in the config pipeline's constructs: bad settings fail at synth, with the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from modules.appconfig import strategy_settings
+from modules.config_events import secret_arn_prefix, trail_arn
+from settings.environments import DeploymentStrategy
+
+
+def test_strategies_map_env_settings_to_appconfig_arguments():
+    assert strategy_settings(DeploymentStrategy.ALL_AT_ONCE, 0, 0) == {
+        "deployment_duration_in_minutes": 0, "growth_factor": 100, "growth_type": "LINEAR",
+        "final_bake_time_in_minutes": 0}
+    linear = strategy_settings(DeploymentStrategy.LINEAR, 10, 5)
+    assert (linear["deployment_duration_in_minutes"], linear["final_bake_time_in_minutes"]) == (
+        10, 5)
+    assert 0 < linear["growth_factor"] < 100
+
+
+@pytest.mark.parametrize("args, message", [
+    ((DeploymentStrategy.LINEAR, 0, 0), "deployment_minutes >= 1"),
+    ((DeploymentStrategy.ALL_AT_ONCE, 5, 0), "no deployment duration"),
+    ((DeploymentStrategy.LINEAR, 2000, 0), "between 0 and 1440"),
+    ((DeploymentStrategy.LINEAR, 5, -1), "bake_minutes"),
+])
+def test_invalid_strategy_settings_are_rejected(args, message):
+    with pytest.raises(ValueError, match=message):
+        strategy_settings(*args)
+
+
+def test_arns_are_built_from_names():
+    assert trail_arn("us-east-1", "222222222222", "prod-platform-config-trail") == (
+        "arn:aws:cloudtrail:us-east-1:222222222222:trail/prod-platform-config-trail")
+    assert secret_arn_prefix("us-west-2", "111111111111", "dev", "web") == (
+        "arn:aws:secretsmanager:us-west-2:111111111111:secret:/dev/web/")

@@ -1,0 +1,466 @@
+"""Config pipeline stack: AppConfig, secrets, trail, per-service rules -> queues, and isolation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from settings.environments import ENVIRONMENTS, DeploymentStrategy
+from tests import event_samples as samples
+from tests.event_pattern import matches
+
+ENVS = {e.name: e for e in ENVIRONMENTS}
+QUEUE_SUFFIX = "-config-events"
+
+
+def _stack(synth, env):
+    return synth.stack(f"config-{env}")
+
+
+def _by_name(stack, rtype, name):
+    found = [(k, v) for k, v in stack.resources(rtype).items() if v["name"] == name]
+    assert len(found) == 1, f"{stack.name}: expected one {rtype} named {name!r}, got {found}"
+    return found[0]
+
+
+def _queue(stack, env, service, dlq=False):
+    name = f"{env}-{service}{QUEUE_SUFFIX}" + ("-dlq" if dlq else "")
+    return _by_name(stack, "aws_sqs_queue", name)
+
+
+def _rule(stack, env, service, purpose):
+    return _by_name(stack, "aws_cloudwatch_event_rule", f"{env}-{service}-{purpose}")
+
+
+def _pattern(rule, fakes=None):
+    """The rule's event pattern, with Terraform references replaced by fake resolved ids."""
+    text = rule["event_pattern"]
+    for ref, value in (fakes or {}).items():
+        text = text.replace(ref, value)
+    assert "${" not in text, f"unresolved reference left in {text}"
+    return json.loads(text)
+
+
+def _other(env):
+    return next(e for e in ENVIRONMENTS if e.name != env)
+
+
+# --- what every env must have ------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_env_has_the_pipeline_resources(synth, env):
+    settings = ENVS[env]
+    counts = _stack(synth, env).counts()
+    services = len(settings.services)
+    profiles = sum(1 for s in settings.services if s.config_profile is not None)
+    for rtype in ("aws_appconfig_application", "aws_appconfig_environment",
+                  "aws_appconfig_deployment_strategy", "aws_kms_key", "aws_kms_alias",
+                  "aws_cloudtrail"):
+        assert counts.get(rtype) == 1, rtype
+    assert counts["aws_appconfig_configuration_profile"] == profiles
+    assert counts["aws_appconfig_hosted_configuration_version"] == profiles
+    assert counts["aws_appconfig_deployment"] == profiles
+    assert counts["aws_secretsmanager_secret"] == sum(len(s.secrets) + 1 for s in settings.services)
+    assert counts["aws_sqs_queue"] == 2 * services >= 2
+    assert counts["aws_sqs_queue_policy"] == services
+    assert counts["aws_cloudwatch_event_rule"] == services + profiles >= 2
+    assert counts["aws_cloudwatch_event_target"] == services + profiles >= 2
+
+
+# --- AppConfig ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deployment_strategy_follows_the_env_table(synth, env):
+    p = ENVS[env].pipeline
+    _, strategy = _stack(synth, env).one("aws_appconfig_deployment_strategy")
+    assert strategy["final_bake_time_in_minutes"] == p.bake_minutes
+    assert strategy["replicate_to"] == "NONE"
+    assert strategy["growth_type"] == "LINEAR"
+    if p.deployment_strategy is DeploymentStrategy.ALL_AT_ONCE:
+        assert (strategy["deployment_duration_in_minutes"], strategy["growth_factor"]) == (0, 100)
+    else:
+        assert strategy["deployment_duration_in_minutes"] == p.deployment_minutes > 0
+        assert strategy["growth_factor"] < 100
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_profile_is_hosted_json_validated_and_deployed_once(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    app_id, _ = stack.one("aws_appconfig_application")
+    envr_id, envr = stack.one("aws_appconfig_environment")
+    strategy_id, _ = stack.one("aws_appconfig_deployment_strategy")
+    key_id, _ = stack.one("aws_kms_key")
+    assert envr["name"] == env
+    assert envr["application_id"] == stack.ref("aws_appconfig_application", app_id, "id")
+    versions = stack.resources("aws_appconfig_hosted_configuration_version")
+    deployments = stack.resources("aws_appconfig_deployment")
+    for spec in settings.services:
+        if spec.config_profile is None:
+            continue
+        pid, profile = _by_name(stack, "aws_appconfig_configuration_profile",
+                                f"{spec.name}-{spec.config_profile.name}")
+        assert (profile["location_uri"], profile["type"]) == ("hosted", "AWS.Freeform")
+        assert profile["kms_key_identifier"] == stack.ref("aws_kms_key", key_id, "arn")
+        (validator,) = profile["validator"]
+        assert validator["type"] == "JSON_SCHEMA"
+        assert json.loads(validator["content"]) == spec.config_profile.json_schema
+        profile_ref = stack.ref("aws_appconfig_configuration_profile", pid,
+                                "configuration_profile_id")
+        ((vid, version),) = [(k, v) for k, v in versions.items()
+                             if v["configuration_profile_id"] == profile_ref]
+        assert version["content"] == spec.config_profile.initial_content_json
+        assert version["content_type"] == "application/json"
+        ((_, deployment),) = [(k, v) for k, v in deployments.items()
+                              if v["configuration_profile_id"] == profile_ref]
+        assert deployment["configuration_version"] == stack.ref(
+            "aws_appconfig_hosted_configuration_version", vid, "version_number")
+        assert deployment["deployment_strategy_id"] == stack.ref(
+            "aws_appconfig_deployment_strategy", strategy_id, "id")
+        assert deployment["environment_id"] == stack.ref(
+            "aws_appconfig_environment", envr_id, "environment_id")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_initial_deployments_run_one_at_a_time(synth, env):
+    deployments = _stack(synth, env).resources("aws_appconfig_deployment")
+    roots = [k for k, v in deployments.items() if "depends_on" not in v]
+    assert len(roots) == 1, "exactly one deployment starts first"
+    waits = {k: v.get("depends_on", []) for k, v in deployments.items()}
+    waited_on = [d.split(".")[1] for deps in waits.values() for d in deps]
+    # A chain: every deployment but the first waits on exactly one other, none shared.
+    assert all(len(deps) <= 1 for deps in waits.values())
+    assert len(waited_on) == len(set(waited_on)) == len(deployments) - 1
+    assert set(waited_on) <= set(deployments)
+
+
+def test_rollback_alarms_become_environment_monitors_with_a_scoped_role():
+    from cdktf import TerraformStack, Testing
+
+    from modules.appconfig import AppConfigApp, AppConfigAppProps
+
+    alarm = "arn:aws:cloudwatch:us-west-2:111111111111:alarm:dev-web-5xx"
+    stack = TerraformStack(Testing.app(), "appconfig-monitors")
+    AppConfigApp(stack, "App", AppConfigAppProps(
+        application_name="dev-platform-config", environment_name="dev", strategy_name="s",
+        strategy=DeploymentStrategy.ALL_AT_ONCE, account_id="111111111111",
+        monitor_alarm_arns=(alarm,)))
+    doc = json.loads(Testing.synth(stack))
+    resources = doc["resource"]
+    ((role_id, role),) = resources["aws_iam_role"].items()
+    trust = json.loads(role["assume_role_policy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "appconfig.amazonaws.com"}
+    ((_, policy),) = resources["aws_iam_role_policy"].items()
+    assert json.loads(policy["policy"])["Statement"] == [
+        {"Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"], "Resource": [alarm]}]
+    ((_, envr),) = resources["aws_appconfig_environment"].items()
+    assert envr["monitor"] == [{"alarm_arn": alarm,
+                                "alarm_role_arn": f"${{aws_iam_role.{role_id}.arn}}"}]
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_secrets_are_named_by_path_and_encrypted_with_the_env_key(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    key_id, _ = stack.one("aws_kms_key")
+    secrets = stack.resources("aws_secretsmanager_secret")
+    expected = sorted(f"/{env}/{s.name}/{n}" for s in settings.services
+                      for n in (*s.secrets, "config-agent-token"))
+    assert sorted(v["name"] for v in secrets.values()) == expected
+    for secret in secrets.values():
+        assert secret["kms_key_id"] == stack.ref("aws_kms_key", key_id, "arn")
+        assert secret["recovery_window_in_days"] == settings.pipeline.secret_recovery_days
+
+
+def test_no_secret_value_is_synthesized_anywhere(synth):
+    for name in synth.stack_names:
+        stack = synth.stack(name)
+        assert stack.resources("aws_secretsmanager_secret_version") == {}, name
+        text = json.dumps(stack.doc)
+        assert "secret_string" not in text and "secret_binary" not in text, name
+        assert "random_password" not in text, name
+
+
+# --- event rules: targets and exact matching ----------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_rule_targets_its_own_service_queue_with_the_event_unchanged(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    targets = stack.resources("aws_cloudwatch_event_target").values()
+    for spec in settings.services:
+        queue_id, _ = _queue(stack, env, spec.name)
+        purposes = ["secret-changes"] + (["config-deployments"] if spec.config_profile else [])
+        for purpose in purposes:
+            rule_id, _ = _rule(stack, env, spec.name, purpose)
+            (target,) = [t for t in targets if t["rule"] == stack.ref(
+                "aws_cloudwatch_event_rule", rule_id, "name")]
+            assert target["arn"] == stack.ref("aws_sqs_queue", queue_id, "arn")
+            assert not {"input", "input_path", "input_transformer", "role_arn"} & set(target)
+
+
+def _secret_events(settings, service):
+    """Every way a change to one of `service`'s secrets in `settings`' env reaches EventBridge."""
+    region, account = settings.region, settings.account_id
+    name = f"/{settings.name}/{service}/db-password"
+    arn = samples.secret_arn(region, account, name)
+    events = [samples.secret_api_call(op, secret_id, region=region, account=account)
+              for op in ("PutSecretValue", "UpdateSecret", "RotateSecret")
+              for secret_id in (name, arn)]
+    events.append(samples.secret_rotation_succeeded(arn, region=region, account=account))
+    return events
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_secret_rules_match_this_env_and_service_only(synth, env):
+    settings = ENVS[env]
+    other_env = _other(env)
+    stack = _stack(synth, env)
+    names = [s.name for s in settings.services]
+    for spec in settings.services:
+        pattern = _pattern(_rule(stack, env, spec.name, "secret-changes")[1])
+        for event in _secret_events(settings, spec.name):
+            assert matches(pattern, event), event
+        # Another service of this env, a same-prefix service name, and the same service in
+        # another env (names in this account; names/ARNs of the other env's account).
+        for other in [n for n in names if n != spec.name] + [f"{spec.name}-admin"]:
+            for event in _secret_events(settings, other):
+                assert not matches(pattern, event), event
+        for event in _secret_events(other_env, spec.name):
+            assert not matches(pattern, event), event
+        region, account = settings.region, settings.account_id
+        leaked = [
+            samples.secret_api_call("PutSecretValue", f"/{other_env.name}/{spec.name}/x",
+                                    region=region, account=account),
+            samples.secret_api_call("PutSecretValue", f"{env}/{spec.name}/x",  # no leading /
+                                    region=region, account=account),
+            samples.secret_api_call("GetSecretValue", f"/{env}/{spec.name}/x",  # a read
+                                    region=region, account=account),
+        ]
+        for event in leaked:
+            assert not matches(pattern, event), event
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_deployment_rules_match_this_env_application_and_profile_only(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    app_id, _ = stack.one("aws_appconfig_application")
+    envr_id, _ = stack.one("aws_appconfig_environment")
+    fakes = {stack.ref("aws_appconfig_application", app_id, "id"): "app1234",
+             stack.ref("aws_appconfig_environment", envr_id, "environment_id"): "env1234"}
+    profiles = {}
+    for i, spec in enumerate(s for s in settings.services if s.config_profile):
+        pid, _ = _by_name(stack, "aws_appconfig_configuration_profile",
+                          f"{spec.name}-{spec.config_profile.name}")
+        profiles[spec.name] = f"prof{i:03d}"
+        fakes[stack.ref("aws_appconfig_configuration_profile", pid,
+                        "configuration_profile_id")] = profiles[spec.name]
+    assert len(profiles) >= 2
+    kw = {"region": settings.region, "account": settings.account_id}
+    for service, profile in profiles.items():
+        pattern = _pattern(_rule(stack, env, service, "config-deployments")[1], fakes)
+        assert matches(pattern, samples.appconfig_start_deployment(
+            "app1234", "env1234", profile, **kw))
+        for other_service, other_profile in profiles.items():
+            if other_service != service:
+                assert not matches(pattern, samples.appconfig_start_deployment(
+                    "app1234", "env1234", other_profile, **kw))
+        for wrong in (samples.appconfig_start_deployment("app9999", "env1234", profile, **kw),
+                      samples.appconfig_start_deployment("app1234", "env9999", profile, **kw),
+                      samples.appconfig_start_deployment(
+                          "app1234", "env1234", profile, region=settings.region,
+                          account=_other(env).account_id)):
+            assert not matches(pattern, wrong)
+        # A secret event never wakes a deployment rule, nor the reverse.
+        for event in _secret_events(settings, service):
+            assert not matches(pattern, event)
+        secret_pattern = _pattern(_rule(stack, env, service, "secret-changes")[1])
+        assert not matches(secret_pattern, samples.appconfig_start_deployment(
+            "app1234", "env1234", profile, **kw))
+
+
+# --- queues ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_queue_policy_admits_only_eventbridge_for_the_service_rules(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    policies = stack.resources("aws_sqs_queue_policy").values()
+    for spec in settings.services:
+        queue_id, _ = _queue(stack, env, spec.name)
+        (policy,) = [p for p in policies
+                     if p["queue_url"] == stack.ref("aws_sqs_queue", queue_id, "url")]
+        doc = json.loads(policy["policy"])
+        allows = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
+        (allow,) = allows
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+        assert allow["Action"] == ["sqs:SendMessage"]
+        assert allow["Resource"] == [stack.ref("aws_sqs_queue", queue_id, "arn")]
+        rule_ids = [k for k, v in stack.resources("aws_cloudwatch_event_rule").items()
+                    if v["name"].startswith(f"{env}-{spec.name}-")]
+        assert sorted(allow["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
+            stack.ref("aws_cloudwatch_event_rule", r, "arn") for r in rule_ids)
+        (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_queues_are_encrypted_long_polled_and_redrive_to_their_dlq(synth, env):
+    settings = ENVS[env]
+    p = settings.pipeline
+    stack = _stack(synth, env)
+    key_arn = stack.ref("aws_kms_key", stack.one("aws_kms_key")[0], "arn")
+    allows = stack.resources("aws_sqs_queue_redrive_allow_policy").values()
+    for spec in settings.services:
+        queue_id, queue = _queue(stack, env, spec.name)
+        dlq_id, dlq = _queue(stack, env, spec.name, dlq=True)
+        assert json.loads(queue["redrive_policy"]) == {
+            "deadLetterTargetArn": stack.ref("aws_sqs_queue", dlq_id, "arn"),
+            "maxReceiveCount": p.dlq_max_receive_count}
+        assert queue["message_retention_seconds"] == p.message_retention_seconds
+        assert queue["receive_wait_time_seconds"] == 20
+        assert queue["kms_master_key_id"] == dlq["kms_master_key_id"] == key_arn
+        assert dlq["message_retention_seconds"] >= queue["message_retention_seconds"]
+        assert "redrive_policy" not in dlq
+        (allow,) = [a for a in allows if a["queue_url"] == stack.ref("aws_sqs_queue", dlq_id,
+                                                                      "url")]
+        assert json.loads(allow["redrive_allow_policy"]) == {
+            "redrivePermission": "byQueue",
+            "sourceQueueArns": [stack.ref("aws_sqs_queue", queue_id, "arn")]}
+
+
+# --- trail -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_trail_validates_encrypts_and_follows_the_region_setting(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    key_id, _ = stack.one("aws_kms_key")
+    bucket_id, _ = stack.one("aws_s3_bucket")
+    _, trail = stack.one("aws_cloudtrail")
+    assert trail["enable_log_file_validation"] is True
+    assert trail["include_global_service_events"] is True
+    assert trail["is_multi_region_trail"] is settings.pipeline.trail_multi_region
+    assert trail["kms_key_id"] == stack.ref("aws_kms_key", key_id, "arn")
+    assert trail["s3_bucket_name"] == stack.ref("aws_s3_bucket", bucket_id, "bucket")
+    _, block = stack.one("aws_s3_bucket_public_access_block")
+    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy",
+                                          "ignore_public_acls", "restrict_public_buckets"))
+    _, sse = stack.one("aws_s3_bucket_server_side_encryption_configuration")
+    assert sse["rule"][0]["apply_server_side_encryption_by_default"] == {
+        "sse_algorithm": "aws:kms", "kms_master_key_id": stack.ref("aws_kms_key", key_id, "arn")}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_trail_bucket_policy_grants_cloudtrail_only_for_this_trail(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    _, trail = stack.one("aws_cloudtrail")
+    _, bucket = stack.one("aws_s3_bucket")
+    _, policy = stack.one("aws_s3_bucket_policy")
+    trail_arn = f"arn:aws:cloudtrail:{settings.region}:{settings.account_id}:trail/{trail['name']}"
+    bucket_arn = f"arn:aws:s3:::{bucket['bucket']}"
+    statements = json.loads(policy["policy"])["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert {json.dumps(s["Principal"]) for s in allows} == {
+        json.dumps({"Service": "cloudtrail.amazonaws.com"})}
+    by_action = {tuple(s["Action"]): s for s in allows}
+    assert set(by_action) == {("s3:GetBucketAcl",), ("s3:PutObject",)}
+    assert by_action[("s3:GetBucketAcl",)]["Resource"] == [bucket_arn]
+    put = by_action[("s3:PutObject",)]
+    assert put["Resource"] == [f"{bucket_arn}/AWSLogs/{settings.account_id}/*"]
+    assert put["Condition"]["StringEquals"] == {
+        "s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}
+    assert by_action[("s3:GetBucketAcl",)]["Condition"]["StringEquals"] == {
+        "aws:SourceArn": trail_arn}
+    assert all(s["Principal"] == "*" and s["Condition"]["Bool"] == {
+        "aws:SecureTransport": "false"} for s in statements if s["Effect"] == "Deny")
+
+
+# --- KMS ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_key_rotates_and_its_policy_allows_exactly_the_principals_that_need_it(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    key_id, key = stack.one("aws_kms_key")
+    _, alias = stack.one("aws_kms_alias")
+    _, trail = stack.one("aws_cloudtrail")
+    assert key["enable_key_rotation"] is True
+    assert alias == {**alias, "name": f"alias/{env}-platform-config",
+                     "target_key_id": stack.ref("aws_kms_key", key_id, "key_id")}
+    statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
+    root = f"arn:aws:iam::{settings.account_id}:root"
+    assert all(s["Effect"] == "Allow" and s["Principal"] != "*" and
+               s["Principal"].get("AWS") != "*" for s in statements.values())
+    assert statements["AccountAdministersKeyViaIam"]["Principal"] == {"AWS": root}
+    assert "kms:PutKeyPolicy" not in statements["AccountAdministersKeyViaIam"]["Action"]
+    assert "kms:Put*" in statements["AccountAdministersKeyViaIam"]["Action"], "no lock-out"
+    assert not any(a.endswith(":*") for s in statements.values() for a in s["Action"])
+    events = statements["EventBridgeEncryptsQueueMessages"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(events["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": settings.account_id}}
+    trail_arn = f"arn:aws:cloudtrail:{settings.region}:{settings.account_id}:trail/{trail['name']}"
+    for sid in ("CloudTrailEncryptsLogs", "CloudTrailDescribesKey"):
+        assert statements[sid]["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+        assert statements[sid]["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn
+    assert statements["CloudTrailEncryptsLogs"]["Action"] == ["kms:GenerateDataKey*"]
+    via = statements["AccountUsesKeyViaServices"]
+    assert via["Principal"] == {"AWS": root}
+    assert "kms:Encrypt" not in via["Action"]
+    assert f"secretsmanager.{settings.region}.amazonaws.com" in via["Condition"][
+        "StringEquals"]["kms:ViaService"]
+    assert via["Condition"]["StringEquals"]["kms:CallerAccount"] == settings.account_id
+    assert set(statements) == {"AccountAdministersKeyViaIam", "EventBridgeEncryptsQueueMessages",
+                               "CloudTrailEncryptsLogs", "CloudTrailDescribesKey",
+                               "AccountUsesKeyViaServices"}
+
+
+# --- outputs / contract ------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVS)
+def test_outputs_expose_ids_by_reference(synth, env):
+    stack = _stack(synth, env)
+    outputs = stack.doc["output"]
+    key_id, _ = stack.one("aws_kms_key")
+    assert outputs["kms_key_arn"]["value"] == stack.ref("aws_kms_key", key_id, "arn")
+    for spec in ENVS[env].services:
+        queue_id, _ = _queue(stack, env, spec.name)
+        prefix = spec.name.replace("-", "_")
+        assert outputs[f"{prefix}_queue_url"]["value"] == stack.ref("aws_sqs_queue", queue_id,
+                                                                   "url")
+        assert outputs[f"{prefix}_queue_arn"]["value"] == stack.ref("aws_sqs_queue", queue_id,
+                                                                   "arn")
+    assert all(re.fullmatch(r"\$\{[^}]+\}", o["value"]) for o in outputs.values())
+
+
+def test_service_config_contract_is_built_from_references():
+    """What the services stack consumes: one entry per service, every value a token."""
+    from cdktf import App, Token
+
+    from settings.environments import select
+    from stacks.config_pipeline import ConfigPipelineStack
+
+    dev = select("dev")[0]
+    stack = ConfigPipelineStack(App(), dev)
+    assert set(stack.service_config) == {s.name for s in dev.services}
+    for spec in dev.services:
+        res = stack.service_config[spec.name]
+        assert res.service == spec.name
+        assert set(res.secret_arns) == set(spec.secrets)
+        values = [res.queue_url, res.queue_arn, res.kms_key_arn, res.application_id,
+                  res.environment_id, res.agent_token_secret_arn, *res.secret_arns.values()]
+        if spec.config_profile is not None:
+            values.append(res.profile_id)
+        else:
+            assert res.profile_id is None
+        assert all(Token.is_unresolved(v) for v in values), res
+    web, worker = stack.service_config["web"], stack.service_config["worker"]
+    assert web.queue_arn != worker.queue_arn and web.profile_id != worker.profile_id
+    assert web.kms_key_arn == worker.kms_key_arn
