@@ -8,7 +8,7 @@ ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: synth test venv scan-venv checkov golden diagram bench demo plan clean
+.PHONY: synth test venv scan-venv checkov golden docs bench demo plan clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,10 @@ checkov: synth scan-venv
 golden: synth
 	$(PY) scripts/summarize.py cdktf.out/stacks --write tests/golden/summary.json
 
-## diagram: regenerate the README architecture diagram from the synthesized dev stacks
-diagram: synth
+## docs: regenerate README's architecture diagram and checkov skip list from the synth output
+docs: synth
 	$(PY) scripts/diagram.py cdktf.out/stacks --env dev --readme README.md
+	$(PY) scripts/checkov_scan.py cdktf.out/stacks --readme README.md
 
 ## bench: synth and config-agent benchmarks; one JSON line per figure, saved to bench/results.jsonl
 bench: venv

@@ -90,18 +90,44 @@ def scan(stacks_dir: Path, checkov: Path = DEFAULT_CHECKOV) -> ScanResult:
     return result
 
 
+SKIPS_START, SKIPS_END = "<!-- checkov-skips:start -->", "<!-- checkov-skips:end -->"
+
+
+def skips_table(stacks_dir: Path) -> str:
+    """Markdown table of every distinct (check, resource type, reason), with stack counts."""
+    rows: dict[tuple[str, str, str], set[str]] = {}
+    for (stack, resource, check), reason in declared_skips(stacks_dir).items():
+        rows.setdefault((check, resource.split(".")[0], reason), set()).add(stack)
+    lines = ["| check | resource type | stacks | reason |", "|---|---|---|---|"]
+    lines += [f"| {c} | `{t}` | {len(stacks)} | {reason} |"
+              for (c, t, reason), stacks in sorted(rows.items())]
+    return "\n".join(lines)
+
+
+def readme_block(stacks_dir: Path) -> str:
+    return f"{SKIPS_START}\n{skips_table(stacks_dir)}\n{SKIPS_END}"
+
+
+def update_readme(readme: Path, stacks_dir: Path) -> None:
+    text = readme.read_text()
+    start, end = text.index(SKIPS_START), text.index(SKIPS_END) + len(SKIPS_END)
+    readme.write_text(text[:start] + readme_block(stacks_dir) + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stacks_dir", nargs="?", default="cdktf.out/stacks", type=Path)
     parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV)
     parser.add_argument("--list-skips", action="store_true",
-                        help="print a markdown table of skips (check, resource type, reason)")
+                        help="print the markdown table of skips with their reasons")
+    parser.add_argument("--readme", type=Path, help="rewrite the skips table in this file")
     args = parser.parse_args(argv)
     if args.list_skips:
-        rows = sorted({(c, r.split(".")[0], reason)
-                       for (_, r, c), reason in declared_skips(args.stacks_dir).items()})
-        print("| check | resource type | reason |\n|---|---|---|")
-        print("\n".join(f"| {c} | `{t}` | {reason} |" for c, t, reason in rows))
+        print(skips_table(args.stacks_dir))
+        return 0
+    if args.readme:
+        update_readme(args.readme, args.stacks_dir)
+        print(f"updated {args.readme}")
         return 0
     result = scan(args.stacks_dir, args.checkov)
     print(f"checkov: {result.passed} passed, {len(result.failed)} failed, "

@@ -2,7 +2,7 @@
 
 Nodes are the architecturally interesting resource types of each stack (with counts); edges are
 the references between them, including cross-stack references through remote state. README.md
-carries the output between the `diagram` markers; `make diagram` refreshes it and a test keeps it
+carries the output between the `diagram` markers; `make docs` refreshes it and a test keeps it
 in step with the code.
 
 Usage: python scripts/diagram.py [cdktf.out/stacks] [--env dev] [--readme README.md]
@@ -95,7 +95,7 @@ def mermaid(stacks_dir: Path, env: str) -> str:
 
 
 def readme_block(diagram: str, env: str) -> str:
-    return (f"{MARK_START}\n_Generated from `cdktf.out` for `{env}` by `make diagram`; "
+    return (f"{MARK_START}\n_Generated from `cdktf.out` for `{env}` by `make docs`; "
             f"arrows point from a resource to what it references._\n\n```mermaid\n{diagram}```\n"
             f"{MARK_END}")
 

@@ -42,3 +42,9 @@ def test_scanner_applies_inline_skips_and_flags_stale_ones(tmp_path):
     assert {(c, reason) for *_, c, reason in result.skipped} == {("CKV_AWS_158", "reason a"),
                                                                ("CKV_AWS_338", "reason b")}
     assert result.stale == [("demo-dev", "aws_cloudwatch_log_group.Logs", "CKV_AWS_999")]
+
+
+def test_readme_lists_every_skip_with_its_reason(synth):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert checkov_scan.readme_block(synth.outdir / "stacks") in readme, (
+        "README checkov skip list is stale: run `make docs` and commit")

@@ -14,7 +14,7 @@ import diagram  # noqa: E402
 def test_readme_diagram_matches_the_synthesized_dev_environment(synth):
     expected = diagram.readme_block(diagram.mermaid(synth.outdir / "stacks", "dev"), "dev")
     assert expected in (ROOT / "README.md").read_text(), (
-        "README diagram is stale: run `make diagram` and commit")
+        "README diagram is stale: run `make docs` and commit")
 
 
 def test_diagram_follows_cross_stack_references(synth):
