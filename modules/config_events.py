@@ -3,7 +3,8 @@
 EventBridge receives "AWS API Call via CloudTrail" events for management API calls only while
 at least one trail logs management events in the account and region; `ConfigTrail` is that trail.
 Each service gets its own rules, so a change wakes exactly the services it concerns; rules pass
-the event through unchanged, so an SQS message body is the full EventBridge event (JSON).
+the event through unchanged to the service's SNS topic, whose raw-delivery subscriptions make
+every agent queue's message body the full EventBridge event (JSON).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ SECRET_CHANGE_EVENTS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionSt
 DEPLOYMENT_EVENTS = ("StartDeployment",)
 CLOUDTRAIL_DETAIL_TYPES = ("AWS API Call via CloudTrail", "AWS Service Event via CloudTrail")
 EVENT_MAX_AGE_SECONDS = 3600
-"""A change notice older than an hour is stale: the agent's periodic refresh has caught up."""
+"""EventBridge retries delivery to the topic for up to an hour, then drops the notice; the
+agents have no periodic refresh by default, so an outage that long needs a task restart (an
+agent fetches everything at start)."""
+TARGET_ID = "config-topic"
 TRAIL_LOG_RETENTION_DAYS = 365
 TRAIL_BUCKET_SKIPS = {
     "CKV_AWS_18": "this bucket is the trail's archive; logging its access would log the logger",
@@ -152,13 +156,13 @@ class ConfigTrail(Construct):
 
 @dataclass(frozen=True)
 class ServiceEventRulesProps:
-    """Which changes concern one service, and the queue that tells its sidecar."""
+    """Which changes concern one service, and the topic that fans them out to its sidecars."""
 
     env: str
     service: str
     account_id: str
     region: str
-    queue_arn: str
+    topic_arn: str
     secret_rule_name: str
     deployment_rule_name: str
     application_id: str
@@ -168,7 +172,7 @@ class ServiceEventRulesProps:
 
 
 class ServiceEventRules(Construct):
-    """A secrets rule and (with a profile) a deployments rule, both targeting the service queue."""
+    """A secrets rule and (with a profile) a deployments rule, both targeting the service topic."""
 
     def __init__(self, scope: Construct, id_: str, props: ServiceEventRulesProps) -> None:
         super().__init__(scope, id_)
@@ -188,9 +192,11 @@ class ServiceEventRules(Construct):
              pattern: dict[str, Any]) -> None:
         rule = CloudwatchEventRule(self, id_, name=name, description=description,
                                    event_pattern=json.dumps(pattern, sort_keys=True))
-        # No input/input_transformer: the queue receives the whole event (docs/config-pipeline.md).
-        CloudwatchEventTarget(self, f"{id_}Target", rule=rule.name, target_id="config-queue",
-                              arn=props.queue_arn,
+        # No input/input_transformer: the topic (and, via raw delivery, every agent's queue)
+        # receives the whole event (docs/config-pipeline.md). No role: the topic policy admits
+        # EventBridge for exactly these rules.
+        CloudwatchEventTarget(self, f"{id_}Target", rule=rule.name, target_id=TARGET_ID,
+                              arn=props.topic_arn,
                               retry_policy=CloudwatchEventTargetRetryPolicy(
                                   maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
                                   maximum_retry_attempts=185))

@@ -45,6 +45,10 @@ ECS_EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataC
 """ECS exec's Session Manager channels; these actions support no resource-level scoping."""
 QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage",
                           "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
+AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
+                       "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:GetQueueUrl",
+                       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+"""The config agent's own queue lifecycle (fan-out mode) plus consuming it."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class EcsServiceProps:
     """The app image URI (the spec's image, or this env's ECR repository for a build context)."""
     agent_image: str
     cluster_arn: str
+    cluster_name: str
     capacity_provider_name: str
     vpc_id: str
     subnet_ids: Sequence[str]
@@ -84,6 +89,11 @@ class EcsServiceProps:
 def service_name(env: str, service: str) -> str:
     """`<env>-<service>`: the ECS service name and task definition family."""
     return f"{env}-{service}"
+
+
+def sqs_queue_arn(region: str, account_id: str, name: str) -> str:
+    """An SQS queue ARN (or ARN pattern) from its name."""
+    return f"arn:{PARTITION}:sqs:{region}:{account_id}:{name}"
 
 
 def appconfig_configuration_arn(region: str, account_id: str, c: ServiceConfigResources) -> str:
@@ -129,7 +139,9 @@ class EcsService(Construct):
             cpu=spec.cpu, memory=spec.memory, region=props.region,
             log_group=self.log_group.name, container_port=spec.container_port,
             environment=spec.environment, health_check=spec.health_check,
-            config_queue_url=c.queue_url, application_id=c.application_id,
+            config_topic_arn=c.topic_arn, queue_name_prefix=c.queue_name_prefix,
+            dlq_arn=c.dlq_arn, max_receive_count=c.max_receive_count,
+            queue_kms_key_arn=c.kms_key_arn, application_id=c.application_id,
             environment_id=c.environment_id, profile_id=c.profile_id,
             secret_arns={k: c.secret_arns[k] for k in spec.secrets},
             agent_token_secret_arn=c.agent_token_secret_arn,
@@ -172,28 +184,57 @@ class EcsService(Construct):
         return role
 
     def task_role_statements(self) -> list[dict[str, Any]]:
-        """The task role's grants: this service's own queue(s), secrets, profile and key."""
+        """The task role's grants: its agent queues, topic, secrets, profile, key, work queue."""
         p = self._props
         c = p.config
-        queues = [c.queue_arn] + ([p.work_queue.arn] if p.work_queue else [])
-        statements = [statement(QUEUE_CONSUMER_ACTIONS, queues, sid="ConsumeOwnQueues")]
+        statements = [
+            # The agent creates, subscribes, consumes and deletes `<prefix><task id>`; its
+            # janitor deletes queues of tasks that died without cleaning up (same prefix).
+            statement(AGENT_QUEUE_ACTIONS, [sqs_queue_arn(p.region, p.account_id,
+                                                          f"{c.queue_name_prefix}*")],
+                      sid="OwnAgentQueues"),
+            # Only SQS subscriptions, and only of this service's agent queues.
+            statement(["sns:Subscribe"], [c.topic_arn], sid="SubscribeAgentQueues", condition={
+                "StringEquals": {"sns:Protocol": "sqs"},
+                "StringLike": {"sns:Endpoint": sqs_queue_arn(p.region, p.account_id,
+                                                             f"{c.queue_name_prefix}*")}}),
+            # The janitor lists the topic's subscriptions to find orphaned agent queues.
+            statement(["sns:ListSubscriptionsByTopic"], [c.topic_arn], sid="ListOwnTopic"),
+            # A subscription ARN is `<topic ARN>:<subscription id>`; the topic ARN is listed too
+            # in case SNS authorizes Unsubscribe against the topic. Either form covers only
+            # this service's topic.
+            statement(["sns:Unsubscribe"], [c.topic_arn, f"{c.topic_arn}:*"],
+                      sid="UnsubscribeFromOwnTopic"),
+            # The janitor asks whether the task behind a queue still runs (this cluster only).
+            statement(["ecs:DescribeTasks"],
+                      [f"arn:{PARTITION}:ecs:{p.region}:{p.account_id}:task/"
+                       f"{p.cluster_name}/*"], sid="DescribeClusterTasks",
+                      condition={"ArnEquals": {"ecs:cluster": p.cluster_arn}}),
+        ]
+        if p.work_queue:
+            statements.append(statement(QUEUE_CONSUMER_ACTIONS, [p.work_queue.arn],
+                                        sid="ConsumeWorkQueue"))
         secret_arns = [c.secret_arns[k] for k in p.spec.secrets]
         if secret_arns:
-            statements.append(statement(
-                ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                secret_arns, sid="ReadOwnSecrets"))
+            statements.append(statement(["secretsmanager:GetSecretValue"], secret_arns,
+                                        sid="ReadOwnSecrets"))
         if c.profile_id is not None:
             statements.append(statement(
                 ["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
                 [appconfig_configuration_arn(p.region, p.account_id, c)],
                 sid="ReadOwnConfigProfile"))
-            # The agent waits for a deployment to finish before fetching (config_agent.sources).
+            # After a change event the agent fetches at once, then re-checks the deployment
+            # (GetDeployment) until new content appears or it is BAKING/COMPLETE/ROLLED_BACK/
+            # REVERTED: a gradual deployment reaches this task's slice only over time.
             statements.append(statement(
                 ["appconfig:GetDeployment"],
                 [f"arn:{PARTITION}:appconfig:{p.region}:{p.account_id}:application/"
                  f"{c.application_id}/environment/{c.environment_id}/deployment/*"],
                 sid="ReadOwnDeployments"))
-        statements.append(statement(["kms:Decrypt"], [c.kms_key_arn], sid="DecryptConfig"))
+        # Decrypt: secrets, hosted config, received messages; GenerateDataKey: SSE-KMS on the
+        # agent's own queue.
+        statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [c.kms_key_arn],
+                                    sid="UseConfigKey"))
         if p.ecs_exec_enabled:
             statements.append(statement(ECS_EXEC_ACTIONS, ["*"], sid="EcsExec"))
         return statements

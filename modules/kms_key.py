@@ -75,10 +75,22 @@ class KmsKey(Construct):
 
 
 def eventbridge_statement(account_id: str) -> dict[str, Any]:
-    """EventBridge may encrypt messages it delivers into SSE-KMS queues of this account."""
+    """EventBridge may publish into SSE-KMS topics (and queues) of this account."""
     return statement(["kms:GenerateDataKey", "kms:Decrypt"], [KEY_POLICY_RESOURCE],
-                     sid="EventBridgeEncryptsQueueMessages",
+                     sid="EventBridgeEncryptsMessages",
                      principal={"Service": "events.amazonaws.com"},
+                     condition={"StringEquals": {"aws:SourceAccount": account_id}})
+
+
+def sns_statement(account_id: str) -> dict[str, Any]:
+    """SNS may deliver from this account's topics into SSE-KMS queues encrypted with the key.
+
+    SNS, not the subscriber, encrypts each message it sends to an SSE-KMS queue, and decrypts
+    what it reads from an SSE-KMS topic; without this grant deliveries fail silently.
+    """
+    return statement(["kms:GenerateDataKey*", "kms:Decrypt"], [KEY_POLICY_RESOURCE],
+                     sid="SnsEncryptsQueueMessages",
+                     principal={"Service": "sns.amazonaws.com"},
                      condition={"StringEquals": {"aws:SourceAccount": account_id}})
 
 

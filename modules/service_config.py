@@ -11,15 +11,23 @@ class ServiceConfigResources:
     """Identifiers (never values) of one service's config resources.
 
     Produced by the config pipeline stack, consumed by the services stack, which passes them to
-    the task as environment variables and scopes the task role to them. Attribute values are
-    cdktf tokens: used in another stack they become remote-state references automatically.
+    the task as environment variables and scopes the task role to them. Resource attributes
+    are cdktf tokens: used in another stack they become remote-state references automatically;
+    `queue_name_prefix` and `max_receive_count` are plain values.
     """
 
     service: str
-    queue_url: str
-    queue_arn: str
+    topic_arn: str
+    """SNS topic the service's event rules publish to; each agent subscribes its own queue."""
+    dlq_arn: str
+    """DLQ that every agent queue of the service redrives to."""
+    queue_name_prefix: str
+    """`<env>-<service>-cfg-`: an agent names its queue `<prefix><ecs task id>` (<= 80 chars)."""
+    max_receive_count: int
+    """Receives after which an agent queue moves a message to the DLQ."""
     kms_key_arn: str
-    """Key encrypting this env's secrets and queues; the task needs kms:Decrypt on it."""
+    """Key encrypting this env's secrets, topics and queues; agents create SSE-KMS queues with it
+    and need kms:Decrypt/GenerateDataKey on it."""
     application_id: str
     environment_id: str
     profile_id: str | None

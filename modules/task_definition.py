@@ -47,7 +47,11 @@ class ContainerInputs:
     container_port: int | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     health_check: HealthCheck | None = None
-    config_queue_url: str = ""
+    config_topic_arn: str = ""
+    queue_name_prefix: str = ""
+    dlq_arn: str = ""
+    max_receive_count: int = 5
+    queue_kms_key_arn: str = ""
     application_id: str = ""
     environment_id: str = ""
     profile_id: str | None = None
@@ -84,9 +88,17 @@ def _token_secret(i: ContainerInputs) -> list[dict[str, str]]:
 
 
 def agent_environment(i: ContainerInputs) -> dict[str, str]:
-    """The sidecar's variables: the fixed contract with `config_agent.settings`."""
+    """The sidecar's variables: the fixed contract with `config_agent.settings`.
+
+    Fan-out mode: the agent creates `<prefix><task id>` (SSE-KMS, redrive to the DLQ), subscribes
+    it to the topic and reads its task id and cluster from ECS task metadata (v4, set by ECS).
+    """
     env = {
-        "CONFIG_AGENT_QUEUE_URL": i.config_queue_url,
+        "CONFIG_AGENT_TOPIC_ARN": i.config_topic_arn,
+        "CONFIG_AGENT_QUEUE_PREFIX": i.queue_name_prefix,
+        "CONFIG_AGENT_DLQ_ARN": i.dlq_arn,
+        "CONFIG_AGENT_MAX_RECEIVE_COUNT": str(i.max_receive_count),
+        "CONFIG_AGENT_QUEUE_KMS_KEY": i.queue_kms_key_arn,
         "CONFIG_AGENT_SECRET_IDS": ",".join(i.secret_arns[k] for k in sorted(i.secret_arns)),
         "CONFIG_AGENT_PORT": str(CONFIG_AGENT_PORT),
         "AWS_REGION": i.region,

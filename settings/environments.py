@@ -130,7 +130,7 @@ class PipelineSettings:
     secret_recovery_days: int = 7
     trail_multi_region: bool = False
     dlq_max_receive_count: int = 5
-    message_retention_seconds: int = 345600
+    """Receives before an agent's queue moves a config event to the service's DLQ."""
     appconfig_alarm_arns: tuple[str, ...] = ()
     """CloudWatch alarms whose ALARM state makes AppConfig roll a deployment back."""
 

@@ -1,7 +1,8 @@
-"""Config pipeline stack: AppConfig, Secrets Manager, CloudTrail -> EventBridge -> SQS per service.
+"""Config pipeline stack: AppConfig, Secrets Manager, CloudTrail -> EventBridge -> SNS per service.
 
-When a service's configuration is deployed or one of its secrets changes, EventBridge puts the
-CloudTrail event on that service's queue, where its config-agent sidecar long-polls for it.
+When a service's configuration is deployed or one of its secrets changes, EventBridge publishes
+the CloudTrail event to that service's topic; SNS fans it out to one SQS queue per task, which
+each task's config-agent sidecar creates, subscribes and long-polls itself.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from modules.config_events import (
     ServiceEventRulesProps,
     trail_arn,
 )
-from modules.config_queue import ConfigQueue, ConfigQueueProps
+from modules.config_topic import ConfigTopic, ConfigTopicProps
 from modules.kms_key import (
     KmsKey,
     KmsKeyProps,
     cloudtrail_statements,
     eventbridge_statement,
+    sns_statement,
     via_services_statement,
 )
 from modules.service_config import ServiceConfigResources
@@ -31,6 +33,8 @@ from settings.environments import EnvironmentSettings
 from settings.naming import PLATFORM, resource_name
 from stacks.base import EnvironmentStack
 
+AGENT_QUEUE_PURPOSE = "cfg"
+"""Agents name their queues `<env>-<service>-cfg-<task id>` (short: SQS names stop at 80)."""
 KEY_USERS_VIA = ("secretsmanager", "sqs", "appconfig", "s3")
 """Services through which account principals (task roles, trail readers) use the env key."""
 
@@ -41,7 +45,7 @@ def _construct_id(service: str) -> str:
 
 class ConfigPipelineStack(EnvironmentStack):
     """Per env: one KMS key, AppConfig app/env/strategy, and per service profile, secrets,
-    queue + DLQ and event rules; `service_config[name]` is what the services stack consumes."""
+    topic + DLQ and event rules; `service_config[name]` is what the services stack consumes."""
 
     kind = "config"
 
@@ -51,9 +55,10 @@ class ConfigPipelineStack(EnvironmentStack):
         trail_name = resource_name(env.name, PLATFORM, "config-trail")
         self.key = KmsKey(self, "Key", KmsKeyProps(
             alias=f"alias/{env.name}-{PLATFORM}-config", account_id=env.account_id,
-            description=f"{env.name}: secrets, config-event queues, AppConfig and the trail",
+            description=f"{env.name}: secrets, config-event topics and queues, AppConfig, trail",
             service_statements=(
                 eventbridge_statement(env.account_id),
+                sns_statement(env.account_id),
                 *cloudtrail_statements(env.account_id,
                                        trail_arn(env.region, env.account_id, trail_name)),
                 via_services_statement(env.account_id, env.region, KEY_USERS_VIA),
@@ -87,27 +92,29 @@ class ConfigPipelineStack(EnvironmentStack):
             secrets = ServiceSecrets(self, f"{cid}Secrets", ServiceSecretsProps(
                 env=env.name, service=spec.name, names=spec.secrets, kms_key_arn=self.key.arn,
                 recovery_window_days=p.secret_recovery_days))
-            queue = ConfigQueue(self, f"{cid}Queue", ConfigQueueProps(
-                name=resource_name(env.name, spec.name, "config-events"),
+            topic = ConfigTopic(self, f"{cid}Topic", ConfigTopicProps(
+                topic_name=resource_name(env.name, spec.name, "config-events"),
                 dlq_name=resource_name(env.name, spec.name, "config-events-dlq"),
-                kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count,
-                message_retention_seconds=p.message_retention_seconds))
+                queue_name_prefix=resource_name(env.name, spec.name, AGENT_QUEUE_PURPOSE) + "-",
+                kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count))
             rules = ServiceEventRules(self, f"{cid}Events", ServiceEventRulesProps(
                 env=env.name, service=spec.name, account_id=env.account_id, region=env.region,
-                queue_arn=queue.arn,
+                topic_arn=topic.arn,
                 secret_rule_name=resource_name(env.name, spec.name, "secret-changes"),
                 deployment_rule_name=resource_name(env.name, spec.name, "config-deployments"),
                 application_id=self.appconfig.application_id,
                 environment_id=self.appconfig.environment_id, profile_id=profile_id))
-            queue.allow_event_rules(rules.rule_arns)
+            topic.allow_event_rules(rules.rule_arns)
             self.service_config[spec.name] = ServiceConfigResources(
-                service=spec.name, queue_url=queue.url, queue_arn=queue.arn,
-                kms_key_arn=self.key.arn, application_id=self.appconfig.application_id,
+                service=spec.name, topic_arn=topic.arn, dlq_arn=topic.dlq_arn,
+                queue_name_prefix=topic.queue_name_prefix,
+                max_receive_count=topic.max_receive_count, kms_key_arn=self.key.arn,
+                application_id=self.appconfig.application_id,
                 environment_id=self.appconfig.environment_id, profile_id=profile_id,
                 secret_arns=dict(secrets.arns), agent_token_secret_arn=secrets.agent_token_arn)
             prefix = spec.name.replace("-", "_")
-            TerraformOutput(self, f"{prefix}_queue_url", value=queue.url)
-            TerraformOutput(self, f"{prefix}_queue_arn", value=queue.arn)
+            TerraformOutput(self, f"{prefix}_topic_arn", value=topic.arn)
+            TerraformOutput(self, f"{prefix}_dlq_arn", value=topic.dlq_arn)
             if profile_id is not None:
                 TerraformOutput(self, f"{prefix}_profile_id", value=profile_id)
         TerraformOutput(self, "kms_key_arn", value=self.key.arn)

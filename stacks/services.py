@@ -121,6 +121,7 @@ class ServicesStack(EnvironmentStack):
         service = EcsService(self, f"Service{pascal}", EcsServiceProps(
             env=env.name, account_id=env.account_id, region=env.region, spec=spec,
             image=image, agent_image=agent_image, cluster_arn=cluster.cluster_arn,
+            cluster_name=cluster.cluster_name,
             capacity_provider_name=cluster.capacity_provider_name, vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids, config=pipeline.service_config[spec.name],
             log_retention_days=settings.log_retention_days,

@@ -35,3 +35,41 @@ def test_arns_are_built_from_names():
         "arn:aws:cloudtrail:us-east-1:222222222222:trail/prod-platform-config-trail")
     assert secret_arn_prefix("us-west-2", "111111111111", "dev", "web") == (
         "arn:aws:secretsmanager:us-west-2:111111111111:secret:/dev/web/")
+
+
+@pytest.fixture(scope="module")
+def scope():
+    from cdktf import TerraformStack, Testing
+
+    return TerraformStack(Testing.app(), "config-topic")
+
+
+def _topic_props(**changes):
+    from modules.config_topic import ConfigTopicProps
+
+    base = dict(topic_name="dev-web-config-events", dlq_name="dev-web-config-events-dlq",
+                queue_name_prefix="dev-web-cfg-", kms_key_arn="arn:key", max_receive_count=3)
+    return ConfigTopicProps(**{**base, **changes})
+
+
+def test_agent_queue_prefix_leaves_room_for_a_task_id(scope):
+    from modules.config_topic import ConfigTopic
+
+    ConfigTopic(scope, "Fits", _topic_props(queue_name_prefix="p" * 48))  # 48 + 32 = 80
+    with pytest.raises(ValueError, match="at most 48 characters"):
+        ConfigTopic(scope, "TooLong", _topic_props(queue_name_prefix="p" * 49))
+    with pytest.raises(ValueError, match="queue name prefix"):
+        ConfigTopic(scope, "BadChars", _topic_props(queue_name_prefix="dev.web-"))
+    with pytest.raises(ValueError, match="maxReceiveCount"):
+        ConfigTopic(scope, "Receives", _topic_props(max_receive_count=0))
+
+
+def test_topic_policy_needs_rules_and_is_set_once(scope):
+    from modules.config_topic import ConfigTopic
+
+    topic = ConfigTopic(scope, "Once", _topic_props())
+    with pytest.raises(ValueError, match="at least one rule"):
+        topic.allow_event_rules([])
+    topic.allow_event_rules(["arn:aws:events:us-west-2:111111111111:rule/dev-web-x"])
+    with pytest.raises(RuntimeError, match="once"):
+        topic.allow_event_rules(["arn:aws:events:us-west-2:111111111111:rule/dev-web-x"])

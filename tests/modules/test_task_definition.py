@@ -24,7 +24,9 @@ def _inputs(**changes) -> ContainerInputs:
         service="web", app_image="nginx:1", agent_image="repo/config-agent:1", cpu=256,
         memory=512, region="us-west-2", log_group="/ecs/dev-web", container_port=8080,
         environment={"LOG_LEVEL": "info"}, health_check=WEB.health_check,
-        config_queue_url="https://sqs/q", application_id="app1", environment_id="env1",
+        config_topic_arn="arn:topic", queue_name_prefix="dev-web-cfg-", dlq_arn="arn:dlq",
+        max_receive_count=3, queue_kms_key_arn="arn:key",
+        application_id="app1", environment_id="env1",
         profile_id="prof1", secret_arns={"db-password": "arn:db", "api-key": "arn:api"},
         agent_token_secret_arn="arn:token")
     base.update(changes)
@@ -57,7 +59,11 @@ def test_both_containers_log_to_the_same_group_with_their_own_prefix():
 def test_agent_gets_the_contract_variables_and_the_token_as_a_secret():
     _, agent = container_definitions(_inputs())
     assert _env(agent) == {
-        "CONFIG_AGENT_QUEUE_URL": "https://sqs/q",
+        "CONFIG_AGENT_TOPIC_ARN": "arn:topic",
+        "CONFIG_AGENT_QUEUE_PREFIX": "dev-web-cfg-",
+        "CONFIG_AGENT_DLQ_ARN": "arn:dlq",
+        "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3",
+        "CONFIG_AGENT_QUEUE_KMS_KEY": "arn:key",
         "CONFIG_AGENT_SECRET_IDS": "arn:api,arn:db",
         "CONFIG_AGENT_APPCONFIG_APPLICATION": "app1",
         "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": "env1",

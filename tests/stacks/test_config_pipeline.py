@@ -1,4 +1,4 @@
-"""Config pipeline stack: AppConfig, secrets, trail, per-service rules -> queues, and isolation."""
+"""Config pipeline stack: AppConfig, secrets, trail, per-service rules -> topics, and isolation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tests import event_samples as samples
 from tests.event_pattern import matches
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
-QUEUE_SUFFIX = "-config-events"
+TOPIC_SUFFIX = "-config-events"
 
 
 def _stack(synth, env):
@@ -25,9 +25,12 @@ def _by_name(stack, rtype, name):
     return found[0]
 
 
-def _queue(stack, env, service, dlq=False):
-    name = f"{env}-{service}{QUEUE_SUFFIX}" + ("-dlq" if dlq else "")
-    return _by_name(stack, "aws_sqs_queue", name)
+def _topic(stack, env, service):
+    return _by_name(stack, "aws_sns_topic", f"{env}-{service}{TOPIC_SUFFIX}")
+
+
+def _dlq(stack, env, service):
+    return _by_name(stack, "aws_sqs_queue", f"{env}-{service}{TOPIC_SUFFIX}-dlq")
 
 
 def _rule(stack, env, service, purpose):
@@ -63,8 +66,11 @@ def test_every_env_has_the_pipeline_resources(synth, env):
     assert counts["aws_appconfig_hosted_configuration_version"] == profiles
     assert counts["aws_appconfig_deployment"] == profiles
     assert counts["aws_secretsmanager_secret"] == sum(len(s.secrets) + 1 for s in settings.services)
-    assert counts["aws_sqs_queue"] == 2 * services >= 2
-    assert counts["aws_sqs_queue_policy"] == services
+    # Per service: a topic with its policy and a DLQ; agents create their own queues.
+    assert counts["aws_sns_topic"] == counts["aws_sns_topic_policy"] == services >= 2
+    assert counts["aws_sqs_queue"] == counts["aws_sqs_queue_redrive_allow_policy"] == services
+    assert "aws_sqs_queue_policy" not in counts
+    assert "aws_sns_topic_subscription" not in counts
     assert counts["aws_cloudwatch_event_rule"] == services + profiles >= 2
     assert counts["aws_cloudwatch_event_target"] == services + profiles >= 2
 
@@ -188,19 +194,21 @@ def test_no_secret_value_is_synthesized_anywhere(synth):
 # --- event rules: targets and exact matching ----------------------------------------------
 
 @pytest.mark.parametrize("env", ENVS)
-def test_each_rule_targets_its_own_service_queue_with_the_event_unchanged(synth, env):
+def test_each_rule_targets_its_own_service_topic_with_the_event_unchanged(synth, env):
     settings = ENVS[env]
     stack = _stack(synth, env)
     targets = stack.resources("aws_cloudwatch_event_target").values()
     for spec in settings.services:
-        queue_id, _ = _queue(stack, env, spec.name)
+        topic_id, _ = _topic(stack, env, spec.name)
         purposes = ["secret-changes"] + (["config-deployments"] if spec.config_profile else [])
         for purpose in purposes:
             rule_id, _ = _rule(stack, env, spec.name, purpose)
             (target,) = [t for t in targets if t["rule"] == stack.ref(
                 "aws_cloudwatch_event_rule", rule_id, "name")]
-            assert target["arn"] == stack.ref("aws_sqs_queue", queue_id, "arn")
+            assert target["arn"] == stack.ref("aws_sns_topic", topic_id, "arn")
             assert not {"input", "input_path", "input_transformer", "role_arn"} & set(target)
+            assert target["retry_policy"] == {"maximum_event_age_in_seconds": 3600,
+                                              "maximum_retry_attempts": 185}
 
 
 def _secret_events(settings, service):
@@ -284,54 +292,65 @@ def test_deployment_rules_match_this_env_application_and_profile_only(synth, env
             "app1234", "env1234", profile, **kw))
 
 
-# --- queues ------------------------------------------------------------------------------
+# --- topics and DLQs ----------------------------------------------------------------------
+
+def _service_rule_arns(stack, env, service):
+    return sorted(stack.ref("aws_cloudwatch_event_rule", k, "arn")
+                  for k, v in stack.resources("aws_cloudwatch_event_rule").items()
+                  if v["name"] in (f"{env}-{service}-secret-changes",
+                                   f"{env}-{service}-config-deployments"))
+
 
 @pytest.mark.parametrize("env", ENVS)
-def test_queue_policy_admits_only_eventbridge_for_the_service_rules(synth, env):
+def test_topic_policy_admits_only_eventbridge_for_the_service_rules(synth, env):
     settings = ENVS[env]
     stack = _stack(synth, env)
-    policies = stack.resources("aws_sqs_queue_policy").values()
+    policies = stack.resources("aws_sns_topic_policy").values()
+    all_rules = {stack.ref("aws_cloudwatch_event_rule", k, "arn")
+                 for k in stack.resources("aws_cloudwatch_event_rule")}
     for spec in settings.services:
-        queue_id, _ = _queue(stack, env, spec.name)
-        (policy,) = [p for p in policies
-                     if p["queue_url"] == stack.ref("aws_sqs_queue", queue_id, "url")]
+        topic_id, _ = _topic(stack, env, spec.name)
+        topic_arn = stack.ref("aws_sns_topic", topic_id, "arn")
+        (policy,) = [p for p in policies if p["arn"] == topic_arn]
         doc = json.loads(policy["policy"])
-        allows = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
-        (allow,) = allows
+        (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
         assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-        assert allow["Action"] == ["sqs:SendMessage"]
-        assert allow["Resource"] == [stack.ref("aws_sqs_queue", queue_id, "arn")]
-        rule_ids = [k for k, v in stack.resources("aws_cloudwatch_event_rule").items()
-                    if v["name"].startswith(f"{env}-{spec.name}-")]
-        assert sorted(allow["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
-            stack.ref("aws_cloudwatch_event_rule", r, "arn") for r in rule_ids)
+        assert allow["Action"] == ["sns:Publish"]
+        assert allow["Resource"] == [topic_arn]
+        own = _service_rule_arns(stack, env, spec.name)
+        assert len(own) == 1 + (spec.config_profile is not None)
+        sources = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+        assert sorted(sources) == own
+        assert not (set(sources) & (all_rules - set(own))), "another service's rule"
         (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Action"] == ["sns:Publish"] and deny["Principal"] == {"AWS": "*"}
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_queues_are_encrypted_long_polled_and_redrive_to_their_dlq(synth, env):
+def test_topics_and_dlqs_are_encrypted_and_the_dlq_admits_agent_queues(synth, env):
     settings = ENVS[env]
-    p = settings.pipeline
     stack = _stack(synth, env)
     key_arn = stack.ref("aws_kms_key", stack.one("aws_kms_key")[0], "arn")
     allows = stack.resources("aws_sqs_queue_redrive_allow_policy").values()
     for spec in settings.services:
-        queue_id, queue = _queue(stack, env, spec.name)
-        dlq_id, dlq = _queue(stack, env, spec.name, dlq=True)
-        assert json.loads(queue["redrive_policy"]) == {
-            "deadLetterTargetArn": stack.ref("aws_sqs_queue", dlq_id, "arn"),
-            "maxReceiveCount": p.dlq_max_receive_count}
-        assert queue["message_retention_seconds"] == p.message_retention_seconds
-        assert queue["receive_wait_time_seconds"] == 20
-        assert queue["kms_master_key_id"] == dlq["kms_master_key_id"] == key_arn
-        assert dlq["message_retention_seconds"] >= queue["message_retention_seconds"]
+        _, topic = _topic(stack, env, spec.name)
+        dlq_id, dlq = _dlq(stack, env, spec.name)
+        assert topic["kms_master_key_id"] == dlq["kms_master_key_id"] == key_arn
+        assert not topic.get("fifo_topic")
+        assert dlq["message_retention_seconds"] == 14 * 24 * 3600
         assert "redrive_policy" not in dlq
         (allow,) = [a for a in allows if a["queue_url"] == stack.ref("aws_sqs_queue", dlq_id,
                                                                       "url")]
-        assert json.loads(allow["redrive_allow_policy"]) == {
-            "redrivePermission": "byQueue",
-            "sourceQueueArns": [stack.ref("aws_sqs_queue", queue_id, "arn")]}
+        # Agent queues are named after task ids, unknown here: any queue of the account.
+        assert json.loads(allow["redrive_allow_policy"]) == {"redrivePermission": "allowAll"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_no_shared_config_queue_remains(synth, env):
+    stack = _stack(synth, env)
+    names = {v["name"] for v in stack.resources("aws_sqs_queue").values()}
+    assert names == {f"{env}-{s.name}{TOPIC_SUFFIX}-dlq" for s in ENVS[env].services}
 
 
 # --- trail -------------------------------------------------------------------------------
@@ -402,10 +421,15 @@ def test_key_rotates_and_its_policy_allows_exactly_the_principals_that_need_it(s
     assert "kms:PutKeyPolicy" not in statements["AccountAdministersKeyViaIam"]["Action"]
     assert "kms:Put*" in statements["AccountAdministersKeyViaIam"]["Action"], "no lock-out"
     assert not any(a.endswith(":*") for s in statements.values() for a in s["Action"])
-    events = statements["EventBridgeEncryptsQueueMessages"]
+    events = statements["EventBridgeEncryptsMessages"]
     assert events["Principal"] == {"Service": "events.amazonaws.com"}
     assert sorted(events["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": settings.account_id}}
+    # SNS encrypts what it delivers into the agents' SSE-KMS queues.
+    sns = statements["SnsEncryptsQueueMessages"]
+    assert sns["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert sorted(sns["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert sns["Condition"] == {"StringEquals": {"aws:SourceAccount": settings.account_id}}
     trail_arn = f"arn:aws:cloudtrail:{settings.region}:{settings.account_id}:trail/{trail['name']}"
     for sid in ("CloudTrailEncryptsLogs", "CloudTrailDescribesKey"):
         assert statements[sid]["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
@@ -417,8 +441,9 @@ def test_key_rotates_and_its_policy_allows_exactly_the_principals_that_need_it(s
     assert f"secretsmanager.{settings.region}.amazonaws.com" in via["Condition"][
         "StringEquals"]["kms:ViaService"]
     assert via["Condition"]["StringEquals"]["kms:CallerAccount"] == settings.account_id
-    assert set(statements) == {"AccountAdministersKeyViaIam", "EventBridgeEncryptsQueueMessages",
-                               "CloudTrailEncryptsLogs", "CloudTrailDescribesKey",
+    assert set(statements) == {"AccountAdministersKeyViaIam", "EventBridgeEncryptsMessages",
+                               "SnsEncryptsQueueMessages", "CloudTrailEncryptsLogs",
+                               "CloudTrailDescribesKey",
                                "AccountUsesKeyViaServices"}
 
 
@@ -431,12 +456,13 @@ def test_outputs_expose_ids_by_reference(synth, env):
     key_id, _ = stack.one("aws_kms_key")
     assert outputs["kms_key_arn"]["value"] == stack.ref("aws_kms_key", key_id, "arn")
     for spec in ENVS[env].services:
-        queue_id, _ = _queue(stack, env, spec.name)
+        topic_id, _ = _topic(stack, env, spec.name)
+        dlq_id, _ = _dlq(stack, env, spec.name)
         prefix = spec.name.replace("-", "_")
-        assert outputs[f"{prefix}_queue_url"]["value"] == stack.ref("aws_sqs_queue", queue_id,
-                                                                   "url")
-        assert outputs[f"{prefix}_queue_arn"]["value"] == stack.ref("aws_sqs_queue", queue_id,
+        assert outputs[f"{prefix}_topic_arn"]["value"] == stack.ref("aws_sns_topic", topic_id,
                                                                    "arn")
+        assert outputs[f"{prefix}_dlq_arn"]["value"] == stack.ref("aws_sqs_queue", dlq_id, "arn")
+        assert f"{prefix}_queue_url" not in outputs
     assert all(re.fullmatch(r"\$\{[^}]+\}", o["value"]) for o in outputs.values())
 
 
@@ -454,7 +480,9 @@ def test_service_config_contract_is_built_from_references():
         res = stack.service_config[spec.name]
         assert res.service == spec.name
         assert set(res.secret_arns) == set(spec.secrets)
-        values = [res.queue_url, res.queue_arn, res.kms_key_arn, res.application_id,
+        assert res.queue_name_prefix == f"dev-{spec.name}-cfg-"
+        assert res.max_receive_count == dev.pipeline.dlq_max_receive_count
+        values = [res.topic_arn, res.dlq_arn, res.kms_key_arn, res.application_id,
                   res.environment_id, res.agent_token_secret_arn, *res.secret_arns.values()]
         if spec.config_profile is not None:
             values.append(res.profile_id)
@@ -462,5 +490,6 @@ def test_service_config_contract_is_built_from_references():
             assert res.profile_id is None
         assert all(Token.is_unresolved(v) for v in values), res
     web, worker = stack.service_config["web"], stack.service_config["worker"]
-    assert web.queue_arn != worker.queue_arn and web.profile_id != worker.profile_id
+    assert web.topic_arn != worker.topic_arn and web.dlq_arn != worker.dlq_arn
+    assert web.profile_id != worker.profile_id
     assert web.kms_key_arn == worker.kms_key_arn

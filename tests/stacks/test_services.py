@@ -15,7 +15,7 @@ from tests.synth_helpers import SynthOutput, remote_output
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 ENV_SERVICES = [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]
-DATA_PLANE = ("sqs:", "secretsmanager:", "appconfig:", "kms:")
+DATA_PLANE = ("sqs:", "sns:", "secretsmanager:", "appconfig:", "kms:", "ecs:")
 
 
 def _stack(synth, env):
@@ -55,6 +55,11 @@ def _config_ref(synth, env, rtype, name, attr, key="name"):
     return config.ref(rtype, logical, attr)
 
 
+def _key_arn(synth, env):
+    config = synth.stack(f"config-{env}")
+    return config.ref("aws_kms_key", config.one("aws_kms_key")[0], "arn")
+
+
 @pytest.mark.parametrize("env,service", ENV_SERVICES)
 def test_task_definition_runs_app_and_sidecar_logging_to_the_created_group(synth, env, service):
     settings = ENVS[env]
@@ -90,8 +95,17 @@ def test_container_variables_reference_the_pipelines_real_resources(synth, env, 
     _, app, agent = _containers(stack, env, service)
     agent_env, app_env = _env_vars(agent), _env_vars(app)
     resolve = lambda value: remote_output(synth, stack, value)  # noqa: E731
-    assert resolve(agent_env["CONFIG_AGENT_QUEUE_URL"]) == _config_ref(
-        synth, env, "aws_sqs_queue", f"{env}-{service}-config-events", "url")
+    # Fan-out: the agent's own queue is subscribed to the service topic, redrives to the DLQ.
+    assert "CONFIG_AGENT_QUEUE_URL" not in agent_env
+    assert resolve(agent_env["CONFIG_AGENT_TOPIC_ARN"]) == _config_ref(
+        synth, env, "aws_sns_topic", f"{env}-{service}-config-events", "arn")
+    assert resolve(agent_env["CONFIG_AGENT_DLQ_ARN"]) == _config_ref(
+        synth, env, "aws_sqs_queue", f"{env}-{service}-config-events-dlq", "arn")
+    assert resolve(agent_env["CONFIG_AGENT_QUEUE_KMS_KEY"]) == _key_arn(synth, env)
+    assert agent_env["CONFIG_AGENT_QUEUE_PREFIX"] == f"{env}-{service}-cfg-"
+    assert len(agent_env["CONFIG_AGENT_QUEUE_PREFIX"]) + 32 <= 80
+    assert agent_env["CONFIG_AGENT_MAX_RECEIVE_COUNT"] == str(
+        ENVS[env].pipeline.dlq_max_receive_count)
     secret_arns = {name: _config_ref(synth, env, "aws_secretsmanager_secret",
                                      f"/{env}/{service}/{name}", "arn")
                    for name in spec.secrets}
@@ -279,10 +293,52 @@ def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
             assert all(r.startswith(("${", "arn:")) for r in st["Resource"]), st
     resolve = lambda value: remote_output(synth, stack, value)  # noqa: E731
     by_sid = {st["Sid"]: st for st in task}
-    config_queue = _config_ref(synth, env, "aws_sqs_queue", f"{env}-{service}-config-events",
-                               "arn")
-    assert config_queue in [resolve(r) for r in by_sid["ConsumeOwnQueues"]["Resource"]
-                            if "remote_state" in r]
+    assert len(by_sid) == len(task), "unique Sids"
+    region, account = settings.region, settings.account_id
+    agent_queues = f"arn:aws:sqs:{region}:{account}:{env}-{service}-cfg-*"
+    topic = _config_ref(synth, env, "aws_sns_topic", f"{env}-{service}-config-events", "arn")
+    # Only the prefix of this service's agent queues; nothing of the old shared queue.
+    sqs = [st for st in task if any(a.startswith("sqs:") for a in st["Action"])]
+    own = by_sid["OwnAgentQueues"]
+    assert own["Resource"] == [agent_queues]
+    assert sorted(own["Action"]) == sorted(
+        f"sqs:{a}" for a in ("CreateQueue", "DeleteQueue", "GetQueueAttributes",
+                             "SetQueueAttributes", "TagQueue", "GetQueueUrl", "ReceiveMessage",
+                             "DeleteMessage", "ChangeMessageVisibility"))
+    assert "sqs:SendMessage" not in {a for st in sqs for a in st["Action"]}
+    jobs = {stack.ref("aws_sqs_queue", k, "arn") for k, v in stack.resources(
+        "aws_sqs_queue").items() if v["name"] == f"{env}-{service}-jobs"}
+    assert {r for st in sqs for r in st["Resource"]} == {agent_queues, *jobs}
+    # SNS: subscribe only SQS endpoints of this service's prefix, to this service's topic.
+    sns = [st for st in task if any(a.startswith("sns:") for a in st["Action"])]
+    assert {a for st in sns for a in st["Action"]} == {
+        "sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:Unsubscribe"}
+    subscribe = by_sid["SubscribeAgentQueues"]
+    assert [resolve(r) for r in subscribe["Resource"]] == [topic]
+    assert subscribe["Condition"] == {"StringEquals": {"sns:Protocol": "sqs"},
+                                      "StringLike": {"sns:Endpoint": agent_queues}}
+    assert [resolve(r) for r in by_sid["ListOwnTopic"]["Resource"]] == [topic]
+    exact, subscriptions = by_sid["UnsubscribeFromOwnTopic"]["Resource"]
+    assert resolve(exact) == topic
+    assert subscriptions.endswith(":*") and resolve(subscriptions[:-2]) == topic
+    # ECS: describe tasks of this env's cluster only.
+    cluster = synth.stack(f"cluster-{env}")
+    cluster_id, ecs_cluster = cluster.one("aws_ecs_cluster")
+    describe = by_sid["DescribeClusterTasks"]
+    assert describe["Action"] == ["ecs:DescribeTasks"]
+    (task_arns,) = describe["Resource"]
+    prefix = f"arn:aws:ecs:{region}:{account}:task/"
+    assert task_arns.startswith(prefix) and task_arns.endswith("/*")
+    assert task_arns[len(prefix):-2] == ecs_cluster["name"]  # a plain name in both stacks
+    (cluster_arn,) = describe["Condition"]["ArnEquals"].values()
+    assert list(describe["Condition"]["ArnEquals"]) == ["ecs:cluster"]
+    assert resolve(cluster_arn) == cluster.ref("aws_ecs_cluster", cluster_id, "arn")
+    assert ecs_cluster["name"] == f"{env}-platform-cluster"
+    # KMS: the env key only, for secrets, config and the agent's SSE-KMS queue.
+    kms = [st for st in task if any(a.startswith("kms:") for a in st["Action"])]
+    assert [sorted(st["Action"]) for st in kms] == [["kms:Decrypt", "kms:GenerateDataKey"]]
+    assert [resolve(r) for st in kms for r in st["Resource"]] == [_key_arn(synth, env)]
+    assert by_sid["ReadOwnSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
     assert sorted(resolve(r) for r in by_sid["ReadOwnSecrets"]["Resource"]) == sorted(
         _config_ref(synth, env, "aws_secretsmanager_secret", f"/{env}/{service}/{n}", "arn")
         for n in spec.secrets)
@@ -448,5 +504,9 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
             .values() if r["security_group_id"] == alb_sg} == {80, 443}
     # The pipeline made the new service's config resources; the sidecar points at them.
     _, _, agent = _containers(stack, "dev", "api")
-    assert remote_output(extended, stack, _env_vars(agent)["CONFIG_AGENT_QUEUE_URL"]) == (
-        _config_ref(extended, "dev", "aws_sqs_queue", "dev-api-config-events", "url"))
+    agent_env = _env_vars(agent)
+    assert remote_output(extended, stack, agent_env["CONFIG_AGENT_TOPIC_ARN"]) == (
+        _config_ref(extended, "dev", "aws_sns_topic", "dev-api-config-events", "arn"))
+    assert remote_output(extended, stack, agent_env["CONFIG_AGENT_DLQ_ARN"]) == (
+        _config_ref(extended, "dev", "aws_sqs_queue", "dev-api-config-events-dlq", "arn"))
+    assert agent_env["CONFIG_AGENT_QUEUE_PREFIX"] == "dev-api-cfg-"
