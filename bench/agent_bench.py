@@ -2,11 +2,12 @@
 
 Starts moto (in-process), the fault proxy and the AppConfig data-plane emulator from
 tests/config_agent/fakes.py, runs `python -m config_agent` as a subprocess, measures, and stops
-everything. Bounded: about 40 s in total. Progress notes go to stderr.
+everything. Bounded: about 45 s in total. Progress notes go to stderr.
 
 Figures: change->served latency (secret and configuration), cached read latency and
-throughput (keep-alive clients in separate processes), agent RSS, and AWS calls while idle
-extrapolated per hour versus a 45 s polling agent.
+throughput (keep-alive clients in separate processes), agent RSS, AWS calls while idle
+extrapolated per hour versus a 45 s polling agent, and fan-out change->served (two agents in
+CONFIG_AGENT_TOPIC_ARN mode, one SNS publish, until both serve the new value).
 """
 
 from __future__ import annotations
@@ -269,6 +270,10 @@ def main() -> int:
              polling_baseline_per_hour=round(items * 3600 / POLL_BASELINE_S),
              sqs_receive_per_hour=round(receives * 3600 / args.idle_seconds),
              sqs_receive_bound_per_hour=3600 // 20)
+
+        # 6. fan-out: two agents, each with its own queue on one SNS topic
+        emit("agent_fanout_change_to_served_ms", **fanout_latency(
+            args, endpoint, agent_env, secret, ev))
         return 0
     finally:
         if agent.poll() is None:
@@ -282,6 +287,72 @@ def main() -> int:
         proxy.close()
         emulator.close()
         moto.stop()
+
+
+def fanout_latency(args: argparse.Namespace, endpoint: str, base_env: dict[str, str],
+                   secret: dict[str, Any], ev: Any) -> dict[str, Any]:
+    """Publish one event to the topic; latency until BOTH agents serve the new value."""
+    import boto3
+
+    kw = dict(endpoint_url=endpoint, region_name=REGION)
+    sns, sqs, sm = (boto3.client(s, **kw) for s in ("sns", "sqs", "secretsmanager"))
+    topic = sns.create_topic(Name=f"bench-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    dlq = sqs.create_queue(QueueName=f"bench-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    env = {k: v for k, v in base_env.items() if k != "CONFIG_AGENT_QUEUE_URL"}
+    env.update({"CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
+                "CONFIG_AGENT_QUEUE_PREFIX": "bench-cfg-"})
+    agents = [subprocess.Popen([sys.executable, "-m", "config_agent"], env=env, cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+              for _ in range(2)]
+    try:
+        conns = []
+        deadline = time.monotonic() + 20
+        for proc in agents:
+            port = None
+            while port is None and time.monotonic() < deadline:
+                port = _listening_port(proc.pid)
+                time.sleep(0.05)
+            if port is None:
+                raise SystemExit("fan-out agent did not start listening")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            while get(conn, "/health")[0] != 200:
+                if time.monotonic() > deadline:
+                    raise SystemExit("fan-out agent did not become healthy")
+                time.sleep(0.05)
+            conns.append(conn)
+        note("fan-out agents healthy")
+        path = f"/secretsmanager/get?secretId={secret['Name']}"
+        lat: list[float] = []
+        for i in range(1, args.changes + 1):
+            want = f"fanout-{i}"
+            sm.put_secret_value(SecretId=secret["Name"], SecretString=want)
+            t0 = time.perf_counter()
+            sns.publish(TopicArn=topic, Message=ev.as_message_body(
+                ev.secret_api_call("PutSecretValue", secret["ARN"])))
+            pending = list(conns)
+            while pending:
+                pending = [c for c in pending
+                           if json.loads(get(c, path)[1]).get("SecretString") != want]
+                if time.perf_counter() - t0 > 10:
+                    raise SystemExit("fan-out change not served by both agents within 10 s")
+                time.sleep(0.002)
+            lat.append((time.perf_counter() - t0) * 1000)
+        for conn in conns:
+            conn.close()
+        lat.sort()
+        return {"agents": 2, "n": len(lat), "p50": round(pct(lat, .5), 1),
+                "p99": round(pct(lat, .99), 1), "max": round(lat[-1], 1), "goal_p99": 1000}
+    finally:
+        for proc in agents:
+            proc.send_signal(signal.SIGTERM)
+        for proc in agents:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _listening_port(pid: int) -> int | None:

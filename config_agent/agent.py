@@ -11,6 +11,7 @@ import botocore.session
 
 from .aws import Aws
 from .cache import Cache
+from .fanout import Janitor, OwnQueue, TaskIdentity, task_identity
 from .listener import Worker
 from .logs import log
 from .refresher import Refresher
@@ -28,7 +29,16 @@ class Agent:
         self.aws = Aws(settings, self.stop_event, session)
         self.cache = Cache(settings.secret_ids, settings.profiles)
         self.refresher = Refresher(settings, self.aws, self.cache)
-        self.worker = Worker(settings, self.aws, self.refresher, self.stop_event)
+        self.identity: TaskIdentity | None = None
+        self.own_queue: OwnQueue | None = None
+        self.janitor: Janitor | None = None
+        if settings.fanout:
+            self.identity = task_identity(settings.ecs_metadata_uri)
+            self.own_queue = OwnQueue(settings, self.aws, self.identity)
+            if self.identity.on_ecs:
+                self.janitor = Janitor(settings, self.aws, self.identity, self.stop_event)
+        self.worker = Worker(settings, self.aws, self.refresher, self.stop_event,
+                             self.own_queue)
         self.server = AgentHTTPServer(settings.port, self.cache, settings.token, self.health)
         self._threads: list[threading.Thread] = []
         self._started_at = time.time()
@@ -46,8 +56,22 @@ class Agent:
         self._threads = [http, work]
         http.start()
         log(LOG, logging.INFO, "listening", address="127.0.0.1", port=self.port,
-            secrets=len(self.settings.secret_ids), configurations=len(self.settings.profiles))
+            secrets=len(self.settings.secret_ids), configurations=len(self.settings.profiles),
+            mode="fan-out" if self.settings.fanout else "queue",
+            queue=self.own_queue.name if self.own_queue else None)
         work.start()
+        if self.janitor is not None:
+            janitor = threading.Thread(target=self._run_janitor, name="janitor", daemon=True)
+            self._threads.append(janitor)
+            janitor.start()
+
+    def _run_janitor(self) -> None:
+        """After startup (never delays becoming healthy), one bounded orphan-queue pass."""
+        while not self.worker.started.wait(0.5):
+            if self.stop_event.is_set():
+                return
+        if self.janitor is not None and not self.stop_event.is_set():
+            self.janitor.run()
 
     def health(self) -> tuple[int, dict[str, Any]]:
         states = list(self.cache.states.values())
@@ -77,9 +101,19 @@ class Agent:
         else:
             log(LOG, logging.WARNING, "in-flight work did not finish within the grace period")
         worker = self._threads[1] if len(self._threads) > 1 else None
-        if worker is not None:
-            # Returns at once unless the worker is between a receive and its batch.
+        if worker is not None and not self.worker.polling:
+            # Returns at once unless the worker is between a receive and its batch. A long
+            # poll in flight holds no work and is abandoned (see README, SIGTERM).
             worker.join(timeout=min(0.5, grace))
+        if self.own_queue is not None:
+            # Bounded: an unresponsive endpoint must not hold up the exit (ECS stopTimeout).
+            cleanup = threading.Thread(target=self.own_queue.cleanup, name="cleanup",
+                                       daemon=True)
+            cleanup.start()
+            cleanup.join(timeout=max(2.0, min(5.0, grace)))
+            if cleanup.is_alive():
+                log(LOG, logging.WARNING, "queue cleanup did not finish in time; "
+                    "the orphan check of a later task will remove it")
         self.server.shutdown()
         self.server.server_close()
         log(LOG, logging.INFO, "stopped")

@@ -79,7 +79,8 @@ class Aws:
         self._stop = stop
         self._session = session or botocore.session.get_session()
         self._region = (self._session.get_config_variable("region")
-                        or os.environ.get("AWS_REGION") or _region_from(settings.queue_url))
+                        or os.environ.get("AWS_REGION") or _region_from(settings.queue_url)
+                        or settings.topic_region)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         # Set after every call: False while AWS is unreachable (feeds /health "degraded").
@@ -104,8 +105,11 @@ class Aws:
             return self._clients[service]
 
     def call(self, service: str, operation: str, *, retries: int | None = None,
-             **params: Any) -> dict[str, Any]:
-        """Call `operation` (botocore snake_case name), retrying retryable failures."""
+             health: bool = True, **params: Any) -> dict[str, Any]:
+        """Call `operation` (botocore snake_case name), retrying retryable failures.
+
+        `health=False`: background housekeeping whose failures must not flip `reachable`.
+        """
         method: Callable[..., dict[str, Any]] = getattr(self.client(service), operation)
         max_retries = self._settings.max_retries if retries is None else retries
         attempt = 0
@@ -115,10 +119,9 @@ class Aws:
                 result = method(**params)
             except Exception as exc:  # noqa: BLE001 - classified, never re-raised raw
                 err = classify(operation, exc)
-                if err.retryable:
-                    self.reachable = False
-                else:
-                    self.reachable = True  # AWS answered, it just said no
+                if health:
+                    # AWS answered with a non-retryable error: reachable, it just said no.
+                    self.reachable = not err.retryable
                 if not err.retryable or attempt >= max_retries or self._stop.is_set():
                     raise err from None
                 delay = backoff_delay(attempt, self._settings.backoff_base_seconds,
@@ -129,7 +132,8 @@ class Aws:
                 if self._stop.wait(delay):
                     raise err from None
                 continue
-            self.reachable = True
+            if health:
+                self.reachable = True
             return result
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from .aws import Aws, AwsError, backoff_delay
 from .events import DeploymentStarted, MessageError, parse
+from .fanout import OwnQueue
 from .logs import log
 from .refresher import Refresher, Targets
 from .settings import Settings
@@ -41,14 +42,20 @@ class _Pending:
 
 class Worker:
     def __init__(self, settings: Settings, aws: Aws, refresher: Refresher,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, own_queue: OwnQueue | None = None) -> None:
         self.settings = settings
+        # Fan-out mode: the queue is created (and subscribed) by this thread at startup.
+        self.own_queue = own_queue
+        self.queue_url: str | None = None if own_queue else settings.queue_url
+        self._setup_failures = 0
+        self._next_setup = 0.0
         self.aws = aws
         self.refresher = refresher
         self.stop = stop
         self.started = threading.Event()   # startup fetch finished (successfully or not)
         self.busy = threading.Lock()       # held while a batch is processed (for shutdown)
         self.queue_ok = True               # last ReceiveMessage succeeded
+        self.polling = False               # inside a ReceiveMessage long poll (no work held)
         self._pending: list[_Pending] = []
         self._receive_failures = 0
         now = time.monotonic()
@@ -64,6 +71,9 @@ class Worker:
     # --- main loop --------------------------------------------------------------------------
     def run(self) -> None:
         try:
+            # Subscribe BEFORE the startup fetch, so no change in between is missed. If that
+            # fails, serve anyway (degraded) and keep trying in the loop.
+            self._ensure_queue()
             self.refresher.refresh(self.refresher.all_targets(), "startup")
         finally:
             self.started.set()
@@ -73,6 +83,11 @@ class Worker:
                 self._run_due()
                 if self.stop.is_set():
                     break
+                if self.queue_url is None:
+                    if self._ensure_queue() and not self.stop.is_set():
+                        # Changes made while we were not subscribed were never delivered.
+                        self.refresher.refresh(self.refresher.all_targets(), "subscribed-late")
+                    continue
                 messages = self._receive()
                 with self.busy:
                     for index, message in enumerate(messages):
@@ -109,23 +124,56 @@ class Worker:
             self._recheck(pending)
 
     # --- SQS ----------------------------------------------------------------------------------
+    def _ensure_queue(self) -> bool:
+        """Fan-out mode: create and subscribe the own queue (with backoff between tries)."""
+        if self.queue_url is not None or self.own_queue is None:
+            return self.queue_url is not None
+        wait = self._next_setup - time.monotonic()
+        if wait > 0:
+            self.stop.wait(max(0.05, min(wait, self._seconds_until_due())))
+            return False
+        try:
+            url = self.own_queue.setup()
+        except AwsError as err:
+            self.queue_ok = False
+            delay = backoff_delay(min(self._setup_failures, 6), 1.0, 60.0) + 0.5
+            self._setup_failures += 1
+            self._next_setup = time.monotonic() + delay
+            log(LOG, logging.ERROR, "creating or subscribing the own queue failed; retrying",
+                code=err.code, operation=err.operation, retry_in_s=round(delay, 2))
+            return False
+        self.queue_url = url
+        self.queue_ok = True
+        self._setup_failures = 0
+        return True
+
     def _receive(self) -> list[dict[str, Any]]:
         wait = min(float(self.settings.wait_time_seconds), self._seconds_until_due())
         wait_s = max(1, min(20, math.ceil(wait))) if wait > 0 else 0
+        self.polling = True
         try:
             resp = self.aws.call(
-                "sqs", "receive_message", retries=0, QueueUrl=self.settings.queue_url,
+                "sqs", "receive_message", retries=0, QueueUrl=self.queue_url,
                 MaxNumberOfMessages=10, WaitTimeSeconds=wait_s,
                 VisibilityTimeout=self.settings.visibility_timeout,
                 MessageSystemAttributeNames=["ApproximateReceiveCount"])
         except AwsError as err:
             self.queue_ok = False
+            if err.missing and self.own_queue is not None and not self.stop.is_set():
+                # Our queue was deleted under us: recreate and resubscribe (then refresh all).
+                log(LOG, logging.ERROR, "own queue no longer exists; recreating it",
+                    code=err.code)
+                self.own_queue.forget()
+                self.queue_url = None
+                return []
             delay = backoff_delay(min(self._receive_failures, 8), 0.5, 20.0) + 0.1
             self._receive_failures += 1
             log(LOG, logging.WARNING, "receiving from the queue failed", code=err.code,
                 consecutive_failures=self._receive_failures, retry_in_s=round(delay, 2))
             self.stop.wait(delay)
             return []
+        finally:
+            self.polling = False
         if not self.queue_ok:
             log(LOG, logging.INFO, "queue reachable again")
         self.queue_ok = True
@@ -134,7 +182,7 @@ class Worker:
 
     def _delete(self, message_id: str, receipt: str) -> None:
         try:
-            self.aws.call("sqs", "delete_message", QueueUrl=self.settings.queue_url,
+            self.aws.call("sqs", "delete_message", QueueUrl=self.queue_url,
                           ReceiptHandle=receipt)
         except AwsError as err:
             # Not fatal: the event is redelivered and the refresh repeated (idempotent).
@@ -144,7 +192,7 @@ class Worker:
     def _set_visibility(self, receipt: str, seconds: int) -> bool:
         try:
             self.aws.call("sqs", "change_message_visibility", retries=1,
-                          QueueUrl=self.settings.queue_url, ReceiptHandle=receipt,
+                          QueueUrl=self.queue_url, ReceiptHandle=receipt,
                           VisibilityTimeout=seconds)
             return True
         except AwsError:

@@ -12,6 +12,13 @@ PREFIX = "CONFIG_AGENT_"
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _APPCONFIG_ID = re.compile(r"^[A-Za-z0-9_.:/ -]{1,2048}$")
+_TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}$")
+_QUEUE_ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,80}$")
+_KMS_KEY = re.compile(r"^[A-Za-z0-9:/_+=,.@-]{1,2048}$")
+# The queue name is <prefix><task id>: SQS allows 80 characters of [A-Za-z0-9_-], and an ECS
+# task id has 32, so the prefix may have at most 48.
+TASK_ID_LEN = 32
+_QUEUE_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,%d}$" % (80 - TASK_ID_LEN))
 
 
 class SettingsError(ValueError):
@@ -33,7 +40,7 @@ class ProfileRef:
 
 @dataclass(frozen=True)
 class Settings:
-    queue_url: str
+    queue_url: str  # "" in fan-out mode: the agent creates its own queue
     token: str = field(repr=False)  # never printed, not even in a repr of the settings
     secret_ids: tuple[str, ...] = ()
     profiles: tuple[ProfileRef, ...] = ()
@@ -51,6 +58,22 @@ class Settings:
     deployment_max_wait_seconds: float = 1800.0
     shutdown_grace_seconds: float = 5.0
     log_level: str = "INFO"
+    # Fan-out mode (CONFIG_AGENT_TOPIC_ARN): one queue per agent, subscribed to the topic.
+    topic_arn: str = ""
+    queue_prefix: str = ""
+    dlq_arn: str = ""
+    max_receive_count: int = 5
+    queue_kms_key: str = ""
+    ecs_metadata_uri: str = ""  # ECS_CONTAINER_METADATA_URI_V4 (set by ECS, not by us)
+
+    @property
+    def fanout(self) -> bool:
+        return bool(self.topic_arn)
+
+    @property
+    def topic_region(self) -> str | None:
+        match = _TOPIC_ARN.match(self.topic_arn)
+        return match.group(2) if match else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -131,12 +154,60 @@ def _profiles(env: Mapping[str, str]) -> tuple[ProfileRef, ...]:
     return tuple(refs)
 
 
+def _fanout(env: Mapping[str, str]) -> dict[str, object]:
+    """Queue-URL mode (one shared queue) or fan-out mode (own queue on the service's topic)."""
+    queue_url, topic = _get(env, "QUEUE_URL"), _get(env, "TOPIC_ARN")
+    fanout_only = ("QUEUE_PREFIX", "DLQ_ARN", "QUEUE_KMS_KEY", "MAX_RECEIVE_COUNT")
+    if queue_url and topic:
+        raise SettingsError(f"set only one of {PREFIX}TOPIC_ARN and {PREFIX}QUEUE_URL")
+    if not queue_url and not topic:
+        raise SettingsError(
+            f"{PREFIX}TOPIC_ARN or {PREFIX}QUEUE_URL is required")
+    metadata = env.get("ECS_CONTAINER_METADATA_URI_V4", "").strip()
+    if metadata and not metadata.startswith(("http://", "https://")):
+        metadata = ""  # not ours to validate strictly; without it the agent runs as "local"
+    if queue_url:
+        if not queue_url.startswith(("https://", "http://")):
+            raise SettingsError(f"{PREFIX}QUEUE_URL must be an http(s) SQS queue URL")
+        for name in fanout_only:
+            if _get(env, name):
+                raise SettingsError(f"{PREFIX}{name} is only used with {PREFIX}TOPIC_ARN")
+        return {"queue_url": queue_url, "ecs_metadata_uri": metadata}
+    topic_match = _TOPIC_ARN.match(topic)
+    if not topic_match:
+        raise SettingsError(f"{PREFIX}TOPIC_ARN must be a standard (non-FIFO) SNS topic ARN, "
+                            f"got {topic!r}")
+    prefix = _get(env, "QUEUE_PREFIX")
+    if not prefix:
+        raise SettingsError(f"{PREFIX}QUEUE_PREFIX is required with {PREFIX}TOPIC_ARN")
+    if not _QUEUE_PREFIX.match(prefix):
+        raise SettingsError(
+            f"{PREFIX}QUEUE_PREFIX must be 1-{80 - TASK_ID_LEN} characters of A-Z a-z 0-9 _ - "
+            f"(the queue name is the prefix plus a {TASK_ID_LEN}-character task id), "
+            f"got {prefix!r}")
+    dlq = _get(env, "DLQ_ARN")
+    if not dlq:
+        raise SettingsError(f"{PREFIX}DLQ_ARN is required with {PREFIX}TOPIC_ARN")
+    dlq_match = _QUEUE_ARN.match(dlq)
+    if not dlq_match:
+        raise SettingsError(f"{PREFIX}DLQ_ARN must be an SQS queue ARN, got {dlq!r}")
+    if dlq_match.groups() != topic_match.groups():
+        # SQS requires the dead-letter queue in the queue's account and region, and the
+        # queue is created next to the topic.
+        raise SettingsError(f"{PREFIX}DLQ_ARN must be in the same partition, region and "
+                            f"account as {PREFIX}TOPIC_ARN")
+    key = _get(env, "QUEUE_KMS_KEY")
+    if key and not _KMS_KEY.match(key):
+        raise SettingsError(f"{PREFIX}QUEUE_KMS_KEY must be a KMS key id, alias or ARN")
+    return {
+        "queue_url": "", "topic_arn": topic, "queue_prefix": prefix, "dlq_arn": dlq,
+        "max_receive_count": int(_number(env, "MAX_RECEIVE_COUNT", 5, 1, 1000, integer=True)),
+        "queue_kms_key": key, "ecs_metadata_uri": metadata,
+    }
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
-    queue_url = _get(env, "QUEUE_URL")
-    if not queue_url:
-        raise SettingsError(f"{PREFIX}QUEUE_URL is required")
-    if not queue_url.startswith(("https://", "http://")):
-        raise SettingsError(f"{PREFIX}QUEUE_URL must be an http(s) SQS queue URL")
+    queue = _fanout(env)
     token = _token(env)
     secret_ids = _secret_ids(env)
     profiles = _profiles(env)
@@ -151,7 +222,6 @@ def _parse(env: Mapping[str, str]) -> Settings:
         raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
     recheck = _number(env, "DEPLOYMENT_RECHECK_SECONDS", 5.0, 0.1, 3600)
     return Settings(
-        queue_url=queue_url,
         token=token,
         secret_ids=secret_ids,
         profiles=profiles,
@@ -170,4 +240,5 @@ def _parse(env: Mapping[str, str]) -> Settings:
         deployment_max_wait_seconds=_number(env, "DEPLOYMENT_MAX_WAIT_SECONDS", 1800, 0, 86400),
         shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 5, 0, 120),
         log_level=level,
+        **queue,  # type: ignore[arg-type]
     )

@@ -200,16 +200,16 @@ class EcsService(Construct):
                                                              f"{c.queue_name_prefix}*")}}),
             # The janitor lists the topic's subscriptions to find orphaned agent queues.
             statement(["sns:ListSubscriptionsByTopic"], [c.topic_arn], sid="ListOwnTopic"),
-            # A subscription ARN is `<topic ARN>:<subscription id>`; the topic ARN is listed too
-            # in case SNS authorizes Unsubscribe against the topic. Either form covers only
-            # this service's topic.
-            statement(["sns:Unsubscribe"], [c.topic_arn, f"{c.topic_arn}:*"],
-                      sid="UnsubscribeFromOwnTopic"),
-            # The janitor asks whether the task behind a queue still runs (this cluster only).
+            # sns:Unsubscribe supports no resource type and no condition key (IAM's action
+            # table; scripts/iam_lint.py checks it), so a scoped Resource would never match and
+            # the agent could not clean up. SNS itself only lets the subscription or topic
+            # owner remove an SQS subscription: the worst case is a lost notification.
+            statement(["sns:Unsubscribe"], ["*"], sid="UnsubscribeAgentQueues"),
+            # The janitor asks whether the task behind a queue still runs; task ARNs carry the
+            # cluster name, so the resource alone confines it to this cluster.
             statement(["ecs:DescribeTasks"],
                       [f"arn:{PARTITION}:ecs:{p.region}:{p.account_id}:task/"
-                       f"{p.cluster_name}/*"], sid="DescribeClusterTasks",
-                      condition={"ArnEquals": {"ecs:cluster": p.cluster_arn}}),
+                       f"{p.cluster_name}/*"], sid="DescribeClusterTasks"),
         ]
         if p.work_queue:
             statements.append(statement(QUEUE_CONSUMER_ACTIONS, [p.work_queue.arn],

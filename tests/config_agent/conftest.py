@@ -36,6 +36,8 @@ class Aws:
         self.sm = boto3.client("secretsmanager", **kw)
         self.appconfig = boto3.client("appconfig", **kw)
         self.events = boto3.client("events", **kw)
+        self.sns = boto3.client("sns", **kw)
+        self.ecs = boto3.client("ecs", **kw)
 
     def queue(self, max_receive_count: int = 3) -> tuple[str, str]:
         """A fresh queue (with a DLQ) per test; returns (queue url, dlq url)."""
@@ -46,6 +48,15 @@ class Aws:
         url = self.sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(
             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})})
         return url["QueueUrl"], dlq
+
+    def topic(self) -> tuple[str, str, str]:
+        """A fresh service topic plus its DLQ; returns (topic arn, dlq url, dlq arn)."""
+        name = f"t-{uuid.uuid4().hex[:10]}"
+        topic = self.sns.create_topic(Name=name)["TopicArn"]
+        dlq = self.sqs.create_queue(QueueName=name + "-dlq")["QueueUrl"]
+        dlq_arn = self.sqs.get_queue_attributes(
+            QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return topic, dlq, dlq_arn
 
     def secret(self, value: str, name: str | None = None) -> dict[str, Any]:
         name = name or f"app/{uuid.uuid4().hex[:8]}/db"

@@ -118,7 +118,7 @@ def _apply(handler: _Base, verdict: Fault | str | None) -> bool:
 
 
 class FaultProxy(_Faults):
-    """Reverse proxy to moto for X-Amz-Target (JSON protocol) services."""
+    """Reverse proxy to moto for JSON-protocol (X-Amz-Target) and query-protocol services."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         super().__init__()
@@ -129,6 +129,9 @@ class FaultProxy(_Faults):
                 body = self._body()
                 target = self.headers.get("X-Amz-Target", "")
                 operation = target.split(".", 1)[-1] if target else "?"
+                if not target:  # query protocol (SNS): Action=<operation> in the form body
+                    action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+                    operation = action[0] if action else "?"
                 if _apply(self, proxy.check(operation)):
                     return
                 conn = http.client.HTTPConnection(*upstream, timeout=60)

@@ -75,3 +75,33 @@ def test_subprocess_bad_settings_exit_2_with_clear_error():
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "CONFIG_AGENT_QUEUE_URL is required" in result.stderr
+
+
+def test_subprocess_fanout_sigterm_unsubscribes_and_deletes_its_queue(aws):
+    topic, _, dlq_arn = aws.topic()
+    sec = aws.secret("proc-fanout-" + os.urandom(4).hex())
+    env = agent_env("", CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_WAIT_TIME_SECONDS="20",
+                    CONFIG_AGENT_TOPIC_ARN=topic, CONFIG_AGENT_DLQ_ARN=dlq_arn,
+                    CONFIG_AGENT_QUEUE_PREFIX="proc-" + os.urandom(3).hex() + "-")
+    proc, lines = _spawn(env)
+    try:
+        port = wait_for(lambda: _port(lines), timeout=15, what="listening log line")
+        wait_for(lambda: get(port, "/health", token=None)[0] == 200, what="healthy")
+        subs = aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert len(subs) == 1
+        aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="proc-fanout-after")
+        aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
+            ev.secret_api_call("PutSecretValue", sec["Name"])))
+        wait_for(lambda: secret_json(port, sec["Name"])["SecretString"] == "proc-fanout-after")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)  # while a 20 s long poll is in flight
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    queue_name = subs[0]["Endpoint"].rsplit(":", 1)[-1]
+    assert not [u for u in aws.sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls", [])]
+    assert '"msg":"own queue unsubscribed and deleted"' in "".join(lines)

@@ -288,6 +288,8 @@ def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
     task = _policy(stack, stack.ref("aws_iam_role", task_role_id, "id"))
     execution = _policy(stack, stack.ref("aws_iam_role", exec_role_id, "id"))
     for st in task + execution:
+        if st["Action"] == ["sns:Unsubscribe"]:
+            continue  # IAM offers no resource type for it; asserted below
         if any(a.startswith(DATA_PLANE) for a in st["Action"]):
             assert "*" not in st["Resource"], st
             assert all(r.startswith(("${", "arn:")) for r in st["Resource"]), st
@@ -318,9 +320,9 @@ def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
     assert subscribe["Condition"] == {"StringEquals": {"sns:Protocol": "sqs"},
                                       "StringLike": {"sns:Endpoint": agent_queues}}
     assert [resolve(r) for r in by_sid["ListOwnTopic"]["Resource"]] == [topic]
-    exact, subscriptions = by_sid["UnsubscribeFromOwnTopic"]["Resource"]
-    assert resolve(exact) == topic
-    assert subscriptions.endswith(":*") and resolve(subscriptions[:-2]) == topic
+    # The one statement IAM cannot scope: Unsubscribe has no resource type (see iam_lint).
+    unsubscribe = by_sid["UnsubscribeAgentQueues"]
+    assert (unsubscribe["Action"], unsubscribe["Resource"]) == (["sns:Unsubscribe"], ["*"])
     # ECS: describe tasks of this env's cluster only.
     cluster = synth.stack(f"cluster-{env}")
     cluster_id, ecs_cluster = cluster.one("aws_ecs_cluster")
@@ -330,9 +332,7 @@ def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
     prefix = f"arn:aws:ecs:{region}:{account}:task/"
     assert task_arns.startswith(prefix) and task_arns.endswith("/*")
     assert task_arns[len(prefix):-2] == ecs_cluster["name"]  # a plain name in both stacks
-    (cluster_arn,) = describe["Condition"]["ArnEquals"].values()
-    assert list(describe["Condition"]["ArnEquals"]) == ["ecs:cluster"]
-    assert resolve(cluster_arn) == cluster.ref("aws_ecs_cluster", cluster_id, "arn")
+    assert "Condition" not in describe, "the task ARN already names the cluster"
     assert ecs_cluster["name"] == f"{env}-platform-cluster"
     # KMS: the env key only, for secrets, config and the agent's SSE-KMS queue.
     kms = [st for st in task if any(a.startswith("kms:") for a in st["Action"])]
