@@ -1,4 +1,4 @@
-"""`make demo` works end to end: the change reaches the app through the agent."""
+"""`make demo` works end to end: one event reaches the app in every task through its agent."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ def test_demo_shows_the_secret_and_config_change_and_stops_cleanly():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "the app reads the secret: 'hunter2-v1'" in out
-    assert "the app reads 'hunter2-v2' after" in out
-    assert "the app reads b'{\"greeting\": \"bonjour\"}' after" in out
-    assert "secret values in the agent's log: none" in out
-    assert "agent stopped on SIGTERM with exit code 0" in out
+    assert "reads the secret: {'task-a': 'hunter2-v1', 'task-b': 'hunter2-v1'}" in out
+    assert "every task reads {'task-a': 'hunter2-v2', 'task-b': 'hunter2-v2'} after" in out
+    assert ("every task reads {'task-a': '{\"greeting\": \"bonjour\"}', "
+            "'task-b': '{\"greeting\": \"bonjour\"}'} after") in out
+    assert "secret values in the agents' logs: none" in out
+    assert ("exit codes {'task-a': 0, 'task-b': 0}; agent queues left behind: 0") in out
