@@ -111,7 +111,8 @@ def main() -> int:
     parser.add_argument("--read-seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--threads", type=int, default=2, help="keep-alive connections each")
-    parser.add_argument("--idle-seconds", type=float, default=21.0)
+    parser.add_argument("--idle-seconds", type=float, default=91.0,
+                        help="idle window; >= 2 baseline poll intervals to count real polls")
     args = parser.parse_args()
     if args.load:
         port, path, seconds, threads = args.load
@@ -258,18 +259,45 @@ def main() -> int:
             return (sum(proxy.count(o) for o in fetch_ops[0])
                     + sum(emulator.count(o) for o in fetch_ops[1]), proxy.count("ReceiveMessage"))
 
+        # Side by side: a baseline that polls like the AWS agents (every 45 s, both items),
+        # through the same counting proxy/emulator, over the same idle window.
+        stop_baseline = threading.Event()
+        baseline_calls = [0]
+
+        def baseline_poller() -> None:
+            sm_poll = boto3.client("secretsmanager", endpoint_url=proxy.url, region_name=REGION)
+            data = boto3.client("appconfigdata", endpoint_url=emulator.url, region_name=REGION)
+            token = data.start_configuration_session(
+                ApplicationIdentifier=app, EnvironmentIdentifier=env_id,
+                ConfigurationProfileIdentifier=prof,
+                RequiredMinimumPollIntervalInSeconds=15)["InitialConfigurationToken"]
+            baseline_calls[0] += 1
+            while not stop_baseline.is_set():
+                sm_poll.get_secret_value(SecretId=secret["Name"])
+                token = data.get_latest_configuration(ConfigurationToken=token)[
+                    "NextPollConfigurationToken"]
+                baseline_calls[0] += 2
+                stop_baseline.wait(POLL_BASELINE_S)
+
         before = counts()
+        baseline = threading.Thread(target=baseline_poller, daemon=True)
+        baseline.start()
         time.sleep(args.idle_seconds)
+        stop_baseline.set()
+        baseline.join(timeout=10)
         after = counts()
-        fetches = after[0] - before[0]
+        fetches = after[0] - before[0] - baseline_calls[0]
         receives = after[1] - before[1]
         items = 2
-        per_hour = fetches * 3600 / args.idle_seconds
+        per_hour = 3600 / args.idle_seconds
         emit("agent_idle_fetch_calls", window_s=args.idle_seconds, value=fetches, goal=0)
-        emit("agent_idle_aws_calls_per_hour", items=items, fetches_per_hour=round(per_hour),
-             polling_baseline_per_hour=round(items * 3600 / POLL_BASELINE_S),
-             sqs_receive_per_hour=round(receives * 3600 / args.idle_seconds),
-             sqs_receive_bound_per_hour=3600 // 20)
+        emit("agent_idle_aws_calls_per_hour", window_s=args.idle_seconds, items=items,
+             push_fetches=round(fetches * per_hour),
+             push_sqs_receives=round(receives * per_hour),
+             polling_baseline_fetches_measured=round(baseline_calls[0] * per_hour),
+             polling_baseline_fetches_steady_state=round(items * 3600 / POLL_BASELINE_S),
+             note="push: long polls only, constant in the number of items; "
+                  "baseline: 2 fetches per 45 s per item set, grows with items")
 
         # 6. fan-out: two agents, each with its own queue on one SNS topic
         emit("agent_fanout_change_to_served_ms", **fanout_latency(
