@@ -118,9 +118,9 @@ def main() -> int:
             agents[task] = _start_agent(log, common)
         ports = {}
         for task, log in logs.items():
-            _wait_for(lambda: _port_from_log(log) is not None, 20, f"{task} agent start")
-            ports[task] = _port_from_log(log)
-            _wait_for(lambda: _get(ports[task], "/health")[0] == 200, 20, f"{task} health")
+            _wait_for(lambda log=log: _port_from_log(log) is not None, 20, f"{task} start")
+            port = ports[task] = _port_from_log(log)
+            _wait_for(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
         queues = sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-").get("QueueUrls", [])
         print(f"   both healthy; each subscribed its own queue: "
               f"{sorted(q.rsplit('/', 1)[1] for q in queues)}")
@@ -166,7 +166,7 @@ def main() -> int:
         return 1 if leaked else 0
     finally:
         codes = {}
-        for task, agent in agents.items():
+        for agent in agents.values():
             agent.terminate()
         for task, agent in agents.items():
             try:

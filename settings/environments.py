@@ -242,7 +242,8 @@ def _check_network(env: str, net: NetworkSettings) -> None:
     try:
         vpc = ipaddress.ip_network(net.vpc_cidr)
     except ValueError as exc:
-        raise _fail(env, "network.vpc_cidr", f"{net.vpc_cidr!r} is not a CIDR block ({exc})")
+        raise _fail(env, "network.vpc_cidr",
+                    f"{net.vpc_cidr!r} is not a CIDR block ({exc})") from None
     if vpc.version != 4 or not 16 <= vpc.prefixlen <= 24:
         raise _fail(env, "network.vpc_cidr",
                     f"{net.vpc_cidr!r} must be an IPv4 block between /16 and /24")
@@ -315,7 +316,8 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
             try:
                 ipaddress.ip_network(cidr)
             except ValueError:
-                raise _fail(env, f"{where}.load_balancer.allowed_cidrs", f"{cidr!r} is not a CIDR")
+                raise _fail(env, f"{where}.load_balancer.allowed_cidrs",
+                            f"{cidr!r} is not a CIDR") from None
     for secret in s.secrets:
         if not re.match(r"^[a-z0-9][a-z0-9_-]*$", secret):
             raise _fail(env, f"{where}.secrets", f"{secret!r} must be [a-z0-9_-]")

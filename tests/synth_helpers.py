@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,14 +15,18 @@ class SynthOutput:
 
     def __init__(self, outdir: Path | str) -> None:
         self.outdir = Path(outdir)
+        self._stacks: dict[str, Stack] = {}
 
     @property
     def stack_names(self) -> list[str]:
         return sorted(p.name for p in (self.outdir / "stacks").iterdir())
 
-    @lru_cache(maxsize=None)
     def stack(self, name: str) -> "Stack":
-        return Stack(name, json.loads((self.outdir / "stacks" / name / "cdk.tf.json").read_text()))
+        """One stack's JSON, parsed once per output directory."""
+        if name not in self._stacks:
+            path = self.outdir / "stacks" / name / "cdk.tf.json"
+            self._stacks[name] = Stack(name, json.loads(path.read_text()))
+        return self._stacks[name]
 
 
 class Stack:

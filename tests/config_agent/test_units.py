@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -31,8 +32,8 @@ def test_settings_defaults_and_parsing():
     assert s.secret_ids == ("a", "b") and s.port == 2772 and s.wait_time_seconds == 20
     assert s.safety_refresh_seconds == 0 and s.output_dir is None
     assert "tok-123" not in repr(s)
-    with pytest.raises(Exception):
-        s.port = 1  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.port = 1
 
 
 def test_settings_appconfig_group_and_profiles():
