@@ -318,6 +318,8 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
             except ValueError:
                 raise _fail(env, f"{where}.load_balancer.allowed_cidrs",
                             f"{cidr!r} is not a CIDR") from None
+    if s.config_profile is not None and (problem := s.config_profile.problem()):
+        raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
     for secret in s.secrets:
         if not re.match(r"^[a-z0-9][a-z0-9_-]*$", secret):
             raise _fail(env, f"{where}.secrets", f"{secret!r} must be [a-z0-9_-]")

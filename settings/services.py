@@ -68,6 +68,24 @@ class ConfigProfileSpec:
         """The first hosted configuration version, as deployed at creation."""
         return json.dumps(self.initial_content, sort_keys=True)
 
+    def problem(self) -> tuple[str, str] | None:
+        """(field, reason) if the schema is invalid or the initial content breaks it.
+
+        AppConfig would only reject it when the first deployment runs, mid-apply; this fails
+        at synth instead.
+        """
+        import jsonschema  # only needed when validating settings
+
+        try:
+            jsonschema.validators.validator_for(self.json_schema).check_schema(self.json_schema)
+        except jsonschema.SchemaError as exc:
+            return "json_schema", f"is not a valid JSON schema: {exc.message}"
+        try:
+            jsonschema.validate(self.initial_content, self.json_schema)
+        except jsonschema.ValidationError as exc:
+            return "initial_content", f"does not match json_schema: {exc.message}"
+        return None
+
 
 @dataclass(frozen=True)
 class ServiceSpec:

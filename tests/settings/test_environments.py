@@ -16,7 +16,7 @@ from settings.environments import (
     validate,
 )
 from settings.naming import config_path, log_group_name, resource_name, state_key
-from settings.services import ScalingSpec
+from settings.services import ConfigProfileSpec, ScalingSpec
 
 DEV = next(e for e in ENVIRONMENTS if e.name == "dev")
 
@@ -69,6 +69,13 @@ def test_unknown_environment_is_named():
     (dict(services=(DEV.services[0].with_(
         scaling=ScalingSpec(min_tasks=3, max_tasks=1)),)), "services[web].scaling.min_tasks",
      "min 3"),
+    (dict(services=(DEV.services[0].with_(config_profile=ConfigProfileSpec(
+        json_schema={"type": "object", "required": ["greeting"]},
+        initial_content={"hello": 1})),)),
+     "services[web].config_profile.initial_content", "'greeting' is a required property"),
+    (dict(services=(DEV.services[0].with_(config_profile=ConfigProfileSpec(
+        json_schema={"type": "objekt"})),)),
+     "services[web].config_profile.json_schema", "is not a valid JSON schema"),
 ])
 def test_bad_setting_fails_with_env_and_field(change, field, detail):
     bad = replace(DEV, **change)
