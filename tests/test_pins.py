@@ -1,0 +1,39 @@
+"""Pins that must agree across files stay in step."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\[\]-]+)==([^\s#]+)", line.strip())
+        if m:
+            pins[m.group(1).split("[")[0].lower()] = m.group(2)
+    return pins
+
+
+def test_agent_image_uses_the_repository_boto3_pin():
+    assert _pins(ROOT / "config_agent" / "requirements.txt")["boto3"] == \
+        _pins(ROOT / "requirements.txt")["boto3"]
+
+
+def test_requirements_are_exact_pins_and_installed_as_pinned():
+    for name, version in _pins(ROOT / "requirements.txt").items():
+        assert metadata.version(name) == version, name
+
+
+def test_cdktf_json_pins_the_provider_the_python_package_wraps():
+    import cdktf_cdktf_provider_aws.provider as provider  # the ~10 s import, shared per session
+
+    wrapped = re.search(r"hashicorp/aws/(\d+\.\d+\.\d+)", provider.__doc__ or "") or re.search(
+        r"hashicorp/aws/(\d+\.\d+\.\d+)", Path(provider.__file__).read_text())
+    assert wrapped, "cannot find the wrapped provider version"
+    config = json.loads((ROOT / "cdktf.json").read_text())
+    assert config["terraformProviders"] == [f"hashicorp/aws@{wrapped.group(1)}"]
