@@ -17,6 +17,7 @@ from cdktf_cdktf_provider_aws.cloudtrail import Cloudtrail
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
     CloudwatchEventTarget,
+    CloudwatchEventTargetDeadLetterConfig,
     CloudwatchEventTargetRetryPolicy,
 )
 from constructs import Construct
@@ -32,9 +33,12 @@ SECRET_CHANGE_EVENTS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionSt
 DEPLOYMENT_EVENTS = ("StartDeployment",)
 CLOUDTRAIL_DETAIL_TYPES = ("AWS API Call via CloudTrail", "AWS Service Event via CloudTrail")
 EVENT_MAX_AGE_SECONDS = 3600
-"""EventBridge retries delivery to the topic for up to an hour, then drops the notice; the
-agents have no periodic refresh by default, so an outage that long needs a task restart (an
-agent fetches everything at start)."""
+"""EventBridge retries delivery to the topic for up to an hour, then sends the event to the
+service's DLQ (as it does at once for errors retries cannot fix: a missing topic, a denied
+publish or KMS call). The DLQ alarm tells operators; the agents have no periodic refresh by
+default, so until then a restart (an agent fetches everything at start) or a redrive is needed."""
+MAX_RETRY_ATTEMPTS = 185
+"""EventBridge's maximum; with exponential backoff the hour above is the tighter bound."""
 TARGET_ID = "config-topic"
 TRAIL_LOG_RETENTION_DAYS = 365
 TRAIL_BUCKET_SKIPS = {
@@ -163,6 +167,9 @@ class ServiceEventRulesProps:
     account_id: str
     region: str
     topic_arn: str
+    dead_letter_arn: str
+    """SQS queue for events EventBridge cannot deliver to the topic (its policy must admit the
+    rules: `ConfigTopic.allow_event_rules`)."""
     secret_rule_name: str
     deployment_rule_name: str
     application_id: str
@@ -172,7 +179,8 @@ class ServiceEventRulesProps:
 
 
 class ServiceEventRules(Construct):
-    """A secrets rule and (with a profile) a deployments rule, both targeting the service topic."""
+    """A secrets rule and (with a profile) a deployments rule, both targeting the service topic
+    and dead-lettering what they cannot deliver into the service's DLQ."""
 
     def __init__(self, scope: Construct, id_: str, props: ServiceEventRulesProps) -> None:
         super().__init__(scope, id_)
@@ -193,11 +201,13 @@ class ServiceEventRules(Construct):
         rule = CloudwatchEventRule(self, id_, name=name, description=description,
                                    event_pattern=json.dumps(pattern, sort_keys=True))
         # No input/input_transformer: the topic (and, via raw delivery, every agent's queue)
-        # receives the whole event (docs/config-pipeline.md). No role: the topic policy admits
-        # EventBridge for exactly these rules.
+        # receives the whole event (docs/config-pipeline.md). No role: the topic and DLQ
+        # policies admit EventBridge for exactly these rules.
         CloudwatchEventTarget(self, f"{id_}Target", rule=rule.name, target_id=TARGET_ID,
                               arn=props.topic_arn,
                               retry_policy=CloudwatchEventTargetRetryPolicy(
                                   maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
-                                  maximum_retry_attempts=185))
+                                  maximum_retry_attempts=MAX_RETRY_ATTEMPTS),
+                              dead_letter_config=CloudwatchEventTargetDeadLetterConfig(
+                                  arn=props.dead_letter_arn))
         self.rules[id_] = rule

@@ -5,7 +5,8 @@ pipeline publishes to one SNS topic per service, and every task's config agent c
 SQS queue `<queue_name_prefix><task id>` at startup, subscribes it to the topic with raw
 delivery (the SQS body stays the EventBridge event) and deletes it on shutdown. Those queues are
 not Terraform resources; this construct owns only what outlives tasks: the topic, its policy
-and the shared DLQ.
+and the shared DLQ. The DLQ collects both kinds of failed config event: messages the agents'
+queues redrive after too many receives, and events EventBridge could not deliver to the topic.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Sequence
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
 from constructs import Construct
 
@@ -47,7 +49,7 @@ class ConfigTopicProps:
 
 
 class ConfigTopic(Construct):
-    """SNS topic + DLQ; `allow_event_rules` adds the only publish permission."""
+    """SNS topic + DLQ; `allow_event_rules` adds the only publish and dead-letter permissions."""
 
     def __init__(self, scope: Construct, id_: str, props: ConfigTopicProps) -> None:
         super().__init__(scope, id_)
@@ -76,15 +78,19 @@ class ConfigTopic(Construct):
             redrive_allow_policy=json.dumps({"redrivePermission": "allowAll"}))
         self.arn = self.topic.arn
         self.dlq_arn = self.dlq.arn
+        self.dlq_name = self.dlq.name
         self.queue_name_prefix = props.queue_name_prefix
         self.max_receive_count = props.max_receive_count
         self.policy: SnsTopicPolicy | None = None
+        self.dlq_policy: SqsQueuePolicy | None = None
 
     def allow_event_rules(self, rule_arns: Sequence[str]) -> SnsTopicPolicy:
-        """Let EventBridge publish to the topic on behalf of exactly these rules, over TLS only.
+        """Let EventBridge publish to the topic, and dead-letter into the DLQ what it cannot
+        deliver, on behalf of exactly these rules, over TLS only.
 
-        No statement for the account: in-account principals (the agents' Subscribe, Terraform)
-        are authorized by their IAM policies alone.
+        No statement for the account: in-account principals (the agents' Subscribe, Terraform,
+        an operator reading the DLQ) are authorized by their IAM policies alone, and the agents'
+        queues move messages here by SQS's internal redrive, which no queue policy governs.
         """
         if self.policy is not None:
             raise RuntimeError("allow_event_rules may be called once per topic")
@@ -98,4 +104,15 @@ class ConfigTopic(Construct):
                                   condition={"Bool": {"aws:SecureTransport": "false"}})
         self.policy = SnsTopicPolicy(self, "Policy", arn=self.topic.arn,
                                      policy=policy_json(allow_rules, deny_insecure))
+        dead_letters = statement(["sqs:SendMessage"], [self.dlq.arn],
+                                 sid="EventBridgeRulesDeadLetter",
+                                 principal={"Service": "events.amazonaws.com"},
+                                 condition={"ArnEquals": {"aws:SourceArn": list(rule_arns)}})
+        # A Deny on every action is the point here (statement() refuses wildcard actions).
+        dlq_deny_insecure = {"Sid": "DenyInsecureTransport", "Effect": "Deny",
+                             "Principal": {"AWS": "*"}, "Action": ["sqs:*"],
+                             "Resource": [self.dlq.arn],
+                             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        self.dlq_policy = SqsQueuePolicy(self, "DeadLetterPolicy", queue_url=self.dlq.url,
+                                         policy=policy_json(dead_letters, dlq_deny_insecure))
         return self.policy

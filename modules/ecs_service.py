@@ -250,7 +250,10 @@ class EcsService(Construct):
     # --- network ---------------------------------------------------------------------------
 
     def _security_groups(self) -> SecurityGroup:
-        """Task SG (awsvpc: one per service); ingress only from the ALB SG; optional DB SG."""
+        """Task SG (awsvpc: one per service); ingress only from the ALB SG; optional DB SG.
+
+        Declared callers are added later by `allow_from`. The SG description keeps its
+        original text: changing it would make Terraform replace an SG in use by task ENIs."""
         p = self._props
         spec = p.spec
         name = resource_name(p.env, spec.name, "tasks")
@@ -291,6 +294,27 @@ class EcsService(Construct):
             self.database_security_group_id = db.id
         return sg
 
+    def allow_from(self, caller: "EcsService") -> None:
+        """Let `caller`'s tasks reach this service's container port, SG to SG both ways."""
+        spec, port = self._props.spec, self._props.spec.container_port
+        if port is None:
+            raise ValueError(f"{spec.name}: callers need a container_port to reach")
+        if caller is self:
+            raise ValueError(f"{spec.name}: a service cannot be its own caller")
+        caller_name = caller._props.spec.name
+        VpcSecurityGroupIngressRule(
+            self, f"IngressFromService{_pascal(caller_name)}",
+            security_group_id=self.security_group.id,
+            description=f"container port from {caller_name} tasks (allow_from)",
+            ip_protocol="tcp", from_port=port, to_port=port,
+            referenced_security_group_id=caller.security_group.id)
+        # Task SGs have restricted egress, so the caller needs the matching way out.
+        VpcSecurityGroupEgressRule(
+            caller, f"EgressToService{_pascal(spec.name)}",
+            security_group_id=caller.security_group.id,
+            description=f"to {spec.name} tasks (allow_from)", ip_protocol="tcp",
+            from_port=port, to_port=port, referenced_security_group_id=self.security_group.id)
+
     # --- service ---------------------------------------------------------------------------
 
     def _service(self) -> AwsEcsService:
@@ -325,3 +349,7 @@ class EcsService(Construct):
             # Application Auto Scaling owns the task count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
             **extra)
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))

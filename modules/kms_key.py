@@ -75,7 +75,12 @@ class KmsKey(Construct):
 
 
 def eventbridge_statement(account_id: str) -> dict[str, Any]:
-    """EventBridge may publish into SSE-KMS topics (and queues) of this account."""
+    """EventBridge may publish into SSE-KMS topics and dead-letter into SSE-KMS queues.
+
+    Both need exactly GenerateDataKey (encrypt the message) and Decrypt (SNS/SQS verify the data
+    key); without them EventBridge's deliveries, and then its dead-lettering, fail. Scoped to
+    this account's callers (`aws:SourceAccount`, sent with the rule's `aws:SourceArn`).
+    """
     return statement(["kms:GenerateDataKey", "kms:Decrypt"], [KEY_POLICY_RESOURCE],
                      sid="EventBridgeEncryptsMessages",
                      principal={"Service": "events.amazonaws.com"},

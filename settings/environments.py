@@ -133,6 +133,9 @@ class PipelineSettings:
     """Receives before an agent's queue moves a config event to the service's DLQ."""
     appconfig_alarm_arns: tuple[str, ...] = ()
     """CloudWatch alarms whose ALARM state makes AppConfig roll a deployment back."""
+    alarm_topic_arn: str | None = None
+    """SNS topic (in the env's region) the config-event DLQ alarms notify on ALARM and OK;
+    None: the alarms still change state (console, `describe-alarms`) but notify no one."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,8 @@ class EnvironmentSettings:
     cluster: ClusterSettings = ClusterSettings()
     services_settings: ServicesSettings = ServicesSettings()
     pipeline: PipelineSettings = PipelineSettings()
-    services: tuple[ServiceSpec, ...] = (WEB, WORKER)
+    services: tuple[ServiceSpec, ...] = (WEB.with_(allow_from=(WORKER.name,)), WORKER)
+    """Default: web behind the ALB, a queue worker that may also call web directly."""
     az_letters: str = "abc"
     """AZ suffixes used, in order; `network.az_count` of them."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -182,7 +186,8 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
         cluster=ClusterSettings(instance_type="t3.medium", asg_min=1, asg_max=3, asg_desired=1),
         services_settings=ServicesSettings(log_retention_days=7, ecs_exec_enabled=True),
         pipeline=PipelineSettings(secret_recovery_days=7, dlq_max_receive_count=3),
-        services=(WEB.with_(desired_count=1, scaling=ScalingSpec(min_tasks=1, max_tasks=2)),
+        services=(WEB.with_(desired_count=1, scaling=ScalingSpec(min_tasks=1, max_tasks=2),
+                            allow_from=(WORKER.name,)),
                   WORKER),
         tags={"CostCenter": "platform-dev"},
     ),
@@ -214,7 +219,8 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=10, bake_minutes=10,
                                   secret_recovery_days=30, trail_multi_region=True),
-        services=(WEB.with_(desired_count=3, scaling=ScalingSpec(min_tasks=3, max_tasks=12)),
+        services=(WEB.with_(desired_count=3, scaling=ScalingSpec(min_tasks=3, max_tasks=12),
+                            allow_from=(WORKER.name,)),
                   WORKER.with_(desired_count=2,
                                scaling=ScalingSpec(min_tasks=2, max_tasks=20,
                                                    queue_scaling=True))),
@@ -232,6 +238,10 @@ _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Fargate-compatible CPU/memory pairs are not required on EC2, but keep values sane.
 _MIN_MEMORY_MB = 128
+
+
+def _alarm_topic(region: str) -> re.Pattern[str]:
+    return re.compile(rf"^arn:aws[a-z-]*:sns:{re.escape(region)}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}$")
 
 
 def _fail(env: str, field_path: str, problem: str) -> SettingsError:
@@ -356,6 +366,11 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
         raise _fail(name, "pipeline.secret_recovery_days", "must be between 7 and 30")
     if not 1 <= env.pipeline.dlq_max_receive_count <= 1000:
         raise _fail(name, "pipeline.dlq_max_receive_count", "must be between 1 and 1000")
+    alarm_topic = env.pipeline.alarm_topic_arn
+    if alarm_topic is not None and not _alarm_topic(env.region).match(alarm_topic):
+        raise _fail(name, "pipeline.alarm_topic_arn",
+                    f"{alarm_topic!r} must be an SNS topic ARN in {env.region} (CloudWatch "
+                    "alarms notify topics in their own region only)")
     if not env.services:
         raise _fail(name, "services", "declare at least one service")
     seen: set[str] = set()
@@ -364,7 +379,28 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
         if spec.name in seen:
             raise _fail(name, f"services[{spec.name}]", "declared twice")
         seen.add(spec.name)
+    _check_allow_from(name, env.services)
     return env
+
+
+def _check_allow_from(env: str, services: tuple[ServiceSpec, ...]) -> None:
+    """Each declared caller is another service of this env; the callee has a port to reach."""
+    names = [s.name for s in services]
+    for s in services:
+        if not s.allow_from:
+            continue
+        where = f"services[{s.name}].allow_from"
+        if s.container_port is None:
+            raise _fail(env, where, "needs a container_port for callers to reach")
+        if len(set(s.allow_from)) != len(s.allow_from):
+            raise _fail(env, where, f"{list(s.allow_from)} names a caller twice")
+        for caller in s.allow_from:
+            if caller == s.name:
+                raise _fail(env, where, f"{caller!r} is the service itself; list only "
+                                        "other services")
+            if caller not in names:
+                raise _fail(env, where, f"{caller!r} is not a service of this environment "
+                                        f"(declared: {', '.join(names)})")
 
 
 def select(names: Iterable[str] | str | None = None,

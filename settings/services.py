@@ -111,6 +111,10 @@ class ServiceSpec:
     """Give the service its own SQS work queue (with DLQ) for jobs, e.g. a queue-driven worker."""
     database_port: int | None = None
     """Create a DB security group that admits this port only from the service's SG."""
+    allow_from: tuple[str, ...] = ()
+    """Names of other services in the same environment that may call this one on its
+    `container_port` (SG to SG: ingress here, egress on the caller). They find it at
+    `<name>.<env>.internal` when `service_discovery` is on."""
 
     def with_(self, **changes: object) -> "ServiceSpec":
         """A copy with some fields changed: how environments size a shared spec."""

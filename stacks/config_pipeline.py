@@ -27,6 +27,7 @@ from modules.kms_key import (
     sns_statement,
     via_services_statement,
 )
+from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
 from modules.service_config import ServiceConfigResources
 from modules.service_secrets import ServiceSecrets, ServiceSecretsProps
 from settings.environments import EnvironmentSettings
@@ -45,7 +46,8 @@ def _construct_id(service: str) -> str:
 
 class ConfigPipelineStack(EnvironmentStack):
     """Per env: one KMS key, AppConfig app/env/strategy, and per service profile, secrets,
-    topic + DLQ and event rules; `service_config[name]` is what the services stack consumes."""
+    topic + DLQ (+ its alarm) and event rules; `service_config[name]` is what the services
+    stack consumes."""
 
     kind = "config"
 
@@ -99,12 +101,18 @@ class ConfigPipelineStack(EnvironmentStack):
                 kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count))
             rules = ServiceEventRules(self, f"{cid}Events", ServiceEventRulesProps(
                 env=env.name, service=spec.name, account_id=env.account_id, region=env.region,
-                topic_arn=topic.arn,
+                topic_arn=topic.arn, dead_letter_arn=topic.dlq_arn,
                 secret_rule_name=resource_name(env.name, spec.name, "secret-changes"),
                 deployment_rule_name=resource_name(env.name, spec.name, "config-deployments"),
                 application_id=self.appconfig.application_id,
                 environment_id=self.appconfig.environment_id, profile_id=profile_id))
             topic.allow_event_rules(rules.rule_arns)
+            DeadLetterAlarm(self, f"{cid}DeadLetterAlarm", DeadLetterAlarmProps(
+                alarm_name=resource_name(env.name, spec.name, "config-events-dlq-not-empty"),
+                queue_name=topic.dlq_name,
+                description=(f"{spec.name} config events failed (agent queue redrive or "
+                             "EventBridge delivery): see docs/config-pipeline.md"),
+                actions=(p.alarm_topic_arn,) if p.alarm_topic_arn else ()))
             self.service_config[spec.name] = ServiceConfigResources(
                 service=spec.name, topic_arn=topic.arn, dlq_arn=topic.dlq_arn,
                 queue_name_prefix=topic.queue_name_prefix,

@@ -62,6 +62,10 @@ class ServicesStack(EnvironmentStack):
         self.autoscaling: dict[str, ServiceAutoscaling] = {}
         for spec in env.services:
             self._add_service(env, spec, network, cluster, pipeline, agent_image)
+        # Second pass: a callee's rules reference its callers' SGs, which must all exist.
+        for spec in env.services:
+            for caller in spec.allow_from:
+                self.services[spec.name].allow_from(self.services[caller])
 
         if self.load_balancer is not None:
             TerraformOutput(self, "alb_dns_name", value=self.load_balancer.dns_name)

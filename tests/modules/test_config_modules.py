@@ -73,3 +73,28 @@ def test_topic_policy_needs_rules_and_is_set_once(scope):
     topic.allow_event_rules(["arn:aws:events:us-west-2:111111111111:rule/dev-web-x"])
     with pytest.raises(RuntimeError, match="once"):
         topic.allow_event_rules(["arn:aws:events:us-west-2:111111111111:rule/dev-web-x"])
+
+
+def test_dead_letter_alarm_notifies_only_when_given_actions():
+    import json
+
+    from cdktf import TerraformStack, Testing
+
+    from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
+
+    stack = TerraformStack(Testing.app(), "dlq-alarm")
+    DeadLetterAlarm(stack, "Quiet", DeadLetterAlarmProps(
+        alarm_name="dev-web-quiet-not-empty", queue_name="q1", description="d"))
+    DeadLetterAlarm(stack, "Loud", DeadLetterAlarmProps(
+        alarm_name="dev-web-loud-not-empty", queue_name="q2", description="d",
+        actions=("arn:aws:sns:us-west-2:111111111111:alarms",)))
+    alarms = {a["alarm_name"]: a for a in json.loads(Testing.synth(stack))["resource"][
+        "aws_cloudwatch_metric_alarm"].values()}
+    quiet, loud = alarms["dev-web-quiet-not-empty"], alarms["dev-web-loud-not-empty"]
+    assert "alarm_actions" not in quiet and "ok_actions" not in quiet
+    assert quiet["dimensions"] == {"QueueName": "q1"}
+    assert loud["alarm_actions"] == loud["ok_actions"] == [
+        "arn:aws:sns:us-west-2:111111111111:alarms"]
+    with pytest.raises(ValueError, match="1-255"):
+        DeadLetterAlarm(stack, "Nameless", DeadLetterAlarmProps(
+            alarm_name="", queue_name="q", description="d"))

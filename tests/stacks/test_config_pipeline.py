@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -66,10 +67,11 @@ def test_every_env_has_the_pipeline_resources(synth, env):
     assert counts["aws_appconfig_hosted_configuration_version"] == profiles
     assert counts["aws_appconfig_deployment"] == profiles
     assert counts["aws_secretsmanager_secret"] == sum(len(s.secrets) + 1 for s in settings.services)
-    # Per service: a topic with its policy and a DLQ; agents create their own queues.
+    # Per service: a topic with its policy and a DLQ with its policies and alarm; agents
+    # create their own queues.
     assert counts["aws_sns_topic"] == counts["aws_sns_topic_policy"] == services >= 2
     assert counts["aws_sqs_queue"] == counts["aws_sqs_queue_redrive_allow_policy"] == services
-    assert "aws_sqs_queue_policy" not in counts
+    assert counts["aws_sqs_queue_policy"] == counts["aws_cloudwatch_metric_alarm"] == services
     assert "aws_sns_topic_subscription" not in counts
     assert counts["aws_cloudwatch_event_rule"] == services + profiles >= 2
     assert counts["aws_cloudwatch_event_target"] == services + profiles >= 2
@@ -200,6 +202,7 @@ def test_each_rule_targets_its_own_service_topic_with_the_event_unchanged(synth,
     targets = stack.resources("aws_cloudwatch_event_target").values()
     for spec in settings.services:
         topic_id, _ = _topic(stack, env, spec.name)
+        dlq_id, _ = _dlq(stack, env, spec.name)
         purposes = ["secret-changes"] + (["config-deployments"] if spec.config_profile else [])
         for purpose in purposes:
             rule_id, _ = _rule(stack, env, spec.name, purpose)
@@ -209,6 +212,9 @@ def test_each_rule_targets_its_own_service_topic_with_the_event_unchanged(synth,
             assert not {"input", "input_path", "input_transformer", "role_arn"} & set(target)
             assert target["retry_policy"] == {"maximum_event_age_in_seconds": 3600,
                                               "maximum_retry_attempts": 185}
+            # Undeliverable events land in the same service's DLQ, not dropped.
+            assert target["dead_letter_config"] == {
+                "arn": stack.ref("aws_sqs_queue", dlq_id, "arn")}
 
 
 def _secret_events(settings, service):
@@ -344,6 +350,78 @@ def test_topics_and_dlqs_are_encrypted_and_the_dlq_admits_agent_queues(synth, en
                                                                       "url")]
         # Agent queues are named after task ids, unknown here: any queue of the account.
         assert json.loads(allow["redrive_allow_policy"]) == {"redrivePermission": "allowAll"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_dlq_policy_admits_only_eventbridge_for_the_service_rules(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    policies = stack.resources("aws_sqs_queue_policy").values()
+    all_rules = {stack.ref("aws_cloudwatch_event_rule", k, "arn")
+                 for k in stack.resources("aws_cloudwatch_event_rule")}
+    for spec in settings.services:
+        dlq_id, _ = _dlq(stack, env, spec.name)
+        dlq_arn = stack.ref("aws_sqs_queue", dlq_id, "arn")
+        (policy,) = [p for p in policies
+                     if p["queue_url"] == stack.ref("aws_sqs_queue", dlq_id, "url")]
+        doc = json.loads(policy["policy"])
+        (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
+        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+        assert allow["Action"] == ["sqs:SendMessage"]
+        assert allow["Resource"] == [dlq_arn]
+        own = _service_rule_arns(stack, env, spec.name)
+        assert len(own) == 1 + (spec.config_profile is not None)
+        assert list(allow["Condition"]) == ["ArnEquals"]
+        sources = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+        assert sorted(sources) == own
+        assert not (set(sources) & (all_rules - set(own))), "another service's rule"
+        (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Principal"] == {"AWS": "*"} and deny["Action"] == ["sqs:*"]
+        assert deny["Resource"] == [dlq_arn]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _dlq_alarm(stack, env, service):
+    found = [(k, v) for k, v in stack.resources("aws_cloudwatch_metric_alarm").items()
+             if v["alarm_name"] == f"{env}-{service}{TOPIC_SUFFIX}-dlq-not-empty"]
+    assert len(found) == 1, f"{stack.name}: expected one DLQ alarm for {service}, got {found}"
+    return found[0][1]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_dlq_alarms_on_its_first_message(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    for spec in settings.services:
+        dlq_id, _ = _dlq(stack, env, spec.name)
+        alarm = _dlq_alarm(stack, env, spec.name)
+        assert alarm["dimensions"] == {"QueueName": stack.ref("aws_sqs_queue", dlq_id, "name")}
+        assert {k: alarm[k] for k in ("namespace", "metric_name", "statistic", "period",
+                                      "evaluation_periods", "threshold", "comparison_operator",
+                                      "treat_missing_data")} == {
+            "namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible",
+            "statistic": "Maximum", "period": 300, "evaluation_periods": 1, "threshold": 0,
+            "comparison_operator": "GreaterThanThreshold", "treat_missing_data": "notBreaching"}
+        assert alarm.get("actions_enabled", True) is True
+        # No env in the table names an alarm topic: the alarms change state, notify no one.
+        assert settings.pipeline.alarm_topic_arn is None
+        assert "alarm_actions" not in alarm and "ok_actions" not in alarm
+
+
+def test_dlq_alarms_notify_the_env_alarm_topic_when_set(tmp_path):
+    from main import build_app
+    from settings.environments import select, validate
+    from tests.synth_helpers import SynthOutput
+
+    dev = select("dev")[0]
+    topic = f"arn:aws:sns:{dev.region}:{dev.account_id}:dev-platform-alarms"
+    dev = validate(replace(dev, pipeline=replace(dev.pipeline, alarm_topic_arn=topic)))
+    build_app([dev], str(tmp_path)).synth()
+    stack = SynthOutput(tmp_path).stack("config-dev")
+    assert len(stack.resources("aws_cloudwatch_metric_alarm")) == len(dev.services)
+    for spec in dev.services:
+        alarm = _dlq_alarm(stack, "dev", spec.name)
+        assert alarm["alarm_actions"] == alarm["ok_actions"] == [topic]
 
 
 @pytest.mark.parametrize("env", ENVS)

@@ -259,21 +259,81 @@ def test_security_group_chain_references_groups_not_cidrs(synth, env):
     (alb_out,) = [r for r in egress if r["security_group_id"] == alb_sg]
     assert alb_out["referenced_security_group_id"] == web_sg
     assert alb_out["from_port"] == alb_out["to_port"] == web.container_port
-    # Service: the container port from the ALB SG, nothing else.
-    (web_in,) = [r for r in ingress if r["security_group_id"] == web_sg]
-    assert web_in["referenced_security_group_id"] == alb_sg
-    assert web_in["from_port"] == web_in["to_port"] == web.container_port
-    assert "cidr_ipv4" not in web_in
+    # Service: the container port from the ALB SG and its declared callers' SGs, nothing else.
+    task_sgs = {_task_sg(stack, env, s.name) for s in settings.services}
+    web_in = [r for r in ingress if r["security_group_id"] == web_sg]
+    assert {r["referenced_security_group_id"] for r in web_in} == {
+        alb_sg, *(_task_sg(stack, env, c) for c in web.allow_from)}
+    assert all(r["from_port"] == r["to_port"] == web.container_port for r in web_in)
+    assert all("cidr_ipv4" not in r for r in web_in)
     # Database: its port from the service SG only.
     (db_in,) = [r for r in ingress if r["security_group_id"] == db_sg]
     assert db_in["referenced_security_group_id"] == web_sg
     assert db_in["from_port"] == db_in["to_port"] == web.database_port
-    # Services without a load balancer admit nothing at all.
-    worker_sg = stack.ref("aws_security_group",
-                          _by_name(stack, "aws_security_group", f"{env}-worker-tasks")[0], "id")
+    # Services without a load balancer or declared callers admit nothing at all.
+    worker_sg = _task_sg(stack, env, "worker")
+    assert not settings.service("worker").allow_from
     assert not [r for r in ingress if r["security_group_id"] == worker_sg]
+    # Task SGs reach nothing but AWS APIs (443 anywhere), their DB, and declared callees.
+    for r in egress:
+        if r["security_group_id"] in task_sgs and "cidr_ipv4" in r:
+            assert (r["cidr_ipv4"], r["from_port"], r["to_port"]) == ("0.0.0.0/0", 443, 443)
     # Every CIDR-based ingress is on the ALB.
     assert all(r["security_group_id"] == alb_sg for r in ingress if "cidr_ipv4" in r)
+
+
+def _task_sg(stack, env, service):
+    """The `${aws_security_group.X.id}` reference of one service's task SG."""
+    return stack.ref("aws_security_group",
+                     _by_name(stack, "aws_security_group", f"{env}-{service}-tasks")[0], "id")
+
+
+def _service_to_service(stack, env, services):
+    """{(callee, caller, port)} from ingress rules and {(callee, caller, port)} from egress
+    rules, over rules whose both ends are task SGs."""
+    by_sg = {_task_sg(stack, env, s.name): s.name for s in services}
+    ingress = {(by_sg[r["security_group_id"]], by_sg[r["referenced_security_group_id"]],
+                r["from_port"])
+               for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
+               if r["security_group_id"] in by_sg
+               and r.get("referenced_security_group_id") in by_sg}
+    egress = {(by_sg[r["referenced_security_group_id"]], by_sg[r["security_group_id"]],
+               r["from_port"])
+              for r in stack.resources("aws_vpc_security_group_egress_rule").values()
+              if r["security_group_id"] in by_sg
+              and r.get("referenced_security_group_id") in by_sg}
+    return ingress, egress
+
+
+def _declared(services):
+    return {(s.name, caller, s.container_port) for s in services for caller in s.allow_from}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_worker_reaches_web_on_its_container_port_sg_to_sg(synth, env):
+    settings = ENVS[env]
+    stack = _stack(synth, env)
+    web = settings.service("web")
+    assert web.allow_from == ("worker",), "the shipped table exercises allow_from in every env"
+    web_sg, worker_sg = _task_sg(stack, env, "web"), _task_sg(stack, env, "worker")
+    (rule,) = [r for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
+               if r["security_group_id"] == web_sg
+               and r.get("referenced_security_group_id") == worker_sg]
+    assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == (
+        "tcp", web.container_port, web.container_port)
+    assert not {"cidr_ipv4", "cidr_ipv6", "prefix_list_id"} & set(rule)
+    (out,) = [r for r in stack.resources("aws_vpc_security_group_egress_rule").values()
+              if r["security_group_id"] == worker_sg
+              and r.get("referenced_security_group_id") == web_sg]
+    assert (out["ip_protocol"], out["from_port"], out["to_port"]) == (
+        "tcp", web.container_port, web.container_port)
+    assert not {"cidr_ipv4", "cidr_ipv6", "prefix_list_id"} & set(out)
+    # Exactly the declared pairs, nothing the other way round (web may not call worker).
+    ingress, egress = _service_to_service(stack, env, settings.services)
+    assert ingress == egress == _declared(settings.services) == {
+        ("web", "worker", web.container_port)}
+    # Cloud Map gives the caller the name to use: web.<env>.internal.
+    assert web.service_discovery
 
 
 @pytest.mark.parametrize("env,service", ENV_SERVICES)
@@ -456,7 +516,12 @@ EXTRA = ServiceSpec(
     load_balancer=LoadBalancerSpec(health_check_path="/ready",
                                    certificate_arn="arn:aws:acm:us-west-2:111111111111:"
                                                    "certificate/abc"),
-    service_discovery=True, secrets=("token",), work_queue=True)
+    service_discovery=True, secrets=("token",), work_queue=True, allow_from=("web", "worker"))
+
+
+def extended_services():
+    """dev's services plus EXTRA: what the `extended` fixture synthesizes."""
+    return (*ENVS["dev"].services, EXTRA)
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +529,7 @@ def extended(synth, tmp_path_factory) -> SynthOutput:
     """dev with a third service added to its spec tuple, synthesized by main.build_app."""
     from main import build_app
 
-    env = replace(ENVS["dev"], services=(*ENVS["dev"].services, EXTRA))
+    env = replace(ENVS["dev"], services=extended_services())
     outdir = tmp_path_factory.mktemp("extended")
     build_app([env], str(outdir)).synth()
     return SynthOutput(outdir)
@@ -481,6 +546,16 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
     assert after["aws_iam_role"] == before["aws_iam_role"] + 2
     assert after["aws_appautoscaling_policy"] == before["aws_appautoscaling_policy"] + 2
     assert after["aws_sqs_queue"] == before["aws_sqs_queue"] + 2  # jobs + DLQ
+    # Ingress: 443 on the ALB (certificate), api's port from the ALB and from each declared
+    # caller; egress: api's own HTTPS, the ALB and each caller to api's port.
+    callers = len(EXTRA.allow_from)
+    for rtype in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
+        assert after[rtype] == before[rtype] + 2 + callers, rtype
+    services = extended_services()
+    ingress, egress = _service_to_service(stack, "dev", services)
+    assert ingress == egress == _declared(services)
+    assert {(callee, caller) for callee, caller, _ in ingress} == {
+        ("web", "worker"), ("api", "web"), ("api", "worker")}
     # A build context gets its own immutable ECR repository.
     repo_id, _ = _by_name(stack, "aws_ecr_repository", "api")
     _, app, _ = _containers(stack, "dev", "api")
