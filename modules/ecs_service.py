@@ -13,7 +13,10 @@ from cdktf_cdktf_provider_aws.ecs_service import (
     EcsServiceLoadBalancer,
     EcsServiceOrderedPlacementStrategy,
 )
-from cdktf_cdktf_provider_aws.ecs_task_definition import EcsTaskDefinition
+from cdktf_cdktf_provider_aws.ecs_task_definition import (
+    EcsTaskDefinition,
+    EcsTaskDefinitionVolume,
+)
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -26,6 +29,7 @@ from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips,
 from modules.iam import assume_role_policy, managed_policy_arn, policy_json, statement
 from modules.service_config import ServiceConfigResources
 from modules.task_definition import (
+    CONFIG_FILES_VOLUME,
     ContainerInputs,
     container_definitions_json,
     task_cpu,
@@ -145,13 +149,16 @@ class EcsService(Construct):
             environment_id=c.environment_id, profile_id=c.profile_id,
             secret_arns={k: c.secret_arns[k] for k in spec.secrets},
             agent_token_secret_arn=c.agent_token_secret_arn,
-            work_queue_url=props.work_queue.url if props.work_queue else None)
+            work_queue_url=props.work_queue.url if props.work_queue else None,
+            config_files_path=spec.config_files_path)
         self.task_definition = EcsTaskDefinition(
             self, "TaskDefinition", family=self.name, network_mode="awsvpc",
             requires_compatibilities=["EC2"], cpu=str(task_cpu(spec.cpu)),
             memory=str(task_memory(spec.memory)),
             execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
-            container_definitions=container_definitions_json(inputs))
+            container_definitions=container_definitions_json(inputs),
+            volume=([EcsTaskDefinitionVolume(name=CONFIG_FILES_VOLUME)]
+                    if spec.config_files_path else None))
 
         self.service = self._service()
         self.service_name = self.service.name

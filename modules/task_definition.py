@@ -28,6 +28,9 @@ AGENT_HEALTH_CHECK = HealthCheck(
              "import urllib.request; urllib.request.urlopen("
              f"'{AGENT_URL}/health', timeout=2)"),
     interval_seconds=10, timeout_seconds=3, retries=3, start_period_seconds=20)
+CONFIG_FILES_VOLUME = "config-files"
+"""Task-scoped volume (no host path: it lives and dies with the task) the agent writes to."""
+AGENT_OUTPUT_DIR = "/run/config-agent"
 TOKEN_VARIABLE = "CONFIG_AGENT_TOKEN"
 """Injected by ECS from Secrets Manager into both containers; the app sends it to the agent as
 the `X-Aws-Parameters-Secrets-Token` header."""
@@ -58,6 +61,7 @@ class ContainerInputs:
     secret_arns: Mapping[str, str] = field(default_factory=dict)
     agent_token_secret_arn: str | None = None
     work_queue_url: str | None = None
+    config_files_path: str | None = None
 
 
 def secret_variable(short_name: str) -> str:
@@ -104,6 +108,8 @@ def agent_environment(i: ContainerInputs) -> dict[str, str]:
         "AWS_REGION": i.region,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if i.config_files_path is not None:
+        env["CONFIG_AGENT_OUTPUT_DIR"] = AGENT_OUTPUT_DIR
     if i.profile_id is not None:
         env.update({"CONFIG_AGENT_APPCONFIG_APPLICATION": i.application_id,
                     "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": i.environment_id,
@@ -127,7 +133,7 @@ def app_environment(i: ContainerInputs) -> dict[str, str]:
 
 def agent_container(i: ContainerInputs) -> dict[str, Any]:
     """The essential `config-agent` sidecar with its own health check and read-only root."""
-    return {
+    container: dict[str, Any] = {
         "name": AGENT_CONTAINER, "image": i.agent_image, "essential": True,
         "cpu": AGENT_CPU, "memory": AGENT_MEMORY,
         "environment": _pairs(agent_environment(i)), "secrets": _token_secret(i),
@@ -135,6 +141,10 @@ def agent_container(i: ContainerInputs) -> dict[str, Any]:
         "readonlyRootFilesystem": True,
         "logConfiguration": _logs(i, AGENT_CONTAINER),
     }
+    if i.config_files_path is not None:
+        container["mountPoints"] = [{"sourceVolume": CONFIG_FILES_VOLUME,
+                                     "containerPath": AGENT_OUTPUT_DIR, "readOnly": False}]
+    return container
 
 
 def app_container(i: ContainerInputs) -> dict[str, Any]:
@@ -151,6 +161,9 @@ def app_container(i: ContainerInputs) -> dict[str, Any]:
                                       "hostPort": i.container_port, "protocol": "tcp"}]
     if i.health_check is not None:
         container["healthCheck"] = _health_check(i.health_check)
+    if i.config_files_path is not None:
+        container["mountPoints"] = [{"sourceVolume": CONFIG_FILES_VOLUME,
+                                     "containerPath": i.config_files_path, "readOnly": True}]
     return container
 
 

@@ -328,6 +328,10 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
             except ValueError:
                 raise _fail(env, f"{where}.load_balancer.allowed_cidrs",
                             f"{cidr!r} is not a CIDR") from None
+    if s.config_files_path is not None and not re.match(r"^/[A-Za-z0-9._/-]+$",
+                                                         s.config_files_path):
+        raise _fail(env, f"{where}.config_files_path",
+                    f"{s.config_files_path!r} must be an absolute path")
     if s.config_profile is not None and (problem := s.config_profile.problem()):
         raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
     for secret in s.secrets:

@@ -107,6 +107,11 @@ class ServiceSpec:
     config_profile: ConfigProfileSpec | None = ConfigProfileSpec()
     secrets: tuple[str, ...] = ()
     """Secret short names; each becomes `/<env>/<service>/<name>` in Secrets Manager."""
+    config_files_path: str | None = None
+    """Also get config and secrets as files: the agent writes them to a task-scoped volume
+    mounted read-only here in the app container (`<path>/secrets/<name>`,
+    `<path>/configurations/<profile>`). Files are mode 0600 owned by the agent's uid 10001, so
+    the app must run as that uid to read them; the HTTP API has no such constraint."""
     work_queue: bool = False
     """Give the service its own SQS work queue (with DLQ) for jobs, e.g. a queue-driven worker."""
     database_port: int | None = None

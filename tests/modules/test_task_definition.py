@@ -114,3 +114,35 @@ def test_json_round_trips_and_task_size_includes_the_sidecar():
                                        ("api_key2", "SECRET_ARN_API_KEY2")])
 def test_secret_variable_names(short, var):
     assert secret_variable(short) == var
+
+
+def test_config_files_share_a_task_volume_written_by_the_agent_read_only_for_the_app():
+    app, agent = container_definitions(_inputs(config_files_path="/etc/app/config"))
+    assert agent["mountPoints"] == [{"sourceVolume": "config-files",
+                                     "containerPath": "/run/config-agent", "readOnly": False}]
+    assert app["mountPoints"] == [{"sourceVolume": "config-files",
+                                   "containerPath": "/etc/app/config", "readOnly": True}]
+    assert _env(agent)["CONFIG_AGENT_OUTPUT_DIR"] == "/run/config-agent"
+    plain_app, plain_agent = container_definitions(_inputs())
+    assert "mountPoints" not in plain_app and "mountPoints" not in plain_agent
+    assert "CONFIG_AGENT_OUTPUT_DIR" not in _env(plain_agent)
+
+
+def test_task_definition_declares_the_volume_only_when_files_are_asked_for(tmp_path):
+    from dataclasses import replace
+
+    from main import build_app
+    from settings.environments import select
+    from tests.synth_helpers import SynthOutput
+
+    dev = select("dev")[0]
+    web = dev.service("web").with_(config_files_path="/etc/app/config")
+    env = replace(dev, services=(web, dev.service("worker")))
+    build_app([env], str(tmp_path)).synth()
+    stack = SynthOutput(tmp_path).stack("services-dev")
+    by_family = {t["family"]: t for t in stack.resources("aws_ecs_task_definition").values()}
+    assert by_family["dev-web"]["volume"] == [{"name": "config-files"}]
+    assert "volume" not in by_family["dev-worker"]
+    app, agent = json.loads(by_family["dev-web"]["container_definitions"])
+    assert app["mountPoints"][0]["readOnly"] is True
+    assert agent["mountPoints"][0]["containerPath"] == "/run/config-agent"

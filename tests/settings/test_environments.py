@@ -90,6 +90,8 @@ def test_unknown_environment_is_named():
     (dict(services=(DEV.services[0].with_(config_profile=ConfigProfileSpec(
         json_schema={"type": "objekt"})),)),
      "services[web].config_profile.json_schema", "is not a valid JSON schema"),
+    (dict(services=(DEV.services[0].with_(config_files_path="etc/config"),)),
+     "services[web].config_files_path", "must be an absolute path"),
 ])
 def test_bad_setting_fails_with_env_and_field(change, field, detail):
     bad = replace(DEV, **change)
