@@ -307,30 +307,39 @@ def _service_rule_arns(stack, env, service):
                                    f"{env}-{service}-config-deployments"))
 
 
+def _assert_eventbridge_only(doc, action, resource, own_rules, all_rules, deny_action):
+    """Allow: only EventBridge, only `action` on `resource`, only from `own_rules`; deny non-TLS."""
+    (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == [action]
+    assert allow["Resource"] == [resource]
+    assert list(allow["Condition"]) == ["ArnEquals"]
+    sources = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(sources) == own_rules
+    assert not (set(sources) & (all_rules - set(own_rules))), "another service's rule"
+    (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Principal"] == {"AWS": "*"} and deny["Action"] == [deny_action]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _all_rule_arns(stack):
+    return {stack.ref("aws_cloudwatch_event_rule", k, "arn")
+            for k in stack.resources("aws_cloudwatch_event_rule")}
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_topic_policy_admits_only_eventbridge_for_the_service_rules(synth, env):
     settings = ENVS[env]
     stack = _stack(synth, env)
     policies = stack.resources("aws_sns_topic_policy").values()
-    all_rules = {stack.ref("aws_cloudwatch_event_rule", k, "arn")
-                 for k in stack.resources("aws_cloudwatch_event_rule")}
     for spec in settings.services:
         topic_id, _ = _topic(stack, env, spec.name)
         topic_arn = stack.ref("aws_sns_topic", topic_id, "arn")
         (policy,) = [p for p in policies if p["arn"] == topic_arn]
-        doc = json.loads(policy["policy"])
-        (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
-        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-        assert allow["Action"] == ["sns:Publish"]
-        assert allow["Resource"] == [topic_arn]
         own = _service_rule_arns(stack, env, spec.name)
         assert len(own) == 1 + (spec.config_profile is not None)
-        sources = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
-        assert sorted(sources) == own
-        assert not (set(sources) & (all_rules - set(own))), "another service's rule"
-        (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
-        assert deny["Action"] == ["sns:Publish"] and deny["Principal"] == {"AWS": "*"}
-        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        _assert_eventbridge_only(json.loads(policy["policy"]), "sns:Publish", topic_arn, own,
+                                 _all_rule_arns(stack), deny_action="sns:Publish")
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -357,28 +366,17 @@ def test_dlq_policy_admits_only_eventbridge_for_the_service_rules(synth, env):
     settings = ENVS[env]
     stack = _stack(synth, env)
     policies = stack.resources("aws_sqs_queue_policy").values()
-    all_rules = {stack.ref("aws_cloudwatch_event_rule", k, "arn")
-                 for k in stack.resources("aws_cloudwatch_event_rule")}
     for spec in settings.services:
         dlq_id, _ = _dlq(stack, env, spec.name)
         dlq_arn = stack.ref("aws_sqs_queue", dlq_id, "arn")
         (policy,) = [p for p in policies
                      if p["queue_url"] == stack.ref("aws_sqs_queue", dlq_id, "url")]
         doc = json.loads(policy["policy"])
-        (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
-        assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-        assert allow["Action"] == ["sqs:SendMessage"]
-        assert allow["Resource"] == [dlq_arn]
-        own = _service_rule_arns(stack, env, spec.name)
-        assert len(own) == 1 + (spec.config_profile is not None)
-        assert list(allow["Condition"]) == ["ArnEquals"]
-        sources = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
-        assert sorted(sources) == own
-        assert not (set(sources) & (all_rules - set(own))), "another service's rule"
-        (deny,) = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
-        assert deny["Principal"] == {"AWS": "*"} and deny["Action"] == ["sqs:*"]
+        _assert_eventbridge_only(doc, "sqs:SendMessage", dlq_arn,
+                                 _service_rule_arns(stack, env, spec.name),
+                                 _all_rule_arns(stack), deny_action="sqs:*")
+        (deny,) = [st for st in doc["Statement"] if st["Effect"] == "Deny"]
         assert deny["Resource"] == [dlq_arn]
-        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def _dlq_alarm(stack, env, service):
