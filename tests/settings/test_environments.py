@@ -127,3 +127,21 @@ def test_naming_helpers_follow_the_conventions():
     assert state_key("ecs-cdktf/", "dev", "network") == "ecs-cdktf/dev/network.tfstate"
     with pytest.raises(ValueError, match="service 'Web'"):
         resource_name("dev", "Web", "x")
+
+
+def test_readme_environment_table_matches_the_settings():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[1:-1]]
+            for line in readme.splitlines() if line.startswith(("| dev ", "| staging ",
+                                                                 "| prod "))}
+    for env in ENVIRONMENTS:
+        name, account, region, cidr, azs, nat, instances, endpoints, logs, _ = rows[env.name]
+        c = env.cluster
+        assert (account, region, cidr, int(azs)) == (env.account_id, env.region,
+                                                     env.network.vpc_cidr, env.network.az_count)
+        assert nat == {"single": "single", "per_az": "per AZ"}[env.network.nat_mode.value]
+        assert instances == f"{c.instance_type} {c.asg_min}/{c.asg_desired}/{c.asg_max}"
+        assert endpoints == ("yes" if env.network.vpc_endpoints else "no")
+        assert logs == f"{env.services_settings.log_retention_days} d"
