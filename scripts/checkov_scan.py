@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synth_out import load_stacks, replace_readme_block, resources
+
 SKIP = re.compile(r"^checkov:skip=([A-Z0-9_]+):\s*(\S.*)$")
 DEFAULT_CHECKOV = Path(__file__).resolve().parent.parent / ".venv-scan" / "bin" / "checkov"
 
@@ -28,29 +30,23 @@ class ScanResult:
     stale: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def declared_skips(stacks_dir: Path) -> dict[tuple[str, str, str], str]:
+def declared_skips(stacks: dict[str, dict]) -> dict[tuple[str, str, str], str]:
     """{(stack, "type.logical_id", check id): reason} from every resource's `//` block."""
     skips = {}
-    for tf_json in sorted(stacks_dir.glob("*/cdk.tf.json")):
-        stack = tf_json.parent.name
-        for rtype, resources in json.loads(tf_json.read_text()).get("resource", {}).items():
-            for name, body in resources.items():
-                for line in body.get("//", {}).get("checkov_skip", []):
-                    m = SKIP.match(line)
-                    if not m:
-                        raise SystemExit(f"{stack} {rtype}.{name}: malformed skip {line!r}")
-                    skips[(stack, f"{rtype}.{name}", m.group(1))] = m.group(2)
+    for stack, doc in stacks.items():
+        for rtype, name, body in resources(doc):
+            for line in body.get("//", {}).get("checkov_skip", []):
+                m = SKIP.match(line)
+                if not m:
+                    raise SystemExit(f"{stack} {rtype}.{name}: malformed skip {line!r}")
+                skips[(stack, f"{rtype}.{name}", m.group(1))] = m.group(2)
     return skips
 
 
-def resource_types(stacks_dir: Path) -> dict[tuple[str, str], str]:
+def resource_types(stacks: dict[str, dict]) -> dict[tuple[str, str], str]:
     """{(stack, logical id): "type.logical_id"} for every resource."""
-    found = {}
-    for tf_json in stacks_dir.glob("*/cdk.tf.json"):
-        for rtype, resources in json.loads(tf_json.read_text()).get("resource", {}).items():
-            for name in resources:
-                found[(tf_json.parent.name, name)] = f"{rtype}.{name}"
-    return found
+    return {(stack, name): f"{rtype}.{name}"
+            for stack, doc in stacks.items() for rtype, name, _ in resources(doc)}
 
 
 def run_checkov(stacks_dir: Path, checkov: Path) -> list[dict]:
@@ -66,8 +62,9 @@ def run_checkov(stacks_dir: Path, checkov: Path) -> list[dict]:
 
 def scan(stacks_dir: Path, checkov: Path = DEFAULT_CHECKOV) -> ScanResult:
     """Checkov verdicts for every stack under `stacks_dir`, inline skips applied."""
-    skips = declared_skips(stacks_dir)
-    types = resource_types(stacks_dir)
+    stacks = load_stacks(stacks_dir)
+    skips = declared_skips(stacks)
+    types = resource_types(stacks)
     result, used = ScanResult(), set()
     for report in run_checkov(stacks_dir, checkov):
         results = report.get("results", {})
@@ -96,7 +93,7 @@ SKIPS_START, SKIPS_END = "<!-- checkov-skips:start -->", "<!-- checkov-skips:end
 def skips_table(stacks_dir: Path) -> str:
     """Markdown table of every distinct (check, resource type, reason), with stack counts."""
     rows: dict[tuple[str, str, str], set[str]] = {}
-    for (stack, resource, check), reason in declared_skips(stacks_dir).items():
+    for (stack, resource, check), reason in declared_skips(load_stacks(stacks_dir)).items():
         rows.setdefault((check, resource.split(".")[0], reason), set()).add(stack)
     lines = ["| check | resource type | stacks | reason |", "|---|---|---|---|"]
     lines += [f"| {c} | `{t}` | {len(stacks)} | {reason} |"
@@ -106,12 +103,6 @@ def skips_table(stacks_dir: Path) -> str:
 
 def readme_block(stacks_dir: Path) -> str:
     return f"{SKIPS_START}\n{skips_table(stacks_dir)}\n{SKIPS_END}"
-
-
-def update_readme(readme: Path, stacks_dir: Path) -> None:
-    text = readme.read_text()
-    start, end = text.index(SKIPS_START), text.index(SKIPS_END) + len(SKIPS_END)
-    readme.write_text(text[:start] + readme_block(stacks_dir) + text[end:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print(skips_table(args.stacks_dir))
         return 0
     if args.readme:
-        update_readme(args.readme, args.stacks_dir)
+        replace_readme_block(args.readme, SKIPS_START, SKIPS_END, readme_block(args.stacks_dir))
         print(f"updated {args.readme}")
         return 0
     result = scan(args.stacks_dir, args.checkov)

@@ -16,6 +16,8 @@ import re
 import sys
 from pathlib import Path
 
+from synth_out import replace_readme_block
+
 SHOWN = (
     "aws_vpc", "aws_subnet", "aws_nat_gateway", "aws_internet_gateway", "aws_flow_log",
     "aws_vpc_endpoint", "aws_launch_template", "aws_autoscaling_group",
@@ -99,12 +101,6 @@ def readme_block(diagram: str, env: str) -> str:
             f"{MARK_END}")
 
 
-def update_readme(readme: Path, block: str) -> None:
-    text = readme.read_text()
-    start, end = text.index(MARK_START), text.index(MARK_END) + len(MARK_END)
-    readme.write_text(text[:start] + block + text[end:])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stacks_dir", nargs="?", default="cdktf.out/stacks", type=Path)
@@ -113,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     diagram = mermaid(args.stacks_dir, args.env)
     if args.readme:
-        update_readme(args.readme, readme_block(diagram, args.env))
+        replace_readme_block(args.readme, MARK_START, MARK_END, readme_block(diagram, args.env))
         print(f"updated {args.readme}")
     else:
         sys.stdout.write(diagram)

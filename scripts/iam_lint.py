@@ -16,12 +16,8 @@ import sys
 from pathlib import Path
 
 from policy_sentry.querying.actions import get_action_data
+from synth_out import load_stacks, policy_statements
 
-POLICY_ATTRIBUTES = {
-    "aws_iam_role_policy": "policy", "aws_iam_policy": "policy",
-    "aws_sqs_queue_policy": "policy", "aws_sns_topic_policy": "policy",
-    "aws_s3_bucket_policy": "policy", "aws_kms_key": "policy",
-}
 _cache: dict[str, list[dict]] = {}
 
 
@@ -57,18 +53,10 @@ def lint_statement(where: str, statement: dict) -> list[str]:
 
 def lint(stacks_dir: Path) -> tuple[int, list[str]]:
     checked, findings = 0, []
-    for tf_json in sorted(stacks_dir.glob("*/cdk.tf.json")):
-        doc = json.loads(tf_json.read_text())
-        for rtype, attr in POLICY_ATTRIBUTES.items():
-            for name, body in doc.get("resource", {}).get(rtype, {}).items():
-                try:
-                    policy = json.loads(body[attr])
-                except (KeyError, TypeError, ValueError):
-                    continue
-                for i, statement in enumerate(_as_list(policy.get("Statement", []))):
-                    checked += 1
-                    where = f"{tf_json.parent.name} {rtype}.{name} statement {i}"
-                    findings += lint_statement(where, statement)
+    for stack, doc in load_stacks(stacks_dir).items():
+        for rtype, name, i, statement in policy_statements(doc):
+            checked += 1
+            findings += lint_statement(f"{stack} {rtype}.{name} statement {i}", statement)
     return checked, findings
 
 

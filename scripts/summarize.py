@@ -14,24 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from synth_out import load_stacks, policy_statements
+
 GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "summary.json"
 
 
 def _all(doc: dict, rtype: str) -> list[dict[str, Any]]:
     return list(doc.get("resource", {}).get(rtype, {}).values())
-
-
-def _statements(doc: dict) -> list[dict[str, Any]]:
-    found = []
-    for rtype, attr in (("aws_iam_role_policy", "policy"), ("aws_iam_policy", "policy"),
-                        ("aws_sqs_queue_policy", "policy"), ("aws_s3_bucket_policy", "policy"),
-                        ("aws_kms_key", "policy")):
-        for body in _all(doc, rtype):
-            try:
-                found += json.loads(body[attr])["Statement"]
-            except (KeyError, ValueError, TypeError):
-                continue  # policies built with Terraform functions are checked elsewhere
-    return found
 
 
 def security_properties(doc: dict) -> dict[str, Any]:
@@ -69,7 +58,7 @@ def security_properties(doc: dict) -> dict[str, Any]:
         if r.get("cidr_ipv4") == "0.0.0.0/0")
     if open_ingress:
         props["ingress_from_anywhere"] = open_ingress
-    statements = _statements(doc)
+    statements = [statement for *_, statement in policy_statements(doc)]
     if statements:
         props["iam_wildcard_actions"] = sum(
             1 for s in statements if s.get("Effect") == "Allow"
@@ -81,9 +70,8 @@ def security_properties(doc: dict) -> dict[str, Any]:
 def summarize(stacks_dir: Path) -> dict[str, Any]:
     """{env: {stack kind: {"resources": {type: count}, "security": {...}}}}."""
     summary: dict[str, Any] = {}
-    for tf_json in sorted(stacks_dir.glob("*/cdk.tf.json")):
-        kind, env = tf_json.parent.name.rsplit("-", 1)
-        doc = json.loads(tf_json.read_text())
+    for name, doc in load_stacks(stacks_dir).items():
+        kind, env = name.rsplit("-", 1)
         summary.setdefault(env, {})[kind] = {
             "resources": {t: len(v) for t, v in sorted(doc.get("resource", {}).items())},
             "security": security_properties(doc),
