@@ -103,6 +103,24 @@ def get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
     return resp.status, resp.read()
 
 
+def wait_healthy(proc: subprocess.Popen, deadline: float,
+                 what: str) -> tuple[int, http.client.HTTPConnection]:
+    """(port, keep-alive connection) once the agent listens and reports healthy."""
+    # The port: the agent logs it at INFO; at WARNING we find it from /proc instead.
+    port = None
+    while port is None and time.monotonic() < deadline:
+        port = _listening_port(proc.pid)
+        time.sleep(0.05)
+    if port is None:
+        raise SystemExit(f"{what} did not start listening")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    while get(conn, "/health")[0] != 200:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{what} did not become healthy")
+        time.sleep(0.05)
+    return port, conn
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--load", nargs=4, metavar=("PORT", "PATH", "SECONDS", "THREADS"),
@@ -165,20 +183,8 @@ def main() -> int:
     agent_log = tempfile.TemporaryFile("w+")
     agent = subprocess.Popen([sys.executable, "-m", "config_agent"], env=agent_env, cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=agent_log, text=True)
-    port = None
     try:
-        # Port: the agent logs it at INFO; with WARNING we find it from /proc instead.
-        deadline = time.monotonic() + 20
-        while port is None and time.monotonic() < deadline:
-            port = _listening_port(agent.pid)
-            time.sleep(0.05)
-        if port is None:
-            raise SystemExit("agent did not start listening")
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        while get(conn, "/health")[0] != 200:
-            if time.monotonic() > deadline:
-                raise SystemExit("agent did not become healthy")
-            time.sleep(0.05)
+        port, conn = wait_healthy(agent, time.monotonic() + 20, "agent")
         note(f"agent pid {agent.pid} healthy on port {port}")
         secret_path = f"/secretsmanager/get?secretId={secret['Name']}"
         config_path = f"/applications/{app}/environments/{env_id}/configurations/{prof}"
@@ -335,21 +341,8 @@ def fanout_latency(args: argparse.Namespace, endpoint: str, base_env: dict[str, 
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
               for _ in range(2)]
     try:
-        conns = []
         deadline = time.monotonic() + 20
-        for proc in agents:
-            port = None
-            while port is None and time.monotonic() < deadline:
-                port = _listening_port(proc.pid)
-                time.sleep(0.05)
-            if port is None:
-                raise SystemExit("fan-out agent did not start listening")
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            while get(conn, "/health")[0] != 200:
-                if time.monotonic() > deadline:
-                    raise SystemExit("fan-out agent did not become healthy")
-                time.sleep(0.05)
-            conns.append(conn)
+        conns = [wait_healthy(proc, deadline, "fan-out agent")[1] for proc in agents]
         note("fan-out agents healthy")
         path = f"/secretsmanager/get?secretId={secret['Name']}"
         lat: list[float] = []

@@ -117,7 +117,24 @@ def _apply(handler: _Base, verdict: Fault | str | None) -> bool:
     return True
 
 
-class FaultProxy(_Faults):
+class _LoopbackService(_Faults):
+    """A fault-injectable HTTP server on 127.0.0.1 with an ephemeral port."""
+
+    def _serve(self, handler: type[_Base]) -> None:
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FaultProxy(_LoopbackService):
     """Reverse proxy to moto for JSON-protocol (X-Amz-Target) and query-protocol services."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
@@ -146,17 +163,7 @@ class FaultProxy(_Faults):
                     conn.close()
                 self._reply(resp.status, data, out)
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 @dataclass
@@ -192,7 +199,7 @@ class _Session:
     polled: bool = False
 
 
-class AppConfigEmulator(_Faults):
+class AppConfigEmulator(_LoopbackService):
     """AppConfig data plane + GetDeployment on loopback, backed by moto's hosted versions."""
 
     def __init__(self, moto_appconfig: Any, enforce_poll_interval: bool = True) -> None:
@@ -231,17 +238,7 @@ class AppConfigEmulator(_Faults):
                     return
                 self._aws_error(404, "ResourceNotFoundException")
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
     # --- test API -----------------------------------------------------------------------------
     def deploy(self, application_id: str, environment_id: str, profile_id: str,

@@ -40,6 +40,20 @@ def _port(lines: list[str]) -> int | None:
     return None
 
 
+def _sigterm_exits_zero_quickly(proc: subprocess.Popen) -> None:
+    """SIGTERM while a 20 s long poll is in flight: exit 0 within 5 s."""
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def test_subprocess_serves_refreshes_and_exits_zero_on_sigterm(aws):
     queue, _ = aws.queue()
     value = "proc-value-" + os.urandom(4).hex()
@@ -53,14 +67,9 @@ def test_subprocess_serves_refreshes_and_exits_zero_on_sigterm(aws):
         aws.sm.put_secret_value(SecretId=sec["Name"], SecretString=value + "-2")
         aws.send(queue, ev.as_message_body(ev.secret_api_call("PutSecretValue", sec["Name"])))
         wait_for(lambda: secret_json(port, sec["Name"])["SecretString"] == value + "-2")
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)  # while a 20 s long poll is in flight
-        assert proc.wait(timeout=10) == 0
-        assert time.monotonic() - started < 5
+        _sigterm_exits_zero_quickly(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     text = "".join(lines)
     assert '"msg":"stopped"' in text
     assert value not in text
@@ -93,14 +102,9 @@ def test_subprocess_fanout_sigterm_unsubscribes_and_deletes_its_queue(aws):
         aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
             ev.secret_api_call("PutSecretValue", sec["Name"])))
         wait_for(lambda: secret_json(port, sec["Name"])["SecretString"] == "proc-fanout-after")
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)  # while a 20 s long poll is in flight
-        assert proc.wait(timeout=10) == 0
-        assert time.monotonic() - started < 5
+        _sigterm_exits_zero_quickly(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
     queue_name = subs[0]["Endpoint"].rsplit(":", 1)[-1]
     assert not [u for u in aws.sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls", [])]
