@@ -13,14 +13,24 @@ SKIP_KEY = "checkov_skip"
 
 
 def skip_checks(resource: TerraformResource, skips: dict[str, str]) -> None:
-    """Record `checkov:skip=<ID>: <reason>` for each check that is wrong for this resource."""
+    """Record `checkov:skip=<ID>: <reason>` for each check that is wrong for this resource.
+
+    Calls accumulate: a construct and its user may each skip checks on the same resource
+    (the override holds the whole list, so a second call must not drop the first's skips).
+    """
     if not skips:
         return
     for check_id, reason in skips.items():
         if not reason.strip():
             raise ValueError(f"skipping {check_id} needs a reason")
+    merged: dict[str, str] = dict(getattr(resource, "_checkov_skips", {}))
+    for check_id, reason in skips.items():
+        if merged.get(check_id, reason) != reason:
+            raise ValueError(f"{check_id} is already skipped with another reason")
+        merged[check_id] = reason
+    resource._checkov_skips = merged  # Python-side record of what the override holds
     resource.add_override(f"//.{SKIP_KEY}",
-                          [f"checkov:skip={cid}: {reason}" for cid, reason in sorted(skips.items())])
+                          [f"checkov:skip={cid}: {reason}" for cid, reason in sorted(merged.items())])
 
 
 # Reasons shared by several constructs.
