@@ -8,7 +8,7 @@ ENV ?= dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: synth test venv scan-venv checkov golden docs bench demo plan clean
+.PHONY: synth test venv scan-venv checkov golden docs bench demo plan images clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ demo: venv
 plan: synth
 	terraform -chdir=cdktf.out/stacks/$(STACK)-$(ENV) init
 	terraform -chdir=cdktf.out/stacks/$(STACK)-$(ENV) plan
+
+## images: build and push ENV's images to its registry stack's ECR repositories (docker, aws CLI)
+images: venv
+	$(PY) scripts/images.py $(ENV)
 
 clean:
 	rm -rf cdktf.out .pytest_cache

@@ -9,7 +9,9 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from settings.environments import EnvironmentSettings, SettingsError, select_from_environment
+from settings.environments import select_from_environment
+from settings.schema import EnvironmentSettings
+from settings.validation import SettingsError
 
 
 def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
@@ -19,6 +21,7 @@ def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
     from stacks.cluster import ClusterStack
     from stacks.config_pipeline import ConfigPipelineStack
     from stacks.network import NetworkStack
+    from stacks.registry import RegistryStack
     from stacks.services import ServicesStack
 
     app = App(outdir=outdir) if outdir else App()
@@ -26,7 +29,8 @@ def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
         network = NetworkStack(app, env)
         cluster = ClusterStack(app, env, network)
         pipeline = ConfigPipelineStack(app, env)
-        ServicesStack(app, env, network, cluster, pipeline)
+        registry = RegistryStack(app, env)
+        ServicesStack(app, env, network, cluster, pipeline, registry)
     return app
 
 

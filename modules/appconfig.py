@@ -26,12 +26,11 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from modules.iam import assume_role_policy, policy_json, statement
-from settings.environments import DeploymentStrategy
+from settings.rules import appconfig_strategy_problem, config_profile_problem
+from settings.schema import DeploymentStrategy
 
 LINEAR_GROWTH_PERCENT = 20
 """Linear rollouts reach 20% more of the targets per step: five equal steps."""
-MAX_STRATEGY_MINUTES = 1440
-"""AppConfig's limit for deployment duration and final bake time."""
 HOSTED_LOCATION = "hosted"
 FREEFORM = "AWS.Freeform"
 JSON_CONTENT_TYPE = "application/json"
@@ -55,22 +54,11 @@ class AppConfigAppProps:
 def strategy_settings(strategy: DeploymentStrategy, deployment_minutes: int,
                       bake_minutes: int) -> dict[str, Any]:
     """Arguments of aws_appconfig_deployment_strategy for the env's chosen strategy."""
-    for what, minutes in (("deployment_minutes", deployment_minutes),
-                          ("bake_minutes", bake_minutes)):
-        if not 0 <= minutes <= MAX_STRATEGY_MINUTES:
-            raise ValueError(f"{what} {minutes} must be between 0 and {MAX_STRATEGY_MINUTES}")
-    if strategy is DeploymentStrategy.ALL_AT_ONCE:
-        if deployment_minutes:
-            raise ValueError("an all-at-once strategy has no deployment duration")
-        return {"deployment_duration_in_minutes": 0, "growth_factor": 100,
-                "growth_type": "LINEAR", "final_bake_time_in_minutes": bake_minutes}
-    if strategy is DeploymentStrategy.LINEAR:
-        if deployment_minutes < 1:
-            raise ValueError("a linear strategy needs deployment_minutes >= 1")
-        return {"deployment_duration_in_minutes": deployment_minutes,
-                "growth_factor": LINEAR_GROWTH_PERCENT, "growth_type": "LINEAR",
-                "final_bake_time_in_minutes": bake_minutes}
-    raise ValueError(f"unknown deployment strategy {strategy!r}")
+    if problem := appconfig_strategy_problem(strategy.value, deployment_minutes, bake_minutes):
+        raise ValueError(f"{problem[0]}: {problem[1]}")
+    growth = 100 if strategy is DeploymentStrategy.ALL_AT_ONCE else LINEAR_GROWTH_PERCENT
+    return {"deployment_duration_in_minutes": deployment_minutes, "growth_factor": growth,
+            "growth_type": "LINEAR", "final_bake_time_in_minutes": bake_minutes}
 
 
 class AppConfigApp(Construct):
@@ -86,8 +74,9 @@ class AppConfigApp(Construct):
         monitors = []
         if props.monitor_alarm_arns:
             role = IamRole(self, "MonitorRole", name=f"{props.application_name}-monitor",
-                           assume_role_policy=assume_role_policy("appconfig.amazonaws.com",
-                                                                 props.account_id))
+                           # The trust AppConfig documents for this role ("Configure
+                           # permissions for automatic rollback"): no conditions.
+                           assume_role_policy=assume_role_policy("appconfig.amazonaws.com"))
             IamRolePolicy(self, "MonitorPolicy", role=role.id, name="describe-alarms",
                           policy=policy_json(statement(["cloudwatch:DescribeAlarms"],
                                                        list(props.monitor_alarm_arns))))
@@ -124,7 +113,9 @@ class HostedProfile(Construct):
     def __init__(self, scope: Construct, id_: str, app: AppConfigApp,
                  props: HostedProfileProps) -> None:
         super().__init__(scope, id_)
-        _check_against_schema(props.name, props.json_schema, props.initial_content_json)
+        if problem := config_profile_problem(props.json_schema,
+                                             json.loads(props.initial_content_json)):
+            raise ValueError(f"profile {props.name!r}: {problem[0]} {problem[1]}")
         self.profile = AppconfigConfigurationProfile(
             self, "Profile", application_id=app.application_id, name=props.name,
             description=props.description or None, location_uri=HOSTED_LOCATION, type=FREEFORM,
@@ -146,18 +137,3 @@ class HostedProfile(Construct):
             depends_on=[app.last_deployment] if app.last_deployment else None)
         app.last_deployment = self.deployment
         self.profile_id = self.profile.configuration_profile_id
-
-
-def _check_against_schema(name: str, schema: Mapping[str, object], content_json: str) -> None:
-    """Fail at synth, not at apply, when the initial content is not a JSON object as required.
-
-    Only the top-level `type: object` and `required` keys are checked (no jsonschema dependency);
-    AppConfig runs the full validator when the version is deployed.
-    """
-    content = json.loads(content_json)
-    if schema.get("type") == "object" and not isinstance(content, dict):
-        raise ValueError(f"profile {name!r}: initial content must be a JSON object")
-    required = schema.get("required") or ()
-    missing = [k for k in required if k not in content]  # type: ignore[union-attr]
-    if missing:
-        raise ValueError(f"profile {name!r}: initial content lacks required keys {missing}")

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from cdktf import TerraformResourceLifecycle
+from cdktf import ITerraformDependable, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.autoscaling_group import AutoscalingGroup, AutoscalingGroupTag
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.ecs_capacity_provider import EcsCapacityProvider
@@ -27,8 +27,12 @@ from constructs import Construct
 from modules.checkov_skips import skip_checks
 from modules.iam import assume_role_policy, managed_policy_arn
 
-ECS_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
-"""Public SSM parameter with the current ECS-optimized Amazon Linux 2023 AMI id."""
+ECS_AMI_PARAMETERS = {
+    "x86_64": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+    "arm64": "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+}
+"""Public SSM parameters with the current ECS-optimized Amazon Linux 2023 AMI id per CPU
+architecture (ECS Developer Guide, "Retrieving Amazon ECS-optimized Linux AMI metadata")."""
 INSTANCE_MANAGED_POLICIES = (
     "service-role/AmazonEC2ContainerServiceforEC2Role",
     "AmazonSSMManagedInstanceCore",
@@ -52,6 +56,8 @@ class Ec2CapacityProps:
     vpc_id: str
     subnet_ids: Sequence[str]
     instance_type: str
+    architecture: str
+    """`x86_64` or `arm64` (settings.rules.instance_architecture): picks the AMI."""
     min_size: int
     max_size: int
     desired_capacity: int
@@ -59,6 +65,9 @@ class Ec2CapacityProps:
     target_capacity_percent: int
     min_scaling_step: int
     max_scaling_step: int
+    launch_after: Sequence[ITerraformDependable] = ()
+    """Resources instances must not register before, e.g. the account's awsvpcTrunking
+    default (it applies only to instances registered after it is set)."""
 
 
 def cloudwatch_agent_config() -> dict:
@@ -111,9 +120,15 @@ class Ec2Capacity(Construct):
     def __init__(self, scope: Construct, id_: str, props: Ec2CapacityProps) -> None:
         super().__init__(scope, id_)
         name = props.name_prefix
+        if props.architecture not in ECS_AMI_PARAMETERS:
+            raise ValueError(f"architecture {props.architecture!r} must be one of "
+                             f"{sorted(ECS_AMI_PARAMETERS)}")
+        # The trust AWS documents for the ECS container instance role ("Amazon ECS container
+        # instance IAM role"): no conditions. EC2 sends no aws:SourceAccount when it fetches
+        # instance-profile credentials, so such a condition would leave instances without
+        # credentials, unable to join the cluster.
         self.role = IamRole(self, "InstanceRole", name=f"{name}-ecs-instance",
-                            assume_role_policy=assume_role_policy("ec2.amazonaws.com",
-                                                                  props.account_id))
+                            assume_role_policy=assume_role_policy("ec2.amazonaws.com"))
         for policy in INSTANCE_MANAGED_POLICIES:
             IamRolePolicyAttachment(self, "Attach" + policy.split("/")[-1], role=self.role.name,
                                     policy_arn=managed_policy_arn(policy))
@@ -129,7 +144,8 @@ class Ec2Capacity(Construct):
                                    description="ECS, ECR, SSM, CloudWatch and package repos",
                                    ip_protocol="-1", cidr_ipv4="0.0.0.0/0")
         self.security_group_id = self.security_group.id
-        ami = DataAwsSsmParameter(self, "EcsAmi", name=ECS_AMI_PARAMETER)
+        ami = DataAwsSsmParameter(self, "EcsAmi",
+                                  name=ECS_AMI_PARAMETERS[props.architecture])
         self.launch_template = LaunchTemplate(
             self, "LaunchTemplate", name=f"{name}-ecs", image_id=ami.value,
             instance_type=props.instance_type, update_default_version=True,
@@ -158,7 +174,11 @@ class Ec2Capacity(Construct):
             self, "AutoScalingGroup", name=f"{name}-ecs", vpc_zone_identifier=props.subnet_ids,
             min_size=props.min_size, max_size=props.max_size,
             desired_capacity=props.desired_capacity,
-            launch_template={"id": self.launch_template.id, "version": "$Latest"},
+            # The template's version number, not "$Latest": the provider starts an instance
+            # refresh only when the launch_template block changes, so a new AMI (a new
+            # template version) must show up here to reach running instances.
+            launch_template={"id": self.launch_template.id,
+                             "version": Token.as_string(self.launch_template.latest_version)},
             health_check_type="EC2", health_check_grace_period=INSTANCE_WARMUP_SECONDS,
             protect_from_scale_in=True,  # required by managed termination protection
             default_instance_warmup=INSTANCE_WARMUP_SECONDS,
@@ -170,7 +190,8 @@ class Ec2Capacity(Construct):
                  AutoscalingGroupTag(key="Name", value=f"{name}-ecs-instance",
                                      propagate_at_launch=True)],
             # ECS managed scaling owns desired capacity after creation.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]))
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
+            depends_on=list(props.launch_after) or None)
         self.capacity_provider = EcsCapacityProvider(
             self, "CapacityProvider", name=f"{name}-ec2",
             auto_scaling_group_provider={

@@ -12,6 +12,8 @@ from cdktf_cdktf_provider_aws.ecs_cluster_capacity_providers import (
 )
 from constructs import Construct
 
+from settings.rules import capacity_strategy_problem
+
 CONTAINER_INSIGHTS = "enhanced"
 """Container Insights with enhanced observability (task/container level metrics)."""
 
@@ -36,6 +38,8 @@ class EcsCluster(Construct):
     def use_capacity_provider(self, capacity_provider_name: str, *, base: int,
                               weight: int) -> EcsClusterCapacityProviders:
         """Associate a capacity provider and make it the cluster's default strategy."""
+        if problem := capacity_strategy_problem(base, weight):
+            raise ValueError(f"{problem[0]}: {problem[1]}")
         return EcsClusterCapacityProviders(
             self, "CapacityProviders", cluster_name=self.cluster.name,
             capacity_providers=[capacity_provider_name],

@@ -124,6 +124,8 @@ class EcsService(Construct):
             raise ValueError(f"{spec.name}: no secret ARNs for {missing}")
         self._props = props
         self.name = service_name(props.env, spec.name)
+        self._grants: list[ITerraformDependable] = []
+        """The roles' policies: the service waits for them (IAM is eventually consistent)."""
 
         self.log_group = CloudwatchLogGroup(
             self, "LogGroup", name=log_group_name(props.env, spec.name),
@@ -143,6 +145,7 @@ class EcsService(Construct):
             cpu=spec.cpu, memory=spec.memory, region=props.region,
             log_group=self.log_group.name, container_port=spec.container_port,
             environment=spec.environment, health_check=spec.health_check,
+            command=spec.command, entry_point=spec.entry_point,
             config_topic_arn=c.topic_arn, queue_name_prefix=c.queue_name_prefix,
             dlq_arn=c.dlq_arn, max_receive_count=c.max_receive_count,
             queue_kms_key_arn=c.kms_key_arn, application_id=c.application_id,
@@ -166,9 +169,12 @@ class EcsService(Construct):
     # --- IAM -------------------------------------------------------------------------------
 
     def _trust(self) -> str:
+        # The conditions AWS documents for task and task execution roles (ECS Developer
+        # Guide, "Task IAM role" / "Task execution IAM role": confused deputy prevention).
         p = self._props
-        return assume_role_policy("ecs-tasks.amazonaws.com", p.account_id,
-                                  f"arn:{PARTITION}:ecs:{p.region}:{p.account_id}:*")
+        return assume_role_policy("ecs-tasks.amazonaws.com", source_account=p.account_id,
+                                  source_arn_like=f"arn:{PARTITION}:ecs:{p.region}:"
+                                                  f"{p.account_id}:*")
 
     def _execution_role(self) -> IamRole:
         """What the ECS agent uses: pull, log, and read only the secret it injects."""
@@ -176,18 +182,18 @@ class EcsService(Construct):
         role = IamRole(self, "ExecutionRole",
                        name=resource_name(p.env, p.spec.name, "execution"),
                        assume_role_policy=self._trust())
-        IamRolePolicyAttachment(self, "ExecutionManagedPolicy", role=role.name,
-                                policy_arn=managed_policy_arn(EXECUTION_MANAGED_POLICY))
+        self._grants.append(IamRolePolicyAttachment(
+            self, "ExecutionManagedPolicy", role=role.name,
+            policy_arn=managed_policy_arn(EXECUTION_MANAGED_POLICY)))
         if p.config.agent_token_secret_arn is not None:
-            IamRolePolicy(self, "ExecutionSecrets", role=role.id, name="inject-agent-token",
-                          policy=policy_json(
-                              statement(["secretsmanager:GetSecretValue"],
-                                        [p.config.agent_token_secret_arn], sid="AgentToken"),
-                              statement(["kms:Decrypt"], [p.config.kms_key_arn],
-                                        sid="DecryptViaSecretsManager", condition={
-                                            "StringEquals": {"kms:ViaService":
-                                                             f"secretsmanager.{p.region}"
-                                                             ".amazonaws.com"}})))
+            self._grants.append(IamRolePolicy(
+                self, "ExecutionSecrets", role=role.id, name="inject-agent-token",
+                policy=policy_json(
+                    statement(["secretsmanager:GetSecretValue"],
+                              [p.config.agent_token_secret_arn], sid="AgentToken"),
+                    statement(["kms:Decrypt"], [p.config.kms_key_arn],
+                              sid="DecryptViaSecretsManager", condition={"StringEquals": {
+                                  "kms:ViaService": f"secretsmanager.{p.region}.amazonaws.com"}}))))
         return role
 
     def task_role_statements(self) -> list[dict[str, Any]]:
@@ -250,8 +256,9 @@ class EcsService(Construct):
         p = self._props
         role = IamRole(self, "TaskRole", name=resource_name(p.env, p.spec.name, "task"),
                        assume_role_policy=self._trust())
-        IamRolePolicy(self, "TaskPolicy", role=role.id, name="own-resources",
-                      policy=policy_json(*self.task_role_statements()))
+        self._grants.append(IamRolePolicy(self, "TaskPolicy", role=role.id,
+                                          name="own-resources",
+                                          policy=policy_json(*self.task_role_statements())))
         return role
 
     # --- network ---------------------------------------------------------------------------
@@ -335,8 +342,9 @@ class EcsService(Construct):
             extra["health_check_grace_period_seconds"] = HEALTH_CHECK_GRACE_SECONDS
         if p.registry_arn is not None:
             extra["service_registries"] = {"registry_arn": p.registry_arn}
-        if p.depends_on:
-            extra["depends_on"] = list(p.depends_on)
+        # Without the grants in place, the first tasks fail secret injection or their
+        # agent's AWS calls (AccessDenied) and count toward the circuit breaker.
+        extra["depends_on"] = [*p.depends_on, *self._grants]
         return AwsEcsService(
             self, "Service", name=self.name, cluster=p.cluster_arn,
             task_definition=self.task_definition.arn, desired_count=spec.desired_count,

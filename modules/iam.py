@@ -31,18 +31,24 @@ def policy_json(*statements: Statement) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
 
 
-def assume_role_policy(service: str, account_id: str,
+def assume_role_policy(service: str, *, source_account: str | None = None,
                        source_arn_like: str | None = None) -> str:
-    """Trust policy for an AWS service principal, confused-deputy protected by source account."""
-    condition: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    """Trust policy for an AWS service principal.
+
+    Pass the confused-deputy conditions (`aws:SourceAccount`, `aws:SourceArn`) only where AWS
+    documents them for that principal: a service that does not send the key when it assumes
+    the role is then denied (e.g. EC2 fetching instance-profile credentials sends neither).
+    """
+    trust: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service},
+                             "Action": "sts:AssumeRole"}
+    condition: dict[str, Any] = {}
+    if source_account:
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
     if source_arn_like:
         condition["ArnLike"] = {"aws:SourceArn": source_arn_like}
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-        "Condition": condition,
-    }]}, sort_keys=True)
+    if condition:
+        trust["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [trust]}, sort_keys=True)
 
 
 def managed_policy_arn(name: str) -> str:

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from modules.iam import policy_json, statement
 from settings.naming import PARTITION
+from settings.rules import between_problem
 
 DEFAULT_DELETION_WINDOW_DAYS = 30
 """Longest window: a scheduled deletion of a key that encrypts secrets must be reversible."""
@@ -61,8 +62,9 @@ class KmsKey(Construct):
         super().__init__(scope, id_)
         if not props.alias.startswith("alias/") or props.alias.startswith("alias/aws/"):
             raise ValueError(f"alias {props.alias!r} must start with 'alias/' (not 'alias/aws/')")
-        if not 7 <= props.deletion_window_days <= 30:
-            raise ValueError(f"deletion window {props.deletion_window_days} must be 7-30 days")
+        # KMS ScheduleKeyDeletion: PendingWindowInDays 7-30.
+        if problem := between_problem(props.deletion_window_days, 7, 30):
+            raise ValueError(f"deletion window: {problem}")
         self.policy_document = policy_json(account_root_statement(props.account_id),
                                            *props.service_statements)
         self.key = AwsKmsKey(self, "Key", description=props.description,

@@ -25,6 +25,7 @@ from modules.checkov_skips import skip_checks
 from modules.iam import statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
 from settings.naming import PARTITION
+from settings.rules import alb_name_problem
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -94,8 +95,8 @@ class LoadBalancer(Construct):
         super().__init__(scope, id_)
         if not props.targets:
             raise ValueError("a load balancer needs at least one target service")
-        if len(props.name) > 32:
-            raise ValueError(f"ALB name {props.name!r} exceeds 32 characters")
+        if problem := alb_name_problem(props.name):
+            raise ValueError(problem)
         names = [t.name for t in props.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate ALB targets: {names}")

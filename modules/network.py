@@ -26,8 +26,8 @@ from constructs import Construct
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
 from modules.iam import assume_role_policy, policy_json, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
-from settings.environments import SUBNET_NEWBITS, FlowLogDestination, NatMode
 from settings.naming import PARTITION
+from settings.schema import SUBNET_NEWBITS, FlowLogDestination, NatMode
 
 INTERFACE_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "ecr.api", "ecr.dkr", "logs")
 """What private instances need to reach without NAT: Session Manager, ECR pulls, logging."""
@@ -132,18 +132,27 @@ class Network(Construct):
                                        retention_in_days=p.flow_log_retention_days)
         skip_checks(log_group, {"CKV_AWS_158": LOG_GROUP_DEFAULT_ENCRYPTION,
                                 **retention_skips(p.flow_log_retention_days)})
+        # Trust and permissions as AWS documents them for flow logs to CloudWatch Logs (VPC
+        # User Guide, "IAM role for publishing flow logs to CloudWatch Logs"), scoped to this
+        # log group where the action allows it.
         role = IamRole(self, "FlowLogRole", name=f"{p.name_prefix}-flow-logs",
                        assume_role_policy=assume_role_policy(
-                           "vpc-flow-logs.amazonaws.com", p.account_id,
-                           f"arn:{PARTITION}:ec2:{p.region}:{p.account_id}:vpc-flow-log/*"))
-        IamRolePolicy(self, "FlowLogRolePolicy", role=role.id, name="write-flow-logs",
-                      policy=policy_json(statement(
-                          ["logs:CreateLogStream", "logs:PutLogEvents",
-                           "logs:DescribeLogStreams"],
-                          [f"{log_group.arn}:*"])))
+                           "vpc-flow-logs.amazonaws.com", source_account=p.account_id,
+                           source_arn_like=f"arn:{PARTITION}:ec2:{p.region}:{p.account_id}:"
+                                           "vpc-flow-log/*"))
+        policy = IamRolePolicy(self, "FlowLogRolePolicy", role=role.id, name="write-flow-logs",
+                               policy=policy_json(
+                                   statement(["logs:CreateLogStream", "logs:PutLogEvents",
+                                              "logs:DescribeLogStreams"],
+                                             [f"{log_group.arn}:*"], sid="WriteOwnLogGroup"),
+                                   # DescribeLogGroups supports no resource-level scoping.
+                                   statement(["logs:DescribeLogGroups"], ["*"],
+                                             sid="DescribeLogGroups")))
+        # IAM is eventually consistent: a flow log created before its role's policy is
+        # visible fails delivery with "Access error" until it is recreated.
         FlowLog(self, "FlowLog", vpc_id=self.vpc.id, traffic_type="ALL",
                 log_destination_type="cloud-watch-logs", log_destination=log_group.arn,
-                iam_role_arn=role.arn, max_aggregation_interval=60)
+                iam_role_arn=role.arn, max_aggregation_interval=60, depends_on=[policy])
 
     def _endpoints(self) -> None:
         p = self._props

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicy,
+)
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment,
 )
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
+
+from settings.rules import percent_problem, queue_thresholds_problem, task_count_problem
 
 SCALABLE_DIMENSION = "ecs:service:DesiredCount"
 SERVICE_NAMESPACE = "ecs"
@@ -57,14 +61,13 @@ class ServiceAutoscaling(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: ServiceAutoscalingProps) -> None:
         super().__init__(scope, id_)
-        if not 0 <= props.min_tasks <= props.max_tasks:
-            raise ValueError(f"need 0 <= min_tasks ({props.min_tasks}) <= max_tasks "
-                             f"({props.max_tasks})")
-        for target in (props.cpu_target_percent, props.memory_target_percent):
-            if not 1 <= target <= 100:
-                raise ValueError(f"target {target} must be between 1 and 100")
-        if props.queue and props.queue.scale_in_messages >= props.queue.scale_out_messages:
-            raise ValueError("scale_in_messages must be below scale_out_messages")
+        bounds = task_count_problem(props.min_tasks, props.max_tasks, props.min_tasks)
+        problem = ((bounds and bounds[1]) or percent_problem(props.cpu_target_percent)
+                   or percent_problem(props.memory_target_percent)
+                   or (props.queue and queue_thresholds_problem(props.queue.scale_in_messages,
+                                                                props.queue.scale_out_messages)))
+        if problem:
+            raise ValueError(f"{props.name}: {problem}")
         self.target = AppautoscalingTarget(
             self, "Target", service_namespace=SERVICE_NAMESPACE,
             scalable_dimension=SCALABLE_DIMENSION,

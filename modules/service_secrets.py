@@ -8,9 +8,9 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks
-from settings.naming import config_path
+from settings.naming import AGENT_TOKEN_SECRET, config_path
+from settings.rules import secret_names_problem, secret_recovery_days_problem
 
-AGENT_TOKEN_SECRET = "config-agent-token"
 """Short name of the secret holding the config agent's HTTP bearer token."""
 NO_ROTATION_REASON = (
     "values are third-party credentials and tokens set out of band (docs/config-pipeline.md); "
@@ -43,15 +43,12 @@ class ServiceSecrets(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: ServiceSecretsProps) -> None:
         super().__init__(scope, id_)
-        if not 7 <= props.recovery_window_days <= 30:
-            raise ValueError(f"recovery window {props.recovery_window_days} must be 7-30 days")
+        if problem := (secret_recovery_days_problem(props.recovery_window_days)
+                       or secret_names_problem(props.names)):
+            raise ValueError(f"{props.service}: {problem}")
         names = list(props.names)
         if props.include_agent_token:
-            if AGENT_TOKEN_SECRET in names:
-                raise ValueError(f"{props.service}: {AGENT_TOKEN_SECRET!r} is reserved")
             names.append(AGENT_TOKEN_SECRET)
-        if len(set(names)) != len(names):
-            raise ValueError(f"{props.service}: secret names repeat: {names}")
         self.prefix = config_path(props.env, props.service) + "/"
         self.arns: dict[str, str] = {}
         self.secrets: dict[str, SecretsmanagerSecret] = {}

@@ -50,6 +50,8 @@ class ContainerInputs:
     container_port: int | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     health_check: HealthCheck | None = None
+    command: tuple[str, ...] = ()
+    entry_point: tuple[str, ...] = ()
     config_topic_arn: str = ""
     queue_name_prefix: str = ""
     dlq_arn: str = ""
@@ -156,6 +158,10 @@ def app_container(i: ContainerInputs) -> dict[str, Any]:
         "dependsOn": [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}],
         "logConfiguration": _logs(i, i.service),
     }
+    if i.entry_point:
+        container["entryPoint"] = list(i.entry_point)
+    if i.command:
+        container["command"] = list(i.command)
     if i.container_port is not None:
         container["portMappings"] = [{"containerPort": i.container_port,
                                       "hostPort": i.container_port, "protocol": "tcp"}]

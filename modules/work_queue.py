@@ -10,6 +10,11 @@ from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from modules.iam import policy_json
+from settings.rules import (
+    max_receive_count_problem,
+    sqs_queue_name_problem,
+    visibility_timeout_problem,
+)
 
 DEFAULT_VISIBILITY_TIMEOUT = 300
 """Seconds a received job stays hidden: longer than a worker should need per job."""
@@ -36,12 +41,10 @@ class WorkQueue(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: WorkQueueProps) -> None:
         super().__init__(scope, id_)
-        if not 1 <= len(props.name) <= 76:  # leaves room for "-dlq" within SQS's 80
-            raise ValueError(f"queue name {props.name!r} must be 1-76 characters")
-        if not 0 <= props.visibility_timeout_seconds <= 43200:
-            raise ValueError("visibility_timeout_seconds must be between 0 and 43200")
-        if not 1 <= props.max_receive_count <= 1000:
-            raise ValueError("max_receive_count must be between 1 and 1000")
+        if problem := (sqs_queue_name_problem(f"{props.name}-dlq")
+                       or visibility_timeout_problem(props.visibility_timeout_seconds)
+                       or max_receive_count_problem(props.max_receive_count)):
+            raise ValueError(f"work queue {props.name!r}: {problem}")
         encryption = ({"kms_master_key_id": props.kms_key_arn,
                        "kms_data_key_reuse_period_seconds": 300}
                       if props.kms_key_arn else {"sqs_managed_sse_enabled": True})

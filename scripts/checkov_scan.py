@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,11 +50,29 @@ def resource_types(stacks: dict[str, dict]) -> dict[tuple[str, str], str]:
             for stack, doc in stacks.items() for rtype, name, _ in resources(doc)}
 
 
-def run_checkov(stacks_dir: Path, checkov: Path) -> list[dict]:
+def parseable_copy(stacks: dict[str, dict], into: Path) -> Path:
+    """The stacks as checkov 3.3's terraform_json parser can read them.
+
+    Its parser expects every attribute of the `terraform` block to be a block (a dict) and
+    fails the whole file on `required_version`, a plain string (checked in its source:
+    terraform_json/parser.py `hclify`). The version constraint holds nothing checkov checks,
+    so the copy drops it; everything else is scanned as synthesized.
+    """
+    for stack, doc in stacks.items():
+        terraform = {k: v for k, v in doc.get("terraform", {}).items()
+                     if k != "required_version"}
+        (into / stack).mkdir(parents=True)
+        (into / stack / "cdk.tf.json").write_text(json.dumps({**doc, "terraform": terraform}))
+    return into
+
+
+def run_checkov(stacks: dict[str, dict], checkov: Path) -> list[dict]:
     if not checkov.exists():
         raise SystemExit(f"checkov not found at {checkov}: run `make scan-venv`")
-    proc = subprocess.run([str(checkov), "-d", str(stacks_dir), "--framework", "terraform_json",
-                           "--quiet", "--compact", "-o", "json"], capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([str(checkov), "-d", str(parseable_copy(stacks, Path(tmp))),
+                               "--framework", "terraform_json", "--quiet", "--compact",
+                               "-o", "json"], capture_output=True, text=True)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"checkov failed ({proc.returncode}): {proc.stderr[-2000:]}")
     report = json.loads(proc.stdout)
@@ -66,11 +85,14 @@ def scan(stacks_dir: Path, checkov: Path = DEFAULT_CHECKOV) -> ScanResult:
     skips = declared_skips(stacks)
     types = resource_types(stacks)
     result, used = ScanResult(), set()
-    for report in run_checkov(stacks_dir, checkov):
+    for report in run_checkov(stacks, checkov):
         results = report.get("results", {})
         result.passed += report.get("summary", {}).get("passed", 0)
-        if results.get("parsing_errors"):
-            raise SystemExit(f"checkov could not parse {results['parsing_errors']}")
+        unparsed = results.get("parsing_errors") or report.get("summary", {}).get(
+            "parsing_errors")
+        if unparsed:
+            raise SystemExit(f"checkov could not parse {unparsed} stack file(s): nothing in them "
+                             "was checked")
         for check in results.get("failed_checks", []):
             stack = Path(check["file_path"]).parent.name
             # terraform_json names a resource `resource.<logical id>`, without its type;

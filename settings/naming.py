@@ -8,6 +8,9 @@ PARTITION = "aws"
 PLATFORM = "platform"
 """Service slot used in names of shared infrastructure (VPC, cluster, trail)."""
 
+AGENT_TOKEN_SECRET = "config-agent-token"
+"""Short name of each service's config-agent token secret: `/<env>/<service>/config-agent-token`."""
+
 _NAME_PART = re.compile(r"^[a-z][a-z0-9-]*$")
 
 

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from settings.rules import config_profile_problem
+
 CONFIG_AGENT_PORT = 2772
 """Port the config-agent sidecar serves on (the AWS AppConfig Agent's default)."""
 
@@ -23,6 +25,14 @@ class HealthCheck:
     timeout_seconds: int = 5
     retries: int = 3
     start_period_seconds: int = 15
+
+    @classmethod
+    def http_get(cls, port: int, path: str, **timing: int) -> "HealthCheck":
+        """GET `http://127.0.0.1:<port><path>` with the image's python (curl is not in slim
+        images); any error or a status >= 400 fails the check."""
+        return cls(command=("CMD", "python", "-c",
+                            "import urllib.request; urllib.request.urlopen("
+                            f"'http://127.0.0.1:{port}{path}', timeout=3)"), **timing)
 
 
 @dataclass(frozen=True)
@@ -44,9 +54,9 @@ class ScalingSpec:
 
 @dataclass(frozen=True)
 class LoadBalancerSpec:
-    """Put the service behind the environment's internet-facing ALB."""
+    """Put the service behind the environment's internet-facing ALB (it health-checks the
+    service's `health_check_path` on its container port)."""
 
-    health_check_path: str = "/health"
     certificate_arn: str | None = None
     """HTTPS listener (and HTTP->HTTPS redirect) when set; plain HTTP otherwise."""
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
@@ -69,22 +79,8 @@ class ConfigProfileSpec:
         return json.dumps(self.initial_content, sort_keys=True)
 
     def problem(self) -> tuple[str, str] | None:
-        """(field, reason) if the schema is invalid or the initial content breaks it.
-
-        AppConfig would only reject it when the first deployment runs, mid-apply; this fails
-        at synth instead.
-        """
-        import jsonschema  # only needed when validating settings
-
-        try:
-            jsonschema.validators.validator_for(self.json_schema).check_schema(self.json_schema)
-        except jsonschema.SchemaError as exc:
-            return "json_schema", f"is not a valid JSON schema: {exc.message}"
-        try:
-            jsonschema.validate(self.initial_content, self.json_schema)
-        except jsonschema.ValidationError as exc:
-            return "initial_content", f"does not match json_schema: {exc.message}"
-        return None
+        """(field, reason) if the schema is invalid or the initial content breaks it."""
+        return config_profile_problem(self.json_schema, self.initial_content)
 
 
 @dataclass(frozen=True)
@@ -95,12 +91,23 @@ class ServiceSpec:
     cpu: int
     memory: int
     image: str | None = None
-    """Image URI (preferred). Exactly one of `image` and `build_context` must be set."""
-    build_context: str | None = None
+    """Prebuilt image URI (e.g. a vendor image). None: the image is built from `dockerfile`
+    and pushed to this env's ECR repository `<name>` (registry stack) at the env's image
+    tag; exactly one of `image` and `dockerfile` is set."""
+    dockerfile: str | None = None
+    """Dockerfile path from the repository root (also the build context), for `make images`."""
+    command: tuple[str, ...] = ()
+    """Container `command` (overrides the image's CMD); empty keeps the image's."""
+    entry_point: tuple[str, ...] = ()
+    """Container `entryPoint` (overrides the image's ENTRYPOINT); empty keeps the image's."""
     container_port: int | None = None
     desired_count: int = 1
     environment: Mapping[str, str] = field(default_factory=dict)
     health_check: HealthCheck | None = None
+    """Container health check ECS runs inside the app container (e.g. `HealthCheck.http_get`)."""
+    health_check_path: str | None = None
+    """HTTP path that answers 2xx/3xx while the app is healthy: what the ALB target group
+    checks on the container port (required with `load_balancer`)."""
     scaling: ScalingSpec = ScalingSpec()
     load_balancer: LoadBalancerSpec | None = None
     service_discovery: bool = False
@@ -128,13 +135,14 @@ class ServiceSpec:
 
 WEB = ServiceSpec(
     name="web",
-    image="public.ecr.aws/nginx/nginx:1.27",
+    dockerfile="samples/web/Dockerfile",
     cpu=256,
     memory=512,
     container_port=8080,
     desired_count=2,
     environment={"LOG_LEVEL": "info"},
-    health_check=HealthCheck(command=("CMD-SHELL", "curl -fs http://127.0.0.1:8080/health || exit 1")),
+    health_check=HealthCheck.http_get(8080, "/health"),
+    health_check_path="/health",
     scaling=ScalingSpec(min_tasks=2, max_tasks=6),
     load_balancer=LoadBalancerSpec(),
     service_discovery=True,
@@ -155,7 +163,7 @@ WEB = ServiceSpec(
 
 WORKER = ServiceSpec(
     name="worker",
-    image="public.ecr.aws/docker/library/python:3.12-slim",
+    dockerfile="samples/worker/Dockerfile",
     cpu=256,
     memory=512,
     desired_count=1,

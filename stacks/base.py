@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from cdktf import TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktf_cdktf_provider_aws.provider import (
+    AwsProvider,
+    AwsProviderAssumeRole,
+    AwsProviderDefaultTags,
+)
 from constructs import Construct
 
 from modules.state_backend import configure_backend
-from settings.environments import EnvironmentSettings
 from settings.naming import stack_name
+from settings.schema import EnvironmentSettings
+
+REQUIRED_TERRAFORM = ">= 1.10"
+"""S3-native state locking (`use_lockfile`) needs Terraform 1.10 or newer."""
 
 
 class EnvironmentStack(TerraformStack):
@@ -19,6 +26,11 @@ class EnvironmentStack(TerraformStack):
     def __init__(self, scope: Construct, env: EnvironmentSettings) -> None:
         super().__init__(scope, stack_name(self.kind, env.name))
         self.env = env
+        role = env.deploy_role
         AwsProvider(self, "aws", region=env.region, allowed_account_ids=[env.account_id],
-                    default_tags=[AwsProviderDefaultTags(tags=env.default_tags)])
+                    default_tags=[AwsProviderDefaultTags(tags=env.default_tags)],
+                    assume_role=[AwsProviderAssumeRole(
+                        role_arn=role.role_arn, external_id=role.external_id,
+                        session_name=role.session_name)] if role else None)
         configure_backend(self, env, self.kind)
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)

@@ -30,8 +30,8 @@ from modules.kms_key import (
 from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
 from modules.service_config import ServiceConfigResources
 from modules.service_secrets import ServiceSecrets, ServiceSecretsProps
-from settings.environments import EnvironmentSettings
 from settings.naming import PLATFORM, resource_name
+from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
 
 AGENT_QUEUE_PURPOSE = "cfg"

@@ -6,8 +6,8 @@ from cdktf import TerraformOutput
 from constructs import Construct
 
 from modules.network import Network, NetworkProps
-from settings.environments import EnvironmentSettings
 from settings.naming import PLATFORM
+from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
 
 

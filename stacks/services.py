@@ -8,24 +8,23 @@ the spec asks) with no code change.
 from __future__ import annotations
 
 from cdktf import TerraformOutput
-from cdktf_cdktf_provider_aws.ecs_account_setting_default import EcsAccountSettingDefault
 from constructs import Construct
 
-from modules.container_repository import ContainerRepository, ContainerRepositoryProps
 from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
 from modules.service_autoscaling import QueueScaling, ServiceAutoscaling, ServiceAutoscalingProps
 from modules.service_discovery import ServiceDiscovery, ServiceDiscoveryProps
 from modules.work_queue import WorkQueue, WorkQueueProps
-from settings.environments import EnvironmentSettings
+from settings.images import CONFIG_AGENT_REPOSITORY
 from settings.naming import PLATFORM, resource_name
+from settings.schema import EnvironmentSettings
 from settings.services import ServiceSpec
 from stacks.base import EnvironmentStack
 from stacks.cluster import ClusterStack
 from stacks.config_pipeline import ConfigPipelineStack
 from stacks.network import NetworkStack
+from stacks.registry import RegistryStack
 
-CONFIG_AGENT_REPOSITORY = "config-agent"
 DISCOVERY_DOMAIN = "internal"
 """Cloud Map namespace is `<env>.internal`: services resolve `<service>.<env>.internal`."""
 
@@ -40,17 +39,13 @@ class ServicesStack(EnvironmentStack):
     kind = "services"
 
     def __init__(self, scope: Construct, env: EnvironmentSettings, network: NetworkStack,
-                 cluster: ClusterStack, pipeline: ConfigPipelineStack) -> None:
+                 cluster: ClusterStack, pipeline: ConfigPipelineStack,
+                 registry: RegistryStack) -> None:
         super().__init__(scope, env)
         settings = env.services_settings
-        if settings.awsvpc_trunking:
-            # awsvpc gives each task an ENI; trunking raises the ENIs per instance so task
-            # density on EC2 is bounded by CPU/memory rather than the instance's ENI limit.
-            EcsAccountSettingDefault(self, "AwsvpcTrunking", name="awsvpcTrunking",
-                                     value="enabled")
-        self.repositories: dict[str, ContainerRepository] = {}
-        agent_image = settings.config_agent_image or self._repository(
-            CONFIG_AGENT_REPOSITORY).image(settings.image_tag)
+        self.registry = registry
+        agent_image = settings.config_agent_image or registry.image(
+            CONFIG_AGENT_REPOSITORY, settings.image_tag)
 
         self.load_balancer = self._load_balancer(env, network)
         self.discovery = (ServiceDiscovery(self, "ServiceDiscovery", ServiceDiscoveryProps(
@@ -81,12 +76,6 @@ class ServicesStack(EnvironmentStack):
         if databases:
             TerraformOutput(self, "database_security_group_ids", value=databases)
 
-    def _repository(self, name: str) -> ContainerRepository:
-        if name not in self.repositories:
-            self.repositories[name] = ContainerRepository(
-                self, f"Repository{_pascal(name)}", ContainerRepositoryProps(name=name))
-        return self.repositories[name]
-
     def _load_balancer(self, env: EnvironmentSettings,
                        network: NetworkStack) -> LoadBalancer | None:
         """One ALB shared by every service with a load_balancer spec; none if no service has."""
@@ -102,7 +91,7 @@ class ServicesStack(EnvironmentStack):
             vpc_id=network.vpc_id, subnet_ids=network.public_subnet_ids,
             targets=tuple(AlbTarget(name=s.name, target_group_name=target_group_name(
                 env.name, s.name), port=s.container_port,
-                health_check_path=s.load_balancer.health_check_path) for s in fronted),
+                health_check_path=s.health_check_path) for s in fronted),
             allowed_cidrs=cidrs, certificate_arns=certificates,
             deletion_protection=settings.alb_deletion_protection,
             access_logs_bucket_name=(
@@ -121,7 +110,7 @@ class ServicesStack(EnvironmentStack):
                 max_receive_count=env.pipeline.dlq_max_receive_count))
             self.work_queues[spec.name] = work_queue
         lb = self.load_balancer if spec.load_balancer is not None else None
-        image = spec.image or self._repository(spec.name).image(settings.image_tag)
+        image = spec.image or self.registry.image(spec.name, settings.image_tag)
         service = EcsService(self, f"Service{pascal}", EcsServiceProps(
             env=env.name, account_id=env.account_id, region=env.region, spec=spec,
             image=image, agent_image=agent_image, cluster_arn=cluster.cluster_arn,

@@ -6,7 +6,7 @@ import pytest
 
 from modules.appconfig import strategy_settings
 from modules.config_events import secret_arn_prefix, trail_arn
-from settings.environments import DeploymentStrategy
+from settings.schema import DeploymentStrategy
 
 
 def test_strategies_map_env_settings_to_appconfig_arguments():

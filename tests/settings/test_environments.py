@@ -6,17 +6,17 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import (
-    ENVIRONMENTS,
-    ClusterSettings,
-    NatMode,
-    SettingsError,
-    TerraformCloudState,
-    select,
-    validate,
-)
+from settings.environments import ENVIRONMENTS, select
 from settings.naming import config_path, log_group_name, resource_name, state_key
+from settings.schema import (
+    ClusterSettings,
+    DeploymentStrategy,
+    DeployRole,
+    NatMode,
+    TerraformCloudState,
+)
 from settings.services import ConfigProfileSpec, ScalingSpec
+from settings.validation import SettingsError, validate
 
 DEV = next(e for e in ENVIRONMENTS if e.name == "dev")
 
@@ -38,6 +38,23 @@ def test_select_subset_keeps_table_order_and_accepts_comma_string():
 def test_unknown_environment_is_named():
     with pytest.raises(SettingsError, match=r"unknown environment\(s\) qa selected"):
         select("dev,qa")
+
+
+@pytest.mark.parametrize("names, message", [
+    ("dev,,prod", "ECS_ENVS has an empty entry: 'dev,,prod'"),
+    ("dev,", "ECS_ENVS has an empty entry"),
+    ("dev,prod,dev", "ECS_ENVS names dev more than once"),
+])
+def test_selection_with_empty_or_repeated_entries_is_refused(names, message):
+    with pytest.raises(SettingsError, match=message):
+        select(names)
+
+
+def test_an_invalid_env_fails_the_synth_of_any_other():
+    """A broken prod must not wait for the prod deploy to be noticed."""
+    bad_prod = replace(ENVIRONMENTS[2], account_id="2222")
+    with pytest.raises(SettingsError, match="environment 'prod': account_id"):
+        select("dev", (ENVIRONMENTS[0], ENVIRONMENTS[1], bad_prod))
 
 
 @pytest.mark.parametrize("change, field, detail", [
@@ -78,8 +95,14 @@ def test_unknown_environment_is_named():
      "pipeline.alarm_topic_arn", "SNS topic ARN in us-west-2"),
     (dict(pipeline=replace(DEV.pipeline, alarm_topic_arn="alarms")),
      "pipeline.alarm_topic_arn", "SNS topic ARN"),
-    (dict(services=(DEV.services[0].with_(image=None),)), "services[web].image",
-     "exactly one of image and build_context"),
+    (dict(services=(DEV.services[0].with_(image="nginx:1.27"),)), "services[web].image",
+     "exactly one of image and dockerfile"),
+    (dict(services=(DEV.services[0].with_(dockerfile=None),)), "services[web].image",
+     "exactly one of image and dockerfile"),
+    (dict(services=(DEV.services[0].with_(name="config-agent", allow_from=()),)),
+     "services[config-agent].name", "the config agent's repository"),
+    (dict(services=(DEV.services[0].with_(health_check_path=None),)),
+     "services[web].health_check_path", "needs a health_check_path"),
     (dict(services=(DEV.services[0].with_(
         scaling=ScalingSpec(min_tasks=3, max_tasks=1)),)), "services[web].scaling.min_tasks",
      "min 3"),
@@ -92,6 +115,39 @@ def test_unknown_environment_is_named():
      "services[web].config_profile.json_schema", "is not a valid JSON schema"),
     (dict(services=(DEV.services[0].with_(config_files_path="etc/config"),)),
      "services[web].config_files_path", "must be an absolute path"),
+    # Rules that constructs used to enforce only mid-synth, with a traceback:
+    (dict(pipeline=replace(DEV.pipeline, deployment_strategy=DeploymentStrategy.LINEAR,
+                           deployment_minutes=0)),
+     "pipeline.deployment_minutes", "a linear strategy needs deployment_minutes >= 1"),
+    (dict(pipeline=replace(DEV.pipeline, deployment_minutes=5)),
+     "pipeline.deployment_minutes", "all-at-once strategy has no deployment duration"),
+    (dict(services=(DEV.services[0].with_(secrets=("config-agent-token",)), DEV.services[1])),
+     "services[web].secrets", "reserved for the config agent's token"),
+    (dict(services=(DEV.services[0].with_(secrets=("a", "a")), DEV.services[1])),
+     "services[web].secrets", "names a secret twice"),
+    # Rules that were never checked:
+    (dict(cluster=ClusterSettings(capacity_provider_weight=0)),
+     "cluster.capacity_provider_weight", "between 1 and 1000"),
+    (dict(cluster=ClusterSettings(capacity_provider_base=100001)),
+     "cluster.capacity_provider_base", "between 0 and 100000"),
+    # Two profiles deploy one after another; the provider waits 30 min for the previous one.
+    (dict(pipeline=replace(DEV.pipeline, deployment_strategy=DeploymentStrategy.LINEAR,
+                           deployment_minutes=20, bake_minutes=10)),
+     "pipeline.bake_minutes", "rollout + bake = 30 min"),
+    (dict(deploy_role=DeployRole("arn:aws:iam::999999999999:role/deploy")),
+     "deploy_role.role_arn", "not in the env's account 111111111111"),
+    (dict(deploy_role=DeployRole("role/deploy")), "deploy_role.role_arn", "not an IAM role ARN"),
+    (dict(deploy_role=DeployRole("arn:aws:iam::111111111111:role/deploy", external_id="x")),
+     "deploy_role.external_id", "2-1224 characters"),
+    (dict(state=TerraformCloudState(organization="acme"),
+          deploy_role=DeployRole("arn:aws:iam::111111111111:role/deploy")),
+     "deploy_role", "Terraform Cloud runs use the workspace's credentials"),
+    # Wrong types get the same one-line error instead of a TypeError deep in a construct.
+    (dict(cluster=ClusterSettings(asg_min="1")), "cluster.asg_min", "must be int, got '1'"),
+    (dict(network=replace(DEV.network, vpc_endpoints="yes")), "network.vpc_endpoints",
+     "must be bool"),
+    (dict(services=[DEV.services[0]]), "services", "must be a tuple"),
+    (dict(tags={"Team": 7}), "tags['Team']", "must be str, got 7"),
 ])
 def test_bad_setting_fails_with_env_and_field(change, field, detail):
     bad = replace(DEV, **change)

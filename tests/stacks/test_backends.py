@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS, TerraformCloudState, select
+from settings.environments import ENVIRONMENTS, select
+from settings.schema import DeployRole, TerraformCloudState
 
 ENV_NAMES = [e.name for e in ENVIRONMENTS]
-STACK_KINDS = ["network", "cluster", "config", "services"]
+STACK_KINDS = ["network", "cluster", "config", "registry", "services"]
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)
@@ -23,6 +24,7 @@ def test_s3_backend_is_encrypted_locked_and_env_scoped(synth, env, kind):
         "key": f"ecs-cdktf/{env}/{kind}.tfstate",
         "encrypt": True,
         "use_lockfile": True,
+        "allowed_account_ids": [settings.account_id],
     }
 
 
@@ -52,3 +54,34 @@ def test_terraform_cloud_backend_uses_one_workspace_per_env_and_stack(tmp_path):
         assert cloud == {"hostname": "app.terraform.io", "organization": "acme",
                          "workspaces": {"name": f"ecs-cdktf-{kind}-dev"}}
         assert "backend" not in out.stack(f"{kind}-dev").doc["terraform"]
+
+
+def test_a_deploy_role_is_assumed_by_provider_backend_and_every_remote_state_read(tmp_path):
+    """One pipeline deploys every env: each env's Terraform assumes that env's role."""
+    from main import build_app
+    from settings.validation import validate
+    from tests.synth_helpers import SynthOutput
+
+    dev = select("dev")[0]
+    role = DeployRole(role_arn=f"arn:aws:iam::{dev.account_id}:role/ecs-cdktf-deploy",
+                      external_id="ci-0123")
+    build_app([validate(replace(dev, deploy_role=role))], str(tmp_path)).synth()
+    out = SynthOutput(tmp_path)
+    expected = {"role_arn": role.role_arn, "external_id": "ci-0123", "session_name": "ecs-cdktf"}
+    reads = 0
+    for kind in STACK_KINDS:
+        doc = out.stack(f"{kind}-dev").doc
+        assert doc["provider"]["aws"][0]["assume_role"] == [expected]
+        assert doc["terraform"]["backend"]["s3"]["assume_role"] == expected
+        for state in doc.get("data", {}).get("terraform_remote_state", {}).values():
+            assert state["config"]["assume_role"] == expected
+            assert state["config"]["allowed_account_ids"] == [dev.account_id]
+            reads += 1
+    assert reads >= 3, "cluster and services read other stacks' state"
+
+
+def test_without_a_deploy_role_the_shell_credentials_are_used(synth):
+    for name in synth.stack_names:
+        doc = synth.stack(name).doc
+        assert "assume_role" not in doc["provider"]["aws"][0]
+        assert "assume_role" not in doc["terraform"]["backend"]["s3"]

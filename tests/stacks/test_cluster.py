@@ -60,14 +60,15 @@ def test_instances_have_no_ingress(synth, env):
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_asg_uses_latest_template_in_private_subnets(synth, env):
+def test_asg_uses_the_template_in_private_subnets(synth, env):
     settings = ENVS[env]
     stack = synth.stack(f"cluster-{env}")
     network = synth.stack(f"network-{env}")
     lt_id, _ = stack.one("aws_launch_template")
     _, asg = stack.one("aws_autoscaling_group")
     assert asg["launch_template"] == {"id": stack.ref("aws_launch_template", lt_id, "id"),
-                                      "version": "$Latest"}
+                                      "version": stack.ref("aws_launch_template", lt_id,
+                                                           "latest_version")}
     assert (asg["min_size"], asg["max_size"], asg["desired_capacity"]) == (
         settings.cluster.asg_min, settings.cluster.asg_max, settings.cluster.asg_desired)
     assert asg["protect_from_scale_in"] is True
@@ -122,3 +123,20 @@ def test_instance_role_has_exactly_the_three_managed_policies(synth, env):
     _, profile = stack.one("aws_iam_instance_profile")
     assert profile["role"] == stack.ref("aws_iam_role", role_id, "name")
     assert stack.resources("aws_iam_role_policy") == {}, "no inline policies on the host role"
+
+
+def test_graviton_instances_get_the_arm64_ecs_ami(tmp_path):
+    """An arm64 instance type with the x86_64 AMI would never run the ECS agent."""
+    from dataclasses import replace
+
+    from main import build_app
+    from tests.synth_helpers import SynthOutput
+
+    dev = ENVS["dev"]
+    env = replace(dev, cluster=replace(dev.cluster, instance_type="m7g.large"))
+    build_app([env], str(tmp_path)).synth()
+    stack = SynthOutput(tmp_path).stack("cluster-dev")
+    ((_, ami),) = stack.data("aws_ssm_parameter").items()
+    assert ami["name"] == ("/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/"
+                           "recommended/image_id")
+    assert stack.one("aws_launch_template")[1]["instance_type"] == "m7g.large"

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS, DeploymentStrategy
+from settings.environments import ENVIRONMENTS
+from settings.schema import DeploymentStrategy
 from tests import event_samples as samples
 from tests.event_pattern import matches
 
@@ -408,7 +409,8 @@ def test_each_dlq_alarms_on_its_first_message(synth, env):
 
 def test_dlq_alarms_notify_the_env_alarm_topic_when_set(tmp_path):
     from main import build_app
-    from settings.environments import select, validate
+    from settings.environments import select
+    from settings.validation import validate
     from tests.synth_helpers import SynthOutput
 
     dev = select("dev")[0]

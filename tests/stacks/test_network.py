@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from settings.environments import ENVIRONMENTS, NatMode
+from settings.environments import ENVIRONMENTS
+from settings.schema import NatMode
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 

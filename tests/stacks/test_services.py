@@ -437,7 +437,7 @@ def test_alb_is_public_hardened_and_forwards_to_the_web_target_group(synth, env)
     assert sorted(remote_output(synth, stack, s) for s in lb["subnets"]) == public
     tg_id, tg = stack.one("aws_lb_target_group")
     assert tg["target_type"] == "ip", "awsvpc tasks register by IP"
-    assert tg["health_check"]["path"] == settings.service("web").load_balancer.health_check_path
+    assert tg["health_check"]["path"] == settings.service("web").health_check_path
     (listener,) = stack.resources("aws_lb_listener").values()
     assert listener["load_balancer_arn"] == stack.ref("aws_lb", lb_id, "arn")
     assert listener["protocol"] == "HTTP"  # no certificate declared in the env table
@@ -493,14 +493,7 @@ def test_outputs_sidecar_image_and_counts(synth, env):
     assert sorted(outputs["log_group_names"]["value"]) == sorted(
         stack.ref("aws_cloudwatch_log_group", k, "name")
         for k in stack.resources("aws_cloudwatch_log_group"))
-    repo_id, repo = _by_name(stack, "aws_ecr_repository", "config-agent")
-    assert repo["image_tag_mutability"] == "IMMUTABLE"
-    assert repo["image_scanning_configuration"] == {"scan_on_push": True}
-    _, _, agent = _containers(stack, env, "web")
-    assert agent["image"] == (f"{stack.ref('aws_ecr_repository', repo_id, 'repository_url')}:"
-                              f"{settings.services_settings.image_tag}")
-    _, trunking = stack.one("aws_ecs_account_setting_default")
-    assert trunking == {**trunking, "name": "awsvpcTrunking", "value": "enabled"}
+    assert not stack.resources("aws_ecr_repository"), "repositories live in the registry stack"
     counts = stack.counts()
     n = len(settings.services)
     for rtype in ("aws_ecs_task_definition", "aws_ecs_service", "aws_appautoscaling_target",
@@ -512,9 +505,9 @@ def test_outputs_sidecar_image_and_counts(synth, env):
 # --- services are data: a new spec adds resources, no code --------------------------------
 
 EXTRA = ServiceSpec(
-    name="api", build_context="./api", cpu=256, memory=512, container_port=9000,
-    load_balancer=LoadBalancerSpec(health_check_path="/ready",
-                                   certificate_arn="arn:aws:acm:us-west-2:111111111111:"
+    name="api", dockerfile="api/Dockerfile", cpu=256, memory=512, container_port=9000,
+    health_check_path="/ready",
+    load_balancer=LoadBalancerSpec(certificate_arn="arn:aws:acm:us-west-2:111111111111:"
                                                    "certificate/abc"),
     service_discovery=True, secrets=("token",), work_queue=True, allow_from=("web", "worker"))
 
@@ -556,10 +549,15 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
     assert ingress == egress == _declared(services)
     assert {(callee, caller) for callee, caller, _ in ingress} == {
         ("web", "worker"), ("api", "web"), ("api", "worker")}
-    # A build context gets its own immutable ECR repository.
-    repo_id, _ = _by_name(stack, "aws_ecr_repository", "api")
+    # A service built from a Dockerfile gets its own immutable ECR repository in the
+    # registry stack, and pulls from it.
+    registry = extended.stack("registry-dev")
+    repo_id, _ = _by_name(registry, "aws_ecr_repository", "api")
     _, app, _ = _containers(stack, "dev", "api")
-    assert app["image"].startswith(stack.ref("aws_ecr_repository", repo_id, "repository_url"))
+    repo_url, tag = app["image"].rsplit(":", 1)
+    assert tag == ENVS["dev"].services_settings.image_tag
+    assert remote_output(extended, stack, repo_url) == registry.ref(
+        "aws_ecr_repository", repo_id, "repository_url")
     # The second load-balanced service gets a path rule; a certificate switches on HTTPS.
     listeners = {v["protocol"]: (k, v) for k, v in stack.resources("aws_lb_listener").items()}
     assert set(listeners) == {"HTTP", "HTTPS"}

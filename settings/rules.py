@@ -1,0 +1,327 @@
+"""Rules about AWS values, each written once.
+
+`settings.validation` applies them to the env table before synth (one message naming the env
+and field); a construct asserts its own invariants by calling the same function. A rule returns
+the reason a value is wrong (a short phrase, safe to show), or None when it is fine. Where a
+limit comes from AWS, the comment names the document.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Mapping
+
+from settings.naming import AGENT_TOKEN_SECRET
+
+# --- names ------------------------------------------------------------------------------------
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_SQS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_SNS_TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_ALB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+_SECRET_SHORT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_ABSOLUTE_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+_ARN_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+
+
+def env_name_problem(name: str) -> str | None:
+    if not _ENV_NAME.match(name):
+        return f"{name!r} must be 2-16 chars of [a-z0-9], starting with a letter"
+    return None
+
+
+def service_name_problem(name: str) -> str | None:
+    if not _SERVICE_NAME.match(name):
+        return f"{name!r} must be 1-20 chars of [a-z0-9-], starting with a letter"
+    return None
+
+
+def account_problem(account_id: str) -> str | None:
+    return None if _ACCOUNT.match(account_id) else f"{account_id!r} must be exactly 12 digits"
+
+
+def region_problem(region: str) -> str | None:
+    return None if _REGION.match(region) else f"{region!r} is not an AWS region name"
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    return None if _BUCKET.match(bucket) else f"{bucket!r} is not an S3 bucket name"
+
+
+def sqs_queue_name_problem(name: str) -> str | None:
+    """SQS: 1-80 characters of A-Z a-z 0-9 _ - (standard queues; SQS Developer Guide quotas)."""
+    return None if _SQS_NAME.match(name) else f"queue name {name!r} must be 1-80 of A-Za-z0-9_-"
+
+
+def sns_topic_name_problem(name: str) -> str | None:
+    """SNS: 1-256 characters of A-Z a-z 0-9 _ - (standard topics)."""
+    return None if _SNS_TOPIC.match(name) else f"topic name {name!r} must be 1-256 of A-Za-z0-9_-"
+
+
+def alb_name_problem(name: str) -> str | None:
+    """ELB: at most 32 alphanumerics or hyphens, not starting or ending with a hyphen, and not
+    starting with `internal-` (ELB API reference, CreateLoadBalancer Name)."""
+    if not _ALB_NAME.match(name) or name.startswith("internal-"):
+        return f"load balancer name {name!r} must be 1-32 of A-Za-z0-9-, no hyphen at the ends"
+    return None
+
+
+def secret_short_name_problem(name: str) -> str | None:
+    return None if _SECRET_SHORT_NAME.match(name) else f"{name!r} must be [a-z0-9_-]"
+
+
+def secret_names_problem(names: tuple[str, ...]) -> str | None:
+    """A service's secret short names: valid, distinct, and not the agent token's."""
+    for name in names:
+        if problem := secret_short_name_problem(name):
+            return problem
+    if AGENT_TOKEN_SECRET in names:
+        return f"{AGENT_TOKEN_SECRET!r} is reserved for the config agent's token"
+    if len(set(names)) != len(names):
+        return f"{list(names)} names a secret twice"
+    return None
+
+
+def absolute_path_problem(path: str) -> str | None:
+    return None if _ABSOLUTE_PATH.match(path) else f"{path!r} must be an absolute path"
+
+
+def role_arn_problem(arn: str) -> str | None:
+    return None if _ARN_ROLE.match(arn) else f"{arn!r} is not an IAM role ARN"
+
+
+def external_id_problem(external_id: str) -> str | None:
+    """STS AssumeRole ExternalId: 2-1224 characters of [\\w+=,.@:/-]."""
+    if not re.match(r"^[\w+=,.@:/-]{2,1224}$", external_id):
+        return "must be 2-1224 characters of letters, digits and +=,.@:/-_"
+    return None
+
+
+def session_name_problem(name: str) -> str | None:
+    """STS AssumeRole RoleSessionName: 2-64 characters of [\\w+=,.@-]."""
+    if not re.match(r"^[\w+=,.@-]{2,64}$", name):
+        return f"{name!r} must be 2-64 characters of letters, digits and +=,.@-_"
+    return None
+
+
+def sns_topic_arn_problem(arn: str, region: str) -> str | None:
+    pattern = rf"^arn:aws[a-z-]*:sns:{re.escape(region)}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}$"
+    if not re.match(pattern, arn):
+        return (f"{arn!r} must be an SNS topic ARN in {region} (CloudWatch alarms notify topics "
+                "in their own region only)")
+    return None
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)
+"""Values CloudWatch Logs accepts for retention_in_days (PutRetentionPolicy API reference)."""
+
+
+def between_problem(value: int | float, low: int | float, high: int | float) -> str | None:
+    return None if low <= value <= high else f"{value} must be between {low} and {high}"
+
+
+def retention_problem(days: int) -> str | None:
+    return None if days in RETENTION_DAYS else f"{days} is not a CloudWatch retention value"
+
+
+def port_problem(port: int) -> str | None:
+    return None if 1 <= port <= 65535 else f"{port} is not a port"
+
+
+def max_receive_count_problem(count: int) -> str | None:
+    """SQS redrive policy maxReceiveCount: 1-1000 (SQS Developer Guide, dead-letter queues)."""
+    return between_problem(count, 1, 1000)
+
+
+def visibility_timeout_problem(seconds: int) -> str | None:
+    """SQS visibility timeout: 0-43200 s (12 hours)."""
+    return between_problem(seconds, 0, 43200)
+
+
+def secret_recovery_days_problem(days: int) -> str | None:
+    """Secrets Manager DeleteSecret RecoveryWindowInDays: 7-30."""
+    return between_problem(days, 7, 30)
+
+
+def percent_problem(value: int) -> str | None:
+    return between_problem(value, 1, 100)
+
+
+# --- network ----------------------------------------------------------------------------------
+
+MAX_AZS = 3
+
+
+def vpc_cidr_problem(cidr: str) -> str | None:
+    """A private IPv4 block between /16 (the largest a VPC takes) and /24."""
+    try:
+        vpc = ipaddress.ip_network(cidr)
+    except ValueError as exc:
+        return f"{cidr!r} is not a CIDR block ({exc})"
+    if vpc.version != 4 or not 16 <= vpc.prefixlen <= 24:
+        return f"{cidr!r} must be an IPv4 block between /16 and /24"
+    if not vpc.is_private:
+        return f"{cidr!r} is not a private (RFC 1918) range"
+    return None
+
+
+def cidr_problem(cidr: str) -> str | None:
+    try:
+        ipaddress.ip_network(cidr)
+    except ValueError:
+        return f"{cidr!r} is not a CIDR"
+    return None
+
+
+# --- EC2 capacity -----------------------------------------------------------------------------
+
+_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+)(?P<generation>\d+)(?P<options>[a-z-]*)\."
+                            r"(?P<size>[a-z0-9]+)$")
+MIN_ROOT_VOLUME_GB = 30
+"""The ECS-optimized AL2023 AMI's root snapshot size: a smaller volume cannot be launched."""
+
+
+def instance_type_problem(instance_type: str) -> str | None:
+    """Why `instance_type` is not an EC2 instance type name, or None."""
+    if not _INSTANCE_TYPE.match(instance_type):
+        return f"{instance_type!r} is not an instance type (family, generation, options.size)"
+    return None
+
+
+def instance_architecture(instance_type: str) -> str:
+    """`arm64` for AWS Graviton instance types, else `x86_64`.
+
+    Graviton types carry a `g` among the options after the generation (t4g, m7g, c7gn, r8gd,
+    im4gn, g5g), plus the first-generation a1 (EC2 User Guide, "Amazon EC2 instance type naming
+    conventions": processor family `g` = AWS Graviton).
+    """
+    match = _INSTANCE_TYPE.match(instance_type)
+    if match is None:
+        raise ValueError(instance_type_problem(instance_type))
+    if match["family"] == "a" and match["generation"] == "1":
+        return "arm64"
+    return "arm64" if "g" in match["options"] else "x86_64"
+
+
+def asg_size_problem(minimum: int, maximum: int, desired: int) -> tuple[str, str] | None:
+    """(field, reason) when min/max/desired of an Auto Scaling group do not nest."""
+    if minimum < 0:
+        return "asg_min", f"{minimum} must be >= 0"
+    if minimum > maximum:
+        return "asg_min", f"min {minimum} > max {maximum}"
+    if not minimum <= desired <= maximum:
+        return "asg_desired", f"desired {desired} outside [min {minimum}, max {maximum}]"
+    return None
+
+
+def scaling_step_problem(minimum: int, maximum: int) -> str | None:
+    """Managed scaling step sizes: 1 <= min <= max <= 10000 (ECS ManagedScaling)."""
+    if not 1 <= minimum <= maximum <= 10000:
+        return f"steps must satisfy 1 <= min ({minimum}) <= max ({maximum}) <= 10000"
+    return None
+
+
+def capacity_strategy_problem(base: int, weight: int) -> tuple[str, str] | None:
+    """(field, reason) for a capacity provider strategy item: base 0-100000, weight 0-1000
+    (ECS API reference, CapacityProviderStrategyItem); a one-provider strategy needs a weight
+    above 0, or no task beyond `base` could be placed."""
+    if not 0 <= base <= 100000:
+        return "capacity_provider_base", f"{base} must be between 0 and 100000"
+    if not 1 <= weight <= 1000:
+        return "capacity_provider_weight", (f"{weight} must be between 1 and 1000 (the only "
+                                            "capacity provider needs a weight above 0)")
+    return None
+
+
+# --- services ---------------------------------------------------------------------------------
+
+MIN_TASK_CPU = 128
+MIN_TASK_MEMORY_MB = 128
+
+
+def task_size_problem(cpu: int, memory: int) -> str | None:
+    if cpu < MIN_TASK_CPU or memory < MIN_TASK_MEMORY_MB:
+        return (f"cpu {cpu} / memory {memory} too small (at least {MIN_TASK_CPU} units and "
+                f"{MIN_TASK_MEMORY_MB} MiB)")
+    return None
+
+
+def task_count_problem(minimum: int, maximum: int, desired: int) -> tuple[str, str] | None:
+    """(field, reason) when a service's task bounds do not nest."""
+    if not 0 <= minimum <= maximum:
+        return "scaling.min_tasks", f"min {minimum} must be in [0, max {maximum}]"
+    if not minimum <= desired <= maximum:
+        return "desired_count", f"{desired} outside [min {minimum}, max {maximum}]"
+    return None
+
+
+def queue_thresholds_problem(scale_in: int, scale_out: int) -> str | None:
+    if scale_in < 0:
+        return f"{scale_in} must be >= 0"
+    if scale_in >= scale_out:
+        return "must be below queue_scale_out_messages"
+    return None
+
+
+def config_profile_problem(json_schema: Mapping[str, object],
+                           content: object) -> tuple[str, str] | None:
+    """(field, reason) if a hosted profile's JSON schema is invalid or its content breaks it.
+
+    AppConfig would only reject it when the first deployment runs, mid-apply.
+    """
+    import jsonschema  # only needed when a profile is checked
+
+    try:
+        jsonschema.validators.validator_for(json_schema).check_schema(json_schema)
+    except jsonschema.SchemaError as exc:
+        return "json_schema", f"is not a valid JSON schema: {exc.message}"
+    try:
+        jsonschema.validate(content, json_schema)
+    except jsonschema.ValidationError as exc:
+        return "initial_content", f"does not match json_schema: {exc.message}"
+    return None
+
+
+# --- AppConfig --------------------------------------------------------------------------------
+
+MAX_STRATEGY_MINUTES = 1440
+"""AppConfig's limit for a strategy's deployment duration and final bake time (API reference,
+CreateDeploymentStrategy)."""
+DEPLOYMENT_CONFLICT_RETRY_MINUTES = 30
+"""How long the AWS provider retries StartDeployment on ConflictException before failing the
+apply (terraform-provider-aws, internal/service/appconfig/deployment.go: `timeout = 30 *
+time.Minute`). AppConfig runs one deployment per environment at a time, so each chained
+initial deployment waits for the previous one's rollout and bake."""
+
+
+def appconfig_strategy_problem(strategy: str, deployment_minutes: int, bake_minutes: int,
+                               chained_deployments: int = 1) -> tuple[str, str] | None:
+    """(field, reason) if an AppConfig strategy is invalid, or would fail the first apply.
+
+    `strategy` is "all_at_once" or "linear"; `chained_deployments` counts the initial
+    deployments Terraform starts one after another into the same AppConfig environment.
+    """
+    for name, minutes in (("deployment_minutes", deployment_minutes),
+                          ("bake_minutes", bake_minutes)):
+        if not 0 <= minutes <= MAX_STRATEGY_MINUTES:
+            return name, f"{minutes} must be between 0 and {MAX_STRATEGY_MINUTES}"
+    if strategy == "all_at_once" and deployment_minutes:
+        return "deployment_minutes", "an all-at-once strategy has no deployment duration (0)"
+    if strategy == "linear" and deployment_minutes < 1:
+        return "deployment_minutes", "a linear strategy needs deployment_minutes >= 1"
+    total = deployment_minutes + bake_minutes
+    if chained_deployments > 1 and total >= DEPLOYMENT_CONFLICT_RETRY_MINUTES:
+        return "bake_minutes", (
+            f"rollout + bake = {total} min: with {chained_deployments} config profiles the "
+            f"initial deployments run one after another and the AWS provider waits at most "
+            f"{DEPLOYMENT_CONFLICT_RETRY_MINUTES} min for the previous one, so the first apply "
+            f"would fail; keep it under {DEPLOYMENT_CONFLICT_RETRY_MINUTES}")
+    return None

@@ -1,0 +1,180 @@
+"""The schema of the environment table: typed, frozen dataclasses with documented defaults.
+
+Values live in `settings/environments.py` (the table); the rules they must satisfy live in
+`settings/rules.py` and are applied by `settings/validation.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Mapping
+
+from settings.services import WEB, WORKER, ServiceSpec
+
+SUBNET_NEWBITS = 4
+"""Each subnet is the VPC CIDR plus this many bits (/16 VPC -> /20 subnets)."""
+
+
+class NatMode(str, Enum):
+    """How private subnets reach the internet."""
+
+    SINGLE = "single"
+    """One NAT gateway shared by every AZ: cheap, not AZ-fault-tolerant (dev)."""
+    PER_AZ = "per_az"
+    """One NAT gateway per AZ: no cross-AZ dependency (prod)."""
+
+
+class FlowLogDestination(str, Enum):
+    """Where VPC flow logs go."""
+
+    CLOUDWATCH = "cloud-watch-logs"
+    S3 = "s3"
+
+
+class DeploymentStrategy(str, Enum):
+    """AppConfig deployment strategy used for this environment's configuration."""
+
+    ALL_AT_ONCE = "all_at_once"
+    LINEAR = "linear"
+
+
+@dataclass(frozen=True)
+class S3State:
+    """Remote state in S3 with S3-native locking (`use_lockfile`)."""
+
+    bucket: str
+    region: str
+    key_prefix: str = "ecs-cdktf"
+
+
+@dataclass(frozen=True)
+class TerraformCloudState:
+    """Remote state and runs in Terraform Cloud: one workspace per env and stack."""
+
+    organization: str
+    hostname: str = "app.terraform.io"
+    workspace_prefix: str = "ecs-cdktf"
+
+
+@dataclass(frozen=True)
+class DeployRole:
+    """A role in the env's account that Terraform assumes for the AWS provider, the S3 state
+    backend and every remote-state read, so one pipeline (e.g. from a CI account) can deploy
+    every env with its own credentials; the role's trust policy must admit that pipeline."""
+
+    role_arn: str
+    external_id: str | None = None
+    """Sent with AssumeRole when the role's trust policy requires `sts:ExternalId`."""
+    session_name: str = "ecs-cdktf"
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """VPC layout."""
+
+    vpc_cidr: str
+    az_count: int = 2
+    nat_mode: NatMode = NatMode.SINGLE
+    flow_log_destination: FlowLogDestination = FlowLogDestination.CLOUDWATCH
+    flow_log_retention_days: int = 30
+    vpc_endpoints: bool = False
+    """Interface endpoints (ssm, ssmmessages, ec2messages, ecr.api, ecr.dkr, logs) + S3 gateway."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """EC2 capacity for the ECS cluster."""
+
+    instance_type: str = "t3.medium"
+    asg_min: int = 1
+    asg_max: int = 3
+    asg_desired: int = 1
+    root_volume_gb: int = 30
+    target_capacity_percent: int = 100
+    """Managed scaling keeps instance utilisation at this percentage."""
+    min_scaling_step: int = 1
+    max_scaling_step: int = 2
+    capacity_provider_base: int = 0
+    capacity_provider_weight: int = 1
+    awsvpc_trunking: bool = True
+    """Account default `awsvpcTrunking` (set before the ASG launches instances: it applies only
+    to instances registered after it): more task ENIs per instance with awsvpc tasks, on the
+    instance types that support trunking (ECS Developer Guide, "Increasing Linux container
+    instance network interfaces")."""
+
+
+@dataclass(frozen=True)
+class ServicesSettings:
+    """Environment-wide settings for the services stack."""
+
+    log_retention_days: int = 30
+    ecs_exec_enabled: bool = False
+    """ECS exec into containers; off by default, SSM Session Manager reaches hosts anyway."""
+    alb_access_logs: bool = False
+    alb_deletion_protection: bool = False
+    """Deletion protection on the shared ALB (on in prod: a deleted ALB gets a new DNS name)."""
+    image_tag: str = "0.1.0"
+    """Tag of the images this env builds and pushes to its own ECR repositories (registry
+    stack): the config-agent sidecar and every service declared with a `dockerfile`. Tags are
+    immutable; bump to release."""
+    config_agent_image: str | None = None
+    """Full config-agent image URI; None means `<env ECR>/config-agent:<image_tag>`."""
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Environment-wide settings for the config pipeline stack."""
+
+    deployment_strategy: DeploymentStrategy = DeploymentStrategy.ALL_AT_ONCE
+    deployment_minutes: int = 0
+    bake_minutes: int = 0
+    secret_recovery_days: int = 7
+    trail_multi_region: bool = False
+    dlq_max_receive_count: int = 5
+    """Receives before an agent's queue moves a config event to the service's DLQ."""
+    appconfig_alarm_arns: tuple[str, ...] = ()
+    """CloudWatch alarms whose ALARM state makes AppConfig roll a deployment back."""
+    alarm_topic_arn: str | None = None
+    """SNS topic (in the env's region) the config-event DLQ alarms notify on ALARM and OK;
+    None: the alarms still change state (console, `describe-alarms`) but notify no one."""
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """One environment: where it lives, how big it is, and what runs in it."""
+
+    name: str
+    account_id: str
+    region: str
+    state: S3State | TerraformCloudState
+    network: NetworkSettings
+    cluster: ClusterSettings = ClusterSettings()
+    services_settings: ServicesSettings = ServicesSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    services: tuple[ServiceSpec, ...] = (WEB.with_(allow_from=(WORKER.name,)), WORKER)
+    """Default: web behind the ALB, a queue worker that may also call web directly."""
+    az_letters: str = "abc"
+    """AZ suffixes used, in order; `network.az_count` of them."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    deploy_role: DeployRole | None = None
+    """Assumed by the provider, the S3 backend and remote-state reads; None uses the shell's
+    credentials. Not used with Terraform Cloud, whose runs use the workspace's credentials."""
+
+    @property
+    def availability_zones(self) -> tuple[str, ...]:
+        """The AZ names the network spans, e.g. ("us-west-2a", "us-west-2b")."""
+        return tuple(f"{self.region}{letter}" for letter in self.az_letters[:self.network.az_count])
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        """Tags applied to every taggable resource via the provider."""
+        return {"Environment": self.name, "ManagedBy": "cdktf", "Project": "ecs-cdktf",
+                **self.tags}
+
+    def service(self, name: str) -> ServiceSpec:
+        """The spec of one declared service."""
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"environment {self.name!r} declares no service {name!r}")

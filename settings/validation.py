@@ -1,0 +1,272 @@
+"""Validate the environment table before synth: one message naming the env and the field.
+
+First every field is checked against its declared type (a wrong type would otherwise surface as
+a TypeError deep inside a construct), then against the rules in `settings/rules.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from collections.abc import Mapping as MappingABC
+from typing import Any, Iterable
+
+from settings import rules
+from settings.images import CONFIG_AGENT_REPOSITORY
+from settings.schema import (
+    ClusterSettings,
+    EnvironmentSettings,
+    NetworkSettings,
+    S3State,
+    TerraformCloudState,
+)
+from settings.services import ServiceSpec
+
+
+class SettingsError(ValueError):
+    """An invalid environment setting; the message names the environment and field."""
+
+
+def _fail(env: str, field_path: str, problem: str) -> SettingsError:
+    return SettingsError(f"environment {env!r}: {field_path}: {problem}")
+
+
+def _check(env: str, field_path: str, problem: str | None) -> None:
+    if problem:
+        raise _fail(env, field_path, problem)
+
+
+# --- types ------------------------------------------------------------------------------------
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _type_problem(value: Any, tp: Any, path: str, env: str) -> None:
+    """Raise SettingsError if `value` is not of the annotated type `tp` (recursively)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                _type_problem(value, option, path, env)
+                return
+            except SettingsError:
+                continue
+        raise _fail(env, path, f"must be {_type_name(tp)}, got {value!r}")
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, tuple):
+            raise _fail(env, path, f"must be a tuple, got {value!r}")
+        for i, item in enumerate(value):
+            _type_problem(item, args[0], f"{path}[{i}]", env)
+        return
+    if origin in (MappingABC, dict, typing.Mapping):
+        key_type, value_type = typing.get_args(tp)
+        if not isinstance(value, MappingABC):
+            raise _fail(env, path, f"must be a mapping, got {value!r}")
+        for key, item in value.items():
+            _type_problem(key, key_type, f"{path} key", env)
+            _type_problem(item, value_type, f"{path}[{key!r}]", env)
+        return
+    if tp is object or tp is Any:
+        return
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(tp, type) and issubclass(tp, enum.Enum):
+        ok = isinstance(value, tp)
+    elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, tp):
+            raise _fail(env, path, f"must be a {tp.__name__}, got {value!r}")
+        check_types(value, path, env)
+        return
+    else:
+        ok = isinstance(value, tp)
+    if not ok:
+        raise _fail(env, path, f"must be {_type_name(tp)}, got {value!r}")
+
+
+def check_types(obj: Any, path: str, env: str) -> None:
+    """Every field of dataclass `obj` holds a value of its annotated type."""
+    hints = typing.get_type_hints(type(obj))
+    for field in dataclasses.fields(obj):
+        where = f"{path}.{field.name}" if path else field.name
+        _type_problem(getattr(obj, field.name), hints[field.name], where, env)
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+def _check_state(env: str, state: S3State | TerraformCloudState) -> None:
+    if isinstance(state, S3State):
+        _check(env, "state.bucket", rules.bucket_name_problem(state.bucket))
+        _check(env, "state.region", rules.region_problem(state.region))
+    elif not state.organization:
+        _check(env, "state.organization", "must not be empty")
+
+
+def _check_deploy_role(env: EnvironmentSettings) -> None:
+    role = env.deploy_role
+    assert role is not None
+    _check(env.name, "deploy_role.role_arn", rules.role_arn_problem(role.role_arn))
+    if role.role_arn.split(":")[4] != env.account_id:
+        raise _fail(env.name, "deploy_role.role_arn",
+                    f"{role.role_arn!r} is not in the env's account {env.account_id} (the "
+                    "provider only allows that account)")
+    if isinstance(env.state, TerraformCloudState):
+        raise _fail(env.name, "deploy_role", "Terraform Cloud runs use the workspace's "
+                                              "credentials; set the role there, not here")
+    if role.external_id is not None:
+        _check(env.name, "deploy_role.external_id", rules.external_id_problem(role.external_id))
+    _check(env.name, "deploy_role.session_name", rules.session_name_problem(role.session_name))
+
+
+def _check_network(env: str, net: NetworkSettings) -> None:
+    _check(env, "network.vpc_cidr", rules.vpc_cidr_problem(net.vpc_cidr))
+    _check(env, "network.az_count", rules.between_problem(net.az_count, 2, rules.MAX_AZS))
+    _check(env, "network.flow_log_retention_days",
+           rules.retention_problem(net.flow_log_retention_days))
+
+
+def _check_cluster(env: str, c: ClusterSettings) -> None:
+    if problem := rules.asg_size_problem(c.asg_min, c.asg_max, c.asg_desired):
+        raise _fail(env, f"cluster.{problem[0]}", problem[1])
+    _check(env, "cluster.target_capacity_percent",
+           rules.percent_problem(c.target_capacity_percent))
+    _check(env, "cluster.min_scaling_step",
+           rules.scaling_step_problem(c.min_scaling_step, c.max_scaling_step))
+    if c.root_volume_gb < rules.MIN_ROOT_VOLUME_GB:
+        raise _fail(env, "cluster.root_volume_gb",
+                    f"{c.root_volume_gb} GiB is below the ECS-optimized AMI's "
+                    f"{rules.MIN_ROOT_VOLUME_GB} GiB snapshot")
+    _check(env, "cluster.instance_type", rules.instance_type_problem(c.instance_type))
+    if problem := rules.capacity_strategy_problem(c.capacity_provider_base,
+                                                  c.capacity_provider_weight):
+        raise _fail(env, f"cluster.{problem[0]}", problem[1])
+
+
+def _check_pipeline(env: EnvironmentSettings) -> None:
+    name, p = env.name, env.pipeline
+    profiles = sum(1 for s in env.services if s.config_profile is not None)
+    if problem := rules.appconfig_strategy_problem(p.deployment_strategy.value,
+                                                   p.deployment_minutes, p.bake_minutes,
+                                                   profiles):
+        raise _fail(name, f"pipeline.{problem[0]}", problem[1])
+    _check(name, "pipeline.secret_recovery_days",
+           rules.secret_recovery_days_problem(p.secret_recovery_days))
+    _check(name, "pipeline.dlq_max_receive_count",
+           rules.max_receive_count_problem(p.dlq_max_receive_count))
+    if p.alarm_topic_arn is not None:
+        _check(name, "pipeline.alarm_topic_arn",
+               rules.sns_topic_arn_problem(p.alarm_topic_arn, env.region))
+
+
+def _check_service(env: str, i: int, s: ServiceSpec) -> None:
+    _check(env, f"services[{i}].name", rules.service_name_problem(s.name))
+    where = f"services[{s.name}]"
+    if (s.image is None) == (s.dockerfile is None):
+        raise _fail(env, f"{where}.image", "set exactly one of image and dockerfile")
+    if s.image is None and s.name == CONFIG_AGENT_REPOSITORY:
+        raise _fail(env, f"{where}.name", f"{s.name!r} is the config agent's repository; "
+                                          "name the service otherwise or give it an image")
+    _check(env, f"{where}.cpu", rules.task_size_problem(s.cpu, s.memory))
+    sc = s.scaling
+    if problem := rules.task_count_problem(sc.min_tasks, sc.max_tasks, s.desired_count):
+        raise _fail(env, f"{where}.{problem[0]}", problem[1])
+    for target in ("cpu_target_percent", "memory_target_percent"):
+        _check(env, f"{where}.scaling.{target}", rules.percent_problem(getattr(sc, target)))
+    if sc.queue_scaling and not s.work_queue:
+        raise _fail(env, f"{where}.scaling.queue_scaling", "needs work_queue=True")
+    if sc.queue_scaling:
+        _check(env, f"{where}.scaling.queue_scale_in_messages",
+               rules.queue_thresholds_problem(sc.queue_scale_in_messages,
+                                              sc.queue_scale_out_messages))
+    if s.container_port is not None:
+        _check(env, f"{where}.container_port", rules.port_problem(s.container_port))
+    if s.load_balancer is not None:
+        if s.container_port is None:
+            raise _fail(env, f"{where}.load_balancer", "needs a container_port")
+        if not (s.health_check_path or "").startswith("/"):
+            raise _fail(env, f"{where}.health_check_path",
+                        "a load-balanced service needs a health_check_path starting with '/'")
+        for cidr in s.load_balancer.allowed_cidrs:
+            _check(env, f"{where}.load_balancer.allowed_cidrs", rules.cidr_problem(cidr))
+    if s.database_port is not None:
+        _check(env, f"{where}.database_port", rules.port_problem(s.database_port))
+    if s.config_files_path is not None:
+        _check(env, f"{where}.config_files_path",
+               rules.absolute_path_problem(s.config_files_path))
+    if s.config_profile is not None and (problem := s.config_profile.problem()):
+        raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
+    _check(env, f"{where}.secrets", rules.secret_names_problem(s.secrets))
+
+
+def _check_services(env: str, services: tuple[ServiceSpec, ...]) -> None:
+    if not services:
+        raise _fail(env, "services", "declare at least one service")
+    seen: set[str] = set()
+    for i, spec in enumerate(services):
+        _check_service(env, i, spec)
+        if spec.name in seen:
+            raise _fail(env, f"services[{spec.name}]", "declared twice")
+        seen.add(spec.name)
+    names = [s.name for s in services]
+    for s in services:
+        if not s.allow_from:
+            continue
+        where = f"services[{s.name}].allow_from"
+        if s.container_port is None:
+            raise _fail(env, where, "needs a container_port for callers to reach")
+        if len(set(s.allow_from)) != len(s.allow_from):
+            raise _fail(env, where, f"{list(s.allow_from)} names a caller twice")
+        for caller in s.allow_from:
+            if caller == s.name:
+                raise _fail(env, where, f"{caller!r} is the service itself; list only "
+                                        "other services")
+            if caller not in names:
+                raise _fail(env, where, f"{caller!r} is not a service of this environment "
+                                        f"(declared: {', '.join(names)})")
+
+
+def validate(env: EnvironmentSettings) -> EnvironmentSettings:
+    """Check one environment; raise SettingsError naming the first bad field."""
+    if not isinstance(env, EnvironmentSettings):
+        raise SettingsError(f"environment table entry {env!r} is not an EnvironmentSettings")
+    name = env.name if isinstance(env.name, str) else repr(env.name)
+    check_types(env, "", name)
+    _check(name, "name", rules.env_name_problem(name))
+    _check(name, "account_id", rules.account_problem(env.account_id))
+    _check(name, "region", rules.region_problem(env.region))
+    if env.deploy_role is not None:
+        _check_deploy_role(env)
+    _check_state(name, env.state)
+    _check_network(name, env.network)
+    if len(env.az_letters) < env.network.az_count:
+        raise _fail(name, "az_letters",
+                    f"{env.az_letters!r} names fewer AZs than az_count {env.network.az_count}")
+    _check_cluster(name, env.cluster)
+    _check(name, "services_settings.log_retention_days",
+           rules.retention_problem(env.services_settings.log_retention_days))
+    _check_services(name, env.services)
+    _check_pipeline(env)
+    return env
+
+
+def validate_table(table: Iterable[EnvironmentSettings]) -> tuple[EnvironmentSettings, ...]:
+    """Every env of the table, valid and uniquely named (an invalid prod fails a dev synth)."""
+    table = tuple(table)
+    for env in table:
+        validate(env)
+    names = [e.name for e in table]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"environment table names an environment twice: {names}")
+    return table

@@ -1,0 +1,40 @@
+"""Registry stack: the ECR repositories of the images this environment builds itself.
+
+Applied before `services-<env>`, so the README's order works literally: apply registry, build
+and push the images (`make images ENV=<env>`), then apply services, whose task definitions
+pull `<repository url>:<image tag>` from here.
+"""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput
+from constructs import Construct
+
+from modules.container_repository import ContainerRepository, ContainerRepositoryProps
+from settings.images import built_images
+from settings.schema import EnvironmentSettings
+from stacks.base import EnvironmentStack
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+class RegistryStack(EnvironmentStack):
+    """One immutable-tag, scanned, encrypted ECR repository per image the env builds."""
+
+    kind = "registry"
+
+    def __init__(self, scope: Construct, env: EnvironmentSettings) -> None:
+        super().__init__(scope, env)
+        self.repositories = {
+            build.repository: ContainerRepository(
+                self, f"Repository{_pascal(build.repository)}",
+                ContainerRepositoryProps(name=build.repository))
+            for build in built_images(env)}
+        TerraformOutput(self, "repository_urls",
+                        value={name: repo.url for name, repo in self.repositories.items()})
+
+    def image(self, repository: str, tag: str) -> str:
+        """`<repository url>:<tag>` of an image this env builds (KeyError if it builds none)."""
+        return self.repositories[repository].image(tag)
