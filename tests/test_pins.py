@@ -19,9 +19,27 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
-def test_agent_image_uses_the_repository_boto3_pin():
-    assert _pins(ROOT / "config_agent" / "requirements.txt")["boto3"] == \
-        _pins(ROOT / "requirements.txt")["boto3"]
+IMAGE_REQUIREMENTS = ("config_agent/requirements.txt", "samples/worker/requirements.txt")
+"""What the images install (each Dockerfile COPYs one of these)."""
+
+
+def test_image_requirements_use_the_repository_pins():
+    repository = _pins(ROOT / "requirements.txt")
+    for path in IMAGE_REQUIREMENTS:
+        pins = _pins(ROOT / path)
+        assert pins, path
+        for name, version in pins.items():
+            assert repository.get(name) == version, f"{path}: {name}"
+
+
+def test_every_image_installs_a_checked_requirements_file():
+    dockerfiles = [path for top in ROOT.iterdir() if top.is_dir() and not top.name.startswith(".")
+                   for path in top.rglob("Dockerfile")]
+    assert len(dockerfiles) >= 3
+    for path in dockerfiles:
+        for line in path.read_text().splitlines():
+            if line.startswith("COPY") and "requirements" in line:
+                assert line.split()[1] in IMAGE_REQUIREMENTS, f"{path}: {line}"
 
 
 def test_requirements_are_exact_pins_and_installed_as_pinned():

@@ -1,0 +1,1 @@
+"""Pieces both samples share: settings parsing, JSON logs, the agent client, signal handling."""

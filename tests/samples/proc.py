@@ -1,0 +1,52 @@
+"""A sample as a subprocess: its JSON log lines collected on a thread, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from tests.config_agent.conftest import wait_for
+
+
+class Proc:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
+
+    def _pump(self) -> None:
+        assert self.popen.stderr is not None
+        for line in self.popen.stderr:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def records(self, msg: str | None = None) -> list[dict[str, Any]]:
+        """Parsed log lines (every line must be one JSON object), optionally one `msg` only."""
+        docs = [json.loads(line) for line in list(self.lines)]
+        return [d for d in docs if msg is None or d.get("msg") == msg]
+
+    def wait_record(self, msg: str, timeout: float = 15.0, count: int = 1) -> list[dict]:
+        """Wait until at least `count` lines with this `msg` were logged."""
+        return wait_for(lambda: len(self.records(msg)) >= count and self.records(msg),
+                        timeout=timeout, what=f"{count} log line(s) {msg!r}")
+
+    def sigterm(self, timeout: float = 15.0) -> int:
+        """SIGTERM, as ECS sends it; the exit code."""
+        self.popen.send_signal(signal.SIGTERM)
+        code = self.popen.wait(timeout=timeout)
+        self._pump_thread.join(timeout)  # ends at EOF: every line is collected
+        return code
+
+    def reap(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()

@@ -1,0 +1,151 @@
+"""The web sample, run as its image runs it, against the config agent on moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+from samples import contract
+from samples.web.settings import WebSettings
+from settings.services import WEB
+from tests.config_agent.conftest import get, wait_for
+
+PROFILE = b'{"greeting": "hello from the profile", "feature_flags": {}}'
+
+
+def _listening_port(proc) -> int:  # noqa: ANN001
+    return int(proc.wait_record("listening")[0]["port"])
+
+
+def _page(port: int, path: str = "/") -> tuple[int, dict]:
+    status, _, body = get(port, path, token=None)
+    return status, json.loads(body)
+
+
+def _closed_port() -> tuple[socket.socket, int]:
+    """A port that refuses connections for as long as the returned socket stays open."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound, never listening: connect() is refused
+    return sock, sock.getsockname()[1]
+
+
+def test_web_defaults_are_the_port_and_path_the_task_definition_declares(web_image):
+    """The subprocess tests bind a free port; this holds the image's default to the spec's."""
+    assert WEB.container_port == contract.WEB_PORT
+    assert web_image.image.env["PORT"] == str(WEB.container_port)
+    assert web_image.image.expose == [WEB.container_port]
+    env = {"CONFIG_AGENT_TOKEN": "t", "APPCONFIG_APPLICATION_ID": "a",
+           "APPCONFIG_ENVIRONMENT_ID": "e", "APPCONFIG_PROFILE_ID": "p"}
+    assert WebSettings.from_env(env).port == WEB.container_port
+    assert WEB.load_balancer is not None
+    assert WEB.load_balancer.health_check_path == contract.HEALTH_PATH
+    assert ["CMD", *web_image.image.healthcheck] == list(contract.WEB_HEALTH_CHECK_COMMAND)
+
+
+def test_web_serves_greeting_and_redacted_secret_and_follows_pushed_changes(
+        aws, sidecar, web_image):
+    value = "web-secret-" + os.urandom(6).hex()
+    secret = aws.secret(value)
+    car = sidecar(PROFILE, DB_PASSWORD=secret)
+    proc = web_image.spawn(PORT="0", **car.app_env)
+    try:
+        port = _listening_port(proc)
+        assert _page(port, contract.HEALTH_PATH) == (200, {"status": "ok"})
+        assert web_image.health_check(PORT=str(port)).returncode == 0
+        for path in ("/", "/web", "/web/", "/?x=1"):
+            status, body = _page(port, path)
+            assert status == 200, path
+            assert body["greeting"] == "hello from the profile"
+            assert body["secrets"] == {"db_password": {
+                "redacted": True, "type": "string", "length": len(value),
+                "version_id": secret["VersionId"]}}
+        assert value not in get(port, "/", token=None)[2].decode()
+        assert _page(port, "/web/health") == (200, {"status": "ok"})
+        assert _page(port, "/nope") == (404, {"error": "not found"})
+
+        car.deploy(b'{"greeting": "changed through the agent"}')
+        wait_for(lambda: _page(port)[1].get("greeting") == "changed through the agent",
+                 what="pushed configuration on the page")
+        car.rotate(secret, value + "-rotated")
+        wait_for(lambda: _page(port)[1]["secrets"]["db_password"]["length"] == len(value) + 8,
+                 what="rotated secret on the page")
+        assert _page(port)[1]["secrets"]["db_password"]["version_id"] != secret["VersionId"]
+        assert proc.sigterm() == 0
+    finally:
+        proc.reap()
+    assert proc.records("stopped")
+    assert value not in proc.text
+    assert [r["status"] for r in proc.records("request")].count(200) >= 4  # one line each
+    assert web_image.health_check(PORT=str(port)).returncode != 0  # nothing listens now
+
+
+def test_web_without_agent_answers_503_and_stays_live(web_image):
+    sock, agent_port = _closed_port()
+    try:
+        proc = web_image.spawn(PORT="0", CONFIG_AGENT_URL=f"http://127.0.0.1:{agent_port}",
+                               CONFIG_AGENT_TOKEN="tok", APPCONFIG_APPLICATION_ID="a",
+                               APPCONFIG_ENVIRONMENT_ID="e", APPCONFIG_PROFILE_ID="p")
+        try:
+            port = _listening_port(proc)
+            assert _page(port) == (503, {"error": "config agent unavailable"})
+            assert _page(port, contract.HEALTH_PATH) == (200, {"status": "ok"})
+            assert web_image.health_check(PORT=str(port)).returncode == 0
+            failure = proc.wait_record("config agent call failed")[0]
+            assert failure["reason"] == "ConnectionRefusedError"
+            assert proc.sigterm() == 0
+        finally:
+            proc.reap()
+    finally:
+        sock.close()
+
+
+def test_web_answers_503_while_the_agent_cannot_serve_a_secret(aws, sidecar, web_image):
+    missing = {"ARN": "arn:aws:secretsmanager:us-west-2:123456789012:secret:absent-AbCdEf"}
+    # The agent reports unhealthy until every secret loads, so wire one that exists and point
+    # the app at one the agent does not serve: the agent answers 404, the page 503.
+    present = aws.secret("present-" + os.urandom(4).hex())
+    car = sidecar(PROFILE, DB_PASSWORD=present)
+    proc = web_image.spawn(PORT="0", **{**car.app_env, "SECRET_ARN_API_KEY": missing["ARN"]})
+    try:
+        port = _listening_port(proc)
+        assert _page(port) == (503, {"error": "config agent unavailable"})
+        assert proc.wait_record("config agent call failed")[0]["reason"] == "status 404"
+        assert proc.sigterm() == 0
+    finally:
+        proc.reap()
+
+
+def test_web_with_a_wrong_token_answers_503(aws, sidecar, web_image):
+    car = sidecar(PROFILE)
+    proc = web_image.spawn(PORT="0", **{**car.app_env, "CONFIG_AGENT_TOKEN": "wrong-token"})
+    try:
+        port = _listening_port(proc)
+        assert _page(port) == (503, {"error": "config agent unavailable"})
+        assert proc.wait_record("config agent call failed")[0]["reason"] == "status 403"
+        assert proc.sigterm() == 0
+    finally:
+        proc.reap()
+    assert "wrong-token" not in proc.text
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"PORT": "http"}, "PORT"),
+    ({"PORT": "70000"}, "PORT"),
+    ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),
+    ({"CONFIG_AGENT_URL": "http://10.0.0.5:2772"}, "CONFIG_AGENT_URL"),
+    ({"APPCONFIG_PROFILE_ID": ""}, "APPCONFIG_PROFILE_ID"),
+    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    ({"SECRET_ARN_DB_PASSWORD": "has space"}, "SECRET_ARN_DB_PASSWORD"),
+])
+def test_web_bad_settings_exit_2_naming_the_variable(web_image, env, variable):
+    base = {"CONFIG_AGENT_TOKEN": "tok-5ecret", "APPCONFIG_APPLICATION_ID": "a",
+            "APPCONFIG_ENVIRONMENT_ID": "e", "APPCONFIG_PROFILE_ID": "p"}
+    result = web_image.run(**{**base, **env})
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    doc = json.loads(line)
+    assert doc["msg"] == "invalid settings" and variable in doc["error"]
+    assert "tok-5ecret" not in line
