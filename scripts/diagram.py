@@ -31,7 +31,7 @@ SHOWN = (
     "aws_cloudwatch_event_target", "aws_sqs_queue",
 )
 """Resource types drawn; IAM, policies, routes and other glue would drown the picture."""
-STACK_ORDER = ("network", "cluster", "config", "services")
+STACK_ORDER = ("network", "cluster", "config", "registry", "services")
 MARK_START, MARK_END = "<!-- diagram:start -->", "<!-- diagram:end -->"
 ADDRESS = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([\w-]+)")
 REMOTE = re.compile(r"data\.terraform_remote_state\.[\w-]+\.outputs\.([\w-]+)")

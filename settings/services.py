@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from samples import contract as samples
 from settings.rules import config_profile_problem
 
 CONFIG_AGENT_PORT = 2772
@@ -25,14 +26,6 @@ class HealthCheck:
     timeout_seconds: int = 5
     retries: int = 3
     start_period_seconds: int = 15
-
-    @classmethod
-    def http_get(cls, port: int, path: str, **timing: int) -> "HealthCheck":
-        """GET `http://127.0.0.1:<port><path>` with the image's python (curl is not in slim
-        images); any error or a status >= 400 fails the check."""
-        return cls(command=("CMD", "python", "-c",
-                            "import urllib.request; urllib.request.urlopen("
-                            f"'http://127.0.0.1:{port}{path}', timeout=3)"), **timing)
 
 
 @dataclass(frozen=True)
@@ -104,7 +97,7 @@ class ServiceSpec:
     desired_count: int = 1
     environment: Mapping[str, str] = field(default_factory=dict)
     health_check: HealthCheck | None = None
-    """Container health check ECS runs inside the app container (e.g. `HealthCheck.http_get`)."""
+    """Container health check ECS runs inside the app container."""
     health_check_path: str | None = None
     """HTTP path that answers 2xx/3xx while the app is healthy: what the ALB target group
     checks on the container port (required with `load_balancer`)."""
@@ -138,11 +131,11 @@ WEB = ServiceSpec(
     dockerfile="samples/web/Dockerfile",
     cpu=256,
     memory=512,
-    container_port=8080,
+    container_port=samples.WEB_PORT,
     desired_count=2,
     environment={"LOG_LEVEL": "info"},
-    health_check=HealthCheck.http_get(8080, "/health"),
-    health_check_path="/health",
+    health_check=HealthCheck(command=samples.WEB_HEALTH_CHECK_COMMAND),
+    health_check_path=samples.HEALTH_PATH,
     scaling=ScalingSpec(min_tasks=2, max_tasks=6),
     load_balancer=LoadBalancerSpec(),
     service_discovery=True,
@@ -168,6 +161,7 @@ WORKER = ServiceSpec(
     memory=512,
     desired_count=1,
     environment={"LOG_LEVEL": "info"},
+    health_check=HealthCheck(command=samples.WORKER_HEALTH_CHECK_COMMAND),
     scaling=ScalingSpec(min_tasks=1, max_tasks=10, queue_scaling=True),
     work_queue=True,
     config_profile=ConfigProfileSpec(name="app", initial_content={"batch_size": 10}),

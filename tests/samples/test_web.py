@@ -41,7 +41,7 @@ def test_web_defaults_are_the_port_and_path_the_task_definition_declares(web_ima
            "APPCONFIG_ENVIRONMENT_ID": "e", "APPCONFIG_PROFILE_ID": "p"}
     assert WebSettings.from_env(env).port == WEB.container_port
     assert WEB.load_balancer is not None
-    assert WEB.load_balancer.health_check_path == contract.HEALTH_PATH
+    assert WEB.health_check_path == contract.HEALTH_PATH
     assert ["CMD", *web_image.image.healthcheck] == list(contract.WEB_HEALTH_CHECK_COMMAND)
 
 
