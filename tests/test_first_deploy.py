@@ -131,3 +131,17 @@ def test_every_stack_requires_a_terraform_with_s3_lockfile_support(synth, env):
         if name.endswith(f"-{env}"):
             terraform = synth.stack(name).doc["terraform"]
             assert terraform["required_version"] == ">= 1.10", name
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_ecs_exec_targets_a_container_with_a_writable_root(synth, env):
+    """ECS Exec's injected SSM agent cannot start in a read-only root filesystem."""
+    stack = synth.stack(f"services-{env}")
+    exec_on = ENVS[env].services_settings.ecs_exec_enabled
+    for service in stack.resources("aws_ecs_service").values():
+        assert service["enable_execute_command"] is exec_on
+        task = stack.resources("aws_ecs_task_definition")[_logical_id(service["task_definition"])]
+        app, agent = json.loads(task["container_definitions"])
+        assert agent["readonlyRootFilesystem"] is True, "the sidecar is never exec'd into"
+        if exec_on:
+            assert not app.get("readonlyRootFilesystem"), f"{app['name']} must stay writable"
