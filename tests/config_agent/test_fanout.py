@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
 
 import pytest
@@ -17,6 +17,7 @@ from config_agent.fanout import (Janitor, TaskIdentity, queue_arn_for, queue_att
 from config_agent.settings import Settings, SettingsError
 from tests import event_samples as ev
 from tests.config_agent.conftest import secret_json, wait_for
+from tests.config_agent.fakes import LoopbackHTTPServer
 
 TOPIC = "arn:aws:sns:eu-west-1:111111111111:dev-web-config"
 DLQ = "arn:aws:sqs:eu-west-1:111111111111:dev-web-cfg-dlq"
@@ -124,7 +125,7 @@ class _Metadata:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/v4/container-1"
 
