@@ -29,8 +29,8 @@ def skip_checks(resource: TerraformResource, skips: dict[str, str]) -> None:
             raise ValueError(f"{check_id} is already skipped with another reason")
         merged[check_id] = reason
     resource._checkov_skips = merged  # Python-side record of what the override holds
-    resource.add_override(f"//.{SKIP_KEY}",
-                          [f"checkov:skip={cid}: {reason}" for cid, reason in sorted(merged.items())])
+    resource.add_override(f"//.{SKIP_KEY}", [f"checkov:skip={cid}: {reason}"
+                                            for cid, reason in sorted(merged.items())])
 
 
 # Reasons shared by several constructs.

@@ -9,6 +9,9 @@ from typing import Sequence
 
 from cdktf import ITerraformDependable, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.autoscaling_group import AutoscalingGroup, AutoscalingGroupTag
+from cdktf_cdktf_provider_aws.autoscaling_group import (
+    AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride as MixedInstancesOverride,
+)
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from cdktf_cdktf_provider_aws.ecs_capacity_provider import EcsCapacityProvider
 from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
@@ -26,6 +29,7 @@ from constructs import Construct
 
 from modules.checkov_skips import skip_checks
 from modules.iam import assume_role_policy, managed_policy_arn
+from settings.rules import instance_architecture, instance_types_problem
 
 ECS_AMI_PARAMETERS = {
     "x86_64": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
@@ -47,20 +51,31 @@ ROOT_DEVICE = "/dev/xvda"
 
 
 @dataclass(frozen=True)
-class Ec2CapacityProps:
-    """Instance sizing and placement for the cluster's Auto Scaling group."""
+class InstanceGroupProps:
+    """One Auto Scaling group of container instances behind its own capacity provider."""
 
-    name_prefix: str
-    account_id: str
-    cluster_name: str
-    vpc_id: str
-    subnet_ids: Sequence[str]
-    instance_type: str
-    architecture: str
-    """`x86_64` or `arm64` (settings.rules.instance_architecture): picks the AMI."""
+    name: str
+    """Name of the launch template and the Auto Scaling group."""
+    capacity_provider_name: str
+    instance_types: tuple[str, ...]
+    """One type for an on-demand group; several (one architecture) for a Spot group, so Spot
+    can pick the deepest pools."""
     min_size: int
     max_size: int
     desired_capacity: int
+    spot: bool = False
+    """All Spot (price-capacity-optimized, capacity rebalance, ECS Spot draining)."""
+
+
+@dataclass(frozen=True)
+class Ec2CapacityProps:
+    """What every container instance of the cluster shares, and its first (on-demand) group."""
+
+    name_prefix: str
+    cluster_name: str
+    vpc_id: str
+    subnet_ids: Sequence[str]
+    primary: InstanceGroupProps
     root_volume_gb: int
     target_capacity_percent: int
     min_scaling_step: int
@@ -68,6 +83,27 @@ class Ec2CapacityProps:
     launch_after: Sequence[ITerraformDependable] = ()
     """Resources instances must not register before, e.g. the account's awsvpcTrunking
     default (it applies only to instances registered after it is set)."""
+
+
+@dataclass
+class InstanceGroup:
+    """A group's launch template, ASG and capacity provider, and the CPU architecture it runs."""
+
+    architecture: str
+    launch_template: LaunchTemplate
+    asg: AutoscalingGroup
+    capacity_provider: EcsCapacityProvider
+
+    @property
+    def capacity_provider_name(self) -> str:
+        return self.capacity_provider.name
+
+
+def group_architecture(instance_types: Sequence[str]) -> str:
+    """The one CPU architecture of a group's instance types (ValueError if they mix)."""
+    if problem := instance_types_problem(tuple(instance_types)):
+        raise ValueError(problem)
+    return instance_architecture(instance_types[0])
 
 
 def cloudwatch_agent_config() -> dict:
@@ -94,8 +130,13 @@ def cloudwatch_agent_config() -> dict:
     }
 
 
-def render_user_data(cluster_name: str) -> str:
-    """Shell script run at first boot: join the cluster, start the CloudWatch agent."""
+def render_user_data(cluster_name: str, spot: bool = False) -> str:
+    """Shell script run at first boot: join the cluster, start the CloudWatch agent.
+
+    On Spot, the ECS agent drains an instance as soon as its two-minute interruption notice
+    arrives (ECS Developer Guide, "Spot Instance draining"), so tasks move before it goes.
+    """
+    spot_draining = "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true\n" if spot else ""
     config = json.dumps(cloudwatch_agent_config(), indent=2)
     return f"""#!/bin/bash
 set -euo pipefail
@@ -104,7 +145,7 @@ ECS_CLUSTER={cluster_name}
 ECS_AWSVPC_BLOCK_IMDS=true
 ECS_ENABLE_CONTAINER_METADATA=true
 ECS_CONTAINER_STOP_TIMEOUT=30s
-ECSCONFIG
+{spot_draining}ECSCONFIG
 dnf install -y amazon-cloudwatch-agent
 cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'CWCONFIG'
 {config}
@@ -115,14 +156,13 @@ CWCONFIG
 
 
 class Ec2Capacity(Construct):
-    """Private, SSH-less ECS container instances behind a managed-scaling capacity provider."""
+    """Private, SSH-less ECS container instances: one instance role and security group, and
+    Auto Scaling groups each behind a managed-scaling capacity provider (`add_group`)."""
 
     def __init__(self, scope: Construct, id_: str, props: Ec2CapacityProps) -> None:
         super().__init__(scope, id_)
+        self._props = props
         name = props.name_prefix
-        if props.architecture not in ECS_AMI_PARAMETERS:
-            raise ValueError(f"architecture {props.architecture!r} must be one of "
-                             f"{sorted(ECS_AMI_PARAMETERS)}")
         # The trust AWS documents for the ECS container instance role ("Amazon ECS container
         # instance IAM role"): no conditions. EC2 sends no aws:SourceAccount when it fetches
         # instance-profile credentials, so such a condition would leave instances without
@@ -144,11 +184,22 @@ class Ec2Capacity(Construct):
                                    description="ECS, ECR, SSM, CloudWatch and package repos",
                                    ip_protocol="-1", cidr_ipv4="0.0.0.0/0")
         self.security_group_id = self.security_group.id
-        ami = DataAwsSsmParameter(self, "EcsAmi",
-                                  name=ECS_AMI_PARAMETERS[props.architecture])
-        self.launch_template = LaunchTemplate(
-            self, "LaunchTemplate", name=f"{name}-ecs", image_id=ami.value,
-            instance_type=props.instance_type, update_default_version=True,
+        self.groups: list[InstanceGroup] = []
+        # The first group's resources sit directly in this construct (stable addresses).
+        self.primary = self._group(self, props.primary)
+        self.capacity_provider_name = self.primary.capacity_provider_name
+
+    def add_group(self, id_: str, group: InstanceGroupProps) -> InstanceGroup:
+        """Another Auto Scaling group and capacity provider (e.g. Spot, or Graviton)."""
+        return self._group(Construct(self, id_), group)
+
+    def _group(self, scope: Construct, group: InstanceGroupProps) -> InstanceGroup:
+        props = self._props
+        architecture = group_architecture(group.instance_types)
+        ami = DataAwsSsmParameter(scope, "EcsAmi", name=ECS_AMI_PARAMETERS[architecture])
+        launch_template = LaunchTemplate(
+            scope, "LaunchTemplate", name=group.name, image_id=ami.value,
+            instance_type=group.instance_types[0], update_default_version=True,
             iam_instance_profile={"arn": self.instance_profile.arn},
             metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
                               "http_put_response_hop_limit": IMDS_HOP_LIMIT,
@@ -162,23 +213,27 @@ class Ec2Capacity(Construct):
                 security_groups=[self.security_group.id])],
             monitoring={"enabled": True},
             ebs_optimized="true",
-            user_data=base64.b64encode(render_user_data(props.cluster_name).encode()).decode(),
+            user_data=base64.b64encode(
+                render_user_data(props.cluster_name, group.spot).encode()).decode(),
             tag_specifications=[
                 LaunchTemplateTagSpecifications(resource_type=kind,
-                                                tags={"Name": f"{name}-ecs-instance"})
+                                                tags={"Name": f"{group.name}-instance"})
                 for kind in ("instance", "volume")])
-        skip_checks(self.launch_template, {"CKV_AWS_341": (
+        skip_checks(launch_template, {"CKV_AWS_341": (
             "hop limit 2 is required so bridge-mode containers and the ECS agent's task "
             "credential path reach IMDSv2; awsvpc tasks are blocked via ECS_AWSVPC_BLOCK_IMDS")})
-        self.asg = AutoscalingGroup(
-            self, "AutoScalingGroup", name=f"{name}-ecs", vpc_zone_identifier=props.subnet_ids,
-            min_size=props.min_size, max_size=props.max_size,
-            desired_capacity=props.desired_capacity,
-            # The template's version number, not "$Latest": the provider starts an instance
-            # refresh only when the launch_template block changes, so a new AMI (a new
-            # template version) must show up here to reach running instances.
-            launch_template={"id": self.launch_template.id,
-                             "version": Token.as_string(self.launch_template.latest_version)},
+        # The template's version number, not "$Latest": the provider starts an instance
+        # refresh only when the launch template reference changes, so a new AMI (a new
+        # template version) must show up here to reach running instances.
+        template = {"id": launch_template.id,
+                    "version": Token.as_string(launch_template.latest_version)}
+        placement = ({"mixed_instances_policy": _spot_policy(template, group.instance_types),
+                      "capacity_rebalance": True}
+                     if group.spot else {"launch_template": template})
+        asg = AutoscalingGroup(
+            scope, "AutoScalingGroup", name=group.name, vpc_zone_identifier=props.subnet_ids,
+            min_size=group.min_size, max_size=group.max_size,
+            desired_capacity=group.desired_capacity,
             health_check_type="EC2", health_check_grace_period=INSTANCE_WARMUP_SECONDS,
             protect_from_scale_in=True,  # required by managed termination protection
             default_instance_warmup=INSTANCE_WARMUP_SECONDS,
@@ -187,15 +242,15 @@ class Ec2Capacity(Construct):
                                               "scale_in_protected_instances": "Refresh"}},
             tag=[AutoscalingGroupTag(key="AmazonECSManaged", value="true",
                                      propagate_at_launch=True),
-                 AutoscalingGroupTag(key="Name", value=f"{name}-ecs-instance",
+                 AutoscalingGroupTag(key="Name", value=f"{group.name}-instance",
                                      propagate_at_launch=True)],
             # ECS managed scaling owns desired capacity after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
-            depends_on=list(props.launch_after) or None)
-        self.capacity_provider = EcsCapacityProvider(
-            self, "CapacityProvider", name=f"{name}-ec2",
+            depends_on=list(props.launch_after) or None, **placement)
+        capacity_provider = EcsCapacityProvider(
+            scope, "CapacityProvider", name=group.capacity_provider_name,
             auto_scaling_group_provider={
-                "auto_scaling_group_arn": self.asg.arn,
+                "auto_scaling_group_arn": asg.arn,
                 "managed_termination_protection": "ENABLED",
                 "managed_draining": "ENABLED",
                 "managed_scaling": {
@@ -206,4 +261,25 @@ class Ec2Capacity(Construct):
                     "instance_warmup_period": INSTANCE_WARMUP_SECONDS,
                 },
             })
-        self.capacity_provider_name = self.capacity_provider.name
+        result = InstanceGroup(architecture, launch_template, asg, capacity_provider)
+        self.groups.append(result)
+        return result
+
+
+def _spot_policy(template: dict, instance_types: Sequence[str]) -> dict:
+    """All Spot across several instance types, price-capacity-optimized: the allocation AWS
+    recommends, taking the lowest-priced of the pools least likely to be interrupted (EC2
+    Auto Scaling User Guide, "Allocation strategies for multiple instance types")."""
+    return {
+        "instances_distribution": {
+            "on_demand_base_capacity": 0,
+            "on_demand_percentage_above_base_capacity": 0,
+            "spot_allocation_strategy": "price-capacity-optimized",
+        },
+        "launch_template": {
+            "launch_template_specification": {"launch_template_id": template["id"],
+                                              "version": template["version"]},
+            # Lists of blocks inside a plain dict reach Terraform only as typed structs.
+            "override": [MixedInstancesOverride(instance_type=t) for t in instance_types],
+        },
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster as AwsEcsCluster
 from cdktf_cdktf_provider_aws.ecs_cluster import EcsClusterSetting
@@ -35,14 +36,18 @@ class EcsCluster(Construct):
         self.name = props.name
         self.arn = self.cluster.arn
 
-    def use_capacity_provider(self, capacity_provider_name: str, *, base: int,
-                              weight: int) -> EcsClusterCapacityProviders:
-        """Associate a capacity provider and make it the cluster's default strategy."""
-        if problem := capacity_strategy_problem(base, weight):
-            raise ValueError(f"{problem[0]}: {problem[1]}")
+    def use_capacity_providers(
+            self, capacity_provider_names: Sequence[str],
+            default_strategy: Sequence[tuple[str, int, int]]) -> EcsClusterCapacityProviders:
+        """Associate capacity providers; `default_strategy` is (provider, base, weight) items,
+        what tasks started without a strategy of their own use."""
+        for _, base, weight in default_strategy:
+            if problem := capacity_strategy_problem(base, weight):
+                raise ValueError(f"{problem[0]}: {problem[1]}")
         return EcsClusterCapacityProviders(
             self, "CapacityProviders", cluster_name=self.cluster.name,
-            capacity_providers=[capacity_provider_name],
+            capacity_providers=list(capacity_provider_names),
             default_capacity_provider_strategy=[
                 EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
-                    capacity_provider=capacity_provider_name, base=base, weight=weight)])
+                    capacity_provider=name, base=base, weight=weight)
+                for name, base, weight in default_strategy])

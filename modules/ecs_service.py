@@ -43,6 +43,8 @@ MIN_HEALTHY_PERCENT = 100
 MAX_PERCENT = 200
 """Rolling deployments start new tasks before stopping old ones: never below desired count."""
 HEALTH_CHECK_GRACE_SECONDS = 60
+RUNTIME_ARCHITECTURES = {"x86_64": "X86_64", "arm64": "ARM64"}
+"""Task definition `runtime_platform.cpu_architecture` per instance architecture."""
 HTTPS = 443
 ECS_EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
                     "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
@@ -76,7 +78,10 @@ class EcsServiceProps:
     agent_image: str
     cluster_arn: str
     cluster_name: str
-    capacity_provider_name: str
+    capacity_provider_strategy: Sequence[tuple[str, int, int]]
+    """(capacity provider name, base, weight) items: where the service's tasks run."""
+    architecture: str
+    """`x86_64` or `arm64`: the task's runtime platform, matching its capacity providers."""
     vpc_id: str
     subnet_ids: Sequence[str]
     config: ServiceConfigResources
@@ -157,6 +162,8 @@ class EcsService(Construct):
         self.task_definition = EcsTaskDefinition(
             self, "TaskDefinition", family=self.name, network_mode="awsvpc",
             requires_compatibilities=["EC2"], cpu=str(task_cpu(spec.cpu)),
+            runtime_platform={"cpu_architecture": RUNTIME_ARCHITECTURES[props.architecture],
+                              "operating_system_family": "LINUX"},
             memory=str(task_memory(spec.memory)),
             execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
             container_definitions=container_definitions_json(inputs),
@@ -348,8 +355,10 @@ class EcsService(Construct):
         return AwsEcsService(
             self, "Service", name=self.name, cluster=p.cluster_arn,
             task_definition=self.task_definition.arn, desired_count=spec.desired_count,
-            capacity_provider_strategy=[EcsServiceCapacityProviderStrategy(
-                capacity_provider=p.capacity_provider_name, weight=1, base=0)],
+            capacity_provider_strategy=[
+                EcsServiceCapacityProviderStrategy(capacity_provider=name, base=base,
+                                                   weight=weight)
+                for name, base, weight in p.capacity_provider_strategy],
             deployment_circuit_breaker={"enable": True, "rollback": True},
             deployment_minimum_healthy_percent=MIN_HEALTHY_PERCENT,
             deployment_maximum_percent=MAX_PERCENT,

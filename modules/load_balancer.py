@@ -218,6 +218,11 @@ class LoadBalancer(Construct):
         return {"bucket": self.access_logs_bucket.name, "prefix": ACCESS_LOG_PREFIX,
                 "enabled": True}
 
+    def request_count_label(self, name: str) -> str:
+        """`<alb arn suffix>/<target group arn suffix>`: the resource label of the
+        ALBRequestCountPerTarget metric for one service's target group."""
+        return f"{self.alb.arn_suffix}/{self.target_groups[name].arn_suffix}"
+
     def allow_to_service(self, name: str, security_group_id: str, port: int) -> None:
         """Egress from the ALB to one service's tasks on its container port, SG to SG."""
         VpcSecurityGroupEgressRule(

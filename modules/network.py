@@ -29,8 +29,19 @@ from modules.secure_bucket import SecureBucket, SecureBucketProps
 from settings.naming import PARTITION
 from settings.schema import SUBNET_NEWBITS, FlowLogDestination, NatMode
 
-INTERFACE_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "ecr.api", "ecr.dkr", "logs")
-"""What private instances need to reach without NAT: Session Manager, ECR pulls, logging."""
+INTERFACE_ENDPOINTS = (
+    "ecs", "ecs-agent", "ecs-telemetry",      # container instances register and report
+    "ecr.api", "ecr.dkr",                     # image pulls (layers come through the S3 gateway)
+    "logs",                                   # awslogs from every container
+    "sqs", "sns",                             # config agents' queues and subscriptions
+    "secretsmanager", "kms",                  # secret values, decrypted
+    "appconfigdata", "appconfig",             # configuration, and deployment progress
+    "sts",                                    # task and instance role credentials
+    "ssm", "ssmmessages", "ec2messages",      # Session Manager and ECS Exec
+)
+"""Every AWS API that tasks and container instances call, so none of that traffic (config and
+secret values included) crosses the NAT gateway (ECS Developer Guide, "Amazon ECS interface
+VPC endpoints"; Secrets Manager, AppConfig, SQS and SNS endpoint guides)."""
 ANYWHERE = "0.0.0.0/0"
 
 
@@ -165,7 +176,8 @@ class Network(Construct):
                                     description="HTTPS from the VPC", ip_protocol="tcp",
                                     from_port=443, to_port=443, cidr_ipv4=p.vpc_cidr)
         for service in INTERFACE_ENDPOINTS:
-            construct_id = "Endpoint" + "".join(w.capitalize() for w in service.split("."))
+            construct_id = "Endpoint" + "".join(
+                w.capitalize() for w in service.replace("-", ".").split("."))
             VpcEndpoint(self, construct_id, vpc_id=self.vpc.id,
                         service_name=f"com.amazonaws.{p.region}.{service}",
                         vpc_endpoint_type="Interface", private_dns_enabled=True,

@@ -1,20 +1,21 @@
-"""Application Auto Scaling for one ECS service: CPU/memory tracking, optional queue steps."""
+"""Application Auto Scaling for one ECS service: target tracking on CPU and memory, plus the
+optional policies a service asks for (`scale_on_backlog`, `scale_on_requests`,
+`scale_on_schedule`), in the style of aws-cdk's `ScalableTaskCount`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from cdktf_cdktf_provider_aws.appautoscaling_policy import (
-    AppautoscalingPolicy,
-)
-from cdktf_cdktf_provider_aws.appautoscaling_policy import (
-    AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment,
+from cdktf_cdktf_provider_aws import appautoscaling_policy as policies
+from cdktf_cdktf_provider_aws.appautoscaling_policy import AppautoscalingPolicy
+from cdktf_cdktf_provider_aws.appautoscaling_scheduled_action import (
+    AppautoscalingScheduledAction,
 )
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
 
-from settings.rules import percent_problem, queue_thresholds_problem, task_count_problem
+from settings.rules import percent_problem, task_count_problem
 
 SCALABLE_DIMENSION = "ecs:service:DesiredCount"
 SERVICE_NAMESPACE = "ecs"
@@ -22,33 +23,35 @@ SCALE_OUT_COOLDOWN = 60
 SCALE_IN_COOLDOWN = 300
 """Scale out fast, in slowly: a premature scale-in costs more than a minute of extra tasks."""
 QUEUE_METRIC = "ApproximateNumberOfMessagesVisible"
-QUEUE_ALARM_PERIOD = 60
-SCALE_OUT_EVALUATION_PERIODS = 2
-SCALE_IN_EVALUATION_PERIODS = 5
-
-
-@dataclass(frozen=True)
-class QueueScaling:
-    """Step scaling on a queue's visible-message count (worker backlog)."""
-
-    queue_name: str
-    scale_out_messages: int
-    scale_in_messages: int
+_CUSTOM = ("AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration"
+           "CustomizedMetricSpecification")
+Metrics = getattr(policies, f"{_CUSTOM}Metrics")
+MetricStat = getattr(policies, f"{_CUSTOM}MetricsMetricStat")
+Metric = getattr(policies, f"{_CUSTOM}MetricsMetricStatMetric")
+Dimension = getattr(policies, f"{_CUSTOM}MetricsMetricStatMetricDimensions")
+"""The typed structs of a metric-math target tracking policy (names too long to import)."""
+RUNNING_TASKS_NAMESPACE = "ECS/ContainerInsights"
+"""Container Insights (on for every cluster here) publishes RunningTaskCount per service."""
 
 
 @dataclass(frozen=True)
 class ServiceAutoscalingProps:
-    """Which service, its task bounds and what to track."""
+    """Which service, its task bounds and the CPU/memory targets it tracks."""
 
     name: str
-    """`<env>-<service>`: prefix of policy and alarm names."""
+    """`<env>-<service>`: prefix of policy and action names."""
     cluster_name: str
     service_name: str
     min_tasks: int
     max_tasks: int
     cpu_target_percent: int
     memory_target_percent: int
-    queue: QueueScaling | None = None
+
+
+def _metric_stat(stat: str, namespace: str, metric_name: str, **dimensions: str) -> Any:
+    return MetricStat(stat=stat, metric=Metric(
+        namespace=namespace, metric_name=metric_name,
+        dimensions=[Dimension(name=k, value=v) for k, v in dimensions.items()]))
 
 
 def resource_id(cluster_name: str, service_name: str) -> str:
@@ -57,74 +60,87 @@ def resource_id(cluster_name: str, service_name: str) -> str:
 
 
 class ServiceAutoscaling(Construct):
-    """Scalable target + target tracking on CPU and memory (+ backlog step scaling for workers)."""
+    """Scalable target with target tracking on CPU and memory; methods add other signals."""
 
     def __init__(self, scope: Construct, id_: str, props: ServiceAutoscalingProps) -> None:
         super().__init__(scope, id_)
         bounds = task_count_problem(props.min_tasks, props.max_tasks, props.min_tasks)
         problem = ((bounds and bounds[1]) or percent_problem(props.cpu_target_percent)
-                   or percent_problem(props.memory_target_percent)
-                   or (props.queue and queue_thresholds_problem(props.queue.scale_in_messages,
-                                                                props.queue.scale_out_messages)))
+                   or percent_problem(props.memory_target_percent))
         if problem:
             raise ValueError(f"{props.name}: {problem}")
+        self._props = props
         self.target = AppautoscalingTarget(
             self, "Target", service_namespace=SERVICE_NAMESPACE,
             scalable_dimension=SCALABLE_DIMENSION,
             resource_id=resource_id(props.cluster_name, props.service_name),
             min_capacity=props.min_tasks, max_capacity=props.max_tasks)
         self.policies: list[AppautoscalingPolicy] = []
+        self.scheduled_actions: list[AppautoscalingScheduledAction] = []
         for construct_id, metric, value in (
                 ("Cpu", "ECSServiceAverageCPUUtilization", props.cpu_target_percent),
                 ("Memory", "ECSServiceAverageMemoryUtilization", props.memory_target_percent)):
-            self.policies.append(AppautoscalingPolicy(
-                self, f"{construct_id}TargetTracking", name=f"{props.name}-{construct_id.lower()}",
-                policy_type="TargetTrackingScaling", **self._target_args(),
-                target_tracking_scaling_policy_configuration={
-                    "target_value": value, "scale_in_cooldown": SCALE_IN_COOLDOWN,
-                    "scale_out_cooldown": SCALE_OUT_COOLDOWN,
-                    "predefined_metric_specification": {"predefined_metric_type": metric}}))
-        self.alarms: list[CloudwatchMetricAlarm] = []
-        if props.queue:
-            self._queue_scaling(props.name, props.queue)
+            self._track(construct_id, construct_id.lower(), value, {
+                "predefined_metric_specification": {"predefined_metric_type": metric}})
 
     def _target_args(self) -> dict[str, str]:
         return {"resource_id": self.target.resource_id,
                 "scalable_dimension": self.target.scalable_dimension,
                 "service_namespace": self.target.service_namespace}
 
-    def _queue_scaling(self, name: str, q: QueueScaling) -> None:
-        # Step bounds are offsets from the alarm threshold: +1 task up to twice the threshold,
-        # +2 beyond it; one task at a time on the way down.
-        out = self._step_policy("QueueScaleOut", f"{name}-queue-scale-out", SCALE_OUT_COOLDOWN, [
-            StepAdjustment(metric_interval_lower_bound="0",
-                           metric_interval_upper_bound=str(q.scale_out_messages),
-                           scaling_adjustment=1),
-            StepAdjustment(metric_interval_lower_bound=str(q.scale_out_messages),
-                           scaling_adjustment=2)])
-        scale_in = self._step_policy("QueueScaleIn", f"{name}-queue-scale-in", SCALE_IN_COOLDOWN, [
-            StepAdjustment(metric_interval_upper_bound="0", scaling_adjustment=-1)])
-        for construct_id, policy, comparison, threshold, periods, what in (
-                ("QueueDepthHigh", out, "GreaterThanOrEqualToThreshold", q.scale_out_messages,
-                 SCALE_OUT_EVALUATION_PERIODS, "backlog: add workers"),
-                ("QueueDepthLow", scale_in, "LessThanOrEqualToThreshold", q.scale_in_messages,
-                 SCALE_IN_EVALUATION_PERIODS, "queue drained: remove workers")):
-            self.alarms.append(CloudwatchMetricAlarm(
-                self, construct_id,
-                alarm_name=f"{name}-queue-depth-{construct_id[len('QueueDepth'):].lower()}",
-                alarm_description=f"{what} ({QUEUE_METRIC} of the work queue)",
-                namespace="AWS/SQS", metric_name=QUEUE_METRIC,
-                dimensions={"QueueName": q.queue_name}, statistic="Maximum",
-                period=QUEUE_ALARM_PERIOD, evaluation_periods=periods, threshold=threshold,
-                comparison_operator=comparison, treat_missing_data="notBreaching",
-                alarm_actions=[policy.arn]))
-
-    def _step_policy(self, construct_id: str, name: str, cooldown: int,
-                     steps: list[StepAdjustment]) -> AppautoscalingPolicy:
+    def _track(self, construct_id: str, suffix: str, target_value: float,
+               metric: dict[str, Any]) -> AppautoscalingPolicy:
         policy = AppautoscalingPolicy(
-            self, construct_id, name=name, policy_type="StepScaling", **self._target_args(),
-            step_scaling_policy_configuration={
-                "adjustment_type": "ChangeInCapacity", "cooldown": cooldown,
-                "metric_aggregation_type": "Maximum", "step_adjustment": steps})
+            self, f"{construct_id}TargetTracking", name=f"{self._props.name}-{suffix}",
+            policy_type="TargetTrackingScaling", **self._target_args(),
+            target_tracking_scaling_policy_configuration={
+                "target_value": target_value, "scale_in_cooldown": SCALE_IN_COOLDOWN,
+                "scale_out_cooldown": SCALE_OUT_COOLDOWN, **metric})
         self.policies.append(policy)
         return policy
+
+    def scale_on_backlog(self, queue_name: str, backlog_per_task: int) -> AppautoscalingPolicy:
+        """Track visible messages per running task (metric math), as AWS's own example for
+        an SQS-driven ECS service does (Application Auto Scaling User Guide, "Create a target
+        tracking scaling policy using metric math"): unlike a depth threshold it adds tasks
+        in proportion to the backlog and needs no tuning per traffic level."""
+        p = self._props
+        # Blocks inside blocks reach Terraform only as typed structs, not plain dicts.
+        visible = Metrics(id="visible", label="visible messages", return_data=False,
+                          metric_stat=_metric_stat("Sum", "AWS/SQS", QUEUE_METRIC,
+                                                   QueueName=queue_name))
+        running = Metrics(id="running", label="running tasks", return_data=False,
+                          metric_stat=_metric_stat("Average", RUNNING_TASKS_NAMESPACE,
+                                                   "RunningTaskCount",
+                                                   ClusterName=p.cluster_name,
+                                                   ServiceName=p.service_name))
+        backlog = Metrics(id="backlog", label="backlog per task", return_data=True,
+                          expression="visible / running")
+        return self._track("Backlog", "backlog", backlog_per_task, {
+            "customized_metric_specification": {"metrics": [visible, running, backlog]}})
+
+    def scale_on_requests(self, resource_label: str,
+                          requests_per_target: int) -> AppautoscalingPolicy:
+        """Track the ALB's requests per target per minute; `resource_label` is
+        `<load balancer arn suffix>/<target group arn suffix>`."""
+        return self._track("Requests", "requests", requests_per_target, {
+            "predefined_metric_specification": {
+                "predefined_metric_type": "ALBRequestCountPerTarget",
+                "resource_label": resource_label}})
+
+    def scale_on_schedule(self, *, scale_in_at: str, scale_out_at: str, timezone: str,
+                          off_hours_min_tasks: int) -> None:
+        """Lower the minimum outside working hours and restore it at their start.
+
+        An apply during off hours sets the daytime minimum again (Terraform owns the target's
+        bounds) until the next scale-in time: a few more tasks, never fewer.
+        """
+        p = self._props
+        for construct_id, suffix, schedule, minimum in (
+                ("OffHours", "off-hours", scale_in_at, min(off_hours_min_tasks, p.min_tasks)),
+                ("WorkingHours", "working-hours", scale_out_at, p.min_tasks)):
+            self.scheduled_actions.append(AppautoscalingScheduledAction(
+                self, construct_id, name=f"{p.name}-{suffix}", schedule=schedule,
+                timezone=timezone, **self._target_args(),
+                scalable_target_action={"min_capacity": str(minimum),
+                                        "max_capacity": str(p.max_tasks)}))

@@ -7,8 +7,9 @@ Run after `registry-<env>` is applied and before `services-<env>`:
 
 Which images, from which Dockerfile, for which platform, to which repository and tag all come
 from the settings (`settings/images.py`), the same source the registry and services stacks use.
-Needs docker (with buildx for a foreign platform) and the AWS CLI with credentials for the env's
-account. Tags are immutable: pushing an existing tag fails; bump `services_settings.image_tag`.
+Needs docker (with buildx for a foreign or multi-architecture platform) and the AWS CLI with
+credentials for the env's account. Tags are immutable: pushing an existing tag fails; bump
+`services_settings.image_tag`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def commands(env_name: str) -> list[list[str]]:
                           f"docker login --username AWS --password-stdin {shlex.quote(host)}"]]
     for build in built_images(env):
         uri = image_uri(host, build.repository, tag)
-        steps.append(["docker", "build", "--platform", build.platform, "-f", build.dockerfile,
-                      "-t", uri, "."])
-        steps.append(["docker", "push", uri])
+        platforms = ",".join(build.platforms)
+        if len(build.platforms) == 1:
+            steps.append(["docker", "build", "--platform", platforms, "-f", build.dockerfile,
+                          "-t", uri, "."])
+            steps.append(["docker", "push", uri])
+        else:  # one multi-architecture image (manifest list): buildx builds and pushes it
+            steps.append(["docker", "buildx", "build", "--platform", platforms, "-f",
+                          build.dockerfile, "-t", uri, "--push", "."])
     return steps
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from settings.rules import instance_architecture
+from settings.capacity import service_architecture
 
 if TYPE_CHECKING:
     from settings.schema import EnvironmentSettings
@@ -29,19 +29,22 @@ class ImageBuild:
     """ECR repository name; the registry stack creates it."""
     dockerfile: str
     """Dockerfile path from the repository root, which is also the build context."""
-    platform: str
-    """`linux/amd64` or `linux/arm64`: the architecture of the cluster's instances."""
+    platforms: tuple[str, ...]
+    """`linux/amd64` and/or `linux/arm64`: every CPU architecture a task using the image runs
+    on (the config agent runs beside every service, so it may need both)."""
 
 
 def built_images(env: "EnvironmentSettings") -> tuple[ImageBuild, ...]:
     """The config agent (unless overridden) and every service declared without `image`."""
-    platform = PLATFORMS[instance_architecture(env.cluster.instance_type)]
+    platform = {spec.name: PLATFORMS[service_architecture(spec, env.cluster)]
+                for spec in env.services}
     images = []
     if env.services_settings.config_agent_image is None:
-        images.append(ImageBuild(CONFIG_AGENT_REPOSITORY, CONFIG_AGENT_DOCKERFILE, platform))
+        images.append(ImageBuild(CONFIG_AGENT_REPOSITORY, CONFIG_AGENT_DOCKERFILE,
+                                 tuple(sorted(set(platform.values())))))
     for spec in env.services:
         if spec.image is None and spec.dockerfile is not None:
-            images.append(ImageBuild(spec.name, spec.dockerfile, platform))
+            images.append(ImageBuild(spec.name, spec.dockerfile, (platform[spec.name],)))
     return tuple(images)
 
 

@@ -211,6 +211,23 @@ def instance_architecture(instance_type: str) -> str:
     return "arm64" if "g" in match["options"] else "x86_64"
 
 
+def instance_types_problem(instance_types: tuple[str, ...]) -> str | None:
+    """One Auto Scaling group's instance types: valid, distinct, one CPU architecture (its
+    launch template has one AMI)."""
+    if not instance_types:
+        return "name at least one instance type"
+    for instance_type in instance_types:
+        if problem := instance_type_problem(instance_type):
+            return problem
+    if len(set(instance_types)) != len(instance_types):
+        return f"{list(instance_types)} names a type twice"
+    architectures = {instance_architecture(t) for t in instance_types}
+    if len(architectures) > 1:
+        mixed = ", ".join(sorted(architectures))
+        return f"{list(instance_types)} mixes CPU architectures ({mixed}); one group, one AMI"
+    return None
+
+
 def asg_size_problem(minimum: int, maximum: int, desired: int) -> tuple[str, str] | None:
     """(field, reason) when min/max/desired of an Auto Scaling group do not nest."""
     if minimum < 0:
@@ -263,11 +280,23 @@ def task_count_problem(minimum: int, maximum: int, desired: int) -> tuple[str, s
     return None
 
 
-def queue_thresholds_problem(scale_in: int, scale_out: int) -> str | None:
-    if scale_in < 0:
-        return f"{scale_in} must be >= 0"
-    if scale_in >= scale_out:
-        return "must be below queue_scale_out_messages"
+def schedule_problem(expression: str) -> str | None:
+    """An Application Auto Scaling `cron(minutes hours day-of-month month day-of-week year)`
+    expression (Application Auto Scaling User Guide, "Scheduled scaling": six fields)."""
+    match = re.fullmatch(r"cron\(([^()]+)\)", expression)
+    if not match or len(match.group(1).split()) != 6:
+        return f"{expression!r} must be cron(min hour day-of-month month day-of-week year)"
+    return None
+
+
+def timezone_problem(name: str) -> str | None:
+    """An IANA time zone name, as scheduled actions take (e.g. Europe/Berlin, UTC)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{name!r} is not an IANA time zone name"
     return None
 
 

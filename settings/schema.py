@@ -83,8 +83,32 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
+class SpotCapacity:
+    """A second Auto Scaling group, all Spot across several instance types (the primary's CPU
+    architecture), behind its own capacity provider. Services place tasks beyond the
+    on-demand `capacity_provider_base` over both groups by weight."""
+
+    instance_types: tuple[str, ...]
+    """Several similar types (e.g. m6i, m6a, m5 of one size): Spot picks the deepest pools."""
+    min_size: int = 0
+    max_size: int = 4
+    weight: int = 1
+    """Tasks on Spot for every `capacity_provider_weight` tasks on on-demand, above the base."""
+
+
+@dataclass(frozen=True)
+class GravitonCapacity:
+    """An on-demand Auto Scaling group of arm64 (AWS Graviton) instances with the arm64 ECS AMI,
+    behind its own capacity provider: services declared `architecture="arm64"` run there only."""
+
+    instance_type: str = "m7g.large"
+    min_size: int = 0
+    max_size: int = 4
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
-    """EC2 capacity for the ECS cluster."""
+    """EC2 capacity for the ECS cluster: an on-demand group, optionally Spot and Graviton."""
 
     instance_type: str = "t3.medium"
     asg_min: int = 1
@@ -96,12 +120,29 @@ class ClusterSettings:
     min_scaling_step: int = 1
     max_scaling_step: int = 2
     capacity_provider_base: int = 0
+    """Tasks of each service that always run on the on-demand group (ECS strategy `base`)."""
     capacity_provider_weight: int = 1
+    """Relative share of the on-demand group for tasks above the base (ECS strategy `weight`)."""
+    spot: SpotCapacity | None = None
+    graviton: GravitonCapacity | None = None
     awsvpc_trunking: bool = True
     """Account default `awsvpcTrunking` (set before the ASG launches instances: it applies only
     to instances registered after it): more task ENIs per instance with awsvpc tasks, on the
     instance types that support trunking (ECS Developer Guide, "Increasing Linux container
     instance network interfaces")."""
+
+
+@dataclass(frozen=True)
+class OffHours:
+    """Outside working hours every service's minimum drops to `min_tasks` (its maximum stays);
+    at the start of working hours it returns to the service's own minimum. Schedules are
+    Application Auto Scaling `cron(...)` expressions in `timezone` (an IANA name)."""
+
+    scale_in_at: str = "cron(0 20 ? * MON-FRI *)"
+    scale_out_at: str = "cron(0 7 ? * MON-FRI *)"
+    timezone: str = "UTC"
+    min_tasks: int = 0
+    """Queue-scaled workers keep at least 1: backlog per task needs a running task."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +161,8 @@ class ServicesSettings:
     immutable; bump to release."""
     config_agent_image: str | None = None
     """Full config-agent image URI; None means `<env ECR>/config-agent:<image_tag>`."""
+    off_hours: OffHours | None = None
+    """Scheduled scaling: a lower task minimum outside working hours (dev, staging)."""
 
 
 @dataclass(frozen=True)

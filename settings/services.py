@@ -37,12 +37,13 @@ class ScalingSpec:
     cpu_target_percent: int = 60
     memory_target_percent: int = 75
     queue_scaling: bool = False
-    """Step scaling on the depth (ApproximateNumberOfMessagesVisible) of the service's work
-    queue; requires `ServiceSpec.work_queue`."""
-    queue_scale_out_messages: int = 100
-    """Visible messages at or above which the worker scales out."""
-    queue_scale_in_messages: int = 10
-    """Visible messages at or below which the worker scales in."""
+    """Target tracking on the work queue's backlog per task (visible messages / running tasks,
+    by metric math), as Copilot's `queue_delay` does; requires `ServiceSpec.work_queue`."""
+    backlog_per_task: int = 10
+    """Acceptable visible messages per running task: the longest acceptable queue delay
+    divided by the time one task takes per message."""
+    requests_per_target: int | None = None
+    """Also track the ALB's requests per target (load-balanced services), e.g. 500/minute."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ class ServiceSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     health_check: HealthCheck | None = None
     """Container health check ECS runs inside the app container."""
+    architecture: str | None = None
+    """`x86_64` or `arm64` (task `runtime_platform`); None: the cluster's on-demand group's.
+    `arm64` runs on the env's Graviton capacity only."""
     health_check_path: str | None = None
     """HTTP path that answers 2xx/3xx while the app is healthy: what the ALB target group
     checks on the container port (required with `load_balancer`)."""

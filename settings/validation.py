@@ -14,6 +14,7 @@ from collections.abc import Mapping as MappingABC
 from typing import Any, Iterable
 
 from settings import rules
+from settings.capacity import service_architecture, strategies
 from settings.images import CONFIG_AGENT_REPOSITORY
 from settings.schema import (
     ClusterSettings,
@@ -152,6 +153,30 @@ def _check_cluster(env: str, c: ClusterSettings) -> None:
     if problem := rules.capacity_strategy_problem(c.capacity_provider_base,
                                                   c.capacity_provider_weight):
         raise _fail(env, f"cluster.{problem[0]}", problem[1])
+    primary = rules.instance_architecture(c.instance_type)
+    if c.spot is not None:
+        _check(env, "cluster.spot.instance_types",
+               rules.instance_types_problem(c.spot.instance_types))
+        if rules.instance_architecture(c.spot.instance_types[0]) != primary:
+            raise _fail(env, "cluster.spot.instance_types",
+                        f"must be {primary} like cluster.instance_type: services spread over "
+                        "both groups with one image")
+        if problem := rules.asg_size_problem(c.spot.min_size, c.spot.max_size, c.spot.min_size):
+            raise _fail(env, f"cluster.spot.{problem[0].replace('asg_', '')}_size", problem[1])
+        _check(env, "cluster.spot.weight", rules.between_problem(c.spot.weight, 1, 1000))
+    if c.graviton is not None:
+        _check(env, "cluster.graviton.instance_type",
+               rules.instance_type_problem(c.graviton.instance_type))
+        if rules.instance_architecture(c.graviton.instance_type) != "arm64":
+            raise _fail(env, "cluster.graviton.instance_type",
+                        f"{c.graviton.instance_type!r} is not a Graviton (arm64) type")
+        if primary == "arm64":
+            raise _fail(env, "cluster.graviton", "the on-demand group is arm64 already; "
+                                                 "arm64 services run there")
+        if problem := rules.asg_size_problem(c.graviton.min_size, c.graviton.max_size,
+                                             c.graviton.min_size):
+            raise _fail(env, f"cluster.graviton.{problem[0].replace('asg_', '')}_size",
+                        problem[1])
 
 
 def _check_pipeline(env: EnvironmentSettings) -> None:
@@ -187,9 +212,17 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     if sc.queue_scaling and not s.work_queue:
         raise _fail(env, f"{where}.scaling.queue_scaling", "needs work_queue=True")
     if sc.queue_scaling:
-        _check(env, f"{where}.scaling.queue_scale_in_messages",
-               rules.queue_thresholds_problem(sc.queue_scale_in_messages,
-                                              sc.queue_scale_out_messages))
+        _check(env, f"{where}.scaling.backlog_per_task",
+               rules.between_problem(sc.backlog_per_task, 1, 100000))
+        if sc.min_tasks < 1:
+            raise _fail(env, f"{where}.scaling.min_tasks", "a queue-scaled service needs at "
+                        "least 1 task: backlog per task divides by the running tasks")
+    if sc.requests_per_target is not None:
+        if s.load_balancer is None:
+            raise _fail(env, f"{where}.scaling.requests_per_target",
+                        "needs a load_balancer (it tracks ALB requests per target)")
+        _check(env, f"{where}.scaling.requests_per_target",
+               rules.between_problem(sc.requests_per_target, 1, 1000000))
     if s.container_port is not None:
         _check(env, f"{where}.container_port", rules.port_problem(s.container_port))
     if s.load_balancer is not None:
@@ -208,6 +241,29 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     if s.config_profile is not None and (problem := s.config_profile.problem()):
         raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
     _check(env, f"{where}.secrets", rules.secret_names_problem(s.secrets))
+
+
+def _check_architectures(env: EnvironmentSettings) -> None:
+    """Every service runs where capacity of its CPU architecture exists."""
+    plan = strategies(env.cluster)
+    for spec in env.services:
+        where = f"services[{spec.name}].architecture"
+        if spec.architecture not in (None, "x86_64", "arm64"):
+            raise _fail(env.name, where, f"{spec.architecture!r} must be x86_64 or arm64")
+        arch = service_architecture(spec, env.cluster)
+        if arch not in plan:
+            raise _fail(env.name, where, f"no {arch} capacity in this env (cluster."
+                                         f"instance_type is {env.cluster.instance_type}); "
+                                         "add cluster.graviton for arm64 services")
+
+
+def _check_off_hours(env: str, off: OffHours) -> None:
+    for name in ("scale_in_at", "scale_out_at"):
+        _check(env, f"services_settings.off_hours.{name}",
+               rules.schedule_problem(getattr(off, name)))
+    _check(env, "services_settings.off_hours.timezone", rules.timezone_problem(off.timezone))
+    _check(env, "services_settings.off_hours.min_tasks",
+           rules.between_problem(off.min_tasks, 0, 1000))
 
 
 def _check_services(env: str, services: tuple[ServiceSpec, ...]) -> None:
@@ -256,7 +312,10 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     _check_cluster(name, env.cluster)
     _check(name, "services_settings.log_retention_days",
            rules.retention_problem(env.services_settings.log_retention_days))
+    if env.services_settings.off_hours is not None:
+        _check_off_hours(name, env.services_settings.off_hours)
     _check_services(name, env.services)
+    _check_architectures(env)
     _check_pipeline(env)
     return env
 

@@ -6,17 +6,18 @@ from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.ecs_account_setting_default import EcsAccountSettingDefault
 from constructs import Construct
 
-from modules.ec2_capacity import Ec2Capacity, Ec2CapacityProps
+from modules.ec2_capacity import Ec2Capacity, Ec2CapacityProps, InstanceGroupProps
 from modules.ecs_cluster import EcsCluster, EcsClusterProps
+from settings.capacity import GRAVITON, ON_DEMAND, SPOT, primary_architecture, strategies
 from settings.naming import PLATFORM, resource_name
-from settings.rules import instance_architecture
 from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
 from stacks.network import NetworkStack
 
 
 class ClusterStack(EnvironmentStack):
-    """ECS cluster + ASG capacity provider in the network stack's private subnets."""
+    """ECS cluster and its EC2 capacity (on-demand, optional Spot and Graviton groups, each
+    behind a capacity provider) in the network stack's private subnets."""
 
     kind = "cluster"
 
@@ -33,17 +34,35 @@ class ClusterStack(EnvironmentStack):
                 self, "AwsvpcTrunking", name="awsvpcTrunking", value="enabled"))
         self.cluster = EcsCluster(self, "EcsCluster", EcsClusterProps(
             name=resource_name(env.name, PLATFORM, "cluster")))
+        prefix = f"{env.name}-{PLATFORM}"
         self.capacity = Ec2Capacity(self, "Capacity", Ec2CapacityProps(
-            name_prefix=f"{env.name}-{PLATFORM}", account_id=env.account_id,
-            cluster_name=self.cluster.name, vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids, instance_type=c.instance_type,
-            architecture=instance_architecture(c.instance_type), launch_after=launch_after,
-            min_size=c.asg_min, max_size=c.asg_max, desired_capacity=c.asg_desired,
+            name_prefix=prefix, cluster_name=self.cluster.name, vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids, launch_after=launch_after,
+            primary=InstanceGroupProps(
+                name=f"{prefix}-ecs", capacity_provider_name=f"{prefix}-ec2",
+                instance_types=(c.instance_type,), min_size=c.asg_min, max_size=c.asg_max,
+                desired_capacity=c.asg_desired),
             root_volume_gb=c.root_volume_gb, target_capacity_percent=c.target_capacity_percent,
             min_scaling_step=c.min_scaling_step, max_scaling_step=c.max_scaling_step))
-        self.cluster.use_capacity_provider(self.capacity.capacity_provider_name,
-                                           base=c.capacity_provider_base,
-                                           weight=c.capacity_provider_weight)
+        groups = {ON_DEMAND: self.capacity.primary}
+        if c.spot is not None:
+            groups[SPOT] = self.capacity.add_group("Spot", InstanceGroupProps(
+                name=f"{prefix}-ecs-spot", capacity_provider_name=f"{prefix}-ec2-spot",
+                instance_types=c.spot.instance_types, min_size=c.spot.min_size,
+                max_size=c.spot.max_size, desired_capacity=c.spot.min_size, spot=True))
+        if c.graviton is not None:
+            groups[GRAVITON] = self.capacity.add_group("Graviton", InstanceGroupProps(
+                name=f"{prefix}-ecs-arm64", capacity_provider_name=f"{prefix}-ec2-arm64",
+                instance_types=(c.graviton.instance_type,), min_size=c.graviton.min_size,
+                max_size=c.graviton.max_size, desired_capacity=c.graviton.min_size))
+        self.strategies = {
+            arch: [(groups[item.group].capacity_provider_name, item.base, item.weight)
+                   for item in items]
+            for arch, items in strategies(c).items()}
+        """{architecture: [(capacity provider name, base, weight)]} for the services."""
+        self.cluster.use_capacity_providers(
+            [g.capacity_provider_name for g in groups.values()],
+            self.strategies[primary_architecture(c)])
         self.cluster_name = self.cluster.name
         self.cluster_arn = self.cluster.arn
         self.capacity_provider_name = self.capacity.capacity_provider_name

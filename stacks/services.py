@@ -12,9 +12,10 @@ from constructs import Construct
 
 from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
-from modules.service_autoscaling import QueueScaling, ServiceAutoscaling, ServiceAutoscalingProps
+from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
 from modules.service_discovery import ServiceDiscovery, ServiceDiscoveryProps
 from modules.work_queue import WorkQueue, WorkQueueProps
+from settings.capacity import service_architecture
 from settings.images import CONFIG_AGENT_REPOSITORY
 from settings.naming import PLATFORM, resource_name
 from settings.schema import EnvironmentSettings
@@ -111,11 +112,13 @@ class ServicesStack(EnvironmentStack):
             self.work_queues[spec.name] = work_queue
         lb = self.load_balancer if spec.load_balancer is not None else None
         image = spec.image or self.registry.image(spec.name, settings.image_tag)
+        architecture = service_architecture(spec, env.cluster)
         service = EcsService(self, f"Service{pascal}", EcsServiceProps(
             env=env.name, account_id=env.account_id, region=env.region, spec=spec,
             image=image, agent_image=agent_image, cluster_arn=cluster.cluster_arn,
             cluster_name=cluster.cluster_name,
-            capacity_provider_name=cluster.capacity_provider_name, vpc_id=network.vpc_id,
+            capacity_provider_strategy=cluster.strategies[architecture],
+            architecture=architecture, vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids, config=pipeline.service_config[spec.name],
             log_retention_days=settings.log_retention_days,
             ecs_exec_enabled=settings.ecs_exec_enabled,
@@ -129,14 +132,27 @@ class ServicesStack(EnvironmentStack):
         if lb is not None:
             lb.allow_to_service(spec.name, service.security_group_id, spec.container_port)
         self.services[spec.name] = service
+        self.autoscaling[spec.name] = self._autoscale(env, spec, service, cluster, work_queue)
+
+    def _autoscale(self, env: EnvironmentSettings, spec: ServiceSpec, service: EcsService,
+                   cluster: ClusterStack, work_queue: WorkQueue | None) -> ServiceAutoscaling:
         sc = spec.scaling
-        self.autoscaling[spec.name] = ServiceAutoscaling(
-            self, f"Autoscaling{pascal}", ServiceAutoscalingProps(
-                name=service.name, cluster_name=cluster.cluster_name,
-                service_name=service.service_name, min_tasks=sc.min_tasks,
-                max_tasks=sc.max_tasks, cpu_target_percent=sc.cpu_target_percent,
-                memory_target_percent=sc.memory_target_percent,
-                queue=(QueueScaling(queue_name=work_queue.name,
-                                    scale_out_messages=sc.queue_scale_out_messages,
-                                    scale_in_messages=sc.queue_scale_in_messages)
-                       if sc.queue_scaling and work_queue is not None else None)))
+        props = ServiceAutoscalingProps(
+            name=service.name, cluster_name=cluster.cluster_name,
+            service_name=service.service_name, min_tasks=sc.min_tasks, max_tasks=sc.max_tasks,
+            cpu_target_percent=sc.cpu_target_percent,
+            memory_target_percent=sc.memory_target_percent)
+        scaling = ServiceAutoscaling(self, f"Autoscaling{_pascal(spec.name)}", props)
+        if sc.queue_scaling and work_queue is not None:
+            scaling.scale_on_backlog(work_queue.name, sc.backlog_per_task)
+        if sc.requests_per_target is not None and self.load_balancer is not None:
+            scaling.scale_on_requests(self.load_balancer.request_count_label(spec.name),
+                                      sc.requests_per_target)
+        off = env.services_settings.off_hours
+        if off is not None:
+            # Backlog per task divides by running tasks: a queue worker keeps one.
+            floor = 1 if sc.queue_scaling else 0
+            scaling.scale_on_schedule(scale_in_at=off.scale_in_at, scale_out_at=off.scale_out_at,
+                                      timezone=off.timezone,
+                                      off_hours_min_tasks=max(off.min_tasks, floor))
+        return scaling

@@ -45,15 +45,23 @@ def _logical_id(reference: str) -> str:
     return match.group(1)
 
 
+def _template(asg: dict) -> tuple[str, str]:
+    """(id, version) of the launch template an ASG launches from, plain or mixed instances."""
+    if "launch_template" in asg:
+        return asg["launch_template"]["id"], asg["launch_template"]["version"]
+    spec = asg["mixed_instances_policy"]["launch_template"]["launch_template_specification"]
+    return spec["launch_template_id"], spec["version"]
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_instance_refresh_follows_the_launch_template_version(synth, env):
     """With "$Latest" the ASG's launch_template never changes, so no refresh ever starts."""
     stack = synth.stack(f"cluster-{env}")
-    lt_id, _ = stack.one("aws_launch_template")
-    _, asg = stack.one("aws_autoscaling_group")
-    assert asg["instance_refresh"]["strategy"] == "Rolling"
-    assert asg["launch_template"]["version"] == stack.ref("aws_launch_template", lt_id,
-                                                          "latest_version")
+    assert stack.resources("aws_autoscaling_group")
+    for asg in stack.resources("aws_autoscaling_group").values():
+        assert asg["instance_refresh"]["strategy"] == "Rolling"
+        template_id, version = _template(asg)
+        assert version == template_id.replace(".id}", ".latest_version}"), asg["name"]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -62,8 +70,8 @@ def test_trunking_is_set_before_instances_register(synth, env):
     cluster = synth.stack(f"cluster-{env}")
     setting_id, setting = cluster.one("aws_ecs_account_setting_default")
     assert (setting["name"], setting["value"]) == ("awsvpcTrunking", "enabled")
-    _, asg = cluster.one("aws_autoscaling_group")
-    assert _address("aws_ecs_account_setting_default", setting_id) in _depends_on(asg)
+    for asg in cluster.resources("aws_autoscaling_group").values():
+        assert _address("aws_ecs_account_setting_default", setting_id) in _depends_on(asg)
     for name in synth.stack_names:
         if name != f"cluster-{env}" and name.endswith(f"-{env}"):
             assert not synth.stack(name).resources("aws_ecs_account_setting_default"), name
@@ -118,11 +126,17 @@ def test_trust_policies_carry_only_documented_conditions(synth, env):
 
 @pytest.mark.parametrize("env", ENVS)
 def test_ami_matches_the_instance_architecture(synth, env):
+    """Every type a group may launch runs the AMI its launch template names."""
     stack = synth.stack(f"cluster-{env}")
-    _, lt = stack.one("aws_launch_template")
-    ((ami_id, ami),) = stack.data("aws_ssm_parameter").items()
-    assert ami["name"] == ECS_AMI_PARAMETERS[instance_architecture(lt["instance_type"])]
-    assert lt["image_id"] == f"${{data.aws_ssm_parameter.{ami_id}.value}}"
+    templates = stack.resources("aws_launch_template")
+    for asg in stack.resources("aws_autoscaling_group").values():
+        lt = templates[_logical_id(_template(asg)[0])]
+        ami = stack.data("aws_ssm_parameter")[lt["image_id"].split(".")[2]]
+        overrides = asg.get("mixed_instances_policy", {}).get("launch_template", {}).get(
+            "override", [])
+        for instance_type in [lt["instance_type"], *(o["instance_type"] for o in overrides)]:
+            assert ami["name"] == ECS_AMI_PARAMETERS[instance_architecture(instance_type)], (
+                asg["name"], instance_type)
 
 
 @pytest.mark.parametrize("env", ENVS)

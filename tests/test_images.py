@@ -7,16 +7,15 @@ repositories the registry stack (applied earlier) creates.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from settings.environments import ENVIRONMENTS
 from settings.images import registry_host
-from settings.rules import instance_architecture
 from tests.synth_helpers import remote_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,20 +28,23 @@ def _dry_run(env: str) -> list[str]:
     return proc.stdout.splitlines()
 
 
-def _pulled_from_registry(synth, env: str) -> set[str]:
-    """Every image URI the env's task definitions pull from its own registry stack."""
+def _pulled_from_registry(synth, env: str) -> dict[str, set[str]]:
+    """{image URI: Docker platforms of the tasks that pull it} for the env's own images."""
     settings = ENVS[env]
     services = synth.stack(f"services-{env}")
     registry = synth.stack(f"registry-{env}")
     names = {registry.ref("aws_ecr_repository", k, "repository_url"): v["name"]
              for k, v in registry.resources("aws_ecr_repository").items()}
-    pulled = set()
+    pulled: dict[str, set[str]] = {}
     for task in services.resources("aws_ecs_task_definition").values():
+        platform = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}[
+            task["runtime_platform"]["cpu_architecture"]]
         for container in json.loads(task["container_definitions"]):
             url, tag = container["image"].rsplit(":", 1)
             if url.startswith("${data.terraform_remote_state."):
                 repository = names[remote_output(synth, services, url)]
-                pulled.add(f"{registry_host(settings)}/{repository}:{tag}")
+                uri = f"{registry_host(settings)}/{repository}:{tag}"
+                pulled.setdefault(uri, set()).add(platform)
     return pulled
 
 
@@ -50,16 +52,34 @@ def _pulled_from_registry(synth, env: str) -> set[str]:
 def test_images_pushes_exactly_what_the_services_pull(synth, env):
     lines = _dry_run(env)
     assert lines[0].startswith(f"sh -c 'aws ecr get-login-password --region {ENVS[env].region}")
-    pushed = {line.split()[-1] for line in lines if line.startswith("docker push ")}
-    assert pushed and pushed == _pulled_from_registry(synth, env)
-    builds = [line for line in lines if line.startswith("docker build ")]
-    assert len(builds) == len(pushed)
-    platform = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}[
-        instance_architecture(ENVS[env].cluster.instance_type)]
-    for line in builds:
-        dockerfile = re.search(r" -f (\S+) ", line).group(1)
-        assert (ROOT / dockerfile).is_file(), f"{dockerfile} does not exist"
-        assert f"--platform {platform} " in line
+    built: dict[str, set[str]] = {}
+    for line in lines[1:]:
+        words = line.split()
+        if words[:2] == ["docker", "build"] or words[:3] == ["docker", "buildx", "build"]:
+            dockerfile = words[words.index("-f") + 1]
+            assert (ROOT / dockerfile).is_file(), f"{dockerfile} does not exist"
+            uri = words[words.index("-t") + 1]
+            built[uri] = set(words[words.index("--platform") + 1].split(","))
+            multi = len(built[uri]) > 1
+            # A multi-architecture image is built and pushed by buildx in one step.
+            assert ("--push" in words) is multi and (words[1] == "buildx") is multi
+            if not multi:
+                assert f"docker push {uri}" in lines
+    assert built and built == _pulled_from_registry(synth, env)
+
+
+def test_an_image_shared_by_x86_and_arm64_tasks_is_built_for_both(monkeypatch):
+    """The config agent runs beside every service: with an arm64 service it must be
+    multi-architecture, while each service image matches its own tasks."""
+    from settings import images
+    from settings.schema import GravitonCapacity
+
+    dev = ENVS["dev"]
+    mixed = replace(dev, cluster=replace(dev.cluster, graviton=GravitonCapacity()),
+                    services=(dev.services[0], dev.services[1].with_(architecture="arm64")))
+    builds = {b.repository: b.platforms for b in images.built_images(mixed)}
+    assert builds == {"config-agent": ("linux/amd64", "linux/arm64"),
+                      "web": ("linux/amd64",), "worker": ("linux/arm64",)}
 
 
 @pytest.mark.parametrize("env", ENVS)

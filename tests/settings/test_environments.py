@@ -12,7 +12,10 @@ from settings.schema import (
     ClusterSettings,
     DeploymentStrategy,
     DeployRole,
+    GravitonCapacity,
     NatMode,
+    OffHours,
+    SpotCapacity,
     TerraformCloudState,
 )
 from settings.services import ConfigProfileSpec, ScalingSpec
@@ -142,6 +145,38 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
     (dict(state=TerraformCloudState(organization="acme"),
           deploy_role=DeployRole("arn:aws:iam::111111111111:role/deploy")),
      "deploy_role", "Terraform Cloud runs use the workspace's credentials"),
+    # Capacity and scaling options (issue 13).
+    (dict(cluster=ClusterSettings(spot=SpotCapacity(instance_types=("t3.large", "m7g.large")))),
+     "cluster.spot.instance_types", "mixes CPU architectures"),
+    (dict(cluster=ClusterSettings(spot=SpotCapacity(instance_types=("m7g.large",)))),
+     "cluster.spot.instance_types", "must be x86_64 like cluster.instance_type"),
+    (dict(cluster=ClusterSettings(spot=SpotCapacity(instance_types=()))),
+     "cluster.spot.instance_types", "at least one instance type"),
+    (dict(cluster=ClusterSettings(spot=SpotCapacity(instance_types=("t3.large",), weight=0))),
+     "cluster.spot.weight", "between 1 and 1000"),
+    (dict(cluster=ClusterSettings(graviton=GravitonCapacity(instance_type="m6i.large"))),
+     "cluster.graviton.instance_type", "not a Graviton (arm64) type"),
+    (dict(cluster=ClusterSettings(instance_type="m7g.large", graviton=GravitonCapacity())),
+     "cluster.graviton", "the on-demand group is arm64 already"),
+    (dict(services=(DEV.services[0], DEV.services[1].with_(architecture="arm64"))),
+     "services[worker].architecture", "no arm64 capacity in this env"),
+    (dict(services=(DEV.services[0], DEV.services[1].with_(architecture="riscv"))),
+     "services[worker].architecture", "must be x86_64 or arm64"),
+    (dict(services=(DEV.services[0], DEV.services[1].with_(
+        scaling=ScalingSpec(queue_scaling=True, requests_per_target=100)))),
+     "services[worker].scaling.requests_per_target", "needs a load_balancer"),
+    (dict(services=(DEV.services[0], DEV.services[1].with_(
+        desired_count=0, scaling=ScalingSpec(min_tasks=0, queue_scaling=True)))),
+     "services[worker].scaling.min_tasks", "at least 1 task"),
+    (dict(services=(DEV.services[0], DEV.services[1].with_(
+        scaling=ScalingSpec(queue_scaling=True, backlog_per_task=0)))),
+     "services[worker].scaling.backlog_per_task", "between 1 and 100000"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    off_hours=OffHours(scale_in_at="0 20 * * *"))),
+     "services_settings.off_hours.scale_in_at", "must be cron("),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    off_hours=OffHours(timezone="Europe/Atlantis"))),
+     "services_settings.off_hours.timezone", "not an IANA time zone"),
     # Wrong types get the same one-line error instead of a TypeError deep in a construct.
     (dict(cluster=ClusterSettings(asg_min="1")), "cluster.asg_min", "must be int, got '1'"),
     (dict(network=replace(DEV.network, vpc_endpoints="yes")), "network.vpc_endpoints",
@@ -193,8 +228,17 @@ def test_readme_environment_table_matches_the_settings():
             for line in readme.splitlines() if line.startswith(("| dev ", "| staging ",
                                                                  "| prod "))}
     for env in ENVIRONMENTS:
-        name, account, region, cidr, azs, nat, instances, endpoints, logs, _ = rows[env.name]
+        (name, account, region, cidr, azs, nat, instances, spot, placement, endpoints,
+         off_hours, logs, _) = rows[env.name]
         c = env.cluster
+        assert spot == (f"{', '.join(c.spot.instance_types)} {c.spot.min_size}–{c.spot.max_size}"
+                        if c.spot else "no")
+        assert placement == (f"base {c.capacity_provider_base} on-demand, then "
+                             f"{c.capacity_provider_weight}:{c.spot.weight} on-demand:Spot"
+                             if c.spot else "on-demand")
+        off = env.services_settings.off_hours
+        assert off_hours == (f"min {off.min_tasks} task{'s' if off.min_tasks != 1 else ''}, "
+                             f"{off.timezone}" if off else "no")
         assert (account, region, cidr, int(azs)) == (env.account_id, env.region,
                                                      env.network.vpc_cidr, env.network.az_count)
         assert nat == {"single": "single", "per_az": "per AZ"}[env.network.nat_mode.value]

@@ -104,8 +104,12 @@ def test_vpc_endpoints_only_where_enabled(synth, env):
         return
     services = sorted(e["service_name"].split(f"com.amazonaws.{settings.region}.")[1]
                       for e in endpoints.values())
-    assert services == sorted(["ssm", "ssmmessages", "ec2messages", "ecr.api", "ecr.dkr",
-                               "logs", "s3"])
+    assert services == sorted([
+        "ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sqs", "sns",
+        "secretsmanager", "appconfigdata", "appconfig", "kms", "sts", "ssm", "ssmmessages",
+        "ec2messages", "s3"])
+    gateway = [e for e in endpoints.values() if e["vpc_endpoint_type"] == "Gateway"]
+    assert [e["service_name"] for e in gateway] == [f"com.amazonaws.{settings.region}.s3"]
     interface = [e for e in endpoints.values() if e["vpc_endpoint_type"] == "Interface"]
     assert all(e["private_dns_enabled"] is True for e in interface)
     private_refs = sorted(stack.ref("aws_subnet", k, "id")
@@ -123,3 +127,25 @@ def test_default_security_group_is_stripped_and_outputs_exported(synth, env):
     _, default_sg = stack.one("aws_default_security_group")
     assert "ingress" not in default_sg and "egress" not in default_sg
     assert {"vpc_id", "public_subnet_ids", "private_subnet_ids"} <= set(stack.doc["output"])
+
+
+ENDPOINTS_FOR_ACTIONS = {"sqs": {"sqs"}, "sns": {"sns"}, "secretsmanager": {"secretsmanager"},
+                         "appconfig": {"appconfig", "appconfigdata"}, "kms": {"kms"},
+                         "ecs": {"ecs"}, "ssmmessages": {"ssmmessages"}, "logs": {"logs"}}
+"""Interface endpoints that serve the API calls of each IAM action prefix."""
+
+
+@pytest.mark.parametrize("env", [e.name for e in ENVIRONMENTS if e.network.vpc_endpoints])
+def test_every_api_the_tasks_may_call_has_an_endpoint(synth, env):
+    """Config and secret traffic (and everything else tasks do) stays off the NAT."""
+    region = ENVS[env].region
+    endpoints = {e["service_name"].removeprefix(f"com.amazonaws.{region}.")
+                 for e in synth.stack(f"network-{env}").resources("aws_vpc_endpoint").values()}
+    services = synth.stack(f"services-{env}")
+    prefixes = {action.split(":")[0]
+                for policy in services.resources("aws_iam_role_policy").values()
+                for statement in json.loads(policy["policy"])["Statement"]
+                for action in statement["Action"]}
+    assert prefixes, "task and execution roles grant AWS API calls"
+    for prefix in prefixes:
+        assert ENDPOINTS_FOR_ACTIONS[prefix] <= endpoints, prefix

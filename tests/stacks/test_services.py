@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from modules.task_definition import AGENT_CONTAINER, secret_variable
+from settings.capacity import GRAVITON, ON_DEMAND, SPOT, service_architecture, strategies
 from settings.environments import ENVIRONMENTS
 from settings.naming import log_group_name
 from settings.services import LoadBalancerSpec, ServiceSpec
@@ -146,11 +147,18 @@ def test_service_uses_the_cluster_capacity_provider_in_private_subnets(synth, en
     network = synth.stack(f"network-{env}")
     spec = settings.service(service)
     _, svc = _service(stack, env, service)
-    cp_id, _ = cluster.one("aws_ecs_capacity_provider")
     cluster_id, _ = cluster.one("aws_ecs_cluster")
-    (strategy,) = svc["capacity_provider_strategy"]
-    assert remote_output(synth, stack, strategy["capacity_provider"]) == cluster.ref(
-        "aws_ecs_capacity_provider", cp_id, "name")
+    # Base on the on-demand group, the rest over the groups of the service's architecture.
+    providers = {cluster.ref("aws_ecs_capacity_provider", k, "name"): v["name"]
+                 for k, v in cluster.resources("aws_ecs_capacity_provider").items()}
+    names = {ON_DEMAND: f"{env}-platform-ec2", SPOT: f"{env}-platform-ec2-spot",
+             GRAVITON: f"{env}-platform-ec2-arm64"}
+    expected = strategies(settings.cluster)[service_architecture(spec, settings.cluster)]
+    assert [(providers[remote_output(synth, stack, s["capacity_provider"])], s["base"],
+             s["weight"]) for s in svc["capacity_provider_strategy"]] == [
+        (names[item.group], item.base, item.weight) for item in expected]
+    if settings.cluster.spot is not None:
+        assert len(svc["capacity_provider_strategy"]) == 2, "on-demand and Spot"
     assert remote_output(synth, stack, svc["cluster"]) == cluster.ref(
         "aws_ecs_cluster", cluster_id, "arn")
     assert "launch_type" not in svc, "a capacity provider strategy excludes a launch type"
@@ -192,18 +200,24 @@ def test_autoscaling_target_and_policies_address_the_service(synth, env, service
     for policy in policies:
         assert policy["scalable_dimension"] == stack.ref("aws_appautoscaling_target", target_id,
                                                          "scalable_dimension")
-    tracked = {p["target_tracking_scaling_policy_configuration"][
-        "predefined_metric_specification"]["predefined_metric_type"]:
+    tracked = {p["target_tracking_scaling_policy_configuration"].get(
+        "predefined_metric_specification", {}).get("predefined_metric_type", "backlog"):
         p["target_tracking_scaling_policy_configuration"]["target_value"]
-        for p in policies if p["policy_type"] == "TargetTrackingScaling"}
-    assert tracked == {"ECSServiceAverageCPUUtilization": spec.scaling.cpu_target_percent,
-                       "ECSServiceAverageMemoryUtilization": spec.scaling.memory_target_percent}
-    steps = [p for p in policies if p["policy_type"] == "StepScaling"]
-    assert len(steps) == (2 if spec.scaling.queue_scaling else 0)
+        for p in policies}
+    expected_tracking = {
+        "ECSServiceAverageCPUUtilization": spec.scaling.cpu_target_percent,
+        "ECSServiceAverageMemoryUtilization": spec.scaling.memory_target_percent}
+    if spec.scaling.queue_scaling:
+        expected_tracking["backlog"] = spec.scaling.backlog_per_task
+    if spec.scaling.requests_per_target:
+        expected_tracking["ALBRequestCountPerTarget"] = spec.scaling.requests_per_target
+    assert tracked == expected_tracking
+    assert all(p["policy_type"] == "TargetTrackingScaling" for p in policies)
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_worker_queue_depth_alarms_drive_the_step_policies(synth, env):
+def test_worker_tracks_backlog_per_running_task(synth, env):
+    """Visible messages divided by running tasks (metric math), not an absolute depth."""
     stack = _stack(synth, env)
     spec = ENVS[env].service("worker")
     assert spec.scaling.queue_scaling and spec.work_queue
@@ -212,25 +226,26 @@ def test_worker_queue_depth_alarms_drive_the_step_policies(synth, env):
     assert json.loads(queue["redrive_policy"])["deadLetterTargetArn"] == stack.ref(
         "aws_sqs_queue", dlq_id, "arn")
     assert queue.get("sqs_managed_sse_enabled") or queue.get("kms_master_key_id")
-    alarms = {a["comparison_operator"]: a
-              for a in stack.resources("aws_cloudwatch_metric_alarm").values()}
-    assert set(alarms) == {"GreaterThanOrEqualToThreshold", "LessThanOrEqualToThreshold"}
-    policies = stack.resources("aws_appautoscaling_policy")
-    for comparison, threshold, sign in (
-            ("GreaterThanOrEqualToThreshold", spec.scaling.queue_scale_out_messages, 1),
-            ("LessThanOrEqualToThreshold", spec.scaling.queue_scale_in_messages, -1)):
-        alarm = alarms[comparison]
-        assert (alarm["namespace"], alarm["metric_name"]) == (
-            "AWS/SQS", "ApproximateNumberOfMessagesVisible")
-        assert alarm["dimensions"] == {"QueueName": stack.ref("aws_sqs_queue", queue_id, "name")}
-        assert alarm["threshold"] == threshold
-        (action,) = alarm["alarm_actions"]
-        policy_id = action.split(".")[1]
-        assert action == stack.ref("aws_appautoscaling_policy", policy_id, "arn")
-        policy = policies[policy_id]
-        assert policy["policy_type"] == "StepScaling"
-        adjustments = policy["step_scaling_policy_configuration"]["step_adjustment"]
-        assert all(a["scaling_adjustment"] * sign > 0 for a in adjustments)
+    assert not stack.resources("aws_cloudwatch_metric_alarm"), "no depth-threshold alarms"
+    _, policy = _by_name(stack, "aws_appautoscaling_policy", f"{env}-worker-backlog")
+    config = policy["target_tracking_scaling_policy_configuration"]
+    assert config["target_value"] == spec.scaling.backlog_per_task
+    metrics = {m["id"]: m for m in config["customized_metric_specification"]["metrics"]}
+    assert [m["id"] for m in metrics.values() if m["return_data"]] == ["backlog"]
+    assert metrics["backlog"]["expression"] == "visible / running"
+    visible = metrics["visible"]["metric_stat"]["metric"]
+    assert (visible["namespace"], visible["metric_name"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert visible["dimensions"] == [{"name": "QueueName",
+                                      "value": stack.ref("aws_sqs_queue", queue_id, "name")}]
+    running = metrics["running"]["metric_stat"]["metric"]
+    assert (running["namespace"], running["metric_name"]) == (
+        "ECS/ContainerInsights", "RunningTaskCount")
+    svc_id, _ = _service(stack, env, "worker")
+    _, cluster = synth.stack(f"cluster-{env}").one("aws_ecs_cluster")
+    assert running["dimensions"] == [
+        {"name": "ClusterName", "value": cluster["name"]},
+        {"name": "ServiceName", "value": stack.ref("aws_ecs_service", svc_id, "name")}]
     # The worker consumes its own job queue too.
     role_id, _ = _by_name(stack, "aws_iam_role", f"{env}-worker-task")
     statements = _policy(stack, stack.ref("aws_iam_role", role_id, "id"))
@@ -583,3 +598,88 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
     assert remote_output(extended, stack, agent_env["CONFIG_AGENT_DLQ_ARN"]) == (
         _config_ref(extended, "dev", "aws_sqs_queue", "dev-api-config-events-dlq", "arn"))
     assert agent_env["CONFIG_AGENT_QUEUE_PREFIX"] == "dev-api-cfg-"
+
+
+@pytest.mark.parametrize("env,service", [(e.name, s.name) for e in ENVIRONMENTS
+                                         for s in e.services if s.scaling.requests_per_target])
+def test_request_count_tracking_names_the_alb_and_the_target_group(synth, env, service):
+    stack = _stack(synth, env)
+    lb_id, _ = stack.one("aws_lb")
+    tg_id, _ = _by_name(stack, "aws_lb_target_group", f"{env}-{service}")
+    _, policy = _by_name(stack, "aws_appautoscaling_policy", f"{env}-{service}-requests")
+    spec = policy["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]
+    assert spec == {"predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": f"{stack.ref('aws_lb', lb_id, 'arn_suffix')}/"
+                                      f"{stack.ref('aws_lb_target_group', tg_id, 'arn_suffix')}"}
+
+
+@pytest.mark.parametrize("env,service", ENV_SERVICES)
+def test_off_hours_lower_the_minimum_and_working_hours_restore_it(synth, env, service):
+    off = ENVS[env].services_settings.off_hours
+    stack = _stack(synth, env)
+    actions = {a["name"]: a for a in stack.resources("aws_appautoscaling_scheduled_action")
+               .values() if a["name"].startswith(f"{env}-{service}-")}
+    if off is None:
+        assert actions == {}
+        return
+    scaling = ENVS[env].service(service).scaling
+    night = actions[f"{env}-{service}-off-hours"]
+    day = actions[f"{env}-{service}-working-hours"]
+    floor = 1 if scaling.queue_scaling else 0
+    assert night["scalable_target_action"] == {
+        "min_capacity": str(min(max(off.min_tasks, floor), scaling.min_tasks)),
+        "max_capacity": str(scaling.max_tasks)}
+    assert day["scalable_target_action"] == {"min_capacity": str(scaling.min_tasks),
+                                             "max_capacity": str(scaling.max_tasks)}
+    assert (night["schedule"], day["schedule"]) == (off.scale_in_at, off.scale_out_at)
+    assert night["timezone"] == day["timezone"] == off.timezone
+    assert night["resource_id"].startswith("${aws_appautoscaling_target.")
+
+
+@pytest.mark.parametrize("env,service", ENV_SERVICES)
+def test_task_definitions_declare_the_cpu_architecture_of_their_capacity(synth, env, service):
+    settings = ENVS[env]
+    task, _, _ = _containers(_stack(synth, env), env, service)
+    arch = service_architecture(settings.service(service), settings.cluster)
+    assert task["runtime_platform"] == {
+        "cpu_architecture": {"x86_64": "X86_64", "arm64": "ARM64"}[arch],
+        "operating_system_family": "LINUX"}
+
+
+def test_an_arm64_service_runs_only_on_the_graviton_capacity(tmp_path):
+    """Graviton group with the arm64 AMI; the arm64 service's strategy names it alone."""
+    from main import build_app
+    from settings.schema import GravitonCapacity
+    from settings.validation import validate
+
+    dev = ENVS["dev"]
+    env = validate(replace(
+        dev, cluster=replace(dev.cluster, graviton=GravitonCapacity("m7g.large", 0, 2)),
+        services=(dev.services[0], dev.services[1].with_(architecture="arm64"))))
+    build_app([env], str(tmp_path)).synth()
+    out = SynthOutput(tmp_path)
+    cluster, services = out.stack("cluster-dev"), out.stack("services-dev")
+    arm = [(k, v) for k, v in cluster.resources("aws_ecs_capacity_provider").items()
+           if v["name"] == "dev-platform-ec2-arm64"]
+    assert len(arm) == 1
+    arm_lt = [v for v in cluster.resources("aws_launch_template").values()
+              if v["name"] == "dev-platform-ecs-arm64"][0]
+    assert arm_lt["instance_type"] == "m7g.large"
+    assert cluster.data("aws_ssm_parameter")[arm_lt["image_id"].split(".")[2]]["name"] == (
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id")
+    _, worker = _service(services, "dev", "worker")
+    (item,) = worker["capacity_provider_strategy"]
+    assert remote_output(out, services, item["capacity_provider"]) == cluster.ref(
+        "aws_ecs_capacity_provider", arm[0][0], "name")
+    task, _, _ = _containers(services, "dev", "worker")
+    assert task["runtime_platform"]["cpu_architecture"] == "ARM64"
+    _, web = _service(services, "dev", "web")
+    assert "arm64" not in str([remote_output(out, services, s["capacity_provider"])
+                               for s in web["capacity_provider_strategy"]])
+    # The cluster's default strategy stays on the x86 groups.
+    _, assoc = cluster.one("aws_ecs_cluster_capacity_providers")
+    assert len(assoc["capacity_providers"]) == 2
+    assert [s["capacity_provider"] for s in assoc["default_capacity_provider_strategy"]] == [
+        cluster.ref("aws_ecs_capacity_provider", k, "name")
+        for k, v in cluster.resources("aws_ecs_capacity_provider").items()
+        if v["name"] == "dev-platform-ec2"]
