@@ -20,6 +20,7 @@ from settings.schema import (
     ClusterSettings,
     EnvironmentSettings,
     NetworkSettings,
+    OffHours,
     S3State,
     TerraformCloudState,
 )
