@@ -25,13 +25,13 @@ def main() -> int:
         logs.log(LOG, logging.CRITICAL, "invalid settings", error=str(err))
         return 2
     logs.setup(settings.log_level)
+    stop = stop_on_signals(LOG)
     try:
         server = WebServer(settings)
     except OSError as err:  # e.g. the port is taken
         logs.log(LOG, logging.CRITICAL, "cannot listen", error=type(err).__name__,
                  errno=err.errno)
         return 1
-    stop = stop_on_signals(LOG)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     logs.log(LOG, logging.INFO, "listening", port=server.server_address[1],
              secrets=len(settings.secrets))

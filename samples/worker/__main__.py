@@ -44,6 +44,7 @@ def run() -> int:
         logs.log(LOG, logging.CRITICAL, "invalid settings", error=str(err))
         return 2
     logs.setup(settings.log_level)
+    stop = stop_on_signals(LOG)
     import boto3  # after logging: importing botocore takes a moment
     from botocore.config import Config
 
@@ -59,7 +60,6 @@ def run() -> int:
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=settings.wait_time_seconds + READ_SLACK_SECONDS))
-    stop = stop_on_signals(LOG)
     worker = Worker(settings, sqs, AgentClient(settings.agent), stop)
     thread = threading.Thread(target=worker.run, name="worker", daemon=True)
     thread.start()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tests.config_agent.conftest import wait_for
 
@@ -50,3 +52,11 @@ class Proc:
         if self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait()
+
+
+@contextlib.contextmanager
+def refused_agent_url() -> Iterator[str]:
+    """An agent URL whose port refuses connections (bound, never listening) while in use."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 import pytest
 
@@ -12,6 +11,7 @@ from samples import contract
 from samples.web.settings import WebSettings
 from settings.services import WEB
 from tests.config_agent.conftest import get, wait_for
+from tests.samples.proc import refused_agent_url
 
 PROFILE = b'{"greeting": "hello from the profile", "feature_flags": {}}'
 
@@ -23,13 +23,6 @@ def _listening_port(proc) -> int:  # noqa: ANN001
 def _page(port: int, path: str = "/") -> tuple[int, dict]:
     status, _, body = get(port, path, token=None)
     return status, json.loads(body)
-
-
-def _closed_port() -> tuple[socket.socket, int]:
-    """A port that refuses connections for as long as the returned socket stays open."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # bound, never listening: connect() is refused
-    return sock, sock.getsockname()[1]
 
 
 def test_web_defaults_are_the_port_and_path_the_task_definition_declares(web_image):
@@ -83,11 +76,10 @@ def test_web_serves_greeting_and_redacted_secret_and_follows_pushed_changes(
 
 
 def test_web_without_agent_answers_503_and_stays_live(web_image):
-    sock, agent_port = _closed_port()
-    try:
-        proc = web_image.spawn(PORT="0", CONFIG_AGENT_URL=f"http://127.0.0.1:{agent_port}",
-                               CONFIG_AGENT_TOKEN="tok", APPCONFIG_APPLICATION_ID="a",
-                               APPCONFIG_ENVIRONMENT_ID="e", APPCONFIG_PROFILE_ID="p")
+    with refused_agent_url() as agent_url:
+        proc = web_image.spawn(PORT="0", CONFIG_AGENT_URL=agent_url, CONFIG_AGENT_TOKEN="tok",
+                               APPCONFIG_APPLICATION_ID="a", APPCONFIG_ENVIRONMENT_ID="e",
+                               APPCONFIG_PROFILE_ID="p")
         try:
             port = _listening_port(proc)
             assert _page(port) == (503, {"error": "config agent unavailable"})
@@ -98,8 +90,6 @@ def test_web_without_agent_answers_503_and_stays_live(web_image):
             assert proc.sigterm() == 0
         finally:
             proc.reap()
-    finally:
-        sock.close()
 
 
 def test_web_answers_503_while_the_agent_cannot_serve_a_secret(aws, sidecar, web_image):
