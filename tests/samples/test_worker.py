@@ -15,9 +15,10 @@ from samples import contract
 from samples.worker import jobs
 from samples.worker.worker import Backoff
 from tests.config_agent.conftest import wait_for
-from tests.samples.proc import refused_agent_url
+from tests.samples.proc import AGENT_STUB_ENV, assert_invalid_settings, refused_agent_url
 
 PROFILE = b'{"batch_size": 10}'
+QUEUE_URL = "https://sqs.us-west-2.amazonaws.com/123456789012/dev-worker-jobs"
 FAST = {"WORKER_WAIT_TIME_SECONDS": "2"}
 """Shorter long polls, so SIGTERM (which waits for the poll in flight) returns quickly."""
 
@@ -160,8 +161,7 @@ def test_worker_without_agent_keeps_working_with_batch_size_1(aws, worker_image,
     with refused_agent_url() as agent_url:
         proc = worker_image.spawn(
             WORK_QUEUE_URL=queue, WORKER_HEARTBEAT_FILE=str(tmp_path / "hb"), **FAST,
-            CONFIG_AGENT_URL=agent_url, CONFIG_AGENT_TOKEN="tok", APPCONFIG_APPLICATION_ID="a",
-            APPCONFIG_ENVIRONMENT_ID="e", APPCONFIG_PROFILE_ID="p")
+            CONFIG_AGENT_URL=agent_url, **AGENT_STUB_ENV)
         try:
             aws.send(queue, _job([4, 4]))
             assert proc.wait_record("job done")[0]["result"] == 8
@@ -173,10 +173,8 @@ def test_worker_without_agent_keeps_working_with_batch_size_1(aws, worker_image,
 
 
 def test_worker_that_cannot_write_its_heartbeat_exits_1(worker_image, tmp_path):
-    result = worker_image.run(
-        WORK_QUEUE_URL="https://sqs.us-west-2.amazonaws.com/123456789012/dev-worker-jobs",
-        WORKER_HEARTBEAT_FILE=str(tmp_path / "missing-dir" / "hb"), CONFIG_AGENT_TOKEN="tok",
-        APPCONFIG_APPLICATION_ID="a", APPCONFIG_ENVIRONMENT_ID="e", APPCONFIG_PROFILE_ID="p")
+    result = worker_image.run(WORK_QUEUE_URL=QUEUE_URL, **AGENT_STUB_ENV,
+                              WORKER_HEARTBEAT_FILE=str(tmp_path / "missing-dir" / "hb"))
     assert result.returncode == 1
     assert json.loads(result.stderr.splitlines()[-1])["msg"] == "cannot write heartbeat"
 
@@ -190,16 +188,9 @@ def test_worker_that_cannot_write_its_heartbeat_exits_1(worker_image, tmp_path):
     ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),
 ])
 def test_worker_bad_settings_exit_2_naming_the_variable(worker_image, tmp_path, env, variable):
-    base = {"WORK_QUEUE_URL": "https://sqs.us-west-2.amazonaws.com/123456789012/dev-worker-jobs",
-            "WORKER_HEARTBEAT_FILE": str(tmp_path / "hb"), "CONFIG_AGENT_TOKEN": "tok-5ecret",
-            "APPCONFIG_APPLICATION_ID": "a", "APPCONFIG_ENVIRONMENT_ID": "e",
-            "APPCONFIG_PROFILE_ID": "p"}
-    result = worker_image.run(**{**base, **env})
-    assert result.returncode == 2
-    (line,) = result.stderr.splitlines()
-    doc = json.loads(line)
-    assert doc["msg"] == "invalid settings" and variable in doc["error"]
-    assert "tok-5ecret" not in line
+    base = {**AGENT_STUB_ENV, "WORK_QUEUE_URL": QUEUE_URL,
+            "WORKER_HEARTBEAT_FILE": str(tmp_path / "hb")}
+    assert_invalid_settings(worker_image.run(**{**base, **env}), variable)
 
 
 def test_worker_unknown_argument_is_a_usage_error(worker_image):
