@@ -16,6 +16,8 @@ from samples.contract import HEALTH_PATH
 from .settings import WebSettings
 
 LOG = logging.getLogger("samples.web")
+MAX_LOGGED_PATH = 200
+"""Scanners send long junk paths; the log keeps their start (JSON-escaped, so no injection)."""
 REQUEST_TIMEOUT_SECONDS = 10
 """A client that stalls mid-request cannot hold a thread (and so the shutdown) for longer."""
 
@@ -70,8 +72,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             status, body = 404, {"error": "not found"}
         self._reply(status, body)
+        # Health checks every few seconds would drown the log at INFO.
         log(LOG, logging.DEBUG if route == HEALTH_PATH else logging.INFO, "request",
-            method="GET", route=route if status != 404 else None, status=status,
+            method="GET", route=route[:MAX_LOGGED_PATH], status=status,
             ms=round((time.monotonic() - started) * 1000, 1))
 
     def _route(self, path: str) -> str:

@@ -13,9 +13,8 @@ import os
 import sys
 import threading
 
-from samples.common import logs
+from samples.common import lifecycle, logs
 from samples.common.agent import AgentClient
-from samples.common.lifecycle import stop_on_signals
 from samples.common.settings import SettingsError
 
 from . import heartbeat
@@ -37,13 +36,7 @@ def check_health() -> int:
 
 
 def run() -> int:
-    try:
-        settings = WorkerSettings.from_env(os.environ)
-    except SettingsError as err:
-        logs.setup()
-        logs.log(LOG, logging.CRITICAL, "invalid settings", error=str(err))
-        return 2
-    logs.setup(settings.log_level)
+    settings, stop = lifecycle.start(WorkerSettings.from_env, LOG)
     import boto3  # after logging: importing botocore takes a moment
     from botocore.config import Config
 
@@ -59,14 +52,12 @@ def run() -> int:
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=settings.wait_time_seconds + READ_SLACK_SECONDS))
-    stop = stop_on_signals(LOG)
     worker = Worker(settings, sqs, AgentClient(settings.agent), stop)
     thread = threading.Thread(target=worker.run, name="worker", daemon=True)
     thread.start()
     logs.log(LOG, logging.INFO, "started", queue=settings.queue_url.rsplit("/", 1)[-1],
              wait_time_seconds=settings.wait_time_seconds)
-    while not stop.wait(3600):
-        pass
+    lifecycle.wait(stop)
     thread.join(settings.shutdown_grace_seconds)
     if thread.is_alive():
         logs.log(LOG, logging.ERROR, "shutdown grace expired with work in progress")

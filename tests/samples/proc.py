@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import socket
 import subprocess
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tests.config_agent.conftest import wait_for
+
+STUB_TOKEN = "tok-5ecret"
+AGENT_STUB_ENV = {"CONFIG_AGENT_TOKEN": STUB_TOKEN, "APPCONFIG_APPLICATION_ID": "a",
+                  "APPCONFIG_ENVIRONMENT_ID": "e", "APPCONFIG_PROFILE_ID": "p"}
+"""Valid agent variables for runs that never reach an agent (settings errors, agent down)."""
 
 
 class Proc:
@@ -50,3 +57,20 @@ class Proc:
         if self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait()
+
+
+@contextlib.contextmanager
+def refused_agent_url() -> Iterator[str]:
+    """An agent URL whose port refuses connections (bound, never listening) while in use."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def assert_invalid_settings(result: subprocess.CompletedProcess[str], variable: str) -> None:
+    """Exit 2 with exactly one log line that names the variable and never echoes the token."""
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    doc = json.loads(line)
+    assert doc["msg"] == "invalid settings" and variable in doc["error"]
+    assert STUB_TOKEN not in line

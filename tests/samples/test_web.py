@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 import pytest
 
@@ -12,6 +11,8 @@ from samples import contract
 from samples.web.settings import WebSettings
 from settings.services import WEB
 from tests.config_agent.conftest import get, wait_for
+from tests.samples.proc import (AGENT_STUB_ENV, STUB_TOKEN, assert_invalid_settings,
+                                refused_agent_url)
 
 PROFILE = b'{"greeting": "hello from the profile", "feature_flags": {}}'
 
@@ -23,13 +24,6 @@ def _listening_port(proc) -> int:  # noqa: ANN001
 def _page(port: int, path: str = "/") -> tuple[int, dict]:
     status, _, body = get(port, path, token=None)
     return status, json.loads(body)
-
-
-def _closed_port() -> tuple[socket.socket, int]:
-    """A port that refuses connections for as long as the returned socket stays open."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))  # bound, never listening: connect() is refused
-    return sock, sock.getsockname()[1]
 
 
 def test_web_defaults_are_the_port_and_path_the_task_definition_declares(web_image):
@@ -83,11 +77,8 @@ def test_web_serves_greeting_and_redacted_secret_and_follows_pushed_changes(
 
 
 def test_web_without_agent_answers_503_and_stays_live(web_image):
-    sock, agent_port = _closed_port()
-    try:
-        proc = web_image.spawn(PORT="0", CONFIG_AGENT_URL=f"http://127.0.0.1:{agent_port}",
-                               CONFIG_AGENT_TOKEN="tok", APPCONFIG_APPLICATION_ID="a",
-                               APPCONFIG_ENVIRONMENT_ID="e", APPCONFIG_PROFILE_ID="p")
+    with refused_agent_url() as agent_url:
+        proc = web_image.spawn(PORT="0", CONFIG_AGENT_URL=agent_url, **AGENT_STUB_ENV)
         try:
             port = _listening_port(proc)
             assert _page(port) == (503, {"error": "config agent unavailable"})
@@ -98,37 +89,26 @@ def test_web_without_agent_answers_503_and_stays_live(web_image):
             assert proc.sigterm() == 0
         finally:
             proc.reap()
-    finally:
-        sock.close()
 
 
-def test_web_answers_503_while_the_agent_cannot_serve_a_secret(aws, sidecar, web_image):
-    missing = {"ARN": "arn:aws:secretsmanager:us-west-2:123456789012:secret:absent-AbCdEf"}
-    # The agent reports unhealthy until every secret loads, so wire one that exists and point
-    # the app at one the agent does not serve: the agent answers 404, the page 503.
-    present = aws.secret("present-" + os.urandom(4).hex())
-    car = sidecar(PROFILE, DB_PASSWORD=present)
-    proc = web_image.spawn(PORT="0", **{**car.app_env, "SECRET_ARN_API_KEY": missing["ARN"]})
+@pytest.mark.parametrize("fault, reason", [("secret the agent does not serve", "status 404"),
+                                           ("wrong token", "status 403")])
+def test_web_answers_503_when_the_agent_refuses(aws, sidecar, web_image, fault, reason):
+    car = sidecar(PROFILE, DB_PASSWORD=aws.secret("present-" + os.urandom(4).hex()))
+    env = {**car.app_env, "PORT": "0"}
+    if fault == "wrong token":
+        env["CONFIG_AGENT_TOKEN"] = STUB_TOKEN
+    else:  # the agent is healthy (it serves DB_PASSWORD) but does not know this one
+        env["SECRET_ARN_API_KEY"] = "arn:aws:secretsmanager:us-west-2:123456789012:secret:x-AbCdEf"
+    proc = web_image.spawn(**env)
     try:
         port = _listening_port(proc)
         assert _page(port) == (503, {"error": "config agent unavailable"})
-        assert proc.wait_record("config agent call failed")[0]["reason"] == "status 404"
+        assert proc.wait_record("config agent call failed")[0]["reason"] == reason
         assert proc.sigterm() == 0
     finally:
         proc.reap()
-
-
-def test_web_with_a_wrong_token_answers_503(aws, sidecar, web_image):
-    car = sidecar(PROFILE)
-    proc = web_image.spawn(PORT="0", **{**car.app_env, "CONFIG_AGENT_TOKEN": "wrong-token"})
-    try:
-        port = _listening_port(proc)
-        assert _page(port) == (503, {"error": "config agent unavailable"})
-        assert proc.wait_record("config agent call failed")[0]["reason"] == "status 403"
-        assert proc.sigterm() == 0
-    finally:
-        proc.reap()
-    assert "wrong-token" not in proc.text
+    assert STUB_TOKEN not in proc.text
 
 
 @pytest.mark.parametrize("env, variable", [
@@ -141,11 +121,4 @@ def test_web_with_a_wrong_token_answers_503(aws, sidecar, web_image):
     ({"SECRET_ARN_DB_PASSWORD": "has space"}, "SECRET_ARN_DB_PASSWORD"),
 ])
 def test_web_bad_settings_exit_2_naming_the_variable(web_image, env, variable):
-    base = {"CONFIG_AGENT_TOKEN": "tok-5ecret", "APPCONFIG_APPLICATION_ID": "a",
-            "APPCONFIG_ENVIRONMENT_ID": "e", "APPCONFIG_PROFILE_ID": "p"}
-    result = web_image.run(**{**base, **env})
-    assert result.returncode == 2
-    (line,) = result.stderr.splitlines()
-    doc = json.loads(line)
-    assert doc["msg"] == "invalid settings" and variable in doc["error"]
-    assert "tok-5ecret" not in line
+    assert_invalid_settings(web_image.run(**{**AGENT_STUB_ENV, **env}), variable)

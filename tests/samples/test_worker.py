@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +15,10 @@ from samples import contract
 from samples.worker import jobs
 from samples.worker.worker import Backoff
 from tests.config_agent.conftest import wait_for
+from tests.samples.proc import AGENT_STUB_ENV, assert_invalid_settings, refused_agent_url
 
 PROFILE = b'{"batch_size": 10}'
+QUEUE_URL = "https://sqs.us-west-2.amazonaws.com/123456789012/dev-worker-jobs"
 FAST = {"WORKER_WAIT_TIME_SECONDS": "2"}
 """Shorter long polls, so SIGTERM (which waits for the poll in flight) returns quickly."""
 
@@ -53,6 +57,7 @@ def test_worker_processes_and_deletes_jobs_and_follows_batch_size(
         assert sorted(r["result"] for r in done) == [0, 3, 7.5]
         wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="jobs deleted")
         assert worker_image.health_check(**env).returncode == 0
+        _stuck_loop_fails_the_health_check_until_it_beats_again(proc, worker_image, env)
 
         car.deploy(b'{"batch_size": 3}')
         aws.send(queue, _job([1]))  # wakes the poll, so the next one reads the new size
@@ -62,12 +67,25 @@ def test_worker_processes_and_deletes_jobs_and_follows_batch_size(
     finally:
         proc.reap()
     assert proc.records("stopped")
-    stale = time.time() - 3600
-    os.utime(heartbeat, (stale, stale))
-    result = worker_image.health_check(**env)
-    assert result.returncode == 1 and "stale" in result.stdout
     heartbeat.unlink()
-    assert worker_image.health_check(**env).returncode == 1
+    result = worker_image.health_check(**env)
+    assert result.returncode == 1 and "no heartbeat" in result.stdout
+
+
+def _stuck_loop_fails_the_health_check_until_it_beats_again(proc, image, env) -> None:  # noqa: ANN001
+    """A frozen process stands for a loop stuck in a call or a job: it cannot beat."""
+    heartbeat = Path(env["WORKER_HEARTBEAT_FILE"])
+    proc.popen.send_signal(signal.SIGSTOP)
+    try:
+        stale = time.time() - 3600
+        os.utime(heartbeat, (stale, stale))
+        result = image.health_check(**env)
+        assert result.returncode == 1 and "stale" in result.stdout
+    finally:
+        proc.popen.send_signal(signal.SIGCONT)
+    # The loop beats again once its poll in flight returns (WORKER_WAIT_TIME_SECONDS).
+    wait_for(lambda: image.health_check(**env).returncode == 0, interval=0.2,
+             what="heartbeat refreshed by the running loop")
 
 
 def test_worker_poison_message_ends_in_the_dlq_and_good_jobs_still_run(
@@ -137,6 +155,30 @@ def test_worker_backs_off_on_aws_errors_then_recovers(aws, sidecar, worker_image
         proc.reap()
 
 
+def test_worker_without_agent_keeps_working_with_batch_size_1(aws, worker_image, tmp_path):
+    """The agent is a dependency of configuration, not of the queue: jobs still run."""
+    queue, _ = aws.queue()
+    with refused_agent_url() as agent_url:
+        proc = worker_image.spawn(
+            WORK_QUEUE_URL=queue, WORKER_HEARTBEAT_FILE=str(tmp_path / "hb"), **FAST,
+            CONFIG_AGENT_URL=agent_url, **AGENT_STUB_ENV)
+        try:
+            aws.send(queue, _job([4, 4]))
+            assert proc.wait_record("job done")[0]["result"] == 8
+            assert proc.sigterm() == 0
+        finally:
+            proc.reap()
+    (keeping,) = proc.records("keeping batch size")  # once, not once per poll
+    assert keeping["batch_size"] == 1 and keeping["reason"] == "ConnectionRefusedError"
+
+
+def test_worker_that_cannot_write_its_heartbeat_exits_1(worker_image, tmp_path):
+    result = worker_image.run(WORK_QUEUE_URL=QUEUE_URL, **AGENT_STUB_ENV,
+                              WORKER_HEARTBEAT_FILE=str(tmp_path / "missing-dir" / "hb"))
+    assert result.returncode == 1
+    assert json.loads(result.stderr.splitlines()[-1])["msg"] == "cannot write heartbeat"
+
+
 @pytest.mark.parametrize("env, variable", [
     ({"WORK_QUEUE_URL": ""}, "WORK_QUEUE_URL"),
     ({"WORK_QUEUE_URL": "my-queue"}, "WORK_QUEUE_URL"),
@@ -146,16 +188,9 @@ def test_worker_backs_off_on_aws_errors_then_recovers(aws, sidecar, worker_image
     ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),
 ])
 def test_worker_bad_settings_exit_2_naming_the_variable(worker_image, tmp_path, env, variable):
-    base = {"WORK_QUEUE_URL": "https://sqs.us-west-2.amazonaws.com/123456789012/dev-worker-jobs",
-            "WORKER_HEARTBEAT_FILE": str(tmp_path / "hb"), "CONFIG_AGENT_TOKEN": "tok-5ecret",
-            "APPCONFIG_APPLICATION_ID": "a", "APPCONFIG_ENVIRONMENT_ID": "e",
-            "APPCONFIG_PROFILE_ID": "p"}
-    result = worker_image.run(**{**base, **env})
-    assert result.returncode == 2
-    (line,) = result.stderr.splitlines()
-    doc = json.loads(line)
-    assert doc["msg"] == "invalid settings" and variable in doc["error"]
-    assert "tok-5ecret" not in line
+    base = {**AGENT_STUB_ENV, "WORK_QUEUE_URL": QUEUE_URL,
+            "WORKER_HEARTBEAT_FILE": str(tmp_path / "hb")}
+    assert_invalid_settings(worker_image.run(**{**base, **env}), variable)
 
 
 def test_worker_unknown_argument_is_a_usage_error(worker_image):
