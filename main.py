@@ -1,15 +1,28 @@
 """Synthesize every selected environment's stacks into cdktf.out.
 
 Select environments with ECS_ENVS (comma-separated, e.g. `ECS_ENVS=dev`); all by default.
-Needs no AWS credentials and no network.
+Needs no AWS credentials and no network. `cdktf synth` runs this file too (cdktf.json `app`)
+and names the output directory through CDKTF_OUTDIR, which `App()` reads.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from settings.environments import EnvironmentSettings, SettingsError, select_from_environment
+
+STACKS_IN_DEPLOY_ORDER = ("network", "cluster", "config", "services")
+"""Every stack kind `build_app` creates per env, each after the stacks it reads (a test checks)."""
+
+NODE_MIN_MAJOR = 20
+"""cdktf 0.21 runs its core in Node.js through jsii; older majors are out of support."""
 
 
 def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
@@ -30,6 +43,37 @@ def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
     return app
 
 
+def node_problem() -> str | None:
+    """Why jsii could not start Node.js (missing or too old), else None; checked before cdktf."""
+    node = shutil.which(os.environ.get("JSII_NODE", "node"))  # the binary jsii spawns
+    if node is None:
+        return (f"Node.js {NODE_MIN_MAJOR}+ not found on PATH; cdktf runs on it through jsii "
+                "(install from https://nodejs.org)")
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True,
+                                 timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot run {node} --version: {exc}"
+    major = re.match(r"v(\d+)\.", version)
+    if not major or int(major.group(1)) < NODE_MIN_MAJOR:
+        return f"Node.js {NODE_MIN_MAJOR}+ needed by cdktf's jsii runtime; {node} is {version!r}"
+    return None
+
+
+def prune_stale_stacks(outdir: str | Path) -> list[str]:
+    """Delete stack directories the fresh manifest does not name (left by a wider synth).
+
+    Mirrors what `cdktf synth` does, so terraform, checkov and scripts see only this synth.
+    """
+    out = Path(outdir)
+    manifest = json.loads((out / "manifest.json").read_text())
+    keep = {Path(s["synthesizedStackPath"]).parent.name for s in manifest["stacks"].values()}
+    stale = sorted(p.name for p in (out / "stacks").iterdir() if p.is_dir() and p.name not in keep)
+    for name in stale:
+        shutil.rmtree(out / "stacks" / name)
+    return stale
+
+
 def main() -> int:
     """Validate the env table first (fast, clear errors), then synthesize."""
     try:
@@ -37,7 +81,15 @@ def main() -> int:
     except SettingsError as exc:
         print(f"invalid settings: {exc}", file=sys.stderr)
         return 2
-    build_app(envs).synth()
+    problem = node_problem()
+    if problem:
+        print(f"missing prerequisite: {problem}", file=sys.stderr)
+        return 2
+    app = build_app(envs)
+    app.synth()
+    stale = prune_stale_stacks(app.outdir)
+    if stale:
+        print(f"removed stacks of an earlier synth: {', '.join(stale)}", file=sys.stderr)
     return 0
 
 
