@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -40,3 +41,18 @@ def run_together(jobs: Mapping[str, tuple[Sequence[str], Mapping]]
                 proc.kill()
                 proc.wait()
     return done
+
+
+def path_without(tool: str) -> str:
+    """PATH minus every directory that holds `tool` (the rest, e.g. make, stays reachable)."""
+    return os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
+                           if d and not (Path(d) / tool).exists())
+
+
+def make(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    """make in the repo, treating the venv as installed (the test suite runs inside it)."""
+    env = {k: v for k, v in (env or os.environ).items()
+           if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run([shutil.which("make") or "make", "-C", str(ROOT),
+                           "-o", ".venv/.installed", *args],
+                          env=env, capture_output=True, text=True, timeout=120)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
-from tests.processes import ROOT
+from tests.processes import ROOT, make
 
 
 def _git(*args: str) -> subprocess.CompletedProcess:
@@ -14,9 +13,7 @@ def _git(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_make_bench_writes_only_an_ignored_untracked_file():
-    dry_run = subprocess.run([shutil.which("make") or "make", "-C", str(ROOT), "-n",
-                              "-o", ".venv/.installed", "bench"],
-                             capture_output=True, text=True, check=True).stdout
+    dry_run = make("-n", "bench").stdout
     written = re.findall(r"\btee\s+(\S+)", dry_run) + re.findall(r">\s*(\S+)", dry_run)
     assert written, f"make bench writes no copy of its figures?\n{dry_run}"
     for path in written:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT
+from tests.processes import ROOT, make, path_without
 
 SCRIPT = str(ROOT / "scripts" / "terraform_stacks.py")
 
@@ -49,12 +49,6 @@ elif args[0] == "validate":
 """
 
 
-def _path_without(tool: str) -> str:
-    """PATH minus every directory that holds `tool` (so make, bash, ... stay reachable)."""
-    return os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep)
-                           if d and not (Path(d) / tool).exists())
-
-
 @pytest.fixture
 def fake_terraform(tmp_path):
     """env for a run with the fake terraform first on PATH; its call log at env["FAKE_TF_LOG"]."""
@@ -63,7 +57,7 @@ def fake_terraform(tmp_path):
     exe = bin_dir / "terraform"
     exe.write_text(FAKE_TERRAFORM.format(python=sys.executable))
     exe.chmod(0o755)
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{_path_without('terraform')}",
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{path_without('terraform')}",
             "FAKE_TF_LOG": str(tmp_path / "terraform-calls.jsonl")}
 
 
@@ -87,7 +81,7 @@ def _one_line(proc: subprocess.CompletedProcess, code: int, *expected: str) -> s
 
 
 def test_validate_without_terraform_says_so_in_one_line(synth):
-    env = {**os.environ, "PATH": _path_without("terraform")}
+    env = {**os.environ, "PATH": path_without("terraform")}
     _one_line(_script("validate", str(synth.outdir), env=env), 2,
               "terraform not found on PATH", "Terraform >= 1.10")
 
@@ -158,24 +152,16 @@ def test_plan_check_passes_a_valid_target_with_terraform(fake_terraform):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 
-def _make(*args: str, env: dict) -> subprocess.CompletedProcess:
-    """make in the repo, treating the venvs as installed (the test suite runs inside one)."""
-    env = {k: v for k, v in env.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
-    return subprocess.run([shutil.which("make") or "make", "-C", str(ROOT),
-                           "-o", ".venv/.installed", *args],
-                          env=env, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.parametrize("args", [["plan"], ["plan", "STACK=network", "ENV=qa"]])
 def test_make_plan_with_bad_arguments_fails_before_synth(args):
-    proc = _make(*args, env=os.environ.copy())
+    proc = make(*args, env=os.environ.copy())
     assert proc.returncode != 0
     assert "make plan needs STACK and ENV" in proc.stderr and "Traceback" not in proc.stderr
     assert "main.py" not in proc.stdout, "synthesized before checking the arguments"
 
 
 def test_make_validate_without_terraform_fails_before_synth():
-    proc = _make("validate", env={**os.environ, "PATH": _path_without("terraform")})
+    proc = make("validate", env={**os.environ, "PATH": path_without("terraform")})
     assert proc.returncode != 0
     assert "terraform not found on PATH" in proc.stderr
     assert "main.py" not in proc.stdout, "synthesized before checking for terraform"
