@@ -21,6 +21,10 @@ from settings.environments import EnvironmentSettings, SettingsError, select_fro
 STACKS_IN_DEPLOY_ORDER = ("network", "cluster", "config", "services")
 """Every stack kind `build_app` creates per env, each after the stacks it reads (a test checks)."""
 
+CDKTF_CLI_VARIABLE = "CDKTF_CONTEXT_JSON"
+"""Set by cdktf-cli when it runs this app (cdktf.json `app`). The CLI then deletes stale stack
+directories itself, and fails (ENOENT) if the app already removed them."""
+
 NODE_MIN_MAJOR = 20
 """cdktf 0.21 runs its core in Node.js through jsii; older majors are out of support."""
 
@@ -87,7 +91,7 @@ def main() -> int:
         return 2
     app = build_app(envs)
     app.synth()
-    stale = prune_stale_stacks(app.outdir)
+    stale = [] if CDKTF_CLI_VARIABLE in os.environ else prune_stale_stacks(app.outdir)
     if stale:
         print(f"removed stacks of an earlier synth: {', '.join(stale)}", file=sys.stderr)
     return 0

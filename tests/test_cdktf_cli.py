@@ -9,6 +9,7 @@ providers or modules are listed). Not skipped when node_modules is missing: CI r
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -18,15 +19,20 @@ CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory):
-    """`cdktf synth --output A` and `cdktf list --output B`, run side by side from the repo."""
+def cli(synth, tmp_path_factory):
+    """Side by side from the repo, each over an earlier full synth plus a stack directory the
+    app no longer makes: `cdktf synth --output A` and `ECS_ENVS=dev cdktf list --output B`."""
     if not CDKTF.exists():
         pytest.fail(f"{CDKTF} is missing: run `npm ci` (make test does it first) to install "
                     "the cdktf-cli pinned in package-lock.json", pytrace=False)
     root = tmp_path_factory.mktemp("cdktf-cli")
     outdirs = {"synth": root / "synth.out", "list": root / "list.out"}
+    for outdir in outdirs.values():
+        shutil.copytree(synth.outdir, outdir)
+        shutil.copytree(outdir / "stacks" / "network-dev", outdir / "stacks" / "retired-dev")
+    envs = {"synth": synth_env(), "list": synth_env(ECS_ENVS="dev")}
     results = run_together({
-        verb: ([str(CDKTF), verb, "--output", str(outdir)], {"cwd": ROOT, "env": synth_env()})
+        verb: ([str(CDKTF), verb, "--output", str(outdir)], {"cwd": ROOT, "env": envs[verb]})
         for verb, outdir in outdirs.items()})
     return outdirs, results
 
@@ -47,14 +53,16 @@ def test_cdktf_synth_writes_the_same_stacks_as_main_py(cli, synth):
         assert (out / name).read_bytes() == (synth.outdir / name).read_bytes(), name
 
 
-def test_cdktf_list_names_every_stack(cli, synth):
+def test_cdktf_list_passes_the_env_selection_to_the_app(cli, synth):
     outdirs, results = cli
     proc = results["list"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = proc.stdout.split("Stack name", 1)[-1].splitlines()[1:]
     # One row per stack; a long output path may wrap onto indented continuation lines.
     listed = [row.split()[0] for row in table if row[:1].strip()]
-    assert sorted(listed) == synth.stack_names, proc.stdout
+    dev = [name for name in synth.stack_names if name.endswith("-dev")]
+    assert sorted(listed) == dev, proc.stdout
+    assert sorted(p.name for p in (outdirs["list"] / "stacks").iterdir()) == dev
 
 
 def test_cdktf_json_asks_for_no_generated_bindings():
