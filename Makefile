@@ -1,16 +1,23 @@
 # Two entry points for a fresh machine: `make synth` and `make test`.
+# Prerequisites: Python 3.11+, Node.js 20+ (jsii, cdktf CLI); Terraform >= 1.10 for plan/validate.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 SCAN_VENV := .venv-scan
 PY := $(VENV)/bin/python
 ENV ?= dev
+STACK ?=
+TF_STACK_DIR = cdktf.out/stacks/$(STACK)-$(ENV)
+BENCH_OUT := bench/results/latest.jsonl
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export CHECKPOINT_DISABLE ?= 1
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: synth test venv scan-venv checkov golden docs bench demo plan images clean
+.PHONY: synth test venv scan-venv node-deps checkov golden docs bench demo plan validate images clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "missing prerequisite: Python 3.11+ ($(PYTHON) is missing or older; PYTHON=python3.12 make ... picks another)" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -22,17 +29,26 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
 	touch $@
 
+# The cdktf CLI pinned by package-lock.json (npx cdktf ...); npm writes the hidden lockfile.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "missing prerequisite: Node.js 20+ with npm (https://nodejs.org), for the cdktf CLI" >&2; exit 2; }
+	npm ci --no-audit --no-fund
+	@touch $@
+
 venv: $(VENV)/.installed
 
 scan-venv: $(SCAN_VENV)/.installed
+
+node-deps: node_modules/.package-lock.json
 
 ## synth: synthesize every environment (or ECS_ENVS=dev,prod) into cdktf.out; no AWS access
 synth: venv
 	$(PY) main.py
 	@ls cdktf.out/stacks
 
-## test: the whole test suite, checkov included (what CI runs)
-test: venv scan-venv
+## test: the whole test suite, checkov and the real cdktf CLI included (what CI runs)
+test: venv scan-venv node-deps
 	@$(PY) -m pytest tests -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "FAIL: pytest collected no tests" >&2; fi; exit $$status
 
@@ -49,18 +65,28 @@ docs: synth
 	$(PY) scripts/diagram.py cdktf.out/stacks --env dev --readme README.md
 	$(PY) scripts/checkov_scan.py cdktf.out/stacks --readme README.md
 
-## bench: synth and config-agent benchmarks; one JSON line per figure, saved to bench/results.jsonl
+## bench: synth and config-agent benchmarks; one JSON line per figure, also kept in $(BENCH_OUT) (untracked)
 bench: venv
-	@set -o pipefail; { $(PY) bench/synth_bench.py && $(PY) bench/agent_bench.py; } | tee bench/results.jsonl
+	@mkdir -p $(dir $(BENCH_OUT))
+	@set -o pipefail; { $(PY) bench/synth_bench.py && $(PY) bench/agent_bench.py; } | tee $(BENCH_OUT)
 
 ## demo: push a secret and a config change through the agent against a local AWS emulator
 demo: venv
 	$(PY) scripts/demo.py
 
-## plan: terraform plan one stack of ENV (needs terraform, AWS credentials): make plan STACK=network
-plan: synth
-	terraform -chdir=cdktf.out/stacks/$(STACK)-$(ENV) init
-	terraform -chdir=cdktf.out/stacks/$(STACK)-$(ENV) plan
+## plan: terraform plan one stack (needs terraform, AWS credentials): make plan STACK=network ENV=dev
+plan: venv
+	@$(PY) scripts/terraform_stacks.py check --stack '$(STACK)' --env '$(ENV)'
+	env -u ECS_ENVS $(PY) main.py
+	terraform -chdir=$(TF_STACK_DIR) init -input=false
+	terraform -chdir=$(TF_STACK_DIR) plan -input=false -out=tfplan
+	@echo "apply with: terraform -chdir=$(TF_STACK_DIR) apply tfplan"
+
+## validate: terraform init -backend=false + validate for every synthesized stack (README "Validate")
+validate: venv
+	@$(PY) scripts/terraform_stacks.py check
+	$(PY) main.py
+	@$(PY) scripts/terraform_stacks.py validate cdktf.out
 
 ## images: build and push ENV's images to its registry stack's ECR repositories (docker, aws CLI)
 images: venv

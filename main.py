@@ -1,17 +1,34 @@
 """Synthesize every selected environment's stacks into cdktf.out.
 
 Select environments with ECS_ENVS (comma-separated, e.g. `ECS_ENVS=dev`); all by default.
-Needs no AWS credentials and no network.
+Needs no AWS credentials and no network. `cdktf synth` runs this file too (cdktf.json `app`)
+and names the output directory through CDKTF_OUTDIR, which `App()` reads.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from settings.environments import select_from_environment
+from settings.environments import ENVIRONMENTS, ENVS_VARIABLE, select
 from settings.schema import EnvironmentSettings
 from settings.validation import SettingsError
+
+STACKS_IN_DEPLOY_ORDER = ("network", "cluster", "config", "registry", "services")
+"""Every stack kind `build_app` creates per env, each after the stacks it reads (a test checks)."""
+
+CDKTF_CLI_VARIABLE = "CDKTF_CONTEXT_JSON"
+"""Set by cdktf-cli when it runs this app (cdktf.json `app`). The CLI then deletes stale stack
+directories itself, and fails (ENOENT) if the app already removed them."""
+
+NODE_MIN_MAJOR = 20
+"""cdktf 0.21 runs its core in Node.js through jsii; older majors are out of support."""
 
 
 def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
@@ -34,14 +51,55 @@ def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
     return app
 
 
-def main() -> int:
-    """Validate the env table first (fast, clear errors), then synthesize."""
+def node_problem() -> str | None:
+    """Why jsii could not start Node.js (missing or too old), else None; checked before cdktf."""
+    node = shutil.which(os.environ.get("JSII_NODE", "node"))  # the binary jsii spawns
+    if node is None:
+        return (f"Node.js {NODE_MIN_MAJOR}+ not found on PATH; cdktf runs on it through jsii "
+                "(install from https://nodejs.org)")
     try:
-        envs = select_from_environment()
+        version = subprocess.run([node, "--version"], capture_output=True, text=True,
+                                 timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot run {node} --version: {exc}"
+    major = re.match(r"v(\d+)\.", version)
+    if not major or int(major.group(1)) < NODE_MIN_MAJOR:
+        return f"Node.js {NODE_MIN_MAJOR}+ needed by cdktf's jsii runtime; {node} is {version!r}"
+    return None
+
+
+def prune_stale_stacks(outdir: str | Path) -> list[str]:
+    """Delete stack directories the fresh manifest does not name (left by a wider synth).
+
+    Mirrors what `cdktf synth` does, so terraform, checkov and scripts see only this synth.
+    """
+    out = Path(outdir)
+    manifest = json.loads((out / "manifest.json").read_text())
+    keep = {Path(s["synthesizedStackPath"]).parent.name for s in manifest["stacks"].values()}
+    stale = sorted(p.name for p in (out / "stacks").iterdir() if p.is_dir() and p.name not in keep)
+    for name in stale:
+        shutil.rmtree(out / "stacks" / name)
+    return stale
+
+
+def main(table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS,
+         outdir: str | None = None) -> int:
+    """Validate the whole env table first (fast, one clear line), then synthesize the envs
+    ECS_ENVS selects into `outdir` (cdktf.out, or CDKTF_OUTDIR under the cdktf CLI)."""
+    try:
+        envs = select(os.environ.get(ENVS_VARIABLE), table)
     except SettingsError as exc:
         print(f"invalid settings: {exc}", file=sys.stderr)
         return 2
-    build_app(envs).synth()
+    problem = node_problem()
+    if problem:
+        print(f"missing prerequisite: {problem}", file=sys.stderr)
+        return 2
+    app = build_app(envs, outdir)
+    app.synth()
+    stale = [] if CDKTF_CLI_VARIABLE in os.environ else prune_stale_stacks(app.outdir)
+    if stale:
+        print(f"removed stacks of an earlier synth: {', '.join(stale)}", file=sys.stderr)
     return 0
 
 

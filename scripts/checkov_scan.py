@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         print(skips_table(args.stacks_dir))
         return 0
     if args.readme:
-        replace_readme_block(args.readme, SKIPS_START, SKIPS_END, readme_block(args.stacks_dir))
-        print(f"updated {args.readme}")
+        print(replace_readme_block(args.readme, SKIPS_START, SKIPS_END,
+                                   readme_block(args.stacks_dir)))
         return 0
     result = scan(args.stacks_dir, args.checkov)
     print(f"checkov: {result.passed} passed, {len(result.failed)} failed, "

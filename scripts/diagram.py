@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     diagram = mermaid(args.stacks_dir, args.env)
     if args.readme:
-        replace_readme_block(args.readme, MARK_START, MARK_END, readme_block(diagram, args.env))
-        print(f"updated {args.readme}")
+        print(replace_readme_block(args.readme, MARK_START, MARK_END,
+                                   readme_block(diagram, args.env)))
     else:
         sys.stdout.write(diagram)
     return 0

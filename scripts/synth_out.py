@@ -20,11 +20,19 @@ def resources(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
             yield rtype, name, body
 
 
-def replace_readme_block(readme: Path, start_marker: str, end_marker: str, block: str) -> None:
-    """Rewrite the part of `readme` from `start_marker` to `end_marker` (both kept in `block`)."""
+def replace_readme_block(readme: Path, start_marker: str, end_marker: str, block: str) -> str:
+    """Rewrite the part of `readme` from `start_marker` to `end_marker` (both kept in `block`).
+
+    Writes only on a change and says which happened ("updated X" / "X up to date"), so `make
+    docs` reports what it did and leaves an unchanged file (and its mtime) alone.
+    """
     text = readme.read_text()
     start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
-    readme.write_text(text[:start] + block + text[end:])
+    new_text = text[:start] + block + text[end:]
+    if new_text == text:
+        return f"{readme} up to date"
+    readme.write_text(new_text)
+    return f"updated {readme}"
 
 
 POLICY_ATTRIBUTES = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import metadata
 from pathlib import Path
@@ -47,11 +46,21 @@ def test_requirements_are_exact_pins_and_installed_as_pinned():
         assert metadata.version(name) == version, name
 
 
-def test_cdktf_json_pins_the_provider_the_python_package_wraps():
+def _wrapped_provider_version() -> str:
     import cdktf_cdktf_provider_aws.provider as provider  # the ~10 s import, shared per session
 
     wrapped = re.search(r"hashicorp/aws/(\d+\.\d+\.\d+)", provider.__doc__ or "") or re.search(
         r"hashicorp/aws/(\d+\.\d+\.\d+)", Path(provider.__file__).read_text())
     assert wrapped, "cannot find the wrapped provider version"
-    config = json.loads((ROOT / "cdktf.json").read_text())
-    assert config["terraformProviders"] == [f"hashicorp/aws@{wrapped.group(1)}"]
+    return wrapped.group(1)
+
+
+def test_readme_and_every_stack_name_the_provider_the_python_package_wraps(synth):
+    """cdktf.json lists no providers (that would demand `cdktf get`): README records the version
+    users mirror for `make validate`, and each stack pins it in required_providers."""
+    wrapped = _wrapped_provider_version()
+    readme = (ROOT / "README.md").read_text()
+    assert set(re.findall(r"hashicorp/aws\W{1,3}(\d+\.\d+\.\d+)", readme)) == {wrapped}
+    for name in synth.stack_names:
+        required = synth.stack(name).doc["terraform"]["required_providers"]["aws"]
+        assert required["version"] == wrapped, name

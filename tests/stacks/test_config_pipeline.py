@@ -544,7 +544,7 @@ def test_outputs_expose_ids_by_reference(synth, env):
     assert all(re.fullmatch(r"\$\{[^}]+\}", o["value"]) for o in outputs.values())
 
 
-def test_service_config_contract_is_built_from_references():
+def test_service_config_contract_is_built_from_references(tmp_path):
     """What the services stack consumes: one entry per service, every value a token."""
     from cdktf import App, Token
 
@@ -552,7 +552,7 @@ def test_service_config_contract_is_built_from_references():
     from stacks.config_pipeline import ConfigPipelineStack
 
     dev = select("dev")[0]
-    stack = ConfigPipelineStack(App(), dev)
+    stack = ConfigPipelineStack(App(outdir=str(tmp_path)), dev)
     assert set(stack.service_config) == {s.name for s in dev.services}
     for spec in dev.services:
         res = stack.service_config[spec.name]

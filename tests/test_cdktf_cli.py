@@ -1,0 +1,81 @@
+"""The real cdktf CLI (pinned in package-lock.json) synthesizes exactly what main.py does
+(the session `synth` fixture: main.build_app over every env, byte for byte, manifest included).
+
+cdktf.json lists no `terraformProviders`: the project uses the prebuilt provider package, so
+`cdktf synth` must not ask for `cdktf get` (cdktf-cli checks `codeMakerOutput` only when
+providers or modules are listed). Not skipped when node_modules is missing: CI runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.processes import ROOT, run_together, synth_env
+
+CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
+
+
+@pytest.fixture(scope="module")
+def cli(synth, tmp_path_factory):
+    """Side by side from the repo, each over an earlier full synth plus a stack directory the
+    app no longer makes: `cdktf synth --output A` and `ECS_ENVS=dev cdktf list --output B`."""
+    if not CDKTF.exists():
+        pytest.fail(f"{CDKTF} is missing: run `npm ci` (make test does it first) to install "
+                    "the cdktf-cli pinned in package-lock.json", pytrace=False)
+    root = tmp_path_factory.mktemp("cdktf-cli")
+    outdirs = {"synth": root / "synth.out", "list": root / "list.out"}
+    for outdir in outdirs.values():
+        shutil.copytree(synth.outdir, outdir)
+        shutil.copytree(outdir / "stacks" / "network-dev", outdir / "stacks" / "retired-dev")
+    envs = {"synth": synth_env(), "list": synth_env(ECS_ENVS="dev")}
+    results = run_together({
+        verb: ([str(CDKTF), verb, "--output", str(outdir)], {"cwd": ROOT, "env": envs[verb]})
+        for verb, outdir in outdirs.items()})
+    return outdirs, results
+
+
+def _files(outdir):
+    return sorted(str(p.relative_to(outdir)) for p in outdir.rglob("*") if p.is_file())
+
+
+def test_cdktf_synth_writes_the_same_stacks_as_main_py(cli, synth):
+    outdirs, results = cli
+    proc = results["synth"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "cdktf get" not in proc.stdout + proc.stderr
+    out = outdirs["synth"]
+    assert sorted(p.name for p in (out / "stacks").iterdir()) == synth.stack_names
+    assert _files(out) == _files(synth.outdir)
+    for name in _files(synth.outdir):
+        assert (out / name).read_bytes() == (synth.outdir / name).read_bytes(), name
+
+
+def test_cdktf_list_passes_the_env_selection_to_the_app(cli, synth):
+    outdirs, results = cli
+    proc = results["list"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = proc.stdout.split("Stack name", 1)[-1].splitlines()[1:]
+    # One row per stack; a long output path may wrap onto indented continuation lines.
+    listed = [row.split()[0] for row in table if row[:1].strip()]
+    dev = [name for name in synth.stack_names if name.endswith("-dev")]
+    assert sorted(listed) == dev, proc.stdout
+    assert sorted(p.name for p in (outdirs["list"] / "stacks").iterdir()) == dev
+
+
+def test_cdktf_json_asks_for_no_generated_bindings():
+    """Listing a provider here makes cdktf-cli 0.21 demand `cdktf get` (which needs network)."""
+    config = json.loads((ROOT / "cdktf.json").read_text())
+    assert config["app"] == ".venv/bin/python main.py"
+    assert not config.get("terraformProviders") and not config.get("terraformModules")
+
+
+def test_cdktf_cli_is_pinned_exactly_by_package_json_and_its_lockfile():
+    package = json.loads((ROOT / "package.json").read_text())
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    assert package["dependencies"]["cdktf-cli"] == "0.21.0"
+    assert lock["packages"]["node_modules/cdktf-cli"]["version"] == "0.21.0"
+    from importlib import metadata
+    assert metadata.version("cdktf") == "0.21.0", "library and CLI must share the minor version"
