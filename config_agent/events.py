@@ -10,9 +10,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Union
 
-SECRET_API_CALLS = frozenset({"PutSecretValue", "UpdateSecret", "RotateSecret"})
-SECRET_SERVICE_EVENTS = frozenset({"RotationSucceeded"})
-APPCONFIG_CALLS = frozenset({"StartDeployment"})
+from . import contract as c
+
+# The event names the pipeline's rules forward (contract.py): acting on fewer would send a
+# forwarded event to the DLQ and leave its change unserved.
+SECRET_API_CALLS = frozenset(c.SECRET_API_CALLS)
+SECRET_SERVICE_EVENTS = frozenset(c.SECRET_SERVICE_EVENTS)
+APPCONFIG_CALLS = frozenset(c.DEPLOYMENT_EVENTS)
 _MAX_BODY = 256 * 1024  # SQS maximum; anything larger is not one of ours
 
 
@@ -69,9 +73,9 @@ def parse(body: str) -> Change:
         raise MessageError("event has no detail object")
     source = event.get("source")
     name = detail.get("eventName")
-    if source == "aws.secretsmanager":
+    if source == c.SECRETS_SOURCE:
         return _secret_change(name, detail)
-    if source == "aws.appconfig":
+    if source == c.APPCONFIG_SOURCE:
         return _deployment(name, detail)
     raise MessageError("unknown event source")
 

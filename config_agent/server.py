@@ -14,10 +14,10 @@ from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .cache import Cache, Entry
+from .contract import TOKEN_HEADER
 from .logs import log
 
 LOG = logging.getLogger("config_agent.server")
-TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 _CONFIG_PREFIX = "/applications/"
 
 

@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
-CONFIG_AGENT_PORT = 2772
+from config_agent import contract
+
+CONFIG_AGENT_PORT = contract.PORT
 """Port the config-agent sidecar serves on (the AWS AppConfig Agent's default)."""
 
 
