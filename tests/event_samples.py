@@ -134,3 +134,12 @@ def appconfig_start_deployment(application_id: str, environment_id: str, profile
 def as_message_body(event: dict[str, Any]) -> str:
     """The SQS message body the agent receives for an event (EventBridge passes it through)."""
     return json.dumps(event)
+
+
+def sns_envelope(event: dict[str, Any], topic_arn: str) -> str:
+    """The SQS body of `event` published to `topic_arn` for a queue without raw delivery."""
+    return json.dumps({
+        "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic_arn,
+        "Message": json.dumps(event), "Timestamp": "2026-11-28T12:00:00.000Z",
+        "SignatureVersion": "1", "Signature": "c2ln", "SigningCertURL": "https://sns/cert.pem",
+        "UnsubscribeURL": "https://sns/?Action=Unsubscribe"})

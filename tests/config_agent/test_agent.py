@@ -79,6 +79,22 @@ def test_push_refresh_after_put_secret_value(aws, make_agent):
     wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
 
 
+def test_queue_subscribed_without_raw_delivery_is_unwrapped(aws, make_agent):
+    queue, _ = aws.queue()
+    topic, _, _ = aws.topic()
+    queue_arn = aws.sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)  # SNS envelope
+    sec = aws.secret("envelope-before")
+    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="envelope-after")
+    aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
+        ev.secret_api_call("PutSecretValue", sec["ARN"])))
+    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "envelope-after",
+             what="enveloped event acted on")
+    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
+
+
 def test_rotation_succeeded_and_duplicates_are_harmless(aws, make_agent):
     queue, _ = aws.queue()
     sec = aws.secret("rot-before")

@@ -86,6 +86,16 @@ def test_parse_secret_api_calls(name):
     assert parse(ev.as_message_body(ev.secret_api_call(name, ARN))) == SecretChanged(ARN)
 
 
+def test_parse_unwraps_an_sns_envelope():
+    topic = "arn:aws:sns:us-west-2:111111111111:dev-web-config-events"
+    body = ev.sns_envelope(ev.secret_api_call("PutSecretValue", ARN), topic)
+    assert parse(body) == SecretChanged(ARN)
+    for bad in ({"Type": "Notification", "TopicArn": topic, "Message": 3},
+                {"Type": "Notification", "TopicArn": topic, "Message": "not json"}):
+        with pytest.raises(MessageError):
+            parse(json.dumps(bad))
+
+
 def test_parse_rotation_succeeded():
     assert parse(ev.as_message_body(ev.secret_rotation_succeeded(ARN))) == SecretChanged(ARN)
 
