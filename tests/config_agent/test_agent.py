@@ -273,7 +273,9 @@ def test_output_files_atomic_0600(aws, make_agent, tmp_path):
     aws.send(queue, ev.as_message_body(ev.secret_api_call("UpdateSecret", sec["Name"])))
     wait_for(lambda: secret_file.read_bytes() == b"file-value-2", what="file updated")
     assert sorted(os.listdir(secret_file.parent)) == [secret_file.name]  # no temp leftovers
-    assert secret_json(agent.port, sec["Name"])["SecretString"] == "file-value-2"
+    # The file is written before the cache entry is replaced: wait, do not assert at once.
+    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "file-value-2",
+             what="served over HTTP too")
 
 
 def test_no_secret_value_in_logs(aws, make_agent, log_stream):
