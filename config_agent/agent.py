@@ -9,6 +9,7 @@ from typing import Any
 
 import botocore.session
 
+from .api import Api
 from .aws import Aws
 from .cache import Cache
 from .fanout import Janitor, OwnQueue, TaskIdentity, task_identity
@@ -39,7 +40,7 @@ class Agent:
                 self.janitor = Janitor(settings, self.aws, self.identity, self.stop_event)
         self.worker = Worker(settings, self.aws, self.refresher, self.stop_event,
                              self.own_queue)
-        self.server = AgentHTTPServer(settings.port, self.cache, settings.token, self.health)
+        self.server = AgentHTTPServer(settings.port, Api(self.cache, settings.token, self.health))
         self._threads: list[threading.Thread] = []
         self._started_at = time.time()
 

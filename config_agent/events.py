@@ -10,9 +10,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Union
 
-SECRET_API_CALLS = frozenset({"PutSecretValue", "UpdateSecret", "RotateSecret"})
-SECRET_SERVICE_EVENTS = frozenset({"RotationSucceeded"})
-APPCONFIG_CALLS = frozenset({"StartDeployment"})
+from . import contract as c
+
+# The event names the pipeline's rules forward (contract.py): acting on fewer would send a
+# forwarded event to the DLQ and leave its change unserved.
+SECRET_API_CALLS = frozenset(c.SECRET_API_CALLS)
+SECRET_SERVICE_EVENTS = frozenset(c.SECRET_SERVICE_EVENTS)
+APPCONFIG_CALLS = frozenset(c.DEPLOYMENT_EVENTS)
 _MAX_BODY = 256 * 1024  # SQS maximum; anything larger is not one of ours
 
 
@@ -54,24 +58,44 @@ def _text(obj: Any, name: str) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise MessageError("body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise MessageError("body is not a JSON object")
+    return doc
+
+
+def _unwrap_sns(doc: dict[str, Any]) -> dict[str, Any]:
+    """The event inside an SNS envelope (a queue subscribed without raw message delivery).
+
+    SNS wraps the published message as the string `Message` of a `Type: Notification` document
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html). Trusting it
+    needs no signature check: the queue policy admits only the service's topic.
+    """
+    if doc.get("Type") == "Notification" and "TopicArn" in doc:
+        message = doc.get("Message")
+        if not isinstance(message, str):
+            raise MessageError("SNS notification without a Message string")
+        return _json_object(message)
+    return doc
+
+
 def parse(body: str) -> Change:
     """Turn one message body into the change it announces, or raise MessageError."""
     if len(body) > _MAX_BODY:
         raise MessageError("body too large")
-    try:
-        event = json.loads(body)
-    except (ValueError, RecursionError):
-        raise MessageError("body is not JSON") from None
-    if not isinstance(event, dict):
-        raise MessageError("body is not a JSON object")
+    event = _unwrap_sns(_json_object(body))
     detail = event.get("detail")
     if not isinstance(detail, dict):
         raise MessageError("event has no detail object")
     source = event.get("source")
     name = detail.get("eventName")
-    if source == "aws.secretsmanager":
+    if source == c.SECRETS_SOURCE:
         return _secret_change(name, detail)
-    if source == "aws.appconfig":
+    if source == c.APPCONFIG_SOURCE:
         return _deployment(name, detail)
     raise MessageError("unknown event source")
 

@@ -8,17 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-PREFIX = "CONFIG_AGENT_"
+from . import contract as c
+from .contract import PREFIX
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _APPCONFIG_ID = re.compile(r"^[A-Za-z0-9_.:/ -]{1,2048}$")
 _TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,256}$")
 _QUEUE_ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,80}$")
 _KMS_KEY = re.compile(r"^[A-Za-z0-9:/_+=,.@-]{1,2048}$")
-# The queue name is <prefix><task id>: SQS allows 80 characters of [A-Za-z0-9_-], and an ECS
-# task id has 32, so the prefix may have at most 48.
-TASK_ID_LEN = 32
-_QUEUE_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,%d}$" % (80 - TASK_ID_LEN))
+# The queue name is <prefix><task id>, within SQS's limit (see contract.QUEUE_PREFIX_MAX).
+_QUEUE_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,%d}$" % c.QUEUE_PREFIX_MAX)
 
 
 class SettingsError(ValueError):
@@ -44,7 +43,7 @@ class Settings:
     token: str = field(repr=False)  # never printed, not even in a repr of the settings
     secret_ids: tuple[str, ...] = ()
     profiles: tuple[ProfileRef, ...] = ()
-    port: int = 2772
+    port: int = c.PORT
     output_dir: Path | None = None
     wait_time_seconds: int = 20
     visibility_timeout: int = 30
@@ -82,7 +81,8 @@ class Settings:
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
-    return env.get(PREFIX + name, "").strip()
+    """The stripped value of variable `name` (a full name, as in `contract`)."""
+    return env.get(name, "").strip()
 
 
 def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float,
@@ -94,37 +94,37 @@ def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: fl
         value = int(raw) if integer else float(raw)
     except ValueError:
         kind = "an integer" if integer else "a number"
-        raise SettingsError(f"{PREFIX}{name} must be {kind}, got {raw!r}") from None
+        raise SettingsError(f"{name} must be {kind}, got {raw!r}") from None
     if not lo <= value <= hi:
-        raise SettingsError(f"{PREFIX}{name} must be between {lo:g} and {hi:g}, got {raw!r}")
+        raise SettingsError(f"{name} must be between {lo:g} and {hi:g}, got {raw!r}")
     return value
 
 
 def _token(env: Mapping[str, str]) -> str:
-    direct, path = _get(env, "TOKEN"), _get(env, "TOKEN_FILE")
+    direct, path = _get(env, c.TOKEN), _get(env, c.TOKEN_FILE)
     if direct and path:
-        raise SettingsError(f"set only one of {PREFIX}TOKEN and {PREFIX}TOKEN_FILE")
+        raise SettingsError(f"set only one of {c.TOKEN} and {c.TOKEN_FILE}")
     if path:
         try:
             direct = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:  # the path is not secret; the content is never echoed
-            raise SettingsError(f"{PREFIX}TOKEN_FILE cannot be read: {exc.strerror}") from None
+            raise SettingsError(f"{c.TOKEN_FILE} cannot be read: {exc.strerror}") from None
         if not direct:
-            raise SettingsError(f"{PREFIX}TOKEN_FILE is empty")
+            raise SettingsError(f"{c.TOKEN_FILE} is empty")
     if not direct:
-        raise SettingsError(f"{PREFIX}TOKEN or {PREFIX}TOKEN_FILE is required")
-    if any(c.isspace() or not c.isprintable() for c in direct):
-        raise SettingsError(f"{PREFIX}TOKEN must not contain whitespace or control characters")
+        raise SettingsError(f"{c.TOKEN} or {c.TOKEN_FILE} is required")
+    if any(ch.isspace() or not ch.isprintable() for ch in direct):
+        raise SettingsError(f"{c.TOKEN} must not contain whitespace or control characters")
     return direct
 
 
 def _secret_ids(env: Mapping[str, str]) -> tuple[str, ...]:
     ids: list[str] = []
-    for item in (part.strip() for part in _get(env, "SECRET_IDS").split(",")):
+    for item in (part.strip() for part in _get(env, c.SECRET_IDS).split(",")):
         if not item:
             continue
         if not (_ARN.match(item) if item.startswith("arn:") else _SECRET_NAME.match(item)):
-            raise SettingsError(f"{PREFIX}SECRET_IDS has an invalid secret name or ARN: {item!r}")
+            raise SettingsError(f"{c.SECRET_IDS} has an invalid secret name or ARN: {item!r}")
         if item not in ids:
             ids.append(item)
     return tuple(ids)
@@ -132,22 +132,22 @@ def _secret_ids(env: Mapping[str, str]) -> tuple[str, ...]:
 
 def _profiles(env: Mapping[str, str]) -> tuple[ProfileRef, ...]:
     app, envname, profiles = (_get(env, n) for n in (
-        "APPCONFIG_APPLICATION", "APPCONFIG_ENVIRONMENT", "APPCONFIG_PROFILE"))
+        c.APPCONFIG_APPLICATION, c.APPCONFIG_ENVIRONMENT, c.APPCONFIG_PROFILE))
     if not (app or envname or profiles):
         return ()
     if not (app and envname and profiles):
         raise SettingsError(
-            f"{PREFIX}APPCONFIG_APPLICATION, {PREFIX}APPCONFIG_ENVIRONMENT and "
-            f"{PREFIX}APPCONFIG_PROFILE must be set together")
+            f"{c.APPCONFIG_APPLICATION}, {c.APPCONFIG_ENVIRONMENT} and "
+            f"{c.APPCONFIG_PROFILE} must be set together")
     refs: list[ProfileRef] = []
-    for name, value in (("APPLICATION", app), ("ENVIRONMENT", envname)):
+    for name, value in ((c.APPCONFIG_APPLICATION, app), (c.APPCONFIG_ENVIRONMENT, envname)):
         if not _APPCONFIG_ID.match(value):
-            raise SettingsError(f"{PREFIX}APPCONFIG_{name} is invalid: {value!r}")
+            raise SettingsError(f"{name} is invalid: {value!r}")
     for prof in (p.strip() for p in profiles.split(",")):
         if not prof:
             continue
         if not _APPCONFIG_ID.match(prof) or "/" in prof:
-            raise SettingsError(f"{PREFIX}APPCONFIG_PROFILE has an invalid profile: {prof!r}")
+            raise SettingsError(f"{c.APPCONFIG_PROFILE} has an invalid profile: {prof!r}")
         ref = ProfileRef(app, envname, prof)
         if ref not in refs:
             refs.append(ref)
@@ -156,52 +156,52 @@ def _profiles(env: Mapping[str, str]) -> tuple[ProfileRef, ...]:
 
 def _fanout(env: Mapping[str, str]) -> dict[str, object]:
     """Queue-URL mode (one shared queue) or fan-out mode (own queue on the service's topic)."""
-    queue_url, topic = _get(env, "QUEUE_URL"), _get(env, "TOPIC_ARN")
-    fanout_only = ("QUEUE_PREFIX", "DLQ_ARN", "QUEUE_KMS_KEY", "MAX_RECEIVE_COUNT")
+    queue_url, topic = _get(env, c.QUEUE_URL), _get(env, c.TOPIC_ARN)
+    fanout_only = (c.QUEUE_PREFIX, c.DLQ_ARN, c.QUEUE_KMS_KEY, c.MAX_RECEIVE_COUNT)
     if queue_url and topic:
-        raise SettingsError(f"set only one of {PREFIX}TOPIC_ARN and {PREFIX}QUEUE_URL")
+        raise SettingsError(f"set only one of {c.TOPIC_ARN} and {c.QUEUE_URL}")
     if not queue_url and not topic:
         raise SettingsError(
-            f"{PREFIX}TOPIC_ARN or {PREFIX}QUEUE_URL is required")
+            f"{c.TOPIC_ARN} or {c.QUEUE_URL} is required")
     metadata = env.get("ECS_CONTAINER_METADATA_URI_V4", "").strip()
     if metadata and not metadata.startswith(("http://", "https://")):
         metadata = ""  # not ours to validate strictly; without it the agent runs as "local"
     if queue_url:
         if not queue_url.startswith(("https://", "http://")):
-            raise SettingsError(f"{PREFIX}QUEUE_URL must be an http(s) SQS queue URL")
+            raise SettingsError(f"{c.QUEUE_URL} must be an http(s) SQS queue URL")
         for name in fanout_only:
             if _get(env, name):
-                raise SettingsError(f"{PREFIX}{name} is only used with {PREFIX}TOPIC_ARN")
+                raise SettingsError(f"{name} is only used with {c.TOPIC_ARN}")
         return {"queue_url": queue_url, "ecs_metadata_uri": metadata}
     topic_match = _TOPIC_ARN.match(topic)
     if not topic_match:
-        raise SettingsError(f"{PREFIX}TOPIC_ARN must be a standard (non-FIFO) SNS topic ARN, "
+        raise SettingsError(f"{c.TOPIC_ARN} must be a standard (non-FIFO) SNS topic ARN, "
                             f"got {topic!r}")
-    prefix = _get(env, "QUEUE_PREFIX")
+    prefix = _get(env, c.QUEUE_PREFIX)
     if not prefix:
-        raise SettingsError(f"{PREFIX}QUEUE_PREFIX is required with {PREFIX}TOPIC_ARN")
+        raise SettingsError(f"{c.QUEUE_PREFIX} is required with {c.TOPIC_ARN}")
     if not _QUEUE_PREFIX.match(prefix):
         raise SettingsError(
-            f"{PREFIX}QUEUE_PREFIX must be 1-{80 - TASK_ID_LEN} characters of A-Z a-z 0-9 _ - "
-            f"(the queue name is the prefix plus a {TASK_ID_LEN}-character task id), "
+            f"{c.QUEUE_PREFIX} must be 1-{c.QUEUE_PREFIX_MAX} characters of A-Z a-z 0-9 _ - "
+            f"(the queue name is the prefix plus a {c.ECS_TASK_ID_LENGTH}-character task id), "
             f"got {prefix!r}")
-    dlq = _get(env, "DLQ_ARN")
+    dlq = _get(env, c.DLQ_ARN)
     if not dlq:
-        raise SettingsError(f"{PREFIX}DLQ_ARN is required with {PREFIX}TOPIC_ARN")
+        raise SettingsError(f"{c.DLQ_ARN} is required with {c.TOPIC_ARN}")
     dlq_match = _QUEUE_ARN.match(dlq)
     if not dlq_match:
-        raise SettingsError(f"{PREFIX}DLQ_ARN must be an SQS queue ARN, got {dlq!r}")
+        raise SettingsError(f"{c.DLQ_ARN} must be an SQS queue ARN, got {dlq!r}")
     if dlq_match.groups() != topic_match.groups():
         # SQS requires the dead-letter queue in the queue's account and region, and the
         # queue is created next to the topic.
-        raise SettingsError(f"{PREFIX}DLQ_ARN must be in the same partition, region and "
-                            f"account as {PREFIX}TOPIC_ARN")
-    key = _get(env, "QUEUE_KMS_KEY")
+        raise SettingsError(f"{c.DLQ_ARN} must be in the same partition, region and "
+                            f"account as {c.TOPIC_ARN}")
+    key = _get(env, c.QUEUE_KMS_KEY)
     if key and not _KMS_KEY.match(key):
-        raise SettingsError(f"{PREFIX}QUEUE_KMS_KEY must be a KMS key id, alias or ARN")
+        raise SettingsError(f"{c.QUEUE_KMS_KEY} must be a KMS key id, alias or ARN")
     return {
         "queue_url": "", "topic_arn": topic, "queue_prefix": prefix, "dlq_arn": dlq,
-        "max_receive_count": int(_number(env, "MAX_RECEIVE_COUNT", 5, 1, 1000, integer=True)),
+        "max_receive_count": int(_number(env, c.MAX_RECEIVE_COUNT, 5, 1, 1000, integer=True)),
         "queue_kms_key": key, "ecs_metadata_uri": metadata,
     }
 
@@ -213,32 +213,34 @@ def _parse(env: Mapping[str, str]) -> Settings:
     profiles = _profiles(env)
     if not secret_ids and not profiles:
         raise SettingsError(
-            f"nothing to serve: set {PREFIX}SECRET_IDS and/or the {PREFIX}APPCONFIG_* group")
-    out = _get(env, "OUTPUT_DIR")
+            f"nothing to serve: set {c.SECRET_IDS} and/or the {PREFIX}APPCONFIG_* group")
+    out = _get(env, c.OUTPUT_DIR_VARIABLE)
     if out and not os.path.isabs(out):
-        raise SettingsError(f"{PREFIX}OUTPUT_DIR must be an absolute path, got {out!r}")
-    level = (_get(env, "LOG_LEVEL") or "INFO").upper()
+        raise SettingsError(f"{c.OUTPUT_DIR_VARIABLE} must be an absolute path, got {out!r}")
+    level = (_get(env, PREFIX + "LOG_LEVEL") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
-    recheck = _number(env, "DEPLOYMENT_RECHECK_SECONDS", 5.0, 0.1, 3600)
+    recheck = _number(env, PREFIX + "DEPLOYMENT_RECHECK_SECONDS", 5.0, 0.1, 3600)
     return Settings(
         token=token,
         secret_ids=secret_ids,
         profiles=profiles,
         # 0 lets the OS pick a free port (tests); the bound port is logged at startup.
-        port=int(_number(env, "PORT", 2772, 0, 65535, integer=True)),
+        port=int(_number(env, c.PORT_VARIABLE, c.PORT, 0, 65535, integer=True)),
         output_dir=Path(out) if out else None,
-        wait_time_seconds=int(_number(env, "WAIT_TIME_SECONDS", 20, 1, 20, integer=True)),
-        visibility_timeout=int(_number(env, "VISIBILITY_TIMEOUT", 30, 1, 43200, integer=True)),
-        max_retries=int(_number(env, "MAX_RETRIES", 4, 0, 20, integer=True)),
-        backoff_base_seconds=_number(env, "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
-        backoff_max_seconds=_number(env, "BACKOFF_MAX_SECONDS", 5.0, 0.001, 300),
-        aws_timeout_seconds=_number(env, "AWS_TIMEOUT_SECONDS", 5.0, 0.1, 60),
-        safety_refresh_seconds=_number(env, "SAFETY_REFRESH_SECONDS", 0, 0, 7 * 86400),
-        missing_retry_seconds=_number(env, "MISSING_RETRY_SECONDS", 30, 0.1, 3600),
+        wait_time_seconds=int(_number(env, PREFIX + "WAIT_TIME_SECONDS", 20, 1, 20, integer=True)),
+        visibility_timeout=int(_number(env, PREFIX + "VISIBILITY_TIMEOUT", 30, 1, 43200,
+                                       integer=True)),
+        max_retries=int(_number(env, PREFIX + "MAX_RETRIES", 4, 0, 20, integer=True)),
+        backoff_base_seconds=_number(env, PREFIX + "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
+        backoff_max_seconds=_number(env, PREFIX + "BACKOFF_MAX_SECONDS", 5.0, 0.001, 300),
+        aws_timeout_seconds=_number(env, PREFIX + "AWS_TIMEOUT_SECONDS", 5.0, 0.1, 60),
+        safety_refresh_seconds=_number(env, PREFIX + "SAFETY_REFRESH_SECONDS", 0, 0, 7 * 86400),
+        missing_retry_seconds=_number(env, PREFIX + "MISSING_RETRY_SECONDS", 30, 0.1, 3600),
         deployment_recheck_seconds=recheck,
-        deployment_max_wait_seconds=_number(env, "DEPLOYMENT_MAX_WAIT_SECONDS", 1800, 0, 86400),
-        shutdown_grace_seconds=_number(env, "SHUTDOWN_GRACE_SECONDS", 5, 0, 120),
+        deployment_max_wait_seconds=_number(env, PREFIX + "DEPLOYMENT_MAX_WAIT_SECONDS", 1800, 0,
+                                            86400),
+        shutdown_grace_seconds=_number(env, PREFIX + "SHUTDOWN_GRACE_SECONDS", 5, 0, 120),
         log_level=level,
         **queue,  # type: ignore[arg-type]
     )

@@ -57,7 +57,11 @@ def _epoch(value: Any) -> str | None:
 
 def fetch_secret(aws: Aws, secret_id: str) -> SecretValue:
     """GetSecretValue for AWSCURRENT. Values are registered for log redaction at once."""
-    resp = aws.call("secretsmanager", "get_secret_value", SecretId=secret_id)
+    # The stage is explicit although AWSCURRENT is AWS's default: after UpdateSecretVersionStage
+    # moto 5.2 answers a stage-less call with the previous version, and being explicit costs
+    # nothing against the real API.
+    resp = aws.call("secretsmanager", "get_secret_value", SecretId=secret_id,
+                    VersionStage="AWSCURRENT")
     string, binary = resp.get("SecretString"), resp.get("SecretBinary")
     if isinstance(string, str):
         REDACTOR.add(secret_fragments(string))

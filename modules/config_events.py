@@ -22,16 +22,16 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
 )
 from constructs import Construct
 
+from config_agent import contract
 from modules.checkov_skips import skip_checks
 from modules.iam import statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
 from settings.naming import PARTITION, config_path
 
-SECRET_CHANGE_EVENTS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage",
-                        "RotateSecret", "RotationSucceeded")
-"""Secrets Manager events after which AWSCURRENT may hold a new value."""
-DEPLOYMENT_EVENTS = ("StartDeployment",)
-CLOUDTRAIL_DETAIL_TYPES = ("AWS API Call via CloudTrail", "AWS Service Event via CloudTrail")
+SECRET_CHANGE_EVENTS = contract.SECRET_CHANGE_EVENTS
+"""Secrets Manager events after which AWSCURRENT may hold a new value (the agent acts on each)."""
+DEPLOYMENT_EVENTS = contract.DEPLOYMENT_EVENTS
+CLOUDTRAIL_DETAIL_TYPES = contract.CLOUDTRAIL_DETAIL_TYPES
 EVENT_MAX_AGE_SECONDS = 3600
 """EventBridge retries delivery to the topic for up to an hour, then sends the event to the
 service's DLQ (as it does at once for errors retries cannot fix: a missing topic, a denied
@@ -79,11 +79,11 @@ def secret_changes_pattern(env: str, service: str, region: str,
     name_prefix = config_path(env, service) + "/"
     arn_prefix = secret_arn_prefix(region, account_id, env, service)
     return {
-        "source": ["aws.secretsmanager"],
+        "source": [contract.SECRETS_SOURCE],
         "account": [account_id],
         "detail-type": list(CLOUDTRAIL_DETAIL_TYPES),
         "detail": {
-            "eventSource": ["secretsmanager.amazonaws.com"],
+            "eventSource": [contract.SECRETS_EVENT_SOURCE],
             "eventName": list(SECRET_CHANGE_EVENTS),
             "$or": [
                 {"requestParameters": {"secretId": [{"prefix": name_prefix},
@@ -98,11 +98,11 @@ def config_deployments_pattern(account_id: str, application_id: str, environment
                                profile_id: str) -> dict[str, Any]:
     """AppConfig deployments of exactly this service's profile to this env's environment."""
     return {
-        "source": ["aws.appconfig"],
+        "source": [contract.APPCONFIG_SOURCE],
         "account": [account_id],
-        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail-type": [contract.API_CALL],
         "detail": {
-            "eventSource": ["appconfig.amazonaws.com"],
+            "eventSource": [contract.APPCONFIG_EVENT_SOURCE],
             "eventName": list(DEPLOYMENT_EVENTS),
             "requestParameters": {
                 "applicationId": [application_id],

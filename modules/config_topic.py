@@ -23,14 +23,14 @@ from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
 from constructs import Construct
 
+from config_agent import contract
 from modules.iam import policy_json, statement
 
 DLQ_RETENTION_SECONDS = 1209600
 """14 days, SQS's maximum, so failed notifications can be inspected."""
 KMS_DATA_KEY_REUSE_SECONDS = 300
-SQS_NAME_MAX = 80
-ECS_TASK_ID_LENGTH = 32
-"""An ECS task id (the last part of its ARN) is 32 hex characters."""
+SQS_NAME_MAX = contract.SQS_NAME_MAX
+ECS_TASK_ID_LENGTH = contract.ECS_TASK_ID_LENGTH
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 

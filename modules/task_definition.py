@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from config_agent import contract
 from settings.services import CONFIG_AGENT_PORT, HealthCheck
 
 AGENT_CONTAINER = "config-agent"
@@ -30,10 +31,10 @@ AGENT_HEALTH_CHECK = HealthCheck(
     interval_seconds=10, timeout_seconds=3, retries=3, start_period_seconds=20)
 CONFIG_FILES_VOLUME = "config-files"
 """Task-scoped volume (no host path: it lives and dies with the task) the agent writes to."""
-AGENT_OUTPUT_DIR = "/run/config-agent"
-TOKEN_VARIABLE = "CONFIG_AGENT_TOKEN"
+AGENT_OUTPUT_DIR = contract.OUTPUT_DIR
+TOKEN_VARIABLE = contract.TOKEN
 """Injected by ECS from Secrets Manager into both containers; the app sends it to the agent as
-the `X-Aws-Parameters-Secrets-Token` header."""
+the `contract.TOKEN_HEADER` header."""
 
 
 @dataclass(frozen=True)
@@ -94,28 +95,28 @@ def _token_secret(i: ContainerInputs) -> list[dict[str, str]]:
 
 
 def agent_environment(i: ContainerInputs) -> dict[str, str]:
-    """The sidecar's variables: the fixed contract with `config_agent.settings`.
+    """The sidecar's variables, named by `config_agent.contract` (read by its settings).
 
     Fan-out mode: the agent creates `<prefix><task id>` (SSE-KMS, redrive to the DLQ), subscribes
     it to the topic and reads its task id and cluster from ECS task metadata (v4, set by ECS).
     """
     env = {
-        "CONFIG_AGENT_TOPIC_ARN": i.config_topic_arn,
-        "CONFIG_AGENT_QUEUE_PREFIX": i.queue_name_prefix,
-        "CONFIG_AGENT_DLQ_ARN": i.dlq_arn,
-        "CONFIG_AGENT_MAX_RECEIVE_COUNT": str(i.max_receive_count),
-        "CONFIG_AGENT_QUEUE_KMS_KEY": i.queue_kms_key_arn,
-        "CONFIG_AGENT_SECRET_IDS": ",".join(i.secret_arns[k] for k in sorted(i.secret_arns)),
-        "CONFIG_AGENT_PORT": str(CONFIG_AGENT_PORT),
+        contract.TOPIC_ARN: i.config_topic_arn,
+        contract.QUEUE_PREFIX: i.queue_name_prefix,
+        contract.DLQ_ARN: i.dlq_arn,
+        contract.MAX_RECEIVE_COUNT: str(i.max_receive_count),
+        contract.QUEUE_KMS_KEY: i.queue_kms_key_arn,
+        contract.SECRET_IDS: ",".join(i.secret_arns[k] for k in sorted(i.secret_arns)),
+        contract.PORT_VARIABLE: str(CONFIG_AGENT_PORT),
         "AWS_REGION": i.region,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if i.config_files_path is not None:
-        env["CONFIG_AGENT_OUTPUT_DIR"] = AGENT_OUTPUT_DIR
+        env[contract.OUTPUT_DIR_VARIABLE] = AGENT_OUTPUT_DIR
     if i.profile_id is not None:
-        env.update({"CONFIG_AGENT_APPCONFIG_APPLICATION": i.application_id,
-                    "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": i.environment_id,
-                    "CONFIG_AGENT_APPCONFIG_PROFILE": i.profile_id})
+        env.update({contract.APPCONFIG_APPLICATION: i.application_id,
+                    contract.APPCONFIG_ENVIRONMENT: i.environment_id,
+                    contract.APPCONFIG_PROFILE: i.profile_id})
     return env
 
 

@@ -10,10 +10,11 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from config_agent import contract
 from samples import contract as samples
 from settings.rules import config_profile_problem
 
-CONFIG_AGENT_PORT = 2772
+CONFIG_AGENT_PORT = contract.PORT
 """Port the config-agent sidecar serves on (the AWS AppConfig Agent's default)."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from cdktf import TerraformOutput
 from constructs import Construct
 
+from config_agent.contract import AGENT_QUEUE_PURPOSE
 from modules.appconfig import AppConfigApp, AppConfigAppProps, HostedProfile, HostedProfileProps
 from modules.config_events import (
     ConfigTrail,
@@ -34,8 +35,6 @@ from settings.naming import PLATFORM, resource_name
 from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
 
-AGENT_QUEUE_PURPOSE = "cfg"
-"""Agents name their queues `<env>-<service>-cfg-<task id>` (short: SQS names stop at 80)."""
 KEY_USERS_VIA = ("secretsmanager", "sqs", "appconfig", "s3")
 """Services through which account principals (task roles, trail readers) use the env key."""
 

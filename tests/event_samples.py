@@ -11,6 +11,8 @@ import json
 import uuid
 from typing import Any
 
+from config_agent import contract
+
 
 def _envelope(source: str, detail_type: str, region: str, account: str,
               detail: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +36,8 @@ def secret_arn(region: str, account: str, name: str, suffix: str = "AbCdEf") -> 
 
 def secret_api_call(event_name: str, secret_id: str, *, region: str = "us-west-2",
                     account: str = "111111111111") -> dict[str, Any]:
-    """CloudTrail 'AWS API Call via CloudTrail' for PutSecretValue/UpdateSecret/RotateSecret.
+    """CloudTrail 'AWS API Call via CloudTrail' for PutSecretValue, UpdateSecret,
+    UpdateSecretVersionStage or RotateSecret (contract.SECRET_API_CALLS).
 
     `secret_id` is whatever the caller passed: a secret name or its ARN.
     """
@@ -55,6 +58,11 @@ def secret_api_call(event_name: str, secret_id: str, *, region: str = "us-west-2
     if event_name == "PutSecretValue":
         # CloudTrail redacts the value itself; only identifiers are present.
         detail["requestParameters"]["clientRequestToken"] = str(uuid.uuid4())
+    elif event_name == "UpdateSecretVersionStage":
+        # A rotation step or an operator promoting a staged version to AWSCURRENT.
+        detail["requestParameters"].update({"versionStage": "AWSCURRENT",
+                                            "moveToVersionId": str(uuid.uuid4()),
+                                            "removeFromVersionId": str(uuid.uuid4())})
     return _envelope("aws.secretsmanager", "AWS API Call via CloudTrail", region, account, detail)
 
 
@@ -76,6 +84,19 @@ def secret_rotation_succeeded(secret_arn_value: str, *, region: str = "us-west-2
     }
     return _envelope("aws.secretsmanager", "AWS Service Event via CloudTrail", region, account,
                      detail)
+
+
+def secret_change(event_name: str, secret_id: str, *, region: str = "us-west-2",
+                  account: str = "111111111111") -> dict[str, Any]:
+    """The event for any Secrets Manager change the pipeline forwards (by `eventName`).
+
+    Service events name the secret by ARN only, so `secret_id` must be one for them.
+    """
+    if event_name == "RotationSucceeded":
+        return secret_rotation_succeeded(secret_id, region=region, account=account)
+    if event_name in contract.SECRET_API_CALLS:
+        return secret_api_call(event_name, secret_id, region=region, account=account)
+    raise ValueError(f"no sample shape for Secrets Manager event {event_name!r}")
 
 
 def appconfig_start_deployment(application_id: str, environment_id: str, profile_id: str, *,
@@ -113,3 +134,12 @@ def appconfig_start_deployment(application_id: str, environment_id: str, profile
 def as_message_body(event: dict[str, Any]) -> str:
     """The SQS message body the agent receives for an event (EventBridge passes it through)."""
     return json.dumps(event)
+
+
+def sns_envelope(event: dict[str, Any], topic_arn: str) -> str:
+    """The SQS body of `event` published to `topic_arn` for a queue without raw delivery."""
+    return json.dumps({
+        "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic_arn,
+        "Message": json.dumps(event), "Timestamp": "2026-11-28T12:00:00.000Z",
+        "SignatureVersion": "1", "Signature": "c2ln", "SigningCertURL": "https://sns/cert.pem",
+        "UnsubscribeURL": "https://sns/?Action=Unsubscribe"})

@@ -161,6 +161,13 @@ def agent_env(queue_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def fanout_env(topic: str, dlq_arn: str, prefix: str | None = None,
+               **extra: str) -> dict[str, str]:
+    """Fan-out mode (the mode the stacks deploy): an own queue per agent on `topic`."""
+    return {"CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
+            "CONFIG_AGENT_QUEUE_PREFIX": prefix or f"cfg-{uuid.uuid4().hex[:6]}-", **extra}
+
+
 @pytest.fixture
 def make_agent(aws: Aws, log_stream: io.StringIO) -> Iterator[Callable[..., Agent]]:
     agents: list[Agent] = []

@@ -274,6 +274,12 @@ class AppConfigEmulator(_LoopbackService):
             self._by_app_env[(application_id, environment_id, number)] = dep
         return number
 
+    def reveal(self, application_id: str, environment_id: str, number: int) -> None:
+        """From now on this client sees deployment `number`'s content (ends a gradual wait)."""
+        with self.lock:
+            dep = self._by_app_env[(application_id, environment_id, number)]
+            dep.visible_after = 0.0
+
     # --- handlers -----------------------------------------------------------------------------
     def _start(self, handler: _Base, req: dict[str, Any]) -> None:
         key = (req.get("ApplicationIdentifier", ""), req.get("EnvironmentIdentifier", ""),

@@ -16,7 +16,7 @@ from config_agent.fanout import (Janitor, TaskIdentity, queue_arn_for, queue_att
                                  task_identity)
 from config_agent.settings import Settings, SettingsError
 from tests import event_samples as ev
-from tests.config_agent.conftest import secret_json, wait_for
+from tests.config_agent.conftest import fanout_env, secret_json, wait_for
 from tests.config_agent.fakes import LoopbackHTTPServer
 
 TOPIC = "arn:aws:sns:eu-west-1:111111111111:dev-web-config"
@@ -24,11 +24,6 @@ DLQ = "arn:aws:sqs:eu-west-1:111111111111:dev-web-cfg-dlq"
 BASE = {"CONFIG_AGENT_TOPIC_ARN": TOPIC, "CONFIG_AGENT_QUEUE_PREFIX": "dev-web-cfg-",
         "CONFIG_AGENT_DLQ_ARN": DLQ, "CONFIG_AGENT_TOKEN": "tok-123",
         "CONFIG_AGENT_SECRET_IDS": "a"}
-
-
-def _fanout(topic: str, dlq_arn: str, prefix: str | None = None, **extra: str) -> dict[str, str]:
-    return {"CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
-            "CONFIG_AGENT_QUEUE_PREFIX": prefix or f"cfg-{uuid.uuid4().hex[:6]}-", **extra}
 
 
 def _subscriptions(aws, topic: str) -> dict[str, dict[str, Any]]:
@@ -164,7 +159,7 @@ def test_task_identity_from_metadata_or_local(metadata):
 def test_one_event_on_the_topic_refreshes_every_agent(aws, make_agent):
     topic, _, dlq_arn = aws.topic()
     sec = aws.secret("fan-before")
-    env = _fanout(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    env = fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"])
     agents = [make_agent("", **env), make_agent("", **env)]
     names = [a.own_queue.name for a in agents]
     assert names[0] != names[1] and all(n.startswith(env["CONFIG_AGENT_QUEUE_PREFIX"])
@@ -201,7 +196,7 @@ def test_one_event_on_the_topic_refreshes_every_agent(aws, make_agent):
 def test_shutdown_unsubscribes_and_deletes_the_queue(aws, make_agent):
     topic, _, dlq_arn = aws.topic()
     sec = aws.secret("fan-shutdown")
-    agent = make_agent("", **_fanout(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
     name = agent.own_queue.name
     assert name in _subscriptions(aws, topic) and _queue_exists(aws, name)
     before = aws.proxy.count("Unsubscribe"), aws.proxy.count("DeleteQueue")
@@ -215,7 +210,7 @@ def test_shutdown_unsubscribes_and_deletes_the_queue(aws, make_agent):
 def test_fanout_poison_message_reaches_the_dlq(aws, make_agent, log_stream):
     topic, dlq, dlq_arn = aws.topic()
     sec = aws.secret("fan-poison")
-    make_agent("", **_fanout(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+    make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"],
                              CONFIG_AGENT_MAX_RECEIVE_COUNT="2",
                              CONFIG_AGENT_VISIBILITY_TIMEOUT="1"))
     base_deletes = aws.proxy.count("DeleteMessage")
@@ -234,7 +229,7 @@ def test_subscribe_failure_degrades_then_recovers(aws, make_agent, log_stream):
     # the machine (a single refusal raced the retry, 0.5-1.5 s later).
     aws.proxy.fail("Subscribe", status=403, code="AuthorizationError")
     agent = make_agent("", wait_healthy=False,
-                       **_fanout(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+                       **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
     wait_for(lambda: agent.worker.started.is_set())
     assert agent.health()[1]["status"] == "degraded"
     # Serves the startup values while not subscribed, reporting degraded.
@@ -268,7 +263,7 @@ def test_janitor_removes_orphans_of_unknown_tasks_and_keeps_its_own(aws, make_ag
     task_arn = f"{cluster['clusterArn'].replace(':cluster/', ':task/')}/{own_id}"
     server = metadata(task_arn, cluster["clusterArn"])
     agent = make_agent("", ECS_CONTAINER_METADATA_URI_V4=server.uri,
-                       **_fanout(topic, dlq_arn, prefix, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+                       **fanout_env(topic, dlq_arn, prefix, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
     assert agent.own_queue.name == prefix + own_id
     wait_for(lambda: agent.janitor.removed == [stale], what="orphan removed")
     subs = _subscriptions(aws, topic)
@@ -345,7 +340,7 @@ def test_janitor_is_off_without_ecs_metadata():
 def test_own_queue_deleted_under_the_agent_is_recreated(aws, make_agent, log_stream):
     topic, _, dlq_arn = aws.topic()
     sec = aws.secret("fan-recreate")
-    agent = make_agent("", **_fanout(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
     name = agent.own_queue.name
     aws.sns.unsubscribe(SubscriptionArn=agent.own_queue.subscription_arn)
     aws.sqs.delete_queue(QueueUrl=agent.worker.queue_url)

@@ -13,7 +13,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from config_agent import logs
+from config_agent import contract, logs
 from config_agent.aws import Aws, AwsError, classify
 from config_agent.cache import Cache
 from config_agent.events import DeploymentStarted, MessageError, SecretChanged, parse
@@ -80,10 +80,20 @@ def test_settings_token_file(tmp_path):
 ARN = ev.secret_arn("us-west-2", "111111111111", "app/db")
 
 
-@pytest.mark.parametrize("name", ["PutSecretValue", "UpdateSecret", "RotateSecret"])
+@pytest.mark.parametrize("name", contract.SECRET_API_CALLS)
 def test_parse_secret_api_calls(name):
     assert parse(ev.as_message_body(ev.secret_api_call(name, "app/db"))) == SecretChanged("app/db")
     assert parse(ev.as_message_body(ev.secret_api_call(name, ARN))) == SecretChanged(ARN)
+
+
+def test_parse_unwraps_an_sns_envelope():
+    topic = "arn:aws:sns:us-west-2:111111111111:dev-web-config-events"
+    body = ev.sns_envelope(ev.secret_api_call("PutSecretValue", ARN), topic)
+    assert parse(body) == SecretChanged(ARN)
+    for bad in ({"Type": "Notification", "TopicArn": topic, "Message": 3},
+                {"Type": "Notification", "TopicArn": topic, "Message": "not json"}):
+        with pytest.raises(MessageError):
+            parse(json.dumps(bad))
 
 
 def test_parse_rotation_succeeded():

@@ -1,0 +1,115 @@
+"""The HTTP API, compatible with the Secrets Manager Agent and the AppConfig Agent.
+
+Pure request -> response logic on the in-memory cache; the transport and its limits live in
+server.py. Every answer is a `Response`; nothing here touches sockets.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .cache import Cache, Entry
+from .contract import TOKEN_HEADER
+
+_CONFIG_PREFIX = "/applications/"
+Health = Callable[[], "tuple[int, dict[str, Any]]"]
+
+
+def _json(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+    """A short JSON error body; never echoes request data."""
+    return Response(status, _json({"error": message}), headers=headers or {})
+
+
+class Api:
+    """Routes of one port: the main port serves everything, the secrets port only secrets."""
+
+    def __init__(self, cache: Cache, token: str, health: Health) -> None:
+        self.cache = cache
+        self.token = token.encode("utf-8")
+        self.health = health
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Response:
+        parts = urlsplit(target)
+        path = parts.path
+        if method not in ("GET", "HEAD"):
+            return self._unauthorised(headers) or error(405, "method not allowed",
+                                                        {"Allow": "GET"})
+        if path == "/health":
+            status, doc = self.health()
+            return Response(status, _json(doc))
+        if path == "/ping":  # the Secrets Manager Agent's health path
+            status, _ = self.health()
+            return Response(status, b"healthy" if status == 200 else b"unhealthy", "text/plain")
+        refused = self._unauthorised(headers)
+        if refused:
+            return refused
+        if path == "/secretsmanager/get":
+            return self._secret(parse_qs(parts.query))
+        if path.startswith("/v1/"):  # the Secrets Manager Agent's path style
+            query = parse_qs(parts.query)
+            query["secretId"] = [unquote(path[len("/v1/"):])]
+            return self._secret(query)
+        if path.startswith(_CONFIG_PREFIX):
+            return self._configuration(path)
+        return error(404, "not found")
+
+    def _unauthorised(self, headers: Mapping[str, str]) -> Response | None:
+        supplied = headers.get(TOKEN_HEADER)
+        if supplied is None:
+            return error(401, "missing token")
+        # Header values arrive latin-1 decoded; re-encoding yields the bytes that were sent.
+        given = supplied.strip().encode("latin-1", "replace")
+        if not hmac.compare_digest(given, self.token):
+            return error(403, "bad token")
+        return None
+
+    def _secret(self, query: dict[str, list[str]]) -> Response:
+        secret_id = (query.get("secretId") or [""])[0]
+        if not secret_id:
+            return error(400, "secretId is required")
+        stage = (query.get("versionStage") or ["AWSCURRENT"])[0]
+        if stage != "AWSCURRENT":
+            return error(400, "only the AWSCURRENT stage is served")
+        configured, entry = self.cache.secret(secret_id)
+        if configured is None:
+            return error(404, "secret is not served by this agent")
+        version = (query.get("versionId") or [None])[0]
+        if entry is not None and version is not None and version != entry.version:
+            return error(400, "only the AWSCURRENT version is served")
+        return _entry(entry)
+
+    def _configuration(self, path: str) -> Response:
+        # /applications/<app>/environments/<env>/configurations/<profile>
+        segs = [unquote(s) for s in path.split("/")]
+        if (len(segs) != 7 or segs[3] != "environments" or segs[5] != "configurations"
+                or not all(segs[i] for i in (2, 4, 6))):
+            return error(404, "not found")
+        known, entry = self.cache.configuration(f"{segs[2]}/{segs[4]}/{segs[6]}")
+        if not known:
+            return error(404, "configuration is not served by this agent")
+        return _entry(entry)
+
+
+def _entry(entry: Entry | None) -> Response:
+    if entry is None:
+        return error(503, "not available yet", {"Retry-After": "5"})
+    version = entry.version
+    ok = version and version.isascii() and version.isprintable()
+    return Response(200, entry.body, entry.content_type,
+                    {"Configuration-Version": version} if ok else {})

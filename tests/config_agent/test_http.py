@@ -1,0 +1,143 @@
+"""The HTTP surface against a hostile local client: raw sockets, no well-behaved library."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from config_agent import server as server_module
+from tests.config_agent.conftest import TOKEN, fanout_env, wait_for
+
+AUTH = f"X-Aws-Parameters-Secrets-Token: {TOKEN}\r\n"
+
+
+@pytest.fixture
+def agent(aws, make_agent) -> Any:
+    topic, _, dlq_arn = aws.topic()
+    sec = aws.secret("http-value")
+    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    agent.secret_name = sec["Name"]
+    return agent
+
+
+def _raw(port: int, data: bytes) -> bytes:
+    """Send `data`, return everything the agent writes until it closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        chunks = []
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _status_and_body(raw: bytes) -> tuple[int, dict[str, Any]]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0]
+    assert status_line.startswith((b"HTTP/1.0 ", b"HTTP/1.1 ")), raw[:80]
+    return int(status_line.split()[1]), json.loads(body)
+
+
+def test_a_request_body_is_consumed_not_parsed_as_the_next_request(agent):
+    conn = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=5)
+    smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    conn.request("POST", "/secretsmanager/get", body=smuggled,
+                 headers={"X-Aws-Parameters-Secrets-Token": TOKEN})
+    first = conn.getresponse()
+    assert first.status == 405 and first.getheader("Allow") == "GET"
+    first.read()
+    # Same connection: the next answer is to /ping, not to the smuggled /health.
+    conn.request("GET", "/ping")
+    second = conn.getresponse()
+    assert (second.status, second.read()) == (200, b"healthy")
+    conn.close()
+
+
+@pytest.mark.parametrize("request_head, status", [
+    (b"POST /ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
+    (b"POST /ping HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 413),
+    (b"POST /ping HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
+    (b"POST /ping HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+], ids=["chunked", "too-large", "two-lengths", "negative-length"])
+def test_bodies_it_cannot_bound_are_refused_and_the_connection_closed(agent, request_head,
+                                                                       status):
+    raw = _raw(agent.port, request_head)
+    assert _status_and_body(raw)[0] == status
+    assert b"Connection: close" in raw
+
+
+def test_request_head_is_capped_at_16_kib(agent):
+    small = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(14))  # ~14 KiB
+    big = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(20))    # ~20 KiB
+    ok = _raw(agent.port, b"GET /health HTTP/1.1\r\nConnection: close\r\n" + small + b"\r\n")
+    assert _status_and_body(ok)[0] == 200
+    raw = _raw(agent.port, b"GET /health HTTP/1.1\r\n" + big + b"\r\n")
+    assert _status_and_body(raw) == (431, {"error": "request head too large"})
+    line = _raw(agent.port, b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n")
+    assert _status_and_body(line)[0] == 431
+
+
+def test_connections_are_bounded(aws, make_agent, monkeypatch):
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 4)
+    topic, _, dlq_arn = aws.topic()
+    sec = aws.secret("bounded")
+    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    idle = [socket.create_connection(("127.0.0.1", agent.port), timeout=5) for _ in range(4)]
+    try:
+        wait_for(lambda: agent.server.active_connections == 4, what="4 connections held")
+        raw = _raw(agent.port, b"GET /health HTTP/1.1\r\n\r\n")
+        assert _status_and_body(raw) == (503, {"error": "too many connections"})
+        idle.pop().close()
+        wait_for(lambda: agent.server.active_connections == 3, what="a slot freed")
+        ok = _raw(agent.port, b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+        assert _status_and_body(ok)[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+@pytest.mark.parametrize("target", [
+    "http://169.254.169.254/secretsmanager/get?secretId={}",
+    "http://127.0.0.1/secretsmanager/get?secretId={}",
+    "//169.254.169.254/secretsmanager/get?secretId={}",
+    "*",
+])
+def test_only_origin_form_targets_are_served(agent, target):
+    raw = _raw(agent.port, f"GET {target.format(agent.secret_name)} HTTP/1.1\r\n{AUTH}"
+                           "\r\n".encode())
+    status, body = _status_and_body(raw)
+    assert status == 400 and "http-value" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For: 10.0.0.1", "Forwarded: for=10.0.0.1",
+                                    "X-Real-IP: 10.0.0.1"])
+def test_proxied_requests_are_refused(agent, header):
+    for path in (f"/secretsmanager/get?secretId={agent.secret_name}", "/health"):
+        raw = _raw(agent.port, f"GET {path} HTTP/1.1\r\n{AUTH}{header}\r\n\r\n".encode())
+        assert _status_and_body(raw) == (400, {"error": "forwarded requests are refused"})
+
+
+@pytest.mark.parametrize("line", [
+    b"GET /health\r\n",              # HTTP/0.9: the stdlib answers a bare body
+    b"\r\n",                         # blank: the stdlib answers nothing
+    b"GET\r\n",
+    b"GET /health HTTP/9.9\r\n\r\n",
+    b"GET /health HTTP/2.0\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # a TLS ClientHello
+    b"GET /health FOO/1.1\r\n\r\n",
+], ids=["http-0.9", "blank", "one-word", "version-9.9", "version-2.0", "tls-hello",
+        "bad-protocol"])
+def test_malformed_request_lines_get_a_status_line_and_a_short_json_body(agent, line):
+    raw = _raw(agent.port, line)
+    status, body = _status_and_body(raw)
+    assert 400 <= status < 600 and set(body) == {"error"} and len(raw) < 400
+    assert b"<html" not in raw.lower() and b"<!doctype" not in raw.lower()
