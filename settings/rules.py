@@ -71,6 +71,16 @@ def alb_name_problem(name: str) -> str | None:
     return None
 
 
+_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*[a-z0-9]$", re.IGNORECASE)
+
+
+def image_uri_problem(uri: str) -> str | None:
+    """A container image reference: `[registry/]repository[:tag|@digest]`, no whitespace."""
+    if not 3 <= len(uri) <= 255 or not _IMAGE.match(uri):
+        return f"{uri!r} is not a container image reference ([registry/]repository[:tag])"
+    return None
+
+
 def secret_short_name_problem(name: str) -> str | None:
     return None if _SECRET_SHORT_NAME.match(name) else f"{name!r} must be [a-z0-9_-]"
 

@@ -201,6 +201,8 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     where = f"services[{s.name}]"
     if (s.image is None) == (s.dockerfile is None):
         raise _fail(env, f"{where}.image", "set exactly one of image and dockerfile")
+    if s.image is not None:
+        _check(env, f"{where}.image", rules.image_uri_problem(s.image))
     if s.image is None and s.name == CONFIG_AGENT_REPOSITORY:
         raise _fail(env, f"{where}.name", f"{s.name!r} is the config agent's repository; "
                                           "name the service otherwise or give it an image")
@@ -313,6 +315,9 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     _check_cluster(name, env.cluster)
     _check(name, "services_settings.log_retention_days",
            rules.retention_problem(env.services_settings.log_retention_days))
+    if env.services_settings.config_agent_image is not None:
+        _check(name, "services_settings.config_agent_image",
+               rules.image_uri_problem(env.services_settings.config_agent_image))
     if env.services_settings.off_hours is not None:
         _check_off_hours(name, env.services_settings.off_hours)
     _check_services(name, env.services)
