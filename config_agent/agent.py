@@ -101,6 +101,9 @@ class Agent:
             self.worker.busy.release()
         else:
             log(LOG, logging.WARNING, "in-flight work did not finish within the grace period")
+        # Received but unsettled messages become visible again now, not after the visibility
+        # timeout (the worker does the same when it stops in time; the second call is a no-op).
+        self.worker.inbox.hand_back()
         worker = self._threads[1] if len(self._threads) > 1 else None
         if worker is not None and not self.worker.polling:
             # Returns at once unless the worker is between a receive and its batch. A long

@@ -49,7 +49,7 @@ class Settings:
     visibility_timeout: int = 30
     max_retries: int = 4
     backoff_base_seconds: float = 0.2
-    backoff_max_seconds: float = 5.0
+    backoff_max_seconds: float = 1.0  # a longer sleep would hide AWS's recovery that long
     aws_timeout_seconds: float = 5.0
     safety_refresh_seconds: float = 0.0  # 0 = off: pure push
     missing_retry_seconds: float = 30.0
@@ -233,7 +233,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
                                        integer=True)),
         max_retries=int(_number(env, PREFIX + "MAX_RETRIES", 4, 0, 20, integer=True)),
         backoff_base_seconds=_number(env, PREFIX + "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
-        backoff_max_seconds=_number(env, PREFIX + "BACKOFF_MAX_SECONDS", 5.0, 0.001, 300),
+        backoff_max_seconds=_number(env, PREFIX + "BACKOFF_MAX_SECONDS", 1.0, 0.001, 300),
         aws_timeout_seconds=_number(env, PREFIX + "AWS_TIMEOUT_SECONDS", 5.0, 0.1, 60),
         safety_refresh_seconds=_number(env, PREFIX + "SAFETY_REFRESH_SECONDS", 0, 0, 7 * 86400),
         missing_retry_seconds=_number(env, PREFIX + "MISSING_RETRY_SECONDS", 30, 0.1, 3600),

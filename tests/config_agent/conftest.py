@@ -80,6 +80,10 @@ class Aws:
             ContentType=content_type, **kw)
         return int(resp["VersionNumber"])
 
+    def deletes(self) -> int:
+        """SQS message deletions through the proxy, single or batched."""
+        return self.proxy.count("DeleteMessage") + self.proxy.count("DeleteMessageBatch")
+
     def send(self, queue_url: str, body: str) -> None:
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=body)
 
