@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .cache import Cache, Entry
-from .contract import TOKEN_HEADER
+from .contract import TOKEN_HEADER, VAULT_TOKEN_HEADER
 
 _CONFIG_PREFIX = "/applications/"
 Health = Callable[[], "tuple[int, dict[str, Any]]"]
@@ -39,10 +39,15 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None) -
 class Api:
     """Routes of one port: the main port serves everything, the secrets port only secrets."""
 
-    def __init__(self, cache: Cache, token: str, health: Health) -> None:
+    def __init__(self, cache: Cache, token: str, health: Health, *,
+                 secrets_only: bool = False, configuration_token: bool = True) -> None:
         self.cache = cache
         self.token = token.encode("utf-8")
         self.health = health
+        self.secrets_only = secrets_only  # the Secrets Manager Agent's port (2773)
+        # The AppConfig Agent takes no token; a team may allow token-less configuration reads.
+        # Secrets always need it.
+        self.configuration_token = configuration_token
 
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Response:
         parts = urlsplit(target)
@@ -56,6 +61,9 @@ class Api:
         if path == "/ping":  # the Secrets Manager Agent's health path
             status, _ = self.health()
             return Response(status, b"healthy" if status == 200 else b"unhealthy", "text/plain")
+        if path.startswith(_CONFIG_PREFIX) and not self.secrets_only:
+            refused = self._unauthorised(headers) if self.configuration_token else None
+            return refused or self._configuration(path)
         refused = self._unauthorised(headers)
         if refused:
             return refused
@@ -65,12 +73,13 @@ class Api:
             query = parse_qs(parts.query)
             query["secretId"] = [unquote(path[len("/v1/"):])]
             return self._secret(query)
-        if path.startswith(_CONFIG_PREFIX):
-            return self._configuration(path)
         return error(404, "not found")
 
     def _unauthorised(self, headers: Mapping[str, str]) -> Response | None:
+        # Checked in the Secrets Manager Agent's order: its own header, then Vault's.
         supplied = headers.get(TOKEN_HEADER)
+        if supplied is None:
+            supplied = headers.get(VAULT_TOKEN_HEADER)
         if supplied is None:
             return error(401, "missing token")
         # Header values arrive latin-1 decoded; re-encoding yields the bytes that were sent.

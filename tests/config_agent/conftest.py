@@ -150,6 +150,7 @@ def agent_env(queue_url: str, **extra: str) -> dict[str, str]:
         "CONFIG_AGENT_QUEUE_URL": queue_url,
         "CONFIG_AGENT_TOKEN": TOKEN,
         "CONFIG_AGENT_PORT": "0",
+        "CONFIG_AGENT_SECRETS_PORT": "0",
         "CONFIG_AGENT_WAIT_TIME_SECONDS": "2",
         "CONFIG_AGENT_VISIBILITY_TIMEOUT": "2",
         "CONFIG_AGENT_MAX_RETRIES": "2",

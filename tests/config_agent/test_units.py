@@ -46,7 +46,11 @@ def test_settings_appconfig_group_and_profiles():
 @pytest.mark.parametrize("extra, needle", [
     ({"CONFIG_AGENT_QUEUE_URL": ""}, "QUEUE_URL is required"),
     ({"CONFIG_AGENT_QUEUE_URL": "sqs://x"}, "QUEUE_URL"),
-    ({"CONFIG_AGENT_TOKEN": ""}, "TOKEN or CONFIG_AGENT_TOKEN_FILE is required"),
+    ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN_FILE or AWS_TOKEN is required"),
+    ({"AWS_TOKEN": "tok-2"}, "only one of CONFIG_AGENT_TOKEN and AWS_TOKEN"),
+    ({"CONFIG_AGENT_SECRETS_PORT": "2772"}, "CONFIG_AGENT_SECRETS_PORT must differ"),
+    ({"CONFIG_AGENT_SECRETS_PORT": "none"}, "CONFIG_AGENT_SECRETS_PORT must be an integer"),
+    ({"CONFIG_AGENT_APPCONFIG_REQUIRE_TOKEN": "no"}, "must be true or false"),
     ({"CONFIG_AGENT_TOKEN_FILE": "/nonexistent/token"}, "TOKEN"),
     ({"CONFIG_AGENT_PORT": "http"}, "CONFIG_AGENT_PORT must be an integer"),
     ({"CONFIG_AGENT_PORT": "70000"}, "CONFIG_AGENT_PORT must be between"),
@@ -63,6 +67,25 @@ def test_settings_errors_name_the_variable(extra, needle):
         Settings.from_env({**BASE, **extra})
     assert needle in str(info.value)
     assert "tok-123" not in str(info.value)
+
+
+def test_settings_ports_and_token_defaults():
+    s = Settings.from_env(BASE)
+    assert (s.port, s.secrets_port, s.appconfig_require_token) == (2772, 2773, True)
+    assert Settings.from_env({**BASE, "CONFIG_AGENT_SECRETS_PORT": "off"}).secrets_port is None
+    assert not Settings.from_env(
+        {**BASE, "CONFIG_AGENT_APPCONFIG_REQUIRE_TOKEN": "FALSE"}).appconfig_require_token
+
+
+def test_settings_aws_token_value_or_file_url(tmp_path):
+    env = {k: v for k, v in BASE.items() if k != "CONFIG_AGENT_TOKEN"}
+    assert Settings.from_env({**env, "AWS_TOKEN": "sm-agent-token"}).token == "sm-agent-token"
+    path = tmp_path / "token"
+    path.write_text("from-aws-token-file\n")
+    assert Settings.from_env({**env, "AWS_TOKEN": f"file://{path}"}).token == \
+        "from-aws-token-file"
+    with pytest.raises(SettingsError, match="AWS_TOKEN cannot be read"):
+        Settings.from_env({**env, "AWS_TOKEN": "file:///nonexistent/token"})
 
 
 def test_settings_token_file(tmp_path):

@@ -1,0 +1,65 @@
+"""A true drop-in for apps written against the AWS Secrets Manager Agent and AppConfig Agent."""
+
+from __future__ import annotations
+
+import json
+
+from tests.config_agent.conftest import TOKEN, fanout_env, get
+
+CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
+
+
+def _agent(aws, make_agent, **extra):
+    topic, _, dlq_arn = aws.topic()
+    sec = aws.secret("dropin-value")
+    app, env, prof = aws.profile(b'{"mode": "dropin"}')
+    agent = make_agent("", **fanout_env(
+        topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+        CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
+        CONFIG_AGENT_APPCONFIG_PROFILE=prof, **extra))
+    return agent, sec, CONFIG_PATH.format(app, env, prof)
+
+
+def test_the_secrets_manager_api_is_served_on_its_own_port_too(aws, make_agent):
+    agent, sec, config = _agent(aws, make_agent)
+    port = agent.secrets_port
+    assert port and port != agent.port
+    for path in (f"/secretsmanager/get?secretId={sec['Name']}", f"/v1/{sec['Name']}"):
+        status, _, body = get(port, path)
+        assert status == 200 and json.loads(body)["SecretString"] == "dropin-value"
+        assert get(port, path, token=None)[0] == 401  # same rules as the main port
+        assert get(agent.port, path)[0] == 200
+    assert get(port, "/ping", token=None)[:3:2] == (200, b"healthy")
+    assert get(port, config)[0] == 404  # configurations only on the main port
+    assert get(agent.port, config)[0] == 200
+
+
+def test_secrets_port_can_be_turned_off(aws, make_agent):
+    agent, _, _ = _agent(aws, make_agent, CONFIG_AGENT_SECRETS_PORT="off")
+    assert agent.secrets_port is None and agent.secrets_server is None
+
+
+def test_token_from_aws_token_file_and_the_vault_header(aws, make_agent, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("sm-agent-style-token\n")
+    agent, sec, _ = _agent(aws, make_agent, CONFIG_AGENT_TOKEN="",
+                           AWS_TOKEN=f"file://{token_file}")
+    path = f"/secretsmanager/get?secretId={sec['Name']}"
+    for port in (agent.port, agent.secrets_port):
+        assert get(port, path, token="sm-agent-style-token")[0] == 200
+        assert get(port, path, token=None,
+                   headers={"X-Vault-Token": "sm-agent-style-token"})[0] == 200
+        assert get(port, path, token=None, headers={"X-Vault-Token": "wrong"})[0] == 403
+        assert get(port, path, token=TOKEN)[0] == 403  # only the configured token counts
+
+
+def test_configuration_reads_may_skip_the_token_but_secrets_never(aws, make_agent):
+    strict, sec, config = _agent(aws, make_agent)
+    assert get(strict.port, config, token=None)[0] == 401  # the default: token required
+    relaxed, sec, config = _agent(aws, make_agent, CONFIG_AGENT_APPCONFIG_REQUIRE_TOKEN="false")
+    status, _, body = get(relaxed.port, config, token=None)
+    assert (status, body) == (200, b'{"mode": "dropin"}')
+    assert get(relaxed.port, config, token="wrong")[0] == 200  # a token is not even looked at
+    path = f"/secretsmanager/get?secretId={sec['Name']}"
+    for port in (relaxed.port, relaxed.secrets_port):
+        assert get(port, path, token=None)[0] == 401
