@@ -40,15 +40,16 @@ class Agent:
                 self.janitor = Janitor(settings, self.aws, self.identity, self.stop_event)
         self.worker = Worker(settings, self.aws, self.refresher, self.stop_event,
                              self.own_queue)
+        select = self.refresher.versions.get
         self.server = AgentHTTPServer(settings.port, Api(
-            self.cache, settings.token, self.health,
+            self.cache, settings.token, self.health, select,
             configuration_token=settings.appconfig_require_token))
         # The Secrets Manager Agent's port: apps written for it work unchanged.
         self.secrets_server: AgentHTTPServer | None = None
         if settings.secrets_port is not None:
             try:
                 self.secrets_server = AgentHTTPServer(settings.secrets_port, Api(
-                    self.cache, settings.token, self.health, secrets_only=True))
+                    self.cache, settings.token, self.health, select, secrets_only=True))
             except OSError:
                 self.server.server_close()
                 raise

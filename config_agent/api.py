@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .aws import AwsError
 from .cache import Cache, Entry
 from .contract import TOKEN_HEADER, VAULT_TOKEN_HEADER
 
 _CONFIG_PREFIX = "/applications/"
+# GetSecretValue: VersionStage 1-256 characters, VersionId 32-64 (Secrets Manager API reference).
+_STAGE = re.compile(r"^[!-~]{1,256}$")
+_VERSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 Health = Callable[[], "tuple[int, dict[str, Any]]"]
+Select = Callable[[str, "str | None", "str | None"], Entry]
+"""(configured secret id, versionStage, versionId) -> entry, fetched on first use."""
 
 
 def _json(doc: Any) -> bytes:
@@ -39,11 +46,12 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None) -
 class Api:
     """Routes of one port: the main port serves everything, the secrets port only secrets."""
 
-    def __init__(self, cache: Cache, token: str, health: Health, *,
+    def __init__(self, cache: Cache, token: str, health: Health, select: Select, *,
                  secrets_only: bool = False, configuration_token: bool = True) -> None:
         self.cache = cache
         self.token = token.encode("utf-8")
         self.health = health
+        self.select = select
         self.secrets_only = secrets_only  # the Secrets Manager Agent's port (2773)
         # The AppConfig Agent takes no token; a team may allow token-less configuration reads.
         # Secrets always need it.
@@ -92,16 +100,26 @@ class Api:
         secret_id = (query.get("secretId") or [""])[0]
         if not secret_id:
             return error(400, "secretId is required")
-        stage = (query.get("versionStage") or ["AWSCURRENT"])[0]
-        if stage != "AWSCURRENT":
-            return error(400, "only the AWSCURRENT stage is served")
+        stage = (query.get("versionStage") or [None])[0]
+        version = (query.get("versionId") or [None])[0]
+        if stage is not None and not _STAGE.match(stage):
+            return error(400, "invalid versionStage")
+        if version is not None and not _VERSION_ID.match(version):
+            return error(400, "invalid versionId")
         configured, entry = self.cache.secret(secret_id)
         if configured is None:
             return error(404, "secret is not served by this agent")
-        version = (query.get("versionId") or [None])[0]
-        if entry is not None and version is not None and version != entry.version:
-            return error(400, "only the AWSCURRENT version is served")
-        return _entry(entry)
+        if stage in (None, "AWSCURRENT") and (
+                version is None or (entry is not None and version == entry.version)):
+            return _entry(entry)
+        try:
+            return _entry(self.select(configured, stage, version))
+        except AwsError as err:  # the code only: never AWS's message
+            if err.missing:
+                return error(404, "no such version of the secret")
+            if err.retryable:
+                return error(503, "not available yet", {"Retry-After": "5"})
+            return error(400, err.code)
 
     def _configuration(self, path: str) -> Response:
         # /applications/<app>/environments/<env>/configurations/<profile>

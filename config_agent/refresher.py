@@ -13,6 +13,7 @@ from .logs import log
 from .output import OutputDir
 from .settings import ProfileRef, Settings
 from .sources import ConfigFetcher, ConfigValue, fetch_secret
+from .versions import Versions
 
 LOG = logging.getLogger("config_agent.refresh")
 
@@ -62,6 +63,7 @@ class Refresher:
         self.aws = aws
         self.cache = cache
         self.configs = ConfigFetcher(aws)
+        self.versions = Versions(aws, cache)
         self.output = OutputDir(settings.output_dir) if settings.output_dir else None
         self._config_values: dict[str, ConfigValue] = {}
         self._secret_versions: dict[str, str] = {}
@@ -128,6 +130,7 @@ class Refresher:
 
     def _refresh_secret(self, sid: str, reason: str, outcome: Outcome) -> None:
         key = "secret:" + sid
+        self.cache.refreshing(sid)
         try:
             value = fetch_secret(self.aws, sid)
         except AwsError as err:
@@ -148,6 +151,7 @@ class Refresher:
             outcome.changed.append(key)
         log(LOG, logging.INFO, "secret refreshed", item=sid, version_id=value.version_id,
             changed=changed, reason=reason)
+        self.versions.refresh(sid)
 
     def _refresh_profile(self, ref: ProfileRef, reason: str, outcome: Outcome) -> None:
         key = "configuration:" + ref.key

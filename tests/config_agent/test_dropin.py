@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
-from tests.config_agent.conftest import TOKEN, fanout_env, get
+from tests import event_samples as ev
+from tests.config_agent.conftest import TOKEN, fanout_env, get, wait_for
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 
@@ -63,3 +65,51 @@ def test_configuration_reads_may_skip_the_token_but_secrets_never(aws, make_agen
     path = f"/secretsmanager/get?secretId={sec['Name']}"
     for port in (relaxed.port, relaxed.secrets_port):
         assert get(port, path, token=None)[0] == 401
+
+
+def _version(port, name, **query):
+    path = f"/secretsmanager/get?secretId={quote(name, safe='')}" + "".join(
+        f"&{k}={quote(v, safe='')}" for k, v in query.items())
+    status, _, body = get(port, path)
+    return status, (json.loads(body) if status == 200 else body)
+
+
+def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
+        aws, make_agent):
+    topic, _, dlq_arn = aws.topic()
+    sec = aws.secret("stage-v1")
+    v1 = sec["VersionId"]
+    v2 = aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-v2")["VersionId"]
+    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-pending",
+                            VersionStages=["AWSPENDING"])
+    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-blue",
+                            VersionStages=["blue"])  # a custom label
+    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    name = sec["Name"]
+    fetches = aws.proxy.secret_fetches[name]
+    for port in (agent.port, agent.secrets_port):
+        status, doc = _version(port, name, versionStage="AWSPREVIOUS")
+        assert status == 200 and doc["SecretString"] == "stage-v1"
+        assert doc["VersionId"] == v1 and doc["VersionStages"] == ["AWSPREVIOUS"]
+        assert _version(port, name, versionStage="AWSPENDING")[1]["SecretString"] == \
+            "stage-pending"
+        assert _version(port, name, versionStage="blue")[1]["SecretString"] == "stage-blue"
+        assert _version(port, name, versionId=v1)[1]["SecretString"] == "stage-v1"
+        current = _version(port, name, versionId=v2, versionStage="AWSCURRENT")[1]
+        assert current["SecretString"] == "stage-v2"  # the current version: from memory
+    # Fetched on first request only (4 selections), then served from memory on both ports.
+    assert aws.proxy.secret_fetches[name] - fetches == 4
+    assert _version(agent.port, name, versionStage="nope")[0] == 404
+    assert _version(agent.port, name, versionId="0" * 36)[0] == 404
+    assert _version(agent.port, name, versionId="../x")[0] == 400
+    assert _version(agent.port, name, versionStage="a b")[0] == 400
+    # A change event refreshes every cached stage/version of that secret, not just AWSCURRENT.
+    aws.sm.put_secret_value(SecretId=name, SecretString="stage-v3")  # v2 becomes AWSPREVIOUS
+    aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
+        ev.secret_api_call("PutSecretValue", sec["ARN"])))
+    wait_for(lambda: _version(agent.port, name)[1]["SecretString"] == "stage-v3",
+             what="AWSCURRENT refreshed")
+    wait_for(lambda: _version(agent.port, name, versionStage="AWSPREVIOUS")[1]["SecretString"]
+             == "stage-v2", what="AWSPREVIOUS refreshed with it")
+    wait_for(lambda: _version(agent.port, name, versionId=v1)[1]["VersionStages"] == [],
+             what="v1 lost its label")

@@ -15,10 +15,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from config_agent import contract, logs
 from config_agent.aws import Aws, AwsError, classify
-from config_agent.cache import Cache
+from config_agent.cache import MAX_SELECTED_PER_SECRET, Cache
 from config_agent.events import DeploymentStarted, MessageError, SecretChanged, parse
 from config_agent.output import OutputDir, safe_name, write_atomic
 from config_agent.settings import ProfileRef, Settings, SettingsError
+from config_agent.sources import SecretValue
 from tests import event_samples as ev
 
 BASE = {"CONFIG_AGENT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/111111111111/q",
@@ -155,6 +156,23 @@ def test_secret_matching_name_full_and_partial_arn():
         for given in ("app/db", full, partial):
             assert cache.secret_ids_matching(given) == [configured], (configured, given)
         assert cache.secret_ids_matching("app/dbx") == []
+
+
+def test_selected_versions_are_bounded_and_never_overwrite_a_newer_refresh():
+    cache = Cache(["s"], [])
+    value = SecretValue(arn="arn:x", name="s", version_id="v1", stages=("AWSPREVIOUS",),
+                        created=None, string="old")
+    previous = ("AWSPREVIOUS", None)
+    started = cache.generation("s")
+    cache.refreshing("s")  # the worker refreshed the secret while a request was fetching
+    cache.put_selected("s", previous, value, started)
+    assert cache.selected("s", previous) is None
+    cache.put_selected("s", previous, value, cache.generation("s"))
+    assert json.loads(cache.selected("s", previous).body)["SecretString"] == "old"
+    for i in range(MAX_SELECTED_PER_SECRET + 4):
+        cache.put_selected("s", (f"label{i}", None), value)
+    assert len(cache.selectors("s")) == MAX_SELECTED_PER_SECRET
+    assert previous not in cache.selectors("s")  # the oldest went first
 
 
 # --- redaction and logging ------------------------------------------------------------------
