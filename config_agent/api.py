@@ -71,7 +71,7 @@ class Api:
             return Response(status, b"healthy" if status == 200 else b"unhealthy", "text/plain")
         if path.startswith(_CONFIG_PREFIX) and not self.secrets_only:
             refused = self._unauthorised(headers) if self.configuration_token else None
-            return refused or self._configuration(path)
+            return refused or self._configuration(path, parse_qs(parts.query).get("flag"))
         refused = self._unauthorised(headers)
         if refused:
             return refused
@@ -121,7 +121,7 @@ class Api:
                 return error(503, "not available yet", {"Retry-After": "5"})
             return error(400, err.code)
 
-    def _configuration(self, path: str) -> Response:
+    def _configuration(self, path: str, flags: list[str] | None) -> Response:
         # /applications/<app>/environments/<env>/configurations/<profile>
         segs = [unquote(s) for s in path.split("/")]
         if (len(segs) != 7 or segs[3] != "environments" or segs[5] != "configurations"
@@ -130,7 +130,22 @@ class Api:
         known, entry = self.cache.configuration(f"{segs[2]}/{segs[4]}/{segs[6]}")
         if not known:
             return error(404, "configuration is not served by this agent")
-        return _entry(entry)
+        response = _entry(entry)
+        return _only_flags(response, flags) if flags and response.status == 200 else response
+
+
+def _only_flags(response: Response, flags: list[str]) -> Response:
+    """`?flag=a&flag=b`: only those flags of a feature-flag configuration, as the AppConfig
+    Agent answers (https://docs.aws.amazon.com/appconfig/latest/userguide/
+    appconfig-integration-retrieving-feature-flags.html); unknown keys are left out."""
+    try:
+        doc = json.loads(response.body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return error(400, "flag filters need a feature-flag configuration (a JSON object)")
+    subset = {key: doc[key] for key in dict.fromkeys(flags) if key in doc}
+    return Response(200, _json(subset), "application/json", response.headers)
 
 
 def _entry(entry: Entry | None) -> Response:

@@ -26,15 +26,17 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from modules.iam import assume_role_policy, policy_json, statement
+from settings import feature_flags
 from settings.environments import DeploymentStrategy
+from settings.services import FEATURE_FLAGS, FREEFORM
 
 LINEAR_GROWTH_PERCENT = 20
 """Linear rollouts reach 20% more of the targets per step: five equal steps."""
 MAX_STRATEGY_MINUTES = 1440
 """AppConfig's limit for deployment duration and final bake time."""
 HOSTED_LOCATION = "hosted"
-FREEFORM = "AWS.Freeform"
 JSON_CONTENT_TYPE = "application/json"
+"""Freeform JSON, and feature flags: AppConfig's flag format is JSON too."""
 
 
 @dataclass(frozen=True)
@@ -109,13 +111,15 @@ class AppConfigApp(Construct):
 
 @dataclass(frozen=True)
 class HostedProfileProps:
-    """A hosted freeform JSON profile validated by a JSON schema, deployed once at creation."""
+    """A hosted profile deployed once at creation: freeform JSON validated by a JSON schema,
+    or feature flags (`type=FEATURE_FLAGS`, no validator: AppConfig checks its own format)."""
 
     name: str
     json_schema: Mapping[str, object]
     initial_content_json: str
     kms_key_arn: str
     description: str = ""
+    type: str = FREEFORM
 
 
 class HostedProfile(Construct):
@@ -124,12 +128,16 @@ class HostedProfile(Construct):
     def __init__(self, scope: Construct, id_: str, app: AppConfigApp,
                  props: HostedProfileProps) -> None:
         super().__init__(scope, id_)
-        _check_against_schema(props.name, props.json_schema, props.initial_content_json)
+        flags = props.type == FEATURE_FLAGS
+        if flags:
+            _check_flags(props.name, props.initial_content_json)
+        else:
+            _check_against_schema(props.name, props.json_schema, props.initial_content_json)
         self.profile = AppconfigConfigurationProfile(
             self, "Profile", application_id=app.application_id, name=props.name,
-            description=props.description or None, location_uri=HOSTED_LOCATION, type=FREEFORM,
-            kms_key_identifier=props.kms_key_arn,
-            validator=[AppconfigConfigurationProfileValidator(
+            description=props.description or None, location_uri=HOSTED_LOCATION,
+            type=props.type, kms_key_identifier=props.kms_key_arn,
+            validator=None if flags else [AppconfigConfigurationProfileValidator(
                 type="JSON_SCHEMA", content=json.dumps(props.json_schema, sort_keys=True))])
         self.version = AppconfigHostedConfigurationVersion(
             self, "InitialVersion", application_id=app.application_id,
@@ -146,6 +154,13 @@ class HostedProfile(Construct):
             depends_on=[app.last_deployment] if app.last_deployment else None)
         app.last_deployment = self.deployment
         self.profile_id = self.profile.configuration_profile_id
+
+
+def _check_flags(name: str, content_json: str) -> None:
+    """The settings layer's feature-flag rule, as this construct's invariant."""
+    reason = feature_flags.problem(json.loads(content_json))
+    if reason:
+        raise ValueError(f"profile {name!r}: not an AppConfig feature-flag set: {reason}")
 
 
 def _check_against_schema(name: str, schema: Mapping[str, object], content_json: str) -> None:

@@ -63,11 +63,12 @@ class Aws:
         return self.sm.create_secret(Name=name, SecretString=value)
 
     def profile(self, content: bytes, content_type: str = "application/json",
-                env_id: str = "env1234") -> tuple[str, str, str]:
+                env_id: str = "env1234",
+                profile_type: str = "AWS.Freeform") -> tuple[str, str, str]:
         """An AppConfig app + profile with hosted version 1 deployed; returns ids."""
         app = self.appconfig.create_application(Name=f"app-{uuid.uuid4().hex[:6]}")["Id"]
         prof = self.appconfig.create_configuration_profile(
-            ApplicationId=app, Name="main", LocationUri="hosted")["Id"]
+            ApplicationId=app, Name="main", LocationUri="hosted", Type=profile_type)["Id"]
         self.hosted_version(app, prof, content, content_type, "v1")
         self.emulator.deploy(app, env_id, prof, 1)
         return app, env_id, prof

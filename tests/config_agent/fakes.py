@@ -211,6 +211,20 @@ class FaultProxy(_LoopbackService):
         self._serve(Handler)
 
 
+FEATURE_FLAGS = "AWS.AppConfig.FeatureFlags"
+
+
+def evaluated_flags(stored: bytes) -> bytes:
+    """What the data plane returns for a feature-flag profile: each flag's `enabled` and
+    attribute values, keyed by flag (the stored definitions and metadata are not sent)."""
+    doc = json.loads(stored)
+    values = doc.get("values", {})
+    out = {key: {"enabled": False, **{k: v for k, v in values.get(key, {}).items()
+                                      if not k.startswith("_")}}
+           for key in doc.get("flags", {})}
+    return json.dumps(out).encode()
+
+
 @dataclass
 class _Version:
     number: int
@@ -294,6 +308,10 @@ class AppConfigEmulator(_LoopbackService):
             ApplicationId=application_id, ConfigurationProfileId=profile_id,
             VersionNumber=version_number)
         content = resp["Content"].read()
+        profile = self._moto.get_configuration_profile(ApplicationId=application_id,
+                                                       ConfigurationProfileId=profile_id)
+        if profile.get("Type") == FEATURE_FLAGS:
+            content = evaluated_flags(content)
         version = _Version(version_number, content, resp.get("ContentType") or "application/json",
                            resp.get("VersionLabel"))
         key = (application_id, environment_id, profile_id)

@@ -11,10 +11,11 @@ from tests.config_agent.conftest import TOKEN, fanout_env, get, wait_for
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 
 
-def _agent(aws, make_agent, **extra):
+def _agent(aws, make_agent, content=b'{"mode": "dropin"}', profile_type="AWS.Freeform",
+           **extra):
     topic, _, dlq_arn = aws.topic()
     sec = aws.secret("dropin-value")
-    app, env, prof = aws.profile(b'{"mode": "dropin"}')
+    app, env, prof = aws.profile(content, profile_type=profile_type)
     agent = make_agent("", **fanout_env(
         topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"],
         CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
@@ -113,3 +114,36 @@ def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
              == "stage-v2", what="AWSPREVIOUS refreshed with it")
     wait_for(lambda: _version(agent.port, name, versionId=v1)[1]["VersionStages"] == [],
              what="v1 lost its label")
+
+
+FLAGS = {"version": "1",
+         "flags": {"checkout": {"name": "New checkout",
+                                "attributes": {"limit": {"constraints": {"type": "number"}}}},
+                   "dark-mode": {"name": "Dark mode"}, "beta": {"name": "Beta"}},
+         "values": {"checkout": {"enabled": True, "limit": 5}, "dark-mode": {"enabled": False}}}
+
+
+def _json_get(port, path):
+    status, headers, body = get(port, path)
+    return status, headers.get("content-type"), json.loads(body)
+
+
+def test_feature_flags_answer_only_the_requested_flags(aws, make_agent):
+    agent, _, config = _agent(aws, make_agent, json.dumps(FLAGS).encode(),
+                              "AWS.AppConfig.FeatureFlags")
+    every = {"checkout": {"enabled": True, "limit": 5}, "dark-mode": {"enabled": False},
+             "beta": {"enabled": False}}
+    assert _json_get(agent.port, config) == (200, "application/json", every)
+    assert _json_get(agent.port, config + "?flag=checkout&flag=beta") == (
+        200, "application/json", {"checkout": every["checkout"], "beta": every["beta"]})
+    assert _json_get(agent.port, config + "?flag=dark-mode")[2] == {
+        "dark-mode": every["dark-mode"]}
+    # Unknown keys are left out; a key asked twice appears once.
+    assert _json_get(agent.port, config + "?flag=nope&flag=beta&flag=beta")[2] == {
+        "beta": every["beta"]}
+
+
+def test_flag_filters_need_a_json_object(aws, make_agent):
+    agent, _, config = _agent(aws, make_agent, b"plain text")
+    status, _, body = get(agent.port, config + "?flag=a")
+    assert status == 400 and b"feature-flag" in body
