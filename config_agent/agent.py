@@ -40,7 +40,19 @@ class Agent:
                 self.janitor = Janitor(settings, self.aws, self.identity, self.stop_event)
         self.worker = Worker(settings, self.aws, self.refresher, self.stop_event,
                              self.own_queue)
-        self.server = AgentHTTPServer(settings.port, Api(self.cache, settings.token, self.health))
+        select = self.refresher.versions.get
+        self.server = AgentHTTPServer(settings.port, Api(
+            self.cache, settings.token, self.health, select,
+            configuration_token=settings.appconfig_require_token))
+        # The Secrets Manager Agent's port: apps written for it work unchanged.
+        self.secrets_server: AgentHTTPServer | None = None
+        if settings.secrets_port is not None:
+            try:
+                self.secrets_server = AgentHTTPServer(settings.secrets_port, Api(
+                    self.cache, settings.token, self.health, select, secrets_only=True))
+            except OSError:
+                self.server.server_close()
+                raise
         self._threads: list[threading.Thread] = []
         self._started_at = time.time()
 
@@ -48,15 +60,26 @@ class Agent:
     def port(self) -> int:
         return int(self.server.server_address[1])
 
+    @property
+    def secrets_port(self) -> int | None:
+        server = self.secrets_server
+        return None if server is None else int(server.server_address[1])
+
+    def _servers(self) -> list[AgentHTTPServer]:
+        return [s for s in (self.server, self.secrets_server) if s is not None]
+
     def start(self) -> None:
         """Serve HTTP at once (503 until loaded), then fetch everything and listen."""
-        http = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                name="http", daemon=True)
+        http = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2},
+                                 name=f"http-{i}", daemon=True)
+                for i, s in enumerate(self._servers())]
         # Daemon: a long poll in flight cannot be interrupted, and must not delay exit.
         work = threading.Thread(target=self.worker.run, name="worker", daemon=True)
-        self._threads = [http, work]
-        http.start()
+        self._threads = [work, *http]
+        for thread in http:
+            thread.start()
         log(LOG, logging.INFO, "listening", address="127.0.0.1", port=self.port,
+            secrets_port=self.secrets_port,
             secrets=len(self.settings.secret_ids), configurations=len(self.settings.profiles),
             mode="fan-out" if self.settings.fanout else "queue",
             queue=self.own_queue.name if self.own_queue else None)
@@ -101,7 +124,10 @@ class Agent:
             self.worker.busy.release()
         else:
             log(LOG, logging.WARNING, "in-flight work did not finish within the grace period")
-        worker = self._threads[1] if len(self._threads) > 1 else None
+        # Received but unsettled messages become visible again now, not after the visibility
+        # timeout (the worker does the same when it stops in time; the second call is a no-op).
+        self.worker.inbox.hand_back()
+        worker = self._threads[0] if self._threads else None
         if worker is not None and not self.worker.polling:
             # Returns at once unless the worker is between a receive and its batch. A long
             # poll in flight holds no work and is abandoned (see README, SIGTERM).
@@ -115,6 +141,7 @@ class Agent:
             if cleanup.is_alive():
                 log(LOG, logging.WARNING, "queue cleanup did not finish in time; "
                     "the orphan check of a later task will remove it")
-        self.server.shutdown()
-        self.server.server_close()
+        for server in self._servers():
+            server.shutdown()
+            server.server_close()
         log(LOG, logging.INFO, "stopped")

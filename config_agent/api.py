@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .aws import AwsError
 from .cache import Cache, Entry
-from .contract import TOKEN_HEADER
+from .contract import TOKEN_HEADER, VAULT_TOKEN_HEADER
 
 _CONFIG_PREFIX = "/applications/"
+# GetSecretValue: VersionStage 1-256 characters, VersionId 32-64 (Secrets Manager API reference).
+_STAGE = re.compile(r"^[!-~]{1,256}$")
+_VERSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 Health = Callable[[], "tuple[int, dict[str, Any]]"]
+Select = Callable[[str, "str | None", "str | None"], Entry]
+"""(configured secret id, versionStage, versionId) -> entry, fetched on first use."""
 
 
 def _json(doc: Any) -> bytes:
@@ -39,10 +46,16 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None) -
 class Api:
     """Routes of one port: the main port serves everything, the secrets port only secrets."""
 
-    def __init__(self, cache: Cache, token: str, health: Health) -> None:
+    def __init__(self, cache: Cache, token: str, health: Health, select: Select, *,
+                 secrets_only: bool = False, configuration_token: bool = True) -> None:
         self.cache = cache
         self.token = token.encode("utf-8")
         self.health = health
+        self.select = select
+        self.secrets_only = secrets_only  # the Secrets Manager Agent's port (2773)
+        # The AppConfig Agent takes no token; a team may allow token-less configuration reads.
+        # Secrets always need it.
+        self.configuration_token = configuration_token
 
     def handle(self, method: str, target: str, headers: Mapping[str, str]) -> Response:
         parts = urlsplit(target)
@@ -56,6 +69,9 @@ class Api:
         if path == "/ping":  # the Secrets Manager Agent's health path
             status, _ = self.health()
             return Response(status, b"healthy" if status == 200 else b"unhealthy", "text/plain")
+        if path.startswith(_CONFIG_PREFIX) and not self.secrets_only:
+            refused = self._unauthorised(headers) if self.configuration_token else None
+            return refused or self._configuration(path, parse_qs(parts.query).get("flag"))
         refused = self._unauthorised(headers)
         if refused:
             return refused
@@ -65,12 +81,13 @@ class Api:
             query = parse_qs(parts.query)
             query["secretId"] = [unquote(path[len("/v1/"):])]
             return self._secret(query)
-        if path.startswith(_CONFIG_PREFIX):
-            return self._configuration(path)
         return error(404, "not found")
 
     def _unauthorised(self, headers: Mapping[str, str]) -> Response | None:
+        # Checked in the Secrets Manager Agent's order: its own header, then Vault's.
         supplied = headers.get(TOKEN_HEADER)
+        if supplied is None:
+            supplied = headers.get(VAULT_TOKEN_HEADER)
         if supplied is None:
             return error(401, "missing token")
         # Header values arrive latin-1 decoded; re-encoding yields the bytes that were sent.
@@ -83,18 +100,28 @@ class Api:
         secret_id = (query.get("secretId") or [""])[0]
         if not secret_id:
             return error(400, "secretId is required")
-        stage = (query.get("versionStage") or ["AWSCURRENT"])[0]
-        if stage != "AWSCURRENT":
-            return error(400, "only the AWSCURRENT stage is served")
+        stage = (query.get("versionStage") or [None])[0]
+        version = (query.get("versionId") or [None])[0]
+        if stage is not None and not _STAGE.match(stage):
+            return error(400, "invalid versionStage")
+        if version is not None and not _VERSION_ID.match(version):
+            return error(400, "invalid versionId")
         configured, entry = self.cache.secret(secret_id)
         if configured is None:
             return error(404, "secret is not served by this agent")
-        version = (query.get("versionId") or [None])[0]
-        if entry is not None and version is not None and version != entry.version:
-            return error(400, "only the AWSCURRENT version is served")
-        return _entry(entry)
+        if stage in (None, "AWSCURRENT") and (
+                version is None or (entry is not None and version == entry.version)):
+            return _entry(entry)
+        try:
+            return _entry(self.select(configured, stage, version))
+        except AwsError as err:  # the code only: never AWS's message
+            if err.missing:
+                return error(404, "no such version of the secret")
+            if err.retryable:
+                return error(503, "not available yet", {"Retry-After": "5"})
+            return error(400, err.code)
 
-    def _configuration(self, path: str) -> Response:
+    def _configuration(self, path: str, flags: list[str] | None) -> Response:
         # /applications/<app>/environments/<env>/configurations/<profile>
         segs = [unquote(s) for s in path.split("/")]
         if (len(segs) != 7 or segs[3] != "environments" or segs[5] != "configurations"
@@ -103,7 +130,22 @@ class Api:
         known, entry = self.cache.configuration(f"{segs[2]}/{segs[4]}/{segs[6]}")
         if not known:
             return error(404, "configuration is not served by this agent")
-        return _entry(entry)
+        response = _entry(entry)
+        return _only_flags(response, flags) if flags and response.status == 200 else response
+
+
+def _only_flags(response: Response, flags: list[str]) -> Response:
+    """`?flag=a&flag=b`: only those flags of a feature-flag configuration, as the AppConfig
+    Agent answers (https://docs.aws.amazon.com/appconfig/latest/userguide/
+    appconfig-integration-retrieving-feature-flags.html); unknown keys are left out."""
+    try:
+        doc = json.loads(response.body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return error(400, "flag filters need a feature-flag configuration (a JSON object)")
+    subset = {key: doc[key] for key in dict.fromkeys(flags) if key in doc}
+    return Response(200, _json(subset), "application/json", response.headers)
 
 
 def _entry(entry: Entry | None) -> Response:

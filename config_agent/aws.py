@@ -65,9 +65,22 @@ def classify(operation: str, exc: Exception) -> AwsError:
     return AwsError(operation, type(exc).__name__, retryable=False)
 
 
+PROBE_MAX_SECONDS = 1.0
+"""While AWS (or one of its services) is unreachable, the agent tries again at least this often,
+so a recovery is noticed within about a second: new values are served <= 2 s after AWS is
+reachable again. Each try is one call per agent, never one per item."""
+
+
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2**attempt)] (AWS Architecture Blog)."""
-    return random.uniform(0, min(cap, base * (2 ** attempt)))
+    return random.uniform(0, min(cap, base * (2 ** min(attempt, 62))))
+
+
+def probe_delay(attempt: int, base: float = 0.1, cap: float = PROBE_MAX_SECONDS) -> float:
+    """Equal jitter: between half and all of min(cap, base * 2**attempt). Never near zero, so
+    an outage costs at most ~2 calls a second, and never above `cap`."""
+    span = min(cap, base * (2 ** min(attempt, 62)))
+    return span / 2 + random.uniform(0, span / 2)
 
 
 class Aws:

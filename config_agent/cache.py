@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Optional, Tuple
 
 from .events import secret_keys
 from .settings import ProfileRef
@@ -35,12 +35,20 @@ class ItemState:
     refreshed_at: float | None = None
 
 
+Selector = Tuple[Optional[str], Optional[str]]
+"""(versionStage, versionId) of a secret version other than AWSCURRENT."""
+MAX_SELECTED_PER_SECRET = 16  # other stages/versions kept per secret; the oldest goes first
+
+
 class Cache:
     def __init__(self, secret_ids: Iterable[str], profiles: Iterable[ProfileRef]) -> None:
         self._lock = threading.Lock()  # serialises writers only
         self._secrets: dict[str, Entry] = {}   # configured id -> entry
         self._aliases: dict[str, str] = {}     # any accepted spelling -> configured id
         self._configs: dict[str, Entry] = {}   # profile key -> entry
+        # Other stages/versions, fetched on first request and refreshed with the secret.
+        self._selected: dict[str, dict[Selector, Entry]] = {}
+        self._generations: dict[str, int] = {}  # bumped whenever a secret is refreshed
         self.states: dict[str, ItemState] = {}
         for sid in secret_ids:
             self._aliases[sid] = sid
@@ -59,6 +67,15 @@ class Cache:
     def configuration(self, key: str) -> tuple[bool, Entry | None]:
         return ("configuration:" + key) in self.states, self._configs.get(key)
 
+    def selected(self, secret_id: str, selector: Selector) -> Entry | None:
+        return self._selected.get(secret_id, {}).get(selector)
+
+    def selectors(self, secret_id: str) -> list[Selector]:
+        return list(self._selected.get(secret_id, {}))
+
+    def generation(self, secret_id: str) -> int:
+        return self._generations.get(secret_id, 0)
+
     # --- writes (worker thread) ----------------------------------------------------------
     def put_secret(self, configured_id: str, value: SecretValue) -> None:
         entry = Entry(value.response_json(), "application/json", value.version_id, time.time())
@@ -70,6 +87,32 @@ class Cache:
             self._secrets[configured_id] = entry
             self._aliases = aliases
         self._mark("secret:" + configured_id, ok=True)
+
+    def refreshing(self, secret_id: str) -> None:
+        """A refresh of `secret_id` starts: on-demand fetches begun earlier must not store."""
+        with self._lock:
+            self._generations[secret_id] = self.generation(secret_id) + 1
+
+    def put_selected(self, secret_id: str, selector: Selector, value: SecretValue,
+                     generation: int | None = None) -> Entry:
+        """Store another stage/version (unless `generation` shows a refresh started since)."""
+        entry = Entry(value.response_json(), "application/json", value.version_id, time.time())
+        with self._lock:
+            if generation is not None and generation != self.generation(secret_id):
+                return entry
+            entries = dict(self._selected.get(secret_id, {}))
+            entries.pop(selector, None)
+            entries[selector] = entry
+            while len(entries) > MAX_SELECTED_PER_SECRET:
+                del entries[next(iter(entries))]
+            self._selected = {**self._selected, secret_id: entries}
+        return entry
+
+    def drop_selected(self, secret_id: str, selector: Selector) -> None:
+        with self._lock:
+            entries = dict(self._selected.get(secret_id, {}))
+            entries.pop(selector, None)
+            self._selected = {**self._selected, secret_id: entries}
 
     def put_configuration(self, ref: ProfileRef, value: ConfigValue) -> None:
         entry = Entry(value.body, value.content_type, value.version_label, time.time())

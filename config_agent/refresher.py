@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from .aws import Aws, AwsError
 from .cache import Cache
@@ -12,6 +13,7 @@ from .logs import log
 from .output import OutputDir
 from .settings import ProfileRef, Settings
 from .sources import ConfigFetcher, ConfigValue, fetch_secret
+from .versions import Versions
 
 LOG = logging.getLogger("config_agent.refresh")
 
@@ -24,12 +26,33 @@ class Targets:
     def __bool__(self) -> bool:
         return bool(self.secrets or self.profiles)
 
+    def keys(self) -> list[str]:
+        """The cache state keys of these items."""
+        return (["secret:" + s for s in self.secrets]
+                + ["configuration:" + p.key for p in self.profiles])
+
+    @staticmethod
+    def union(many: Iterable["Targets"]) -> "Targets":
+        """Every item once, in first-seen order: one fetch per item for a whole batch."""
+        secrets: dict[str, None] = {}
+        profiles: dict[ProfileRef, None] = {}
+        for targets in many:
+            secrets.update(dict.fromkeys(targets.secrets))
+            profiles.update(dict.fromkeys(targets.profiles))
+        return Targets(tuple(secrets), tuple(profiles))
+
 
 @dataclass
 class Outcome:
-    ok: bool = True                         # every target fetched (changed or unchanged)
     changed: list[str] = field(default_factory=list)   # state keys whose value changed
     failed: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    """The failed keys whose error was retryable (AWS unreachable, throttling, 5xx)."""
+
+    @property
+    def ok(self) -> bool:
+        """Every target fetched (changed or unchanged)."""
+        return not self.failed
 
 
 class Refresher:
@@ -40,6 +63,7 @@ class Refresher:
         self.aws = aws
         self.cache = cache
         self.configs = ConfigFetcher(aws)
+        self.versions = Versions(aws, cache)
         self.output = OutputDir(settings.output_dir) if settings.output_dir else None
         self._config_values: dict[str, ConfigValue] = {}
         self._secret_versions: dict[str, str] = {}
@@ -54,6 +78,13 @@ class Refresher:
         profiles = tuple(p for p in self.settings.profiles
                          if not self.cache.states["configuration:" + p.key].has_value)
         return Targets(secrets, profiles)
+
+    def targets_of(self, keys: Iterable[str]) -> Targets:
+        """The configured items with these state keys."""
+        wanted = set(keys)
+        return Targets(tuple(s for s in self.settings.secret_ids if "secret:" + s in wanted),
+                       tuple(p for p in self.settings.profiles
+                             if "configuration:" + p.key in wanted))
 
     def targets_for(self, change: Change) -> Targets:
         if isinstance(change, SecretChanged):
@@ -82,20 +113,24 @@ class Refresher:
 
     def _failed(self, key: str, ident: str, err: AwsError, reason: str,
                 outcome: Outcome) -> None:
-        outcome.ok = False
         outcome.failed.append(key)
+        if err.retryable:
+            outcome.unreachable.append(key)
         problem = "missing" if err.missing else err.code
-        self.cache.fail(key, problem)
         state = self.cache.states[key]
+        repeated = state.problem == problem  # retried about once a second during an outage
+        self.cache.fail(key, problem)
         # Missing items and startup failures are errors; a failed refresh of an item we still
         # serve (stale) is a warning: the app keeps working.
         level = logging.WARNING if state.has_value else logging.ERROR
+        level = logging.DEBUG if repeated else level
         msg = ("does not exist (yet); will retry" if err.missing else "refresh failed")
         log(LOG, level, f"{state.kind} {msg}", item=ident, code=err.code,
             operation=err.operation, reason=reason, serving_stale=state.has_value)
 
     def _refresh_secret(self, sid: str, reason: str, outcome: Outcome) -> None:
         key = "secret:" + sid
+        self.cache.refreshing(sid)
         try:
             value = fetch_secret(self.aws, sid)
         except AwsError as err:
@@ -107,7 +142,6 @@ class Refresher:
                 self.output.write(self.output.secret_path(value.name), value.file_bytes())
         except OSError as exc:
             # Keep serving over HTTP; the message stays queued so the write is retried.
-            outcome.ok = False
             outcome.failed.append(key)
             log(LOG, logging.ERROR, "writing secret file failed", item=sid,
                 error=type(exc).__name__)
@@ -117,6 +151,7 @@ class Refresher:
             outcome.changed.append(key)
         log(LOG, logging.INFO, "secret refreshed", item=sid, version_id=value.version_id,
             changed=changed, reason=reason)
+        self.versions.refresh(sid)
 
     def _refresh_profile(self, ref: ProfileRef, reason: str, outcome: Outcome) -> None:
         key = "configuration:" + ref.key
@@ -134,7 +169,6 @@ class Refresher:
                 if self.output:
                     self.output.write(self.output.configuration_path(ref.profile), value.body)
             except OSError as exc:
-                outcome.ok = False
                 outcome.failed.append(key)
                 log(LOG, logging.ERROR, "writing configuration file failed", item=ref.key,
                     error=type(exc).__name__)

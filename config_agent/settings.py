@@ -44,12 +44,14 @@ class Settings:
     secret_ids: tuple[str, ...] = ()
     profiles: tuple[ProfileRef, ...] = ()
     port: int = c.PORT
+    secrets_port: int | None = c.SECRETS_PORT  # None: off
+    appconfig_require_token: bool = True
     output_dir: Path | None = None
     wait_time_seconds: int = 20
     visibility_timeout: int = 30
     max_retries: int = 4
     backoff_base_seconds: float = 0.2
-    backoff_max_seconds: float = 5.0
+    backoff_max_seconds: float = 1.0  # a longer sleep would hide AWS's recovery that long
     aws_timeout_seconds: float = 5.0
     safety_refresh_seconds: float = 0.0  # 0 = off: pure push
     missing_retry_seconds: float = 30.0
@@ -100,22 +102,57 @@ def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: fl
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name).lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
+
+
+_FILE_URL = "file://"
+
+
 def _token(env: Mapping[str, str]) -> str:
-    direct, path = _get(env, c.TOKEN), _get(env, c.TOKEN_FILE)
-    if direct and path:
-        raise SettingsError(f"set only one of {c.TOKEN} and {c.TOKEN_FILE}")
-    if path:
+    """From exactly one of CONFIG_AGENT_TOKEN, CONFIG_AGENT_TOKEN_FILE and AWS_TOKEN.
+
+    AWS_TOKEN is read as the Secrets Manager Agent reads it: the token, or `file://<path>`
+    (github.com/aws/aws-secretsmanager-agent, aws_secretsmanager_agent/src/utils.rs get_token).
+    """
+    given = [n for n in (c.TOKEN, c.TOKEN_FILE, c.AWS_TOKEN_VARIABLE) if _get(env, n)]
+    if len(given) > 1:
+        raise SettingsError(f"set only one of {' and '.join(given)}")
+    if not given:
+        raise SettingsError(f"{c.TOKEN}, {c.TOKEN_FILE} or {c.AWS_TOKEN_VARIABLE} is required")
+    name = given[0]
+    value = _get(env, name)
+    path = value if name == c.TOKEN_FILE else None
+    if name == c.AWS_TOKEN_VARIABLE and value.startswith(_FILE_URL):
+        path = value[len(_FILE_URL):]
+    if path is not None:
         try:
-            direct = Path(path).read_text(encoding="utf-8").strip()
+            value = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:  # the path is not secret; the content is never echoed
-            raise SettingsError(f"{c.TOKEN_FILE} cannot be read: {exc.strerror}") from None
-        if not direct:
-            raise SettingsError(f"{c.TOKEN_FILE} is empty")
-    if not direct:
-        raise SettingsError(f"{c.TOKEN} or {c.TOKEN_FILE} is required")
-    if any(ch.isspace() or not ch.isprintable() for ch in direct):
-        raise SettingsError(f"{c.TOKEN} must not contain whitespace or control characters")
-    return direct
+            raise SettingsError(f"{name} cannot be read: {exc.strerror}") from None
+        if not value:
+            raise SettingsError(f"{name}: the token file is empty")
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise SettingsError(f"{name} must not contain whitespace or control characters")
+    return value
+
+
+def _ports(env: Mapping[str, str]) -> dict[str, object]:
+    """The main port and the Secrets Manager Agent's port (`off` disables the second)."""
+    # 0 lets the OS pick a free port (tests); the bound port is logged at startup.
+    port = int(_number(env, c.PORT_VARIABLE, c.PORT, 0, 65535, integer=True))
+    name = PREFIX + "SECRETS_PORT"
+    secrets_port: int | None = None
+    if _get(env, name).lower() != "off":
+        secrets_port = int(_number(env, name, c.SECRETS_PORT, 0, 65535, integer=True))
+        if secrets_port and secrets_port == port:
+            raise SettingsError(f"{name} must differ from {c.PORT_VARIABLE} (or be off)")
+    return {"port": port, "secrets_port": secrets_port}
 
 
 def _secret_ids(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -225,15 +262,15 @@ def _parse(env: Mapping[str, str]) -> Settings:
         token=token,
         secret_ids=secret_ids,
         profiles=profiles,
-        # 0 lets the OS pick a free port (tests); the bound port is logged at startup.
-        port=int(_number(env, c.PORT_VARIABLE, c.PORT, 0, 65535, integer=True)),
+        **_ports(env),  # type: ignore[arg-type]
+        appconfig_require_token=_flag(env, PREFIX + "APPCONFIG_REQUIRE_TOKEN", True),
         output_dir=Path(out) if out else None,
         wait_time_seconds=int(_number(env, PREFIX + "WAIT_TIME_SECONDS", 20, 1, 20, integer=True)),
         visibility_timeout=int(_number(env, PREFIX + "VISIBILITY_TIMEOUT", 30, 1, 43200,
                                        integer=True)),
         max_retries=int(_number(env, PREFIX + "MAX_RETRIES", 4, 0, 20, integer=True)),
         backoff_base_seconds=_number(env, PREFIX + "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
-        backoff_max_seconds=_number(env, PREFIX + "BACKOFF_MAX_SECONDS", 5.0, 0.001, 300),
+        backoff_max_seconds=_number(env, PREFIX + "BACKOFF_MAX_SECONDS", 1.0, 0.001, 300),
         aws_timeout_seconds=_number(env, PREFIX + "AWS_TIMEOUT_SECONDS", 5.0, 0.1, 60),
         safety_refresh_seconds=_number(env, PREFIX + "SAFETY_REFRESH_SECONDS", 0, 0, 7 * 86400),
         missing_retry_seconds=_number(env, PREFIX + "MISSING_RETRY_SECONDS", 30, 0.1, 3600),

@@ -55,13 +55,21 @@ def _epoch(value: Any) -> str | None:
     return text[:-2] if text.endswith(".0") else text
 
 
-def fetch_secret(aws: Aws, secret_id: str) -> SecretValue:
-    """GetSecretValue for AWSCURRENT. Values are registered for log redaction at once."""
+def fetch_secret(aws: Aws, secret_id: str, stage: str | None = "AWSCURRENT",
+                 version_id: str | None = None, **call: Any) -> SecretValue:
+    """GetSecretValue for a stage and/or version (AWSCURRENT by default).
+
+    Values are registered for log redaction at once.
+    """
     # The stage is explicit although AWSCURRENT is AWS's default: after UpdateSecretVersionStage
     # moto 5.2 answers a stage-less call with the previous version, and being explicit costs
     # nothing against the real API.
-    resp = aws.call("secretsmanager", "get_secret_value", SecretId=secret_id,
-                    VersionStage="AWSCURRENT")
+    params = {"SecretId": secret_id}
+    if stage is not None:
+        params["VersionStage"] = stage
+    if version_id is not None:
+        params["VersionId"] = version_id
+    resp = aws.call("secretsmanager", "get_secret_value", **call, **params)
     string, binary = resp.get("SecretString"), resp.get("SecretBinary")
     if isinstance(string, str):
         REDACTOR.add(secret_fragments(string))
@@ -73,7 +81,7 @@ def fetch_secret(aws: Aws, secret_id: str) -> SecretValue:
     return SecretValue(
         arn=str(resp.get("ARN", "")), name=str(resp.get("Name", secret_id)),
         version_id=str(resp.get("VersionId", "")),
-        stages=tuple(resp.get("VersionStages") or ("AWSCURRENT",)),
+        stages=tuple(resp.get("VersionStages") or ()),  # [] for a version with no label
         created=_epoch(resp.get("CreatedDate")),
         string=string if isinstance(string, str) else None, binary=binary)
 

@@ -26,14 +26,16 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from modules.iam import assume_role_policy, policy_json, statement
+from settings import feature_flags
 from settings.rules import appconfig_strategy_problem, config_profile_problem
 from settings.schema import DeploymentStrategy
+from settings.services import FEATURE_FLAGS, FREEFORM
 
 LINEAR_GROWTH_PERCENT = 20
 """Linear rollouts reach 20% more of the targets per step: five equal steps."""
 HOSTED_LOCATION = "hosted"
-FREEFORM = "AWS.Freeform"
 JSON_CONTENT_TYPE = "application/json"
+"""Freeform JSON, and feature flags: AppConfig's flag format is JSON too."""
 
 
 @dataclass(frozen=True)
@@ -98,13 +100,15 @@ class AppConfigApp(Construct):
 
 @dataclass(frozen=True)
 class HostedProfileProps:
-    """A hosted freeform JSON profile validated by a JSON schema, deployed once at creation."""
+    """A hosted profile deployed once at creation: freeform JSON validated by a JSON schema,
+    or feature flags (`type=FEATURE_FLAGS`, no validator: AppConfig checks its own format)."""
 
     name: str
     json_schema: Mapping[str, object]
     initial_content_json: str
     kms_key_arn: str
     description: str = ""
+    type: str = FREEFORM
 
 
 class HostedProfile(Construct):
@@ -113,14 +117,18 @@ class HostedProfile(Construct):
     def __init__(self, scope: Construct, id_: str, app: AppConfigApp,
                  props: HostedProfileProps) -> None:
         super().__init__(scope, id_)
-        if problem := config_profile_problem(props.json_schema,
-                                             json.loads(props.initial_content_json)):
-            raise ValueError(f"profile {props.name!r}: {problem[0]} {problem[1]}")
+        # The settings layer's rules, as this construct's invariants.
+        flags = props.type == FEATURE_FLAGS
+        content = json.loads(props.initial_content_json)
+        reason = (feature_flags.problem(content) if flags
+                  else " ".join(config_profile_problem(props.json_schema, content) or ()))
+        if reason:
+            raise ValueError(f"profile {props.name!r}: {reason}")
         self.profile = AppconfigConfigurationProfile(
             self, "Profile", application_id=app.application_id, name=props.name,
-            description=props.description or None, location_uri=HOSTED_LOCATION, type=FREEFORM,
-            kms_key_identifier=props.kms_key_arn,
-            validator=[AppconfigConfigurationProfileValidator(
+            description=props.description or None, location_uri=HOSTED_LOCATION,
+            type=props.type, kms_key_identifier=props.kms_key_arn,
+            validator=None if flags else [AppconfigConfigurationProfileValidator(
                 type="JSON_SCHEMA", content=json.dumps(props.json_schema, sort_keys=True))])
         self.version = AppconfigHostedConfigurationVersion(
             self, "InitialVersion", application_id=app.application_id,

@@ -110,7 +110,8 @@ def main() -> int:
                   "CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
                   "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}-cfg-",
                   "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
-                  "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRET_IDS": secret["ARN"],
+                  "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
+                  "CONFIG_AGENT_SECRET_IDS": secret["ARN"],
                   "CONFIG_AGENT_APPCONFIG_APPLICATION": app_id,
                   "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": env_id,
                   "CONFIG_AGENT_APPCONFIG_PROFILE": profile_id}

@@ -12,6 +12,7 @@ from typing import Mapping
 
 from config_agent import contract
 from samples import contract as samples
+from settings import feature_flags
 from settings.rules import config_profile_problem
 
 CONFIG_AGENT_PORT = contract.PORT
@@ -57,16 +58,26 @@ class LoadBalancerSpec:
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
 
 
+FREEFORM = "AWS.Freeform"
+FEATURE_FLAGS = "AWS.AppConfig.FeatureFlags"
+PROFILE_TYPES = (FREEFORM, FEATURE_FLAGS)
+
+
+def _default_schema() -> dict[str, object]:
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}
+
+
 @dataclass(frozen=True)
 class ConfigProfileSpec:
-    """A hosted freeform JSON AppConfig profile, validated by a JSON schema."""
+    """A hosted AppConfig profile: freeform JSON validated by a JSON schema (the default), or
+    feature flags (`type=FEATURE_FLAGS`), which apps read through the agent's `?flag=`."""
 
     name: str = "app"
-    json_schema: Mapping[str, object] = field(default_factory=lambda: {
-        "$schema": "http://json-schema.org/draft-07/schema#",
-        "type": "object",
-    })
+    json_schema: Mapping[str, object] = field(default_factory=_default_schema)
+    """Freeform only: AppConfig validates feature flags against its own format."""
     initial_content: Mapping[str, object] = field(default_factory=dict)
+    """Feature flags: the flag set in AppConfig's format (settings/feature_flags.py)."""
+    type: str = FREEFORM
 
     @property
     def initial_content_json(self) -> str:
@@ -74,8 +85,22 @@ class ConfigProfileSpec:
         return json.dumps(self.initial_content, sort_keys=True)
 
     def problem(self) -> tuple[str, str] | None:
-        """(field, reason) if the schema is invalid or the initial content breaks it."""
+        """(field, reason) if the type is unknown, the schema invalid, or the initial content
+        breaks it (AppConfig would only reject it when the first deployment runs, mid-apply)."""
+        if self.type not in PROFILE_TYPES:
+            return "type", f"{self.type!r} must be one of {', '.join(PROFILE_TYPES)}"
+        if self.type == FEATURE_FLAGS:
+            return self._flags_problem()
         return config_profile_problem(self.json_schema, self.initial_content)
+
+    def _flags_problem(self) -> tuple[str, str] | None:
+        if self.json_schema != _default_schema():
+            return "json_schema", ("feature-flag profiles take no JSON schema: AppConfig "
+                                   "validates the flag format itself")
+        reason = feature_flags.problem(self.initial_content)
+        if reason:
+            return "initial_content", f"is not an AppConfig feature-flag set: {reason}"
+        return None
 
 
 @dataclass(frozen=True)

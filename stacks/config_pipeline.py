@@ -87,7 +87,7 @@ class ConfigPipelineStack(EnvironmentStack):
                     name=f"{spec.name}-{spec.config_profile.name}",
                     json_schema=spec.config_profile.json_schema,
                     initial_content_json=spec.config_profile.initial_content_json,
-                    kms_key_arn=self.key.arn,
+                    kms_key_arn=self.key.arn, type=spec.config_profile.type,
                     description=f"{spec.name} runtime configuration"))
                 profile_id = profile.profile_id
             secrets = ServiceSecrets(self, f"{cid}Secrets", ServiceSecretsProps(

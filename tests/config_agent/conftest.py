@@ -63,11 +63,12 @@ class Aws:
         return self.sm.create_secret(Name=name, SecretString=value)
 
     def profile(self, content: bytes, content_type: str = "application/json",
-                env_id: str = "env1234") -> tuple[str, str, str]:
+                env_id: str = "env1234",
+                profile_type: str = "AWS.Freeform") -> tuple[str, str, str]:
         """An AppConfig app + profile with hosted version 1 deployed; returns ids."""
         app = self.appconfig.create_application(Name=f"app-{uuid.uuid4().hex[:6]}")["Id"]
         prof = self.appconfig.create_configuration_profile(
-            ApplicationId=app, Name="main", LocationUri="hosted")["Id"]
+            ApplicationId=app, Name="main", LocationUri="hosted", Type=profile_type)["Id"]
         self.hosted_version(app, prof, content, content_type, "v1")
         self.emulator.deploy(app, env_id, prof, 1)
         return app, env_id, prof
@@ -79,6 +80,10 @@ class Aws:
             ApplicationId=app, ConfigurationProfileId=prof, Content=content,
             ContentType=content_type, **kw)
         return int(resp["VersionNumber"])
+
+    def deletes(self) -> int:
+        """SQS message deletions through the proxy, single or batched."""
+        return self.proxy.count("DeleteMessage") + self.proxy.count("DeleteMessageBatch")
 
     def send(self, queue_url: str, body: str) -> None:
         self.sqs.send_message(QueueUrl=queue_url, MessageBody=body)
@@ -146,6 +151,7 @@ def agent_env(queue_url: str, **extra: str) -> dict[str, str]:
         "CONFIG_AGENT_QUEUE_URL": queue_url,
         "CONFIG_AGENT_TOKEN": TOKEN,
         "CONFIG_AGENT_PORT": "0",
+        "CONFIG_AGENT_SECRETS_PORT": "0",
         "CONFIG_AGENT_WAIT_TIME_SECONDS": "2",
         "CONFIG_AGENT_VISIBILITY_TIMEOUT": "2",
         "CONFIG_AGENT_MAX_RETRIES": "2",

@@ -80,6 +80,31 @@ class _Faults:
         self.counts: Counter[str] = Counter()
         self.faults: dict[str, Fault] = {}
         self.outage: str | None = None  # None | "503" | "reset"
+        self.gates: dict[str, threading.Event] = {}
+        self.waiting: Counter[str] = Counter()  # requests held at a gate right now
+
+    def hold(self, operation: str) -> None:
+        """Requests for `operation` wait (up to 30 s) until `release`: a slow AWS, on demand."""
+        with self.lock:
+            self.gates.setdefault(operation, threading.Event())
+
+    def release(self, operation: str) -> None:
+        with self.lock:
+            gate = self.gates.pop(operation, None)
+        if gate is not None:
+            gate.set()
+
+    def pass_gate(self, operation: str) -> None:
+        with self.lock:
+            gate = self.gates.get(operation)
+            if gate is None:
+                return
+            self.waiting[operation] += 1
+        try:
+            gate.wait(30)
+        finally:
+            with self.lock:
+                self.waiting[operation] -= 1
 
     def fail(self, operation: str, status: int = 503, code: str = "ServiceUnavailable",
              times: int | None = None) -> None:
@@ -90,6 +115,9 @@ class _Faults:
         with self.lock:
             self.faults.clear()
             self.outage = None
+            gates, self.gates = list(self.gates.values()), {}
+        for gate in gates:
+            gate.set()
 
     def count(self, operation: str) -> int:
         with self.lock:
@@ -151,6 +179,7 @@ class FaultProxy(_LoopbackService):
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         super().__init__()
+        self.secret_fetches: Counter[str] = Counter()  # GetSecretValue calls per SecretId
         proxy = self
 
         class Handler(_Base):
@@ -161,8 +190,12 @@ class FaultProxy(_LoopbackService):
                 if not target:  # query protocol (SNS): Action=<operation> in the form body
                     action = parse_qs(body.decode("utf-8", "replace")).get("Action")
                     operation = action[0] if action else "?"
+                if operation == "GetSecretValue":
+                    with proxy.lock:
+                        proxy.secret_fetches[json.loads(body).get("SecretId", "?")] += 1
                 if _apply(self, proxy.check(operation)):
                     return
+                proxy.pass_gate(operation)
                 conn = http.client.HTTPConnection(*upstream, timeout=60)
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
@@ -176,6 +209,20 @@ class FaultProxy(_LoopbackService):
                 self._reply(resp.status, data, out)
 
         self._serve(Handler)
+
+
+FEATURE_FLAGS = "AWS.AppConfig.FeatureFlags"
+
+
+def evaluated_flags(stored: bytes) -> bytes:
+    """What the data plane returns for a feature-flag profile: each flag's `enabled` and
+    attribute values, keyed by flag (the stored definitions and metadata are not sent)."""
+    doc = json.loads(stored)
+    values = doc.get("values", {})
+    out = {key: {"enabled": False, **{k: v for k, v in values.get(key, {}).items()
+                                      if not k.startswith("_")}}
+           for key in doc.get("flags", {})}
+    return json.dumps(out).encode()
 
 
 @dataclass
@@ -261,6 +308,10 @@ class AppConfigEmulator(_LoopbackService):
             ApplicationId=application_id, ConfigurationProfileId=profile_id,
             VersionNumber=version_number)
         content = resp["Content"].read()
+        profile = self._moto.get_configuration_profile(ApplicationId=application_id,
+                                                       ConfigurationProfileId=profile_id)
+        if profile.get("Type") == FEATURE_FLAGS:
+            content = evaluated_flags(content)
         version = _Version(version_number, content, resp.get("ContentType") or "application/json",
                            resp.get("VersionLabel"))
         key = (application_id, environment_id, profile_id)

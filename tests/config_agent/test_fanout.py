@@ -213,11 +213,11 @@ def test_fanout_poison_message_reaches_the_dlq(aws, make_agent, log_stream):
     make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"],
                              CONFIG_AGENT_MAX_RECEIVE_COUNT="2",
                              CONFIG_AGENT_VISIBILITY_TIMEOUT="1"))
-    base_deletes = aws.proxy.count("DeleteMessage")
+    base_deletes = aws.deletes()
     base_fetches = aws.proxy.count("GetSecretValue")
     aws.sns.publish(TopicArn=topic, Message="definitely not json")
     wait_for(lambda: aws.queue_counts(dlq)[0] == 1, timeout=15, what="poison in DLQ")
-    assert aws.proxy.count("DeleteMessage") == base_deletes
+    assert aws.deletes() == base_deletes
     assert aws.proxy.count("GetSecretValue") == base_fetches
     assert "definitely not json" not in log_stream.getvalue()
 

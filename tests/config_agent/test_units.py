@@ -15,10 +15,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from config_agent import contract, logs
 from config_agent.aws import Aws, AwsError, classify
-from config_agent.cache import Cache
+from config_agent.cache import MAX_SELECTED_PER_SECRET, Cache
 from config_agent.events import DeploymentStarted, MessageError, SecretChanged, parse
 from config_agent.output import OutputDir, safe_name, write_atomic
 from config_agent.settings import ProfileRef, Settings, SettingsError
+from config_agent.sources import SecretValue
 from tests import event_samples as ev
 
 BASE = {"CONFIG_AGENT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/111111111111/q",
@@ -46,7 +47,11 @@ def test_settings_appconfig_group_and_profiles():
 @pytest.mark.parametrize("extra, needle", [
     ({"CONFIG_AGENT_QUEUE_URL": ""}, "QUEUE_URL is required"),
     ({"CONFIG_AGENT_QUEUE_URL": "sqs://x"}, "QUEUE_URL"),
-    ({"CONFIG_AGENT_TOKEN": ""}, "TOKEN or CONFIG_AGENT_TOKEN_FILE is required"),
+    ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN_FILE or AWS_TOKEN is required"),
+    ({"AWS_TOKEN": "tok-2"}, "only one of CONFIG_AGENT_TOKEN and AWS_TOKEN"),
+    ({"CONFIG_AGENT_SECRETS_PORT": "2772"}, "CONFIG_AGENT_SECRETS_PORT must differ"),
+    ({"CONFIG_AGENT_SECRETS_PORT": "none"}, "CONFIG_AGENT_SECRETS_PORT must be an integer"),
+    ({"CONFIG_AGENT_APPCONFIG_REQUIRE_TOKEN": "no"}, "must be true or false"),
     ({"CONFIG_AGENT_TOKEN_FILE": "/nonexistent/token"}, "TOKEN"),
     ({"CONFIG_AGENT_PORT": "http"}, "CONFIG_AGENT_PORT must be an integer"),
     ({"CONFIG_AGENT_PORT": "70000"}, "CONFIG_AGENT_PORT must be between"),
@@ -63,6 +68,25 @@ def test_settings_errors_name_the_variable(extra, needle):
         Settings.from_env({**BASE, **extra})
     assert needle in str(info.value)
     assert "tok-123" not in str(info.value)
+
+
+def test_settings_ports_and_token_defaults():
+    s = Settings.from_env(BASE)
+    assert (s.port, s.secrets_port, s.appconfig_require_token) == (2772, 2773, True)
+    assert Settings.from_env({**BASE, "CONFIG_AGENT_SECRETS_PORT": "off"}).secrets_port is None
+    assert not Settings.from_env(
+        {**BASE, "CONFIG_AGENT_APPCONFIG_REQUIRE_TOKEN": "FALSE"}).appconfig_require_token
+
+
+def test_settings_aws_token_value_or_file_url(tmp_path):
+    env = {k: v for k, v in BASE.items() if k != "CONFIG_AGENT_TOKEN"}
+    assert Settings.from_env({**env, "AWS_TOKEN": "sm-agent-token"}).token == "sm-agent-token"
+    path = tmp_path / "token"
+    path.write_text("from-aws-token-file\n")
+    assert Settings.from_env({**env, "AWS_TOKEN": f"file://{path}"}).token == \
+        "from-aws-token-file"
+    with pytest.raises(SettingsError, match="AWS_TOKEN cannot be read"):
+        Settings.from_env({**env, "AWS_TOKEN": "file:///nonexistent/token"})
 
 
 def test_settings_token_file(tmp_path):
@@ -132,6 +156,23 @@ def test_secret_matching_name_full_and_partial_arn():
         for given in ("app/db", full, partial):
             assert cache.secret_ids_matching(given) == [configured], (configured, given)
         assert cache.secret_ids_matching("app/dbx") == []
+
+
+def test_selected_versions_are_bounded_and_never_overwrite_a_newer_refresh():
+    cache = Cache(["s"], [])
+    value = SecretValue(arn="arn:x", name="s", version_id="v1", stages=("AWSPREVIOUS",),
+                        created=None, string="old")
+    previous = ("AWSPREVIOUS", None)
+    started = cache.generation("s")
+    cache.refreshing("s")  # the worker refreshed the secret while a request was fetching
+    cache.put_selected("s", previous, value, started)
+    assert cache.selected("s", previous) is None
+    cache.put_selected("s", previous, value, cache.generation("s"))
+    assert json.loads(cache.selected("s", previous).body)["SecretString"] == "old"
+    for i in range(MAX_SELECTED_PER_SECRET + 4):
+        cache.put_selected("s", (f"label{i}", None), value)
+    assert len(cache.selectors("s")) == MAX_SELECTED_PER_SECRET
+    assert previous not in cache.selectors("s")  # the oldest went first
 
 
 # --- redaction and logging ------------------------------------------------------------------
