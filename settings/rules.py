@@ -87,6 +87,15 @@ def secret_names_problem(names: tuple[str, ...]) -> str | None:
     return None
 
 
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def image_tag_problem(tag: str) -> str | None:
+    """A Docker image tag: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'
+    (Docker reference grammar, `tag`; ECR accepts the same)."""
+    return None if _IMAGE_TAG.match(tag) else f"{tag!r} is not an image tag (1-128 of A-Za-z0-9_.-)"
+
+
 def absolute_path_problem(path: str) -> str | None:
     return None if _ABSOLUTE_PATH.match(path) else f"{path!r} must be an absolute path"
 

@@ -156,9 +156,11 @@ class ServicesSettings:
     alb_deletion_protection: bool = False
     """Deletion protection on the shared ALB (on in prod: a deleted ALB gets a new DNS name)."""
     image_tag: str = "0.1.0"
-    """Tag of the images this env builds and pushes to its own ECR repositories (registry
-    stack): the config-agent sidecar and every service declared with a `dockerfile`. Tags are
-    immutable; bump to release."""
+    """First tag of the images this env builds and pushes to its own ECR repositories (registry
+    stack): the config-agent sidecar and every service declared with a `dockerfile`. Later
+    releases do not change it: `scripts/images.py <env> --tag T --release` pushes tag T and
+    writes it to each image's SSM release parameter, which the services stack reads (see
+    `settings/images.py`, `ImageBuild.tag_parameter`)."""
     config_agent_image: str | None = None
     """Full config-agent image URI; None means `<env ECR>/config-agent:<image_tag>`."""
     off_hours: OffHours | None = None

@@ -8,6 +8,7 @@ the spec asks) with no code change.
 from __future__ import annotations
 
 from cdktf import TerraformOutput
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from constructs import Construct
 
 from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef
@@ -16,7 +17,7 @@ from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingPr
 from modules.service_discovery import ServiceDiscovery, ServiceDiscoveryProps
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
-from settings.images import CONFIG_AGENT_REPOSITORY
+from settings.images import CONFIG_AGENT_REPOSITORY, built_images
 from settings.naming import PLATFORM, resource_name
 from settings.schema import EnvironmentSettings
 from settings.services import ServiceSpec
@@ -45,8 +46,8 @@ class ServicesStack(EnvironmentStack):
         super().__init__(scope, env)
         settings = env.services_settings
         self.registry = registry
-        agent_image = settings.config_agent_image or registry.image(
-            CONFIG_AGENT_REPOSITORY, settings.image_tag)
+        self._builds = {build.repository: build for build in built_images(env)}
+        agent_image = settings.config_agent_image or self._built_image(CONFIG_AGENT_REPOSITORY)
 
         self.load_balancer = self._load_balancer(env, network)
         self.discovery = (ServiceDiscovery(self, "ServiceDiscovery", ServiceDiscoveryProps(
@@ -76,6 +77,14 @@ class ServicesStack(EnvironmentStack):
                      if s.database_security_group_id is not None}
         if databases:
             TerraformOutput(self, "database_security_group_ids", value=databases)
+
+    def _built_image(self, repository: str) -> str:
+        """`<repository url>:<released tag>`, the tag read at plan time from the image's release
+        parameter: a release changes the task definition in this stack's plan, not behind it."""
+        build = self._builds[repository]
+        tag = DataAwsSsmParameter(self, f"ReleasedTag{_pascal(repository)}",
+                                  name=build.tag_parameter)
+        return self.registry.image(repository, tag.insecure_value)
 
     def _load_balancer(self, env: EnvironmentSettings,
                        network: NetworkStack) -> LoadBalancer | None:
@@ -111,7 +120,7 @@ class ServicesStack(EnvironmentStack):
                 max_receive_count=env.pipeline.dlq_max_receive_count))
             self.work_queues[spec.name] = work_queue
         lb = self.load_balancer if spec.load_balancer is not None else None
-        image = spec.image or self.registry.image(spec.name, settings.image_tag)
+        image = spec.image or self._built_image(spec.name)
         architecture = service_architecture(spec, env.cluster)
         service = EcsService(self, f"Service{pascal}", EcsServiceProps(
             env=env.name, account_id=env.account_id, region=env.region, spec=spec,

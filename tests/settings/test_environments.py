@@ -177,6 +177,9 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
     (dict(services_settings=replace(DEV.services_settings,
                                     off_hours=OffHours(timezone="Europe/Atlantis"))),
      "services_settings.off_hours.timezone", "not an IANA time zone"),
+    # Deployments and releases (issue 12).
+    (dict(services_settings=replace(DEV.services_settings, image_tag="v 1")),
+     "services_settings.image_tag", "not an image tag"),
     # Wrong types get the same one-line error instead of a TypeError deep in a construct.
     (dict(cluster=ClusterSettings(asg_min="1")), "cluster.asg_min", "must be int, got '1'"),
     (dict(network=replace(DEV.network, vpc_endpoints="yes")), "network.vpc_endpoints",

@@ -570,7 +570,9 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
     repo_id, _ = _by_name(registry, "aws_ecr_repository", "api")
     _, app, _ = _containers(stack, "dev", "api")
     repo_url, tag = app["image"].rsplit(":", 1)
-    assert tag == ENVS["dev"].services_settings.image_tag
+    (tag_id,) = [k for k, v in stack.data("aws_ssm_parameter").items()
+                 if v["name"] == "/dev/api/image-tag"]
+    assert tag == stack.ref("data.aws_ssm_parameter", tag_id, "insecure_value")
     assert remote_output(extended, stack, repo_url) == registry.ref(
         "aws_ecr_repository", repo_id, "repository_url")
     # The second load-balanced service gets a path rule; a certificate switches on HTTPS.
