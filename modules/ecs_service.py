@@ -10,7 +10,12 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.ecs_service import EcsService as AwsEcsService
 from cdktf_cdktf_provider_aws.ecs_service import (
     EcsServiceCapacityProviderStrategy,
+    EcsServiceDeploymentConfiguration,
+    EcsServiceDeploymentConfigurationCanaryConfiguration,
+    EcsServiceDeploymentConfigurationLifecycleHook,
+    EcsServiceDeploymentConfigurationLinearConfiguration,
     EcsServiceLoadBalancer,
+    EcsServiceLoadBalancerAdvancedConfiguration,
     EcsServiceOrderedPlacementStrategy,
 )
 from cdktf_cdktf_provider_aws.ecs_task_definition import (
@@ -27,6 +32,7 @@ from constructs import Construct
 
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
 from modules.iam import assume_role_policy, managed_policy_arn, policy_json, statement
+from modules.load_balancer import TrafficShift
 from modules.service_config import ServiceConfigResources
 from modules.task_definition import (
     CONFIG_FILES_VOLUME,
@@ -36,7 +42,15 @@ from modules.task_definition import (
     task_memory,
 )
 from settings.naming import PARTITION, log_group_name, resource_name
-from settings.services import ServiceSpec
+from settings.rules import traffic_shift_problem
+from settings.services import (
+    DEFAULT_BAKE_MINUTES,
+    CanaryShift,
+    DeploymentSpec,
+    LinearShift,
+    Rollout,
+    ServiceSpec,
+)
 
 EXECUTION_MANAGED_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
 MIN_HEALTHY_PERCENT = 100
@@ -91,6 +105,9 @@ class EcsServiceProps:
     target_group_arn: str | None = None
     alb_security_group_id: str | None = None
     registry_arn: str | None = None
+    traffic_shift: TrafficShift | None = None
+    """The alternate target group, production/test rules and role for a service whose
+    `spec.deployment` shifts traffic (BLUE_GREEN, CANARY, LINEAR)."""
     depends_on: Sequence[ITerraformDependable] = ()
     """E.g. the ALB listener: a target group must be attached before a service uses it."""
 
@@ -127,6 +144,11 @@ class EcsService(Construct):
         missing = sorted(set(spec.secrets) - set(props.config.secret_arns))
         if missing:
             raise ValueError(f"{spec.name}: no secret ARNs for {missing}")
+        if problem := traffic_shift_problem(spec.deployment.strategy.value,
+                                            props.traffic_shift is not None):
+            raise ValueError(f"{spec.name}: {problem}")
+        if props.traffic_shift is not None and not spec.deployment.shifts_traffic:
+            raise ValueError(f"{spec.name}: a rolling service takes no traffic_shift")
         self._props = props
         self.name = service_name(props.env, spec.name)
         self._grants: list[ITerraformDependable] = []
@@ -338,14 +360,67 @@ class EcsService(Construct):
 
     # --- service ---------------------------------------------------------------------------
 
+    def _hooks_role(self) -> IamRole:
+        """What ECS assumes to invoke the service's lifecycle hooks: InvokeFunction on those
+        functions only (ECS Developer Guide, "Permissions required for Lambda functions in
+        Amazon ECS blue/green deployments"; the documented trust has no conditions)."""
+        p = self._props
+        role = IamRole(self, "DeploymentHooksRole",
+                       name=resource_name(p.env, p.spec.name, "deploy-hooks"),
+                       assume_role_policy=assume_role_policy("ecs.amazonaws.com"))
+        functions = sorted({h.function_arn for h in p.spec.deployment.lifecycle_hooks})
+        self._grants.append(IamRolePolicy(
+            self, "DeploymentHooksPolicy", role=role.id, name="invoke-lifecycle-hooks",
+            policy=policy_json(statement(["lambda:InvokeFunction"], functions,
+                                         sid="InvokeLifecycleHooks"))))
+        return role
+
+    def _deployment(self) -> dict[str, Any]:
+        """The service arguments of its deployment strategy.
+
+        ROLLING keeps the circuit breaker, which ECS supports for rolling updates only (API
+        reference, DeploymentCircuitBreaker); the traffic-shifting strategies roll back on the
+        deployment alarms and lifecycle hooks, during the shift and the bake time.
+        """
+        p = self._props
+        d: DeploymentSpec = p.spec.deployment
+        if not d.shifts_traffic:
+            return {"deployment_circuit_breaker": {"enable": True, "rollback": True}}
+        config: dict[str, Any] = {
+            "strategy": d.strategy.value,
+            "bake_time_in_minutes": str(DEFAULT_BAKE_MINUTES if d.bake_minutes is None
+                                        else d.bake_minutes)}
+        if d.strategy is Rollout.CANARY:
+            canary = d.canary or CanaryShift()
+            config["canary_configuration"] = EcsServiceDeploymentConfigurationCanaryConfiguration(
+                canary_percent=canary.percent,
+                canary_bake_time_in_minutes=str(canary.bake_minutes))
+        if d.strategy is Rollout.LINEAR:
+            linear = d.linear or LinearShift()
+            config["linear_configuration"] = EcsServiceDeploymentConfigurationLinearConfiguration(
+                step_percent=linear.step_percent,
+                step_bake_time_in_minutes=str(linear.step_bake_minutes))
+        if d.lifecycle_hooks:
+            role = self._hooks_role()
+            config["lifecycle_hook"] = [EcsServiceDeploymentConfigurationLifecycleHook(
+                hook_target_arn=hook.function_arn, lifecycle_stages=list(hook.stages),
+                role_arn=role.arn) for hook in d.lifecycle_hooks]
+        return {"deployment_controller": {"type": "ECS"},
+                "deployment_configuration": EcsServiceDeploymentConfiguration(**config)}
+
     def _service(self) -> AwsEcsService:
         p = self._props
         spec = p.spec
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = self._deployment()
         if p.target_group_arn is not None:
+            shift = p.traffic_shift
+            advanced = None if shift is None else EcsServiceLoadBalancerAdvancedConfiguration(
+                alternate_target_group_arn=shift.alternate_target_group_arn,
+                production_listener_rule=shift.production_listener_rule_arn,
+                test_listener_rule=shift.test_listener_rule_arn, role_arn=shift.role_arn)
             extra["load_balancer"] = [EcsServiceLoadBalancer(
                 target_group_arn=p.target_group_arn, container_name=spec.name,
-                container_port=spec.container_port)]
+                container_port=spec.container_port, advanced_configuration=advanced)]
             extra["health_check_grace_period_seconds"] = HEALTH_CHECK_GRACE_SECONDS
         if p.registry_arn is not None:
             extra["service_registries"] = {"registry_arn": p.registry_arn}
@@ -359,7 +434,6 @@ class EcsService(Construct):
                 EcsServiceCapacityProviderStrategy(capacity_provider=name, base=base,
                                                    weight=weight)
                 for name, base, weight in p.capacity_provider_strategy],
-            deployment_circuit_breaker={"enable": True, "rollback": True},
             deployment_minimum_healthy_percent=MIN_HEALTHY_PERCENT,
             deployment_maximum_percent=MAX_PERCENT,
             ordered_placement_strategy=[

@@ -22,7 +22,7 @@ from settings.schema import (
     ServicesSettings,
     SpotCapacity,
 )
-from settings.services import WEB, WORKER, ScalingSpec
+from settings.services import WEB, WORKER, CanaryShift, DeploymentSpec, Rollout, ScalingSpec
 from settings.validation import SettingsError, validate_table
 
 ENVS_VARIABLE = "ECS_ENVS"
@@ -63,6 +63,9 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
             off_hours=OffHours(timezone="America/New_York", min_tasks=1)),
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=4, bake_minutes=2, secret_recovery_days=7),
+        services=(WEB.with_(allow_from=(WORKER.name,), deployment=DeploymentSpec(
+                      strategy=Rollout.BLUE_GREEN, bake_minutes=5)),
+                  WORKER),
         tags={"CostCenter": "platform-staging"},
     ),
     EnvironmentSettings(
@@ -86,7 +89,10 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
         services=(WEB.with_(desired_count=3,
                             scaling=ScalingSpec(min_tasks=3, max_tasks=12,
                                                 requests_per_target=500),
-                            allow_from=(WORKER.name,)),
+                            allow_from=(WORKER.name,),
+                            deployment=DeploymentSpec(
+                                strategy=Rollout.CANARY, bake_minutes=15,
+                                canary=CanaryShift(percent=10.0, bake_minutes=10))),
                   WORKER.with_(desired_count=2,
                                scaling=ScalingSpec(min_tasks=2, max_tasks=20,
                                                    queue_scaling=True))),

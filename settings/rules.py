@@ -328,6 +328,58 @@ def config_profile_problem(json_schema: Mapping[str, object],
     return None
 
 
+# --- ECS deployments ----------------------------------------------------------------------
+
+MAX_BAKE_MINUTES = 1440
+"""ECS bake times (deployment, canary, linear step): 0-1440 minutes (API reference,
+DeploymentConfiguration, CanaryConfiguration, LinearConfiguration)."""
+LIFECYCLE_STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+                    "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
+                    "POST_PRODUCTION_TRAFFIC_SHIFT")
+"""Stages a deployment lifecycle hook may run at (API reference, DeploymentLifecycleHook)."""
+RESERVED_LISTENER_PORTS = (80, 443)
+"""The ALB's production listeners: a test listener needs another port."""
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}"
+                         r"(:[A-Za-z0-9_$-]{1,128})?$")
+
+
+def bake_minutes_problem(minutes: int) -> str | None:
+    return between_problem(minutes, 0, MAX_BAKE_MINUTES)
+
+
+def shift_percent_problem(percent: float, minimum: float) -> str | None:
+    """A traffic share ECS accepts: a multiple of 0.1 from `minimum` to 100 (canary 0.1,
+    linear step 3.0)."""
+    if not minimum <= percent <= 100 or abs(round(percent * 10) - percent * 10) > 1e-6:
+        return f"{percent} must be a multiple of 0.1 from {minimum} to 100"
+    return None
+
+
+def lambda_arn_problem(arn: str) -> str | None:
+    return None if _LAMBDA_ARN.match(arn) else f"{arn!r} is not a Lambda function ARN"
+
+
+def lifecycle_stages_problem(stages: tuple[str, ...]) -> str | None:
+    if not stages:
+        return "name at least one stage"
+    unknown = [s for s in stages if s not in LIFECYCLE_STAGES]
+    if unknown:
+        return f"{unknown} are not ECS lifecycle stages ({', '.join(LIFECYCLE_STAGES)})"
+    if len(set(stages)) != len(stages):
+        return f"{list(stages)} names a stage twice"
+    return None
+
+
+def traffic_shift_problem(strategy: str, load_balanced: bool) -> str | None:
+    """ECS-native BLUE_GREEN/CANARY/LINEAR shift traffic between two target groups of the ALB;
+    without one only ROLLING fits (ECS Developer Guide, "Required resources for Amazon ECS
+    blue/green deployments": Service Connect would be the other traffic source)."""
+    if strategy != "ROLLING" and not load_balanced:
+        return (f"{strategy} shifts traffic between two ALB target groups: it needs a "
+                "load_balancer (or use ROLLING)")
+    return None
+
+
 # --- AppConfig --------------------------------------------------------------------------------
 
 MAX_STRATEGY_MINUTES = 1440

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Mapping
 
 from samples import contract as samples
@@ -54,6 +55,94 @@ class LoadBalancerSpec:
     certificate_arn: str | None = None
     """HTTPS listener (and HTTP->HTTPS redirect) when set; plain HTTP otherwise."""
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+
+
+class Rollout(str, Enum):
+    """How ECS replaces a service's tasks (ECS `deploymentConfiguration.strategy`).
+
+    Every strategy but ROLLING is ECS-native blue/green with managed traffic shifting: ECS
+    starts the new revision beside the old one behind an alternate target group, then moves the
+    production listener rule's weights to it (ECS Developer Guide, "Amazon ECS blue/green
+    deployments", "Linear deployments", "Canary deployments")."""
+
+    ROLLING = "ROLLING"
+    """Replace tasks in place, 100 % / 200 %; the circuit breaker and the alarms roll back."""
+    BLUE_GREEN = "BLUE_GREEN"
+    """Start the full new revision, move all production traffic at once, bake, stop the old."""
+    CANARY = "CANARY"
+    """Move `canary.percent` of traffic, wait `canary.bake_minutes`, then move the rest."""
+    LINEAR = "LINEAR"
+    """Move `linear.step_percent` of traffic every `linear.step_bake_minutes` until 100 %."""
+
+
+@dataclass(frozen=True)
+class CanaryShift:
+    """CANARY traffic shift; the defaults are ECS's (API reference, CanaryConfiguration)."""
+
+    percent: float = 5.0
+    """Share of production traffic the new revision gets first: a multiple of 0.1, 0.1-100."""
+    bake_minutes: int = 10
+    """Minutes at that share before the rest moves (0-1440); alarms roll back meanwhile."""
+
+
+@dataclass(frozen=True)
+class LinearShift:
+    """LINEAR traffic shift; the defaults are ECS's (API reference, LinearConfiguration)."""
+
+    step_percent: float = 10.0
+    """Share of production traffic moved per step: a multiple of 0.1, 3-100."""
+    step_bake_minutes: int = 6
+    """Minutes between steps (0-1440)."""
+
+
+@dataclass(frozen=True)
+class TestListener:
+    """A second ALB listener port on which the new revision answers before production traffic
+    moves to it (ECS points the test listener rule at the green target group first)."""
+
+    __test__ = False  # a settings class, not a pytest test class
+    port: int
+    allowed_cidrs: tuple[str, ...]
+    """Who may reach the unreleased revision: required, there is no public default."""
+
+
+@dataclass(frozen=True)
+class LifecycleHook:
+    """A Lambda function ECS invokes at deployment stages; it answers SUCCEEDED, IN_PROGRESS
+    (ask again) or FAILED (roll back). ECS invokes it through a role scoped to this function
+    (ECS Developer Guide, "Lifecycle hooks for Amazon ECS service deployments")."""
+
+    function_arn: str
+    stages: tuple[str, ...]
+    """ECS lifecycle stages, e.g. ("POST_TEST_TRAFFIC_SHIFT",) to test the green revision."""
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """How a service's new revisions reach production; the env table sets it per env."""
+
+    strategy: Rollout = Rollout.ROLLING
+    bake_minutes: int | None = None
+    """Traffic-shifting strategies only: minutes both revisions keep running after all traffic
+    moved, alarms still able to roll back (0-1440). None: DEFAULT_BAKE_MINUTES."""
+    canary: CanaryShift | None = None
+    """CANARY only; None: ECS's defaults."""
+    linear: LinearShift | None = None
+    """LINEAR only; None: ECS's defaults."""
+    test_listener: TestListener | None = None
+    """Traffic-shifting strategies only: a test port serving the green revision first."""
+    lifecycle_hooks: tuple[LifecycleHook, ...] = ()
+    """Traffic-shifting strategies only."""
+
+    @property
+    def shifts_traffic(self) -> bool:
+        """True for ECS-native blue/green strategies (an alternate target group and a
+        production listener rule that ECS reweights)."""
+        return self.strategy is not Rollout.ROLLING
+
+
+DEFAULT_BAKE_MINUTES = 10
+"""Bake time of a traffic-shifting deployment unless the spec sets one."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +213,8 @@ class ServiceSpec:
     """Names of other services in the same environment that may call this one on its
     `container_port` (SG to SG: ingress here, egress on the caller). They find it at
     `<name>.<env>.internal` when `service_discovery` is on."""
+    deployment: DeploymentSpec = DeploymentSpec()
+    """Rolling by default; BLUE_GREEN, CANARY and LINEAR need a `load_balancer`."""
 
     def with_(self, **changes: object) -> "ServiceSpec":
         """A copy with some fields changed: how environments size a shared spec."""

@@ -24,7 +24,7 @@ from settings.schema import (
     S3State,
     TerraformCloudState,
 )
-from settings.services import ServiceSpec
+from settings.services import DeploymentSpec, Rollout, ServiceSpec
 
 
 class SettingsError(ValueError):
@@ -242,6 +242,51 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     if s.config_profile is not None and (problem := s.config_profile.problem()):
         raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
     _check(env, f"{where}.secrets", rules.secret_names_problem(s.secrets))
+    _check_deployment(env, f"{where}.deployment", s.deployment, s.load_balancer is not None)
+
+
+def _check_deployment(env: str, where: str, d: DeploymentSpec, load_balanced: bool) -> None:
+    _check(env, f"{where}.strategy", rules.traffic_shift_problem(d.strategy.value, load_balanced))
+    if not d.shifts_traffic:
+        for name in ("bake_minutes", "canary", "linear", "test_listener"):
+            if getattr(d, name) is not None:
+                raise _fail(env, f"{where}.{name}", "only for traffic-shifting strategies "
+                                                    "(BLUE_GREEN, CANARY, LINEAR), not ROLLING")
+        if d.lifecycle_hooks:
+            raise _fail(env, f"{where}.lifecycle_hooks", "only for traffic-shifting strategies "
+                                                          "(BLUE_GREEN, CANARY, LINEAR)")
+        return
+    if d.bake_minutes is not None:
+        _check(env, f"{where}.bake_minutes", rules.bake_minutes_problem(d.bake_minutes))
+    for name, strategy in (("canary", Rollout.CANARY), ("linear", Rollout.LINEAR)):
+        if getattr(d, name) is not None and d.strategy is not strategy:
+            raise _fail(env, f"{where}.{name}", f"only with strategy {strategy.value}, "
+                                                f"not {d.strategy.value}")
+    if d.canary is not None:
+        _check(env, f"{where}.canary.percent", rules.shift_percent_problem(d.canary.percent, 0.1))
+        _check(env, f"{where}.canary.bake_minutes",
+               rules.bake_minutes_problem(d.canary.bake_minutes))
+    if d.linear is not None:
+        _check(env, f"{where}.linear.step_percent",
+               rules.shift_percent_problem(d.linear.step_percent, 3.0))
+        _check(env, f"{where}.linear.step_bake_minutes",
+               rules.bake_minutes_problem(d.linear.step_bake_minutes))
+    if d.test_listener is not None:
+        port = d.test_listener.port
+        _check(env, f"{where}.test_listener.port", rules.port_problem(port))
+        if port in rules.RESERVED_LISTENER_PORTS:
+            raise _fail(env, f"{where}.test_listener.port",
+                        f"{port} is a production listener port; pick another")
+        if not d.test_listener.allowed_cidrs:
+            raise _fail(env, f"{where}.test_listener.allowed_cidrs",
+                        "name who may reach the unreleased revision")
+        for cidr in d.test_listener.allowed_cidrs:
+            _check(env, f"{where}.test_listener.allowed_cidrs", rules.cidr_problem(cidr))
+    for i, hook in enumerate(d.lifecycle_hooks):
+        _check(env, f"{where}.lifecycle_hooks[{i}].function_arn",
+               rules.lambda_arn_problem(hook.function_arn))
+        _check(env, f"{where}.lifecycle_hooks[{i}].stages",
+               rules.lifecycle_stages_problem(hook.stages))
 
 
 def _check_architectures(env: EnvironmentSettings) -> None:
@@ -277,6 +322,14 @@ def _check_services(env: str, services: tuple[ServiceSpec, ...]) -> None:
             raise _fail(env, f"services[{spec.name}]", "declared twice")
         seen.add(spec.name)
     names = [s.name for s in services]
+    test_ports = [s.deployment.test_listener.port for s in services
+                  if s.deployment.test_listener is not None]
+    for s in services:
+        listener = s.deployment.test_listener
+        if listener is not None and test_ports.count(listener.port) > 1:
+            raise _fail(env, f"services[{s.name}].deployment.test_listener.port",
+                        f"{listener.port} is another service's test listener too; each service "
+                        "gets its own port")
     for s in services:
         if not s.allow_from:
             continue

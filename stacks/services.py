@@ -99,9 +99,12 @@ class ServicesStack(EnvironmentStack):
         return LoadBalancer(self, "LoadBalancer", LoadBalancerProps(
             name=resource_name(env.name, PLATFORM, "alb"), account_id=env.account_id,
             vpc_id=network.vpc_id, subnet_ids=network.public_subnet_ids,
-            targets=tuple(AlbTarget(name=s.name, target_group_name=target_group_name(
-                env.name, s.name), port=s.container_port,
-                health_check_path=s.health_check_path) for s in fronted),
+            targets=tuple(AlbTarget(
+                name=s.name, target_group_name=target_group_name(env.name, s.name),
+                port=s.container_port, health_check_path=s.health_check_path,
+                alternate_target_group_name=(target_group_name(env.name, f"{s.name}-alt")
+                                             if s.deployment.shifts_traffic else None),
+                test_listener=s.deployment.test_listener) for s in fronted),
             allowed_cidrs=cidrs, certificate_arns=certificates,
             deletion_protection=settings.alb_deletion_protection,
             access_logs_bucket_name=(
@@ -137,7 +140,9 @@ class ServicesStack(EnvironmentStack):
             alb_security_group_id=lb.security_group_id if lb else None,
             registry_arn=(self.discovery.register(spec.name)
                           if self.discovery and spec.service_discovery else None),
-            depends_on=[lb.listener, *lb.rules] if lb else ()))
+            traffic_shift=(lb.traffic_shift(spec.name)
+                           if lb and spec.deployment.shifts_traffic else None),
+            depends_on=lb.dependables() if lb else ()))
         if lb is not None:
             lb.allow_to_service(spec.name, service.security_group_id, spec.container_port)
         self.services[spec.name] = service
@@ -155,7 +160,8 @@ class ServicesStack(EnvironmentStack):
         if sc.queue_scaling and work_queue is not None:
             scaling.scale_on_backlog(work_queue.name, sc.backlog_per_task)
         if sc.requests_per_target is not None and self.load_balancer is not None:
-            scaling.scale_on_requests(self.load_balancer.request_count_label(spec.name),
+            scaling.scale_on_requests(self.load_balancer.arn_suffix,
+                                      self.load_balancer.target_group_suffixes(spec.name),
                                       sc.requests_per_target)
         off = env.services_settings.off_hours
         if off is not None:

@@ -18,10 +18,39 @@ from settings.schema import (
     SpotCapacity,
     TerraformCloudState,
 )
-from settings.services import ConfigProfileSpec, ScalingSpec
+from settings.services import (
+    CanaryShift,
+    ConfigProfileSpec,
+    DeploymentSpec,
+    LifecycleHook,
+    LinearShift,
+    Rollout,
+    ScalingSpec,
+    TestListener,
+)
 from settings.validation import SettingsError, validate
 
 DEV = next(e for e in ENVIRONMENTS if e.name == "dev")
+HOOK_ARN = "arn:aws:lambda:us-west-2:111111111111:function:smoke"
+
+
+def _web(**deployment):
+    """dev's services with web deployed as `DeploymentSpec(**deployment)`."""
+    return (DEV.services[0].with_(deployment=DeploymentSpec(**deployment)), DEV.services[1])
+
+
+def _shift(**deployment):
+    return _web(strategy=Rollout.BLUE_GREEN, **deployment)
+
+
+def _two_test_listeners_on(port):
+    """web and a load-balanced worker, both blue/green with a test listener on `port`."""
+    web, worker = DEV.services
+    shift = DeploymentSpec(strategy=Rollout.BLUE_GREEN,
+                           test_listener=TestListener(port, ("10.0.0.0/8",)))
+    return (web.with_(deployment=shift),
+            worker.with_(container_port=9000, health_check_path="/",
+                         load_balancer=web.load_balancer, deployment=shift))
 
 
 def test_table_has_the_three_environments_with_explicit_accounts_and_regions():
@@ -180,6 +209,53 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
     # Deployments and releases (issue 12).
     (dict(services_settings=replace(DEV.services_settings, image_tag="v 1")),
      "services_settings.image_tag", "not an image tag"),
+    (dict(services=(DEV.services[0], DEV.services[1].with_(
+        deployment=DeploymentSpec(strategy=Rollout.BLUE_GREEN)))),
+     "services[worker].deployment.strategy", "BLUE_GREEN shifts traffic between two ALB"),
+    (dict(services=_web(bake_minutes=5)), "services[web].deployment.bake_minutes",
+     "only for traffic-shifting strategies"),
+    (dict(services=_web(test_listener=TestListener(8081, ("10.0.0.0/8",)))),
+     "services[web].deployment.test_listener", "only for traffic-shifting strategies"),
+    (dict(services=_web(lifecycle_hooks=(LifecycleHook(HOOK_ARN, ("PRE_SCALE_UP",)),))),
+     "services[web].deployment.lifecycle_hooks", "only for traffic-shifting strategies"),
+    (dict(services=_shift(canary=CanaryShift())), "services[web].deployment.canary",
+     "only with strategy CANARY, not BLUE_GREEN"),
+    (dict(services=_web(strategy=Rollout.CANARY, linear=LinearShift())),
+     "services[web].deployment.linear", "only with strategy LINEAR, not CANARY"),
+    (dict(services=_shift(bake_minutes=1441)), "services[web].deployment.bake_minutes",
+     "between 0 and 1440"),
+    (dict(services=_web(strategy=Rollout.CANARY, canary=CanaryShift(percent=0.05))),
+     "services[web].deployment.canary.percent", "multiple of 0.1 from 0.1 to 100"),
+    (dict(services=_web(strategy=Rollout.CANARY, canary=CanaryShift(percent=12.34))),
+     "services[web].deployment.canary.percent", "multiple of 0.1"),
+    (dict(services=_web(strategy=Rollout.CANARY, canary=CanaryShift(bake_minutes=-1))),
+     "services[web].deployment.canary.bake_minutes", "between 0 and 1440"),
+    (dict(services=_web(strategy=Rollout.LINEAR, linear=LinearShift(step_percent=2.0))),
+     "services[web].deployment.linear.step_percent", "from 3.0 to 100"),
+    (dict(services=_web(strategy=Rollout.LINEAR, linear=LinearShift(step_bake_minutes=2000))),
+     "services[web].deployment.linear.step_bake_minutes", "between 0 and 1440"),
+    (dict(services=_shift(test_listener=TestListener(443, ("10.0.0.0/8",)))),
+     "services[web].deployment.test_listener.port", "443 is a production listener port"),
+    (dict(services=_shift(test_listener=TestListener(70000, ("10.0.0.0/8",)))),
+     "services[web].deployment.test_listener.port", "70000 is not a port"),
+    (dict(services=_shift(test_listener=TestListener(8081, ()))),
+     "services[web].deployment.test_listener.allowed_cidrs", "name who may reach"),
+    (dict(services=_shift(test_listener=TestListener(8081, ("10.0.0/8",)))),
+     "services[web].deployment.test_listener.allowed_cidrs", "not a CIDR"),
+    (dict(services=_two_test_listeners_on(8081)),
+     "services[web].deployment.test_listener.port", "8081 is another service's test listener"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook("arn:aws:lambda:smoke",
+                                                         ("PRE_SCALE_UP",)),))),
+     "services[web].deployment.lifecycle_hooks[0].function_arn", "not a Lambda function ARN"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook(HOOK_ARN, ("AFTER_LUNCH",)),))),
+     "services[web].deployment.lifecycle_hooks[0].stages", "are not ECS lifecycle stages"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook(HOOK_ARN, ()),))),
+     "services[web].deployment.lifecycle_hooks[0].stages", "name at least one stage"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook(
+        HOOK_ARN, ("PRE_SCALE_UP", "PRE_SCALE_UP")),))),
+     "services[web].deployment.lifecycle_hooks[0].stages", "names a stage twice"),
+    (dict(services=_web(strategy="BLUE_GREEN")), "services[0].deployment.strategy",
+     "must be Rollout"),
     # Wrong types get the same one-line error instead of a TypeError deep in a construct.
     (dict(cluster=ClusterSettings(asg_min="1")), "cluster.asg_min", "must be int, got '1'"),
     (dict(network=replace(DEV.network, vpc_endpoints="yes")), "network.vpc_endpoints",

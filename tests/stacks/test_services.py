@@ -162,7 +162,10 @@ def test_service_uses_the_cluster_capacity_provider_in_private_subnets(synth, en
     assert remote_output(synth, stack, svc["cluster"]) == cluster.ref(
         "aws_ecs_cluster", cluster_id, "arn")
     assert "launch_type" not in svc, "a capacity provider strategy excludes a launch type"
-    assert svc["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
+    if spec.deployment.shifts_traffic:  # the circuit breaker is for rolling updates only
+        assert "deployment_circuit_breaker" not in svc
+    else:
+        assert svc["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
     assert (svc["deployment_minimum_healthy_percent"], svc["deployment_maximum_percent"]) == (
         100, 200)
     assert svc["ordered_placement_strategy"] == [
@@ -200,17 +203,15 @@ def test_autoscaling_target_and_policies_address_the_service(synth, env, service
     for policy in policies:
         assert policy["scalable_dimension"] == stack.ref("aws_appautoscaling_target", target_id,
                                                          "scalable_dimension")
-    tracked = {p["target_tracking_scaling_policy_configuration"].get(
-        "predefined_metric_specification", {}).get("predefined_metric_type", "backlog"):
-        p["target_tracking_scaling_policy_configuration"]["target_value"]
-        for p in policies}
-    expected_tracking = {
-        "ECSServiceAverageCPUUtilization": spec.scaling.cpu_target_percent,
-        "ECSServiceAverageMemoryUtilization": spec.scaling.memory_target_percent}
+    tracked = {p["name"].removeprefix(f"{env}-{service}-"):
+               p["target_tracking_scaling_policy_configuration"]["target_value"]
+               for p in policies}
+    expected_tracking = {"cpu": spec.scaling.cpu_target_percent,
+                         "memory": spec.scaling.memory_target_percent}
     if spec.scaling.queue_scaling:
         expected_tracking["backlog"] = spec.scaling.backlog_per_task
     if spec.scaling.requests_per_target:
-        expected_tracking["ALBRequestCountPerTarget"] = spec.scaling.requests_per_target
+        expected_tracking["requests"] = spec.scaling.requests_per_target
     assert tracked == expected_tracking
     assert all(p["policy_type"] == "TargetTrackingScaling" for p in policies)
 
@@ -450,18 +451,22 @@ def test_alb_is_public_hardened_and_forwards_to_the_web_target_group(synth, env)
                     for k, v in network.resources("aws_subnet").items()
                     if v["tags"]["Tier"] == "public")
     assert sorted(remote_output(synth, stack, s) for s in lb["subnets"]) == public
-    tg_id, tg = stack.one("aws_lb_target_group")
-    assert tg["target_type"] == "ip", "awsvpc tasks register by IP"
-    assert tg["health_check"]["path"] == settings.service("web").health_check_path
+    tg_id, tg = _by_name(stack, "aws_lb_target_group", f"{env}-web")
+    groups = stack.resources("aws_lb_target_group").values()
+    assert len(groups) == (2 if settings.service("web").deployment.shifts_traffic else 1)
+    for group in groups:
+        assert group["target_type"] == "ip", "awsvpc tasks register by IP"
+        assert group["health_check"]["path"] == settings.service("web").health_check_path
     (listener,) = stack.resources("aws_lb_listener").values()
     assert listener["load_balancer_arn"] == stack.ref("aws_lb", lb_id, "arn")
     assert listener["protocol"] == "HTTP"  # no certificate declared in the env table
     assert listener["default_action"] == [{"type": "forward", "target_group_arn": stack.ref(
         "aws_lb_target_group", tg_id, "arn")}]
     _, web = _service(stack, env, "web")
-    assert web["load_balancer"] == [{"target_group_arn": stack.ref("aws_lb_target_group", tg_id,
-                                                                    "arn"),
-                                     "container_name": "web", "container_port": 8080}]
+    (attachment,) = web["load_balancer"]
+    assert {k: v for k, v in attachment.items() if k != "advanced_configuration"} == {
+        "target_group_arn": stack.ref("aws_lb_target_group", tg_id, "arn"),
+        "container_name": "web", "container_port": 8080}
     if settings.services_settings.alb_access_logs:
         assert lb["access_logs"]["enabled"] is True
         (bucket,) = [v for k, v in stack.resources("aws_s3_bucket").items()
@@ -605,14 +610,35 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
 @pytest.mark.parametrize("env,service", [(e.name, s.name) for e in ENVIRONMENTS
                                          for s in e.services if s.scaling.requests_per_target])
 def test_request_count_tracking_names_the_alb_and_the_target_group(synth, env, service):
+    """One target group: ALBRequestCountPerTarget. A traffic-shifting service's production
+    traffic may sit in either of its two groups, so it tracks both over its running tasks."""
     stack = _stack(synth, env)
     lb_id, _ = stack.one("aws_lb")
-    tg_id, _ = _by_name(stack, "aws_lb_target_group", f"{env}-{service}")
+    lb_suffix = stack.ref("aws_lb", lb_id, "arn_suffix")
+    groups = [stack.ref("aws_lb_target_group", _by_name(stack, "aws_lb_target_group", name)[0],
+                        "arn_suffix")
+              for name in (f"{env}-{service}", f"{env}-{service}-alt")
+              if any(g["name"] == name for g in stack.resources("aws_lb_target_group").values())]
     _, policy = _by_name(stack, "aws_appautoscaling_policy", f"{env}-{service}-requests")
-    spec = policy["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]
-    assert spec == {"predefined_metric_type": "ALBRequestCountPerTarget",
-                    "resource_label": f"{stack.ref('aws_lb', lb_id, 'arn_suffix')}/"
-                                      f"{stack.ref('aws_lb_target_group', tg_id, 'arn_suffix')}"}
+    config = policy["target_tracking_scaling_policy_configuration"]
+    assert config["target_value"] == ENVS[env].service(service).scaling.requests_per_target
+    if not ENVS[env].service(service).deployment.shifts_traffic:
+        assert config["predefined_metric_specification"] == {
+            "predefined_metric_type": "ALBRequestCountPerTarget",
+            "resource_label": f"{lb_suffix}/{groups[0]}"}
+        return
+    assert len(groups) == 2 and "predefined_metric_specification" not in config
+    metrics = {m["id"]: m for m in config["customized_metric_specification"]["metrics"]}
+    assert [k for k, m in metrics.items() if m["return_data"]] == ["per_task"]
+    assert metrics["per_task"]["expression"] == (
+        "(FILL(requests0, 0) + FILL(requests1, 0)) / running")
+    for i, group in enumerate(groups):
+        metric = metrics[f"requests{i}"]["metric_stat"]["metric"]
+        assert (metric["namespace"], metric["metric_name"]) == ("AWS/ApplicationELB",
+                                                                "RequestCount")
+        assert metric["dimensions"] == [{"name": "LoadBalancer", "value": lb_suffix},
+                                        {"name": "TargetGroup", "value": group}]
+    assert metrics["running"]["metric_stat"]["metric"]["metric_name"] == "RunningTaskCount"
 
 
 @pytest.mark.parametrize("env,service", ENV_SERVICES)
