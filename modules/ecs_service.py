@@ -195,6 +195,14 @@ class EcsService(Construct):
         self.service = self._service()
         self.service_name = self.service.name
 
+    def enable_deployment_alarms(self, alarm_names: Sequence[str]) -> None:
+        """Fail and roll back a deployment while one of these alarms is in ALARM, during the
+        rollout and its bake time (ECS Developer Guide, "How CloudWatch alarms detect Amazon
+        ECS deployment failures"); as aws-cdk's `BaseService.enableDeploymentAlarms`."""
+        if not alarm_names:
+            raise ValueError(f"{self.name}: name at least one alarm")
+        self.service.put_alarms(alarm_names=list(alarm_names), enable=True, rollback=True)
+
     # --- IAM -------------------------------------------------------------------------------
 
     def _trust(self) -> str:

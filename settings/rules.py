@@ -150,6 +150,10 @@ def max_receive_count_problem(count: int) -> str | None:
     return between_problem(count, 1, 1000)
 
 
+MAX_SQS_RETENTION_SECONDS = 1209600
+"""SQS keeps a message at most 14 days (SQS Developer Guide, quotas): no message gets older."""
+
+
 def visibility_timeout_problem(seconds: int) -> str | None:
     """SQS visibility timeout: 0-43200 s (12 hours)."""
     return between_problem(seconds, 0, 43200)

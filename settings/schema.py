@@ -181,8 +181,9 @@ class PipelineSettings:
     appconfig_alarm_arns: tuple[str, ...] = ()
     """CloudWatch alarms whose ALARM state makes AppConfig roll a deployment back."""
     alarm_topic_arn: str | None = None
-    """SNS topic (in the env's region) the config-event DLQ alarms notify on ALARM and OK;
-    None: the alarms still change state (console, `describe-alarms`) but notify no one."""
+    """SNS topic (in the env's region) the config-event DLQ alarms and every service's
+    deployment alarms notify on ALARM and OK; None: the alarms still change state (console,
+    `describe-alarms`, deployment rollback) but notify no one."""
 
 
 @dataclass(frozen=True)

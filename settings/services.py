@@ -146,6 +146,23 @@ DEFAULT_BAKE_MINUTES = 10
 
 
 @dataclass(frozen=True)
+class AlarmSpec:
+    """Thresholds of the alarms a deployment rolls back on (and that notify the env's alarm
+    topic): which alarms a service gets depends on its kind (ALB, queue worker, any)."""
+
+    missing_tasks_minutes: int = 10
+    """Every service: running tasks below desired for this many minutes in a row (1-60); long
+    enough for the capacity provider to launch an instance for new tasks."""
+    max_5xx_percent: float = 5.0
+    """ALB services: target 5xx responses as a share of requests, 3 minutes in a row."""
+    max_p99_latency_seconds: float = 2.0
+    """ALB services: p99 target response time, 5 minutes in a row."""
+    max_queue_age_seconds: int = 900
+    """Services with a work queue: age of the oldest message, 10 minutes in a row (60 s to the
+    14-day retention limit)."""
+
+
+@dataclass(frozen=True)
 class ConfigProfileSpec:
     """A hosted freeform JSON AppConfig profile, validated by a JSON schema."""
 
@@ -215,6 +232,8 @@ class ServiceSpec:
     `<name>.<env>.internal` when `service_discovery` is on."""
     deployment: DeploymentSpec = DeploymentSpec()
     """Rolling by default; BLUE_GREEN, CANARY and LINEAR need a `load_balancer`."""
+    alarms: AlarmSpec = AlarmSpec()
+    """Deployment-rollback alarm thresholds."""
 
     def with_(self, **changes: object) -> "ServiceSpec":
         """A copy with some fields changed: how environments size a shared spec."""

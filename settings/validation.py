@@ -243,6 +243,11 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
         raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
     _check(env, f"{where}.secrets", rules.secret_names_problem(s.secrets))
     _check_deployment(env, f"{where}.deployment", s.deployment, s.load_balancer is not None)
+    a = s.alarms
+    for name, low, high in (("missing_tasks_minutes", 1, 60), ("max_5xx_percent", 0.1, 100),
+                            ("max_p99_latency_seconds", 0.001, 600),
+                            ("max_queue_age_seconds", 60, rules.MAX_SQS_RETENTION_SECONDS)):
+        _check(env, f"{where}.alarms.{name}", rules.between_problem(getattr(a, name), low, high))
 
 
 def _check_deployment(env: str, where: str, d: DeploymentSpec, load_balanced: bool) -> None:

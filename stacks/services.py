@@ -13,6 +13,7 @@ from constructs import Construct
 
 from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
+from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
 from modules.service_discovery import ServiceDiscovery, ServiceDiscoveryProps
 from modules.work_queue import WorkQueue, WorkQueueProps
@@ -57,6 +58,7 @@ class ServicesStack(EnvironmentStack):
         self.services: dict[str, EcsService] = {}
         self.work_queues: dict[str, WorkQueue] = {}
         self.autoscaling: dict[str, ServiceAutoscaling] = {}
+        self.alarms: dict[str, ServiceAlarms] = {}
         for spec in env.services:
             self._add_service(env, spec, network, cluster, pipeline, agent_image)
         # Second pass: a callee's rules reference its callers' SGs, which must all exist.
@@ -145,6 +147,15 @@ class ServicesStack(EnvironmentStack):
             depends_on=lb.dependables() if lb else ()))
         if lb is not None:
             lb.allow_to_service(spec.name, service.security_group_id, spec.container_port)
+        alarms = ServiceAlarms(self, f"Alarms{pascal}", ServiceAlarmsProps(
+            name=service.name, cluster_name=cluster.cluster_name, thresholds=spec.alarms,
+            actions=(env.pipeline.alarm_topic_arn,) if env.pipeline.alarm_topic_arn else ()))
+        if lb is not None:
+            alarms.watch_target_groups(lb.arn_suffix, lb.target_group_suffixes(spec.name))
+        if work_queue is not None:
+            alarms.watch_queue(work_queue.name)
+        service.enable_deployment_alarms(alarms.alarm_names)
+        self.alarms[spec.name] = alarms
         self.services[spec.name] = service
         self.autoscaling[spec.name] = self._autoscale(env, spec, service, cluster, work_queue)
 

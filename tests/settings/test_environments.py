@@ -19,6 +19,7 @@ from settings.schema import (
     TerraformCloudState,
 )
 from settings.services import (
+    AlarmSpec,
     CanaryShift,
     ConfigProfileSpec,
     DeploymentSpec,
@@ -256,6 +257,14 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
      "services[web].deployment.lifecycle_hooks[0].stages", "names a stage twice"),
     (dict(services=_web(strategy="BLUE_GREEN")), "services[0].deployment.strategy",
      "must be Rollout"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(missing_tasks_minutes=0)),)),
+     "services[web].alarms.missing_tasks_minutes", "between 1 and 60"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(max_5xx_percent=0)),)),
+     "services[web].alarms.max_5xx_percent", "between 0.1 and 100"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(max_p99_latency_seconds=0)),)),
+     "services[web].alarms.max_p99_latency_seconds", "between 0.001 and 600"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(max_queue_age_seconds=30)),)),
+     "services[web].alarms.max_queue_age_seconds", "between 60 and 1209600"),
     # Wrong types get the same one-line error instead of a TypeError deep in a construct.
     (dict(cluster=ClusterSettings(asg_min="1")), "cluster.asg_min", "must be int, got '1'"),
     (dict(network=replace(DEV.network, vpc_endpoints="yes")), "network.vpc_endpoints",
