@@ -83,6 +83,10 @@ class ServiceAlarms(Construct):
     def alarm_names(self) -> list[str]:
         return [alarm.alarm_name for alarm in self.alarms]
 
+    @property
+    def alarm_arns(self) -> list[str]:
+        return [alarm.arn for alarm in self.alarms]
+
     def _alarm(self, construct_id: str, suffix: str, description: str,
                queries: list[CloudwatchMetricAlarmMetricQuery], *, threshold: float,
                minutes: int, period: int = MINUTE) -> CloudwatchMetricAlarm:

@@ -66,6 +66,7 @@ class ClusterStack(EnvironmentStack):
         self.cluster_name = self.cluster.name
         self.cluster_arn = self.cluster.arn
         self.capacity_provider_name = self.capacity.capacity_provider_name
+        self.capacity_provider_names = [g.capacity_provider_name for g in groups.values()]
         self.instance_security_group_id = self.capacity.security_group_id
         TerraformOutput(self, "cluster_name", value=self.cluster.cluster.name)
         TerraformOutput(self, "capacity_provider_name", value=self.capacity_provider_name)

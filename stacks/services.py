@@ -11,6 +11,7 @@ from cdktf import TerraformOutput
 from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from constructs import Construct
 
+from modules.dashboard import DashboardProps, EnvironmentDashboard, LoadBalancerMetrics
 from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
 from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
@@ -65,6 +66,7 @@ class ServicesStack(EnvironmentStack):
         for spec in env.services:
             for caller in spec.allow_from:
                 self.services[spec.name].allow_from(self.services[caller])
+        self.dashboard = self._dashboard(env, cluster, pipeline)
 
         if self.load_balancer is not None:
             TerraformOutput(self, "alb_dns_name", value=self.load_balancer.dns_name)
@@ -79,6 +81,27 @@ class ServicesStack(EnvironmentStack):
                      if s.database_security_group_id is not None}
         if databases:
             TerraformOutput(self, "database_security_group_ids", value=databases)
+
+    def _dashboard(self, env: EnvironmentSettings, cluster: ClusterStack,
+                   pipeline: ConfigPipelineStack) -> EnvironmentDashboard:
+        """`<env>-platform-overview`: the cluster, then each service, then the config events."""
+        dashboard = EnvironmentDashboard(self, "Dashboard", DashboardProps(
+            name=resource_name(env.name, PLATFORM, "overview"), region=env.region))
+        dashboard.add_cluster(cluster.cluster_name, cluster.capacity_provider_names)
+        lb = self.load_balancer
+        for spec in env.services:
+            queue = self.work_queues.get(spec.name)
+            dashboard.add_service(
+                self.services[spec.name].name, cluster.cluster_name,
+                load_balancer=(LoadBalancerMetrics(lb.arn_suffix,
+                                                   lb.target_group_suffixes(spec.name))
+                               if lb is not None and spec.load_balancer is not None else None),
+                queue_name=queue.name if queue is not None else None,
+                alarm_arns=self.alarms[spec.name].alarm_arns)
+        events = [pipeline.event_names[spec.name] for spec in env.services]
+        dashboard.add_config_events([e.dlq for e in events], [e.topic for e in events],
+                                    [rule for e in events for rule in e.rules])
+        return dashboard
 
     def _built_image(self, repository: str) -> str:
         """`<repository url>:<released tag>`, the tag read at plan time from the image's release
