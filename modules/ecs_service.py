@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
+from modules.exec_audit import ExecAccess, exec_statements
 from modules.iam import assume_role_policy, managed_policy_arn, policy_json, statement
 from modules.load_balancer import TrafficShift
 from modules.service_config import ServiceConfigResources
@@ -60,9 +61,6 @@ HEALTH_CHECK_GRACE_SECONDS = 60
 RUNTIME_ARCHITECTURES = {"x86_64": "X86_64", "arm64": "ARM64"}
 """Task definition `runtime_platform.cpu_architecture` per instance architecture."""
 HTTPS = 443
-ECS_EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
-"""ECS exec's Session Manager channels; these actions support no resource-level scoping."""
 QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage",
                           "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
@@ -100,7 +98,9 @@ class EcsServiceProps:
     subnet_ids: Sequence[str]
     config: ServiceConfigResources
     log_retention_days: int
-    ecs_exec_enabled: bool = False
+    ecs_exec: ExecAccess | None = None
+    """ECS Exec into the app container, audited through the cluster's exec key and session
+    log; None: exec off."""
     work_queue: WorkQueueRef | None = None
     target_group_arn: str | None = None
     alb_security_group_id: str | None = None
@@ -285,8 +285,8 @@ class EcsService(Construct):
         # agent's own queue.
         statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [c.kms_key_arn],
                                     sid="UseConfigKey"))
-        if p.ecs_exec_enabled:
-            statements.append(statement(ECS_EXEC_ACTIONS, ["*"], sid="EcsExec"))
+        if p.ecs_exec is not None:
+            statements.extend(exec_statements(p.ecs_exec.key_arn, p.ecs_exec.log_group_arn))
         return statements
 
     def _task_role(self) -> IamRole:
@@ -450,7 +450,7 @@ class EcsService(Construct):
                 EcsServiceOrderedPlacementStrategy(type="binpack", field="memory")],
             network_configuration={"subnets": p.subnet_ids, "security_groups": [
                 self.security_group.id], "assign_public_ip": False},
-            enable_execute_command=p.ecs_exec_enabled, propagate_tags="SERVICE",
+            enable_execute_command=p.ecs_exec is not None, propagate_tags="SERVICE",
             enable_ecs_managed_tags=True, wait_for_steady_state=False,
             # Application Auto Scaling owns the task count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),

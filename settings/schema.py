@@ -151,7 +151,10 @@ class ServicesSettings:
 
     log_retention_days: int = 30
     ecs_exec_enabled: bool = False
-    """ECS exec into containers; off by default, SSM Session Manager reaches hosts anyway."""
+    """ECS exec into containers; off by default, SSM Session Manager reaches hosts anyway.
+    When on, every session is encrypted with a KMS key of its own and logged (cluster stack)."""
+    exec_audit_retention_days: int = 365
+    """Retention of the ECS Exec session log (an audit trail: a year by default)."""
     alb_access_logs: bool = False
     alb_deletion_protection: bool = False
     """Deletion protection on the shared ALB (on in prod: a deleted ALB gets a new DNS name)."""

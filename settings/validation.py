@@ -371,6 +371,8 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     _check_cluster(name, env.cluster)
     _check(name, "services_settings.log_retention_days",
            rules.retention_problem(env.services_settings.log_retention_days))
+    _check(name, "services_settings.exec_audit_retention_days",
+           rules.retention_problem(env.services_settings.exec_audit_retention_days))
     _check(name, "services_settings.image_tag",
            rules.image_tag_problem(env.services_settings.image_tag))
     if env.services_settings.off_hours is not None:

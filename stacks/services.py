@@ -158,7 +158,7 @@ class ServicesStack(EnvironmentStack):
             architecture=architecture, vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids, config=pipeline.service_config[spec.name],
             log_retention_days=settings.log_retention_days,
-            ecs_exec_enabled=settings.ecs_exec_enabled,
+            ecs_exec=cluster.exec_access,
             work_queue=(WorkQueueRef(arn=work_queue.arn, url=work_queue.url)
                         if work_queue else None),
             target_group_arn=lb.target_groups[spec.name].arn if lb else None,

@@ -208,6 +208,8 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
                                     off_hours=OffHours(timezone="Europe/Atlantis"))),
      "services_settings.off_hours.timezone", "not an IANA time zone"),
     # Deployments and releases (issue 12).
+    (dict(services_settings=replace(DEV.services_settings, exec_audit_retention_days=100)),
+     "services_settings.exec_audit_retention_days", "not a CloudWatch retention value"),
     (dict(services_settings=replace(DEV.services_settings, image_tag="v 1")),
      "services_settings.image_tag", "not an image tag"),
     (dict(services=(DEV.services[0], DEV.services[1].with_(
