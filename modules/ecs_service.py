@@ -17,6 +17,10 @@ from cdktf_cdktf_provider_aws.ecs_service import (
     EcsServiceLoadBalancer,
     EcsServiceLoadBalancerAdvancedConfiguration,
     EcsServiceOrderedPlacementStrategy,
+    EcsServiceServiceConnectConfiguration,
+    EcsServiceServiceConnectConfigurationLogConfiguration,
+    EcsServiceServiceConnectConfigurationService,
+    EcsServiceServiceConnectConfigurationServiceClientAlias,
 )
 from cdktf_cdktf_provider_aws.ecs_task_definition import (
     EcsTaskDefinition,
@@ -78,6 +82,19 @@ class WorkQueueRef:
 
 
 @dataclass(frozen=True)
+class ServiceConnectRef:
+    """The env's Service Connect namespace (an HTTP namespace)."""
+
+    namespace_arn: str
+    namespace_name: str
+    """`<env>.internal`: servers answer at `<service>.<namespace name>:<container port>`."""
+
+
+SERVICE_CONNECT_LOG_PREFIX = "service-connect"
+"""Stream prefix of the Service Connect proxy's logs in the service's log group."""
+
+
+@dataclass(frozen=True)
 class EcsServiceProps:
     """One service spec plus everything it runs on and consumes (strings may be tokens)."""
 
@@ -105,6 +122,9 @@ class EcsServiceProps:
     target_group_arn: str | None = None
     alb_security_group_id: str | None = None
     registry_arn: str | None = None
+    service_connect: ServiceConnectRef | None = None
+    """Join the env's Service Connect namespace (instead of `registry_arn` DNS records): as a
+    server when `spec.service_discovery`, else as a client only."""
     traffic_shift: TrafficShift | None = None
     """The alternate target group, production/test rules and role for a service whose
     `spec.deployment` shifts traffic (BLUE_GREEN, CANARY, LINEAR)."""
@@ -149,6 +169,12 @@ class EcsService(Construct):
             raise ValueError(f"{spec.name}: {problem}")
         if props.traffic_shift is not None and not spec.deployment.shifts_traffic:
             raise ValueError(f"{spec.name}: a rolling service takes no traffic_shift")
+        if props.service_connect is not None and props.registry_arn is not None:
+            raise ValueError(f"{spec.name}: Service Connect replaces the DNS registry")
+        serves = props.service_connect is not None and spec.service_discovery
+        if serves and spec.container_port is None:
+            raise ValueError(f"{spec.name}: a Service Connect server needs a container_port")
+        self._port_name = spec.name if serves else None
         self._props = props
         self.name = service_name(props.env, spec.name)
         self._grants: list[ITerraformDependable] = []
@@ -180,7 +206,7 @@ class EcsService(Construct):
             secret_arns={k: c.secret_arns[k] for k in spec.secrets},
             agent_token_secret_arn=c.agent_token_secret_arn,
             work_queue_url=props.work_queue.url if props.work_queue else None,
-            config_files_path=spec.config_files_path)
+            config_files_path=spec.config_files_path, port_name=self._port_name)
         self.task_definition = EcsTaskDefinition(
             self, "TaskDefinition", family=self.name, network_mode="awsvpc",
             requires_compatibilities=["EC2"], cpu=str(task_cpu(spec.cpu)),
@@ -416,6 +442,24 @@ class EcsService(Construct):
         return {"deployment_controller": {"type": "ECS"},
                 "deployment_configuration": EcsServiceDeploymentConfiguration(**config)}
 
+    def _service_connect(self, ref: ServiceConnectRef) -> EcsServiceServiceConnectConfiguration:
+        """Client of the namespace, and server of `<service>.<namespace>:<port>` when the
+        spec is discoverable; the proxy logs to the service's log group (its access logs:
+        provider 6.25 has no `access_log_configuration` block yet)."""
+        p = self._props
+        spec = p.spec
+        servers = [] if self._port_name is None else [
+            EcsServiceServiceConnectConfigurationService(
+                port_name=self._port_name, discovery_name=spec.name,
+                client_alias=EcsServiceServiceConnectConfigurationServiceClientAlias(
+                    port=spec.container_port, dns_name=f"{spec.name}.{ref.namespace_name}"))]
+        return EcsServiceServiceConnectConfiguration(
+            enabled=True, namespace=ref.namespace_arn, service=servers or None,
+            log_configuration=EcsServiceServiceConnectConfigurationLogConfiguration(
+                log_driver="awslogs", options={
+                    "awslogs-group": self.log_group.name, "awslogs-region": p.region,
+                    "awslogs-stream-prefix": SERVICE_CONNECT_LOG_PREFIX}))
+
     def _service(self) -> AwsEcsService:
         p = self._props
         spec = p.spec
@@ -432,6 +476,8 @@ class EcsService(Construct):
             extra["health_check_grace_period_seconds"] = HEALTH_CHECK_GRACE_SECONDS
         if p.registry_arn is not None:
             extra["service_registries"] = {"registry_arn": p.registry_arn}
+        if p.service_connect is not None:
+            extra["service_connect_configuration"] = self._service_connect(p.service_connect)
         # Without the grants in place, the first tasks fail secret injection or their
         # agent's AWS calls (AccessDenied) and count toward the circuit breaker.
         extra["depends_on"] = [*p.depends_on, *self._grants]

@@ -168,6 +168,11 @@ class ServicesSettings:
     """Full config-agent image URI; None means `<env ECR>/config-agent:<image_tag>`."""
     off_hours: OffHours | None = None
     """Scheduled scaling: a lower task minimum outside working hours (dev, staging)."""
+    service_connect: bool = False
+    """ECS Service Connect instead of Cloud Map DNS records: an HTTP namespace `<env>.internal`,
+    every service a client, each `service_discovery` service a server at
+    `<name>.<env>.internal:<container port>` (same address as the DNS records), the proxy
+    balancing, retrying and logging calls (ECS Developer Guide, "Service Connect")."""
 
 
 @dataclass(frozen=True)

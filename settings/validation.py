@@ -378,6 +378,11 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     if env.services_settings.off_hours is not None:
         _check_off_hours(name, env.services_settings.off_hours)
     _check_services(name, env.services)
+    if env.services_settings.service_connect:
+        for spec in env.services:
+            if spec.service_discovery and spec.container_port is None:
+                raise _fail(name, f"services[{spec.name}].service_discovery",
+                            "a Service Connect server needs a container_port to serve")
     _check_architectures(env)
     _check_pipeline(env)
     return env

@@ -12,11 +12,15 @@ from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from constructs import Construct
 
 from modules.dashboard import DashboardProps, EnvironmentDashboard, LoadBalancerMetrics
-from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef
+from modules.ecs_service import EcsService, EcsServiceProps, ServiceConnectRef, WorkQueueRef
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
 from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
-from modules.service_discovery import ServiceDiscovery, ServiceDiscoveryProps
+from modules.service_discovery import (
+    ServiceConnectNamespace,
+    ServiceDiscovery,
+    ServiceDiscoveryProps,
+)
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
 from settings.images import CONFIG_AGENT_REPOSITORY, built_images
@@ -52,9 +56,14 @@ class ServicesStack(EnvironmentStack):
         agent_image = settings.config_agent_image or self._built_image(CONFIG_AGENT_REPOSITORY)
 
         self.load_balancer = self._load_balancer(env, network)
-        self.discovery = (ServiceDiscovery(self, "ServiceDiscovery", ServiceDiscoveryProps(
-            namespace=f"{env.name}.{DISCOVERY_DOMAIN}", vpc_id=network.vpc_id))
-            if any(s.service_discovery for s in env.services) else None)
+        namespace = ServiceDiscoveryProps(namespace=f"{env.name}.{DISCOVERY_DOMAIN}",
+                                          vpc_id=network.vpc_id)
+        self.discovery: ServiceDiscovery | None = None
+        self.service_connect: ServiceConnectNamespace | None = None
+        if settings.service_connect:
+            self.service_connect = ServiceConnectNamespace(self, "ServiceConnect", namespace)
+        elif any(s.service_discovery for s in env.services):
+            self.discovery = ServiceDiscovery(self, "ServiceDiscovery", namespace)
 
         self.services: dict[str, EcsService] = {}
         self.work_queues: dict[str, WorkQueue] = {}
@@ -165,6 +174,9 @@ class ServicesStack(EnvironmentStack):
             alb_security_group_id=lb.security_group_id if lb else None,
             registry_arn=(self.discovery.register(spec.name)
                           if self.discovery and spec.service_discovery else None),
+            service_connect=(ServiceConnectRef(self.service_connect.arn,
+                                               self.service_connect.namespace_name)
+                             if self.service_connect else None),
             traffic_shift=(lb.traffic_shift(spec.name)
                            if lb and spec.deployment.shifts_traffic else None),
             depends_on=lb.dependables() if lb else ()))

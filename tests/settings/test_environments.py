@@ -208,6 +208,11 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
                                     off_hours=OffHours(timezone="Europe/Atlantis"))),
      "services_settings.off_hours.timezone", "not an IANA time zone"),
     # Deployments and releases (issue 12).
+    (dict(services_settings=replace(DEV.services_settings, service_connect=True),
+          services=(DEV.services[0], DEV.services[1].with_(service_discovery=True))),
+     "services[worker].service_discovery", "a Service Connect server needs a container_port"),
+    (dict(services_settings=replace(DEV.services_settings, service_connect="yes")),
+     "services_settings.service_connect", "must be bool"),
     (dict(services_settings=replace(DEV.services_settings, exec_audit_retention_days=100)),
      "services_settings.exec_audit_retention_days", "not a CloudWatch retention value"),
     (dict(services_settings=replace(DEV.services_settings, image_tag="v 1")),
