@@ -29,6 +29,7 @@ from constructs import Construct
 from modules.checkov_skips import skip_checks
 from modules.iam import assume_role_policy, managed_policy_arn, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
+from modules.web_acl import WebAcl
 from settings.naming import PARTITION
 from settings.rules import RESERVED_LISTENER_PORTS, alb_name_problem
 from settings.services import TestListener
@@ -61,9 +62,10 @@ ACCESS_LOG_BUCKET_SKIPS = {
 }
 MAX_TARGET_GROUP_NAME = 32
 PLAIN_HTTP_LISTENER_SKIPS = {
-    "CKV_AWS_2": "no service in this env declares a certificate_arn; the listener "
-                 "becomes HTTPS (with redirect) as soon as one does",
-    "CKV_AWS_103": "plain HTTP listener (no certificate declared): no TLS to set"}
+    "CKV_AWS_2": "no certificate in this env (services_settings.https, or a service's "
+                 "certificate_arn); the listener becomes HTTPS (with redirect) with one; "
+                 "production envs must have one or an explicit plain_http_waiver",
+    "CKV_AWS_103": "plain HTTP listener (no certificate in this env): no TLS to set"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class LoadBalancerProps:
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     certificate_arns: tuple[str, ...] = ()
     """HTTPS (with HTTP->HTTPS redirect) when non-empty; the first is the listener default."""
+    web_acl: WebAcl | None = None
+    """A WAFv2 web ACL to attach to the ALB."""
     deletion_protection: bool = False
     access_logs_bucket_name: str | None = None
     idle_timeout_seconds: int = 60
@@ -196,13 +200,23 @@ class LoadBalancer(Construct):
             **({} if props.deletion_protection else {
                 "CKV_AWS_150": "deletion protection is on in prod only (services_settings."
                                "alb_deletion_protection) so short-lived envs can be torn down"}),
-            "CKV2_AWS_28": "WAF is not part of this platform; ALB exposure is limited by "
-                           "allowed_cidrs per service",
+            **({} if props.web_acl else {
+                "CKV2_AWS_28": "no WAF in this env (services_settings.waf, on in prod); ALB "
+                               "exposure is limited by allowed_cidrs per service"}),
+            **({} if not props.web_acl or props.web_acl.blocks_anonymous_ips else {
+                "CKV2_AWS_76": "the web ACL blocks Log4j lookups (known bad inputs, "
+                               "CKV_AWS_192 passes); this check also wants the anonymous IP "
+                               "list, which turns away VPN users: opt in with "
+                               "waf.block_anonymous_ips"}),
             **({} if https else {
-                "CKV2_AWS_20": "no service in this env declares a certificate_arn, so there is "
-                               "no HTTPS listener to redirect to; the redirect appears with one"}),
+                "CKV2_AWS_20": "no certificate in this env, so there is no HTTPS listener to "
+                               "redirect to; the redirect appears with one"}),
         })
+        if props.web_acl is not None:
+            self.web_acl_association = props.web_acl.associate(self.alb.arn)
         self.dns_name = self.alb.dns_name
+        self.zone_id = self.alb.zone_id
+        """The ALB's canonical hosted zone: what an alias record to it names."""
         self.arn = self.alb.arn
         self.arn_suffix = self.alb.arn_suffix
         """The `LoadBalancer` dimension of AWS/ApplicationELB metrics."""

@@ -14,6 +14,7 @@ from settings.schema import (
     ClusterSettings,
     DeploymentStrategy,
     EnvironmentSettings,
+    HttpsSettings,
     NatMode,
     NetworkSettings,
     OffHours,
@@ -21,6 +22,7 @@ from settings.schema import (
     S3State,
     ServicesSettings,
     SpotCapacity,
+    WafSettings,
 )
 from settings.services import WEB, WORKER, CanaryShift, DeploymentSpec, Rollout, ScalingSpec
 from settings.validation import SettingsError, validate_table
@@ -70,6 +72,7 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
     ),
     EnvironmentSettings(
         name="prod",
+        production=True,
         account_id="222222222222",
         region="us-east-1",
         state=S3State(bucket="ecs-cdktf-state-222222222222", region="us-east-1"),
@@ -81,8 +84,12 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
             spot=SpotCapacity(instance_types=("m6i.large", "m6a.large", "m5.large", "m5a.large",
                                               "m7i.large"),
                               min_size=0, max_size=12, weight=2)),
-        services_settings=ServicesSettings(log_retention_days=90, alb_access_logs=True,
-                                           alb_deletion_protection=True),
+        services_settings=ServicesSettings(
+            log_retention_days=90, alb_access_logs=True, alb_deletion_protection=True,
+            # PLACEHOLDER domain and hosted zone id: replace both with prod's real public zone
+            # before the first apply (ACM validates the certificate through records in it).
+            https=HttpsSettings(domain="app.example.com", hosted_zone_id="Z0PLACEHOLDER0PROD"),
+            waf=WafSettings(rate_limit=2000)),
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=10, bake_minutes=10,
                                   secret_recovery_days=30, trail_multi_region=True),

@@ -332,6 +332,28 @@ def config_profile_problem(json_schema: Mapping[str, object],
     return None
 
 
+# --- public endpoint --------------------------------------------------------------------------
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+WAF_RATE_LIMIT = (100, 2_000_000_000)
+"""Requests per 5 minutes a WAFv2 rate-based rule accepts as its limit (WAF Developer Guide,
+"Rate-based rule statement"; 100 is the older, still valid floor)."""
+
+
+def domain_problem(domain: str) -> str | None:
+    """A lowercase DNS name of two labels or more, as ACM and Route 53 take it (no wildcard:
+    the certificate covers exactly the name the alias record creates)."""
+    if not _DOMAIN.match(domain):
+        return f"{domain!r} is not a lowercase domain name like app.example.com"
+    return None
+
+
+def hosted_zone_id_problem(zone_id: str) -> str | None:
+    return None if _HOSTED_ZONE_ID.match(zone_id) else (
+        f"{zone_id!r} is not a Route 53 hosted zone id (Z followed by capitals and digits)")
+
+
 # --- ECS deployments ----------------------------------------------------------------------
 
 MAX_BAKE_MINUTES = 1440

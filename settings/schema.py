@@ -146,6 +146,31 @@ class OffHours:
 
 
 @dataclass(frozen=True)
+class HttpsSettings:
+    """Serve the env's ALB over HTTPS at `domain`: an ACM certificate validated through DNS in
+    the hosted zone, a TLS 1.3/1.2 listener, HTTP redirected to HTTPS, and an alias record."""
+
+    domain: str
+    """The public name, e.g. `app.example.com` (lowercase)."""
+    hosted_zone_id: str
+    """The Route 53 public hosted zone holding `domain` (not managed here): validation records
+    and the alias record go there."""
+
+
+@dataclass(frozen=True)
+class WafSettings:
+    """A WAFv2 web ACL on the ALB: AWS managed rule groups (Amazon IP reputation list, core
+    rule set, known bad inputs) and a per-IP rate limit; requests are logged with the
+    Authorization and Cookie headers redacted."""
+
+    rate_limit: int = 2000
+    """Requests one IP may send in any 5 minutes before WAF blocks it (100-2,000,000,000)."""
+    block_anonymous_ips: bool = False
+    """Also block VPNs, Tor exit nodes and hosting providers (AWS managed anonymous IP list):
+    off by default, it turns away corporate VPN users and server-side callers."""
+
+
+@dataclass(frozen=True)
 class ServicesSettings:
     """Environment-wide settings for the services stack."""
 
@@ -168,6 +193,14 @@ class ServicesSettings:
     """Full config-agent image URI; None means `<env ECR>/config-agent:<image_tag>`."""
     off_hours: OffHours | None = None
     """Scheduled scaling: a lower task minimum outside working hours (dev, staging)."""
+    https: HttpsSettings | None = None
+    """HTTPS at a domain of the env's own; None: plain HTTP (refused in production envs unless
+    `plain_http_waiver` says why)."""
+    plain_http_waiver: str | None = None
+    """Why a production env serves plain HTTP (e.g. TLS ends at a CDN in front): the explicit
+    waiver the settings require instead of `https`."""
+    waf: WafSettings | None = None
+    """A WAFv2 web ACL on the ALB; None: none."""
     service_connect: bool = False
     """ECS Service Connect instead of Cloud Map DNS records: an HTTP namespace `<env>.internal`,
     every service a client, each `service_discovery` service a server at
@@ -211,6 +244,9 @@ class EnvironmentSettings:
     az_letters: str = "abc"
     """AZ suffixes used, in order; `network.az_count` of them."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    production: bool = False
+    """Serves real users: its ALB must serve HTTPS (`services_settings.https`) unless
+    `services_settings.plain_http_waiver` says why not."""
     deploy_role: DeployRole | None = None
     """Assumed by the provider, the S3 backend and remote-state reads; None uses the shell's
     credentials. Not used with Terraform Cloud, whose runs use the workspace's credentials."""

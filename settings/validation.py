@@ -308,6 +308,32 @@ def _check_architectures(env: EnvironmentSettings) -> None:
                                          "add cluster.graviton for arm64 services")
 
 
+def _check_public_endpoint(env: EnvironmentSettings) -> None:
+    """HTTPS and WAF need the ALB; a production env needs HTTPS or an explicit waiver."""
+    name, s = env.name, env.services_settings
+    has_alb = any(spec.load_balancer is not None for spec in env.services)
+    for field_name in ("https", "waf"):
+        if getattr(s, field_name) is not None and not has_alb:
+            raise _fail(name, f"services_settings.{field_name}",
+                        "no service has a load_balancer: there is no ALB to put it on")
+    if s.https is not None:
+        _check(name, "services_settings.https.domain", rules.domain_problem(s.https.domain))
+        _check(name, "services_settings.https.hosted_zone_id",
+               rules.hosted_zone_id_problem(s.https.hosted_zone_id))
+        if s.plain_http_waiver is not None:
+            raise _fail(name, "services_settings.plain_http_waiver",
+                        "the env serves HTTPS; drop the waiver")
+    elif s.plain_http_waiver is not None and not s.plain_http_waiver.strip():
+        raise _fail(name, "services_settings.plain_http_waiver", "give the reason")
+    elif env.production and has_alb and s.plain_http_waiver is None:
+        raise _fail(name, "services_settings.https",
+                    "a production env serves HTTPS: set https (domain and hosted zone) or a "
+                    "plain_http_waiver saying why not")
+    if s.waf is not None:
+        _check(name, "services_settings.waf.rate_limit",
+               rules.between_problem(s.waf.rate_limit, *rules.WAF_RATE_LIMIT))
+
+
 def _check_off_hours(env: str, off: OffHours) -> None:
     for name in ("scale_in_at", "scale_out_at"):
         _check(env, f"services_settings.off_hours.{name}",
@@ -378,6 +404,7 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     if env.services_settings.off_hours is not None:
         _check_off_hours(name, env.services_settings.off_hours)
     _check_services(name, env.services)
+    _check_public_endpoint(env)
     if env.services_settings.service_connect:
         for spec in env.services:
             if spec.service_discovery and spec.container_port is None:

@@ -14,8 +14,10 @@ from constructs import Construct
 from modules.dashboard import DashboardProps, EnvironmentDashboard, LoadBalancerMetrics
 from modules.ecs_service import EcsService, EcsServiceProps, ServiceConnectRef, WorkQueueRef
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
+from modules.public_endpoint import PublicEndpoint, PublicEndpointProps
 from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
+from modules.web_acl import WebAcl, WebAclProps
 from modules.service_discovery import (
     ServiceConnectNamespace,
     ServiceDiscovery,
@@ -79,6 +81,8 @@ class ServicesStack(EnvironmentStack):
 
         if self.load_balancer is not None:
             TerraformOutput(self, "alb_dns_name", value=self.load_balancer.dns_name)
+        if self.endpoint is not None:
+            TerraformOutput(self, "url", value=f"https://{self.endpoint.domain}")
         TerraformOutput(self, "service_names",
                         value=[s.service_name for s in self.services.values()])
         TerraformOutput(self, "log_group_names",
@@ -122,16 +126,29 @@ class ServicesStack(EnvironmentStack):
 
     def _load_balancer(self, env: EnvironmentSettings,
                        network: NetworkStack) -> LoadBalancer | None:
-        """One ALB shared by every service with a load_balancer spec; none if no service has."""
+        """One ALB shared by every service with a load_balancer spec; none if no service has.
+        With `https`, a DNS-validated certificate and an alias record; with `waf`, a web ACL."""
+        self.endpoint: PublicEndpoint | None = None
+        self.web_acl: WebAcl | None = None
         fronted = [s for s in env.services if s.load_balancer is not None]
         if not fronted:
             return None
         settings = env.services_settings
+        name = resource_name(env.name, PLATFORM, "alb")
         cidrs = tuple(dict.fromkeys(c for s in fronted for c in s.load_balancer.allowed_cidrs))
         certificates = tuple(dict.fromkeys(
             s.load_balancer.certificate_arn for s in fronted if s.load_balancer.certificate_arn))
-        return LoadBalancer(self, "LoadBalancer", LoadBalancerProps(
-            name=resource_name(env.name, PLATFORM, "alb"), account_id=env.account_id,
+        if settings.https is not None:
+            self.endpoint = PublicEndpoint(self, "PublicEndpoint", PublicEndpointProps(
+                domain=settings.https.domain, hosted_zone_id=settings.https.hosted_zone_id))
+            certificates = (self.endpoint.certificate_arn, *certificates)
+        if settings.waf is not None:
+            self.web_acl = WebAcl(self, "WebAcl", WebAclProps(
+                name=name, rate_limit=settings.waf.rate_limit,
+                log_retention_days=settings.log_retention_days,
+                block_anonymous_ips=settings.waf.block_anonymous_ips))
+        lb = LoadBalancer(self, "LoadBalancer", LoadBalancerProps(
+            name=name, account_id=env.account_id,
             vpc_id=network.vpc_id, subnet_ids=network.public_subnet_ids,
             targets=tuple(AlbTarget(
                 name=s.name, target_group_name=target_group_name(env.name, s.name),
@@ -143,7 +160,11 @@ class ServicesStack(EnvironmentStack):
             deletion_protection=settings.alb_deletion_protection,
             access_logs_bucket_name=(
                 resource_name(env.name, PLATFORM, f"alb-logs-{env.account_id}")
-                if settings.alb_access_logs else None)))
+                if settings.alb_access_logs else None),
+            web_acl=self.web_acl))
+        if self.endpoint is not None:
+            self.endpoint.point_at(lb.dns_name, lb.zone_id)
+        return lb
 
     def _add_service(self, env: EnvironmentSettings, spec: ServiceSpec, network: NetworkStack,
                      cluster: ClusterStack, pipeline: ConfigPipelineStack,

@@ -13,10 +13,12 @@ from settings.schema import (
     DeploymentStrategy,
     DeployRole,
     GravitonCapacity,
+    HttpsSettings,
     NatMode,
     OffHours,
     SpotCapacity,
     TerraformCloudState,
+    WafSettings,
 )
 from settings.services import (
     AlarmSpec,
@@ -213,6 +215,31 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
      "services[worker].service_discovery", "a Service Connect server needs a container_port"),
     (dict(services_settings=replace(DEV.services_settings, service_connect="yes")),
      "services_settings.service_connect", "must be bool"),
+    (dict(production=True), "services_settings.https", "a production env serves HTTPS"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("app.example.com", "Z123"),
+                                    plain_http_waiver="TLS ends at the CDN")),
+     "services_settings.plain_http_waiver", "the env serves HTTPS; drop the waiver"),
+    (dict(production=True, services_settings=replace(DEV.services_settings,
+                                                     plain_http_waiver=" ")),
+     "services_settings.plain_http_waiver", "give the reason"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("App.Example.com", "Z123"))),
+     "services_settings.https.domain", "not a lowercase domain name"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("*.example.com", "Z123"))),
+     "services_settings.https.domain", "not a lowercase domain name"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("app.example.com", "example.com"))),
+     "services_settings.https.hosted_zone_id", "not a Route 53 hosted zone id"),
+    (dict(services_settings=replace(DEV.services_settings, waf=WafSettings(rate_limit=50))),
+     "services_settings.waf.rate_limit", "between 100 and 2000000000"),
+    (dict(services=(DEV.services[1],), services_settings=replace(
+        DEV.services_settings, https=HttpsSettings("app.example.com", "Z123"))),
+     "services_settings.https", "no service has a load_balancer"),
+    (dict(services=(DEV.services[1],), services_settings=replace(
+        DEV.services_settings, waf=WafSettings())),
+     "services_settings.waf", "no service has a load_balancer"),
     (dict(services_settings=replace(DEV.services_settings, exec_audit_retention_days=100)),
      "services_settings.exec_audit_retention_days", "not a CloudWatch retention value"),
     (dict(services_settings=replace(DEV.services_settings, image_tag="v 1")),
@@ -286,6 +313,14 @@ def test_bad_setting_fails_with_env_and_field(change, field, detail):
     message = str(err.value)
     assert message.startswith(f"environment 'dev': {field}: "), message
     assert detail in message
+
+
+def test_a_production_env_may_serve_plain_http_only_with_a_stated_waiver():
+    waived = replace(DEV, production=True, services_settings=replace(
+        DEV.services_settings, plain_http_waiver="TLS ends at the CDN in front of the ALB"))
+    assert validate(waived) is waived
+    # Without an ALB there is nothing to serve HTTPS on.
+    assert validate(replace(DEV, production=True, services=(DEV.services[1],)))
 
 
 def test_every_shipped_environment_is_valid():

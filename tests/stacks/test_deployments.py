@@ -105,7 +105,9 @@ def test_traffic_shifting_service_gets_an_alternate_group_a_weighted_rule_and_th
     # main listener, forwarding to both groups, all traffic on the primary, and its actions
     # left to ECS after creation.
     rule = _rule_for(stack, advanced["production_listener_rule"])
-    (listener_id, _), = stack.resources("aws_lb_listener").items()
+    main = "HTTPS" if ENVS[env].services_settings.https else "HTTP"
+    (listener_id,) = [k for k, v in stack.resources("aws_lb_listener").items()
+                      if v["protocol"] == main]
     assert rule["listener_arn"] == stack.ref("aws_lb_listener", listener_id, "arn")
     assert rule["action"] == _weighted(live, idle)
     assert rule["lifecycle"] == {"ignore_changes": ["action"]}

@@ -271,7 +271,8 @@ def test_security_group_chain_references_groups_not_cidrs(synth, env):
                       _by_name(stack, "aws_security_group", f"{env}-web-db")[0], "id")
     # ALB: only listener ports, only from the allowed CIDRs.
     alb_in = [r for r in ingress if r["security_group_id"] == alb_sg]
-    ports = {80, 443} if web.load_balancer.certificate_arn else {80}
+    https = web.load_balancer.certificate_arn or settings.services_settings.https
+    ports = {80, 443} if https else {80}
     assert {r["from_port"] for r in alb_in} == ports
     assert {r["cidr_ipv4"] for r in alb_in} == set(web.load_balancer.allowed_cidrs)
     (alb_out,) = [r for r in egress if r["security_group_id"] == alb_sg]
@@ -460,9 +461,11 @@ def test_alb_is_public_hardened_and_forwards_to_the_web_target_group(synth, env)
     for group in groups:
         assert group["target_type"] == "ip", "awsvpc tasks register by IP"
         assert group["health_check"]["path"] == settings.service("web").health_check_path
-    (listener,) = stack.resources("aws_lb_listener").values()
+    listeners = {v["protocol"]: v for v in stack.resources("aws_lb_listener").values()}
+    https = settings.services_settings.https is not None
+    assert set(listeners) == ({"HTTP", "HTTPS"} if https else {"HTTP"})
+    listener = listeners["HTTPS" if https else "HTTP"]
     assert listener["load_balancer_arn"] == stack.ref("aws_lb", lb_id, "arn")
-    assert listener["protocol"] == "HTTP"  # no certificate declared in the env table
     assert listener["default_action"] == [{"type": "forward", "target_group_arn": stack.ref(
         "aws_lb_target_group", tg_id, "arn")}]
     _, web = _service(stack, env, "web")
@@ -515,13 +518,15 @@ def test_outputs_sidecar_image_and_counts(synth, env):
         stack.ref("aws_ecs_service", k, "name") for k in stack.resources("aws_ecs_service"))
     assert sorted(outputs["log_group_names"]["value"]) == sorted(
         stack.ref("aws_cloudwatch_log_group", k, "name")
-        for k in stack.resources("aws_cloudwatch_log_group"))
+        for k, v in stack.resources("aws_cloudwatch_log_group").items()
+        if not v["name"].startswith("aws-waf-logs-"))
     assert not stack.resources("aws_ecr_repository"), "repositories live in the registry stack"
     counts = stack.counts()
     n = len(settings.services)
-    for rtype in ("aws_ecs_task_definition", "aws_ecs_service", "aws_appautoscaling_target",
-                  "aws_cloudwatch_log_group"):
+    waf = 1 if settings.services_settings.waf else 0  # the web ACL's own log group
+    for rtype in ("aws_ecs_task_definition", "aws_ecs_service", "aws_appautoscaling_target"):
         assert counts[rtype] == n, rtype
+    assert counts["aws_cloudwatch_log_group"] == n + waf
     assert counts["aws_appautoscaling_policy"] >= 2 * n
 
 
