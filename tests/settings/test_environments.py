@@ -21,6 +21,7 @@ from settings.schema import (
     WafSettings,
 )
 from settings.services import (
+    DEFAULT_BAKE_MINUTES,
     AlarmSpec,
     CanaryShift,
     ConfigProfileSpec,
@@ -375,3 +376,35 @@ def test_readme_environment_table_matches_the_settings():
         assert instances == f"{c.instance_type} {c.asg_min}/{c.asg_desired}/{c.asg_max}"
         assert endpoints == ("yes" if env.network.vpc_endpoints else "no")
         assert logs == f"{env.services_settings.log_retention_days} d"
+
+
+def _deployment_cell(spec) -> str:
+    d = spec.deployment
+    bake = d.bake_minutes if d.bake_minutes is not None else DEFAULT_BAKE_MINUTES
+    if d.strategy is Rollout.ROLLING:
+        return "rolling"
+    if d.strategy is Rollout.BLUE_GREEN:
+        return f"blue/green, {bake} min bake"
+    if d.strategy is Rollout.CANARY:
+        c = d.canary or CanaryShift()
+        return f"canary {c.percent:g} % for {c.bake_minutes} min, {bake} min bake"
+    step = d.linear or LinearShift()
+    return f"linear {step.step_percent:g} % every {step.step_bake_minutes} min, {bake} min bake"
+
+
+def test_readme_deployment_table_matches_the_settings():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): [c.strip() for c in line.split("|")[2:-1]]
+            for line in readme.splitlines() if line.startswith("| `")
+            and line.split("|")[1].strip(" `") in {e.name for e in ENVIRONMENTS}}
+    assert set(rows) == {e.name for e in ENVIRONMENTS}
+    for env in ENVIRONMENTS:
+        s = env.services_settings
+        https = ("no" if s.https is None else s.https.domain
+                 + (" (placeholder)" if "PLACEHOLDER" in s.https.hosted_zone_id else ""))
+        assert rows[env.name] == [
+            _deployment_cell(env.service("web")), _deployment_cell(env.service("worker")),
+            https, "yes" if s.waf else "no", "yes" if s.ecs_exec_enabled else "no",
+            "Service Connect" if s.service_connect else "Cloud Map DNS"], env.name
