@@ -17,12 +17,12 @@ from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, ta
 from modules.public_endpoint import PublicEndpoint, PublicEndpointProps
 from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
-from modules.web_acl import WebAcl, WebAclProps
 from modules.service_discovery import (
     ServiceConnectNamespace,
     ServiceDiscovery,
     ServiceDiscoveryProps,
 )
+from modules.web_acl import WebAcl, WebAclProps
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
 from settings.images import CONFIG_AGENT_REPOSITORY, built_images
