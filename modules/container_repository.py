@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
     EcrRepositoryEncryptionConfiguration,
 )
+from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
+
+from modules.checkov_skips import skip_checks
 
 DEFAULT_KEEP_IMAGES = 30
 
@@ -51,3 +55,19 @@ class ContainerRepository(Construct):
     def image(self, tag: str) -> str:
         """`<repository url>:<tag>`."""
         return f"{self.url}:{tag}"
+
+    def track_releases(self, parameter_name: str, initial_tag: str) -> SsmParameter:
+        """An SSM parameter holding the released tag, created at `initial_tag`.
+
+        Terraform ignores later values: releases overwrite it (`aws ssm put-parameter`) and the
+        services stack reads it at plan time, so a release never shows up as drift here.
+        """
+        self.release_parameter = SsmParameter(
+            self, "ReleasedTag", name=parameter_name, type="String", tier="Standard",
+            insecure_value=initial_tag,
+            description=f"Released tag of {self.repository.name}; written by each release",
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["insecure_value"]))
+        skip_checks(self.release_parameter, {
+            "CKV2_AWS_34": "an image tag is public build metadata, not a secret; a "
+                           "SecureString would hide the image in every services plan"})
+        return self.release_parameter

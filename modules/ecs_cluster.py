@@ -6,13 +6,18 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster as AwsEcsCluster
-from cdktf_cdktf_provider_aws.ecs_cluster import EcsClusterSetting
+from cdktf_cdktf_provider_aws.ecs_cluster import (
+    EcsClusterConfigurationExecuteCommandConfiguration,
+    EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration,
+    EcsClusterSetting,
+)
 from cdktf_cdktf_provider_aws.ecs_cluster_capacity_providers import (
     EcsClusterCapacityProviders,
     EcsClusterCapacityProvidersDefaultCapacityProviderStrategy,
 )
 from constructs import Construct
 
+from modules.exec_audit import ExecAudit
 from settings.rules import capacity_strategy_problem
 
 CONTAINER_INSIGHTS = "enhanced"
@@ -35,6 +40,20 @@ class EcsCluster(Construct):
             EcsClusterSetting(name="containerInsights", value=CONTAINER_INSIGHTS)])
         self.name = props.name
         self.arn = self.cluster.arn
+        self.exec_audit: ExecAudit | None = None
+
+    def enable_exec_auditing(self, audit: ExecAudit) -> None:
+        """Encrypt ECS Exec sessions with the audit key and log every session's commands and
+        output to its KMS-encrypted log group (API reference, ExecuteCommandConfiguration:
+        logging OVERRIDE needs the log configuration)."""
+        self.cluster.put_configuration(
+            execute_command_configuration=EcsClusterConfigurationExecuteCommandConfiguration(
+                kms_key_id=audit.key_arn, logging="OVERRIDE",
+                log_configuration=(
+                    EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration(
+                        cloud_watch_log_group_name=audit.log_group_name,
+                        cloud_watch_encryption_enabled=True))))
+        self.exec_audit = audit
 
     def use_capacity_providers(
             self, capacity_provider_names: Sequence[str],

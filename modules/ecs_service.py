@@ -10,8 +10,17 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.ecs_service import EcsService as AwsEcsService
 from cdktf_cdktf_provider_aws.ecs_service import (
     EcsServiceCapacityProviderStrategy,
+    EcsServiceDeploymentConfiguration,
+    EcsServiceDeploymentConfigurationCanaryConfiguration,
+    EcsServiceDeploymentConfigurationLifecycleHook,
+    EcsServiceDeploymentConfigurationLinearConfiguration,
     EcsServiceLoadBalancer,
+    EcsServiceLoadBalancerAdvancedConfiguration,
     EcsServiceOrderedPlacementStrategy,
+    EcsServiceServiceConnectConfiguration,
+    EcsServiceServiceConnectConfigurationLogConfiguration,
+    EcsServiceServiceConnectConfigurationService,
+    EcsServiceServiceConnectConfigurationServiceClientAlias,
 )
 from cdktf_cdktf_provider_aws.ecs_task_definition import (
     EcsTaskDefinition,
@@ -26,7 +35,9 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
+from modules.exec_audit import ExecAccess, exec_statements
 from modules.iam import assume_role_policy, managed_policy_arn, policy_json, statement
+from modules.load_balancer import TrafficShift
 from modules.service_config import ServiceConfigResources
 from modules.task_definition import (
     CONFIG_FILES_VOLUME,
@@ -36,7 +47,15 @@ from modules.task_definition import (
     task_memory,
 )
 from settings.naming import PARTITION, log_group_name, resource_name
-from settings.services import ServiceSpec
+from settings.rules import traffic_shift_problem
+from settings.services import (
+    DEFAULT_BAKE_MINUTES,
+    CanaryShift,
+    DeploymentSpec,
+    LinearShift,
+    Rollout,
+    ServiceSpec,
+)
 
 EXECUTION_MANAGED_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
 MIN_HEALTHY_PERCENT = 100
@@ -46,9 +65,6 @@ HEALTH_CHECK_GRACE_SECONDS = 60
 RUNTIME_ARCHITECTURES = {"x86_64": "X86_64", "arm64": "ARM64"}
 """Task definition `runtime_platform.cpu_architecture` per instance architecture."""
 HTTPS = 443
-ECS_EXEC_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
-"""ECS exec's Session Manager channels; these actions support no resource-level scoping."""
 QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage",
                           "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
 AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
@@ -63,6 +79,19 @@ class WorkQueueRef:
 
     arn: str
     url: str
+
+
+@dataclass(frozen=True)
+class ServiceConnectRef:
+    """The env's Service Connect namespace (an HTTP namespace)."""
+
+    namespace_arn: str
+    namespace_name: str
+    """`<env>.internal`: servers answer at `<service>.<namespace name>:<container port>`."""
+
+
+SERVICE_CONNECT_LOG_PREFIX = "service-connect"
+"""Stream prefix of the Service Connect proxy's logs in the service's log group."""
 
 
 @dataclass(frozen=True)
@@ -86,11 +115,19 @@ class EcsServiceProps:
     subnet_ids: Sequence[str]
     config: ServiceConfigResources
     log_retention_days: int
-    ecs_exec_enabled: bool = False
+    ecs_exec: ExecAccess | None = None
+    """ECS Exec into the app container, audited through the cluster's exec key and session
+    log; None: exec off."""
     work_queue: WorkQueueRef | None = None
     target_group_arn: str | None = None
     alb_security_group_id: str | None = None
     registry_arn: str | None = None
+    service_connect: ServiceConnectRef | None = None
+    """Join the env's Service Connect namespace (instead of `registry_arn` DNS records): as a
+    server when `spec.service_discovery`, else as a client only."""
+    traffic_shift: TrafficShift | None = None
+    """The alternate target group, production/test rules and role for a service whose
+    `spec.deployment` shifts traffic (BLUE_GREEN, CANARY, LINEAR)."""
     depends_on: Sequence[ITerraformDependable] = ()
     """E.g. the ALB listener: a target group must be attached before a service uses it."""
 
@@ -127,6 +164,17 @@ class EcsService(Construct):
         missing = sorted(set(spec.secrets) - set(props.config.secret_arns))
         if missing:
             raise ValueError(f"{spec.name}: no secret ARNs for {missing}")
+        if problem := traffic_shift_problem(spec.deployment.strategy.value,
+                                            props.traffic_shift is not None):
+            raise ValueError(f"{spec.name}: {problem}")
+        if props.traffic_shift is not None and not spec.deployment.shifts_traffic:
+            raise ValueError(f"{spec.name}: a rolling service takes no traffic_shift")
+        if props.service_connect is not None and props.registry_arn is not None:
+            raise ValueError(f"{spec.name}: Service Connect replaces the DNS registry")
+        serves = props.service_connect is not None and spec.service_discovery
+        if serves and spec.container_port is None:
+            raise ValueError(f"{spec.name}: a Service Connect server needs a container_port")
+        self._port_name = spec.name if serves else None
         self._props = props
         self.name = service_name(props.env, spec.name)
         self._grants: list[ITerraformDependable] = []
@@ -158,7 +206,7 @@ class EcsService(Construct):
             secret_arns={k: c.secret_arns[k] for k in spec.secrets},
             agent_token_secret_arn=c.agent_token_secret_arn,
             work_queue_url=props.work_queue.url if props.work_queue else None,
-            config_files_path=spec.config_files_path)
+            config_files_path=spec.config_files_path, port_name=self._port_name)
         self.task_definition = EcsTaskDefinition(
             self, "TaskDefinition", family=self.name, network_mode="awsvpc",
             requires_compatibilities=["EC2"], cpu=str(task_cpu(spec.cpu)),
@@ -172,6 +220,14 @@ class EcsService(Construct):
 
         self.service = self._service()
         self.service_name = self.service.name
+
+    def enable_deployment_alarms(self, alarm_names: Sequence[str]) -> None:
+        """Fail and roll back a deployment while one of these alarms is in ALARM, during the
+        rollout and its bake time (ECS Developer Guide, "How CloudWatch alarms detect Amazon
+        ECS deployment failures"); as aws-cdk's `BaseService.enableDeploymentAlarms`."""
+        if not alarm_names:
+            raise ValueError(f"{self.name}: name at least one alarm")
+        self.service.put_alarms(alarm_names=list(alarm_names), enable=True, rollback=True)
 
     # --- IAM -------------------------------------------------------------------------------
 
@@ -255,8 +311,8 @@ class EcsService(Construct):
         # agent's own queue.
         statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [c.kms_key_arn],
                                     sid="UseConfigKey"))
-        if p.ecs_exec_enabled:
-            statements.append(statement(ECS_EXEC_ACTIONS, ["*"], sid="EcsExec"))
+        if p.ecs_exec is not None:
+            statements.extend(exec_statements(p.ecs_exec.key_arn, p.ecs_exec.log_group_arn))
         return statements
 
     def _task_role(self) -> IamRole:
@@ -338,17 +394,90 @@ class EcsService(Construct):
 
     # --- service ---------------------------------------------------------------------------
 
+    def _hooks_role(self) -> IamRole:
+        """What ECS assumes to invoke the service's lifecycle hooks: InvokeFunction on those
+        functions only (ECS Developer Guide, "Permissions required for Lambda functions in
+        Amazon ECS blue/green deployments"; the documented trust has no conditions)."""
+        p = self._props
+        role = IamRole(self, "DeploymentHooksRole",
+                       name=resource_name(p.env, p.spec.name, "deploy-hooks"),
+                       assume_role_policy=assume_role_policy("ecs.amazonaws.com"))
+        functions = sorted({h.function_arn for h in p.spec.deployment.lifecycle_hooks})
+        self._grants.append(IamRolePolicy(
+            self, "DeploymentHooksPolicy", role=role.id, name="invoke-lifecycle-hooks",
+            policy=policy_json(statement(["lambda:InvokeFunction"], functions,
+                                         sid="InvokeLifecycleHooks"))))
+        return role
+
+    def _deployment(self) -> dict[str, Any]:
+        """The service arguments of its deployment strategy.
+
+        ROLLING keeps the circuit breaker, which ECS supports for rolling updates only (API
+        reference, DeploymentCircuitBreaker); the traffic-shifting strategies roll back on the
+        deployment alarms and lifecycle hooks, during the shift and the bake time.
+        """
+        p = self._props
+        d: DeploymentSpec = p.spec.deployment
+        if not d.shifts_traffic:
+            return {"deployment_circuit_breaker": {"enable": True, "rollback": True}}
+        config: dict[str, Any] = {
+            "strategy": d.strategy.value,
+            "bake_time_in_minutes": str(DEFAULT_BAKE_MINUTES if d.bake_minutes is None
+                                        else d.bake_minutes)}
+        if d.strategy is Rollout.CANARY:
+            canary = d.canary or CanaryShift()
+            config["canary_configuration"] = EcsServiceDeploymentConfigurationCanaryConfiguration(
+                canary_percent=canary.percent,
+                canary_bake_time_in_minutes=str(canary.bake_minutes))
+        if d.strategy is Rollout.LINEAR:
+            linear = d.linear or LinearShift()
+            config["linear_configuration"] = EcsServiceDeploymentConfigurationLinearConfiguration(
+                step_percent=linear.step_percent,
+                step_bake_time_in_minutes=str(linear.step_bake_minutes))
+        if d.lifecycle_hooks:
+            role = self._hooks_role()
+            config["lifecycle_hook"] = [EcsServiceDeploymentConfigurationLifecycleHook(
+                hook_target_arn=hook.function_arn, lifecycle_stages=list(hook.stages),
+                role_arn=role.arn) for hook in d.lifecycle_hooks]
+        return {"deployment_controller": {"type": "ECS"},
+                "deployment_configuration": EcsServiceDeploymentConfiguration(**config)}
+
+    def _service_connect(self, ref: ServiceConnectRef) -> EcsServiceServiceConnectConfiguration:
+        """Client of the namespace, and server of `<service>.<namespace>:<port>` when the
+        spec is discoverable; the proxy logs to the service's log group (its access logs:
+        provider 6.25 has no `access_log_configuration` block yet)."""
+        p = self._props
+        spec = p.spec
+        servers = [] if self._port_name is None else [
+            EcsServiceServiceConnectConfigurationService(
+                port_name=self._port_name, discovery_name=spec.name,
+                client_alias=EcsServiceServiceConnectConfigurationServiceClientAlias(
+                    port=spec.container_port, dns_name=f"{spec.name}.{ref.namespace_name}"))]
+        return EcsServiceServiceConnectConfiguration(
+            enabled=True, namespace=ref.namespace_arn, service=servers or None,
+            log_configuration=EcsServiceServiceConnectConfigurationLogConfiguration(
+                log_driver="awslogs", options={
+                    "awslogs-group": self.log_group.name, "awslogs-region": p.region,
+                    "awslogs-stream-prefix": SERVICE_CONNECT_LOG_PREFIX}))
+
     def _service(self) -> AwsEcsService:
         p = self._props
         spec = p.spec
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = self._deployment()
         if p.target_group_arn is not None:
+            shift = p.traffic_shift
+            advanced = None if shift is None else EcsServiceLoadBalancerAdvancedConfiguration(
+                alternate_target_group_arn=shift.alternate_target_group_arn,
+                production_listener_rule=shift.production_listener_rule_arn,
+                test_listener_rule=shift.test_listener_rule_arn, role_arn=shift.role_arn)
             extra["load_balancer"] = [EcsServiceLoadBalancer(
                 target_group_arn=p.target_group_arn, container_name=spec.name,
-                container_port=spec.container_port)]
+                container_port=spec.container_port, advanced_configuration=advanced)]
             extra["health_check_grace_period_seconds"] = HEALTH_CHECK_GRACE_SECONDS
         if p.registry_arn is not None:
             extra["service_registries"] = {"registry_arn": p.registry_arn}
+        if p.service_connect is not None:
+            extra["service_connect_configuration"] = self._service_connect(p.service_connect)
         # Without the grants in place, the first tasks fail secret injection or their
         # agent's AWS calls (AccessDenied) and count toward the circuit breaker.
         extra["depends_on"] = [*p.depends_on, *self._grants]
@@ -359,7 +488,6 @@ class EcsService(Construct):
                 EcsServiceCapacityProviderStrategy(capacity_provider=name, base=base,
                                                    weight=weight)
                 for name, base, weight in p.capacity_provider_strategy],
-            deployment_circuit_breaker={"enable": True, "rollback": True},
             deployment_minimum_healthy_percent=MIN_HEALTHY_PERCENT,
             deployment_maximum_percent=MAX_PERCENT,
             ordered_placement_strategy=[
@@ -368,7 +496,7 @@ class EcsService(Construct):
                 EcsServiceOrderedPlacementStrategy(type="binpack", field="memory")],
             network_configuration={"subnets": p.subnet_ids, "security_groups": [
                 self.security_group.id], "assign_public_ip": False},
-            enable_execute_command=p.ecs_exec_enabled, propagate_tags="SERVICE",
+            enable_execute_command=p.ecs_exec is not None, propagate_tags="SERVICE",
             enable_ecs_managed_tags=True, wait_for_steady_state=False,
             # Application Auto Scaling owns the task count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),

@@ -6,13 +6,18 @@ import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.lb import Lb
 from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
 from cdktf_cdktf_provider_aws.lb_listener_certificate import LbListenerCertificate
 from cdktf_cdktf_provider_aws.lb_listener_rule import (
     LbListenerRule,
     LbListenerRuleAction,
+    LbListenerRuleActionForward,
+    LbListenerRuleActionForwardTargetGroup,
     LbListenerRuleCondition,
 )
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup
@@ -22,10 +27,12 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks
-from modules.iam import statement
+from modules.iam import assume_role_policy, managed_policy_arn, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
+from modules.web_acl import WebAcl
 from settings.naming import PARTITION
-from settings.rules import alb_name_problem
+from settings.rules import RESERVED_LISTENER_PORTS, alb_name_problem
+from settings.services import TestListener
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -36,6 +43,14 @@ ACCESS_LOG_PREFIX = "alb"
 DEREGISTRATION_DELAY = 30
 """Seconds to drain a task's connections; ECS stops tasks only after this."""
 RULE_PRIORITY_BASE = 100
+CATCH_ALL_PRIORITY = 50000
+"""The last rule priority an ALB accepts: the production rule of the default service matches
+every path (`/*`), so it must come after every path rule."""
+CATCH_ALL = ("/*",)
+TRAFFIC_SHIFT_POLICY = "AmazonECSInfrastructureRolePolicyForLoadBalancers"
+"""AWS-managed policy of the role ECS assumes to register targets and reweight listener rules
+during blue/green, canary and linear deployments (ECS Developer Guide, "Amazon ECS
+infrastructure IAM role for load balancers"); AWS keeps its action list in step with ECS."""
 PUBLIC_HTTP_REASON = (
     "internet-facing ALB by design: port 80 serves (or, with a certificate, redirects to "
     "HTTPS) for the CIDRs the service spec allows; tasks are reachable only through the ALB SG")
@@ -46,6 +61,11 @@ ACCESS_LOG_BUCKET_SKIPS = {
     "CKV2_AWS_62": "nothing consumes object events from the access-log bucket",
 }
 MAX_TARGET_GROUP_NAME = 32
+PLAIN_HTTP_LISTENER_SKIPS = {
+    "CKV_AWS_2": "no certificate in this env (services_settings.https, or a service's "
+                 "certificate_arn); the listener becomes HTTPS (with redirect) with one; "
+                 "production envs must have one or an explicit plain_http_waiver",
+    "CKV_AWS_103": "plain HTTP listener (no certificate in this env): no TLS to set"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,23 @@ class AlbTarget:
     target_group_name: str
     port: int
     health_check_path: str
+    alternate_target_group_name: str | None = None
+    """Set for a traffic-shifting (blue/green, canary, linear) service: it then gets a second
+    target group and a production listener rule forwarding to both by weight, which ECS moves
+    during a deployment (the listener's default action is not something ECS can reweight)."""
+    test_listener: TestListener | None = None
+    """With an alternate target group: a listener on this port whose rule ECS points at the
+    new revision before production traffic moves."""
+
+
+@dataclass(frozen=True)
+class TrafficShift:
+    """What ECS needs to shift one service's traffic (the service's `advanced_configuration`)."""
+
+    alternate_target_group_arn: str
+    production_listener_rule_arn: str
+    role_arn: str
+    test_listener_rule_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +107,8 @@ class LoadBalancerProps:
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     certificate_arns: tuple[str, ...] = ()
     """HTTPS (with HTTP->HTTPS redirect) when non-empty; the first is the listener default."""
+    web_acl: WebAcl | None = None
+    """A WAFv2 web ACL to attach to the ALB."""
     deletion_protection: bool = False
     access_logs_bucket_name: str | None = None
     idle_timeout_seconds: int = 60
@@ -88,6 +127,22 @@ def _forward(target_group_arn: str) -> dict:
     return {"type": "forward", "target_group_arn": target_group_arn}
 
 
+def _weighted_forward(live_arn: str, idle_arn: str) -> LbListenerRuleAction:
+    """All traffic to `live_arn`, none to `idle_arn`: the starting weights ECS then moves."""
+    return LbListenerRuleAction(type="forward", forward=LbListenerRuleActionForward(
+        target_group=[LbListenerRuleActionForwardTargetGroup(arn=live_arn, weight=100),
+                      LbListenerRuleActionForwardTargetGroup(arn=idle_arn, weight=0)]))
+
+
+def _paths(values: tuple[str, ...]) -> list[LbListenerRuleCondition]:
+    return [LbListenerRuleCondition(path_pattern={"values": list(values)})]
+
+
+ECS_OWNS_ACTION = TerraformResourceLifecycle(ignore_changes=["action"])
+"""ECS rewrites a traffic-shifting rule's weights on every deployment: Terraform must not put
+the starting weights back (terraform-aws-modules/terraform-aws-alb#409)."""
+
+
 class LoadBalancer(Construct):
     """ALB + its SG, listeners, target groups (type ip, for awsvpc tasks), optional access logs."""
 
@@ -100,6 +155,13 @@ class LoadBalancer(Construct):
         names = [t.name for t in props.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate ALB targets: {names}")
+        test_ports = [t.test_listener.port for t in props.targets if t.test_listener]
+        if len(set(test_ports)) != len(test_ports) or set(test_ports) & set(
+                RESERVED_LISTENER_PORTS):
+            raise ValueError(f"test listener ports {test_ports} must be distinct and not "
+                             f"{RESERVED_LISTENER_PORTS}")
+        if any(t.test_listener and not t.alternate_target_group_name for t in props.targets):
+            raise ValueError("a test listener needs an alternate target group")
         https = bool(props.certificate_arns)
         self.https = https
 
@@ -138,32 +200,43 @@ class LoadBalancer(Construct):
             **({} if props.deletion_protection else {
                 "CKV_AWS_150": "deletion protection is on in prod only (services_settings."
                                "alb_deletion_protection) so short-lived envs can be torn down"}),
-            "CKV2_AWS_28": "WAF is not part of this platform; ALB exposure is limited by "
-                           "allowed_cidrs per service",
+            **({} if props.web_acl else {
+                "CKV2_AWS_28": "no WAF in this env (services_settings.waf, on in prod); ALB "
+                               "exposure is limited by allowed_cidrs per service"}),
+            **({} if not props.web_acl or props.web_acl.blocks_anonymous_ips else {
+                "CKV2_AWS_76": "the web ACL blocks Log4j lookups (known bad inputs, "
+                               "CKV_AWS_192 passes); this check also wants the anonymous IP "
+                               "list, which turns away VPN users: opt in with "
+                               "waf.block_anonymous_ips"}),
             **({} if https else {
-                "CKV2_AWS_20": "no service in this env declares a certificate_arn, so there is "
-                               "no HTTPS listener to redirect to; the redirect appears with one"}),
+                "CKV2_AWS_20": "no certificate in this env, so there is no HTTPS listener to "
+                               "redirect to; the redirect appears with one"}),
         })
+        if props.web_acl is not None:
+            self.web_acl_association = props.web_acl.associate(self.alb.arn)
         self.dns_name = self.alb.dns_name
+        self.zone_id = self.alb.zone_id
+        """The ALB's canonical hosted zone: what an alias record to it names."""
         self.arn = self.alb.arn
+        self.arn_suffix = self.alb.arn_suffix
+        """The `LoadBalancer` dimension of AWS/ApplicationELB metrics."""
 
+        self._props = props
         self.target_groups: dict[str, LbTargetGroup] = {}
+        self.alternate_target_groups: dict[str, LbTargetGroup] = {}
         for index, target in enumerate(props.targets):
-            self.target_groups[target.name] = group = LbTargetGroup(
-                self, f"TargetGroup{_pascal(target.name)}", name=target.target_group_name,
-                port=target.port, protocol="HTTP", target_type="ip", vpc_id=props.vpc_id,
-                deregistration_delay=str(DEREGISTRATION_DELAY),
-                health_check={"enabled": True, "path": target.health_check_path,
-                              "protocol": "HTTP", "port": "traffic-port", "matcher": "200-399",
-                              "interval": 15, "timeout": 5, "healthy_threshold": 2,
-                              "unhealthy_threshold": 3})
+            pascal = _pascal(target.name)
             # checkov accepts an HTTP target group only as the default of an HTTPS listener.
-            if not https or index > 0:
-                skip_checks(group, {"CKV_AWS_378": "TLS ends at the ALB; ALB-to-task traffic "
-                                                   "stays in the VPC and the task SG admits only "
-                                                   "the ALB SG"})
+            self.target_groups[target.name] = self._target_group(
+                f"TargetGroup{pascal}", target.target_group_name, target,
+                listener_default=https and index == 0)
+            if target.alternate_target_group_name:
+                self.alternate_target_groups[target.name] = self._target_group(
+                    f"TargetGroup{pascal}Alternate", target.alternate_target_group_name, target,
+                    listener_default=False)
         default_tg = self.target_groups[props.targets[0].name]
 
+        certificate = props.certificate_arns[0] if https else None
         if https:
             self.listener = LbListener(
                 self, "HttpsListener", load_balancer_arn=self.alb.arn, port=HTTPS_PORT,
@@ -183,20 +256,122 @@ class LoadBalancer(Construct):
                 self, "HttpListener", load_balancer_arn=self.alb.arn, port=HTTP_PORT,
                 protocol="HTTP",
                 default_action=[LbListenerDefaultAction(**_forward(default_tg.arn))])
-            skip_checks(self.listener, {
-                "CKV_AWS_2": "no service in this env declares a certificate_arn; the listener "
-                             "becomes HTTPS (with redirect) as soon as one does",
-                "CKV_AWS_103": "plain HTTP listener (no certificate declared): no TLS to set"})
+            skip_checks(self.listener, PLAIN_HTTP_LISTENER_SKIPS)
             self.redirect_listener = None
 
         self.rules: list[LbListenerRule] = []
+        """Every rule of every listener: services wait for them before registering targets."""
+        self.production_rules: dict[str, LbListenerRule] = {}
         for i, target in enumerate(props.targets[1:]):
-            self.rules.append(LbListenerRule(
-                self, f"Rule{_pascal(target.name)}", listener_arn=self.listener.arn,
-                priority=RULE_PRIORITY_BASE + i,
-                action=[LbListenerRuleAction(**_forward(self.target_groups[target.name].arn))],
-                condition=[LbListenerRuleCondition(path_pattern={
-                    "values": [f"/{target.name}", f"/{target.name}/*"]})]))
+            self._rule(f"Rule{_pascal(target.name)}", target, RULE_PRIORITY_BASE + i,
+                       (f"/{target.name}", f"/{target.name}/*"))
+        first = props.targets[0]
+        if first.alternate_target_group_name:
+            # The default service's production rule: ECS reweights rules, not the listener's
+            # default action, which `/*` leaves unreachable (ECS Developer Guide, "Application
+            # Load Balancer resources for blue/green, linear, and canary deployments").
+            self._rule(f"ProductionRule{_pascal(first.name)}", first, CATCH_ALL_PRIORITY,
+                       CATCH_ALL)
+        self.traffic_shift_role: IamRole | None = None
+        self.traffic_shift_grant: IamRolePolicyAttachment | None = None
+        if self.alternate_target_groups:
+            self._traffic_shift_role()
+        self.test_listeners: dict[str, LbListener] = {}
+        self.test_rules: dict[str, LbListenerRule] = {}
+        for target in props.targets:
+            if target.test_listener is not None:
+                self._test_listener(target, certificate)
+
+    def _target_group(self, construct_id: str, name: str, target: AlbTarget,
+                      listener_default: bool) -> LbTargetGroup:
+        group = LbTargetGroup(
+            self, construct_id, name=name, port=target.port, protocol="HTTP", target_type="ip",
+            vpc_id=self._props.vpc_id, deregistration_delay=str(DEREGISTRATION_DELAY),
+            health_check={"enabled": True, "path": target.health_check_path,
+                          "protocol": "HTTP", "port": "traffic-port", "matcher": "200-399",
+                          "interval": 15, "timeout": 5, "healthy_threshold": 2,
+                          "unhealthy_threshold": 3})
+        if not listener_default:
+            skip_checks(group, {"CKV_AWS_378": "TLS ends at the ALB; ALB-to-task traffic stays "
+                                               "in the VPC and the task SG admits only the ALB "
+                                               "SG"})
+        return group
+
+    def _rule(self, construct_id: str, target: AlbTarget, priority: int,
+              paths: tuple[str, ...]) -> LbListenerRule:
+        """A path rule on the main listener; for a traffic-shifting target, its production
+        rule (weighted over both groups, actions left to ECS after creation)."""
+        live = self.target_groups[target.name].arn
+        shifting = target.name in self.alternate_target_groups
+        rule = LbListenerRule(
+            self, construct_id, listener_arn=self.listener.arn, priority=priority,
+            action=[_weighted_forward(live, self.alternate_target_groups[target.name].arn)
+                    if shifting else LbListenerRuleAction(**_forward(live))],
+            condition=_paths(paths), lifecycle=ECS_OWNS_ACTION if shifting else None)
+        self.rules.append(rule)
+        if shifting:
+            self.production_rules[target.name] = rule
+        return rule
+
+    def _traffic_shift_role(self) -> None:
+        """The role ECS assumes to move traffic; its trust policy is the documented one, with
+        no conditions (ECS Developer Guide, "Amazon ECS infrastructure IAM role for load
+        balancers")."""
+        self.traffic_shift_role = IamRole(
+            self, "TrafficShiftRole", name=f"{self._props.name}-ecs-shift",
+            assume_role_policy=assume_role_policy("ecs.amazonaws.com"),
+            description="ECS reweights this ALB's production rules during deployments")
+        self.traffic_shift_grant = IamRolePolicyAttachment(
+            self, "TrafficShiftPolicy", role=self.traffic_shift_role.name,
+            policy_arn=managed_policy_arn(TRAFFIC_SHIFT_POLICY))
+
+    def _test_listener(self, target: AlbTarget, certificate: str | None) -> None:
+        """A listener on the target's test port, open to its test CIDRs only, whose one rule
+        (`/*`, forwarding to the alternate group) ECS points at the new revision first."""
+        assert target.test_listener is not None
+        port, pascal = target.test_listener.port, _pascal(target.name)
+        alternate = self.alternate_target_groups[target.name].arn
+        tls = ({"protocol": "HTTPS", "ssl_policy": TLS_POLICY, "certificate_arn": certificate}
+               if certificate else {"protocol": "HTTP"})
+        # Forward-only, like the production listener: the default action is unreachable
+        # behind the `/*` rule.
+        listener = LbListener(self, f"TestListener{pascal}", load_balancer_arn=self.alb.arn,
+                              port=port, default_action=[LbListenerDefaultAction(
+                                  **_forward(alternate))], **tls)
+        if certificate is None:
+            skip_checks(listener, PLAIN_HTTP_LISTENER_SKIPS)
+        rule = LbListenerRule(
+            self, f"TestRule{pascal}", listener_arn=listener.arn, priority=CATCH_ALL_PRIORITY,
+            action=[LbListenerRuleAction(**_forward(alternate))], condition=_paths(CATCH_ALL),
+            lifecycle=ECS_OWNS_ACTION)
+        for index, cidr in enumerate(target.test_listener.allowed_cidrs):
+            family = {"cidr_ipv6": cidr} if ":" in cidr else {"cidr_ipv4": cidr}
+            VpcSecurityGroupIngressRule(
+                self, f"Ingress{port}TestFrom{index}", security_group_id=self.security_group.id,
+                description=f"{target.name} test port {port} from {cidr}", ip_protocol="tcp",
+                from_port=port, to_port=port, **family)
+        self.test_listeners[target.name] = listener
+        self.test_rules[target.name] = rule
+        self.rules.append(rule)
+
+    def dependables(self) -> list:
+        """What a service behind this ALB waits for: its listeners and rules (a target group
+        must be attached first) and the traffic-shift role's policy (IAM is eventually
+        consistent)."""
+        listeners = [self.listener, *self.test_listeners.values()]
+        grant = [self.traffic_shift_grant] if self.traffic_shift_grant is not None else []
+        return [*listeners, *self.rules, *grant]
+
+    def traffic_shift(self, name: str) -> TrafficShift:
+        """The alternate group, production (and test) rule and role ECS uses for one
+        traffic-shifting service (KeyError for a service that rolls)."""
+        assert self.traffic_shift_role is not None
+        test = self.test_rules.get(name)
+        return TrafficShift(
+            alternate_target_group_arn=self.alternate_target_groups[name].arn,
+            production_listener_rule_arn=self.production_rules[name].arn,
+            role_arn=self.traffic_shift_role.arn,
+            test_listener_rule_arn=test.arn if test is not None else None)
 
     def _access_logs(self, props: LoadBalancerProps) -> dict:
         """SSE-S3 bucket (ALB log delivery cannot use SSE-KMS) writable by ELB log delivery."""
@@ -218,10 +393,12 @@ class LoadBalancer(Construct):
         return {"bucket": self.access_logs_bucket.name, "prefix": ACCESS_LOG_PREFIX,
                 "enabled": True}
 
-    def request_count_label(self, name: str) -> str:
-        """`<alb arn suffix>/<target group arn suffix>`: the resource label of the
-        ALBRequestCountPerTarget metric for one service's target group."""
-        return f"{self.alb.arn_suffix}/{self.target_groups[name].arn_suffix}"
+    def target_group_suffixes(self, name: str) -> list[str]:
+        """ARN suffixes of one service's target groups (the `TargetGroup` dimension of
+        AWS/ApplicationELB metrics): the primary, then the alternate of a traffic-shifting
+        service, either of which may carry production traffic after a deployment."""
+        groups = [self.target_groups[name], self.alternate_target_groups.get(name)]
+        return [group.arn_suffix for group in groups if group is not None]
 
     def allow_to_service(self, name: str, security_group_id: str, port: int) -> None:
         """Egress from the ALB to one service's tasks on its container port, SG to SG."""

@@ -5,7 +5,7 @@ optional policies a service asks for (`scale_on_backlog`, `scale_on_requests`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from cdktf_cdktf_provider_aws import appautoscaling_policy as policies
 from cdktf_cdktf_provider_aws.appautoscaling_policy import AppautoscalingPolicy
@@ -119,14 +119,38 @@ class ServiceAutoscaling(Construct):
         return self._track("Backlog", "backlog", backlog_per_task, {
             "customized_metric_specification": {"metrics": [visible, running, backlog]}})
 
-    def scale_on_requests(self, resource_label: str,
+    def scale_on_requests(self, load_balancer: str, target_groups: Sequence[str],
                           requests_per_target: int) -> AppautoscalingPolicy:
-        """Track the ALB's requests per target per minute; `resource_label` is
-        `<load balancer arn suffix>/<target group arn suffix>`."""
+        """Track the ALB's requests per task per minute. `load_balancer` and `target_groups`
+        are ARN suffixes (the CloudWatch dimensions).
+
+        With one target group this is the predefined ALBRequestCountPerTarget. A
+        traffic-shifting service has two, and production traffic sits in either after a
+        deployment, so it tracks their summed RequestCount over its running tasks (metric
+        math) instead of a group that may be idle.
+        """
+        if len(target_groups) == 1:
+            return self._track("Requests", "requests", requests_per_target, {
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "ALBRequestCountPerTarget",
+                    "resource_label": f"{load_balancer}/{target_groups[0]}"}})
+        p = self._props
+        requests = [Metrics(id=f"requests{i}", label=f"requests, target group {i}",
+                            return_data=False,
+                            metric_stat=_metric_stat("Sum", "AWS/ApplicationELB", "RequestCount",
+                                                     LoadBalancer=load_balancer,
+                                                     TargetGroup=group))
+                    for i, group in enumerate(target_groups)]
+        running = Metrics(id="running", label="running tasks", return_data=False,
+                          metric_stat=_metric_stat("Average", RUNNING_TASKS_NAMESPACE,
+                                                   "RunningTaskCount",
+                                                   ClusterName=p.cluster_name,
+                                                   ServiceName=p.service_name))
+        total = " + ".join(f"FILL({m.id}, 0)" for m in requests)
+        per_task = Metrics(id="per_task", label="requests per task", return_data=True,
+                           expression=f"({total}) / running")
         return self._track("Requests", "requests", requests_per_target, {
-            "predefined_metric_specification": {
-                "predefined_metric_type": "ALBRequestCountPerTarget",
-                "resource_label": resource_label}})
+            "customized_metric_specification": {"metrics": [*requests, running, per_task]}})
 
     def scale_on_schedule(self, *, scale_in_at: str, scale_out_at: str, timezone: str,
                           off_hours_min_tasks: int) -> None:

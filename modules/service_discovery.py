@@ -1,9 +1,13 @@
-"""Cloud Map: one private DNS namespace per environment, one registry per discoverable service."""
+"""Cloud Map: one namespace per environment, either private DNS (a registry with A records per
+discoverable service) or HTTP for Service Connect (ECS registers the services itself)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf_cdktf_provider_aws.service_discovery_http_namespace import (
+    ServiceDiscoveryHttpNamespace,
+)
 from cdktf_cdktf_provider_aws.service_discovery_private_dns_namespace import (
     ServiceDiscoveryPrivateDnsNamespace,
 )
@@ -50,3 +54,18 @@ class ServiceDiscovery(Construct):
             health_check_custom_config={})
         self.services[name] = registry
         return registry.arn
+
+
+class ServiceConnectNamespace(Construct):
+    """The HTTP namespace Service Connect services register in (`<env>.internal`): clients
+    resolve `<service>.<env>.internal` through their own Service Connect proxy, not DNS."""
+
+    def __init__(self, scope: Construct, id_: str, props: ServiceDiscoveryProps) -> None:
+        super().__init__(scope, id_)
+        if "." not in props.namespace:
+            raise ValueError(f"namespace {props.namespace!r} must be a domain, e.g. dev.internal")
+        self.namespace = ServiceDiscoveryHttpNamespace(
+            self, "Namespace", name=props.namespace,
+            description="Service Connect namespace for ECS services")
+        self.arn = self.namespace.arn
+        self.namespace_name = props.namespace

@@ -65,6 +65,8 @@ class ContainerInputs:
     agent_token_secret_arn: str | None = None
     work_queue_url: str | None = None
     config_files_path: str | None = None
+    port_name: str | None = None
+    """Names the container port (HTTP): what Service Connect's server configuration refers to."""
 
 
 def secret_variable(short_name: str) -> str:
@@ -164,8 +166,11 @@ def app_container(i: ContainerInputs) -> dict[str, Any]:
     if i.command:
         container["command"] = list(i.command)
     if i.container_port is not None:
-        container["portMappings"] = [{"containerPort": i.container_port,
-                                      "hostPort": i.container_port, "protocol": "tcp"}]
+        mapping: dict[str, Any] = {"containerPort": i.container_port,
+                                   "hostPort": i.container_port, "protocol": "tcp"}
+        if i.port_name is not None:
+            mapping.update(name=i.port_name, appProtocol="http")
+        container["portMappings"] = [mapping]
     if i.health_check is not None:
         container["healthCheck"] = _health_check(i.health_check)
     if i.config_files_path is not None:

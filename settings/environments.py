@@ -14,6 +14,7 @@ from settings.schema import (
     ClusterSettings,
     DeploymentStrategy,
     EnvironmentSettings,
+    HttpsSettings,
     NatMode,
     NetworkSettings,
     OffHours,
@@ -21,8 +22,9 @@ from settings.schema import (
     S3State,
     ServicesSettings,
     SpotCapacity,
+    WafSettings,
 )
-from settings.services import WEB, WORKER, ScalingSpec
+from settings.services import WEB, WORKER, CanaryShift, DeploymentSpec, Rollout, ScalingSpec
 from settings.validation import SettingsError, validate_table
 
 ENVS_VARIABLE = "ECS_ENVS"
@@ -63,10 +65,14 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
             off_hours=OffHours(timezone="America/New_York", min_tasks=1)),
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=4, bake_minutes=2, secret_recovery_days=7),
+        services=(WEB.with_(allow_from=(WORKER.name,), deployment=DeploymentSpec(
+                      strategy=Rollout.BLUE_GREEN, bake_minutes=5)),
+                  WORKER),
         tags={"CostCenter": "platform-staging"},
     ),
     EnvironmentSettings(
         name="prod",
+        production=True,
         account_id="222222222222",
         region="us-east-1",
         state=S3State(bucket="ecs-cdktf-state-222222222222", region="us-east-1"),
@@ -78,15 +84,22 @@ ENVIRONMENTS: tuple[EnvironmentSettings, ...] = (
             spot=SpotCapacity(instance_types=("m6i.large", "m6a.large", "m5.large", "m5a.large",
                                               "m7i.large"),
                               min_size=0, max_size=12, weight=2)),
-        services_settings=ServicesSettings(log_retention_days=90, alb_access_logs=True,
-                                           alb_deletion_protection=True),
+        services_settings=ServicesSettings(
+            log_retention_days=90, alb_access_logs=True, alb_deletion_protection=True,
+            # PLACEHOLDER domain and hosted zone id: replace both with prod's real public zone
+            # before the first apply (ACM validates the certificate through records in it).
+            https=HttpsSettings(domain="app.example.com", hosted_zone_id="Z0PLACEHOLDER0PROD"),
+            waf=WafSettings(rate_limit=2000)),
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=10, bake_minutes=10,
                                   secret_recovery_days=30, trail_multi_region=True),
         services=(WEB.with_(desired_count=3,
                             scaling=ScalingSpec(min_tasks=3, max_tasks=12,
                                                 requests_per_target=500),
-                            allow_from=(WORKER.name,)),
+                            allow_from=(WORKER.name,),
+                            deployment=DeploymentSpec(
+                                strategy=Rollout.CANARY, bake_minutes=15,
+                                canary=CanaryShift(percent=10.0, bake_minutes=10))),
                   WORKER.with_(desired_count=2,
                                scaling=ScalingSpec(min_tasks=2, max_tasks=20,
                                                    queue_scaling=True))),

@@ -97,6 +97,15 @@ def secret_names_problem(names: tuple[str, ...]) -> str | None:
     return None
 
 
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def image_tag_problem(tag: str) -> str | None:
+    """A Docker image tag: up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'
+    (Docker reference grammar, `tag`; ECR accepts the same)."""
+    return None if _IMAGE_TAG.match(tag) else f"{tag!r} is not an image tag (1-128 of A-Za-z0-9_.-)"
+
+
 def absolute_path_problem(path: str) -> str | None:
     return None if _ABSOLUTE_PATH.match(path) else f"{path!r} must be an absolute path"
 
@@ -149,6 +158,10 @@ def port_problem(port: int) -> str | None:
 def max_receive_count_problem(count: int) -> str | None:
     """SQS redrive policy maxReceiveCount: 1-1000 (SQS Developer Guide, dead-letter queues)."""
     return between_problem(count, 1, 1000)
+
+
+MAX_SQS_RETENTION_SECONDS = 1209600
+"""SQS keeps a message at most 14 days (SQS Developer Guide, quotas): no message gets older."""
 
 
 def visibility_timeout_problem(seconds: int) -> str | None:
@@ -326,6 +339,80 @@ def config_profile_problem(json_schema: Mapping[str, object],
         jsonschema.validate(content, json_schema)
     except jsonschema.ValidationError as exc:
         return "initial_content", f"does not match json_schema: {exc.message}"
+    return None
+
+
+# --- public endpoint --------------------------------------------------------------------------
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+WAF_RATE_LIMIT = (100, 2_000_000_000)
+"""Requests per 5 minutes a WAFv2 rate-based rule accepts as its limit (WAF Developer Guide,
+"Rate-based rule statement"; 100 is the older, still valid floor)."""
+
+
+def domain_problem(domain: str) -> str | None:
+    """A lowercase DNS name of two labels or more, as ACM and Route 53 take it (no wildcard:
+    the certificate covers exactly the name the alias record creates)."""
+    if not _DOMAIN.match(domain):
+        return f"{domain!r} is not a lowercase domain name like app.example.com"
+    return None
+
+
+def hosted_zone_id_problem(zone_id: str) -> str | None:
+    return None if _HOSTED_ZONE_ID.match(zone_id) else (
+        f"{zone_id!r} is not a Route 53 hosted zone id (Z followed by capitals and digits)")
+
+
+# --- ECS deployments ----------------------------------------------------------------------
+
+MAX_BAKE_MINUTES = 1440
+"""ECS bake times (deployment, canary, linear step): 0-1440 minutes (API reference,
+DeploymentConfiguration, CanaryConfiguration, LinearConfiguration)."""
+LIFECYCLE_STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+                    "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
+                    "POST_PRODUCTION_TRAFFIC_SHIFT")
+"""Stages a deployment lifecycle hook may run at (API reference, DeploymentLifecycleHook)."""
+RESERVED_LISTENER_PORTS = (80, 443)
+"""The ALB's production listeners: a test listener needs another port."""
+_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}"
+                         r"(:[A-Za-z0-9_$-]{1,128})?$")
+
+
+def bake_minutes_problem(minutes: int) -> str | None:
+    return between_problem(minutes, 0, MAX_BAKE_MINUTES)
+
+
+def shift_percent_problem(percent: float, minimum: float) -> str | None:
+    """A traffic share ECS accepts: a multiple of 0.1 from `minimum` to 100 (canary 0.1,
+    linear step 3.0)."""
+    if not minimum <= percent <= 100 or abs(round(percent * 10) - percent * 10) > 1e-6:
+        return f"{percent} must be a multiple of 0.1 from {minimum} to 100"
+    return None
+
+
+def lambda_arn_problem(arn: str) -> str | None:
+    return None if _LAMBDA_ARN.match(arn) else f"{arn!r} is not a Lambda function ARN"
+
+
+def lifecycle_stages_problem(stages: tuple[str, ...]) -> str | None:
+    if not stages:
+        return "name at least one stage"
+    unknown = [s for s in stages if s not in LIFECYCLE_STAGES]
+    if unknown:
+        return f"{unknown} are not ECS lifecycle stages ({', '.join(LIFECYCLE_STAGES)})"
+    if len(set(stages)) != len(stages):
+        return f"{list(stages)} names a stage twice"
+    return None
+
+
+def traffic_shift_problem(strategy: str, load_balanced: bool) -> str | None:
+    """ECS-native BLUE_GREEN/CANARY/LINEAR shift traffic between two target groups of the ALB;
+    without one only ROLLING fits (ECS Developer Guide, "Required resources for Amazon ECS
+    blue/green deployments": Service Connect would be the other traffic source)."""
+    if strategy != "ROLLING" and not load_balanced:
+        return (f"{strategy} shifts traffic between two ALB target groups: it needs a "
+                "load_balancer (or use ROLLING)")
     return None
 
 

@@ -146,23 +146,66 @@ class OffHours:
 
 
 @dataclass(frozen=True)
+class HttpsSettings:
+    """Serve the env's ALB over HTTPS at `domain`: an ACM certificate validated through DNS in
+    the hosted zone, a TLS 1.3/1.2 listener, HTTP redirected to HTTPS, and an alias record."""
+
+    domain: str
+    """The public name, e.g. `app.example.com` (lowercase)."""
+    hosted_zone_id: str
+    """The Route 53 public hosted zone holding `domain` (not managed here): validation records
+    and the alias record go there."""
+
+
+@dataclass(frozen=True)
+class WafSettings:
+    """A WAFv2 web ACL on the ALB: AWS managed rule groups (Amazon IP reputation list, core
+    rule set, known bad inputs) and a per-IP rate limit; requests are logged with the
+    Authorization and Cookie headers redacted."""
+
+    rate_limit: int = 2000
+    """Requests one IP may send in any 5 minutes before WAF blocks it (100-2,000,000,000)."""
+    block_anonymous_ips: bool = False
+    """Also block VPNs, Tor exit nodes and hosting providers (AWS managed anonymous IP list):
+    off by default, it turns away corporate VPN users and server-side callers."""
+
+
+@dataclass(frozen=True)
 class ServicesSettings:
     """Environment-wide settings for the services stack."""
 
     log_retention_days: int = 30
     ecs_exec_enabled: bool = False
-    """ECS exec into containers; off by default, SSM Session Manager reaches hosts anyway."""
+    """ECS exec into containers; off by default, SSM Session Manager reaches hosts anyway.
+    When on, every session is encrypted with a KMS key of its own and logged (cluster stack)."""
+    exec_audit_retention_days: int = 365
+    """Retention of the ECS Exec session log (an audit trail: a year by default)."""
     alb_access_logs: bool = False
     alb_deletion_protection: bool = False
     """Deletion protection on the shared ALB (on in prod: a deleted ALB gets a new DNS name)."""
     image_tag: str = "0.1.0"
-    """Tag of the images this env builds and pushes to its own ECR repositories (registry
-    stack): the config-agent sidecar and every service declared with a `dockerfile`. Tags are
-    immutable; bump to release."""
+    """First tag of the images this env builds and pushes to its own ECR repositories (registry
+    stack): the config-agent sidecar and every service declared with a `dockerfile`. Later
+    releases do not change it: `scripts/images.py <env> --tag T --release` pushes tag T and
+    writes it to each image's SSM release parameter, which the services stack reads (see
+    `settings/images.py`, `ImageBuild.tag_parameter`)."""
     config_agent_image: str | None = None
     """Full config-agent image URI; None means `<env ECR>/config-agent:<image_tag>`."""
     off_hours: OffHours | None = None
     """Scheduled scaling: a lower task minimum outside working hours (dev, staging)."""
+    https: HttpsSettings | None = None
+    """HTTPS at a domain of the env's own; None: plain HTTP (refused in production envs unless
+    `plain_http_waiver` says why)."""
+    plain_http_waiver: str | None = None
+    """Why a production env serves plain HTTP (e.g. TLS ends at a CDN in front): the explicit
+    waiver the settings require instead of `https`."""
+    waf: WafSettings | None = None
+    """A WAFv2 web ACL on the ALB; None: none."""
+    service_connect: bool = False
+    """ECS Service Connect instead of Cloud Map DNS records: an HTTP namespace `<env>.internal`,
+    every service a client, each `service_discovery` service a server at
+    `<name>.<env>.internal:<container port>` (same address as the DNS records), the proxy
+    balancing, retrying and logging calls (ECS Developer Guide, "Service Connect")."""
 
 
 @dataclass(frozen=True)
@@ -179,8 +222,9 @@ class PipelineSettings:
     appconfig_alarm_arns: tuple[str, ...] = ()
     """CloudWatch alarms whose ALARM state makes AppConfig roll a deployment back."""
     alarm_topic_arn: str | None = None
-    """SNS topic (in the env's region) the config-event DLQ alarms notify on ALARM and OK;
-    None: the alarms still change state (console, `describe-alarms`) but notify no one."""
+    """SNS topic (in the env's region) the config-event DLQ alarms and every service's
+    deployment alarms notify on ALARM and OK; None: the alarms still change state (console,
+    `describe-alarms`, deployment rollback) but notify no one."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +244,9 @@ class EnvironmentSettings:
     az_letters: str = "abc"
     """AZ suffixes used, in order; `network.az_count` of them."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    production: bool = False
+    """Serves real users: its ALB must serve HTTPS (`services_settings.https`) unless
+    `services_settings.plain_http_waiver` says why not."""
     deploy_role: DeployRole | None = None
     """Assumed by the provider, the S3 backend and remote-state reads; None uses the shell's
     credentials. Not used with Terraform Cloud, whose runs use the workspace's credentials."""

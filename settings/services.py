@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Mapping
 
 from config_agent import contract
@@ -65,6 +66,111 @@ PROFILE_TYPES = (FREEFORM, FEATURE_FLAGS)
 
 def _default_schema() -> dict[str, object]:
     return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}
+
+
+class Rollout(str, Enum):
+    """How ECS replaces a service's tasks (ECS `deploymentConfiguration.strategy`).
+
+    Every strategy but ROLLING is ECS-native blue/green with managed traffic shifting: ECS
+    starts the new revision beside the old one behind an alternate target group, then moves the
+    production listener rule's weights to it (ECS Developer Guide, "Amazon ECS blue/green
+    deployments", "Linear deployments", "Canary deployments")."""
+
+    ROLLING = "ROLLING"
+    """Replace tasks in place, 100 % / 200 %; the circuit breaker and the alarms roll back."""
+    BLUE_GREEN = "BLUE_GREEN"
+    """Start the full new revision, move all production traffic at once, bake, stop the old."""
+    CANARY = "CANARY"
+    """Move `canary.percent` of traffic, wait `canary.bake_minutes`, then move the rest."""
+    LINEAR = "LINEAR"
+    """Move `linear.step_percent` of traffic every `linear.step_bake_minutes` until 100 %."""
+
+
+@dataclass(frozen=True)
+class CanaryShift:
+    """CANARY traffic shift; the defaults are ECS's (API reference, CanaryConfiguration)."""
+
+    percent: float = 5.0
+    """Share of production traffic the new revision gets first: a multiple of 0.1, 0.1-100."""
+    bake_minutes: int = 10
+    """Minutes at that share before the rest moves (0-1440); alarms roll back meanwhile."""
+
+
+@dataclass(frozen=True)
+class LinearShift:
+    """LINEAR traffic shift; the defaults are ECS's (API reference, LinearConfiguration)."""
+
+    step_percent: float = 10.0
+    """Share of production traffic moved per step: a multiple of 0.1, 3-100."""
+    step_bake_minutes: int = 6
+    """Minutes between steps (0-1440)."""
+
+
+@dataclass(frozen=True)
+class TestListener:
+    """A second ALB listener port on which the new revision answers before production traffic
+    moves to it (ECS points the test listener rule at the green target group first)."""
+
+    __test__ = False  # a settings class, not a pytest test class
+    port: int
+    allowed_cidrs: tuple[str, ...]
+    """Who may reach the unreleased revision: required, there is no public default."""
+
+
+@dataclass(frozen=True)
+class LifecycleHook:
+    """A Lambda function ECS invokes at deployment stages; it answers SUCCEEDED, IN_PROGRESS
+    (ask again) or FAILED (roll back). ECS invokes it through a role scoped to this function
+    (ECS Developer Guide, "Lifecycle hooks for Amazon ECS service deployments")."""
+
+    function_arn: str
+    stages: tuple[str, ...]
+    """ECS lifecycle stages, e.g. ("POST_TEST_TRAFFIC_SHIFT",) to test the green revision."""
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """How a service's new revisions reach production; the env table sets it per env."""
+
+    strategy: Rollout = Rollout.ROLLING
+    bake_minutes: int | None = None
+    """Traffic-shifting strategies only: minutes both revisions keep running after all traffic
+    moved, alarms still able to roll back (0-1440). None: DEFAULT_BAKE_MINUTES."""
+    canary: CanaryShift | None = None
+    """CANARY only; None: ECS's defaults."""
+    linear: LinearShift | None = None
+    """LINEAR only; None: ECS's defaults."""
+    test_listener: TestListener | None = None
+    """Traffic-shifting strategies only: a test port serving the green revision first."""
+    lifecycle_hooks: tuple[LifecycleHook, ...] = ()
+    """Traffic-shifting strategies only."""
+
+    @property
+    def shifts_traffic(self) -> bool:
+        """True for ECS-native blue/green strategies (an alternate target group and a
+        production listener rule that ECS reweights)."""
+        return self.strategy is not Rollout.ROLLING
+
+
+DEFAULT_BAKE_MINUTES = 10
+"""Bake time of a traffic-shifting deployment unless the spec sets one."""
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """Thresholds of the alarms a deployment rolls back on (and that notify the env's alarm
+    topic): which alarms a service gets depends on its kind (ALB, queue worker, any)."""
+
+    missing_tasks_minutes: int = 10
+    """Every service: running tasks below desired for this many minutes in a row (1-60); long
+    enough for the capacity provider to launch an instance for new tasks."""
+    max_5xx_percent: float = 5.0
+    """ALB services: target 5xx responses as a share of requests, 3 minutes in a row."""
+    max_p99_latency_seconds: float = 2.0
+    """ALB services: p99 target response time, 5 minutes in a row."""
+    max_queue_age_seconds: int = 900
+    """Services with a work queue: age of the oldest message, 10 minutes in a row (60 s to the
+    14-day retention limit)."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +256,10 @@ class ServiceSpec:
     """Names of other services in the same environment that may call this one on its
     `container_port` (SG to SG: ingress here, egress on the caller). They find it at
     `<name>.<env>.internal` when `service_discovery` is on."""
+    deployment: DeploymentSpec = DeploymentSpec()
+    """Rolling by default; BLUE_GREEN, CANARY and LINEAR need a `load_balancer`."""
+    alarms: AlarmSpec = AlarmSpec()
+    """Deployment-rollback alarm thresholds."""
 
     def with_(self, **changes: object) -> "ServiceSpec":
         """A copy with some fields changed: how environments size a shared spec."""

@@ -24,7 +24,7 @@ from settings.schema import (
     S3State,
     TerraformCloudState,
 )
-from settings.services import ServiceSpec
+from settings.services import DeploymentSpec, Rollout, ServiceSpec
 
 
 class SettingsError(ValueError):
@@ -244,6 +244,56 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     if s.config_profile is not None and (problem := s.config_profile.problem()):
         raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
     _check(env, f"{where}.secrets", rules.secret_names_problem(s.secrets))
+    _check_deployment(env, f"{where}.deployment", s.deployment, s.load_balancer is not None)
+    a = s.alarms
+    for name, low, high in (("missing_tasks_minutes", 1, 60), ("max_5xx_percent", 0.1, 100),
+                            ("max_p99_latency_seconds", 0.001, 600),
+                            ("max_queue_age_seconds", 60, rules.MAX_SQS_RETENTION_SECONDS)):
+        _check(env, f"{where}.alarms.{name}", rules.between_problem(getattr(a, name), low, high))
+
+
+def _check_deployment(env: str, where: str, d: DeploymentSpec, load_balanced: bool) -> None:
+    _check(env, f"{where}.strategy", rules.traffic_shift_problem(d.strategy.value, load_balanced))
+    if not d.shifts_traffic:
+        for name in ("bake_minutes", "canary", "linear", "test_listener"):
+            if getattr(d, name) is not None:
+                raise _fail(env, f"{where}.{name}", "only for traffic-shifting strategies "
+                                                    "(BLUE_GREEN, CANARY, LINEAR), not ROLLING")
+        if d.lifecycle_hooks:
+            raise _fail(env, f"{where}.lifecycle_hooks", "only for traffic-shifting strategies "
+                                                          "(BLUE_GREEN, CANARY, LINEAR)")
+        return
+    if d.bake_minutes is not None:
+        _check(env, f"{where}.bake_minutes", rules.bake_minutes_problem(d.bake_minutes))
+    for name, strategy in (("canary", Rollout.CANARY), ("linear", Rollout.LINEAR)):
+        if getattr(d, name) is not None and d.strategy is not strategy:
+            raise _fail(env, f"{where}.{name}", f"only with strategy {strategy.value}, "
+                                                f"not {d.strategy.value}")
+    if d.canary is not None:
+        _check(env, f"{where}.canary.percent", rules.shift_percent_problem(d.canary.percent, 0.1))
+        _check(env, f"{where}.canary.bake_minutes",
+               rules.bake_minutes_problem(d.canary.bake_minutes))
+    if d.linear is not None:
+        _check(env, f"{where}.linear.step_percent",
+               rules.shift_percent_problem(d.linear.step_percent, 3.0))
+        _check(env, f"{where}.linear.step_bake_minutes",
+               rules.bake_minutes_problem(d.linear.step_bake_minutes))
+    if d.test_listener is not None:
+        port = d.test_listener.port
+        _check(env, f"{where}.test_listener.port", rules.port_problem(port))
+        if port in rules.RESERVED_LISTENER_PORTS:
+            raise _fail(env, f"{where}.test_listener.port",
+                        f"{port} is a production listener port; pick another")
+        if not d.test_listener.allowed_cidrs:
+            raise _fail(env, f"{where}.test_listener.allowed_cidrs",
+                        "name who may reach the unreleased revision")
+        for cidr in d.test_listener.allowed_cidrs:
+            _check(env, f"{where}.test_listener.allowed_cidrs", rules.cidr_problem(cidr))
+    for i, hook in enumerate(d.lifecycle_hooks):
+        _check(env, f"{where}.lifecycle_hooks[{i}].function_arn",
+               rules.lambda_arn_problem(hook.function_arn))
+        _check(env, f"{where}.lifecycle_hooks[{i}].stages",
+               rules.lifecycle_stages_problem(hook.stages))
 
 
 def _check_architectures(env: EnvironmentSettings) -> None:
@@ -258,6 +308,32 @@ def _check_architectures(env: EnvironmentSettings) -> None:
             raise _fail(env.name, where, f"no {arch} capacity in this env (cluster."
                                          f"instance_type is {env.cluster.instance_type}); "
                                          "add cluster.graviton for arm64 services")
+
+
+def _check_public_endpoint(env: EnvironmentSettings) -> None:
+    """HTTPS and WAF need the ALB; a production env needs HTTPS or an explicit waiver."""
+    name, s = env.name, env.services_settings
+    has_alb = any(spec.load_balancer is not None for spec in env.services)
+    for field_name in ("https", "waf"):
+        if getattr(s, field_name) is not None and not has_alb:
+            raise _fail(name, f"services_settings.{field_name}",
+                        "no service has a load_balancer: there is no ALB to put it on")
+    if s.https is not None:
+        _check(name, "services_settings.https.domain", rules.domain_problem(s.https.domain))
+        _check(name, "services_settings.https.hosted_zone_id",
+               rules.hosted_zone_id_problem(s.https.hosted_zone_id))
+        if s.plain_http_waiver is not None:
+            raise _fail(name, "services_settings.plain_http_waiver",
+                        "the env serves HTTPS; drop the waiver")
+    elif s.plain_http_waiver is not None and not s.plain_http_waiver.strip():
+        raise _fail(name, "services_settings.plain_http_waiver", "give the reason")
+    elif env.production and has_alb and s.plain_http_waiver is None:
+        raise _fail(name, "services_settings.https",
+                    "a production env serves HTTPS: set https (domain and hosted zone) or a "
+                    "plain_http_waiver saying why not")
+    if s.waf is not None:
+        _check(name, "services_settings.waf.rate_limit",
+               rules.between_problem(s.waf.rate_limit, *rules.WAF_RATE_LIMIT))
 
 
 def _check_off_hours(env: str, off: OffHours) -> None:
@@ -279,6 +355,14 @@ def _check_services(env: str, services: tuple[ServiceSpec, ...]) -> None:
             raise _fail(env, f"services[{spec.name}]", "declared twice")
         seen.add(spec.name)
     names = [s.name for s in services]
+    test_ports = [s.deployment.test_listener.port for s in services
+                  if s.deployment.test_listener is not None]
+    for s in services:
+        listener = s.deployment.test_listener
+        if listener is not None and test_ports.count(listener.port) > 1:
+            raise _fail(env, f"services[{s.name}].deployment.test_listener.port",
+                        f"{listener.port} is another service's test listener too; each service "
+                        "gets its own port")
     for s in services:
         if not s.allow_from:
             continue
@@ -318,9 +402,19 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     if env.services_settings.config_agent_image is not None:
         _check(name, "services_settings.config_agent_image",
                rules.image_uri_problem(env.services_settings.config_agent_image))
+    _check(name, "services_settings.exec_audit_retention_days",
+           rules.retention_problem(env.services_settings.exec_audit_retention_days))
+    _check(name, "services_settings.image_tag",
+           rules.image_tag_problem(env.services_settings.image_tag))
     if env.services_settings.off_hours is not None:
         _check_off_hours(name, env.services_settings.off_hours)
     _check_services(name, env.services)
+    _check_public_endpoint(env)
+    if env.services_settings.service_connect:
+        for spec in env.services:
+            if spec.service_discovery and spec.container_port is None:
+                raise _fail(name, f"services[{spec.name}].service_discovery",
+                            "a Service Connect server needs a container_port to serve")
     _check_architectures(env)
     _check_pipeline(env)
     return env

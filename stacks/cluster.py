@@ -8,8 +8,9 @@ from constructs import Construct
 
 from modules.ec2_capacity import Ec2Capacity, Ec2CapacityProps, InstanceGroupProps
 from modules.ecs_cluster import EcsCluster, EcsClusterProps
+from modules.exec_audit import ExecAccess, ExecAudit, ExecAuditProps
 from settings.capacity import GRAVITON, ON_DEMAND, SPOT, primary_architecture, strategies
-from settings.naming import PLATFORM, resource_name
+from settings.naming import PLATFORM, log_group_name, resource_name
 from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
 from stacks.network import NetworkStack
@@ -34,6 +35,17 @@ class ClusterStack(EnvironmentStack):
                 self, "AwsvpcTrunking", name="awsvpcTrunking", value="enabled"))
         self.cluster = EcsCluster(self, "EcsCluster", EcsClusterProps(
             name=resource_name(env.name, PLATFORM, "cluster")))
+        self.exec_access: ExecAccess | None = None
+        """Set when the env allows ECS Exec: every session is encrypted and logged."""
+        if env.services_settings.ecs_exec_enabled:
+            audit = ExecAudit(self, "ExecAudit", ExecAuditProps(
+                key_alias=f"alias/{env.name}-{PLATFORM}-exec",
+                log_group_name=log_group_name(env.name, f"{PLATFORM}-exec"),
+                account_id=env.account_id, region=env.region,
+                retention_days=env.services_settings.exec_audit_retention_days))
+            self.cluster.enable_exec_auditing(audit)
+            self.exec_access = ExecAccess(key_arn=audit.key_arn,
+                                          log_group_arn=audit.log_group_arn)
         prefix = f"{env.name}-{PLATFORM}"
         self.capacity = Ec2Capacity(self, "Capacity", Ec2CapacityProps(
             name_prefix=prefix, cluster_name=self.cluster.name, vpc_id=network.vpc_id,
@@ -66,6 +78,7 @@ class ClusterStack(EnvironmentStack):
         self.cluster_name = self.cluster.name
         self.cluster_arn = self.cluster.arn
         self.capacity_provider_name = self.capacity.capacity_provider_name
+        self.capacity_provider_names = [g.capacity_provider_name for g in groups.values()]
         self.instance_security_group_id = self.capacity.security_group_id
         TerraformOutput(self, "cluster_name", value=self.cluster.cluster.name)
         TerraformOutput(self, "capacity_provider_name", value=self.capacity_provider_name)

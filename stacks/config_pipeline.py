@@ -7,6 +7,8 @@ each task's config-agent sidecar creates, subscribes and long-polls itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktf import TerraformOutput
 from constructs import Construct
 
@@ -37,6 +39,33 @@ from stacks.base import EnvironmentStack
 
 KEY_USERS_VIA = ("secretsmanager", "sqs", "appconfig", "s3")
 """Services through which account principals (task roles, trail readers) use the env key."""
+
+
+@dataclass(frozen=True)
+class ConfigEventNames:
+    """Plain names of one service's config-event resources (the dashboard's dimensions)."""
+
+    topic: str
+    dlq: str
+    secret_rule: str
+    deployment_rule: str
+    has_profile: bool
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The EventBridge rules the service has: secret changes, and config deployments when
+        it declares a profile."""
+        return (self.secret_rule, self.deployment_rule) if self.has_profile else (
+            self.secret_rule,)
+
+
+def config_event_names(env: str, service: str, has_profile: bool) -> ConfigEventNames:
+    """`<env>-<service>-config-events`, its `-dlq`, `-secret-changes`, `-config-deployments`."""
+    return ConfigEventNames(topic=resource_name(env, service, "config-events"),
+                            dlq=resource_name(env, service, "config-events-dlq"),
+                            secret_rule=resource_name(env, service, "secret-changes"),
+                            deployment_rule=resource_name(env, service, "config-deployments"),
+                            has_profile=has_profile)
 
 
 def _construct_id(service: str) -> str:
@@ -79,8 +108,11 @@ class ConfigPipelineStack(EnvironmentStack):
             monitor_alarm_arns=p.appconfig_alarm_arns))
 
         self.service_config: dict[str, ServiceConfigResources] = {}
+        self.event_names: dict[str, ConfigEventNames] = {}
         for spec in env.services:
             cid = _construct_id(spec.name)
+            names = self.event_names[spec.name] = config_event_names(
+                env.name, spec.name, spec.config_profile is not None)
             profile_id = None
             if spec.config_profile is not None:
                 profile = HostedProfile(self, f"{cid}Profile", self.appconfig, HostedProfileProps(
@@ -94,15 +126,13 @@ class ConfigPipelineStack(EnvironmentStack):
                 env=env.name, service=spec.name, names=spec.secrets, kms_key_arn=self.key.arn,
                 recovery_window_days=p.secret_recovery_days))
             topic = ConfigTopic(self, f"{cid}Topic", ConfigTopicProps(
-                topic_name=resource_name(env.name, spec.name, "config-events"),
-                dlq_name=resource_name(env.name, spec.name, "config-events-dlq"),
+                topic_name=names.topic, dlq_name=names.dlq,
                 queue_name_prefix=resource_name(env.name, spec.name, AGENT_QUEUE_PURPOSE) + "-",
                 kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count))
             rules = ServiceEventRules(self, f"{cid}Events", ServiceEventRulesProps(
                 env=env.name, service=spec.name, account_id=env.account_id, region=env.region,
                 topic_arn=topic.arn, dead_letter_arn=topic.dlq_arn,
-                secret_rule_name=resource_name(env.name, spec.name, "secret-changes"),
-                deployment_rule_name=resource_name(env.name, spec.name, "config-deployments"),
+                secret_rule_name=names.secret_rule, deployment_rule_name=names.deployment_rule,
                 application_id=self.appconfig.application_id,
                 environment_id=self.appconfig.environment_id, profile_id=profile_id))
             topic.allow_event_rules(rules.rule_arns)

@@ -2,7 +2,8 @@
 
 Applied before `services-<env>`, so the README's order works literally: apply registry, build
 and push the images (`make images ENV=<env>`), then apply services, whose task definitions
-pull `<repository url>:<image tag>` from here.
+pull `<repository url>:<released tag>` from here; the released tag is the value of each image's
+SSM parameter (created here at `services_settings.image_tag`, overwritten by releases).
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ def _pascal(name: str) -> str:
 
 
 class RegistryStack(EnvironmentStack):
-    """One immutable-tag, scanned, encrypted ECR repository per image the env builds."""
+    """One immutable-tag, scanned, encrypted ECR repository per image the env builds, each with
+    the SSM parameter naming its released tag."""
 
     kind = "registry"
 
     def __init__(self, scope: Construct, env: EnvironmentSettings) -> None:
         super().__init__(scope, env)
-        self.repositories = {
-            build.repository: ContainerRepository(
-                self, f"Repository{_pascal(build.repository)}",
-                ContainerRepositoryProps(name=build.repository))
-            for build in built_images(env)}
+        self.repositories: dict[str, ContainerRepository] = {}
+        for build in built_images(env):
+            repository = ContainerRepository(self, f"Repository{_pascal(build.repository)}",
+                                             ContainerRepositoryProps(name=build.repository))
+            repository.track_releases(build.tag_parameter, env.services_settings.image_tag)
+            self.repositories[build.repository] = repository
         TerraformOutput(self, "repository_urls",
                         value={name: repo.url for name, repo in self.repositories.items()})
 

@@ -8,15 +8,24 @@ the spec asks) with no code change.
 from __future__ import annotations
 
 from cdktf import TerraformOutput
+from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from constructs import Construct
 
-from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef
+from modules.dashboard import DashboardProps, EnvironmentDashboard, LoadBalancerMetrics
+from modules.ecs_service import EcsService, EcsServiceProps, ServiceConnectRef, WorkQueueRef
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
+from modules.public_endpoint import PublicEndpoint, PublicEndpointProps
+from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
-from modules.service_discovery import ServiceDiscovery, ServiceDiscoveryProps
+from modules.service_discovery import (
+    ServiceConnectNamespace,
+    ServiceDiscovery,
+    ServiceDiscoveryProps,
+)
+from modules.web_acl import WebAcl, WebAclProps
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
-from settings.images import CONFIG_AGENT_REPOSITORY
+from settings.images import CONFIG_AGENT_REPOSITORY, built_images
 from settings.naming import PLATFORM, resource_name
 from settings.schema import EnvironmentSettings
 from settings.services import ServiceSpec
@@ -45,26 +54,35 @@ class ServicesStack(EnvironmentStack):
         super().__init__(scope, env)
         settings = env.services_settings
         self.registry = registry
-        agent_image = settings.config_agent_image or registry.image(
-            CONFIG_AGENT_REPOSITORY, settings.image_tag)
+        self._builds = {build.repository: build for build in built_images(env)}
+        agent_image = settings.config_agent_image or self._built_image(CONFIG_AGENT_REPOSITORY)
 
         self.load_balancer = self._load_balancer(env, network)
-        self.discovery = (ServiceDiscovery(self, "ServiceDiscovery", ServiceDiscoveryProps(
-            namespace=f"{env.name}.{DISCOVERY_DOMAIN}", vpc_id=network.vpc_id))
-            if any(s.service_discovery for s in env.services) else None)
+        namespace = ServiceDiscoveryProps(namespace=f"{env.name}.{DISCOVERY_DOMAIN}",
+                                          vpc_id=network.vpc_id)
+        self.discovery: ServiceDiscovery | None = None
+        self.service_connect: ServiceConnectNamespace | None = None
+        if settings.service_connect:
+            self.service_connect = ServiceConnectNamespace(self, "ServiceConnect", namespace)
+        elif any(s.service_discovery for s in env.services):
+            self.discovery = ServiceDiscovery(self, "ServiceDiscovery", namespace)
 
         self.services: dict[str, EcsService] = {}
         self.work_queues: dict[str, WorkQueue] = {}
         self.autoscaling: dict[str, ServiceAutoscaling] = {}
+        self.alarms: dict[str, ServiceAlarms] = {}
         for spec in env.services:
             self._add_service(env, spec, network, cluster, pipeline, agent_image)
         # Second pass: a callee's rules reference its callers' SGs, which must all exist.
         for spec in env.services:
             for caller in spec.allow_from:
                 self.services[spec.name].allow_from(self.services[caller])
+        self.dashboard = self._dashboard(env, cluster, pipeline)
 
         if self.load_balancer is not None:
             TerraformOutput(self, "alb_dns_name", value=self.load_balancer.dns_name)
+        if self.endpoint is not None:
+            TerraformOutput(self, "url", value=f"https://{self.endpoint.domain}")
         TerraformOutput(self, "service_names",
                         value=[s.service_name for s in self.services.values()])
         TerraformOutput(self, "log_group_names",
@@ -77,27 +95,76 @@ class ServicesStack(EnvironmentStack):
         if databases:
             TerraformOutput(self, "database_security_group_ids", value=databases)
 
+    def _dashboard(self, env: EnvironmentSettings, cluster: ClusterStack,
+                   pipeline: ConfigPipelineStack) -> EnvironmentDashboard:
+        """`<env>-platform-overview`: the cluster, then each service, then the config events."""
+        dashboard = EnvironmentDashboard(self, "Dashboard", DashboardProps(
+            name=resource_name(env.name, PLATFORM, "overview"), region=env.region))
+        dashboard.add_cluster(cluster.cluster_name, cluster.capacity_provider_names)
+        lb = self.load_balancer
+        for spec in env.services:
+            queue = self.work_queues.get(spec.name)
+            dashboard.add_service(
+                self.services[spec.name].name, cluster.cluster_name,
+                load_balancer=(LoadBalancerMetrics(lb.arn_suffix,
+                                                   lb.target_group_suffixes(spec.name))
+                               if lb is not None and spec.load_balancer is not None else None),
+                queue_name=queue.name if queue is not None else None,
+                alarm_arns=self.alarms[spec.name].alarm_arns)
+        events = [pipeline.event_names[spec.name] for spec in env.services]
+        dashboard.add_config_events([e.dlq for e in events], [e.topic for e in events],
+                                    [rule for e in events for rule in e.rules])
+        return dashboard
+
+    def _built_image(self, repository: str) -> str:
+        """`<repository url>:<released tag>`, the tag read at plan time from the image's release
+        parameter: a release changes the task definition in this stack's plan, not behind it."""
+        build = self._builds[repository]
+        tag = DataAwsSsmParameter(self, f"ReleasedTag{_pascal(repository)}",
+                                  name=build.tag_parameter)
+        return self.registry.image(repository, tag.insecure_value)
+
     def _load_balancer(self, env: EnvironmentSettings,
                        network: NetworkStack) -> LoadBalancer | None:
-        """One ALB shared by every service with a load_balancer spec; none if no service has."""
+        """One ALB shared by every service with a load_balancer spec; none if no service has.
+        With `https`, a DNS-validated certificate and an alias record; with `waf`, a web ACL."""
+        self.endpoint: PublicEndpoint | None = None
+        self.web_acl: WebAcl | None = None
         fronted = [s for s in env.services if s.load_balancer is not None]
         if not fronted:
             return None
         settings = env.services_settings
+        name = resource_name(env.name, PLATFORM, "alb")
         cidrs = tuple(dict.fromkeys(c for s in fronted for c in s.load_balancer.allowed_cidrs))
         certificates = tuple(dict.fromkeys(
             s.load_balancer.certificate_arn for s in fronted if s.load_balancer.certificate_arn))
-        return LoadBalancer(self, "LoadBalancer", LoadBalancerProps(
-            name=resource_name(env.name, PLATFORM, "alb"), account_id=env.account_id,
+        if settings.https is not None:
+            self.endpoint = PublicEndpoint(self, "PublicEndpoint", PublicEndpointProps(
+                domain=settings.https.domain, hosted_zone_id=settings.https.hosted_zone_id))
+            certificates = (self.endpoint.certificate_arn, *certificates)
+        if settings.waf is not None:
+            self.web_acl = WebAcl(self, "WebAcl", WebAclProps(
+                name=name, rate_limit=settings.waf.rate_limit,
+                log_retention_days=settings.log_retention_days,
+                block_anonymous_ips=settings.waf.block_anonymous_ips))
+        lb = LoadBalancer(self, "LoadBalancer", LoadBalancerProps(
+            name=name, account_id=env.account_id,
             vpc_id=network.vpc_id, subnet_ids=network.public_subnet_ids,
-            targets=tuple(AlbTarget(name=s.name, target_group_name=target_group_name(
-                env.name, s.name), port=s.container_port,
-                health_check_path=s.health_check_path) for s in fronted),
+            targets=tuple(AlbTarget(
+                name=s.name, target_group_name=target_group_name(env.name, s.name),
+                port=s.container_port, health_check_path=s.health_check_path,
+                alternate_target_group_name=(target_group_name(env.name, f"{s.name}-alt")
+                                             if s.deployment.shifts_traffic else None),
+                test_listener=s.deployment.test_listener) for s in fronted),
             allowed_cidrs=cidrs, certificate_arns=certificates,
             deletion_protection=settings.alb_deletion_protection,
             access_logs_bucket_name=(
                 resource_name(env.name, PLATFORM, f"alb-logs-{env.account_id}")
-                if settings.alb_access_logs else None)))
+                if settings.alb_access_logs else None),
+            web_acl=self.web_acl))
+        if self.endpoint is not None:
+            self.endpoint.point_at(lb.dns_name, lb.zone_id)
+        return lb
 
     def _add_service(self, env: EnvironmentSettings, spec: ServiceSpec, network: NetworkStack,
                      cluster: ClusterStack, pipeline: ConfigPipelineStack,
@@ -111,7 +178,7 @@ class ServicesStack(EnvironmentStack):
                 max_receive_count=env.pipeline.dlq_max_receive_count))
             self.work_queues[spec.name] = work_queue
         lb = self.load_balancer if spec.load_balancer is not None else None
-        image = spec.image or self.registry.image(spec.name, settings.image_tag)
+        image = spec.image or self._built_image(spec.name)
         architecture = service_architecture(spec, env.cluster)
         service = EcsService(self, f"Service{pascal}", EcsServiceProps(
             env=env.name, account_id=env.account_id, region=env.region, spec=spec,
@@ -121,16 +188,30 @@ class ServicesStack(EnvironmentStack):
             architecture=architecture, vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids, config=pipeline.service_config[spec.name],
             log_retention_days=settings.log_retention_days,
-            ecs_exec_enabled=settings.ecs_exec_enabled,
+            ecs_exec=cluster.exec_access,
             work_queue=(WorkQueueRef(arn=work_queue.arn, url=work_queue.url)
                         if work_queue else None),
             target_group_arn=lb.target_groups[spec.name].arn if lb else None,
             alb_security_group_id=lb.security_group_id if lb else None,
             registry_arn=(self.discovery.register(spec.name)
                           if self.discovery and spec.service_discovery else None),
-            depends_on=[lb.listener, *lb.rules] if lb else ()))
+            service_connect=(ServiceConnectRef(self.service_connect.arn,
+                                               self.service_connect.namespace_name)
+                             if self.service_connect else None),
+            traffic_shift=(lb.traffic_shift(spec.name)
+                           if lb and spec.deployment.shifts_traffic else None),
+            depends_on=lb.dependables() if lb else ()))
         if lb is not None:
             lb.allow_to_service(spec.name, service.security_group_id, spec.container_port)
+        alarms = ServiceAlarms(self, f"Alarms{pascal}", ServiceAlarmsProps(
+            name=service.name, cluster_name=cluster.cluster_name, thresholds=spec.alarms,
+            actions=(env.pipeline.alarm_topic_arn,) if env.pipeline.alarm_topic_arn else ()))
+        if lb is not None:
+            alarms.watch_target_groups(lb.arn_suffix, lb.target_group_suffixes(spec.name))
+        if work_queue is not None:
+            alarms.watch_queue(work_queue.name)
+        service.enable_deployment_alarms(alarms.alarm_names)
+        self.alarms[spec.name] = alarms
         self.services[spec.name] = service
         self.autoscaling[spec.name] = self._autoscale(env, spec, service, cluster, work_queue)
 
@@ -146,7 +227,8 @@ class ServicesStack(EnvironmentStack):
         if sc.queue_scaling and work_queue is not None:
             scaling.scale_on_backlog(work_queue.name, sc.backlog_per_task)
         if sc.requests_per_target is not None and self.load_balancer is not None:
-            scaling.scale_on_requests(self.load_balancer.request_count_label(spec.name),
+            scaling.scale_on_requests(self.load_balancer.arn_suffix,
+                                      self.load_balancer.target_group_suffixes(spec.name),
                                       sc.requests_per_target)
         off = env.services_settings.off_hours
         if off is not None:

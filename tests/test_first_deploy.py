@@ -25,6 +25,9 @@ DOCUMENTED_TRUST_CONDITIONS = {
     "appconfig.amazonaws.com": set(),
     # ECS task and task execution roles: confused-deputy conditions documented by ECS.
     "ecs-tasks.amazonaws.com": {"aws:SourceAccount", "aws:SourceArn"},
+    # ECS infrastructure role for load balancers and the lifecycle-hook role: no condition in
+    # ECS's documented trust policies.
+    "ecs.amazonaws.com": set(),
     # VPC flow logs to CloudWatch Logs: confused-deputy conditions documented by VPC.
     "vpc-flow-logs.amazonaws.com": {"aws:SourceAccount", "aws:SourceArn"},
 }

@@ -13,15 +13,48 @@ from settings.schema import (
     DeploymentStrategy,
     DeployRole,
     GravitonCapacity,
+    HttpsSettings,
     NatMode,
     OffHours,
     SpotCapacity,
     TerraformCloudState,
+    WafSettings,
 )
-from settings.services import ConfigProfileSpec, ScalingSpec
+from settings.services import (
+    DEFAULT_BAKE_MINUTES,
+    AlarmSpec,
+    CanaryShift,
+    ConfigProfileSpec,
+    DeploymentSpec,
+    LifecycleHook,
+    LinearShift,
+    Rollout,
+    ScalingSpec,
+    TestListener,
+)
 from settings.validation import SettingsError, validate
 
 DEV = next(e for e in ENVIRONMENTS if e.name == "dev")
+HOOK_ARN = "arn:aws:lambda:us-west-2:111111111111:function:smoke"
+
+
+def _web(**deployment):
+    """dev's services with web deployed as `DeploymentSpec(**deployment)`."""
+    return (DEV.services[0].with_(deployment=DeploymentSpec(**deployment)), DEV.services[1])
+
+
+def _shift(**deployment):
+    return _web(strategy=Rollout.BLUE_GREEN, **deployment)
+
+
+def _two_test_listeners_on(port):
+    """web and a load-balanced worker, both blue/green with a test listener on `port`."""
+    web, worker = DEV.services
+    shift = DeploymentSpec(strategy=Rollout.BLUE_GREEN,
+                           test_listener=TestListener(port, ("10.0.0.0/8",)))
+    return (web.with_(deployment=shift),
+            worker.with_(container_port=9000, health_check_path="/",
+                         load_balancer=web.load_balancer, deployment=shift))
 
 
 def test_table_has_the_three_environments_with_explicit_accounts_and_regions():
@@ -177,6 +210,96 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
     (dict(services_settings=replace(DEV.services_settings,
                                     off_hours=OffHours(timezone="Europe/Atlantis"))),
      "services_settings.off_hours.timezone", "not an IANA time zone"),
+    # Deployments and releases (issue 12).
+    (dict(services_settings=replace(DEV.services_settings, service_connect=True),
+          services=(DEV.services[0], DEV.services[1].with_(service_discovery=True))),
+     "services[worker].service_discovery", "a Service Connect server needs a container_port"),
+    (dict(services_settings=replace(DEV.services_settings, service_connect="yes")),
+     "services_settings.service_connect", "must be bool"),
+    (dict(production=True), "services_settings.https", "a production env serves HTTPS"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("app.example.com", "Z123"),
+                                    plain_http_waiver="TLS ends at the CDN")),
+     "services_settings.plain_http_waiver", "the env serves HTTPS; drop the waiver"),
+    (dict(production=True, services_settings=replace(DEV.services_settings,
+                                                     plain_http_waiver=" ")),
+     "services_settings.plain_http_waiver", "give the reason"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("App.Example.com", "Z123"))),
+     "services_settings.https.domain", "not a lowercase domain name"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("*.example.com", "Z123"))),
+     "services_settings.https.domain", "not a lowercase domain name"),
+    (dict(services_settings=replace(DEV.services_settings,
+                                    https=HttpsSettings("app.example.com", "example.com"))),
+     "services_settings.https.hosted_zone_id", "not a Route 53 hosted zone id"),
+    (dict(services_settings=replace(DEV.services_settings, waf=WafSettings(rate_limit=50))),
+     "services_settings.waf.rate_limit", "between 100 and 2000000000"),
+    (dict(services=(DEV.services[1],), services_settings=replace(
+        DEV.services_settings, https=HttpsSettings("app.example.com", "Z123"))),
+     "services_settings.https", "no service has a load_balancer"),
+    (dict(services=(DEV.services[1],), services_settings=replace(
+        DEV.services_settings, waf=WafSettings())),
+     "services_settings.waf", "no service has a load_balancer"),
+    (dict(services_settings=replace(DEV.services_settings, exec_audit_retention_days=100)),
+     "services_settings.exec_audit_retention_days", "not a CloudWatch retention value"),
+    (dict(services_settings=replace(DEV.services_settings, image_tag="v 1")),
+     "services_settings.image_tag", "not an image tag"),
+    (dict(services=(DEV.services[0], DEV.services[1].with_(
+        deployment=DeploymentSpec(strategy=Rollout.BLUE_GREEN)))),
+     "services[worker].deployment.strategy", "BLUE_GREEN shifts traffic between two ALB"),
+    (dict(services=_web(bake_minutes=5)), "services[web].deployment.bake_minutes",
+     "only for traffic-shifting strategies"),
+    (dict(services=_web(test_listener=TestListener(8081, ("10.0.0.0/8",)))),
+     "services[web].deployment.test_listener", "only for traffic-shifting strategies"),
+    (dict(services=_web(lifecycle_hooks=(LifecycleHook(HOOK_ARN, ("PRE_SCALE_UP",)),))),
+     "services[web].deployment.lifecycle_hooks", "only for traffic-shifting strategies"),
+    (dict(services=_shift(canary=CanaryShift())), "services[web].deployment.canary",
+     "only with strategy CANARY, not BLUE_GREEN"),
+    (dict(services=_web(strategy=Rollout.CANARY, linear=LinearShift())),
+     "services[web].deployment.linear", "only with strategy LINEAR, not CANARY"),
+    (dict(services=_shift(bake_minutes=1441)), "services[web].deployment.bake_minutes",
+     "between 0 and 1440"),
+    (dict(services=_web(strategy=Rollout.CANARY, canary=CanaryShift(percent=0.05))),
+     "services[web].deployment.canary.percent", "multiple of 0.1 from 0.1 to 100"),
+    (dict(services=_web(strategy=Rollout.CANARY, canary=CanaryShift(percent=12.34))),
+     "services[web].deployment.canary.percent", "multiple of 0.1"),
+    (dict(services=_web(strategy=Rollout.CANARY, canary=CanaryShift(bake_minutes=-1))),
+     "services[web].deployment.canary.bake_minutes", "between 0 and 1440"),
+    (dict(services=_web(strategy=Rollout.LINEAR, linear=LinearShift(step_percent=2.0))),
+     "services[web].deployment.linear.step_percent", "from 3.0 to 100"),
+    (dict(services=_web(strategy=Rollout.LINEAR, linear=LinearShift(step_bake_minutes=2000))),
+     "services[web].deployment.linear.step_bake_minutes", "between 0 and 1440"),
+    (dict(services=_shift(test_listener=TestListener(443, ("10.0.0.0/8",)))),
+     "services[web].deployment.test_listener.port", "443 is a production listener port"),
+    (dict(services=_shift(test_listener=TestListener(70000, ("10.0.0.0/8",)))),
+     "services[web].deployment.test_listener.port", "70000 is not a port"),
+    (dict(services=_shift(test_listener=TestListener(8081, ()))),
+     "services[web].deployment.test_listener.allowed_cidrs", "name who may reach"),
+    (dict(services=_shift(test_listener=TestListener(8081, ("10.0.0/8",)))),
+     "services[web].deployment.test_listener.allowed_cidrs", "not a CIDR"),
+    (dict(services=_two_test_listeners_on(8081)),
+     "services[web].deployment.test_listener.port", "8081 is another service's test listener"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook("arn:aws:lambda:smoke",
+                                                         ("PRE_SCALE_UP",)),))),
+     "services[web].deployment.lifecycle_hooks[0].function_arn", "not a Lambda function ARN"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook(HOOK_ARN, ("AFTER_LUNCH",)),))),
+     "services[web].deployment.lifecycle_hooks[0].stages", "are not ECS lifecycle stages"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook(HOOK_ARN, ()),))),
+     "services[web].deployment.lifecycle_hooks[0].stages", "name at least one stage"),
+    (dict(services=_shift(lifecycle_hooks=(LifecycleHook(
+        HOOK_ARN, ("PRE_SCALE_UP", "PRE_SCALE_UP")),))),
+     "services[web].deployment.lifecycle_hooks[0].stages", "names a stage twice"),
+    (dict(services=_web(strategy="BLUE_GREEN")), "services[0].deployment.strategy",
+     "must be Rollout"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(missing_tasks_minutes=0)),)),
+     "services[web].alarms.missing_tasks_minutes", "between 1 and 60"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(max_5xx_percent=0)),)),
+     "services[web].alarms.max_5xx_percent", "between 0.1 and 100"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(max_p99_latency_seconds=0)),)),
+     "services[web].alarms.max_p99_latency_seconds", "between 0.001 and 600"),
+    (dict(services=(DEV.services[0].with_(alarms=AlarmSpec(max_queue_age_seconds=30)),)),
+     "services[web].alarms.max_queue_age_seconds", "between 60 and 1209600"),
     # Wrong types get the same one-line error instead of a TypeError deep in a construct.
     (dict(cluster=ClusterSettings(asg_min="1")), "cluster.asg_min", "must be int, got '1'"),
     (dict(network=replace(DEV.network, vpc_endpoints="yes")), "network.vpc_endpoints",
@@ -191,6 +314,14 @@ def test_bad_setting_fails_with_env_and_field(change, field, detail):
     message = str(err.value)
     assert message.startswith(f"environment 'dev': {field}: "), message
     assert detail in message
+
+
+def test_a_production_env_may_serve_plain_http_only_with_a_stated_waiver():
+    waived = replace(DEV, production=True, services_settings=replace(
+        DEV.services_settings, plain_http_waiver="TLS ends at the CDN in front of the ALB"))
+    assert validate(waived) is waived
+    # Without an ALB there is nothing to serve HTTPS on.
+    assert validate(replace(DEV, production=True, services=(DEV.services[1],)))
 
 
 def test_every_shipped_environment_is_valid():
@@ -245,3 +376,35 @@ def test_readme_environment_table_matches_the_settings():
         assert instances == f"{c.instance_type} {c.asg_min}/{c.asg_desired}/{c.asg_max}"
         assert endpoints == ("yes" if env.network.vpc_endpoints else "no")
         assert logs == f"{env.services_settings.log_retention_days} d"
+
+
+def _deployment_cell(spec) -> str:
+    d = spec.deployment
+    bake = d.bake_minutes if d.bake_minutes is not None else DEFAULT_BAKE_MINUTES
+    if d.strategy is Rollout.ROLLING:
+        return "rolling"
+    if d.strategy is Rollout.BLUE_GREEN:
+        return f"blue/green, {bake} min bake"
+    if d.strategy is Rollout.CANARY:
+        c = d.canary or CanaryShift()
+        return f"canary {c.percent:g} % for {c.bake_minutes} min, {bake} min bake"
+    step = d.linear or LinearShift()
+    return f"linear {step.step_percent:g} % every {step.step_bake_minutes} min, {bake} min bake"
+
+
+def test_readme_deployment_table_matches_the_settings():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): [c.strip() for c in line.split("|")[2:-1]]
+            for line in readme.splitlines() if line.startswith("| `")
+            and line.split("|")[1].strip(" `") in {e.name for e in ENVIRONMENTS}}
+    assert set(rows) == {e.name for e in ENVIRONMENTS}
+    for env in ENVIRONMENTS:
+        s = env.services_settings
+        https = ("no" if s.https is None else s.https.domain
+                 + (" (placeholder)" if "PLACEHOLDER" in s.https.hosted_zone_id else ""))
+        assert rows[env.name] == [
+            _deployment_cell(env.service("web")), _deployment_cell(env.service("worker")),
+            https, "yes" if s.waf else "no", "yes" if s.ecs_exec_enabled else "no",
+            "Service Connect" if s.service_connect else "Cloud Map DNS"], env.name

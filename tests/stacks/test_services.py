@@ -162,7 +162,10 @@ def test_service_uses_the_cluster_capacity_provider_in_private_subnets(synth, en
     assert remote_output(synth, stack, svc["cluster"]) == cluster.ref(
         "aws_ecs_cluster", cluster_id, "arn")
     assert "launch_type" not in svc, "a capacity provider strategy excludes a launch type"
-    assert svc["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
+    if spec.deployment.shifts_traffic:  # the circuit breaker is for rolling updates only
+        assert "deployment_circuit_breaker" not in svc
+    else:
+        assert svc["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
     assert (svc["deployment_minimum_healthy_percent"], svc["deployment_maximum_percent"]) == (
         100, 200)
     assert svc["ordered_placement_strategy"] == [
@@ -200,17 +203,15 @@ def test_autoscaling_target_and_policies_address_the_service(synth, env, service
     for policy in policies:
         assert policy["scalable_dimension"] == stack.ref("aws_appautoscaling_target", target_id,
                                                          "scalable_dimension")
-    tracked = {p["target_tracking_scaling_policy_configuration"].get(
-        "predefined_metric_specification", {}).get("predefined_metric_type", "backlog"):
-        p["target_tracking_scaling_policy_configuration"]["target_value"]
-        for p in policies}
-    expected_tracking = {
-        "ECSServiceAverageCPUUtilization": spec.scaling.cpu_target_percent,
-        "ECSServiceAverageMemoryUtilization": spec.scaling.memory_target_percent}
+    tracked = {p["name"].removeprefix(f"{env}-{service}-"):
+               p["target_tracking_scaling_policy_configuration"]["target_value"]
+               for p in policies}
+    expected_tracking = {"cpu": spec.scaling.cpu_target_percent,
+                         "memory": spec.scaling.memory_target_percent}
     if spec.scaling.queue_scaling:
         expected_tracking["backlog"] = spec.scaling.backlog_per_task
     if spec.scaling.requests_per_target:
-        expected_tracking["ALBRequestCountPerTarget"] = spec.scaling.requests_per_target
+        expected_tracking["requests"] = spec.scaling.requests_per_target
     assert tracked == expected_tracking
     assert all(p["policy_type"] == "TargetTrackingScaling" for p in policies)
 
@@ -226,7 +227,9 @@ def test_worker_tracks_backlog_per_running_task(synth, env):
     assert json.loads(queue["redrive_policy"])["deadLetterTargetArn"] == stack.ref(
         "aws_sqs_queue", dlq_id, "arn")
     assert queue.get("sqs_managed_sse_enabled") or queue.get("kms_master_key_id")
-    assert not stack.resources("aws_cloudwatch_metric_alarm"), "no depth-threshold alarms"
+    assert not [a for a in stack.resources("aws_cloudwatch_metric_alarm").values()
+                if "ApproximateNumberOfMessagesVisible" in json.dumps(a)], (
+        "no depth-threshold alarms")
     _, policy = _by_name(stack, "aws_appautoscaling_policy", f"{env}-worker-backlog")
     config = policy["target_tracking_scaling_policy_configuration"]
     assert config["target_value"] == spec.scaling.backlog_per_task
@@ -268,7 +271,8 @@ def test_security_group_chain_references_groups_not_cidrs(synth, env):
                       _by_name(stack, "aws_security_group", f"{env}-web-db")[0], "id")
     # ALB: only listener ports, only from the allowed CIDRs.
     alb_in = [r for r in ingress if r["security_group_id"] == alb_sg]
-    ports = {80, 443} if web.load_balancer.certificate_arn else {80}
+    https = web.load_balancer.certificate_arn or settings.services_settings.https
+    ports = {80, 443} if https else {80}
     assert {r["from_port"] for r in alb_in} == ports
     assert {r["cidr_ipv4"] for r in alb_in} == set(web.load_balancer.allowed_cidrs)
     (alb_out,) = [r for r in egress if r["security_group_id"] == alb_sg]
@@ -410,7 +414,8 @@ def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
     assert "Condition" not in describe, "the task ARN already names the cluster"
     assert ecs_cluster["name"] == f"{env}-platform-cluster"
     # KMS: the env key only, for secrets, config and the agent's SSE-KMS queue.
-    kms = [st for st in task if any(a.startswith("kms:") for a in st["Action"])]
+    kms = [st for st in task if any(a.startswith("kms:") for a in st["Action"])
+           and not st["Sid"].startswith("EcsExec")]
     assert [sorted(st["Action"]) for st in kms] == [["kms:Decrypt", "kms:GenerateDataKey"]]
     assert [resolve(r) for st in kms for r in st["Resource"]] == [_key_arn(synth, env)]
     assert by_sid["ReadOwnSecrets"]["Action"] == ["secretsmanager:GetSecretValue"]
@@ -450,18 +455,24 @@ def test_alb_is_public_hardened_and_forwards_to_the_web_target_group(synth, env)
                     for k, v in network.resources("aws_subnet").items()
                     if v["tags"]["Tier"] == "public")
     assert sorted(remote_output(synth, stack, s) for s in lb["subnets"]) == public
-    tg_id, tg = stack.one("aws_lb_target_group")
-    assert tg["target_type"] == "ip", "awsvpc tasks register by IP"
-    assert tg["health_check"]["path"] == settings.service("web").health_check_path
-    (listener,) = stack.resources("aws_lb_listener").values()
+    tg_id, tg = _by_name(stack, "aws_lb_target_group", f"{env}-web")
+    groups = stack.resources("aws_lb_target_group").values()
+    assert len(groups) == (2 if settings.service("web").deployment.shifts_traffic else 1)
+    for group in groups:
+        assert group["target_type"] == "ip", "awsvpc tasks register by IP"
+        assert group["health_check"]["path"] == settings.service("web").health_check_path
+    listeners = {v["protocol"]: v for v in stack.resources("aws_lb_listener").values()}
+    https = settings.services_settings.https is not None
+    assert set(listeners) == ({"HTTP", "HTTPS"} if https else {"HTTP"})
+    listener = listeners["HTTPS" if https else "HTTP"]
     assert listener["load_balancer_arn"] == stack.ref("aws_lb", lb_id, "arn")
-    assert listener["protocol"] == "HTTP"  # no certificate declared in the env table
     assert listener["default_action"] == [{"type": "forward", "target_group_arn": stack.ref(
         "aws_lb_target_group", tg_id, "arn")}]
     _, web = _service(stack, env, "web")
-    assert web["load_balancer"] == [{"target_group_arn": stack.ref("aws_lb_target_group", tg_id,
-                                                                    "arn"),
-                                     "container_name": "web", "container_port": 8080}]
+    (attachment,) = web["load_balancer"]
+    assert {k: v for k, v in attachment.items() if k != "advanced_configuration"} == {
+        "target_group_arn": stack.ref("aws_lb_target_group", tg_id, "arn"),
+        "container_name": "web", "container_port": 8080}
     if settings.services_settings.alb_access_logs:
         assert lb["access_logs"]["enabled"] is True
         (bucket,) = [v for k, v in stack.resources("aws_s3_bucket").items()
@@ -507,13 +518,15 @@ def test_outputs_sidecar_image_and_counts(synth, env):
         stack.ref("aws_ecs_service", k, "name") for k in stack.resources("aws_ecs_service"))
     assert sorted(outputs["log_group_names"]["value"]) == sorted(
         stack.ref("aws_cloudwatch_log_group", k, "name")
-        for k in stack.resources("aws_cloudwatch_log_group"))
+        for k, v in stack.resources("aws_cloudwatch_log_group").items()
+        if not v["name"].startswith("aws-waf-logs-"))
     assert not stack.resources("aws_ecr_repository"), "repositories live in the registry stack"
     counts = stack.counts()
     n = len(settings.services)
-    for rtype in ("aws_ecs_task_definition", "aws_ecs_service", "aws_appautoscaling_target",
-                  "aws_cloudwatch_log_group"):
+    waf = 1 if settings.services_settings.waf else 0  # the web ACL's own log group
+    for rtype in ("aws_ecs_task_definition", "aws_ecs_service", "aws_appautoscaling_target"):
         assert counts[rtype] == n, rtype
+    assert counts["aws_cloudwatch_log_group"] == n + waf
     assert counts["aws_appautoscaling_policy"] >= 2 * n
 
 
@@ -570,7 +583,9 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
     repo_id, _ = _by_name(registry, "aws_ecr_repository", "api")
     _, app, _ = _containers(stack, "dev", "api")
     repo_url, tag = app["image"].rsplit(":", 1)
-    assert tag == ENVS["dev"].services_settings.image_tag
+    (tag_id,) = [k for k, v in stack.data("aws_ssm_parameter").items()
+                 if v["name"] == "/dev/api/image-tag"]
+    assert tag == stack.ref("data.aws_ssm_parameter", tag_id, "insecure_value")
     assert remote_output(extended, stack, repo_url) == registry.ref(
         "aws_ecr_repository", repo_id, "repository_url")
     # The second load-balanced service gets a path rule; a certificate switches on HTTPS.
@@ -603,14 +618,35 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
 @pytest.mark.parametrize("env,service", [(e.name, s.name) for e in ENVIRONMENTS
                                          for s in e.services if s.scaling.requests_per_target])
 def test_request_count_tracking_names_the_alb_and_the_target_group(synth, env, service):
+    """One target group: ALBRequestCountPerTarget. A traffic-shifting service's production
+    traffic may sit in either of its two groups, so it tracks both over its running tasks."""
     stack = _stack(synth, env)
     lb_id, _ = stack.one("aws_lb")
-    tg_id, _ = _by_name(stack, "aws_lb_target_group", f"{env}-{service}")
+    lb_suffix = stack.ref("aws_lb", lb_id, "arn_suffix")
+    groups = [stack.ref("aws_lb_target_group", _by_name(stack, "aws_lb_target_group", name)[0],
+                        "arn_suffix")
+              for name in (f"{env}-{service}", f"{env}-{service}-alt")
+              if any(g["name"] == name for g in stack.resources("aws_lb_target_group").values())]
     _, policy = _by_name(stack, "aws_appautoscaling_policy", f"{env}-{service}-requests")
-    spec = policy["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]
-    assert spec == {"predefined_metric_type": "ALBRequestCountPerTarget",
-                    "resource_label": f"{stack.ref('aws_lb', lb_id, 'arn_suffix')}/"
-                                      f"{stack.ref('aws_lb_target_group', tg_id, 'arn_suffix')}"}
+    config = policy["target_tracking_scaling_policy_configuration"]
+    assert config["target_value"] == ENVS[env].service(service).scaling.requests_per_target
+    if not ENVS[env].service(service).deployment.shifts_traffic:
+        assert config["predefined_metric_specification"] == {
+            "predefined_metric_type": "ALBRequestCountPerTarget",
+            "resource_label": f"{lb_suffix}/{groups[0]}"}
+        return
+    assert len(groups) == 2 and "predefined_metric_specification" not in config
+    metrics = {m["id"]: m for m in config["customized_metric_specification"]["metrics"]}
+    assert [k for k, m in metrics.items() if m["return_data"]] == ["per_task"]
+    assert metrics["per_task"]["expression"] == (
+        "(FILL(requests0, 0) + FILL(requests1, 0)) / running")
+    for i, group in enumerate(groups):
+        metric = metrics[f"requests{i}"]["metric_stat"]["metric"]
+        assert (metric["namespace"], metric["metric_name"]) == ("AWS/ApplicationELB",
+                                                                "RequestCount")
+        assert metric["dimensions"] == [{"name": "LoadBalancer", "value": lb_suffix},
+                                        {"name": "TargetGroup", "value": group}]
+    assert metrics["running"]["metric_stat"]["metric"]["metric_name"] == "RunningTaskCount"
 
 
 @pytest.mark.parametrize("env,service", ENV_SERVICES)

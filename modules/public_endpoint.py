@@ -1,0 +1,69 @@
+"""The ALB's public name: an ACM certificate validated through DNS, and the alias record.
+
+`PublicEndpoint(domain, zone)` issues the certificate (its `.certificate_arn` resolves only once
+ACM has validated it, so an HTTPS listener using it waits for validation); `point_at(lb)` creates
+the alias A record for the domain (ACM User Guide, "DNS validation"; Route 53 Developer Guide,
+"Routing traffic to an ELB load balancer").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import TerraformIterator, TerraformResourceLifecycle, Token
+from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate, AcmCertificateOptions
+from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
+from cdktf_cdktf_provider_aws.route53_record import Route53Record, Route53RecordAlias
+from constructs import Construct
+
+from settings.rules import domain_problem, hosted_zone_id_problem
+
+VALIDATION_TTL = 60
+
+
+@dataclass(frozen=True)
+class PublicEndpointProps:
+    """The domain and the public hosted zone it lives in (not managed here)."""
+
+    domain: str
+    hosted_zone_id: str
+
+
+class PublicEndpoint(Construct):
+    """DNS-validated certificate for one domain; exposes `.certificate_arn` (validated)."""
+
+    def __init__(self, scope: Construct, id_: str, props: PublicEndpointProps) -> None:
+        super().__init__(scope, id_)
+        if problem := (domain_problem(props.domain)
+                       or hosted_zone_id_problem(props.hosted_zone_id)):
+            raise ValueError(problem)
+        self._props = props
+        # A replacement certificate must exist before the listener lets go of the old one.
+        self.certificate = AcmCertificate(
+            self, "Certificate", domain_name=props.domain, validation_method="DNS",
+            options=AcmCertificateOptions(certificate_transparency_logging_preference="ENABLED"),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        # One CNAME per validation option (one domain here): cdktf's documented iterator
+        # pattern for ACM DNS validation.
+        options = TerraformIterator.from_complex_list(
+            self.certificate.domain_validation_options, "domain_name")
+        records = Route53Record(
+            self, "ValidationRecord", for_each=options, zone_id=props.hosted_zone_id,
+            name=options.get_string("resource_record_name"),
+            type=options.get_string("resource_record_type"),
+            records=[options.get_string("resource_record_value")], ttl=VALIDATION_TTL,
+            allow_overwrite=True)
+        self.validation = AcmCertificateValidation(
+            self, "Validation", certificate_arn=self.certificate.arn,
+            validation_record_fqdns=Token.as_list(
+                TerraformIterator.from_resources(records).pluck_property("fqdn")))
+        self.certificate_arn = self.validation.certificate_arn
+        self.domain = props.domain
+
+    def point_at(self, dns_name: str, zone_id: str) -> Route53Record:
+        """An alias A record `domain -> the load balancer` (evaluating its health)."""
+        self.alias = Route53Record(
+            self, "Alias", zone_id=self._props.hosted_zone_id, name=self._props.domain,
+            type="A", alias=Route53RecordAlias(name=dns_name, zone_id=zone_id,
+                                               evaluate_target_health=True))
+        return self.alias

@@ -1,0 +1,146 @@
+"""The alarms one ECS service's deployments roll back on, chosen by the kind of service.
+
+Every service gets "running tasks below desired"; methods add what matters for its kind: the
+ALB's view of it (`watch_target_groups`: 5xx rate, unhealthy targets, p99 latency) and its work
+queue (`watch_queue`: age of the oldest message). `EcsService.enable_deployment_alarms` hands
+`.alarm_names` to ECS, which fails and rolls back a deployment while one is in ALARM (ECS
+Developer Guide, "How CloudWatch alarms detect Amazon ECS deployment failures").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+    CloudwatchMetricAlarmMetricQueryMetric,
+)
+from constructs import Construct
+
+from settings.services import AlarmSpec
+
+MINUTE = 60
+SQS_PERIOD = 300
+"""SQS publishes queue metrics every 5 minutes; a shorter period only sees gaps."""
+CONTAINER_INSIGHTS = "ECS/ContainerInsights"
+ALB = "AWS/ApplicationELB"
+
+
+@dataclass(frozen=True)
+class ServiceAlarmsProps:
+    """Which service, its thresholds and whom the alarms notify."""
+
+    name: str
+    """`<env>-<service>`: the prefix of every alarm name (and the ECS service name)."""
+    cluster_name: str
+    thresholds: AlarmSpec = AlarmSpec()
+    actions: Sequence[str] = field(default_factory=tuple)
+    """ARNs notified on ALARM and on OK (the env's alarm topic); none: state changes only."""
+
+
+def _metric(query_id: str, namespace: str, metric_name: str, stat: str, period: int,
+            **dimensions: str) -> CloudwatchMetricAlarmMetricQuery:
+    return CloudwatchMetricAlarmMetricQuery(
+        id=query_id, return_data=False, metric=CloudwatchMetricAlarmMetricQueryMetric(
+            namespace=namespace, metric_name=metric_name, stat=stat, period=period,
+            dimensions=dimensions))
+
+
+def _expression(label: str, expression: str) -> CloudwatchMetricAlarmMetricQuery:
+    return CloudwatchMetricAlarmMetricQuery(id="result", label=label, expression=expression,
+                                            return_data=True)
+
+
+def _sum(ids: Sequence[str]) -> str:
+    """Metric math: the sum of several series, a missing datapoint counting as 0."""
+    return " + ".join(f"FILL({i}, 0)" for i in ids)
+
+
+class ServiceAlarms(Construct):
+    """Deployment alarms of one service; `.alarm_names` is what its deployments watch."""
+
+    def __init__(self, scope: Construct, id_: str, props: ServiceAlarmsProps) -> None:
+        super().__init__(scope, id_)
+        self._props = props
+        self.alarms: list[CloudwatchMetricAlarm] = []
+        t = props.thresholds
+        # Missing tasks: a crash loop, or tasks that cannot be placed. Container Insights (on
+        # for every cluster here) publishes both counts each minute.
+        dims = {"ClusterName": props.cluster_name, "ServiceName": props.name}
+        self._alarm(
+            "RunningBelowDesired", "running-below-desired",
+            f"fewer tasks running than desired for {t.missing_tasks_minutes} minutes",
+            [_metric("running", CONTAINER_INSIGHTS, "RunningTaskCount", "Minimum", MINUTE,
+                     **dims),
+             _metric("desired", CONTAINER_INSIGHTS, "DesiredTaskCount", "Maximum", MINUTE,
+                     **dims),
+             _expression("tasks missing", "desired - running")],
+            threshold=0, minutes=t.missing_tasks_minutes)
+
+    @property
+    def alarm_names(self) -> list[str]:
+        return [alarm.alarm_name for alarm in self.alarms]
+
+    @property
+    def alarm_arns(self) -> list[str]:
+        return [alarm.arn for alarm in self.alarms]
+
+    def _alarm(self, construct_id: str, suffix: str, description: str,
+               queries: list[CloudwatchMetricAlarmMetricQuery], *, threshold: float,
+               minutes: int, period: int = MINUTE) -> CloudwatchMetricAlarm:
+        actions = list(self._props.actions)
+        periods = max(1, minutes * MINUTE // period)
+        alarm = CloudwatchMetricAlarm(
+            self, construct_id, alarm_name=f"{self._props.name}-{suffix}",
+            alarm_description=f"{self._props.name}: {description}; rolls its deployment back",
+            metric_query=queries, comparison_operator="GreaterThanThreshold",
+            threshold=threshold, evaluation_periods=periods, datapoints_to_alarm=periods,
+            # No data is the quiet case (no traffic, no tasks scheduled, an idle queue): OK.
+            treat_missing_data="notBreaching",
+            **({"alarm_actions": actions, "ok_actions": actions} if actions else {}))
+        self.alarms.append(alarm)
+        return alarm
+
+    def watch_target_groups(self, load_balancer: str, target_groups: Sequence[str]) -> None:
+        """5xx rate, unhealthy targets and p99 latency over all of the service's target groups
+        (a traffic-shifting service has two; during a deployment both carry traffic).
+        Arguments are ARN suffixes, the CloudWatch dimensions."""
+        t = self._props.thresholds
+
+        def per_group(prefix: str, metric_name: str, stat: str):
+            return [_metric(f"{prefix}{i}", ALB, metric_name, stat, MINUTE,
+                            LoadBalancer=load_balancer, TargetGroup=group)
+                    for i, group in enumerate(target_groups)]
+
+        errors = per_group("errors", "HTTPCode_Target_5XX_Count", "Sum")
+        requests = per_group("requests", "RequestCount", "Sum")
+        self._alarm("Target5xxRate", "target-5xx-rate",
+                    f"over {t.max_5xx_percent} % of requests answered 5xx by the tasks",
+                    [*errors, *requests, _expression(
+                        "5xx percent", f"100 * ({_sum([q.id for q in errors])}) / "
+                                       f"({_sum([q.id for q in requests])})")],
+                    threshold=t.max_5xx_percent, minutes=3)
+        unhealthy = per_group("unhealthy", "UnHealthyHostCount", "Maximum")
+        self._alarm("UnhealthyTargets", "unhealthy-targets",
+                    "targets failing the ALB health check for 3 minutes",
+                    [*unhealthy, _expression("unhealthy targets",
+                                             _sum([q.id for q in unhealthy]))],
+                    threshold=0, minutes=3)
+        latency = per_group("latency", "TargetResponseTime", "p99")
+        self._alarm("P99Latency", "p99-latency",
+                    f"p99 response time over {t.max_p99_latency_seconds} s",
+                    [*latency, _expression("p99 seconds",
+                                           f"MAX([{', '.join(q.id for q in latency)}])")],
+                    threshold=t.max_p99_latency_seconds, minutes=5)
+
+    def watch_queue(self, queue_name: str) -> None:
+        """The oldest message of the service's work queue: a worker that stopped consuming."""
+        t = self._props.thresholds
+        self._alarm("QueueOldestMessageAge", "queue-oldest-message-age",
+                    f"a job waited over {t.max_queue_age_seconds} s",
+                    [_metric("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum",
+                             SQS_PERIOD, QueueName=queue_name),
+                     _expression("oldest message (s)", "age")],
+                    threshold=t.max_queue_age_seconds, minutes=10, period=SQS_PERIOD)
