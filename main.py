@@ -45,5 +45,12 @@ def main() -> int:
     return 0
 
 
+def run_and_exit_promptly() -> None:
+    """`python main.py`: main(), then exit as soon as the output is flushed (engine.lifecycle)."""
+    from engine.lifecycle import run_and_exit
+
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit_promptly()

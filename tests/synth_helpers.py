@@ -81,3 +81,32 @@ def remote_output(synth: SynthOutput, consumer: Stack, expression: str) -> str:
         if backend.get("key") == producer_key:
             return producer.doc["output"][m.group(2)]["value"]
     raise AssertionError(f"no stack writes state key {producer_key}")
+
+
+def synthesize(outdir: Path | str, *, engine: str | None = None, plain: bool = False,
+               python: str | None = None, envs: str | None = None) -> SynthOutput:
+    """Run `python main.py` (the real entry point) into `outdir`, every env unless `envs`.
+
+    In a child process, so that no test process pays the provider import's teardown. `engine`
+    and `python` default to the running ones; `plain` sets ECS_ENGINE_PLAIN=1 (the
+    unoptimized reference path).
+    """
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir),
+           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+    env.pop("ECS_ENVS", None)
+    env.pop("ECS_ENGINE_PLAIN", None)
+    if envs:
+        env["ECS_ENVS"] = envs
+    if engine:
+        env["ECS_ENGINE"] = engine
+    if plain:
+        env["ECS_ENGINE_PLAIN"] = "1"
+    done = subprocess.run([python or sys.executable, "main.py"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"main.py exited {done.returncode}:\n{done.stderr[-4000:]}"
+    return SynthOutput(outdir)

@@ -7,6 +7,10 @@ import re
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
+import engine
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,11 +47,24 @@ def test_every_image_installs_a_checked_requirements_file():
 
 
 def test_requirements_are_exact_pins_and_installed_as_pinned():
-    for name, version in _pins(ROOT / "requirements.txt").items():
+    for name, version in _pins(ROOT / engine.selected().requirements).items():
         assert metadata.version(name) == version, name
 
 
+def test_engines_share_every_pin_but_their_own_packages():
+    """requirements-cdktn*.txt are requirements*.txt with the engine swapped, nothing else."""
+    own = {dist for e in engine.ENGINES.values() for dist in (e.core_dist, e.provider_dist)}
+    own.add("constructs")  # each engine's core bounds it differently (see requirements-cdktn.txt)
+    for default, other in (("requirements.txt", "requirements-cdktn.txt"),
+                           ("requirements-dev.txt", "requirements-cdktn-dev.txt")):
+        a, b = _pins(ROOT / default), _pins(ROOT / other)
+        assert {k: v for k, v in a.items() if k not in own} == \
+            {k: v for k, v in b.items() if k not in own}, other
+
+
 def test_cdktf_json_pins_the_provider_the_python_package_wraps():
+    if engine.selected().name != engine.DEFAULT_ENGINE:
+        pytest.skip("cdktf.json names the default engine's provider (README: Engines)")
     import cdktf_cdktf_provider_aws.provider as provider  # the ~10 s import, shared per session
 
     wrapped = re.search(r"hashicorp/aws/(\d+\.\d+\.\d+)", provider.__doc__ or "") or re.search(
