@@ -29,9 +29,9 @@ def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
         info.mkdir(parents=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
     package = site / "fakeprov"
-    (package / "vpc").mkdir(parents=True)
+    (package / "widget").mkdir(parents=True)
     (package / "__init__.py").write_text("raise RuntimeError('the package __init__ ran')\n")
-    (package / "vpc" / "__init__.py").write_text("from .._jsii import *\nclass Vpc: pass\n")
+    (package / "widget" / "__init__.py").write_text("from .._jsii import *\nclass Widget: pass\n")
     if jsii:
         (package / "_jsii").mkdir()
         (package / "_jsii" / "__init__.py").write_text(
@@ -51,9 +51,13 @@ def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
 
 @pytest.fixture
 def clean_fakeprov():
+    """Forget the fake package and its alias afterwards (real names are never touched)."""
     yield
     for name in [m for m in sys.modules if m.split(".")[0] == "fakeprov"]:
         del sys.modules[name]
+    sys.modules.pop("engine.aws.widget", None)
+    if "engine.aws" in sys.modules:
+        vars(sys.modules["engine.aws"]).pop("widget", None)
 
 
 def test_default_engine_is_cdktf_and_an_unknown_one_is_one_clear_error(monkeypatch):
@@ -74,43 +78,42 @@ def test_every_engine_pins_its_core_and_provider_exactly():
 
 def test_submodule_loads_without_running_the_package_init(tmp_path, monkeypatch, clean_fakeprov):
     _fake_engine(tmp_path, monkeypatch)
-    vpc = loader.provider_submodule("vpc")
-    assert vpc.__name__ == "fakeprov.vpc" and vpc.Vpc.__name__ == "Vpc"
+    widget = loader.provider_submodule("widget")
+    assert widget.__name__ == "fakeprov.widget" and widget.Widget.__name__ == "Widget"
     assert sys.modules["fakeprov._jsii"].__jsii_assembly__.version == "1.0.0"
 
 
 def test_the_alias_is_the_provider_module_itself(tmp_path, monkeypatch, clean_fakeprov):
     _fake_engine(tmp_path, monkeypatch)
-    monkeypatch.delitem(sys.modules, "engine.aws.vpc", raising=False)
-    from engine.aws.vpc import Vpc
+    from engine.aws.widget import Widget
 
-    assert Vpc is sys.modules["fakeprov.vpc"].Vpc
-    monkeypatch.delitem(sys.modules, "engine.aws.vpc")
+    assert Widget is sys.modules["fakeprov.widget"].Widget
+    assert sys.modules["engine.aws.widget"] is sys.modules["fakeprov.widget"]
 
 
 def test_an_unknown_submodule_is_a_module_not_found_error(tmp_path, monkeypatch, clean_fakeprov):
     _fake_engine(tmp_path, monkeypatch)
-    with pytest.raises(ModuleNotFoundError, match="fakeprov has no submodule 'vcp'"):
-        loader.provider_submodule("vcp")
+    with pytest.raises(ModuleNotFoundError, match="fakeprov has no submodule 'widgte'"):
+        loader.provider_submodule("widgte")
 
 
 def test_an_assembly_other_than_the_pinned_one_fails_loudly(tmp_path, monkeypatch, clean_fakeprov):
     _fake_engine(tmp_path, monkeypatch, assembly_version="1.1.0")
     with pytest.raises(EngineError, match=r"loaded assembly .*'1\.1\.0'.*ECS_ENGINE_PLAIN=1"):
-        loader.provider_submodule("vpc")
+        loader.provider_submodule("widget")
     assert "fakeprov" not in sys.modules, "a half-loaded package must not stay importable"
 
 
 def test_a_package_without_the_jsii_loader_fails_loudly(tmp_path, monkeypatch, clean_fakeprov):
     _fake_engine(tmp_path, monkeypatch, jsii=False)
     with pytest.raises(EngineError, match="no `_jsii` subpackage"):
-        loader.provider_submodule("vpc")
+        loader.provider_submodule("widget")
 
 
 def test_an_installed_version_other_than_the_pin_is_refused(tmp_path, monkeypatch, clean_fakeprov):
     _fake_engine(tmp_path, monkeypatch, installed="1.0.1")
     with pytest.raises(EngineError, match="fakeprov 1.0.1 is installed but .* pins 1.0.0"):
-        loader.provider_submodule("vpc")
+        loader.provider_submodule("widget")
 
 
 def test_an_engine_that_is_not_installed_names_its_venv(tmp_path, monkeypatch, clean_fakeprov):
@@ -125,7 +128,7 @@ def test_plain_mode_imports_the_package_whole(tmp_path, monkeypatch, clean_fakep
     _fake_engine(tmp_path, monkeypatch)
     monkeypatch.setenv(engine.PLAIN_VARIABLE, "1")
     with pytest.raises(RuntimeError, match="the package __init__ ran"):
-        loader.provider_submodule("vpc")
+        loader.provider_submodule("widget")
 
 
 PROBE = """
