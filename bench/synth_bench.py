@@ -93,7 +93,8 @@ def per_engine() -> dict[str, dict[str, float]]:
     for name, eng in engine.ENGINES.items():
         python = ROOT / eng.venv / "bin" / "python"
         if not python.exists():
-            emit(figure="skipped", engine=name, reason=f"{eng.venv} missing: make venv ENGINE={name}")
+            emit(figure="skipped", engine=name,
+                 reason=f"{eng.venv} missing: make venv ENGINE={name}")
             continue
         plain = {engine.PLAIN_VARIABLE: "1"}
         medians[name] = {

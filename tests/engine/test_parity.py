@@ -1,40 +1,19 @@
 """Both engines synthesize the same infrastructure, so switching needs no state move (issue 14).
 
 The running engine's session synth is compared with the other engine's, run by that engine's
-own venv. Allowed to differ: `//.metadata.version` (the engine's version) and the aws entry of
-`terraform.required_providers` (each engine's prebuilt bindings pin their own hashicorp/aws
-release). Everything else (resources, data sources, outputs, backends, provider blocks,
-every attribute value) must be equal.
+own venv (conftest: other_engine_synth). Allowed to differ: `//.metadata.version` (the engine's
+version) and the aws entry of `terraform.required_providers` (each engine's prebuilt bindings
+pin their own hashicorp/aws release). Everything else (resources, data sources, outputs,
+backends, provider blocks, every attribute value) must be equal.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
-from pathlib import Path
 
-import pytest
-
-import engine
-from tests.synth_helpers import SynthOutput, synthesize
-
-ROOT = Path(__file__).resolve().parents[2]
 PROVIDER_SOURCES = {"aws", "hashicorp/aws", "registry.terraform.io/hashicorp/aws"}
 """Addresses Terraform reads as the same provider (a bare type means hashicorp/<type>)."""
-
-
-@pytest.fixture(scope="module")
-def other(tmp_path_factory) -> SynthOutput:
-    """Every env synthesized by the engine that is not running, with its own interpreter."""
-    name = next(n for n in engine.ENGINES if n != engine.selected().name)
-    python = ROOT / engine.ENGINES[name].venv / "bin" / "python"
-    if not python.exists():
-        message = f"{python} is missing: `make venv ENGINE={name}` builds it"
-        if os.environ.get("CI"):
-            pytest.fail(message)   # CI builds both venvs: a missing one is a broken setup
-        pytest.skip(message)
-    return synthesize(tmp_path_factory.mktemp(f"{name}.out"), engine=name, python=str(python))
 
 
 def comparable(doc: dict) -> dict:
@@ -62,26 +41,28 @@ def addresses(doc: dict) -> set[str]:
             {f"data.{t}.{n}" for t, block in doc.get("data", {}).items() for n in block})
 
 
-def test_both_engines_write_the_same_stacks(synth, other):
-    assert synth.stack_names == other.stack_names
+def test_both_engines_write_the_same_stacks(synth, other_engine_synth):
+    assert synth.stack_names == other_engine_synth.stack_names
     assert len(synth.stack_names) >= 5
 
 
-def test_resource_addresses_are_identical_so_state_needs_no_move(synth, other):
+def test_resource_addresses_are_identical_so_state_needs_no_move(synth, other_engine_synth):
     for name in synth.stack_names:
-        ours, theirs = addresses(synth.stack(name).doc), addresses(other.stack(name).doc)
+        ours = addresses(synth.stack(name).doc)
+        theirs = addresses(other_engine_synth.stack(name).doc)
         assert ours == theirs, (name, sorted(ours ^ theirs)[:20])
         assert ours, name
 
 
-def test_every_stack_is_equal_but_for_engine_and_provider_versions(synth, other):
-    found = {name: differences(comparable(synth.stack(name).doc), comparable(other.stack(name).doc))
+def test_every_stack_is_equal_but_for_engine_and_provider_versions(synth, other_engine_synth):
+    found = {name: differences(comparable(synth.stack(name).doc),
+                               comparable(other_engine_synth.stack(name).doc))
              for name in synth.stack_names}
     assert not any(found.values()), {n: d[:20] for n, d in found.items() if d}
 
 
-def test_each_engine_pins_an_exact_hashicorp_aws_6_release(synth, other):
-    for output in (synth, other):
+def test_each_engine_pins_an_exact_hashicorp_aws_6_release(synth, other_engine_synth):
+    for output in (synth, other_engine_synth):
         for name in output.stack_names:
             aws = output.stack(name).doc["terraform"]["required_providers"]["aws"]
             assert aws["source"] in PROVIDER_SOURCES, (name, aws)
