@@ -4,17 +4,24 @@ Why: `cdktf_cdktf_provider_aws/__init__.py` imports all ~2,200 generated resourc
 front (~7 s, and ~4 s more to free them at exit) although a submodule needs only the package's
 `_jsii` subpackage, which loads the jsii assembly. So the package module is created from its
 spec WITHOUT running `__init__.py`, `_jsii` is imported (loading the assembly) and checked to be
-the pinned one, then each submodule is imported on request. Any deviation from that layout
-raises EngineError naming what changed: never a silent slow path or a half-loaded package.
-CDK Terrain's package is already lazy (PEP 562); it goes through the same path so that both
-engines are loaded, checked and timed alike.
+the pinned one, then each submodule is imported on request. Node does the same on its side:
+loading the assembly requires every resource's JS module (2-4 s), so jsii's node process starts
+with engine/lazy_exports.js preloaded, which makes the provider's JS exports load on first use.
+Any deviation from the verified layout raises EngineError (or a node error) naming what
+changed: never a silent slow path or a half-loaded package. CDK Terrain's Python package is
+already lazy (PEP 562); it goes through the same path so that both engines are loaded, checked
+and timed alike. ECS_ENGINE_PLAIN=1 turns all of this off.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
+import json
+import os
 import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -41,11 +48,34 @@ def check_installed(engine: Engine) -> None:
                               f"{pinned}: rebuild {engine.venv} from it")
 
 
+LAZY_EXPORTS_JS = Path(__file__).with_name("lazy_exports.js")
+_lazy_report: str | None = None   # file the preload lists each package it made lazy in
+
+
 def core() -> ModuleType:
-    """cdktf or cdktn, checked against its pin."""
+    """cdktf or cdktn, checked against its pin; jsii's node process starts with the preload."""
+    global _lazy_report
     engine = selected()
     check_installed(engine)
-    return importlib.import_module(engine.core)
+    if engine.core in sys.modules or plain():
+        return importlib.import_module(engine.core)
+    fd, _lazy_report = tempfile.mkstemp(prefix="ecs-engine-lazy-exports-")
+    os.close(fd)
+    atexit.register(Path(_lazy_report).unlink, missing_ok=True)
+    preload = {"NODE_OPTIONS": f'{os.environ.get("NODE_OPTIONS", "")} --require '
+                               f'"{LAZY_EXPORTS_JS}"'.strip(),
+               "ECS_ENGINE_LAZY_EXPORTS": json.dumps([engine.assembly]),
+               "ECS_ENGINE_LAZY_REPORT": _lazy_report}
+    saved = {name: os.environ.get(name) for name in preload}
+    os.environ.update(preload)      # read once, when importing the core starts the node process
+    try:
+        return importlib.import_module(engine.core)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def provider_submodule(name: str) -> ModuleType:
@@ -66,6 +96,7 @@ def provider_package(engine: Engine) -> ModuleType:
     check_installed(engine)
     if plain():
         return importlib.import_module(engine.provider)
+    core()   # first, so that jsii's node process starts with the lazy-exports preload
     spec = importlib.util.find_spec(engine.provider)
     if spec is None or not spec.submodule_search_locations:
         raise _layout(engine, "it is not a package")
@@ -75,6 +106,7 @@ def provider_package(engine: Engine) -> ModuleType:
     sys.modules[engine.provider] = package
     try:
         _check_assembly(engine, importlib.import_module(f"{engine.provider}._jsii"))
+        _check_lazy_exports(engine)
     except BaseException:
         sys.modules.pop(engine.provider, None)
         sys.modules.pop(f"{engine.provider}._jsii", None)
@@ -89,6 +121,15 @@ def _check_assembly(engine: Engine, jsii_module: ModuleType) -> None:
     if found != (engine.assembly, pinned):
         raise _layout(engine, f"its `_jsii` subpackage loaded assembly {found}, expected "
                               f"{(engine.assembly, pinned)}")
+
+
+def _check_lazy_exports(engine: Engine) -> None:
+    """The preload made the provider's JS exports lazy (else node loaded all of them)."""
+    listed = Path(_lazy_report).read_text().split() if _lazy_report else []
+    if engine.assembly not in listed:
+        raise _layout(engine, "jsii's node process loaded it without engine/lazy_exports.js "
+                              "(was the jsii kernel started before engine.core was imported, "
+                              "or did jsii change where it installs packages?)")
 
 
 def _layout(engine: Engine, what: str) -> EngineError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,13 @@ from engine import Engine, EngineError, loader
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# What node's engine/lazy_exports.js does when jsii loads the real assembly: list it as lazy.
+FAKE_PRELOAD = ("from pathlib import Path\nfrom engine import loader\n"
+                "Path(loader._lazy_report).write_text('@fake/provider-aws 120\\n')\n")
+
+
 def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
-                 installed="1.0.0", jsii=True) -> Engine:
+                 installed="1.0.0", jsii=True, preload=True) -> Engine:
     """A fake core + provider distribution on sys.path, pinned in a requirements file."""
     site = tmp_path / "site"
     for dist, version in (("fakecore", "2.0.0"), ("fakeprov", installed)):
@@ -32,16 +38,18 @@ def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
     (package / "widget").mkdir(parents=True)
     (package / "__init__.py").write_text("raise RuntimeError('the package __init__ ran')\n")
     (package / "widget" / "__init__.py").write_text("from .._jsii import *\nclass Widget: pass\n")
+    (site / "fakecore.py").write_text("")
     if jsii:
         (package / "_jsii").mkdir()
         (package / "_jsii" / "__init__.py").write_text(
-            "import types\n__jsii_assembly__ = types.SimpleNamespace("
-            f"name='@fake/provider-aws', version={assembly_version!r})\n__all__ = []\n")
+            (FAKE_PRELOAD if preload else "") + "import types\n__jsii_assembly__ = "
+            f"types.SimpleNamespace(name='@fake/provider-aws', version={assembly_version!r})\n")
     requirements = tmp_path / "requirements-fake.txt"
     requirements.write_text("fakecore==2.0.0\nfakeprov==1.0.0  # the provider\n")
     monkeypatch.syspath_prepend(str(site))
-    for name in [m for m in sys.modules if m.split(".")[0] == "fakeprov"]:
+    for name in [m for m in sys.modules if m.split(".")[0] in ("fakeprov", "fakecore")]:
         monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(loader, "_lazy_report", None)
     fake = Engine(name="fake", core="fakecore", core_dist="fakecore", provider="fakeprov",
                   provider_dist="fakeprov", assembly="@fake/provider-aws",
                   requirements=str(requirements), venv=".venv-fake")
@@ -53,7 +61,7 @@ def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
 def clean_fakeprov():
     """Forget the fake package and its alias afterwards (real names are never touched)."""
     yield
-    for name in [m for m in sys.modules if m.split(".")[0] == "fakeprov"]:
+    for name in [m for m in sys.modules if m.split(".")[0] in ("fakeprov", "fakecore")]:
         del sys.modules[name]
     sys.modules.pop("engine.aws.widget", None)
     if "engine.aws" in sys.modules:
@@ -108,6 +116,26 @@ def test_a_package_without_the_jsii_loader_fails_loudly(tmp_path, monkeypatch, c
     _fake_engine(tmp_path, monkeypatch, jsii=False)
     with pytest.raises(EngineError, match="no `_jsii` subpackage"):
         loader.provider_submodule("widget")
+
+
+def test_a_node_side_left_eager_fails_loudly(tmp_path, monkeypatch, clean_fakeprov):
+    """If the preload did not make the provider's JS exports lazy, say so (not just slower)."""
+    _fake_engine(tmp_path, monkeypatch, preload=False)
+    with pytest.raises(EngineError, match="without engine/lazy_exports.js"):
+        loader.provider_submodule("widget")
+
+
+def test_core_starts_node_with_the_preload_and_leaves_the_environment_as_it_was(
+        tmp_path, monkeypatch, clean_fakeprov):
+    _fake_engine(tmp_path, monkeypatch)
+    monkeypatch.setenv("NODE_OPTIONS", "--max-http-header-size=16384")
+    (tmp_path / "site" / "fakecore.py").write_text(
+        "import os\nSEEN = os.environ['NODE_OPTIONS'], os.environ['ECS_ENGINE_LAZY_EXPORTS']\n")
+    seen = loader.core().SEEN
+    assert seen[0].startswith("--max-http-header-size=16384 --require ")
+    assert seen[0].endswith(f'"{loader.LAZY_EXPORTS_JS}"') and seen[1] == '["@fake/provider-aws"]'
+    assert os.environ["NODE_OPTIONS"] == "--max-http-header-size=16384"
+    assert "ECS_ENGINE_LAZY_EXPORTS" not in os.environ
 
 
 def test_an_installed_version_other_than_the_pin_is_refused(tmp_path, monkeypatch, clean_fakeprov):
