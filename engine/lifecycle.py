@@ -14,15 +14,22 @@ import sys
 import traceback
 from typing import Callable, NoReturn
 
-from engine import plain
+from engine import EngineError, plain
 
 
 def run_and_exit(entry: Callable[[], int | None]) -> NoReturn:
-    """Run entry() and exit promptly with its status; an exception prints and exits 1."""
+    """Run entry() and exit promptly with its status; an exception prints and exits 1.
+
+    A wrong engine setup (EngineError) is a one-line error and exit status 2, as for bad
+    settings: the message says what to do, a traceback would only bury it.
+    """
     try:
         status = entry()
     except SystemExit as exc:
         status = exc.code
+    except EngineError as exc:
+        print(exc, file=sys.stderr)
+        status = 2
     except KeyboardInterrupt:
         traceback.print_exc()
         status = 130

@@ -50,6 +50,13 @@ def test_an_exception_prints_its_traceback_and_exits_1():
     assert "Traceback" in done.stderr and "ValueError: broken stack" in done.stderr
 
 
+def test_an_engine_setup_error_is_one_line_and_exits_2():
+    done = _run("from engine import EngineError\n"
+                "def entry():\n    raise EngineError('use .venv-cdktn/bin/python')\n"
+                "run_and_exit(entry)\n")
+    assert (done.returncode, done.stderr) == (2, "use .venv-cdktn/bin/python\n")
+
+
 def test_sys_exit_with_a_message_prints_it_and_exits_1():
     done = _run("import sys\nrun_and_exit(lambda: sys.exit('invalid settings'))\n")
     assert (done.returncode, done.stderr.strip()) == (1, "invalid settings")
