@@ -16,7 +16,7 @@ from settings.validation import SettingsError
 
 def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
     """An App holding every stack of every env in `envs` (imports cdktf lazily)."""
-    from cdktf import App
+    from engine.core import App
 
     from stacks.cluster import ClusterStack
     from stacks.config_pipeline import ConfigPipelineStack

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
-from cdktf_cdktf_provider_aws.ecr_repository import (
+from engine.aws.ecr_lifecycle_policy import EcrLifecyclePolicy
+from engine.aws.ecr_repository import (
     EcrRepository,
     EcrRepositoryEncryptionConfiguration,
 )

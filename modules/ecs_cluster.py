@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster as AwsEcsCluster
-from cdktf_cdktf_provider_aws.ecs_cluster import EcsClusterSetting
-from cdktf_cdktf_provider_aws.ecs_cluster_capacity_providers import (
+from engine.aws.ecs_cluster import EcsCluster as AwsEcsCluster
+from engine.aws.ecs_cluster import EcsClusterSetting
+from engine.aws.ecs_cluster_capacity_providers import (
     EcsClusterCapacityProviders,
     EcsClusterCapacityProvidersDefaultCapacityProviderStrategy,
 )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+from engine.aws.appautoscaling_policy import (
     AppautoscalingPolicy,
 )
-from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+from engine.aws.appautoscaling_policy import (
     AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment,
 )
-from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from engine.aws.appautoscaling_target import AppautoscalingTarget
+from engine.aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
 
 from settings.rules import percent_problem, queue_thresholds_problem, task_count_problem

@@ -7,7 +7,7 @@ each task's config-agent sidecar creates, subscribes and long-polls itself.
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
+from engine.core import TerraformOutput
 from constructs import Construct
 
 from modules.appconfig import AppConfigApp, AppConfigAppProps, HostedProfile, HostedProfileProps

@@ -7,7 +7,7 @@ pull `<repository url>:<image tag>` from here.
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
+from engine.core import TerraformOutput
 from constructs import Construct
 
 from modules.container_repository import ContainerRepository, ContainerRepositoryProps

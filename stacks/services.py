@@ -7,7 +7,7 @@ the spec asks) with no code change.
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
+from engine.core import TerraformOutput
 from constructs import Construct
 
 from modules.ecs_service import EcsService, EcsServiceProps, WorkQueueRef

@@ -65,7 +65,7 @@ def test_engines_share_every_pin_but_their_own_packages():
 def test_cdktf_json_pins_the_provider_the_python_package_wraps():
     if engine.selected().name != engine.DEFAULT_ENGINE:
         pytest.skip("cdktf.json names the default engine's provider (README: Engines)")
-    import cdktf_cdktf_provider_aws.provider as provider  # the ~10 s import, shared per session
+    import engine.aws.provider as provider  # the ~10 s import, shared per session
 
     wrapped = re.search(r"hashicorp/aws/(\d+\.\d+\.\d+)", provider.__doc__ or "") or re.search(
         r"hashicorp/aws/(\d+\.\d+\.\d+)", Path(provider.__file__).read_text())
