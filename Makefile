@@ -17,14 +17,12 @@ export PYTHONDONTWRITEBYTECODE = 1
 .PHONY: synth test test-synth venv venv-cdktn scan-venv checkov golden docs bench demo plan images clean
 
 # One venv per engine, each from its own exact pins.
-$(VENV_cdktf)/.installed: DEV_REQUIREMENTS := requirements-dev.txt
-$(VENV_cdktf)/.installed: requirements.txt requirements-dev.txt
-$(VENV_cdktn)/.installed: DEV_REQUIREMENTS := requirements-cdktn-dev.txt
-$(VENV_cdktn)/.installed: requirements-cdktn.txt requirements-cdktn-dev.txt
-$(VENV_cdktf)/.installed $(VENV_cdktn)/.installed:
-	$(PYTHON) -m venv $(@D)
-	$(@D)/bin/python -m pip install --quiet --upgrade pip
-	$(@D)/bin/python -m pip install --quiet -r $(DEV_REQUIREMENTS)
+REQUIREMENTS_cdktf := requirements.txt requirements-dev.txt
+REQUIREMENTS_cdktn := requirements-cdktn.txt requirements-cdktn-dev.txt
+$(VENV)/.installed: $(REQUIREMENTS_$(ENGINE))
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r $(lastword $(REQUIREMENTS_$(ENGINE)))
 	touch $@
 
 $(SCAN_VENV)/.installed: requirements-scan.txt
@@ -35,7 +33,8 @@ $(SCAN_VENV)/.installed: requirements-scan.txt
 
 venv: $(VENV)/.installed
 
-venv-cdktn: $(VENV_cdktn)/.installed
+venv-cdktn:
+	@$(MAKE) --no-print-directory venv ENGINE=cdktn
 
 scan-venv: $(SCAN_VENV)/.installed
 
