@@ -178,8 +178,9 @@ print(json.dumps({
 
 def test_the_pinned_provider_loads_only_what_is_asked_for():
     """The real package, in a fresh interpreter: the assembly plus one submodule, nothing else."""
+    env = {k: v for k, v in os.environ.items() if k != engine.PLAIN_VARIABLE}
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=True)
+                          text=True, timeout=300, check=True, env=env)
     facts = json.loads(done.stdout)
     eng = engine.selected()
     assert facts["class_module"] == f"{eng.provider}.vpc"
