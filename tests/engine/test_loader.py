@@ -50,6 +50,7 @@ def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
     for name in [m for m in sys.modules if m.split(".")[0] in ("fakeprov", "fakecore")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(loader, "_lazy_report", None)
+    monkeypatch.delenv(engine.PLAIN_VARIABLE, raising=False)
     fake = Engine(name="fake", core="fakecore", core_dist="fakecore", provider="fakeprov",
                   provider_dist="fakeprov", assembly="@fake/provider-aws",
                   requirements=str(requirements), venv=".venv-fake")
