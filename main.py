@@ -33,7 +33,7 @@ NODE_MIN_MAJOR = 20
 
 def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
     """An App holding every stack of every env in `envs` (imports cdktf lazily)."""
-    from cdktf import App
+    from engine.core import App
 
     from stacks.cluster import ClusterStack
     from stacks.config_pipeline import ConfigPipelineStack
@@ -103,5 +103,12 @@ def main(table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS,
     return 0
 
 
+def run_and_exit_promptly() -> None:
+    """`python main.py`: main(), then exit as soon as the output is flushed (engine.lifecycle)."""
+    from engine.lifecycle import run_and_exit
+
+    run_and_exit(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit_promptly()

@@ -6,23 +6,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from cdktf import ITerraformDependable, Token
-from cdktf_cdktf_provider_aws.appconfig_application import AppconfigApplication
-from cdktf_cdktf_provider_aws.appconfig_configuration_profile import (
+from engine.core import ITerraformDependable, Token
+from engine.aws.appconfig_application import AppconfigApplication
+from engine.aws.appconfig_configuration_profile import (
     AppconfigConfigurationProfile,
     AppconfigConfigurationProfileValidator,
 )
-from cdktf_cdktf_provider_aws.appconfig_deployment import AppconfigDeployment
-from cdktf_cdktf_provider_aws.appconfig_deployment_strategy import AppconfigDeploymentStrategy
-from cdktf_cdktf_provider_aws.appconfig_environment import (
+from engine.aws.appconfig_deployment import AppconfigDeployment
+from engine.aws.appconfig_deployment_strategy import AppconfigDeploymentStrategy
+from engine.aws.appconfig_environment import (
     AppconfigEnvironment,
     AppconfigEnvironmentMonitor,
 )
-from cdktf_cdktf_provider_aws.appconfig_hosted_configuration_version import (
+from engine.aws.appconfig_hosted_configuration_version import (
     AppconfigHostedConfigurationVersion,
 )
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from engine.aws.iam_role import IamRole
+from engine.aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from modules.iam import assume_role_policy, policy_json, statement

@@ -7,7 +7,7 @@ checkov's own syntax and applied by `scripts/checkov_scan.py`, which also fails 
 
 from __future__ import annotations
 
-from cdktf import TerraformResource
+from engine.core import TerraformResource
 
 SKIP_KEY = "checkov_skip"
 

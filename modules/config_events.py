@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf_cdktf_provider_aws.cloudtrail import Cloudtrail
-from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
-from cdktf_cdktf_provider_aws.cloudwatch_event_target import (
+from engine.aws.cloudtrail import Cloudtrail
+from engine.aws.cloudwatch_event_rule import CloudwatchEventRule
+from engine.aws.cloudwatch_event_target import (
     CloudwatchEventTarget,
     CloudwatchEventTargetDeadLetterConfig,
     CloudwatchEventTargetRetryPolicy,

@@ -16,11 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
-from cdktf_cdktf_provider_aws.sns_topic_policy import SnsTopicPolicy
-from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
-from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
-from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
+from engine.aws.sns_topic import SnsTopic
+from engine.aws.sns_topic_policy import SnsTopicPolicy
+from engine.aws.sqs_queue import SqsQueue
+from engine.aws.sqs_queue_policy import SqsQueuePolicy
+from engine.aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
 from constructs import Construct
 
 from config_agent import contract

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
-from cdktf_cdktf_provider_aws.ecr_repository import (
+from engine.core import TerraformResourceLifecycle
+from engine.aws.ecr_lifecycle_policy import EcrLifecyclePolicy
+from engine.aws.ecr_repository import (
     EcrRepository,
     EcrRepositoryEncryptionConfiguration,
 )
-from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
+from engine.aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from cdktf_cdktf_provider_aws.cloudwatch_dashboard import CloudwatchDashboard
+from engine.aws.cloudwatch_dashboard import CloudwatchDashboard
 from constructs import Construct
 
 WIDTH = 24

@@ -7,24 +7,24 @@ import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from cdktf import ITerraformDependable, TerraformResourceLifecycle, Token
-from cdktf_cdktf_provider_aws.autoscaling_group import AutoscalingGroup, AutoscalingGroupTag
-from cdktf_cdktf_provider_aws.autoscaling_group import (
+from engine.core import ITerraformDependable, TerraformResourceLifecycle, Token
+from engine.aws.autoscaling_group import AutoscalingGroup, AutoscalingGroupTag
+from engine.aws.autoscaling_group import (
     AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride as MixedInstancesOverride,
 )
-from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
-from cdktf_cdktf_provider_aws.ecs_capacity_provider import EcsCapacityProvider
-from cdktf_cdktf_provider_aws.iam_instance_profile import IamInstanceProfile
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.launch_template import (
+from engine.aws.data_aws_ssm_parameter import DataAwsSsmParameter
+from engine.aws.ecs_capacity_provider import EcsCapacityProvider
+from engine.aws.iam_instance_profile import IamInstanceProfile
+from engine.aws.iam_role import IamRole
+from engine.aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from engine.aws.launch_template import (
     LaunchTemplate,
     LaunchTemplateBlockDeviceMappings,
     LaunchTemplateNetworkInterfaces,
     LaunchTemplateTagSpecifications,
 )
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from engine.aws.security_group import SecurityGroup
+from engine.aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster as AwsEcsCluster
-from cdktf_cdktf_provider_aws.ecs_cluster import (
+from engine.aws.ecs_cluster import EcsCluster as AwsEcsCluster
+from engine.aws.ecs_cluster import (
     EcsClusterConfigurationExecuteCommandConfiguration,
     EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration,
     EcsClusterSetting,
 )
-from cdktf_cdktf_provider_aws.ecs_cluster_capacity_providers import (
+from engine.aws.ecs_cluster_capacity_providers import (
     EcsClusterCapacityProviders,
     EcsClusterCapacityProvidersDefaultCapacityProviderStrategy,
 )

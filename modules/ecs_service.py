@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from cdktf import ITerraformDependable, TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.ecs_service import EcsService as AwsEcsService
-from cdktf_cdktf_provider_aws.ecs_service import (
+from engine.core import ITerraformDependable, TerraformResourceLifecycle
+from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
+from engine.aws.ecs_service import EcsService as AwsEcsService
+from engine.aws.ecs_service import (
     EcsServiceCapacityProviderStrategy,
     EcsServiceDeploymentConfiguration,
     EcsServiceDeploymentConfigurationCanaryConfiguration,
@@ -22,16 +22,16 @@ from cdktf_cdktf_provider_aws.ecs_service import (
     EcsServiceServiceConnectConfigurationService,
     EcsServiceServiceConnectConfigurationServiceClientAlias,
 )
-from cdktf_cdktf_provider_aws.ecs_task_definition import (
+from engine.aws.ecs_task_definition import (
     EcsTaskDefinition,
     EcsTaskDefinitionVolume,
 )
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from engine.aws.iam_role import IamRole
+from engine.aws.iam_role_policy import IamRolePolicy
+from engine.aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from engine.aws.security_group import SecurityGroup
+from engine.aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
 from modules.iam import statement

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
-from cdktf_cdktf_provider_aws.kms_key import KmsKey as AwsKmsKey
+from engine.aws.kms_alias import KmsAlias
+from engine.aws.kms_key import KmsKey as AwsKmsKey
 from constructs import Construct
 
 from modules.iam import policy_json, statement

@@ -6,24 +6,24 @@ import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
-from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.lb import Lb
-from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
-from cdktf_cdktf_provider_aws.lb_listener_certificate import LbListenerCertificate
-from cdktf_cdktf_provider_aws.lb_listener_rule import (
+from engine.core import TerraformResourceLifecycle
+from engine.aws.data_aws_elb_service_account import DataAwsElbServiceAccount
+from engine.aws.iam_role import IamRole
+from engine.aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from engine.aws.lb import Lb
+from engine.aws.lb_listener import LbListener, LbListenerDefaultAction
+from engine.aws.lb_listener_certificate import LbListenerCertificate
+from engine.aws.lb_listener_rule import (
     LbListenerRule,
     LbListenerRuleAction,
     LbListenerRuleActionForward,
     LbListenerRuleActionForwardTargetGroup,
     LbListenerRuleCondition,
 )
-from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from engine.aws.lb_target_group import LbTargetGroup
+from engine.aws.security_group import SecurityGroup
+from engine.aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks

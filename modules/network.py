@@ -5,22 +5,22 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
-from cdktf_cdktf_provider_aws.eip import Eip
-from cdktf_cdktf_provider_aws.flow_log import FlowLog
-from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
-from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
-from cdktf_cdktf_provider_aws.route import Route
-from cdktf_cdktf_provider_aws.route_table import RouteTable
-from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
-from cdktf_cdktf_provider_aws.security_group import SecurityGroup
-from cdktf_cdktf_provider_aws.subnet import Subnet
-from cdktf_cdktf_provider_aws.vpc import Vpc
-from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
-from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
+from engine.aws.default_security_group import DefaultSecurityGroup
+from engine.aws.eip import Eip
+from engine.aws.flow_log import FlowLog
+from engine.aws.iam_role import IamRole
+from engine.aws.iam_role_policy import IamRolePolicy
+from engine.aws.internet_gateway import InternetGateway
+from engine.aws.nat_gateway import NatGateway
+from engine.aws.route import Route
+from engine.aws.route_table import RouteTable
+from engine.aws.route_table_association import RouteTableAssociation
+from engine.aws.security_group import SecurityGroup
+from engine.aws.subnet import Subnet
+from engine.aws.vpc import Vpc
+from engine.aws.vpc_endpoint import VpcEndpoint
+from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformIterator, TerraformResourceLifecycle, Token
-from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate, AcmCertificateOptions
-from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
-from cdktf_cdktf_provider_aws.route53_record import Route53Record, Route53RecordAlias
+from engine.core import TerraformIterator, TerraformResourceLifecycle, Token
+from engine.aws.acm_certificate import AcmCertificate, AcmCertificateOptions
+from engine.aws.acm_certificate_validation import AcmCertificateValidation
+from engine.aws.route53_record import Route53Record, Route53RecordAlias
 from constructs import Construct
 
 from settings.rules import domain_problem, hosted_zone_id_problem

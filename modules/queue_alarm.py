@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
+from engine.aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from constructs import Construct
 
 VISIBLE_METRIC = "ApproximateNumberOfMessagesVisible"

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from cdktf_cdktf_provider_aws import appautoscaling_policy as policies
-from cdktf_cdktf_provider_aws.appautoscaling_policy import AppautoscalingPolicy
-from cdktf_cdktf_provider_aws.appautoscaling_scheduled_action import (
+from engine.aws import appautoscaling_policy as policies
+from engine.aws.appautoscaling_policy import AppautoscalingPolicy
+from engine.aws.appautoscaling_scheduled_action import (
     AppautoscalingScheduledAction,
 )
-from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from engine.aws.appautoscaling_target import AppautoscalingTarget
 from constructs import Construct
 
 from settings.rules import percent_problem, task_count_problem

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.service_discovery_http_namespace import (
+from engine.aws.service_discovery_http_namespace import (
     ServiceDiscoveryHttpNamespace,
 )
-from cdktf_cdktf_provider_aws.service_discovery_private_dns_namespace import (
+from engine.aws.service_discovery_private_dns_namespace import (
     ServiceDiscoveryPrivateDnsNamespace,
 )
-from cdktf_cdktf_provider_aws.service_discovery_service import (
+from engine.aws.service_discovery_service import (
     ServiceDiscoveryService,
     ServiceDiscoveryServiceDnsConfigDnsRecords,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
+from engine.aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks

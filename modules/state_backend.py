@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdktf import (
+from engine.core import (
     CloudBackend,
     NamedCloudWorkspace,
     S3Backend,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.wafv2_web_acl import (
+from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
+from engine.aws.wafv2_web_acl import (
     Wafv2WebAcl,
     Wafv2WebAclDefaultAction,
     Wafv2WebAclDefaultActionAllow,
@@ -24,8 +24,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl import (
     Wafv2WebAclRuleVisibilityConfig,
     Wafv2WebAclVisibilityConfig,
 )
-from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
-from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import (
+from engine.aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from engine.aws.wafv2_web_acl_logging_configuration import (
     Wafv2WebAclLoggingConfiguration,
     Wafv2WebAclLoggingConfigurationRedactedFields,
     Wafv2WebAclLoggingConfigurationRedactedFieldsSingleHeader,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
-from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
+from engine.aws.sqs_queue import SqsQueue
+from engine.aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
 from modules.iam import policy_json

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cdktf import TerraformStack
-from cdktf_cdktf_provider_aws.provider import (
+from engine.core import TerraformStack
+from engine.aws.provider import (
     AwsProvider,
     AwsProviderAssumeRole,
     AwsProviderDefaultTags,

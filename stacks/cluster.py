@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
-from cdktf_cdktf_provider_aws.ecs_account_setting_default import EcsAccountSettingDefault
+from engine.core import TerraformOutput
+from engine.aws.ecs_account_setting_default import EcsAccountSettingDefault
 from constructs import Construct
 
 from modules.ec2_capacity import Ec2Capacity, Ec2CapacityProps, InstanceGroupProps

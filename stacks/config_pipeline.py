@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformOutput
+from engine.core import TerraformOutput
 from constructs import Construct
 
 from config_agent.contract import AGENT_QUEUE_PURPOSE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
+from engine.core import TerraformOutput
 from constructs import Construct
 
 from modules.network import Network, NetworkProps

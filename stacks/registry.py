@@ -8,7 +8,7 @@ SSM parameter (created here at `services_settings.image_tag`, overwritten by rel
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
+from engine.core import TerraformOutput
 from constructs import Construct
 
 from modules.container_repository import ContainerRepository, ContainerRepositoryProps

@@ -7,8 +7,8 @@ the spec asks) with no code change.
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput
-from cdktf_cdktf_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
+from engine.core import TerraformOutput
+from engine.aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from constructs import Construct
 
 from modules.dashboard import DashboardProps, EnvironmentDashboard, LoadBalancerMetrics

@@ -1,8 +1,11 @@
-"""Session fixtures: the provider import (~10 s) and the full synth happen once per run."""
+"""Session fixtures: each full synth happens once per run, in a child process started
+as soon as the tests are collected."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 # jsii's node process reads this at spawn: silence the Node 20 end-of-life banner.
@@ -12,7 +15,44 @@ os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 import pytest  # noqa: E402
 
-from tests.synth_helpers import SynthOutput  # noqa: E402
+import engine  # noqa: E402  (imports no engine until asked)
+from tests.synth_helpers import BackgroundSynth, SynthOutput  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+_synths: dict[str, BackgroundSynth] = {}
+
+
+def _other_engine() -> tuple[str, Path]:
+    name = next(n for n in engine.ENGINES if n != engine.selected().name)
+    return name, ROOT / engine.ENGINES[name].venv / "bin" / "python"
+
+
+def _start(fixture: str) -> BackgroundSynth:
+    """The synth child process behind a session fixture, started once."""
+    if fixture not in _synths:
+        outdir = Path(tempfile.mkdtemp(prefix=f"{fixture}-"))
+        if fixture == "synth":
+            _synths[fixture] = BackgroundSynth(outdir)
+        elif fixture == "plain_synth":
+            _synths[fixture] = BackgroundSynth(outdir, plain=True)
+        else:
+            name, python = _other_engine()
+            _synths[fixture] = BackgroundSynth(outdir, engine=name, python=str(python))
+    return _synths[fixture]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start every synth the selected tests need at once: they run while other tests do."""
+    wanted = {f for item in session.items for f in getattr(item, "fixturenames", ())}
+    for fixture in ("synth", "plain_synth", "other_engine_synth"):
+        if fixture in wanted and (fixture != "other_engine_synth" or _other_engine()[1].exists()):
+            _start(fixture)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for started in _synths.values():
+        started.stop()
+        shutil.rmtree(started.outdir, ignore_errors=True)
 
 REPO_CDKTF_OUT = Path(__file__).resolve().parent.parent / "cdktf.out"
 
@@ -36,11 +76,24 @@ def _repo_cdktf_out_untouched(request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> SynthOutput:
-    """Every stack of every environment, synthesized by main.build_app exactly as `make synth`."""
-    from main import build_app
-    from settings.environments import select
+def synth() -> SynthOutput:
+    """Every stack of every environment, written by `python main.py` exactly as `make synth`."""
+    return _start("synth").result()
 
-    outdir = tmp_path_factory.mktemp("cdktf.out")
-    build_app(select(), str(outdir)).synth()
-    return SynthOutput(outdir)
+
+@pytest.fixture(scope="session")
+def plain_synth() -> SynthOutput:
+    """The same through the plain path (ECS_ENGINE_PLAIN=1): the byte-for-byte reference."""
+    return _start("plain_synth").result()
+
+
+@pytest.fixture(scope="session")
+def other_engine_synth() -> SynthOutput:
+    """The same, synthesized by the engine that is not running, with its own venv."""
+    name, python = _other_engine()
+    if not python.exists():
+        message = f"{python} is missing: `make venv ENGINE={name}` builds it"
+        if os.environ.get("CI"):
+            pytest.fail(message)   # CI builds both venvs: a missing one is a broken setup
+        pytest.skip(message)
+    return _start("other_engine_synth").result()

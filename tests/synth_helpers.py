@@ -81,3 +81,44 @@ def remote_output(synth: SynthOutput, consumer: Stack, expression: str) -> str:
         if backend.get("key") == producer_key:
             return producer.doc["output"][m.group(2)]["value"]
     raise AssertionError(f"no stack writes state key {producer_key}")
+
+
+class BackgroundSynth:
+    """`python main.py` (the real entry point) writing every env into `outdir`, in a child process.
+
+    Started as soon as it is created, so that slow synths overlap the tests that need none, and
+    no test process pays the provider import or its teardown. `engine` and `python` default to
+    the running ones; `plain` sets ECS_ENGINE_PLAIN=1 (the unoptimized reference path).
+    """
+
+    def __init__(self, outdir: Path | str, *, engine: str | None = None, plain: bool = False,
+                 python: str | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+
+        self.outdir = Path(outdir)
+        env = {**os.environ, "CDKTF_OUTDIR": str(outdir),
+               "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+        for name in ("ECS_ENVS", "ECS_ENGINE_PLAIN"):
+            env.pop(name, None)
+        if engine:
+            env["ECS_ENGINE"] = engine
+        if plain:
+            env["ECS_ENGINE_PLAIN"] = "1"
+        root = Path(__file__).resolve().parent.parent
+        self._process = subprocess.Popen([python or sys.executable, "main.py"], cwd=root,
+                                         env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+
+    def result(self, timeout: float = 600) -> SynthOutput:
+        """Wait for the synth; its output, or an assertion with its exit status and stderr."""
+        _, stderr = self._process.communicate(timeout=timeout)
+        code = self._process.returncode
+        assert code == 0, f"main.py exited {code}:\n{stderr[-4000:]}"
+        return SynthOutput(self.outdir)
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.communicate()

@@ -17,9 +17,14 @@ from pathlib import Path
 
 import pytest
 
+import engine
 from main import STACKS_IN_DEPLOY_ORDER
 
 from tests.processes import ROOT, make, path_without
+
+DEFAULT_ENGINE_ONLY = pytest.mark.skipif(
+    engine.selected().name != engine.DEFAULT_ENGINE,
+    reason="expects the default engine's hashicorp/aws pin (6.25.0) in terraform's messages")
 
 SCRIPT = str(ROOT / "scripts" / "terraform_stacks.py")
 
@@ -94,6 +99,7 @@ def test_validate_refuses_a_terraform_without_s3_lockfile_support(synth, fake_te
     assert _calls(env) == [[".", "version", "-json"]]
 
 
+@DEFAULT_ENGINE_ONLY
 def test_validate_without_the_provider_fails_in_one_line(synth, fake_terraform):
     env = {**fake_terraform, "FAKE_TF_MODE": "no-provider"}
     line = _one_line(_script("validate", str(synth.outdir), env=env), 1,
@@ -126,6 +132,7 @@ def test_validate_reports_each_invalid_stack_and_fails(synth, fake_terraform):
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="no real terraform installed")
+@DEFAULT_ENGINE_ONLY
 def test_real_terraform_with_an_empty_filesystem_mirror_fails_in_one_line(synth, tmp_path):
     outdir = tmp_path / "cdktf.out"
     shutil.copytree(synth.outdir / "stacks" / "network-dev", outdir / "stacks" / "network-dev")

@@ -9,9 +9,9 @@ import pytest
 
 def _log_group_skips(tmp_path, *skip_sets):
     """The `//.checkov_skip` list of a synthesized log group after `skip_checks` calls."""
-    from cdktf import App, TerraformStack
-    from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-    from cdktf_cdktf_provider_aws.provider import AwsProvider
+    from engine.core import App, TerraformStack
+    from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
+    from engine.aws.provider import AwsProvider
 
     from modules.checkov_skips import skip_checks
 

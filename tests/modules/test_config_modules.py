@@ -39,7 +39,7 @@ def test_arns_are_built_from_names():
 
 @pytest.fixture(scope="module")
 def scope():
-    from cdktf import TerraformStack, Testing
+    from engine.core import TerraformStack, Testing
 
     return TerraformStack(Testing.app(), "config-topic")
 
@@ -78,7 +78,7 @@ def test_topic_policy_needs_rules_and_is_set_once(scope):
 def test_dead_letter_alarm_notifies_only_when_given_actions():
     import json
 
-    from cdktf import TerraformStack, Testing
+    from engine.core import TerraformStack, Testing
 
     from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
 

@@ -146,7 +146,7 @@ def test_initial_deployments_run_one_at_a_time(synth, env):
 
 
 def test_rollback_alarms_become_environment_monitors_with_a_scoped_role():
-    from cdktf import TerraformStack, Testing
+    from engine.core import TerraformStack, Testing
 
     from modules.appconfig import AppConfigApp, AppConfigAppProps
 
@@ -546,7 +546,7 @@ def test_outputs_expose_ids_by_reference(synth, env):
 
 def test_service_config_contract_is_built_from_references(tmp_path):
     """What the services stack consumes: one entry per service, every value a token."""
-    from cdktf import App, Token
+    from engine.core import App, Token
 
     from settings.environments import select
     from stacks.config_pipeline import ConfigPipelineStack
