@@ -349,6 +349,7 @@ def change_to_served(w: World, args: argparse.Namespace) -> None:
         emit("agent_change_to_served_ms", kind="appconfig", **summary(lat), goal_p99=1000)
         conn.close()
         cached_reads(w, args, agent.pid, port)
+        header_flood(agent.pid, port)
         idle_calls(w, args)
     finally:
         stop_agents([agent])
@@ -390,6 +391,34 @@ def cached_reads(w: World, args: argparse.Namespace, pid: int, port: int) -> Non
          errors=errors, **summary(lat, 3), goal_p99=5)
     emit("agent_rss_mb", value=round(rss_kb(pid) / 1024, 1), peak_during_load=max(peak, peak50),
          hwm=round(rss_kb(pid, "VmHWM") / 1024, 1), connections=50, goal_max=60)
+
+
+def header_flood(pid: int, port: int) -> None:
+    """20 connections sending 99 headers of 65,000 bytes each, no token: RSS must stay flat
+    (the 16 KiB head limit answers 431 long before)."""
+    def flood() -> None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+                sock.sendall(b"GET /health HTTP/1.1\r\n")
+                for i in range(99):
+                    sock.sendall(b"X-Pad-%d: %s\r\n" % (i, b"a" * 65000))
+                sock.sendall(b"\r\n")
+                sock.recv(100)
+        except OSError:
+            pass  # refused mid-send: what the limit is for
+
+    before = rss_kb(pid)
+    peak = before
+    threads = [threading.Thread(target=flood) for _ in range(20)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, rss_kb(pid))
+        time.sleep(0.01)
+    time.sleep(1.0)
+    emit("agent_rss_under_header_flood_mb", before=round(before / 1024, 1),
+         peak=round(peak / 1024, 1), after=round(rss_kb(pid) / 1024, 1), connections=20,
+         goal_max=60)
 
 
 def idle_calls(w: World, args: argparse.Namespace) -> None:
