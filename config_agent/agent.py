@@ -30,6 +30,7 @@ class Agent:
         self.aws = Aws(settings, self.stop_event, session)
         self.cache = Cache(settings.secret_ids, settings.profiles)
         self.refresher = Refresher(settings, self.aws, self.cache)
+        self.refresher.restore()  # last good values from CONFIG_AGENT_BACKUP_DIR, if any
         self.identity: TaskIdentity | None = None
         self.own_queue: OwnQueue | None = None
         self.janitor: Janitor | None = None
@@ -104,6 +105,9 @@ class Agent:
         doc: dict[str, Any] = {"items": len(states), "missing": missing, "failing": failing,
                                "uptime_s": int(time.time() - self._started_at)}
         if not self.worker.started.is_set():
+            if states and not missing:  # every item restored from the backup: serving
+                doc["status"] = "degraded"
+                return 200, doc
             doc["status"] = "starting"
             return 503, doc
         if missing:

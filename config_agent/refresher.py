@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from .aws import Aws, AwsError
+from .backup import Backup
 from .cache import Cache
 from .events import Change, DeploymentStarted, SecretChanged
 from .logs import log
@@ -65,8 +66,34 @@ class Refresher:
         self.configs = ConfigFetcher(aws)
         self.versions = Versions(aws, cache)
         self.output = OutputDir(settings.output_dir) if settings.output_dir else None
+        self.backup = (Backup(settings.backup_dir, settings.backup_secrets)
+                       if settings.backup_dir else None)
         self._config_values: dict[str, ConfigValue] = {}
         self._secret_versions: dict[str, str] = {}
+
+    def restore(self) -> int:
+        """Serve the backed-up values until AWS answers; returns how many were restored."""
+        if self.backup is None:
+            return 0
+        restored = 0
+        for sid in self.settings.secret_ids:
+            value = self.backup.load_secret(sid)
+            if value is not None:
+                self.cache.put_secret(sid, value)
+                self.cache.fail("secret:" + sid, "from-backup")  # degraded until fetched
+                self._secret_versions[sid] = value.version_id
+                restored += 1
+        for ref in self.settings.profiles:
+            config = self.backup.load_configuration(ref)
+            if config is not None:
+                self.cache.put_configuration(ref, config)
+                self.cache.fail("configuration:" + ref.key, "from-backup")
+                self._config_values[ref.key] = config
+                restored += 1
+        if restored:
+            log(LOG, logging.INFO, "serving values from the backup until AWS answers",
+                restored=restored)
+        return restored
 
     def all_targets(self) -> Targets:
         return Targets(self.settings.secret_ids, self.settings.profiles)
@@ -149,6 +176,8 @@ class Refresher:
         self._secret_versions[sid] = value.version_id
         if changed:
             outcome.changed.append(key)
+            if self.backup:
+                self.backup.save_secret(sid, value)
         log(LOG, logging.INFO, "secret refreshed", item=sid, version_id=value.version_id,
             changed=changed, reason=reason)
         self.versions.refresh(sid)
@@ -174,6 +203,8 @@ class Refresher:
                     error=type(exc).__name__)
             self.cache.put_configuration(ref, value)
             self._config_values[ref.key] = value
+            if self.backup and changed:
+                self.backup.save_configuration(ref, value)
         if changed:
             outcome.changed.append(key)
         log(LOG, logging.INFO, "configuration refreshed", item=ref.key, changed=changed,

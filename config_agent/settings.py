@@ -47,6 +47,8 @@ class Settings:
     secrets_port: int | None = c.SECRETS_PORT  # None: off
     appconfig_require_token: bool = True
     output_dir: Path | None = None
+    backup_dir: Path | None = None  # last good values, for a restart while AWS is unreachable
+    backup_secrets: bool = False    # secrets go to the backup dir only when asked for
     wait_time_seconds: int = 20
     visibility_timeout: int = 30
     max_retries: int = 4
@@ -243,6 +245,20 @@ def _fanout(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def _backup(env: Mapping[str, str], output_dir: str) -> dict[str, object]:
+    name, secrets_name = PREFIX + "BACKUP_DIR", PREFIX + "BACKUP_SECRETS"
+    backup = _get(env, name)
+    secrets = _flag(env, secrets_name, False)
+    if backup and not os.path.isabs(backup):
+        raise SettingsError(f"{name} must be an absolute path, got {backup!r}")
+    if secrets and not backup:
+        raise SettingsError(f"{secrets_name} needs {name}")
+    if backup and output_dir and os.path.normpath(backup) == os.path.normpath(output_dir):
+        # The app reads the output dir; backups are the agent's own files.
+        raise SettingsError(f"{name} must differ from {c.OUTPUT_DIR_VARIABLE}")
+    return {"backup_dir": Path(backup) if backup else None, "backup_secrets": secrets}
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     queue = _fanout(env)
     token = _token(env)
@@ -254,6 +270,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
     out = _get(env, c.OUTPUT_DIR_VARIABLE)
     if out and not os.path.isabs(out):
         raise SettingsError(f"{c.OUTPUT_DIR_VARIABLE} must be an absolute path, got {out!r}")
+    backup = _backup(env, out)
     level = (_get(env, PREFIX + "LOG_LEVEL") or "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -265,6 +282,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         **_ports(env),  # type: ignore[arg-type]
         appconfig_require_token=_flag(env, PREFIX + "APPCONFIG_REQUIRE_TOKEN", True),
         output_dir=Path(out) if out else None,
+        **backup,  # type: ignore[arg-type]
         wait_time_seconds=int(_number(env, PREFIX + "WAIT_TIME_SECONDS", 20, 1, 20, integer=True)),
         visibility_timeout=int(_number(env, PREFIX + "VISIBILITY_TIMEOUT", 30, 1, 43200,
                                        integer=True)),

@@ -71,19 +71,22 @@ def fetch_secret(aws: Aws, secret_id: str, stage: str | None = "AWSCURRENT",
         params["VersionId"] = version_id
     resp = aws.call("secretsmanager", "get_secret_value", **call, **params)
     string, binary = resp.get("SecretString"), resp.get("SecretBinary")
-    if isinstance(string, str):
-        REDACTOR.add(secret_fragments(string))
-    if isinstance(binary, (bytes, bytearray)):
-        binary = bytes(binary)
-        REDACTOR.add([base64.b64encode(binary).decode("ascii")])
-    else:
-        binary = None
-    return SecretValue(
+    return redacted(SecretValue(
         arn=str(resp.get("ARN", "")), name=str(resp.get("Name", secret_id)),
         version_id=str(resp.get("VersionId", "")),
         stages=tuple(resp.get("VersionStages") or ()),  # [] for a version with no label
         created=_epoch(resp.get("CreatedDate")),
-        string=string if isinstance(string, str) else None, binary=binary)
+        string=string if isinstance(string, str) else None,
+        binary=bytes(binary) if isinstance(binary, (bytes, bytearray)) else None))
+
+
+def redacted(value: SecretValue) -> SecretValue:
+    """Register the value with the log redactor (whenever a value enters the agent)."""
+    if value.string is not None:
+        REDACTOR.add(secret_fragments(value.string))
+    if value.binary is not None:
+        REDACTOR.add([base64.b64encode(value.binary).decode("ascii")])
+    return value
 
 
 @dataclass(frozen=True)

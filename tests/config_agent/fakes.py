@@ -180,6 +180,7 @@ class FaultProxy(_LoopbackService):
     def __init__(self, upstream: tuple[str, int]) -> None:
         super().__init__()
         self.secret_fetches: Counter[str] = Counter()  # GetSecretValue calls per SecretId
+        self.upstream_seconds: Counter[str] = Counter()  # time moto took, per operation
         proxy = self
 
         class Handler(_Base):
@@ -197,6 +198,7 @@ class FaultProxy(_LoopbackService):
                     return
                 proxy.pass_gate(operation)
                 conn = http.client.HTTPConnection(*upstream, timeout=60)
+                started = time.perf_counter()
                 try:
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                     headers["Host"] = f"{upstream[0]}:{upstream[1]}"
@@ -206,6 +208,8 @@ class FaultProxy(_LoopbackService):
                     out = {k: v for k, v in resp.getheaders() if k.lower() not in _HOP}
                 finally:
                     conn.close()
+                    with proxy.lock:
+                        proxy.upstream_seconds[operation] += time.perf_counter() - started
                 self._reply(resp.status, data, out)
 
         self._serve(Handler)

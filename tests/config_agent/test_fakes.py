@@ -5,44 +5,32 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 
 from tests.config_agent.conftest import wait_for
-from tests.config_agent.fakes import FaultProxy, LoopbackHTTPServer
+from tests.config_agent.fakes import FaultProxy, _Base, _LoopbackService
 
 
-class _BlockingUpstream:
+class _BlockingUpstream(_LoopbackService):
     """Answers every POST only once `release` is set: the proxy's client is gone by then."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.release = threading.Event()
         self.received = threading.Event()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(_Base):
             def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._body()
                 outer.received.set()
                 outer.release.wait(10)
-                body = b"{}"
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._reply(200, b"{}")
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = LoopbackHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._serve(Handler)
 
     def close(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 def test_client_hanging_up_prints_no_traceback(capsys):
