@@ -1,12 +1,11 @@
 """The AWS CDK v2 comparison app of the synth benchmark: the project's environments and stacks
 (network, cluster, config, registry, services per env) built with aws-cdk-lib's L2 constructs.
 
-`python bench/awscdk/app.py` writes to $CDK_OUTDIR (a temporary directory when unset: aws-cdk-lib's
-own default) with no AWS access and no CDK CLI:
-explicit accounts, regions and AZs, no lookups. aws-cdk-lib checks every template with its
-built-in CloudFormation validation plugin by default (cdk.out/validation-report.json);
-`CDK_VALIDATION=false`, aws-cdk-lib's own switch, turns that off. `make bench` times both
-beside our synth.
+`python bench/awscdk/app.py` writes to $CDK_OUTDIR (unset: a temporary directory, aws-cdk-lib's
+default) with no AWS access and no CDK CLI: explicit accounts, regions and AZs, no lookups.
+aws-cdk-lib checks every template with its built-in CloudFormation validation plugin by default
+(validation-report.json); `CDK_VALIDATION=false`, aws-cdk-lib's own switch, turns that off.
+`make bench` times both beside our synth.
 """
 
 from __future__ import annotations
