@@ -10,6 +10,7 @@ VENV := $(VENV_$(ENGINE))
 $(if $(VENV),,$(error ENGINE=$(ENGINE) is not an engine: use cdktf or cdktn))
 export ECS_ENGINE := $(ENGINE)
 SCAN_VENV := .venv-scan
+AWSCDK_VENV := .venv-awscdk
 PY := $(VENV)/bin/python
 ENV ?= dev
 STACK ?=
@@ -19,7 +20,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CHECKPOINT_DISABLE ?= 1
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: synth test test-synth venv venv-cdktn scan-venv node-deps checkov golden docs bench demo plan validate images clean
+.PHONY: synth test test-synth venv venv-cdktn scan-venv awscdk-venv node-deps checkov golden docs bench demo plan validate images clean
 
 # One venv per engine, each from its own exact pins.
 REQUIREMENTS_cdktf := requirements.txt requirements-dev.txt
@@ -81,6 +82,15 @@ golden: synth
 docs: synth
 	$(PY) scripts/diagram.py cdktf.out/stacks --env dev --readme README.md
 	$(PY) scripts/checkov_scan.py cdktf.out/stacks --readme README.md
+
+## awscdk-venv: venv of the AWS CDK app that `make bench` times beside ours (bench/awscdk/); bench only
+awscdk-venv: $(AWSCDK_VENV)/.installed
+
+$(AWSCDK_VENV)/.installed: bench/awscdk/requirements.txt
+	$(PYTHON) -m venv $(AWSCDK_VENV)
+	$(AWSCDK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AWSCDK_VENV)/bin/python -m pip install --quiet -r bench/awscdk/requirements.txt
+	touch $@
 
 ## bench: synth and config-agent benchmarks; one JSON line per figure, also kept in $(BENCH_OUT) (untracked)
 bench: venv

@@ -14,6 +14,12 @@ load inflates less:
 - core_import_s: `import engine.core` (cdktf or cdktn) alone: the floor any synth pays.
 (The former full_synth_to_import_ratio, goal <= 1.5, is gone: it was meaningful while the
 import took 10 s; now that the import is cheap, the absolute figures say more.)
+Then the AWS CDK v2 comparison app (bench/awscdk/: the same envs and stacks with aws-cdk-lib's
+L2 constructs), when `make awscdk-venv` has made .venv-awscdk (else a "skipped" line):
+- full_synth_s, engine "awscdk": `python bench/awscdk/app.py`, path "validation" (aws-cdk-lib's
+  default: its built-in CloudFormation template validation) and "no-validation"
+  (CDK_VALIDATION=false); then awscdk_ratio: each engine's full synth over AWS CDK's, from the
+  medians of this run (below 1: ours is faster).
 Then, for the running engine only:
 - synth_growth: synth time of one environment with 1, 5, 10 and 20 declared services, in one
   process after the import (so the import cost is excluded and only growth is shown).
@@ -53,6 +59,10 @@ def marked(status=0):
 lifecycle.exit_now = marked
 runpy.run_path("main.py", run_name="__main__")
 """
+AWSCDK_VENV = ROOT / ".venv-awscdk"
+AWSCDK_MAIN = 'import runpy; runpy.run_path("bench/awscdk/app.py", run_name="__main__")'
+AWSCDK_PATHS = {"validation": "true", "no-validation": "false"}
+"""full_synth_s path -> CDK_VALIDATION (aws-cdk-lib's switch for its template validation)."""
 
 
 def emit(**fields) -> None:
@@ -69,7 +79,7 @@ def _run(python: Path, code: str, env: dict[str, str]) -> tuple[float, float, fl
     output mark to its exit (None without a mark)."""
     with tempfile.TemporaryDirectory() as out:
         inherited = {k: v for k, v in os.environ.items() if k != engine.PLAIN_VARIABLE}
-        environ = {**inherited, "CDKTF_OUTDIR": out, "ECS_ENVS": "", **env}
+        environ = {**inherited, "CDKTF_OUTDIR": out, "CDK_OUTDIR": out, "ECS_ENVS": "", **env}
         start, cpu = time.monotonic(), _cpu()
         done = subprocess.run([str(python), "-c", code], cwd=ROOT, env=environ,
                               capture_output=True, text=True)
@@ -80,26 +90,32 @@ def _run(python: Path, code: str, env: dict[str, str]) -> tuple[float, float, fl
     return end - start, cpu, (end - marks[-1] if marks else None)
 
 
-def _median(engine_name: str, figure: str, python: Path, code: str, **env: str):
+def _median(engine_name: str, figure: str, python: Path, code: str, path: str | None = None,
+            **env: str) -> float:
+    """Emit one figure's median over RUNS fresh processes (and their exit figure), return it."""
     walls, cpus, exits = [], [], []
+    if engine_name in engine.ENGINES:
+        env = {"ECS_ENGINE": engine_name, **env}
     for _ in range(RUNS):
-        wall, cpu, exit_s = _run(python, code, {"ECS_ENGINE": engine_name, **env})
+        wall, cpu, exit_s = _run(python, code, env)
         walls.append(wall)
         cpus.append(cpu)
         if exit_s is not None:
             exits.append(exit_s)
-    path = "plain" if env.get(engine.PLAIN_VARIABLE) == "1" else "fast"
-    extra = {"envs": env.get("ECS_ENVS") or "all"} if code == MARKED_MAIN else {}
+    path = path or ("plain" if env.get(engine.PLAIN_VARIABLE) == "1" else "fast")
+    extra = {"envs": env.get("ECS_ENVS") or "all"} if code in (MARKED_MAIN, AWSCDK_MAIN) else {}
     emit(figure=figure, engine=engine_name, path=path, median=round(statistics.median(walls), 2),
          runs=[round(x, 2) for x in walls], cpu_median=round(statistics.median(cpus), 2),
          **extra)
     if exits:
         emit(figure="exit_after_output_s", engine=engine_name, path=path,
              median=round(statistics.median(exits), 2), runs=[round(x, 2) for x in exits])
+    return statistics.median(walls)
 
 
-def per_engine() -> None:
-    """Every per-engine figure."""
+def per_engine() -> dict[str, float]:
+    """Every per-engine figure; returns each engine's full synth median (fast path)."""
+    full = {}
     for name, eng in engine.ENGINES.items():
         python = ROOT / eng.venv / "bin" / "python"
         if not python.exists():
@@ -108,10 +124,29 @@ def per_engine() -> None:
             continue
         plain = {engine.PLAIN_VARIABLE: "1"}
         for path in ({}, plain):
-            _median(name, "full_synth_s", python, MARKED_MAIN, **path)
+            median = _median(name, "full_synth_s", python, MARKED_MAIN, **path)
+            if not path:
+                full[name] = median
             _median(name, "provider_import_s", python, "import engine.aws.provider", **path)
         _median(name, "dev_synth_s", python, MARKED_MAIN, ECS_ENVS="dev")
         _median(name, "core_import_s", python, "import engine.core")
+    return full
+
+
+def awscdk(full: dict[str, float]) -> None:
+    """The AWS CDK app's full synth, with and without its template validation, and how each
+    engine's full synth compares (`full`: their medians from this run)."""
+    python = AWSCDK_VENV / "bin" / "python"
+    if not python.exists():
+        emit(figure="skipped", engine="awscdk",
+             reason=f"{AWSCDK_VENV.name} missing: make awscdk-venv")
+        return
+    medians = {path: _median("awscdk", "full_synth_s", python, AWSCDK_MAIN, path=path,
+                             CDK_VALIDATION=value)
+               for path, value in AWSCDK_PATHS.items()}
+    for name, ours in full.items():
+        emit(figure="awscdk_ratio", engine=name,
+             **{f"vs_{path}": round(ours / theirs, 2) for path, theirs in medians.items()})
 
 
 def synth_growth() -> None:
@@ -138,7 +173,7 @@ def synth_growth() -> None:
 
 
 if __name__ == "__main__":
-    per_engine()
+    awscdk(per_engine())
     synth_growth()
     from engine.lifecycle import exit_now
 
