@@ -46,7 +46,7 @@ from modules.task_definition import (
     task_cpu,
     task_memory,
 )
-from settings.naming import PARTITION, log_group_name, resource_name
+from settings.naming import PARTITION, log_group_name, pascal_case, resource_name
 from settings.rules import traffic_shift_problem
 from settings.services import (
     DEFAULT_BAKE_MINUTES,
@@ -380,14 +380,14 @@ class EcsService(Construct):
             raise ValueError(f"{spec.name}: a service cannot be its own caller")
         caller_name = caller._props.spec.name
         VpcSecurityGroupIngressRule(
-            self, f"IngressFromService{_pascal(caller_name)}",
+            self, f"IngressFromService{pascal_case(caller_name)}",
             security_group_id=self.security_group.id,
             description=f"container port from {caller_name} tasks (allow_from)",
             ip_protocol="tcp", from_port=port, to_port=port,
             referenced_security_group_id=caller.security_group.id)
         # Task SGs have restricted egress, so the caller needs the matching way out.
         VpcSecurityGroupEgressRule(
-            caller, f"EgressToService{_pascal(spec.name)}",
+            caller, f"EgressToService{pascal_case(spec.name)}",
             security_group_id=caller.security_group.id,
             description=f"to {spec.name} tasks (allow_from)", ip_protocol="tcp",
             from_port=port, to_port=port, referenced_security_group_id=self.security_group.id)
@@ -501,7 +501,3 @@ class EcsService(Construct):
             # Application Auto Scaling owns the task count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
             **extra)
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))

@@ -30,7 +30,7 @@ from modules.checkov_skips import skip_checks
 from modules.iam import assume_role_policy, managed_policy_arn, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
 from modules.web_acl import WebAcl
-from settings.naming import PARTITION
+from settings.naming import PARTITION, pascal_case
 from settings.rules import RESERVED_LISTENER_PORTS, alb_name_problem
 from settings.services import TestListener
 
@@ -225,7 +225,7 @@ class LoadBalancer(Construct):
         self.target_groups: dict[str, LbTargetGroup] = {}
         self.alternate_target_groups: dict[str, LbTargetGroup] = {}
         for index, target in enumerate(props.targets):
-            pascal = _pascal(target.name)
+            pascal = pascal_case(target.name)
             # checkov accepts an HTTP target group only as the default of an HTTPS listener.
             self.target_groups[target.name] = self._target_group(
                 f"TargetGroup{pascal}", target.target_group_name, target,
@@ -263,14 +263,14 @@ class LoadBalancer(Construct):
         """Every rule of every listener: services wait for them before registering targets."""
         self.production_rules: dict[str, LbListenerRule] = {}
         for i, target in enumerate(props.targets[1:]):
-            self._rule(f"Rule{_pascal(target.name)}", target, RULE_PRIORITY_BASE + i,
+            self._rule(f"Rule{pascal_case(target.name)}", target, RULE_PRIORITY_BASE + i,
                        (f"/{target.name}", f"/{target.name}/*"))
         first = props.targets[0]
         if first.alternate_target_group_name:
             # The default service's production rule: ECS reweights rules, not the listener's
             # default action, which `/*` leaves unreachable (ECS Developer Guide, "Application
             # Load Balancer resources for blue/green, linear, and canary deployments").
-            self._rule(f"ProductionRule{_pascal(first.name)}", first, CATCH_ALL_PRIORITY,
+            self._rule(f"ProductionRule{pascal_case(first.name)}", first, CATCH_ALL_PRIORITY,
                        CATCH_ALL)
         self.traffic_shift_role: IamRole | None = None
         self.traffic_shift_grant: IamRolePolicyAttachment | None = None
@@ -329,7 +329,7 @@ class LoadBalancer(Construct):
         """A listener on the target's test port, open to its test CIDRs only, whose one rule
         (`/*`, forwarding to the alternate group) ECS points at the new revision first."""
         assert target.test_listener is not None
-        port, pascal = target.test_listener.port, _pascal(target.name)
+        port, pascal = target.test_listener.port, pascal_case(target.name)
         alternate = self.alternate_target_groups[target.name].arn
         tls = ({"protocol": "HTTPS", "ssl_policy": TLS_POLICY, "certificate_arn": certificate}
                if certificate else {"protocol": "HTTP"})
@@ -403,10 +403,6 @@ class LoadBalancer(Construct):
     def allow_to_service(self, name: str, security_group_id: str, port: int) -> None:
         """Egress from the ALB to one service's tasks on its container port, SG to SG."""
         VpcSecurityGroupEgressRule(
-            self, f"EgressTo{_pascal(name)}", security_group_id=self.security_group.id,
+            self, f"EgressTo{pascal_case(name)}", security_group_id=self.security_group.id,
             description=f"to {name} tasks", ip_protocol="tcp", from_port=port, to_port=port,
             referenced_security_group_id=security_group_id)
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))

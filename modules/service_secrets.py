@@ -8,7 +8,7 @@ from engine.aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks
-from settings.naming import AGENT_TOKEN_SECRET, config_path
+from settings.naming import AGENT_TOKEN_SECRET, config_path, pascal_case
 from settings.rules import secret_names_problem, secret_recovery_days_problem
 
 """Short name of the secret holding the config agent's HTTP bearer token."""
@@ -27,11 +27,6 @@ class ServiceSecretsProps:
     kms_key_arn: str
     recovery_window_days: int
     include_agent_token: bool = True
-
-
-def construct_id(name: str) -> str:
-    """`db-password` -> `DbPassword`: stable PascalCase ids from secret short names."""
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
 class ServiceSecrets(Construct):
@@ -54,7 +49,7 @@ class ServiceSecrets(Construct):
         self.secrets: dict[str, SecretsmanagerSecret] = {}
         for name in names:
             secret = SecretsmanagerSecret(
-                self, construct_id(name), name=self.prefix + name, kms_key_id=props.kms_key_arn,
+                self, pascal_case(name), name=self.prefix + name, kms_key_id=props.kms_key_arn,
                 recovery_window_in_days=props.recovery_window_days,
                 description=f"{name} of {props.env}/{props.service}; value set out of band")
             skip_checks(secret, {"CKV2_AWS_57": NO_ROTATION_REASON})

@@ -33,7 +33,7 @@ from modules.kms_key import (
 from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
 from modules.service_config import ServiceConfigResources
 from modules.service_secrets import ServiceSecrets, ServiceSecretsProps
-from settings.naming import PLATFORM, resource_name
+from settings.naming import PLATFORM, pascal_case, resource_name
 from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
 
@@ -66,10 +66,6 @@ def config_event_names(env: str, service: str, has_profile: bool) -> ConfigEvent
                             secret_rule=resource_name(env, service, "secret-changes"),
                             deployment_rule=resource_name(env, service, "config-deployments"),
                             has_profile=has_profile)
-
-
-def _construct_id(service: str) -> str:
-    return "".join(p.capitalize() for p in service.split("-"))
 
 
 class ConfigPipelineStack(EnvironmentStack):
@@ -110,7 +106,7 @@ class ConfigPipelineStack(EnvironmentStack):
         self.service_config: dict[str, ServiceConfigResources] = {}
         self.event_names: dict[str, ConfigEventNames] = {}
         for spec in env.services:
-            cid = _construct_id(spec.name)
+            cid = pascal_case(spec.name)
             names = self.event_names[spec.name] = config_event_names(
                 env.name, spec.name, spec.config_profile is not None)
             profile_id = None

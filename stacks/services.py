@@ -26,7 +26,7 @@ from modules.web_acl import WebAcl, WebAclProps
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
 from settings.images import CONFIG_AGENT_REPOSITORY, built_images
-from settings.naming import PLATFORM, resource_name
+from settings.naming import PLATFORM, pascal_case, resource_name
 from settings.schema import EnvironmentSettings
 from settings.services import ServiceSpec
 from stacks.base import EnvironmentStack
@@ -37,10 +37,6 @@ from stacks.registry import RegistryStack
 
 DISCOVERY_DOMAIN = "internal"
 """Cloud Map namespace is `<env>.internal`: services resolve `<service>.<env>.internal`."""
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class ServicesStack(EnvironmentStack):
@@ -120,7 +116,7 @@ class ServicesStack(EnvironmentStack):
         """`<repository url>:<released tag>`, the tag read at plan time from the image's release
         parameter: a release changes the task definition in this stack's plan, not behind it."""
         build = self._builds[repository]
-        tag = DataAwsSsmParameter(self, f"ReleasedTag{_pascal(repository)}",
+        tag = DataAwsSsmParameter(self, f"ReleasedTag{pascal_case(repository)}",
                                   name=build.tag_parameter)
         return self.registry.image(repository, tag.insecure_value)
 
@@ -170,7 +166,7 @@ class ServicesStack(EnvironmentStack):
                      cluster: ClusterStack, pipeline: ConfigPipelineStack,
                      agent_image: str) -> None:
         settings = env.services_settings
-        pascal = _pascal(spec.name)
+        pascal = pascal_case(spec.name)
         work_queue = None
         if spec.work_queue:
             work_queue = WorkQueue(self, f"WorkQueue{pascal}", WorkQueueProps(
@@ -223,7 +219,7 @@ class ServicesStack(EnvironmentStack):
             service_name=service.service_name, min_tasks=sc.min_tasks, max_tasks=sc.max_tasks,
             cpu_target_percent=sc.cpu_target_percent,
             memory_target_percent=sc.memory_target_percent)
-        scaling = ServiceAutoscaling(self, f"Autoscaling{_pascal(spec.name)}", props)
+        scaling = ServiceAutoscaling(self, f"Autoscaling{pascal_case(spec.name)}", props)
         if sc.queue_scaling and work_queue is not None:
             scaling.scale_on_backlog(work_queue.name, sc.backlog_per_task)
         if sc.requests_per_target is not None and self.load_balancer is not None:
