@@ -248,15 +248,14 @@ class EcsService(Construct):
         self._grants.append(IamRolePolicyAttachment(
             self, "ExecutionManagedPolicy", role=role.name,
             policy_arn=managed_policy_arn(EXECUTION_MANAGED_POLICY)))
-        if p.config.agent_token_secret_arn is not None:
-            self._grants.append(IamRolePolicy(
-                self, "ExecutionSecrets", role=role.id, name="inject-agent-token",
-                policy=policy_json(
-                    statement(["secretsmanager:GetSecretValue"],
-                              [p.config.agent_token_secret_arn], sid="AgentToken"),
-                    statement(["kms:Decrypt"], [p.config.kms_key_arn],
-                              sid="DecryptViaSecretsManager", condition={"StringEquals": {
-                                  "kms:ViaService": f"secretsmanager.{p.region}.amazonaws.com"}}))))
+        self._grants.append(IamRolePolicy(
+            self, "ExecutionSecrets", role=role.id, name="inject-agent-token",
+            policy=policy_json(
+                statement(["secretsmanager:GetSecretValue"],
+                          [p.config.agent_token_secret_arn], sid="AgentToken"),
+                statement(["kms:Decrypt"], [p.config.kms_key_arn],
+                          sid="DecryptViaSecretsManager", condition={"StringEquals": {
+                              "kms:ViaService": f"secretsmanager.{p.region}.amazonaws.com"}}))))
         return role
 
     def task_role_statements(self) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ class ServiceConfigResources:
     environment_id: str
     profile_id: str | None
     """None when the service declares no config profile."""
+    agent_token_secret_arn: str
+    """Secret holding the config agent's HTTP token, injected by ECS into app and sidecar."""
     secret_arns: Mapping[str, str] = field(default_factory=dict)
     """Short secret name (e.g. "db-password") -> secret ARN; names are /<env>/<service>/<name>."""
-    agent_token_secret_arn: str | None = None
-    """Secret holding the config agent's HTTP token, injected by ECS into app and sidecar."""
