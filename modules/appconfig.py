@@ -26,6 +26,7 @@ from engine.aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from modules.iam import assume_role_policy, policy_json, statement
+from modules.service_config import ProfileRef
 from settings import feature_flags
 from settings.rules import appconfig_strategy_problem, config_profile_problem
 from settings.schema import DeploymentStrategy
@@ -145,3 +146,6 @@ class HostedProfile(Construct):
             depends_on=[app.last_deployment] if app.last_deployment else None)
         app.last_deployment = self.deployment
         self.profile_id = self.profile.configuration_profile_id
+        self.ref = ProfileRef(application_id=app.application_id,
+                              environment_id=app.environment_id, profile_id=self.profile_id)
+        """What a service's tasks read the profile by (variables, task role)."""

@@ -38,10 +38,11 @@ from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips,
 from modules.exec_audit import ExecAccess, exec_statements
 from modules.iam import assume_role_policy, managed_policy_arn, policy_json, statement
 from modules.load_balancer import TrafficShift
-from modules.service_config import ServiceConfigResources
+from modules.service_config import ServiceConfig
 from modules.task_definition import (
     CONFIG_FILES_VOLUME,
-    ContainerInputs,
+    ConfigAgentSidecar,
+    ContainerProps,
     container_definitions_json,
     task_cpu,
     task_memory,
@@ -67,10 +68,6 @@ RUNTIME_ARCHITECTURES = {"x86_64": "X86_64", "arm64": "ARM64"}
 HTTPS = 443
 QUEUE_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage",
                           "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes")
-AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
-                       "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:GetQueueUrl",
-                       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
-"""The config agent's own queue lifecycle (fan-out mode) plus consuming it."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ class EcsServiceProps:
     """`x86_64` or `arm64`: the task's runtime platform, matching its capacity providers."""
     vpc_id: str
     subnet_ids: Sequence[str]
-    config: ServiceConfigResources
+    config: ServiceConfig
     log_retention_days: int
     ecs_exec: ExecAccess | None = None
     """ECS Exec into the app container, audited through the cluster's exec key and session
@@ -137,17 +134,6 @@ def service_name(env: str, service: str) -> str:
     return f"{env}-{service}"
 
 
-def sqs_queue_arn(region: str, account_id: str, name: str) -> str:
-    """An SQS queue ARN (or ARN pattern) from its name."""
-    return f"arn:{PARTITION}:sqs:{region}:{account_id}:{name}"
-
-
-def appconfig_configuration_arn(region: str, account_id: str, c: ServiceConfigResources) -> str:
-    """The ARN AppConfig authorizes StartConfigurationSession/GetLatestConfiguration against."""
-    return (f"arn:{PARTITION}:appconfig:{region}:{account_id}:application/{c.application_id}"
-            f"/environment/{c.environment_id}/configuration/{c.profile_id}")
-
-
 class EcsService(Construct):
     """App + config-agent sidecar as an awsvpc ECS service on the cluster's capacity provider."""
 
@@ -161,9 +147,6 @@ class EcsService(Construct):
             raise ValueError("target_group_arn and alb_security_group_id go together")
         if props.target_group_arn is not None and spec.container_port is None:
             raise ValueError(f"{spec.name}: a load-balanced service needs a container_port")
-        missing = sorted(set(spec.secrets) - set(props.config.secret_arns))
-        if missing:
-            raise ValueError(f"{spec.name}: no secret ARNs for {missing}")
         if problem := traffic_shift_problem(spec.deployment.strategy.value,
                                             props.traffic_shift is not None):
             raise ValueError(f"{spec.name}: {problem}")
@@ -192,21 +175,11 @@ class EcsService(Construct):
         self.security_group = self._security_groups()
         self.security_group_id = self.security_group.id
 
-        c = props.config
-        inputs = ContainerInputs(
-            service=spec.name, app_image=props.image, agent_image=props.agent_image,
-            cpu=spec.cpu, memory=spec.memory, region=props.region,
-            log_group=self.log_group.name, container_port=spec.container_port,
-            environment=spec.environment, health_check=spec.health_check,
-            command=spec.command, entry_point=spec.entry_point,
-            config_topic_arn=c.topic_arn, queue_name_prefix=c.queue_name_prefix,
-            dlq_arn=c.dlq_arn, max_receive_count=c.max_receive_count,
-            queue_kms_key_arn=c.kms_key_arn, application_id=c.application_id,
-            environment_id=c.environment_id, profile_id=c.profile_id,
-            secret_arns={k: c.secret_arns[k] for k in spec.secrets},
-            agent_token_secret_arn=c.agent_token_secret_arn,
-            work_queue_url=props.work_queue.url if props.work_queue else None,
-            config_files_path=spec.config_files_path, port_name=self._port_name)
+        app = ContainerProps(
+            image=props.image, cpu=spec.cpu, memory=spec.memory, port=spec.container_port,
+            port_name=self._port_name, environment=spec.environment,
+            health_check=spec.health_check, command=spec.command, entry_point=spec.entry_point,
+            files_path=spec.config_files_path)
         self.task_definition = EcsTaskDefinition(
             self, "TaskDefinition", family=self.name, network_mode="awsvpc",
             requires_compatibilities=["EC2"], cpu=str(task_cpu(spec.cpu)),
@@ -214,7 +187,10 @@ class EcsService(Construct):
                               "operating_system_family": "LINUX"},
             memory=str(task_memory(spec.memory)),
             execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
-            container_definitions=container_definitions_json(inputs),
+            container_definitions=container_definitions_json(
+                spec.name, app, ConfigAgentSidecar(props.agent_image, props.config),
+                self.log_group.name, props.region,
+                props.work_queue.url if props.work_queue else None),
             volume=([EcsTaskDefinitionVolume(name=CONFIG_FILES_VOLUME)]
                     if spec.config_files_path else None))
 
@@ -250,66 +226,17 @@ class EcsService(Construct):
             policy_arn=managed_policy_arn(EXECUTION_MANAGED_POLICY)))
         self._grants.append(IamRolePolicy(
             self, "ExecutionSecrets", role=role.id, name="inject-agent-token",
-            policy=policy_json(
-                statement(["secretsmanager:GetSecretValue"],
-                          [p.config.agent_token_secret_arn], sid="AgentToken"),
-                statement(["kms:Decrypt"], [p.config.kms_key_arn],
-                          sid="DecryptViaSecretsManager", condition={"StringEquals": {
-                              "kms:ViaService": f"secretsmanager.{p.region}.amazonaws.com"}}))))
+            policy=policy_json(*p.config.token_statements())))
         return role
 
     def task_role_statements(self) -> list[dict[str, Any]]:
-        """The task role's grants: its agent queues, topic, secrets, profile, key, work queue."""
+        """The task role's grants: its agent's queues, its work queue, its config, ECS Exec."""
         p = self._props
-        c = p.config
-        statements = [
-            # The agent creates, subscribes, consumes and deletes `<prefix><task id>`; its
-            # janitor deletes queues of tasks that died without cleaning up (same prefix).
-            statement(AGENT_QUEUE_ACTIONS, [sqs_queue_arn(p.region, p.account_id,
-                                                          f"{c.queue_name_prefix}*")],
-                      sid="OwnAgentQueues"),
-            # Only SQS subscriptions, and only of this service's agent queues.
-            statement(["sns:Subscribe"], [c.topic_arn], sid="SubscribeAgentQueues", condition={
-                "StringEquals": {"sns:Protocol": "sqs"},
-                "StringLike": {"sns:Endpoint": sqs_queue_arn(p.region, p.account_id,
-                                                             f"{c.queue_name_prefix}*")}}),
-            # The janitor lists the topic's subscriptions to find orphaned agent queues.
-            statement(["sns:ListSubscriptionsByTopic"], [c.topic_arn], sid="ListOwnTopic"),
-            # sns:Unsubscribe supports no resource type and no condition key (IAM's action
-            # table; scripts/iam_lint.py checks it), so a scoped Resource would never match and
-            # the agent could not clean up. SNS itself only lets the subscription or topic
-            # owner remove an SQS subscription: the worst case is a lost notification.
-            statement(["sns:Unsubscribe"], ["*"], sid="UnsubscribeAgentQueues"),
-            # The janitor asks whether the task behind a queue still runs; task ARNs carry the
-            # cluster name, so the resource alone confines it to this cluster.
-            statement(["ecs:DescribeTasks"],
-                      [f"arn:{PARTITION}:ecs:{p.region}:{p.account_id}:task/"
-                       f"{p.cluster_name}/*"], sid="DescribeClusterTasks"),
-        ]
+        statements = p.config.agent_queue_statements(p.cluster_name)
         if p.work_queue:
             statements.append(statement(QUEUE_CONSUMER_ACTIONS, [p.work_queue.arn],
                                         sid="ConsumeWorkQueue"))
-        secret_arns = [c.secret_arns[k] for k in p.spec.secrets]
-        if secret_arns:
-            statements.append(statement(["secretsmanager:GetSecretValue"], secret_arns,
-                                        sid="ReadOwnSecrets"))
-        if c.profile_id is not None:
-            statements.append(statement(
-                ["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
-                [appconfig_configuration_arn(p.region, p.account_id, c)],
-                sid="ReadOwnConfigProfile"))
-            # After a change event the agent fetches at once, then re-checks the deployment
-            # (GetDeployment) until new content appears or it is BAKING/COMPLETE/ROLLED_BACK/
-            # REVERTED: a gradual deployment reaches this task's slice only over time.
-            statements.append(statement(
-                ["appconfig:GetDeployment"],
-                [f"arn:{PARTITION}:appconfig:{p.region}:{p.account_id}:application/"
-                 f"{c.application_id}/environment/{c.environment_id}/deployment/*"],
-                sid="ReadOwnDeployments"))
-        # Decrypt: secrets, hosted config, received messages; GenerateDataKey: SSE-KMS on the
-        # agent's own queue.
-        statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [c.kms_key_arn],
-                                    sid="UseConfigKey"))
+        statements += p.config.read_statements()
         if p.ecs_exec is not None:
             statements.extend(exec_statements(p.ecs_exec.key_arn, p.ecs_exec.log_group_arn))
         return statements

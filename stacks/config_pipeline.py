@@ -31,7 +31,7 @@ from modules.kms_key import (
     via_services_statement,
 )
 from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
-from modules.service_config import ServiceConfigResources
+from modules.service_config import ServiceConfig
 from modules.service_secrets import ServiceSecrets, ServiceSecretsProps
 from settings.naming import PLATFORM, pascal_case, resource_name
 from settings.schema import EnvironmentSettings
@@ -103,13 +103,13 @@ class ConfigPipelineStack(EnvironmentStack):
             bake_minutes=p.bake_minutes, account_id=env.account_id,
             monitor_alarm_arns=p.appconfig_alarm_arns))
 
-        self.service_config: dict[str, ServiceConfigResources] = {}
+        self.service_config: dict[str, ServiceConfig] = {}
         self.event_names: dict[str, ConfigEventNames] = {}
         for spec in env.services:
             cid = pascal_case(spec.name)
             names = self.event_names[spec.name] = config_event_names(
                 env.name, spec.name, spec.config_profile is not None)
-            profile_id = None
+            profile = None
             if spec.config_profile is not None:
                 profile = HostedProfile(self, f"{cid}Profile", self.appconfig, HostedProfileProps(
                     name=f"{spec.name}-{spec.config_profile.name}",
@@ -117,7 +117,6 @@ class ConfigPipelineStack(EnvironmentStack):
                     initial_content_json=spec.config_profile.initial_content_json,
                     kms_key_arn=self.key.arn, type=spec.config_profile.type,
                     description=f"{spec.name} runtime configuration"))
-                profile_id = profile.profile_id
             secrets = ServiceSecrets(self, f"{cid}Secrets", ServiceSecretsProps(
                 env=env.name, service=spec.name, names=spec.secrets, kms_key_arn=self.key.arn,
                 recovery_window_days=p.secret_recovery_days))
@@ -130,7 +129,8 @@ class ConfigPipelineStack(EnvironmentStack):
                 topic_arn=topic.arn, dead_letter_arn=topic.dlq_arn,
                 secret_rule_name=names.secret_rule, deployment_rule_name=names.deployment_rule,
                 application_id=self.appconfig.application_id,
-                environment_id=self.appconfig.environment_id, profile_id=profile_id))
+                environment_id=self.appconfig.environment_id,
+                profile_id=profile.profile_id if profile else None))
             topic.allow_event_rules(rules.rule_arns)
             DeadLetterAlarm(self, f"{cid}DeadLetterAlarm", DeadLetterAlarmProps(
                 alarm_name=resource_name(env.name, spec.name, "config-events-dlq-not-empty"),
@@ -138,18 +138,16 @@ class ConfigPipelineStack(EnvironmentStack):
                 description=(f"{spec.name} config events failed (agent queue redrive or "
                              "EventBridge delivery): see docs/config-pipeline.md"),
                 actions=(p.alarm_topic_arn,) if p.alarm_topic_arn else ()))
-            self.service_config[spec.name] = ServiceConfigResources(
-                service=spec.name, topic_arn=topic.arn, dlq_arn=topic.dlq_arn,
-                queue_name_prefix=topic.queue_name_prefix,
-                max_receive_count=topic.max_receive_count, kms_key_arn=self.key.arn,
-                application_id=self.appconfig.application_id,
-                environment_id=self.appconfig.environment_id, profile_id=profile_id,
-                secret_arns=dict(secrets.arns), agent_token_secret_arn=secrets.agent_token_arn)
+            self.service_config[spec.name] = ServiceConfig(
+                service=spec.name, account_id=env.account_id, region=env.region,
+                key_arn=self.key.arn, queues=topic.agent_queues,
+                token_secret_arn=secrets.agent_token_arn, secret_arns=secrets.arns,
+                profile=profile.ref if profile else None)
             prefix = spec.name.replace("-", "_")
             TerraformOutput(self, f"{prefix}_topic_arn", value=topic.arn)
             TerraformOutput(self, f"{prefix}_dlq_arn", value=topic.dlq_arn)
-            if profile_id is not None:
-                TerraformOutput(self, f"{prefix}_profile_id", value=profile_id)
+            if profile is not None:
+                TerraformOutput(self, f"{prefix}_profile_id", value=profile.profile_id)
         TerraformOutput(self, "kms_key_arn", value=self.key.arn)
         TerraformOutput(self, "appconfig_application_id", value=self.appconfig.application_id)
         TerraformOutput(self, "appconfig_environment_id", value=self.appconfig.environment_id)
