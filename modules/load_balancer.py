@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from engine.core import TerraformResourceLifecycle
 from engine.aws.data_aws_elb_service_account import DataAwsElbServiceAccount
@@ -22,17 +22,21 @@ from engine.aws.lb_listener_rule import (
 )
 from engine.aws.lb_target_group import LbTargetGroup
 from engine.aws.security_group import SecurityGroup
-from engine.aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks
+from modules.ecs_service.props import TargetGroupAttachment, TrafficShift
+from modules.ecs_service.security_groups import egress_to
 from modules.iam import assume_role_policy, managed_policy_arn, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
 from modules.web_acl import WebAcl
 from settings.naming import PARTITION, pascal_case
 from settings.rules import RESERVED_LISTENER_PORTS, alb_name_problem
 from settings.services import TestListener
+
+if TYPE_CHECKING:
+    from modules.ecs_service import EcsService
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -83,16 +87,6 @@ class AlbTarget:
     test_listener: TestListener | None = None
     """With an alternate target group: a listener on this port whose rule ECS points at the
     new revision before production traffic moves."""
-
-
-@dataclass(frozen=True)
-class TrafficShift:
-    """What ECS needs to shift one service's traffic (the service's `advanced_configuration`)."""
-
-    alternate_target_group_arn: str
-    production_listener_rule_arn: str
-    role_arn: str
-    test_listener_rule_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -362,7 +356,7 @@ class LoadBalancer(Construct):
         grant = [self.traffic_shift_grant] if self.traffic_shift_grant is not None else []
         return [*listeners, *self.rules, *grant]
 
-    def traffic_shift(self, name: str) -> TrafficShift:
+    def _traffic_shift(self, name: str) -> TrafficShift:
         """The alternate group, production (and test) rule and role ECS uses for one
         traffic-shifting service (KeyError for a service that rolls)."""
         assert self.traffic_shift_role is not None
@@ -400,9 +394,22 @@ class LoadBalancer(Construct):
         groups = [self.target_groups[name], self.alternate_target_groups.get(name)]
         return [group.arn_suffix for group in groups if group is not None]
 
-    def allow_to_service(self, name: str, security_group_id: str, port: int) -> None:
-        """Egress from the ALB to one service's tasks on its container port, SG to SG."""
-        VpcSecurityGroupEgressRule(
-            self, f"EgressTo{pascal_case(name)}", security_group_id=self.security_group.id,
-            description=f"to {name} tasks", ip_protocol="tcp", from_port=port, to_port=port,
-            referenced_security_group_id=security_group_id)
+    def add_target(self, service: EcsService) -> None:
+        """Put `service`'s tasks behind the target group(s) of the target named like its
+        container: the ALB may reach them on the container port, they admit only the ALB,
+        and a traffic-shifting service gets what ECS shifts with (as aws-cdk's
+        `ApplicationListener.addTargets`)."""
+        name = service.container_name
+        target = next((t for t in self._props.targets if t.name == name), None)
+        if target is None:
+            raise ValueError(f"the ALB has no target {name!r}: name it in props.targets")
+        if service.container_port != target.port:
+            raise ValueError(f"{name}: container port {service.container_port} is not the "
+                             f"target group port {target.port}")
+        service.attach_to_target_group(TargetGroupAttachment(
+            target_group_arn=self.target_groups[name].arn,
+            security_group_id=self.security_group_id, depends_on=self.dependables(),
+            traffic_shift=(self._traffic_shift(name) if name in self.alternate_target_groups
+                           else None)))
+        egress_to(self, f"EgressTo{pascal_case(name)}", self.security_group.id,
+                  service.security_group_id, target.port, f"to {name} tasks")

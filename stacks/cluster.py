@@ -7,7 +7,7 @@ from engine.aws.ecs_account_setting_default import EcsAccountSettingDefault
 from constructs import Construct
 
 from modules.ec2_capacity import Ec2Capacity, Ec2CapacityProps, InstanceGroupProps
-from modules.ecs_cluster import EcsCluster, EcsClusterProps
+from modules.ecs_cluster import ClusterRef, EcsCluster, EcsClusterProps
 from modules.exec_audit import ExecAccess, ExecAudit, ExecAuditProps
 from settings.capacity import GRAVITON, ON_DEMAND, SPOT, primary_architecture, strategies
 from settings.naming import PLATFORM, log_group_name, resource_name
@@ -77,6 +77,10 @@ class ClusterStack(EnvironmentStack):
             self.strategies[primary_architecture(c)])
         self.cluster_name = self.cluster.name
         self.cluster_arn = self.cluster.arn
+        self.ref = ClusterRef(arn=self.cluster.arn, name=self.cluster.name,
+                              account_id=env.account_id, region=env.region,
+                              exec_access=self.exec_access)
+        """What a service needs of the cluster it runs in."""
         self.capacity_provider_name = self.capacity.capacity_provider_name
         self.capacity_provider_names = [g.capacity_provider_name for g in groups.values()]
         self.instance_security_group_id = self.capacity.security_group_id

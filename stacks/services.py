@@ -12,7 +12,7 @@ from engine.aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from constructs import Construct
 
 from modules.dashboard import DashboardProps, EnvironmentDashboard, LoadBalancerMetrics
-from modules.ecs_service import EcsService, EcsServiceProps, ServiceConnectRef, WorkQueueRef
+from modules.ecs_service import EcsService, EcsServiceProps, TaskPlacement
 from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
 from modules.public_endpoint import PublicEndpoint, PublicEndpointProps
 from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
@@ -22,6 +22,7 @@ from modules.service_discovery import (
     ServiceDiscovery,
     ServiceDiscoveryProps,
 )
+from modules.task_definition import ConfigAgentSidecar, ContainerProps
 from modules.web_acl import WebAcl, WebAclProps
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
@@ -165,7 +166,6 @@ class ServicesStack(EnvironmentStack):
     def _add_service(self, env: EnvironmentSettings, spec: ServiceSpec, network: NetworkStack,
                      cluster: ClusterStack, pipeline: ConfigPipelineStack,
                      agent_image: str) -> None:
-        settings = env.services_settings
         pascal = pascal_case(spec.name)
         work_queue = None
         if spec.work_queue:
@@ -173,32 +173,26 @@ class ServicesStack(EnvironmentStack):
                 name=resource_name(env.name, spec.name, "jobs"),
                 max_receive_count=env.pipeline.dlq_max_receive_count))
             self.work_queues[spec.name] = work_queue
-        lb = self.load_balancer if spec.load_balancer is not None else None
-        image = spec.image or self._built_image(spec.name)
         architecture = service_architecture(spec, env.cluster)
         service = EcsService(self, f"Service{pascal}", EcsServiceProps(
-            env=env.name, account_id=env.account_id, region=env.region, spec=spec,
-            image=image, agent_image=agent_image, cluster_arn=cluster.cluster_arn,
-            cluster_name=cluster.cluster_name,
-            capacity_provider_strategy=cluster.strategies[architecture],
-            architecture=architecture, vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids, config=pipeline.service_config[spec.name],
-            log_retention_days=settings.log_retention_days,
-            ecs_exec=cluster.exec_access,
-            work_queue=(WorkQueueRef(arn=work_queue.arn, url=work_queue.url)
-                        if work_queue else None),
-            target_group_arn=lb.target_groups[spec.name].arn if lb else None,
-            alb_security_group_id=lb.security_group_id if lb else None,
-            registry_arn=(self.discovery.register(spec.name)
-                          if self.discovery and spec.service_discovery else None),
-            service_connect=(ServiceConnectRef(self.service_connect.arn,
-                                               self.service_connect.namespace_name)
-                             if self.service_connect else None),
-            traffic_shift=(lb.traffic_shift(spec.name)
-                           if lb and spec.deployment.shifts_traffic else None),
-            depends_on=lb.dependables() if lb else ()))
+            env=env.name, name=spec.name, cluster=cluster.ref,
+            placement=TaskPlacement(
+                vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                capacity_provider_strategy=cluster.strategies[architecture],
+                architecture=architecture),
+            container=self._container(spec),
+            agent=ConfigAgentSidecar(agent_image, pipeline.service_config[spec.name]),
+            desired_count=spec.desired_count, deployment=spec.deployment,
+            log_retention_days=env.services_settings.log_retention_days, work_queue=work_queue))
+        lb = self.load_balancer if spec.load_balancer is not None else None
         if lb is not None:
-            lb.allow_to_service(spec.name, service.security_group_id, spec.container_port)
+            lb.add_target(service)
+        if self.service_connect is not None:
+            service.enable_service_connect(self.service_connect)
+        elif spec.service_discovery and self.discovery is not None:
+            service.enable_cloud_map(self.discovery)
+        if spec.database_port is not None:
+            service.add_database(spec.database_port)
         alarms = ServiceAlarms(self, f"Alarms{pascal}", ServiceAlarmsProps(
             name=service.name, cluster_name=cluster.cluster_name, thresholds=spec.alarms,
             actions=(env.pipeline.alarm_topic_arn,) if env.pipeline.alarm_topic_arn else ()))
@@ -210,6 +204,16 @@ class ServicesStack(EnvironmentStack):
         self.alarms[spec.name] = alarms
         self.services[spec.name] = service
         self.autoscaling[spec.name] = self._autoscale(env, spec, service, cluster, work_queue)
+
+    def _container(self, spec: ServiceSpec) -> ContainerProps:
+        """The spec's app container; with Service Connect a discoverable service names its
+        port, which the namespace then serves."""
+        serves = self.service_connect is not None and spec.service_discovery
+        return ContainerProps(
+            image=spec.image or self._built_image(spec.name), cpu=spec.cpu, memory=spec.memory,
+            port=spec.container_port, port_name=spec.name if serves else None,
+            environment=spec.environment, health_check=spec.health_check, command=spec.command,
+            entry_point=spec.entry_point, files_path=spec.config_files_path)
 
     def _autoscale(self, env: EnvironmentSettings, spec: ServiceSpec, service: EcsService,
                    cluster: ClusterStack, work_queue: WorkQueue | None) -> ServiceAutoscaling:
