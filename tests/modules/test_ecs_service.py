@@ -54,7 +54,7 @@ def _load_balancer(stack, shifting: bool):
     from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps
 
     return LoadBalancer(stack, "LoadBalancer", LoadBalancerProps(
-        name="dev-platform-alb", account_id="111111111111", vpc_id="vpc-1",
+        name="dev-platform-alb", vpc_id="vpc-1",
         subnet_ids=["subnet-1", "subnet-2"], targets=(AlbTarget(
             name="web", target_group_name="dev-web", port=8080, health_check_path="/health",
             alternate_target_group_name="dev-web-alt" if shifting else None),)))
