@@ -127,6 +127,7 @@ class ConfigTrailProps:
     kms_key_arn: str
     multi_region: bool
     log_retention_days: int = TRAIL_LOG_RETENTION_DAYS
+    """Days the bucket keeps trail logs; default a year."""
 
 
 class ConfigTrail(Construct):

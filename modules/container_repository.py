@@ -25,6 +25,7 @@ class ContainerRepositoryProps:
 
     name: str
     keep_images: int = DEFAULT_KEEP_IMAGES
+    """Older images expire; default the newest 30 (a rollback needs a recent one)."""
 
 
 class ContainerRepository(Construct):

@@ -30,8 +30,11 @@ class WorkQueueProps:
 
     name: str
     visibility_timeout_seconds: int = DEFAULT_VISIBILITY_TIMEOUT
+    """Default 300 s."""
     message_retention_seconds: int = DEFAULT_RETENTION_SECONDS
+    """Default 4 days (SQS's own default); the DLQ keeps 14."""
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    """Receives before a job moves to the DLQ; default 5."""
 
 
 class WorkQueue(Construct):

@@ -26,7 +26,8 @@ REQUIRED_TERRAFORM = ">= 1.10"
 class EnvironmentStack(TerraformStack):
     """A stack named `<kind>-<env>`, pinned to the env's account and region."""
 
-    kind: str = ""
+    kind: str
+    """The stack kind (`network`, `cluster`, ...), set by each subclass: `<kind>-<env>`."""
 
     def __init__(self, scope: Construct, env: EnvironmentSettings) -> None:
         super().__init__(scope, stack_name(self.kind, env.name))

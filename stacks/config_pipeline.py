@@ -116,8 +116,7 @@ class ConfigPipelineStack(EnvironmentStack):
             strategy_name=resource_name(env.name, PLATFORM, f"{p.deployment_strategy.value}"
                                         .replace("_", "-")),
             strategy=p.deployment_strategy, deployment_minutes=p.deployment_minutes,
-            bake_minutes=p.bake_minutes, account_id=env.account_id,
-            monitor_alarm_arns=p.appconfig_alarm_arns))
+            bake_minutes=p.bake_minutes, monitor_alarm_arns=p.appconfig_alarm_arns))
 
     def _add_service(self, env: EnvironmentSettings, spec: ServiceSpec) -> ServiceConfig:
         """The service's profile, secrets, topic + DLQ (+ its alarm) and event rules; what its

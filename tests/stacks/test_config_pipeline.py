@@ -154,8 +154,7 @@ def test_rollback_alarms_become_environment_monitors_with_a_scoped_role():
     stack = TerraformStack(Testing.app(), "appconfig-monitors")
     AppConfigApp(stack, "App", AppConfigAppProps(
         application_name="dev-platform-config", environment_name="dev", strategy_name="s",
-        strategy=DeploymentStrategy.ALL_AT_ONCE, account_id="111111111111",
-        monitor_alarm_arns=(alarm,)))
+        strategy=DeploymentStrategy.ALL_AT_ONCE, monitor_alarm_arns=(alarm,)))
     doc = json.loads(Testing.synth(stack))
     resources = doc["resource"]
     ((role_id, role),) = resources["aws_iam_role"].items()
