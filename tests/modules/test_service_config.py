@@ -6,14 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from config_agent import contract
-from modules.service_config import AgentQueues, ProfileRef, ServiceConfig
-
-CONFIG = ServiceConfig(
-    service="web", account_id="111111111111", region="us-west-2", key_arn="arn:key",
-    queues=AgentQueues(topic_arn="arn:topic", dlq_arn="arn:dlq",
-                       queue_name_prefix="dev-web-cfg-", max_receive_count=3),
-    token_secret_arn="arn:token", secret_arns={"db-password": "arn:db", "api-key": "arn:api"},
-    profile=ProfileRef(application_id="app1", environment_id="env1", profile_id="prof1"))
+from tests.modules.refs import SERVICE_CONFIG as CONFIG
 
 
 def _by_sid(statements: list[dict]) -> dict[str, dict]:

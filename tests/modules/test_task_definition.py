@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from modules.service_config import AgentQueues, ProfileRef, ServiceConfig, secret_variable
+from modules.service_config import ServiceConfig, secret_variable
 from modules.task_definition import (
     AGENT_CONTAINER,
     AGENT_URL,
@@ -19,13 +19,8 @@ from modules.task_definition import (
     task_memory,
 )
 from settings.services import CONFIG_AGENT_PORT, WEB, WORKER
+from tests.modules.refs import SERVICE_CONFIG as CONFIG
 
-CONFIG = ServiceConfig(
-    service="web", account_id="111111111111", region="us-west-2", key_arn="arn:key",
-    queues=AgentQueues(topic_arn="arn:topic", dlq_arn="arn:dlq",
-                       queue_name_prefix="dev-web-cfg-", max_receive_count=3),
-    token_secret_arn="arn:token", secret_arns={"db-password": "arn:db", "api-key": "arn:api"},
-    profile=ProfileRef(application_id="app1", environment_id="env1", profile_id="prof1"))
 APP = ContainerProps(image="nginx:1", cpu=256, memory=512, port=8080,
                      environment={"LOG_LEVEL": "info"}, health_check=WEB.health_check)
 
