@@ -26,6 +26,7 @@ from engine.aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
 from modules.iam import assume_role_policy, policy_json, statement
+from modules.service_config import ProfileRef
 from settings import feature_flags
 from settings.rules import appconfig_strategy_problem, config_profile_problem
 from settings.schema import DeploymentStrategy
@@ -47,10 +48,11 @@ class AppConfigAppProps:
     strategy_name: str
     strategy: DeploymentStrategy
     deployment_minutes: int = 0
+    """How long a LINEAR rollout takes (>= 1 there); default 0, what ALL_AT_ONCE needs."""
     bake_minutes: int = 0
-    account_id: str = ""
+    """Minutes AppConfig watches the alarms after a rollout; default 0: no bake."""
     monitor_alarm_arns: Sequence[str] = field(default_factory=tuple)
-    """CloudWatch alarms that roll a deployment back when they go to ALARM (optional)."""
+    """CloudWatch alarms that roll a deployment back when they go to ALARM; default none."""
 
 
 def strategy_settings(strategy: DeploymentStrategy, deployment_minutes: int,
@@ -107,8 +109,10 @@ class HostedProfileProps:
     json_schema: Mapping[str, object]
     initial_content_json: str
     kms_key_arn: str
-    description: str = ""
+    description: str | None = None
+    """Default none."""
     type: str = FREEFORM
+    """Default FREEFORM (JSON with a schema); or FEATURE_FLAGS."""
 
 
 class HostedProfile(Construct):
@@ -126,7 +130,7 @@ class HostedProfile(Construct):
             raise ValueError(f"profile {props.name!r}: {reason}")
         self.profile = AppconfigConfigurationProfile(
             self, "Profile", application_id=app.application_id, name=props.name,
-            description=props.description or None, location_uri=HOSTED_LOCATION,
+            description=props.description, location_uri=HOSTED_LOCATION,
             type=props.type, kms_key_identifier=props.kms_key_arn,
             validator=None if flags else [AppconfigConfigurationProfileValidator(
                 type="JSON_SCHEMA", content=json.dumps(props.json_schema, sort_keys=True))])
@@ -145,3 +149,6 @@ class HostedProfile(Construct):
             depends_on=[app.last_deployment] if app.last_deployment else None)
         app.last_deployment = self.deployment
         self.profile_id = self.profile.configuration_profile_id
+        self.ref = ProfileRef(application_id=app.application_id,
+                              environment_id=app.environment_id, profile_id=self.profile_id)
+        """What a service's tasks read the profile by (variables, task role)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.aws.cloudtrail import Cloudtrail
 from engine.aws.cloudwatch_event_rule import CloudwatchEventRule
@@ -26,7 +26,11 @@ from config_agent import contract
 from modules.checkov_skips import skip_checks
 from modules.iam import statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
+from modules.service_config import ProfileRef
 from settings.naming import PARTITION, config_path
+
+if TYPE_CHECKING:
+    from modules.config_topic import ConfigTopic
 
 SECRET_CHANGE_EVENTS = contract.SECRET_CHANGE_EVENTS
 """Secrets Manager events after which AWSCURRENT may hold a new value (the agent acts on each)."""
@@ -94,8 +98,7 @@ def secret_changes_pattern(env: str, service: str, region: str,
     }
 
 
-def config_deployments_pattern(account_id: str, application_id: str, environment_id: str,
-                               profile_id: str) -> dict[str, Any]:
+def config_deployments_pattern(account_id: str, profile: ProfileRef) -> dict[str, Any]:
     """AppConfig deployments of exactly this service's profile to this env's environment."""
     return {
         "source": [contract.APPCONFIG_SOURCE],
@@ -105,9 +108,9 @@ def config_deployments_pattern(account_id: str, application_id: str, environment
             "eventSource": [contract.APPCONFIG_EVENT_SOURCE],
             "eventName": list(DEPLOYMENT_EVENTS),
             "requestParameters": {
-                "applicationId": [application_id],
-                "environmentId": [environment_id],
-                "configurationProfileId": [profile_id],
+                "applicationId": [profile.application_id],
+                "environmentId": [profile.environment_id],
+                "configurationProfileId": [profile.profile_id],
             },
         },
     }
@@ -124,6 +127,7 @@ class ConfigTrailProps:
     kms_key_arn: str
     multi_region: bool
     log_retention_days: int = TRAIL_LOG_RETENTION_DAYS
+    """Days the bucket keeps trail logs; default a year."""
 
 
 class ConfigTrail(Construct):
@@ -166,16 +170,13 @@ class ServiceEventRulesProps:
     service: str
     account_id: str
     region: str
-    topic_arn: str
-    dead_letter_arn: str
-    """SQS queue for events EventBridge cannot deliver to the topic (its policy must admit the
-    rules: `ConfigTopic.allow_event_rules`)."""
+    topic: "ConfigTopic"
+    """The rules publish to its topic and dead-letter what they cannot deliver into its DLQ
+    (whose policies must admit them: `ConfigTopic.allow_event_rules`)."""
     secret_rule_name: str
     deployment_rule_name: str
-    application_id: str
-    environment_id: str
-    profile_id: str | None
-    """No deployment rule when the service has no config profile."""
+    profile: ProfileRef | None = None
+    """The service's config profile; default none: no deployment rule."""
 
 
 class ServiceEventRules(Construct):
@@ -189,11 +190,10 @@ class ServiceEventRules(Construct):
                   f"Secret changes under {config_path(props.env, props.service)}/",
                   secret_changes_pattern(props.env, props.service, props.region,
                                          props.account_id))
-        if props.profile_id is not None:
+        if props.profile is not None:
             self._add(props, "ConfigDeployments", props.deployment_rule_name,
                       f"AppConfig deployments of the {props.service} profile",
-                      config_deployments_pattern(props.account_id, props.application_id,
-                                                 props.environment_id, props.profile_id))
+                      config_deployments_pattern(props.account_id, props.profile))
         self.rule_arns = [rule.arn for rule in self.rules.values()]
 
     def _add(self, props: ServiceEventRulesProps, id_: str, name: str, description: str,
@@ -204,10 +204,10 @@ class ServiceEventRules(Construct):
         # receives the whole event (docs/config-pipeline.md). No role: the topic and DLQ
         # policies admit EventBridge for exactly these rules.
         CloudwatchEventTarget(self, f"{id_}Target", rule=rule.name, target_id=TARGET_ID,
-                              arn=props.topic_arn,
+                              arn=props.topic.arn,
                               retry_policy=CloudwatchEventTargetRetryPolicy(
                                   maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
                                   maximum_retry_attempts=MAX_RETRY_ATTEMPTS),
                               dead_letter_config=CloudwatchEventTargetDeadLetterConfig(
-                                  arn=props.dead_letter_arn))
+                                  arn=props.topic.dlq_arn))
         self.rules[id_] = rule

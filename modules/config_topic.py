@@ -25,6 +25,7 @@ from constructs import Construct
 
 from config_agent import contract
 from modules.iam import policy_json, statement
+from modules.service_config import AgentQueues
 
 DLQ_RETENTION_SECONDS = 1209600
 """14 days, SQS's maximum, so failed notifications can be inspected."""
@@ -81,6 +82,10 @@ class ConfigTopic(Construct):
         self.dlq_name = self.dlq.name
         self.queue_name_prefix = props.queue_name_prefix
         self.max_receive_count = props.max_receive_count
+        self.agent_queues = AgentQueues(
+            topic_arn=self.arn, dlq_arn=self.dlq_arn, queue_name_prefix=props.queue_name_prefix,
+            max_receive_count=props.max_receive_count)
+        """What each config agent needs to create, subscribe and redrive its own queue."""
         self.policy: SnsTopicPolicy | None = None
         self.dlq_policy: SqsQueuePolicy | None = None
 

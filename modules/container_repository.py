@@ -25,19 +25,18 @@ class ContainerRepositoryProps:
 
     name: str
     keep_images: int = DEFAULT_KEEP_IMAGES
-    kms_key_arn: str | None = None
-    """Customer key; the AWS-managed ECR key (still KMS) when None."""
+    """Older images expire; default the newest 30 (a rollback needs a recent one)."""
 
 
 class ContainerRepository(Construct):
-    """Immutable tags, scan on push, KMS encryption, bounded image count; exposes `.url`."""
+    """Immutable tags, scan on push, KMS encryption (the AWS-managed ECR key: pulls need no
+    key grant), bounded image count; exposes `.url`."""
 
     def __init__(self, scope: Construct, id_: str, props: ContainerRepositoryProps) -> None:
         super().__init__(scope, id_)
         if props.keep_images < 1:
             raise ValueError("keep_images must be at least 1")
-        encryption = EcrRepositoryEncryptionConfiguration(
-            encryption_type="KMS", **({"kms_key": props.kms_key_arn} if props.kms_key_arn else {}))
+        encryption = EcrRepositoryEncryptionConfiguration(encryption_type="KMS")
         self.repository = EcrRepository(
             self, "Repository", name=props.name, image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},

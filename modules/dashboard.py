@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from engine.aws.cloudwatch_dashboard import CloudwatchDashboard
 from constructs import Construct
+
+if TYPE_CHECKING:
+    from modules.load_balancer import LoadBalancerMetrics
 
 WIDTH = 24
 """A dashboard is 24 grid units wide."""
@@ -30,14 +33,6 @@ class DashboardProps:
 
     name: str
     region: str
-
-
-@dataclass(frozen=True)
-class LoadBalancerMetrics:
-    """A service's ALB dimensions: ARN suffixes of the load balancer and its target groups."""
-
-    load_balancer: str
-    target_groups: Sequence[str]
 
 
 Metric = list[Any]

@@ -194,8 +194,19 @@ class Ec2Capacity(Construct):
         return self._group(Construct(self, id_), group)
 
     def _group(self, scope: Construct, group: InstanceGroupProps) -> InstanceGroup:
-        props = self._props
         architecture = group_architecture(group.instance_types)
+        launch_template = self._launch_template(scope, group, architecture)
+        asg = self._auto_scaling_group(scope, group, launch_template)
+        capacity_provider = self._capacity_provider(scope, group, asg)
+        result = InstanceGroup(architecture, launch_template, asg, capacity_provider)
+        self.groups.append(result)
+        return result
+
+    def _launch_template(self, scope: Construct, group: InstanceGroupProps,
+                         architecture: str) -> LaunchTemplate:
+        """The ECS-optimized AMI of the architecture, IMDSv2 only, encrypted gp3, no public
+        IP, user data that joins the cluster."""
+        props = self._props
         ami = DataAwsSsmParameter(scope, "EcsAmi", name=ECS_AMI_PARAMETERS[architecture])
         launch_template = LaunchTemplate(
             scope, "LaunchTemplate", name=group.name, image_id=ami.value,
@@ -222,6 +233,12 @@ class Ec2Capacity(Construct):
         skip_checks(launch_template, {"CKV_AWS_341": (
             "hop limit 2 is required so bridge-mode containers and the ECS agent's task "
             "credential path reach IMDSv2; awsvpc tasks are blocked via ECS_AWSVPC_BLOCK_IMDS")})
+        return launch_template
+
+    def _auto_scaling_group(self, scope: Construct, group: InstanceGroupProps,
+                            launch_template: LaunchTemplate) -> AutoscalingGroup:
+        """Scale-in protected (managed termination protection needs it), refreshed when the
+        template's version changes."""
         # The template's version number, not "$Latest": the provider starts an instance
         # refresh only when the launch template reference changes, so a new AMI (a new
         # template version) must show up here to reach running instances.
@@ -230,8 +247,8 @@ class Ec2Capacity(Construct):
         placement = ({"mixed_instances_policy": _spot_policy(template, group.instance_types),
                       "capacity_rebalance": True}
                      if group.spot else {"launch_template": template})
-        asg = AutoscalingGroup(
-            scope, "AutoScalingGroup", name=group.name, vpc_zone_identifier=props.subnet_ids,
+        return AutoscalingGroup(
+            scope, "AutoScalingGroup", name=group.name, vpc_zone_identifier=self._props.subnet_ids,
             min_size=group.min_size, max_size=group.max_size,
             desired_capacity=group.desired_capacity,
             health_check_type="EC2", health_check_grace_period=INSTANCE_WARMUP_SECONDS,
@@ -246,8 +263,13 @@ class Ec2Capacity(Construct):
                                      propagate_at_launch=True)],
             # ECS managed scaling owns desired capacity after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
-            depends_on=list(props.launch_after) or None, **placement)
-        capacity_provider = EcsCapacityProvider(
+            depends_on=list(self._props.launch_after) or None, **placement)
+
+    def _capacity_provider(self, scope: Construct, group: InstanceGroupProps,
+                           asg: AutoscalingGroup) -> EcsCapacityProvider:
+        """Managed scaling (to the target utilisation), termination protection and draining."""
+        props = self._props
+        return EcsCapacityProvider(
             scope, "CapacityProvider", name=group.capacity_provider_name,
             auto_scaling_group_provider={
                 "auto_scaling_group_arn": asg.arn,
@@ -261,9 +283,6 @@ class Ec2Capacity(Construct):
                     "instance_warmup_period": INSTANCE_WARMUP_SECONDS,
                 },
             })
-        result = InstanceGroup(architecture, launch_template, asg, capacity_provider)
-        self.groups.append(result)
-        return result
 
 
 def _spot_policy(template: dict, instance_types: Sequence[str]) -> dict:

@@ -17,11 +17,24 @@ from engine.aws.ecs_cluster_capacity_providers import (
 )
 from constructs import Construct
 
-from modules.exec_audit import ExecAudit
+from modules.exec_audit import ExecAccess, ExecAudit
 from settings.rules import capacity_strategy_problem
 
 CONTAINER_INSIGHTS = "enhanced"
 """Container Insights with enhanced observability (task/container level metrics)."""
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    """The cluster a service runs in (tokens from the cluster stack are fine): its name and
+    ARN, the account and region its tasks' ARNs and trust conditions name, its exec audit."""
+
+    arn: str
+    name: str
+    account_id: str
+    region: str
+    exec_access: ExecAccess | None = None
+    """Where ECS Exec sessions are encrypted and logged; None: exec is off for its services."""
 
 
 @dataclass(frozen=True)

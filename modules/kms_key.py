@@ -28,8 +28,10 @@ class KmsKeyProps:
     account_id: str
     description: str
     service_statements: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
-    """Grants to service principals; IAM principals of the account are governed by IAM."""
+    """Grants to service principals; IAM principals of the account are governed by IAM.
+    Default none."""
     deletion_window_days: int = DEFAULT_DELETION_WINDOW_DAYS
+    """Default 30, the longest."""
 
 
 KEY_ADMIN_ACTIONS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from engine.core import TerraformResourceLifecycle
 from engine.aws.data_aws_elb_service_account import DataAwsElbServiceAccount
@@ -22,17 +22,21 @@ from engine.aws.lb_listener_rule import (
 )
 from engine.aws.lb_target_group import LbTargetGroup
 from engine.aws.security_group import SecurityGroup
-from engine.aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks
+from modules.ecs_service.props import TargetGroupAttachment, TrafficShift
+from modules.ecs_service.security_groups import egress_to
 from modules.iam import assume_role_policy, managed_policy_arn, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
 from modules.web_acl import WebAcl
-from settings.naming import PARTITION
+from settings.naming import PARTITION, pascal_case
 from settings.rules import RESERVED_LISTENER_PORTS, alb_name_problem
 from settings.services import TestListener
+
+if TYPE_CHECKING:
+    from modules.ecs_service import EcsService
 
 HTTP_PORT = 80
 HTTPS_PORT = 443
@@ -86,13 +90,21 @@ class AlbTarget:
 
 
 @dataclass(frozen=True)
-class TrafficShift:
-    """What ECS needs to shift one service's traffic (the service's `advanced_configuration`)."""
+class AccessLogs:
+    """Where the ALB writes its access logs: an SSE-S3 bucket created here."""
 
-    alternate_target_group_arn: str
-    production_listener_rule_arn: str
-    role_arn: str
-    test_listener_rule_arn: str | None = None
+    bucket_name: str
+    account_id: str
+    """The ALB's account: ELB log delivery writes under `AWSLogs/<account>/` only."""
+
+
+@dataclass(frozen=True)
+class LoadBalancerMetrics:
+    """A service's ALB dimensions: ARN suffixes of the load balancer and of its target groups
+    (two for a traffic-shifting service, either of which may carry production traffic)."""
+
+    load_balancer: str
+    target_groups: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -100,18 +112,24 @@ class LoadBalancerProps:
     """ALB name, placement, exposure and the services it fronts."""
 
     name: str
-    account_id: str
     vpc_id: str
     subnet_ids: Sequence[str]
+    """Public subnets: the ALB is internet-facing."""
     targets: tuple[AlbTarget, ...]
+    """At least one; the first is the listener's default action, the others get path rules."""
     allowed_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    """Who may reach the listener ports (IPv4 or IPv6 CIDRs); default everyone."""
     certificate_arns: tuple[str, ...] = ()
-    """HTTPS (with HTTP->HTTPS redirect) when non-empty; the first is the listener default."""
+    """HTTPS (with HTTP->HTTPS redirect) when non-empty; the first is the listener default.
+    Default none: plain HTTP."""
     web_acl: WebAcl | None = None
-    """A WAFv2 web ACL to attach to the ALB."""
+    """A WAFv2 web ACL to attach to the ALB; default none."""
     deletion_protection: bool = False
-    access_logs_bucket_name: str | None = None
+    """Default off, so short-lived envs can be torn down."""
+    access_logs: AccessLogs | None = None
+    """Default none: no access logs."""
     idle_timeout_seconds: int = 60
+    """ALB's own default."""
 
 
 def target_group_name(env: str, service: str) -> str:
@@ -121,6 +139,22 @@ def target_group_name(env: str, service: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
     return f"{name[:MAX_TARGET_GROUP_NAME - 7].rstrip('-')}-{digest}"
+
+
+def targets_problem(targets: Sequence[AlbTarget]) -> str | None:
+    """Why these targets cannot share one ALB, or None."""
+    if not targets:
+        return "a load balancer needs at least one target service"
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        return f"duplicate ALB targets: {names}"
+    test_ports = [t.test_listener.port for t in targets if t.test_listener]
+    if len(set(test_ports)) != len(test_ports) or set(test_ports) & set(RESERVED_LISTENER_PORTS):
+        return (f"test listener ports {test_ports} must be distinct and not "
+                f"{RESERVED_LISTENER_PORTS}")
+    if any(t.test_listener and not t.alternate_target_group_name for t in targets):
+        return "a test listener needs an alternate target group"
+    return None
 
 
 def _forward(target_group_arn: str) -> dict:
@@ -138,63 +172,97 @@ def _paths(values: tuple[str, ...]) -> list[LbListenerRuleCondition]:
     return [LbListenerRuleCondition(path_pattern={"values": list(values)})]
 
 
+def _cidr_family(cidr: str) -> dict[str, str]:
+    return {"cidr_ipv6": cidr} if ":" in cidr else {"cidr_ipv4": cidr}
+
+
 ECS_OWNS_ACTION = TerraformResourceLifecycle(ignore_changes=["action"])
 """ECS rewrites a traffic-shifting rule's weights on every deployment: Terraform must not put
 the starting weights back (terraform-aws-modules/terraform-aws-alb#409)."""
 
 
 class LoadBalancer(Construct):
-    """ALB + its SG, listeners, target groups (type ip, for awsvpc tasks), optional access logs."""
+    """ALB + its SG, listeners, target groups (type ip, for awsvpc tasks), optional access logs;
+    `add_target(service)` puts a service behind its target group(s)."""
 
     def __init__(self, scope: Construct, id_: str, props: LoadBalancerProps) -> None:
         super().__init__(scope, id_)
-        if not props.targets:
-            raise ValueError("a load balancer needs at least one target service")
-        if problem := alb_name_problem(props.name):
+        if problem := targets_problem(props.targets) or alb_name_problem(props.name):
             raise ValueError(problem)
-        names = [t.name for t in props.targets]
-        if len(set(names)) != len(names):
-            raise ValueError(f"duplicate ALB targets: {names}")
-        test_ports = [t.test_listener.port for t in props.targets if t.test_listener]
-        if len(set(test_ports)) != len(test_ports) or set(test_ports) & set(
-                RESERVED_LISTENER_PORTS):
-            raise ValueError(f"test listener ports {test_ports} must be distinct and not "
-                             f"{RESERVED_LISTENER_PORTS}")
-        if any(t.test_listener and not t.alternate_target_group_name for t in props.targets):
-            raise ValueError("a test listener needs an alternate target group")
-        https = bool(props.certificate_arns)
-        self.https = https
+        self._props = props
+        self.https = bool(props.certificate_arns)
+        self.security_group = self._security_group()
+        self.security_group_id = self.security_group.id
+        self.alb = self._alb()
+        self.dns_name = self.alb.dns_name
+        self.zone_id = self.alb.zone_id
+        """The ALB's canonical hosted zone: what an alias record to it names."""
+        self.arn = self.alb.arn
+        self.arn_suffix = self.alb.arn_suffix
+        """The `LoadBalancer` dimension of AWS/ApplicationELB metrics."""
+        self.target_groups: dict[str, LbTargetGroup] = {}
+        self.alternate_target_groups: dict[str, LbTargetGroup] = {}
+        for index, target in enumerate(props.targets):
+            # checkov accepts an HTTP target group only as the default of an HTTPS listener.
+            self._add_target_groups(target, listener_default=self.https and index == 0)
+        self.redirect_listener: LbListener | None = None
+        self.listener = self._listeners(self.target_groups[props.targets[0].name])
+        self.rules: list[LbListenerRule] = []
+        """Every rule of every listener: services wait for them before registering targets."""
+        self.production_rules: dict[str, LbListenerRule] = {}
+        self._path_rules()
+        self.traffic_shift_role: IamRole | None = None
+        self.traffic_shift_grant: IamRolePolicyAttachment | None = None
+        if self.alternate_target_groups:
+            self._traffic_shift_role()
+        self.test_listeners: dict[str, LbListener] = {}
+        self.test_rules: dict[str, LbListenerRule] = {}
+        for target in props.targets:
+            if target.test_listener is not None:
+                self._test_listener(target)
 
-        self.security_group = SecurityGroup(
+    def _security_group(self) -> SecurityGroup:
+        """The ALB's SG: the listener ports from the allowed CIDRs; egress is added per
+        service by `add_target`."""
+        props = self._props
+        sg = SecurityGroup(
             self, "SecurityGroup", name=props.name, vpc_id=props.vpc_id,
             description="ALB: HTTP/HTTPS from allowed CIDRs, egress only to service tasks",
             tags={"Name": props.name})
-        self.security_group_id = self.security_group.id
-        ports = (HTTP_PORT, HTTPS_PORT) if https else (HTTP_PORT,)
+        ports = (HTTP_PORT, HTTPS_PORT) if self.https else (HTTP_PORT,)
         for cidr_index, cidr in enumerate(props.allowed_cidrs):
             for port in ports:
-                family = {"cidr_ipv6": cidr} if ":" in cidr else {"cidr_ipv4": cidr}
                 rule = VpcSecurityGroupIngressRule(
-                    self, f"Ingress{port}From{cidr_index}",
-                    security_group_id=self.security_group.id,
+                    self, f"Ingress{port}From{cidr_index}", security_group_id=sg.id,
                     description=f"port {port} from {cidr}", ip_protocol="tcp",
-                    from_port=port, to_port=port, **family)
+                    from_port=port, to_port=port, **_cidr_family(cidr))
                 if port == HTTP_PORT and cidr in ("0.0.0.0/0", "::/0"):
                     skip_checks(rule, {"CKV_AWS_260": PUBLIC_HTTP_REASON})
+        return sg
 
+    def _alb(self) -> Lb:
+        props = self._props
         lb_args: dict = {}
         self.access_logs_bucket: SecureBucket | None = None
-        if props.access_logs_bucket_name:
-            lb_args["access_logs"] = self._access_logs(props)
+        if props.access_logs is not None:
+            lb_args["access_logs"] = self._access_logs(props.access_logs)
             lb_args["depends_on"] = [self.access_logs_bucket.policy]
-        self.alb = Lb(
+        alb = Lb(
             self, "Alb", name=props.name, internal=False, load_balancer_type="application",
             security_groups=[self.security_group.id], subnets=props.subnet_ids,
             drop_invalid_header_fields=True,
             enable_deletion_protection=props.deletion_protection,
             idle_timeout=props.idle_timeout_seconds, **lb_args)
-        skip_checks(self.alb, {
-            **({} if props.access_logs_bucket_name else {
+        skip_checks(alb, self._alb_skips())
+        if props.web_acl is not None:
+            self.web_acl_association = props.web_acl.associate(alb.arn)
+        return alb
+
+    def _alb_skips(self) -> dict[str, str]:
+        """The checkov checks this env's choices fail, each with the choice that explains it."""
+        props = self._props
+        return {
+            **({} if props.access_logs else {
                 "CKV_AWS_91": "access logs are enabled per environment (services_settings."
                               "alb_access_logs); off where the env table chose so"}),
             **({} if props.deletion_protection else {
@@ -208,79 +276,61 @@ class LoadBalancer(Construct):
                                "CKV_AWS_192 passes); this check also wants the anonymous IP "
                                "list, which turns away VPN users: opt in with "
                                "waf.block_anonymous_ips"}),
-            **({} if https else {
+            **({} if self.https else {
                 "CKV2_AWS_20": "no certificate in this env, so there is no HTTPS listener to "
                                "redirect to; the redirect appears with one"}),
-        })
-        if props.web_acl is not None:
-            self.web_acl_association = props.web_acl.associate(self.alb.arn)
-        self.dns_name = self.alb.dns_name
-        self.zone_id = self.alb.zone_id
-        """The ALB's canonical hosted zone: what an alias record to it names."""
-        self.arn = self.alb.arn
-        self.arn_suffix = self.alb.arn_suffix
-        """The `LoadBalancer` dimension of AWS/ApplicationELB metrics."""
+        }
 
-        self._props = props
-        self.target_groups: dict[str, LbTargetGroup] = {}
-        self.alternate_target_groups: dict[str, LbTargetGroup] = {}
-        for index, target in enumerate(props.targets):
-            pascal = _pascal(target.name)
-            # checkov accepts an HTTP target group only as the default of an HTTPS listener.
-            self.target_groups[target.name] = self._target_group(
-                f"TargetGroup{pascal}", target.target_group_name, target,
-                listener_default=https and index == 0)
-            if target.alternate_target_group_name:
-                self.alternate_target_groups[target.name] = self._target_group(
-                    f"TargetGroup{pascal}Alternate", target.alternate_target_group_name, target,
-                    listener_default=False)
-        default_tg = self.target_groups[props.targets[0].name]
+    def _add_target_groups(self, target: AlbTarget, listener_default: bool) -> None:
+        pascal = pascal_case(target.name)
+        self.target_groups[target.name] = self._target_group(
+            f"TargetGroup{pascal}", target.target_group_name, target, listener_default)
+        if target.alternate_target_group_name:
+            self.alternate_target_groups[target.name] = self._target_group(
+                f"TargetGroup{pascal}Alternate", target.alternate_target_group_name, target,
+                listener_default=False)
 
-        certificate = props.certificate_arns[0] if https else None
-        if https:
-            self.listener = LbListener(
-                self, "HttpsListener", load_balancer_arn=self.alb.arn, port=HTTPS_PORT,
-                protocol="HTTPS", ssl_policy=TLS_POLICY, certificate_arn=props.certificate_arns[0],
-                default_action=[LbListenerDefaultAction(**_forward(default_tg.arn))])
-            self.redirect_listener: LbListener | None = LbListener(
-                self, "HttpListener", load_balancer_arn=self.alb.arn, port=HTTP_PORT,
-                protocol="HTTP", default_action=[LbListenerDefaultAction(
-                    type="redirect", redirect={"port": str(HTTPS_PORT), "protocol": "HTTPS",
-                                               "status_code": "HTTP_301"})])
-            for i, arn in enumerate(dict.fromkeys(props.certificate_arns[1:])):
-                if arn != props.certificate_arns[0]:
-                    LbListenerCertificate(self, f"ExtraCertificate{i}",
-                                          listener_arn=self.listener.arn, certificate_arn=arn)
-        else:
-            self.listener = LbListener(
+    def _listeners(self, default_group: LbTargetGroup) -> LbListener:
+        """The main listener, forwarding to `default_group`: HTTPS (TLS 1.3/1.2) with port 80
+        redirecting to it when there is a certificate, else plain HTTP."""
+        props = self._props
+        if not self.https:
+            listener = LbListener(
                 self, "HttpListener", load_balancer_arn=self.alb.arn, port=HTTP_PORT,
                 protocol="HTTP",
-                default_action=[LbListenerDefaultAction(**_forward(default_tg.arn))])
-            skip_checks(self.listener, PLAIN_HTTP_LISTENER_SKIPS)
-            self.redirect_listener = None
+                default_action=[LbListenerDefaultAction(**_forward(default_group.arn))])
+            skip_checks(listener, PLAIN_HTTP_LISTENER_SKIPS)
+            return listener
+        certificate = props.certificate_arns[0]
+        listener = LbListener(
+            self, "HttpsListener", load_balancer_arn=self.alb.arn, port=HTTPS_PORT,
+            protocol="HTTPS", ssl_policy=TLS_POLICY, certificate_arn=certificate,
+            default_action=[LbListenerDefaultAction(**_forward(default_group.arn))])
+        self.redirect_listener = LbListener(
+            self, "HttpListener", load_balancer_arn=self.alb.arn, port=HTTP_PORT,
+            protocol="HTTP", default_action=[LbListenerDefaultAction(
+                type="redirect", redirect={"port": str(HTTPS_PORT), "protocol": "HTTPS",
+                                           "status_code": "HTTP_301"})])
+        for i, arn in enumerate(dict.fromkeys(props.certificate_arns[1:])):
+            if arn != certificate:
+                LbListenerCertificate(self, f"ExtraCertificate{i}", listener_arn=listener.arn,
+                                      certificate_arn=arn)
+        return listener
 
-        self.rules: list[LbListenerRule] = []
-        """Every rule of every listener: services wait for them before registering targets."""
-        self.production_rules: dict[str, LbListenerRule] = {}
-        for i, target in enumerate(props.targets[1:]):
-            self._rule(f"Rule{_pascal(target.name)}", target, RULE_PRIORITY_BASE + i,
+    def _path_rules(self) -> None:
+        """`/<name>` and `/<name>/*` for every target but the first; a `/*` production rule
+        for the first when it shifts traffic."""
+        targets = self._props.targets
+        for i, target in enumerate(targets[1:]):
+            self._rule(f"Rule{pascal_case(target.name)}", target, RULE_PRIORITY_BASE + i,
                        (f"/{target.name}", f"/{target.name}/*"))
-        first = props.targets[0]
+        first = targets[0]
         if first.alternate_target_group_name:
             # The default service's production rule: ECS reweights rules, not the listener's
             # default action, which `/*` leaves unreachable (ECS Developer Guide, "Application
             # Load Balancer resources for blue/green, linear, and canary deployments").
-            self._rule(f"ProductionRule{_pascal(first.name)}", first, CATCH_ALL_PRIORITY,
+            self._rule(f"ProductionRule{pascal_case(first.name)}", first, CATCH_ALL_PRIORITY,
                        CATCH_ALL)
-        self.traffic_shift_role: IamRole | None = None
-        self.traffic_shift_grant: IamRolePolicyAttachment | None = None
-        if self.alternate_target_groups:
-            self._traffic_shift_role()
-        self.test_listeners: dict[str, LbListener] = {}
-        self.test_rules: dict[str, LbListenerRule] = {}
-        for target in props.targets:
-            if target.test_listener is not None:
-                self._test_listener(target, certificate)
 
     def _target_group(self, construct_id: str, name: str, target: AlbTarget,
                       listener_default: bool) -> LbTargetGroup:
@@ -325,11 +375,12 @@ class LoadBalancer(Construct):
             self, "TrafficShiftPolicy", role=self.traffic_shift_role.name,
             policy_arn=managed_policy_arn(TRAFFIC_SHIFT_POLICY))
 
-    def _test_listener(self, target: AlbTarget, certificate: str | None) -> None:
+    def _test_listener(self, target: AlbTarget) -> None:
         """A listener on the target's test port, open to its test CIDRs only, whose one rule
         (`/*`, forwarding to the alternate group) ECS points at the new revision first."""
         assert target.test_listener is not None
-        port, pascal = target.test_listener.port, _pascal(target.name)
+        certificate = self._props.certificate_arns[0] if self.https else None
+        port, pascal = target.test_listener.port, pascal_case(target.name)
         alternate = self.alternate_target_groups[target.name].arn
         tls = ({"protocol": "HTTPS", "ssl_policy": TLS_POLICY, "certificate_arn": certificate}
                if certificate else {"protocol": "HTTP"})
@@ -345,11 +396,10 @@ class LoadBalancer(Construct):
             action=[LbListenerRuleAction(**_forward(alternate))], condition=_paths(CATCH_ALL),
             lifecycle=ECS_OWNS_ACTION)
         for index, cidr in enumerate(target.test_listener.allowed_cidrs):
-            family = {"cidr_ipv6": cidr} if ":" in cidr else {"cidr_ipv4": cidr}
             VpcSecurityGroupIngressRule(
                 self, f"Ingress{port}TestFrom{index}", security_group_id=self.security_group.id,
                 description=f"{target.name} test port {port} from {cidr}", ip_protocol="tcp",
-                from_port=port, to_port=port, **family)
+                from_port=port, to_port=port, **_cidr_family(cidr))
         self.test_listeners[target.name] = listener
         self.test_rules[target.name] = rule
         self.rules.append(rule)
@@ -362,7 +412,7 @@ class LoadBalancer(Construct):
         grant = [self.traffic_shift_grant] if self.traffic_shift_grant is not None else []
         return [*listeners, *self.rules, *grant]
 
-    def traffic_shift(self, name: str) -> TrafficShift:
+    def _traffic_shift(self, name: str) -> TrafficShift:
         """The alternate group, production (and test) rule and role ECS uses for one
         traffic-shifting service (KeyError for a service that rolls)."""
         assert self.traffic_shift_role is not None
@@ -373,12 +423,11 @@ class LoadBalancer(Construct):
             role_arn=self.traffic_shift_role.arn,
             test_listener_rule_arn=test.arn if test is not None else None)
 
-    def _access_logs(self, props: LoadBalancerProps) -> dict:
+    def _access_logs(self, logs: AccessLogs) -> dict:
         """SSE-S3 bucket (ALB log delivery cannot use SSE-KMS) writable by ELB log delivery."""
-        bucket = props.access_logs_bucket_name
-        assert bucket is not None
+        bucket = logs.bucket_name
         objects = (f"arn:{PARTITION}:s3:::{bucket}/{ACCESS_LOG_PREFIX}/AWSLogs/"
-                   f"{props.account_id}/*")
+                   f"{logs.account_id}/*")
         # Regions launched since 2022 deliver as the service principal; older ones as the
         # regional ELB account, which the provider knows (no hard-coded account table).
         elb_account = DataAwsElbServiceAccount(self, "ElbServiceAccount")
@@ -393,20 +442,30 @@ class LoadBalancer(Construct):
         return {"bucket": self.access_logs_bucket.name, "prefix": ACCESS_LOG_PREFIX,
                 "enabled": True}
 
-    def target_group_suffixes(self, name: str) -> list[str]:
-        """ARN suffixes of one service's target groups (the `TargetGroup` dimension of
-        AWS/ApplicationELB metrics): the primary, then the alternate of a traffic-shifting
-        service, either of which may carry production traffic after a deployment."""
+    def metrics(self, name: str) -> LoadBalancerMetrics:
+        """The CloudWatch dimensions of one service's traffic: the ALB's ARN suffix and its
+        target groups' (the primary, then the alternate of a traffic-shifting service, either
+        of which may carry production traffic after a deployment)."""
         groups = [self.target_groups[name], self.alternate_target_groups.get(name)]
-        return [group.arn_suffix for group in groups if group is not None]
+        return LoadBalancerMetrics(self.arn_suffix,
+                                   [group.arn_suffix for group in groups if group is not None])
 
-    def allow_to_service(self, name: str, security_group_id: str, port: int) -> None:
-        """Egress from the ALB to one service's tasks on its container port, SG to SG."""
-        VpcSecurityGroupEgressRule(
-            self, f"EgressTo{_pascal(name)}", security_group_id=self.security_group.id,
-            description=f"to {name} tasks", ip_protocol="tcp", from_port=port, to_port=port,
-            referenced_security_group_id=security_group_id)
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
+    def add_target(self, service: EcsService) -> None:
+        """Put `service`'s tasks behind the target group(s) of the target named like its
+        container: the ALB may reach them on the container port, they admit only the ALB,
+        and a traffic-shifting service gets what ECS shifts with (as aws-cdk's
+        `ApplicationListener.addTargets`)."""
+        name = service.container_name
+        target = next((t for t in self._props.targets if t.name == name), None)
+        if target is None:
+            raise ValueError(f"the ALB has no target {name!r}: name it in props.targets")
+        if service.container_port != target.port:
+            raise ValueError(f"{name}: container port {service.container_port} is not the "
+                             f"target group port {target.port}")
+        service.attach_to_target_group(TargetGroupAttachment(
+            target_group_arn=self.target_groups[name].arn,
+            security_group_id=self.security_group_id, depends_on=self.dependables(),
+            traffic_shift=(self._traffic_shift(name) if name in self.alternate_target_groups
+                           else None)))
+        egress_to(self, f"EgressTo{pascal_case(name)}", self.security_group.id,
+                  service.security_group_id, target.port, f"to {name} tasks")

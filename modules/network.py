@@ -26,7 +26,7 @@ from constructs import Construct
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
 from modules.iam import assume_role_policy, policy_json, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
-from settings.naming import PARTITION
+from settings.naming import PARTITION, pascal_case
 from settings.schema import SUBNET_NEWBITS, FlowLogDestination, NatMode
 
 INTERFACE_ENDPOINTS = (
@@ -176,9 +176,7 @@ class Network(Construct):
                                     description="HTTPS from the VPC", ip_protocol="tcp",
                                     from_port=443, to_port=443, cidr_ipv4=p.vpc_cidr)
         for service in INTERFACE_ENDPOINTS:
-            construct_id = "Endpoint" + "".join(
-                w.capitalize() for w in service.replace("-", ".").split("."))
-            VpcEndpoint(self, construct_id, vpc_id=self.vpc.id,
+            VpcEndpoint(self, f"Endpoint{pascal_case(service)}", vpc_id=self.vpc.id,
                         service_name=f"com.amazonaws.{p.region}.{service}",
                         vpc_endpoint_type="Interface", private_dns_enabled=True,
                         subnet_ids=self.private_subnet_ids,

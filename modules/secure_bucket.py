@@ -27,6 +27,7 @@ from constructs import Construct
 from modules.iam import policy_json
 
 DEFAULT_EXPIRATION_DAYS = 365
+"""Objects (logs) expire after a year unless a bucket asks otherwise."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class SecureBucketProps:
     kms_key_arn: str | None = None
     """SSE-KMS with this key; SSE-S3 (AES256) when None (some log deliveries need SSE-S3)."""
     policy_statements: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    """Added to the TLS-only statement; default none."""
     expiration_days: int = DEFAULT_EXPIRATION_DAYS
+    """Default a year."""
 
 
 class SecureBucket(Construct):

@@ -10,7 +10,7 @@ Developer Guide, "How CloudWatch alarms detect Amazon ECS deployment failures").
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from engine.aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm,
@@ -20,6 +20,11 @@ from engine.aws.cloudwatch_metric_alarm import (
 from constructs import Construct
 
 from settings.services import AlarmSpec
+
+if TYPE_CHECKING:
+    from modules.ecs_service import EcsService
+    from modules.load_balancer import LoadBalancerMetrics
+    from modules.work_queue import WorkQueue
 
 MINUTE = 60
 SQS_PERIOD = 300
@@ -32,12 +37,13 @@ ALB = "AWS/ApplicationELB"
 class ServiceAlarmsProps:
     """Which service, its thresholds and whom the alarms notify."""
 
-    name: str
-    """`<env>-<service>`: the prefix of every alarm name (and the ECS service name)."""
-    cluster_name: str
+    service: "EcsService"
+    """Its name `<env>-<service>` prefixes every alarm name."""
     thresholds: AlarmSpec = AlarmSpec()
+    """Default: AlarmSpec's documented defaults."""
     actions: Sequence[str] = field(default_factory=tuple)
-    """ARNs notified on ALARM and on OK (the env's alarm topic); none: state changes only."""
+    """ARNs notified on ALARM and on OK (the env's alarm topic); default none: the alarms
+    only change state (and still roll deployments back)."""
 
 
 def _metric(query_id: str, namespace: str, metric_name: str, stat: str, period: int,
@@ -64,11 +70,12 @@ class ServiceAlarms(Construct):
     def __init__(self, scope: Construct, id_: str, props: ServiceAlarmsProps) -> None:
         super().__init__(scope, id_)
         self._props = props
+        self._name = props.service.name
         self.alarms: list[CloudwatchMetricAlarm] = []
         t = props.thresholds
         # Missing tasks: a crash loop, or tasks that cannot be placed. Container Insights (on
         # for every cluster here) publishes both counts each minute.
-        dims = {"ClusterName": props.cluster_name, "ServiceName": props.name}
+        dims = {"ClusterName": props.service.cluster_name, "ServiceName": self._name}
         self._alarm(
             "RunningBelowDesired", "running-below-desired",
             f"fewer tasks running than desired for {t.missing_tasks_minutes} minutes",
@@ -93,8 +100,8 @@ class ServiceAlarms(Construct):
         actions = list(self._props.actions)
         periods = max(1, minutes * MINUTE // period)
         alarm = CloudwatchMetricAlarm(
-            self, construct_id, alarm_name=f"{self._props.name}-{suffix}",
-            alarm_description=f"{self._props.name}: {description}; rolls its deployment back",
+            self, construct_id, alarm_name=f"{self._name}-{suffix}",
+            alarm_description=f"{self._name}: {description}; rolls its deployment back",
             metric_query=queries, comparison_operator="GreaterThanThreshold",
             threshold=threshold, evaluation_periods=periods, datapoints_to_alarm=periods,
             # No data is the quiet case (no traffic, no tasks scheduled, an idle queue): OK.
@@ -103,16 +110,15 @@ class ServiceAlarms(Construct):
         self.alarms.append(alarm)
         return alarm
 
-    def watch_target_groups(self, load_balancer: str, target_groups: Sequence[str]) -> None:
+    def watch_target_groups(self, metrics: LoadBalancerMetrics) -> None:
         """5xx rate, unhealthy targets and p99 latency over all of the service's target groups
-        (a traffic-shifting service has two; during a deployment both carry traffic).
-        Arguments are ARN suffixes, the CloudWatch dimensions."""
+        (a traffic-shifting service has two; during a deployment both carry traffic)."""
         t = self._props.thresholds
 
         def per_group(prefix: str, metric_name: str, stat: str):
             return [_metric(f"{prefix}{i}", ALB, metric_name, stat, MINUTE,
-                            LoadBalancer=load_balancer, TargetGroup=group)
-                    for i, group in enumerate(target_groups)]
+                            LoadBalancer=metrics.load_balancer, TargetGroup=group)
+                    for i, group in enumerate(metrics.target_groups)]
 
         errors = per_group("errors", "HTTPCode_Target_5XX_Count", "Sum")
         requests = per_group("requests", "RequestCount", "Sum")
@@ -135,12 +141,12 @@ class ServiceAlarms(Construct):
                                            f"MAX([{', '.join(q.id for q in latency)}])")],
                     threshold=t.max_p99_latency_seconds, minutes=5)
 
-    def watch_queue(self, queue_name: str) -> None:
+    def watch_queue(self, queue: WorkQueue) -> None:
         """The oldest message of the service's work queue: a worker that stopped consuming."""
         t = self._props.thresholds
         self._alarm("QueueOldestMessageAge", "queue-oldest-message-age",
                     f"a job waited over {t.max_queue_age_seconds} s",
                     [_metric("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum",
-                             SQS_PERIOD, QueueName=queue_name),
+                             SQS_PERIOD, QueueName=queue.name),
                      _expression("oldest message (s)", "age")],
                     threshold=t.max_queue_age_seconds, minutes=10, period=SQS_PERIOD)

@@ -5,7 +5,7 @@ optional policies a service asks for (`scale_on_backlog`, `scale_on_requests`,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from engine.aws import appautoscaling_policy as policies
 from engine.aws.appautoscaling_policy import AppautoscalingPolicy
@@ -16,6 +16,11 @@ from engine.aws.appautoscaling_target import AppautoscalingTarget
 from constructs import Construct
 
 from settings.rules import percent_problem, task_count_problem
+
+if TYPE_CHECKING:
+    from modules.ecs_service import EcsService
+    from modules.load_balancer import LoadBalancerMetrics
+    from modules.work_queue import WorkQueue
 
 SCALABLE_DIMENSION = "ecs:service:DesiredCount"
 SERVICE_NAMESPACE = "ecs"
@@ -38,14 +43,14 @@ RUNNING_TASKS_NAMESPACE = "ECS/ContainerInsights"
 class ServiceAutoscalingProps:
     """Which service, its task bounds and the CPU/memory targets it tracks."""
 
-    name: str
-    """`<env>-<service>`: prefix of policy and action names."""
-    cluster_name: str
-    service_name: str
+    service: "EcsService"
+    """Its name `<env>-<service>` prefixes policy and action names."""
     min_tasks: int
     max_tasks: int
     cpu_target_percent: int
+    """Average CPU utilization the service is scaled to keep."""
     memory_target_percent: int
+    """Average memory utilization the service is scaled to keep."""
 
 
 def _metric_stat(stat: str, namespace: str, metric_name: str, **dimensions: str) -> Any:
@@ -68,12 +73,16 @@ class ServiceAutoscaling(Construct):
         problem = ((bounds and bounds[1]) or percent_problem(props.cpu_target_percent)
                    or percent_problem(props.memory_target_percent))
         if problem:
-            raise ValueError(f"{props.name}: {problem}")
+            raise ValueError(f"{props.service.name}: {problem}")
         self._props = props
+        self._name = props.service.name
+        self._dimensions = {"ClusterName": props.service.cluster_name,
+                            "ServiceName": props.service.service_name}
+        """Of the service's Container Insights metrics (the ECS service's name, a token)."""
         self.target = AppautoscalingTarget(
             self, "Target", service_namespace=SERVICE_NAMESPACE,
             scalable_dimension=SCALABLE_DIMENSION,
-            resource_id=resource_id(props.cluster_name, props.service_name),
+            resource_id=resource_id(props.service.cluster_name, props.service.service_name),
             min_capacity=props.min_tasks, max_capacity=props.max_tasks)
         self.policies: list[AppautoscalingPolicy] = []
         self.scheduled_actions: list[AppautoscalingScheduledAction] = []
@@ -91,7 +100,7 @@ class ServiceAutoscaling(Construct):
     def _track(self, construct_id: str, suffix: str, target_value: float,
                metric: dict[str, Any]) -> AppautoscalingPolicy:
         policy = AppautoscalingPolicy(
-            self, f"{construct_id}TargetTracking", name=f"{self._props.name}-{suffix}",
+            self, f"{construct_id}TargetTracking", name=f"{self._name}-{suffix}",
             policy_type="TargetTrackingScaling", **self._target_args(),
             target_tracking_scaling_policy_configuration={
                 "target_value": target_value, "scale_in_cooldown": SCALE_IN_COOLDOWN,
@@ -99,58 +108,54 @@ class ServiceAutoscaling(Construct):
         self.policies.append(policy)
         return policy
 
-    def scale_on_backlog(self, queue_name: str, backlog_per_task: int) -> AppautoscalingPolicy:
+    def scale_on_backlog(self, queue: WorkQueue, backlog_per_task: int) -> AppautoscalingPolicy:
         """Track visible messages per running task (metric math), as AWS's own example for
         an SQS-driven ECS service does (Application Auto Scaling User Guide, "Create a target
         tracking scaling policy using metric math"): unlike a depth threshold it adds tasks
         in proportion to the backlog and needs no tuning per traffic level."""
-        p = self._props
         # Blocks inside blocks reach Terraform only as typed structs, not plain dicts.
         visible = Metrics(id="visible", label="visible messages", return_data=False,
                           metric_stat=_metric_stat("Sum", "AWS/SQS", QUEUE_METRIC,
-                                                   QueueName=queue_name))
-        running = Metrics(id="running", label="running tasks", return_data=False,
-                          metric_stat=_metric_stat("Average", RUNNING_TASKS_NAMESPACE,
-                                                   "RunningTaskCount",
-                                                   ClusterName=p.cluster_name,
-                                                   ServiceName=p.service_name))
+                                                   QueueName=queue.name))
         backlog = Metrics(id="backlog", label="backlog per task", return_data=True,
                           expression="visible / running")
         return self._track("Backlog", "backlog", backlog_per_task, {
-            "customized_metric_specification": {"metrics": [visible, running, backlog]}})
+            "customized_metric_specification": {"metrics": [visible, self._running(),
+                                                            backlog]}})
 
-    def scale_on_requests(self, load_balancer: str, target_groups: Sequence[str],
+    def _running(self) -> Any:
+        """The service's running tasks, the divisor of every per-task metric."""
+        return Metrics(id="running", label="running tasks", return_data=False,
+                       metric_stat=_metric_stat("Average", RUNNING_TASKS_NAMESPACE,
+                                                "RunningTaskCount", **self._dimensions))
+
+    def scale_on_requests(self, metrics: LoadBalancerMetrics,
                           requests_per_target: int) -> AppautoscalingPolicy:
-        """Track the ALB's requests per task per minute. `load_balancer` and `target_groups`
-        are ARN suffixes (the CloudWatch dimensions).
+        """Track the ALB's requests per task per minute.
 
         With one target group this is the predefined ALBRequestCountPerTarget. A
         traffic-shifting service has two, and production traffic sits in either after a
         deployment, so it tracks their summed RequestCount over its running tasks (metric
         math) instead of a group that may be idle.
         """
-        if len(target_groups) == 1:
+        groups = metrics.target_groups
+        if len(groups) == 1:
             return self._track("Requests", "requests", requests_per_target, {
                 "predefined_metric_specification": {
                     "predefined_metric_type": "ALBRequestCountPerTarget",
-                    "resource_label": f"{load_balancer}/{target_groups[0]}"}})
-        p = self._props
+                    "resource_label": f"{metrics.load_balancer}/{groups[0]}"}})
         requests = [Metrics(id=f"requests{i}", label=f"requests, target group {i}",
                             return_data=False,
                             metric_stat=_metric_stat("Sum", "AWS/ApplicationELB", "RequestCount",
-                                                     LoadBalancer=load_balancer,
+                                                     LoadBalancer=metrics.load_balancer,
                                                      TargetGroup=group))
-                    for i, group in enumerate(target_groups)]
-        running = Metrics(id="running", label="running tasks", return_data=False,
-                          metric_stat=_metric_stat("Average", RUNNING_TASKS_NAMESPACE,
-                                                   "RunningTaskCount",
-                                                   ClusterName=p.cluster_name,
-                                                   ServiceName=p.service_name))
+                    for i, group in enumerate(groups)]
         total = " + ".join(f"FILL({m.id}, 0)" for m in requests)
         per_task = Metrics(id="per_task", label="requests per task", return_data=True,
                            expression=f"({total}) / running")
         return self._track("Requests", "requests", requests_per_target, {
-            "customized_metric_specification": {"metrics": [*requests, running, per_task]}})
+            "customized_metric_specification": {"metrics": [*requests, self._running(),
+                                                            per_task]}})
 
     def scale_on_schedule(self, *, scale_in_at: str, scale_out_at: str, timezone: str,
                           off_hours_min_tasks: int) -> None:
@@ -164,7 +169,7 @@ class ServiceAutoscaling(Construct):
                 ("OffHours", "off-hours", scale_in_at, min(off_hours_min_tasks, p.min_tasks)),
                 ("WorkingHours", "working-hours", scale_out_at, p.min_tasks)):
             self.scheduled_actions.append(AppautoscalingScheduledAction(
-                self, construct_id, name=f"{p.name}-{suffix}", schedule=schedule,
+                self, construct_id, name=f"{self._name}-{suffix}", schedule=schedule,
                 timezone=timezone, **self._target_args(),
                 scalable_target_action={"min_capacity": str(minimum),
                                         "max_capacity": str(p.max_tasks)}))

@@ -1,38 +1,175 @@
-"""The contract between the config pipeline stack and the services stack."""
+"""One service's config resources, as the config stack hands them to the services stack.
+
+`ServiceConfig` is the one place that says what the service's tasks get from them: the config
+agent's environment (`agent_environment`, named by `config_agent.contract`), the app's
+(`app_environment`), and the IAM statements both need (`agent_queue_statements`,
+`read_statements`, `token_statements`). Values are identifiers, never secret or config values;
+resource attributes are cdktf tokens, which become remote-state references in another stack.
+Pure Python: no cdktf import.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
+
+from config_agent import contract
+from modules.iam import statement
+from settings.naming import PARTITION
+
+AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
+                       "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:GetQueueUrl",
+                       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+"""The config agent's own queue lifecycle (fan-out mode) plus consuming it."""
 
 
 @dataclass(frozen=True)
-class ServiceConfigResources:
-    """Identifiers (never values) of one service's config resources.
+class AgentQueues:
+    """How each config agent of a service fans out: it creates `<queue_name_prefix><task id>`
+    (SSE-KMS, redriving to `dlq_arn`) and subscribes it to `topic_arn`."""
 
-    Produced by the config pipeline stack, consumed by the services stack, which passes them to
-    the task as environment variables and scopes the task role to them. Resource attributes
-    are cdktf tokens: used in another stack they become remote-state references automatically;
-    `queue_name_prefix` and `max_receive_count` are plain values.
-    """
-
-    service: str
     topic_arn: str
-    """SNS topic the service's event rules publish to; each agent subscribes its own queue."""
+    """The SNS topic the service's event rules publish to."""
     dlq_arn: str
-    """DLQ that every agent queue of the service redrives to."""
+    """The DLQ every agent queue of the service redrives to."""
     queue_name_prefix: str
-    """`<env>-<service>-cfg-`: an agent names its queue `<prefix><ecs task id>` (<= 80 chars)."""
+    """`<env>-<service>-cfg-`; the task role is scoped to `<prefix>*`."""
     max_receive_count: int
     """Receives after which an agent queue moves a message to the DLQ."""
-    kms_key_arn: str
-    """Key encrypting this env's secrets, topics and queues; agents create SSE-KMS queues with it
-    and need kms:Decrypt/GenerateDataKey on it."""
+
+
+@dataclass(frozen=True)
+class ProfileRef:
+    """A hosted AppConfig profile deployed to the env's AppConfig environment."""
+
     application_id: str
     environment_id: str
-    profile_id: str | None
-    """None when the service declares no config profile."""
+    profile_id: str
+
+
+def secret_variable(short_name: str) -> str:
+    """`SECRET_ARN_<NAME>`: the app variable holding one secret's ARN."""
+    return "SECRET_ARN_" + re.sub(r"[^A-Z0-9]", "_", short_name.upper())
+
+
+def sqs_queue_arn(region: str, account_id: str, name: str) -> str:
+    """An SQS queue ARN (or ARN pattern) from its name."""
+    return f"arn:{PARTITION}:sqs:{region}:{account_id}:{name}"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Identifiers of one service's topic, DLQ, secrets, profile and the env key, and what its
+    tasks are told and allowed from them."""
+
+    service: str
+    account_id: str
+    region: str
+    key_arn: str
+    """Key encrypting the env's secrets, topics and queues: agents create SSE-KMS queues with
+    it and decrypt secrets, hosted configuration and messages with it."""
+    queues: AgentQueues
+    token_secret_arn: str
+    """The config agent's HTTP token (`/<env>/<service>/config-agent-token`), which ECS
+    injects into the app and the sidecar."""
     secret_arns: Mapping[str, str] = field(default_factory=dict)
-    """Short secret name (e.g. "db-password") -> secret ARN; names are /<env>/<service>/<name>."""
-    agent_token_secret_arn: str | None = None
-    """Secret holding the config agent's HTTP token, injected by ECS into app and sidecar."""
+    """Short secret name (e.g. "db-password") -> ARN of `/<env>/<service>/<name>`; default none."""
+    profile: ProfileRef | None = None
+    """None: the service declares no config profile (no AppConfig variables or grants)."""
+
+    def agent_environment(self) -> dict[str, str]:
+        """The sidecar's config variables (`config_agent.contract` names them): fan-out mode,
+        the secrets it serves and, with a profile, the AppConfig ids."""
+        q = self.queues
+        env = {
+            contract.TOPIC_ARN: q.topic_arn,
+            contract.QUEUE_PREFIX: q.queue_name_prefix,
+            contract.DLQ_ARN: q.dlq_arn,
+            contract.MAX_RECEIVE_COUNT: str(q.max_receive_count),
+            contract.QUEUE_KMS_KEY: self.key_arn,
+            contract.SECRET_IDS: ",".join(self.secret_arns[k] for k in sorted(self.secret_arns)),
+        }
+        if self.profile is not None:
+            env.update({contract.APPCONFIG_APPLICATION: self.profile.application_id,
+                        contract.APPCONFIG_ENVIRONMENT: self.profile.environment_id,
+                        contract.APPCONFIG_PROFILE: self.profile.profile_id})
+        return env
+
+    def app_environment(self) -> dict[str, str]:
+        """The app's config variables: the AppConfig ids and one `SECRET_ARN_<NAME>` per
+        secret, for apps that name what they ask the agent for."""
+        env = {secret_variable(name): arn for name, arn in self.secret_arns.items()}
+        if self.profile is not None:
+            env.update({"APPCONFIG_APPLICATION_ID": self.profile.application_id,
+                        "APPCONFIG_ENVIRONMENT_ID": self.profile.environment_id,
+                        "APPCONFIG_PROFILE_ID": self.profile.profile_id})
+        return env
+
+    def agent_queue_statements(self, cluster_name: str) -> list[dict[str, Any]]:
+        """Task role: the agent's own queue, its subscription, and the janitor's clean-up of
+        queues whose task died (by listing the topic and asking ECS about the task)."""
+        own_queues = sqs_queue_arn(self.region, self.account_id,
+                                   f"{self.queues.queue_name_prefix}*")
+        topic = self.queues.topic_arn
+        return [
+            # The agent creates, subscribes, consumes and deletes `<prefix><task id>`; its
+            # janitor deletes queues of tasks that died without cleaning up (same prefix).
+            statement(AGENT_QUEUE_ACTIONS, [own_queues], sid="OwnAgentQueues"),
+            # Only SQS subscriptions, and only of this service's agent queues.
+            statement(["sns:Subscribe"], [topic], sid="SubscribeAgentQueues", condition={
+                "StringEquals": {"sns:Protocol": "sqs"},
+                "StringLike": {"sns:Endpoint": own_queues}}),
+            # The janitor lists the topic's subscriptions to find orphaned agent queues.
+            statement(["sns:ListSubscriptionsByTopic"], [topic], sid="ListOwnTopic"),
+            # sns:Unsubscribe supports no resource type and no condition key (IAM's action
+            # table; scripts/iam_lint.py checks it), so a scoped Resource would never match and
+            # the agent could not clean up. SNS itself only lets the subscription or topic
+            # owner remove an SQS subscription: the worst case is a lost notification.
+            statement(["sns:Unsubscribe"], ["*"], sid="UnsubscribeAgentQueues"),
+            # The janitor asks whether the task behind a queue still runs; task ARNs carry the
+            # cluster name, so the resource alone confines it to this cluster.
+            statement(["ecs:DescribeTasks"],
+                      [f"arn:{PARTITION}:ecs:{self.region}:{self.account_id}:task/"
+                       f"{cluster_name}/*"], sid="DescribeClusterTasks"),
+        ]
+
+    def read_statements(self) -> list[dict[str, Any]]:
+        """Task role: read the service's own secrets and profile, and use the env key."""
+        statements = []
+        if self.secret_arns:
+            statements.append(statement(["secretsmanager:GetSecretValue"],
+                                        list(self.secret_arns.values()), sid="ReadOwnSecrets"))
+        if self.profile is not None:
+            statements += self._profile_statements(self.profile)
+        # Decrypt: secrets, hosted config, received messages; GenerateDataKey: SSE-KMS on the
+        # agent's own queue.
+        statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [self.key_arn],
+                                    sid="UseConfigKey"))
+        return statements
+
+    def _profile_statements(self, profile: ProfileRef) -> list[dict[str, Any]]:
+        application = (f"arn:{PARTITION}:appconfig:{self.region}:{self.account_id}:application/"
+                       f"{profile.application_id}/environment/{profile.environment_id}")
+        return [
+            # The ARN AppConfig authorizes StartConfigurationSession/GetLatestConfiguration on.
+            statement(["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
+                      [f"{application}/configuration/{profile.profile_id}"],
+                      sid="ReadOwnConfigProfile"),
+            # After a change event the agent fetches at once, then re-checks the deployment
+            # (GetDeployment) until new content appears or it is BAKING/COMPLETE/ROLLED_BACK/
+            # REVERTED: a gradual deployment reaches this task's slice only over time.
+            statement(["appconfig:GetDeployment"], [f"{application}/deployment/*"],
+                      sid="ReadOwnDeployments"),
+        ]
+
+    def token_statements(self) -> list[dict[str, Any]]:
+        """Execution role: read the agent token secret (ECS injects it), decrypting with the env
+        key only through Secrets Manager."""
+        return [
+            statement(["secretsmanager:GetSecretValue"], [self.token_secret_arn],
+                      sid="AgentToken"),
+            statement(["kms:Decrypt"], [self.key_arn], sid="DecryptViaSecretsManager",
+                      condition={"StringEquals": {
+                          "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}}),
+        ]

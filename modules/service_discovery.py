@@ -17,6 +17,8 @@ from engine.aws.service_discovery_service import (
 )
 from constructs import Construct
 
+from settings.naming import pascal_case
+
 DNS_TTL_SECONDS = 10
 """Short, so clients stop resolving a stopped task's IP quickly."""
 
@@ -46,7 +48,7 @@ class ServiceDiscovery(Construct):
     def register(self, name: str) -> str:
         """Create the service registry for one ECS service; returns its ARN."""
         registry = ServiceDiscoveryService(
-            self, "Service" + "".join(p.capitalize() for p in name.split("-")), name=name,
+            self, f"Service{pascal_case(name)}", name=name,
             dns_config={"namespace_id": self.namespace.id, "routing_policy": "MULTIVALUE",
                         "dns_records": [ServiceDiscoveryServiceDnsConfigDnsRecords(
                             ttl=DNS_TTL_SECONDS, type="A")]},

@@ -8,10 +8,9 @@ from engine.aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules.checkov_skips import skip_checks
-from settings.naming import AGENT_TOKEN_SECRET, config_path
+from settings.naming import AGENT_TOKEN_SECRET, config_path, pascal_case
 from settings.rules import secret_names_problem, secret_recovery_days_problem
 
-"""Short name of the secret holding the config agent's HTTP bearer token."""
 NO_ROTATION_REASON = (
     "values are third-party credentials and tokens set out of band (docs/config-pipeline.md); "
     "no rotation Lambda is deployed here, and a rotation once configured wakes the agent too")
@@ -19,19 +18,14 @@ NO_ROTATION_REASON = (
 
 @dataclass(frozen=True)
 class ServiceSecretsProps:
-    """Which secrets a service declares, and how they are encrypted and deleted."""
+    """Which secrets a service declares, and how they are encrypted and deleted; the config
+    agent's token secret (`AGENT_TOKEN_SECRET`) is always added."""
 
     env: str
     service: str
     names: tuple[str, ...]
     kms_key_arn: str
     recovery_window_days: int
-    include_agent_token: bool = True
-
-
-def construct_id(name: str) -> str:
-    """`db-password` -> `DbPassword`: stable PascalCase ids from secret short names."""
-    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
 
 
 class ServiceSecrets(Construct):
@@ -46,20 +40,17 @@ class ServiceSecrets(Construct):
         if problem := (secret_recovery_days_problem(props.recovery_window_days)
                        or secret_names_problem(props.names)):
             raise ValueError(f"{props.service}: {problem}")
-        names = list(props.names)
-        if props.include_agent_token:
-            names.append(AGENT_TOKEN_SECRET)
         self.prefix = config_path(props.env, props.service) + "/"
         self.arns: dict[str, str] = {}
+        """Short name -> ARN of the service's own secrets (not the agent token)."""
         self.secrets: dict[str, SecretsmanagerSecret] = {}
-        for name in names:
+        for name in (*props.names, AGENT_TOKEN_SECRET):
             secret = SecretsmanagerSecret(
-                self, construct_id(name), name=self.prefix + name, kms_key_id=props.kms_key_arn,
+                self, pascal_case(name), name=self.prefix + name, kms_key_id=props.kms_key_arn,
                 recovery_window_in_days=props.recovery_window_days,
                 description=f"{name} of {props.env}/{props.service}; value set out of band")
             skip_checks(secret, {"CKV2_AWS_57": NO_ROTATION_REASON})
             self.secrets[name] = secret
-            if name != AGENT_TOKEN_SECRET or not props.include_agent_token:
-                self.arns[name] = secret.arn
-        self.agent_token_arn = (self.secrets[AGENT_TOKEN_SECRET].arn
-                                if props.include_agent_token else None)
+        self.arns = {name: self.secrets[name].arn for name in props.names}
+        self.agent_token_arn = self.secrets[AGENT_TOKEN_SECRET].arn
+        """The config agent's HTTP token, which ECS injects into the app and the sidecar."""

@@ -9,11 +9,11 @@ identifiers go into the environment; secret and config values come from the side
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from config_agent import contract
+from modules.service_config import ServiceConfig
 from settings.services import CONFIG_AGENT_PORT, HealthCheck
 
 AGENT_CONTAINER = "config-agent"
@@ -38,40 +38,41 @@ the `contract.TOKEN_HEADER` header."""
 
 
 @dataclass(frozen=True)
-class ContainerInputs:
-    """Everything the two container definitions are built from (strings may be tokens)."""
+class ContainerProps:
+    """The app container (strings may be tokens)."""
 
-    service: str
-    app_image: str
-    agent_image: str
+    image: str
     cpu: int
+    """CPU units of the app; the task reserves AGENT_CPU more for the sidecar."""
     memory: int
-    region: str
-    log_group: str
-    container_port: int | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
-    health_check: HealthCheck | None = None
-    command: tuple[str, ...] = ()
-    entry_point: tuple[str, ...] = ()
-    config_topic_arn: str = ""
-    queue_name_prefix: str = ""
-    dlq_arn: str = ""
-    max_receive_count: int = 5
-    queue_kms_key_arn: str = ""
-    application_id: str = ""
-    environment_id: str = ""
-    profile_id: str | None = None
-    secret_arns: Mapping[str, str] = field(default_factory=dict)
-    agent_token_secret_arn: str | None = None
-    work_queue_url: str | None = None
-    config_files_path: str | None = None
+    """MiB hard limit of the app; the task adds AGENT_MEMORY for the sidecar."""
+    port: int | None = None
+    """TCP port the app serves on (awsvpc: the host port too); None: it serves none."""
     port_name: str | None = None
-    """Names the container port (HTTP): what Service Connect's server configuration refers to."""
+    """Names the port (HTTP) so Service Connect can serve it; None: unnamed. Needs `port`."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """The app's own variables; the task adds the agent URL, region and config identifiers."""
+    health_check: HealthCheck | None = None
+    """Run by ECS inside the app container; None: none (the sidecar always has its own)."""
+    command: tuple[str, ...] = ()
+    """Overrides the image's CMD; empty: the image's."""
+    entry_point: tuple[str, ...] = ()
+    """Overrides the image's ENTRYPOINT; empty: the image's."""
+    files_path: str | None = None
+    """Also get config and secrets as files: the agent writes them to a task-scoped volume
+    mounted read-only here; None: the HTTP API only."""
+
+    def __post_init__(self) -> None:
+        if self.port_name is not None and self.port is None:
+            raise ValueError(f"port name {self.port_name!r} needs a port")
 
 
-def secret_variable(short_name: str) -> str:
-    """`SECRET_ARN_<NAME>`: the app variable holding one secret's ARN."""
-    return "SECRET_ARN_" + re.sub(r"[^A-Z0-9]", "_", short_name.upper())
+@dataclass(frozen=True)
+class ConfigAgentSidecar:
+    """The config-agent sidecar: its image and the service config it serves."""
+
+    image: str
+    config: ServiceConfig
 
 
 def _pairs(variables: Mapping[str, str]) -> list[dict[str, str]]:
@@ -84,109 +85,89 @@ def _health_check(hc: HealthCheck) -> dict[str, Any]:
             "startPeriod": hc.start_period_seconds}
 
 
-def _logs(i: ContainerInputs, prefix: str) -> dict[str, Any]:
+def _logs(log_group: str, region: str, prefix: str) -> dict[str, Any]:
     return {"logDriver": "awslogs", "options": {
-        "awslogs-group": i.log_group, "awslogs-region": i.region,
+        "awslogs-group": log_group, "awslogs-region": region,
         "awslogs-stream-prefix": prefix}}
 
 
-def _token_secret(i: ContainerInputs) -> list[dict[str, str]]:
-    if i.agent_token_secret_arn is None:
-        return []
-    return [{"name": TOKEN_VARIABLE, "valueFrom": i.agent_token_secret_arn}]
+def _token_secret(config: ServiceConfig) -> list[dict[str, str]]:
+    return [{"name": TOKEN_VARIABLE, "valueFrom": config.token_secret_arn}]
 
 
-def agent_environment(i: ContainerInputs) -> dict[str, str]:
-    """The sidecar's variables, named by `config_agent.contract` (read by its settings).
+def agent_container(agent: ConfigAgentSidecar, log_group: str, region: str,
+                    files: bool = False) -> dict[str, Any]:
+    """The essential `config-agent` sidecar with its own health check and read-only root.
 
     Fan-out mode: the agent creates `<prefix><task id>` (SSE-KMS, redrive to the DLQ), subscribes
     it to the topic and reads its task id and cluster from ECS task metadata (v4, set by ECS).
+    With `files` it also writes every value to the task's config volume.
     """
-    env = {
-        contract.TOPIC_ARN: i.config_topic_arn,
-        contract.QUEUE_PREFIX: i.queue_name_prefix,
-        contract.DLQ_ARN: i.dlq_arn,
-        contract.MAX_RECEIVE_COUNT: str(i.max_receive_count),
-        contract.QUEUE_KMS_KEY: i.queue_kms_key_arn,
-        contract.SECRET_IDS: ",".join(i.secret_arns[k] for k in sorted(i.secret_arns)),
-        contract.PORT_VARIABLE: str(CONFIG_AGENT_PORT),
-        "AWS_REGION": i.region,
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    if i.config_files_path is not None:
+    env = {**agent.config.agent_environment(), contract.PORT_VARIABLE: str(CONFIG_AGENT_PORT),
+           "AWS_REGION": region, "PYTHONDONTWRITEBYTECODE": "1"}
+    if files:
         env[contract.OUTPUT_DIR_VARIABLE] = AGENT_OUTPUT_DIR
-    if i.profile_id is not None:
-        env.update({contract.APPCONFIG_APPLICATION: i.application_id,
-                    contract.APPCONFIG_ENVIRONMENT: i.environment_id,
-                    contract.APPCONFIG_PROFILE: i.profile_id})
-    return env
-
-
-def app_environment(i: ContainerInputs) -> dict[str, str]:
-    """The app's variables: its own settings plus identifiers (never values) of its resources."""
-    env = {**i.environment, "CONFIG_AGENT_URL": AGENT_URL, "AWS_REGION": i.region}
-    if i.profile_id is not None:
-        env.update({"APPCONFIG_APPLICATION_ID": i.application_id,
-                    "APPCONFIG_ENVIRONMENT_ID": i.environment_id,
-                    "APPCONFIG_PROFILE_ID": i.profile_id})
-    for short_name, arn in i.secret_arns.items():
-        env[secret_variable(short_name)] = arn
-    if i.work_queue_url is not None:
-        env["WORK_QUEUE_URL"] = i.work_queue_url
-    return env
-
-
-def agent_container(i: ContainerInputs) -> dict[str, Any]:
-    """The essential `config-agent` sidecar with its own health check and read-only root."""
     container: dict[str, Any] = {
-        "name": AGENT_CONTAINER, "image": i.agent_image, "essential": True,
+        "name": AGENT_CONTAINER, "image": agent.image, "essential": True,
         "cpu": AGENT_CPU, "memory": AGENT_MEMORY,
-        "environment": _pairs(agent_environment(i)), "secrets": _token_secret(i),
+        "environment": _pairs(env), "secrets": _token_secret(agent.config),
         "healthCheck": _health_check(AGENT_HEALTH_CHECK),
         "readonlyRootFilesystem": True,
-        "logConfiguration": _logs(i, AGENT_CONTAINER),
+        "logConfiguration": _logs(log_group, region, AGENT_CONTAINER),
     }
-    if i.config_files_path is not None:
+    if files:
         container["mountPoints"] = [{"sourceVolume": CONFIG_FILES_VOLUME,
                                      "containerPath": AGENT_OUTPUT_DIR, "readOnly": False}]
     return container
 
 
-def app_container(i: ContainerInputs) -> dict[str, Any]:
-    """The application container; starts only once the sidecar reports HEALTHY."""
+def app_container(name: str, app: ContainerProps, config: ServiceConfig, log_group: str,
+                  region: str, work_queue_url: str | None = None) -> dict[str, Any]:
+    """The application container; starts only once the sidecar reports HEALTHY. Its variables
+    are its own settings plus identifiers (never values) of its resources."""
+    env = {**app.environment, "CONFIG_AGENT_URL": AGENT_URL, "AWS_REGION": region,
+           **config.app_environment()}
+    if work_queue_url is not None:
+        env["WORK_QUEUE_URL"] = work_queue_url
     container: dict[str, Any] = {
-        "name": i.service, "image": i.app_image, "essential": True,
-        "cpu": i.cpu, "memory": i.memory,
-        "environment": _pairs(app_environment(i)), "secrets": _token_secret(i),
+        "name": name, "image": app.image, "essential": True,
+        "cpu": app.cpu, "memory": app.memory,
+        "environment": _pairs(env), "secrets": _token_secret(config),
         "dependsOn": [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}],
-        "logConfiguration": _logs(i, i.service),
+        "logConfiguration": _logs(log_group, region, name),
     }
-    if i.entry_point:
-        container["entryPoint"] = list(i.entry_point)
-    if i.command:
-        container["command"] = list(i.command)
-    if i.container_port is not None:
-        mapping: dict[str, Any] = {"containerPort": i.container_port,
-                                   "hostPort": i.container_port, "protocol": "tcp"}
-        if i.port_name is not None:
-            mapping.update(name=i.port_name, appProtocol="http")
+    if app.entry_point:
+        container["entryPoint"] = list(app.entry_point)
+    if app.command:
+        container["command"] = list(app.command)
+    if app.port is not None:
+        mapping: dict[str, Any] = {"containerPort": app.port, "hostPort": app.port,
+                                   "protocol": "tcp"}
+        if app.port_name is not None:
+            mapping.update(name=app.port_name, appProtocol="http")
         container["portMappings"] = [mapping]
-    if i.health_check is not None:
-        container["healthCheck"] = _health_check(i.health_check)
-    if i.config_files_path is not None:
+    if app.health_check is not None:
+        container["healthCheck"] = _health_check(app.health_check)
+    if app.files_path is not None:
         container["mountPoints"] = [{"sourceVolume": CONFIG_FILES_VOLUME,
-                                     "containerPath": i.config_files_path, "readOnly": True}]
+                                     "containerPath": app.files_path, "readOnly": True}]
     return container
 
 
-def container_definitions(i: ContainerInputs) -> list[dict[str, Any]]:
-    """[app, sidecar]: the task's containers."""
-    return [app_container(i), agent_container(i)]
+def container_definitions(name: str, app: ContainerProps, agent: ConfigAgentSidecar,
+                          log_group: str, region: str,
+                          work_queue_url: str | None = None) -> list[dict[str, Any]]:
+    """[app, sidecar]: the task's containers, both logging to `log_group` under their name."""
+    return [app_container(name, app, agent.config, log_group, region, work_queue_url),
+            agent_container(agent, log_group, region, files=app.files_path is not None)]
 
 
-def container_definitions_json(i: ContainerInputs) -> str:
+def container_definitions_json(name: str, app: ContainerProps, agent: ConfigAgentSidecar,
+                               log_group: str, region: str,
+                               work_queue_url: str | None = None) -> str:
     """`container_definitions` for aws_ecs_task_definition."""
-    return json.dumps(container_definitions(i))
+    return json.dumps(container_definitions(name, app, agent, log_group, region,
+                                            work_queue_url))
 
 
 def task_cpu(app_cpu: int) -> int:

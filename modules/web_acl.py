@@ -53,6 +53,7 @@ class WebAclProps:
     rate_limit: int
     log_retention_days: int
     block_anonymous_ips: bool = False
+    """Also the AWS managed anonymous IP list; default off (it turns away VPN users)."""
 
 
 def _visibility(metric_name: str) -> Wafv2WebAclRuleVisibilityConfig:

@@ -30,14 +30,16 @@ class WorkQueueProps:
 
     name: str
     visibility_timeout_seconds: int = DEFAULT_VISIBILITY_TIMEOUT
+    """Default 300 s."""
     message_retention_seconds: int = DEFAULT_RETENTION_SECONDS
+    """Default 4 days (SQS's own default); the DLQ keeps 14."""
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
-    kms_key_arn: str | None = None
-    """SSE-KMS with this key; SQS-managed SSE when None (producers then need no key grant)."""
+    """Receives before a job moves to the DLQ; default 5."""
 
 
 class WorkQueue(Construct):
-    """Encrypted, TLS-only job queue + DLQ; exposes `.arn`, `.url`, `.name`."""
+    """Encrypted (SQS-managed SSE: producers need no key grant), TLS-only job queue + DLQ;
+    exposes `.arn`, `.url`, `.name`."""
 
     def __init__(self, scope: Construct, id_: str, props: WorkQueueProps) -> None:
         super().__init__(scope, id_)
@@ -45,11 +47,9 @@ class WorkQueue(Construct):
                        or visibility_timeout_problem(props.visibility_timeout_seconds)
                        or max_receive_count_problem(props.max_receive_count)):
             raise ValueError(f"work queue {props.name!r}: {problem}")
-        encryption = ({"kms_master_key_id": props.kms_key_arn,
-                       "kms_data_key_reuse_period_seconds": 300}
-                      if props.kms_key_arn else {"sqs_managed_sse_enabled": True})
         self.dlq = SqsQueue(self, "DeadLetterQueue", name=f"{props.name}-dlq",
-                            message_retention_seconds=DLQ_RETENTION_SECONDS, **encryption)
+                            message_retention_seconds=DLQ_RETENTION_SECONDS,
+                            sqs_managed_sse_enabled=True)
         self.queue = SqsQueue(
             self, "Queue", name=props.name,
             visibility_timeout_seconds=props.visibility_timeout_seconds,
@@ -57,7 +57,7 @@ class WorkQueue(Construct):
             receive_wait_time_seconds=LONG_POLL_SECONDS,
             redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq.arn,
                                        "maxReceiveCount": props.max_receive_count}),
-            **encryption)
+            sqs_managed_sse_enabled=True)
         for construct_id, queue in (("QueuePolicy", self.queue),
                                     ("DeadLetterQueuePolicy", self.dlq)):
             SqsQueuePolicy(self, construct_id, queue_url=queue.url, policy=policy_json({

@@ -12,6 +12,7 @@ AGENT_TOKEN_SECRET = "config-agent-token"
 """Short name of each service's config-agent token secret: `/<env>/<service>/config-agent-token`."""
 
 _NAME_PART = re.compile(r"^[a-z][a-z0-9-]*$")
+_WORD_SEPARATOR = re.compile(r"[-_.]")
 
 
 def _check(part: str, what: str) -> str:
@@ -45,3 +46,11 @@ def stack_name(stack: str, env: str) -> str:
 def state_key(prefix: str, env: str, stack: str) -> str:
     """`<prefix>/<env>/<stack>.tfstate`, the S3 object holding a stack's state."""
     return f"{prefix.strip('/')}/{env}/{stack}.tfstate"
+
+
+def pascal_case(name: str) -> str:
+    """`db-password` -> `DbPassword`, `ecr.api` -> `EcrApi`: the construct id part for a name.
+
+    Construct ids are Terraform addresses: the same name must always give the same id.
+    """
+    return "".join(part.capitalize() for part in _WORD_SEPARATOR.split(name))

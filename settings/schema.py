@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping
 
-from settings.services import WEB, WORKER, ServiceSpec
+from settings.services import ServiceSpec
 
 SUBNET_NEWBITS = 4
 """Each subnet is the VPC CIDR plus this many bits (/16 VPC -> /20 subnets)."""
@@ -236,11 +236,12 @@ class EnvironmentSettings:
     region: str
     state: S3State | TerraformCloudState
     network: NetworkSettings
+    services: tuple[ServiceSpec, ...]
+    """What runs in it: at least one service (the shipped table runs the samples `web` and
+    `worker`, settings/services.py)."""
     cluster: ClusterSettings = ClusterSettings()
     services_settings: ServicesSettings = ServicesSettings()
     pipeline: PipelineSettings = PipelineSettings()
-    services: tuple[ServiceSpec, ...] = (WEB.with_(allow_from=(WORKER.name,)), WORKER)
-    """Default: web behind the ALB, a queue worker that may also call web directly."""
     az_letters: str = "abc"
     """AZ suffixes used, in order; `network.az_count` of them."""
     tags: Mapping[str, str] = field(default_factory=dict)

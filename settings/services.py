@@ -1,7 +1,9 @@
 """Service specs: applications are declared as data, not code.
 
-Adding an application to an environment is adding one `ServiceSpec` to its `services` tuple in
-`settings/environments.py`; every stack derives that service's resources from the spec.
+The schema of a service (`ServiceSpec` and its parts), then the two sample services every
+shipped environment sizes and runs (`WEB`, `WORKER`; their code is under samples/). Adding an
+application to an environment is adding one `ServiceSpec` to its `services` tuple in
+`settings/environments.py`; the stacks translate the spec into construct props.
 """
 
 from __future__ import annotations
@@ -265,6 +267,8 @@ class ServiceSpec:
         """A copy with some fields changed: how environments size a shared spec."""
         return replace(self, **changes)
 
+
+# --- the sample services (samples/web, samples/worker) ---------------------------------------
 
 WEB = ServiceSpec(
     name="web",

@@ -10,9 +10,14 @@ from engine.aws.provider import (
 )
 from constructs import Construct
 
-from modules.state_backend import configure_backend
-from settings.naming import stack_name
-from settings.schema import EnvironmentSettings
+from modules.state_backend import (
+    CloudBackendProps,
+    S3BackendProps,
+    cloud_backend,
+    s3_backend,
+)
+from settings.naming import stack_name, state_key
+from settings.schema import EnvironmentSettings, S3State
 
 REQUIRED_TERRAFORM = ">= 1.10"
 """S3-native state locking (`use_lockfile`) needs Terraform 1.10 or newer."""
@@ -21,7 +26,8 @@ REQUIRED_TERRAFORM = ">= 1.10"
 class EnvironmentStack(TerraformStack):
     """A stack named `<kind>-<env>`, pinned to the env's account and region."""
 
-    kind: str = ""
+    kind: str
+    """The stack kind (`network`, `cluster`, ...), set by each subclass: `<kind>-<env>`."""
 
     def __init__(self, scope: Construct, env: EnvironmentSettings) -> None:
         super().__init__(scope, stack_name(self.kind, env.name))
@@ -32,5 +38,18 @@ class EnvironmentStack(TerraformStack):
                     assume_role=[AwsProviderAssumeRole(
                         role_arn=role.role_arn, external_id=role.external_id,
                         session_name=role.session_name)] if role else None)
-        configure_backend(self, env, self.kind)
+        self._backend(env)
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
+
+    def _backend(self, env: EnvironmentSettings) -> None:
+        """The env's state: S3 at `<prefix>/<env>/<stack>.tfstate`, or the Terraform Cloud
+        workspace `<prefix>-<stack>-<env>`."""
+        state = env.state
+        if isinstance(state, S3State):
+            s3_backend(self, S3BackendProps(
+                bucket=state.bucket, region=state.region, account_id=env.account_id,
+                key=state_key(state.key_prefix, env.name, self.kind), role=env.deploy_role))
+        else:
+            cloud_backend(self, CloudBackendProps(
+                organization=state.organization, hostname=state.hostname,
+                workspace=f"{state.workspace_prefix}-{self.kind}-{env.name}"))

@@ -6,8 +6,13 @@ from engine.core import TerraformOutput
 from engine.aws.ecs_account_setting_default import EcsAccountSettingDefault
 from constructs import Construct
 
-from modules.ec2_capacity import Ec2Capacity, Ec2CapacityProps, InstanceGroupProps
-from modules.ecs_cluster import EcsCluster, EcsClusterProps
+from modules.ec2_capacity import (
+    Ec2Capacity,
+    Ec2CapacityProps,
+    InstanceGroup,
+    InstanceGroupProps,
+)
+from modules.ecs_cluster import ClusterRef, EcsCluster, EcsClusterProps
 from modules.exec_audit import ExecAccess, ExecAudit, ExecAuditProps
 from settings.capacity import GRAVITON, ON_DEMAND, SPOT, primary_architecture, strategies
 from settings.naming import PLATFORM, log_group_name, resource_name
@@ -25,9 +30,8 @@ class ClusterStack(EnvironmentStack):
     def __init__(self, scope: Construct, env: EnvironmentSettings,
                  network: NetworkStack) -> None:
         super().__init__(scope, env)
-        c = env.cluster
         launch_after = []
-        if c.awsvpc_trunking:
+        if env.cluster.awsvpc_trunking:
             # awsvpc gives each task an ENI; trunking raises the ENIs per instance so task
             # density is bounded by CPU/memory rather than the instance's ENI limit. It only
             # applies to instances registered after it is set, hence before the ASG.
@@ -35,18 +39,45 @@ class ClusterStack(EnvironmentStack):
                 self, "AwsvpcTrunking", name="awsvpcTrunking", value="enabled"))
         self.cluster = EcsCluster(self, "EcsCluster", EcsClusterProps(
             name=resource_name(env.name, PLATFORM, "cluster")))
-        self.exec_access: ExecAccess | None = None
+        self.exec_access = self._exec_audit(env)
         """Set when the env allows ECS Exec: every session is encrypted and logged."""
-        if env.services_settings.ecs_exec_enabled:
-            audit = ExecAudit(self, "ExecAudit", ExecAuditProps(
-                key_alias=f"alias/{env.name}-{PLATFORM}-exec",
-                log_group_name=log_group_name(env.name, f"{PLATFORM}-exec"),
-                account_id=env.account_id, region=env.region,
-                retention_days=env.services_settings.exec_audit_retention_days))
-            self.cluster.enable_exec_auditing(audit)
-            self.exec_access = ExecAccess(key_arn=audit.key_arn,
-                                          log_group_arn=audit.log_group_arn)
-        prefix = f"{env.name}-{PLATFORM}"
+        groups = self._capacity(env, network, launch_after)
+        self.strategies = {
+            arch: [(groups[item.group].capacity_provider_name, item.base, item.weight)
+                   for item in items]
+            for arch, items in strategies(env.cluster).items()}
+        """{architecture: [(capacity provider name, base, weight)]} for the services."""
+        self.cluster.use_capacity_providers(
+            [g.capacity_provider_name for g in groups.values()],
+            self.strategies[primary_architecture(env.cluster)])
+        self.cluster_name = self.cluster.name
+        self.cluster_arn = self.cluster.arn
+        self.ref = ClusterRef(arn=self.cluster.arn, name=self.cluster.name,
+                              account_id=env.account_id, region=env.region,
+                              exec_access=self.exec_access)
+        """What a service needs of the cluster it runs in."""
+        self.capacity_provider_name = self.capacity.capacity_provider_name
+        self.capacity_provider_names = [g.capacity_provider_name for g in groups.values()]
+        self.instance_security_group_id = self.capacity.security_group_id
+        TerraformOutput(self, "cluster_name", value=self.cluster.cluster.name)
+        TerraformOutput(self, "capacity_provider_name", value=self.capacity_provider_name)
+
+    def _exec_audit(self, env: EnvironmentSettings) -> ExecAccess | None:
+        """The exec key and session log, when the env allows ECS Exec."""
+        if not env.services_settings.ecs_exec_enabled:
+            return None
+        audit = ExecAudit(self, "ExecAudit", ExecAuditProps(
+            key_alias=f"alias/{env.name}-{PLATFORM}-exec",
+            log_group_name=log_group_name(env.name, f"{PLATFORM}-exec"),
+            account_id=env.account_id, region=env.region,
+            retention_days=env.services_settings.exec_audit_retention_days))
+        self.cluster.enable_exec_auditing(audit)
+        return ExecAccess(key_arn=audit.key_arn, log_group_arn=audit.log_group_arn)
+
+    def _capacity(self, env: EnvironmentSettings, network: NetworkStack,
+                  launch_after: list) -> dict[str, InstanceGroup]:
+        """{group key: group}: on-demand, and Spot and Graviton where the env has them."""
+        c, prefix = env.cluster, f"{env.name}-{PLATFORM}"
         self.capacity = Ec2Capacity(self, "Capacity", Ec2CapacityProps(
             name_prefix=prefix, cluster_name=self.cluster.name, vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids, launch_after=launch_after,
@@ -67,18 +98,4 @@ class ClusterStack(EnvironmentStack):
                 name=f"{prefix}-ecs-arm64", capacity_provider_name=f"{prefix}-ec2-arm64",
                 instance_types=(c.graviton.instance_type,), min_size=c.graviton.min_size,
                 max_size=c.graviton.max_size, desired_capacity=c.graviton.min_size))
-        self.strategies = {
-            arch: [(groups[item.group].capacity_provider_name, item.base, item.weight)
-                   for item in items]
-            for arch, items in strategies(c).items()}
-        """{architecture: [(capacity provider name, base, weight)]} for the services."""
-        self.cluster.use_capacity_providers(
-            [g.capacity_provider_name for g in groups.values()],
-            self.strategies[primary_architecture(c)])
-        self.cluster_name = self.cluster.name
-        self.cluster_arn = self.cluster.arn
-        self.capacity_provider_name = self.capacity.capacity_provider_name
-        self.capacity_provider_names = [g.capacity_provider_name for g in groups.values()]
-        self.instance_security_group_id = self.capacity.security_group_id
-        TerraformOutput(self, "cluster_name", value=self.cluster.cluster.name)
-        TerraformOutput(self, "capacity_provider_name", value=self.capacity_provider_name)
+        return groups

@@ -31,10 +31,11 @@ from modules.kms_key import (
     via_services_statement,
 )
 from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
-from modules.service_config import ServiceConfigResources
+from modules.service_config import ServiceConfig
 from modules.service_secrets import ServiceSecrets, ServiceSecretsProps
-from settings.naming import PLATFORM, resource_name
+from settings.naming import PLATFORM, pascal_case, resource_name
 from settings.schema import EnvironmentSettings
+from settings.services import ServiceSpec
 from stacks.base import EnvironmentStack
 
 KEY_USERS_VIA = ("secretsmanager", "sqs", "appconfig", "s3")
@@ -68,10 +69,6 @@ def config_event_names(env: str, service: str, has_profile: bool) -> ConfigEvent
                             has_profile=has_profile)
 
 
-def _construct_id(service: str) -> str:
-    return "".join(p.capitalize() for p in service.split("-"))
-
-
 class ConfigPipelineStack(EnvironmentStack):
     """Per env: one KMS key, AppConfig app/env/strategy, and per service profile, secrets,
     topic + DLQ (+ its alarm) and event rules; `service_config[name]` is what the services
@@ -81,9 +78,26 @@ class ConfigPipelineStack(EnvironmentStack):
 
     def __init__(self, scope: Construct, env: EnvironmentSettings) -> None:
         super().__init__(scope, env)
-        p = env.pipeline
         trail_name = resource_name(env.name, PLATFORM, "config-trail")
-        self.key = KmsKey(self, "Key", KmsKeyProps(
+        self.key = self._key(env, trail_name)
+        self.trail = ConfigTrail(self, "Trail", ConfigTrailProps(
+            name=trail_name,
+            bucket_name=resource_name(env.name, PLATFORM, f"trail-{env.account_id}"),
+            account_id=env.account_id, region=env.region, kms_key_arn=self.key.arn,
+            multi_region=env.pipeline.trail_multi_region))
+        self.appconfig = self._appconfig(env)
+        self.service_config: dict[str, ServiceConfig] = {}
+        self.event_names: dict[str, ConfigEventNames] = {}
+        for spec in env.services:
+            self.service_config[spec.name] = self._add_service(env, spec)
+        TerraformOutput(self, "kms_key_arn", value=self.key.arn)
+        TerraformOutput(self, "appconfig_application_id", value=self.appconfig.application_id)
+        TerraformOutput(self, "appconfig_environment_id", value=self.appconfig.environment_id)
+
+    def _key(self, env: EnvironmentSettings, trail_name: str) -> KmsKey:
+        """The env key: secrets, topics and queues, AppConfig and the trail, each service
+        principal scoped to this account."""
+        return KmsKey(self, "Key", KmsKeyProps(
             alias=f"alias/{env.name}-{PLATFORM}-config", account_id=env.account_id,
             description=f"{env.name}: secrets, config-event topics and queues, AppConfig, trail",
             service_statements=(
@@ -93,67 +107,66 @@ class ConfigPipelineStack(EnvironmentStack):
                                        trail_arn(env.region, env.account_id, trail_name)),
                 via_services_statement(env.account_id, env.region, KEY_USERS_VIA),
             )))
-        self.trail = ConfigTrail(self, "Trail", ConfigTrailProps(
-            name=trail_name,
-            bucket_name=resource_name(env.name, PLATFORM, f"trail-{env.account_id}"),
-            account_id=env.account_id, region=env.region, kms_key_arn=self.key.arn,
-            multi_region=p.trail_multi_region))
-        self.appconfig = AppConfigApp(self, "AppConfig", AppConfigAppProps(
+
+    def _appconfig(self, env: EnvironmentSettings) -> AppConfigApp:
+        p = env.pipeline
+        return AppConfigApp(self, "AppConfig", AppConfigAppProps(
             application_name=resource_name(env.name, PLATFORM, "config"),
             environment_name=env.name,
             strategy_name=resource_name(env.name, PLATFORM, f"{p.deployment_strategy.value}"
                                         .replace("_", "-")),
             strategy=p.deployment_strategy, deployment_minutes=p.deployment_minutes,
-            bake_minutes=p.bake_minutes, account_id=env.account_id,
-            monitor_alarm_arns=p.appconfig_alarm_arns))
+            bake_minutes=p.bake_minutes, monitor_alarm_arns=p.appconfig_alarm_arns))
 
-        self.service_config: dict[str, ServiceConfigResources] = {}
-        self.event_names: dict[str, ConfigEventNames] = {}
-        for spec in env.services:
-            cid = _construct_id(spec.name)
-            names = self.event_names[spec.name] = config_event_names(
-                env.name, spec.name, spec.config_profile is not None)
-            profile_id = None
-            if spec.config_profile is not None:
-                profile = HostedProfile(self, f"{cid}Profile", self.appconfig, HostedProfileProps(
-                    name=f"{spec.name}-{spec.config_profile.name}",
-                    json_schema=spec.config_profile.json_schema,
-                    initial_content_json=spec.config_profile.initial_content_json,
-                    kms_key_arn=self.key.arn, type=spec.config_profile.type,
-                    description=f"{spec.name} runtime configuration"))
-                profile_id = profile.profile_id
-            secrets = ServiceSecrets(self, f"{cid}Secrets", ServiceSecretsProps(
-                env=env.name, service=spec.name, names=spec.secrets, kms_key_arn=self.key.arn,
-                recovery_window_days=p.secret_recovery_days))
-            topic = ConfigTopic(self, f"{cid}Topic", ConfigTopicProps(
-                topic_name=names.topic, dlq_name=names.dlq,
-                queue_name_prefix=resource_name(env.name, spec.name, AGENT_QUEUE_PURPOSE) + "-",
-                kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count))
-            rules = ServiceEventRules(self, f"{cid}Events", ServiceEventRulesProps(
-                env=env.name, service=spec.name, account_id=env.account_id, region=env.region,
-                topic_arn=topic.arn, dead_letter_arn=topic.dlq_arn,
-                secret_rule_name=names.secret_rule, deployment_rule_name=names.deployment_rule,
-                application_id=self.appconfig.application_id,
-                environment_id=self.appconfig.environment_id, profile_id=profile_id))
-            topic.allow_event_rules(rules.rule_arns)
-            DeadLetterAlarm(self, f"{cid}DeadLetterAlarm", DeadLetterAlarmProps(
-                alarm_name=resource_name(env.name, spec.name, "config-events-dlq-not-empty"),
-                queue_name=topic.dlq_name,
-                description=(f"{spec.name} config events failed (agent queue redrive or "
-                             "EventBridge delivery): see docs/config-pipeline.md"),
-                actions=(p.alarm_topic_arn,) if p.alarm_topic_arn else ()))
-            self.service_config[spec.name] = ServiceConfigResources(
-                service=spec.name, topic_arn=topic.arn, dlq_arn=topic.dlq_arn,
-                queue_name_prefix=topic.queue_name_prefix,
-                max_receive_count=topic.max_receive_count, kms_key_arn=self.key.arn,
-                application_id=self.appconfig.application_id,
-                environment_id=self.appconfig.environment_id, profile_id=profile_id,
-                secret_arns=dict(secrets.arns), agent_token_secret_arn=secrets.agent_token_arn)
-            prefix = spec.name.replace("-", "_")
-            TerraformOutput(self, f"{prefix}_topic_arn", value=topic.arn)
-            TerraformOutput(self, f"{prefix}_dlq_arn", value=topic.dlq_arn)
-            if profile_id is not None:
-                TerraformOutput(self, f"{prefix}_profile_id", value=profile_id)
-        TerraformOutput(self, "kms_key_arn", value=self.key.arn)
-        TerraformOutput(self, "appconfig_application_id", value=self.appconfig.application_id)
-        TerraformOutput(self, "appconfig_environment_id", value=self.appconfig.environment_id)
+    def _add_service(self, env: EnvironmentSettings, spec: ServiceSpec) -> ServiceConfig:
+        """The service's profile, secrets, topic + DLQ (+ its alarm) and event rules; what its
+        tasks get from them."""
+        p, cid = env.pipeline, pascal_case(spec.name)
+        names = self.event_names[spec.name] = config_event_names(
+            env.name, spec.name, spec.config_profile is not None)
+        profile = self._profile(spec)
+        secrets = ServiceSecrets(self, f"{cid}Secrets", ServiceSecretsProps(
+            env=env.name, service=spec.name, names=spec.secrets, kms_key_arn=self.key.arn,
+            recovery_window_days=p.secret_recovery_days))
+        topic = ConfigTopic(self, f"{cid}Topic", ConfigTopicProps(
+            topic_name=names.topic, dlq_name=names.dlq,
+            queue_name_prefix=resource_name(env.name, spec.name, AGENT_QUEUE_PURPOSE) + "-",
+            kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count))
+        rules = ServiceEventRules(self, f"{cid}Events", ServiceEventRulesProps(
+            env=env.name, service=spec.name, account_id=env.account_id, region=env.region,
+            topic=topic, secret_rule_name=names.secret_rule,
+            deployment_rule_name=names.deployment_rule,
+            profile=profile.ref if profile else None))
+        topic.allow_event_rules(rules.rule_arns)
+        DeadLetterAlarm(self, f"{cid}DeadLetterAlarm", DeadLetterAlarmProps(
+            alarm_name=resource_name(env.name, spec.name, "config-events-dlq-not-empty"),
+            queue_name=topic.dlq_name,
+            description=(f"{spec.name} config events failed (agent queue redrive or "
+                         "EventBridge delivery): see docs/config-pipeline.md"),
+            actions=(p.alarm_topic_arn,) if p.alarm_topic_arn else ()))
+        self._service_outputs(spec.name, topic, profile)
+        return ServiceConfig(
+            service=spec.name, account_id=env.account_id, region=env.region,
+            key_arn=self.key.arn, queues=topic.agent_queues,
+            token_secret_arn=secrets.agent_token_arn, secret_arns=secrets.arns,
+            profile=profile.ref if profile else None)
+
+    def _profile(self, spec: ServiceSpec) -> HostedProfile | None:
+        """The service's hosted profile, deployed once at creation; None without one."""
+        if spec.config_profile is None:
+            return None
+        c = spec.config_profile
+        return HostedProfile(self, f"{pascal_case(spec.name)}Profile", self.appconfig,
+                             HostedProfileProps(
+                                 name=f"{spec.name}-{c.name}", json_schema=c.json_schema,
+                                 initial_content_json=c.initial_content_json,
+                                 kms_key_arn=self.key.arn, type=c.type,
+                                 description=f"{spec.name} runtime configuration"))
+
+    def _service_outputs(self, service: str, topic: ConfigTopic,
+                         profile: HostedProfile | None) -> None:
+        prefix = service.replace("-", "_")
+        TerraformOutput(self, f"{prefix}_topic_arn", value=topic.arn)
+        TerraformOutput(self, f"{prefix}_dlq_arn", value=topic.dlq_arn)
+        if profile is not None:
+            TerraformOutput(self, f"{prefix}_profile_id", value=profile.profile_id)

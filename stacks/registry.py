@@ -13,12 +13,9 @@ from constructs import Construct
 
 from modules.container_repository import ContainerRepository, ContainerRepositoryProps
 from settings.images import built_images
+from settings.naming import pascal_case
 from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
-
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
 
 
 class RegistryStack(EnvironmentStack):
@@ -31,7 +28,7 @@ class RegistryStack(EnvironmentStack):
         super().__init__(scope, env)
         self.repositories: dict[str, ContainerRepository] = {}
         for build in built_images(env):
-            repository = ContainerRepository(self, f"Repository{_pascal(build.repository)}",
+            repository = ContainerRepository(self, f"Repository{pascal_case(build.repository)}",
                                              ContainerRepositoryProps(name=build.repository))
             repository.track_releases(build.tag_parameter, env.services_settings.image_tag)
             self.repositories[build.repository] = repository

@@ -2,7 +2,8 @@
 
 Services are data: this stack loops over `env.services`; adding a spec adds its task
 definition, service, roles, log group, SGs, autoscaling (and queue, target group, registry as
-the spec asks) with no code change.
+the spec asks) with no code change. The stack translates each spec into construct props and
+wires the constructs with their methods; the constructs never see the settings.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ from engine.core import TerraformOutput
 from engine.aws.data_aws_ssm_parameter import DataAwsSsmParameter
 from constructs import Construct
 
-from modules.dashboard import DashboardProps, EnvironmentDashboard, LoadBalancerMetrics
-from modules.ecs_service import EcsService, EcsServiceProps, ServiceConnectRef, WorkQueueRef
-from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps, target_group_name
+from modules.dashboard import DashboardProps, EnvironmentDashboard
+from modules.ecs_service import EcsService, EcsServiceProps, TaskPlacement
+from modules.load_balancer import (
+    AccessLogs,
+    AlbTarget,
+    LoadBalancer,
+    LoadBalancerProps,
+    target_group_name,
+)
 from modules.public_endpoint import PublicEndpoint, PublicEndpointProps
 from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
@@ -22,11 +29,12 @@ from modules.service_discovery import (
     ServiceDiscovery,
     ServiceDiscoveryProps,
 )
+from modules.task_definition import ConfigAgentSidecar, ContainerProps
 from modules.web_acl import WebAcl, WebAclProps
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
 from settings.images import CONFIG_AGENT_REPOSITORY, built_images
-from settings.naming import PLATFORM, resource_name
+from settings.naming import PLATFORM, pascal_case, resource_name
 from settings.schema import EnvironmentSettings
 from settings.services import ServiceSpec
 from stacks.base import EnvironmentStack
@@ -39,10 +47,6 @@ DISCOVERY_DOMAIN = "internal"
 """Cloud Map namespace is `<env>.internal`: services resolve `<service>.<env>.internal`."""
 
 
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("-"))
-
-
 class ServicesStack(EnvironmentStack):
     """ECS services (app + config-agent sidecar), autoscaling, ALB, Cloud Map for one env."""
 
@@ -52,33 +56,149 @@ class ServicesStack(EnvironmentStack):
                  cluster: ClusterStack, pipeline: ConfigPipelineStack,
                  registry: RegistryStack) -> None:
         super().__init__(scope, env)
-        settings = env.services_settings
         self.registry = registry
         self._builds = {build.repository: build for build in built_images(env)}
-        agent_image = settings.config_agent_image or self._built_image(CONFIG_AGENT_REPOSITORY)
-
+        self._agent_image = (env.services_settings.config_agent_image
+                             or self._built_image(CONFIG_AGENT_REPOSITORY))
         self.load_balancer = self._load_balancer(env, network)
-        namespace = ServiceDiscoveryProps(namespace=f"{env.name}.{DISCOVERY_DOMAIN}",
-                                          vpc_id=network.vpc_id)
-        self.discovery: ServiceDiscovery | None = None
-        self.service_connect: ServiceConnectNamespace | None = None
-        if settings.service_connect:
-            self.service_connect = ServiceConnectNamespace(self, "ServiceConnect", namespace)
-        elif any(s.service_discovery for s in env.services):
-            self.discovery = ServiceDiscovery(self, "ServiceDiscovery", namespace)
-
+        self._namespaces(env, network)
         self.services: dict[str, EcsService] = {}
         self.work_queues: dict[str, WorkQueue] = {}
         self.autoscaling: dict[str, ServiceAutoscaling] = {}
         self.alarms: dict[str, ServiceAlarms] = {}
         for spec in env.services:
-            self._add_service(env, spec, network, cluster, pipeline, agent_image)
+            self._add_service(spec, network, cluster, pipeline)
         # Second pass: a callee's rules reference its callers' SGs, which must all exist.
         for spec in env.services:
             for caller in spec.allow_from:
                 self.services[spec.name].allow_from(self.services[caller])
         self.dashboard = self._dashboard(env, cluster, pipeline)
+        self._outputs()
 
+    def _add_service(self, spec: ServiceSpec, network: NetworkStack, cluster: ClusterStack,
+                     pipeline: ConfigPipelineStack) -> None:
+        """The spec's service, wired to the ALB, its namespace and its database, with its
+        deployment alarms and autoscaling."""
+        work_queue = self._work_queue(spec)
+        architecture = service_architecture(spec, self.env.cluster)
+        service = EcsService(self, f"Service{pascal_case(spec.name)}", EcsServiceProps(
+            env=self.env.name, name=spec.name, cluster=cluster.ref,
+            placement=TaskPlacement(
+                vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                capacity_provider_strategy=cluster.strategies[architecture],
+                architecture=architecture),
+            container=self._container(spec),
+            agent=ConfigAgentSidecar(self._agent_image, pipeline.service_config[spec.name]),
+            desired_count=spec.desired_count, deployment=spec.deployment,
+            log_retention_days=self.env.services_settings.log_retention_days,
+            work_queue=work_queue))
+        if spec.load_balancer is not None:
+            self._fronting(spec).add_target(service)
+        if self.service_connect is not None:
+            service.enable_service_connect(self.service_connect)
+        elif spec.service_discovery:
+            service.enable_cloud_map(self._cloud_map())
+        if spec.database_port is not None:
+            service.add_database(spec.database_port)
+        self.services[spec.name] = service
+        self.alarms[spec.name] = self._alarms(spec, service, work_queue)
+        self.autoscaling[spec.name] = self._autoscale(spec, service, work_queue)
+
+    def _container(self, spec: ServiceSpec) -> ContainerProps:
+        """The spec's app container; with Service Connect a discoverable service names its
+        port, which the namespace then serves."""
+        serves = self.service_connect is not None and spec.service_discovery
+        return ContainerProps(
+            image=spec.image or self._built_image(spec.name), cpu=spec.cpu, memory=spec.memory,
+            port=spec.container_port, port_name=spec.name if serves else None,
+            environment=spec.environment, health_check=spec.health_check, command=spec.command,
+            entry_point=spec.entry_point, files_path=spec.config_files_path)
+
+    def _work_queue(self, spec: ServiceSpec) -> WorkQueue | None:
+        if not spec.work_queue:
+            return None
+        queue = self.work_queues[spec.name] = WorkQueue(
+            self, f"WorkQueue{pascal_case(spec.name)}", WorkQueueProps(
+                name=resource_name(self.env.name, spec.name, "jobs"),
+                max_receive_count=self.env.pipeline.dlq_max_receive_count))
+        return queue
+
+    def _fronting(self, spec: ServiceSpec) -> LoadBalancer:
+        """The ALB in front of a spec with a load_balancer (there is one whenever one has)."""
+        assert self.load_balancer is not None, f"{spec.name}: no ALB was built"
+        return self.load_balancer
+
+    def _cloud_map(self) -> ServiceDiscovery:
+        assert self.discovery is not None, "no Cloud Map namespace was built"
+        return self.discovery
+
+    def _alarms(self, spec: ServiceSpec, service: EcsService,
+                work_queue: WorkQueue | None) -> ServiceAlarms:
+        """The alarms its deployments roll back on: every service's, its ALB's, its queue's."""
+        topic = self.env.pipeline.alarm_topic_arn
+        alarms = ServiceAlarms(self, f"Alarms{pascal_case(spec.name)}", ServiceAlarmsProps(
+            service=service, thresholds=spec.alarms, actions=(topic,) if topic else ()))
+        if spec.load_balancer is not None:
+            alarms.watch_target_groups(self._fronting(spec).metrics(spec.name))
+        if work_queue is not None:
+            alarms.watch_queue(work_queue)
+        service.enable_deployment_alarms(alarms.alarm_names)
+        return alarms
+
+    def _autoscale(self, spec: ServiceSpec, service: EcsService,
+                   work_queue: WorkQueue | None) -> ServiceAutoscaling:
+        sc = spec.scaling
+        scaling = ServiceAutoscaling(
+            self, f"Autoscaling{pascal_case(spec.name)}", ServiceAutoscalingProps(
+                service=service, min_tasks=sc.min_tasks, max_tasks=sc.max_tasks,
+                cpu_target_percent=sc.cpu_target_percent,
+                memory_target_percent=sc.memory_target_percent))
+        if sc.queue_scaling and work_queue is not None:
+            scaling.scale_on_backlog(work_queue, sc.backlog_per_task)
+        if sc.requests_per_target is not None and spec.load_balancer is not None:
+            scaling.scale_on_requests(self._fronting(spec).metrics(spec.name),
+                                      sc.requests_per_target)
+        off = self.env.services_settings.off_hours
+        if off is not None:
+            # Backlog per task divides by running tasks: a queue worker keeps one.
+            floor = 1 if sc.queue_scaling else 0
+            scaling.scale_on_schedule(scale_in_at=off.scale_in_at, scale_out_at=off.scale_out_at,
+                                      timezone=off.timezone,
+                                      off_hours_min_tasks=max(off.min_tasks, floor))
+        return scaling
+
+    def _namespaces(self, env: EnvironmentSettings, network: NetworkStack) -> None:
+        """`<env>.internal`: an HTTP namespace for Service Connect, or a private DNS namespace
+        when some service is discoverable; neither otherwise."""
+        namespace = ServiceDiscoveryProps(namespace=f"{env.name}.{DISCOVERY_DOMAIN}",
+                                          vpc_id=network.vpc_id)
+        self.discovery: ServiceDiscovery | None = None
+        self.service_connect: ServiceConnectNamespace | None = None
+        if env.services_settings.service_connect:
+            self.service_connect = ServiceConnectNamespace(self, "ServiceConnect", namespace)
+        elif any(s.service_discovery for s in env.services):
+            self.discovery = ServiceDiscovery(self, "ServiceDiscovery", namespace)
+
+    def _dashboard(self, env: EnvironmentSettings, cluster: ClusterStack,
+                   pipeline: ConfigPipelineStack) -> EnvironmentDashboard:
+        """`<env>-platform-overview`: the cluster, then each service, then the config events."""
+        dashboard = EnvironmentDashboard(self, "Dashboard", DashboardProps(
+            name=resource_name(env.name, PLATFORM, "overview"), region=env.region))
+        dashboard.add_cluster(cluster.cluster_name, cluster.capacity_provider_names)
+        for spec in env.services:
+            queue = self.work_queues.get(spec.name)
+            dashboard.add_service(
+                self.services[spec.name].name, cluster.cluster_name,
+                load_balancer=(self._fronting(spec).metrics(spec.name)
+                               if spec.load_balancer is not None else None),
+                queue_name=queue.name if queue is not None else None,
+                alarm_arns=self.alarms[spec.name].alarm_arns)
+        events = [pipeline.event_names[spec.name] for spec in env.services]
+        dashboard.add_config_events([e.dlq for e in events], [e.topic for e in events],
+                                    [rule for e in events for rule in e.rules])
+        return dashboard
+
+    def _outputs(self) -> None:
         if self.load_balancer is not None:
             TerraformOutput(self, "alb_dns_name", value=self.load_balancer.dns_name)
         if self.endpoint is not None:
@@ -95,32 +215,11 @@ class ServicesStack(EnvironmentStack):
         if databases:
             TerraformOutput(self, "database_security_group_ids", value=databases)
 
-    def _dashboard(self, env: EnvironmentSettings, cluster: ClusterStack,
-                   pipeline: ConfigPipelineStack) -> EnvironmentDashboard:
-        """`<env>-platform-overview`: the cluster, then each service, then the config events."""
-        dashboard = EnvironmentDashboard(self, "Dashboard", DashboardProps(
-            name=resource_name(env.name, PLATFORM, "overview"), region=env.region))
-        dashboard.add_cluster(cluster.cluster_name, cluster.capacity_provider_names)
-        lb = self.load_balancer
-        for spec in env.services:
-            queue = self.work_queues.get(spec.name)
-            dashboard.add_service(
-                self.services[spec.name].name, cluster.cluster_name,
-                load_balancer=(LoadBalancerMetrics(lb.arn_suffix,
-                                                   lb.target_group_suffixes(spec.name))
-                               if lb is not None and spec.load_balancer is not None else None),
-                queue_name=queue.name if queue is not None else None,
-                alarm_arns=self.alarms[spec.name].alarm_arns)
-        events = [pipeline.event_names[spec.name] for spec in env.services]
-        dashboard.add_config_events([e.dlq for e in events], [e.topic for e in events],
-                                    [rule for e in events for rule in e.rules])
-        return dashboard
-
     def _built_image(self, repository: str) -> str:
         """`<repository url>:<released tag>`, the tag read at plan time from the image's release
         parameter: a release changes the task definition in this stack's plan, not behind it."""
         build = self._builds[repository]
-        tag = DataAwsSsmParameter(self, f"ReleasedTag{_pascal(repository)}",
+        tag = DataAwsSsmParameter(self, f"ReleasedTag{pascal_case(repository)}",
                                   name=build.tag_parameter)
         return self.registry.image(repository, tag.insecure_value)
 
@@ -148,93 +247,26 @@ class ServicesStack(EnvironmentStack):
                 log_retention_days=settings.log_retention_days,
                 block_anonymous_ips=settings.waf.block_anonymous_ips))
         lb = LoadBalancer(self, "LoadBalancer", LoadBalancerProps(
-            name=name, account_id=env.account_id,
-            vpc_id=network.vpc_id, subnet_ids=network.public_subnet_ids,
-            targets=tuple(AlbTarget(
-                name=s.name, target_group_name=target_group_name(env.name, s.name),
-                port=s.container_port, health_check_path=s.health_check_path,
-                alternate_target_group_name=(target_group_name(env.name, f"{s.name}-alt")
-                                             if s.deployment.shifts_traffic else None),
-                test_listener=s.deployment.test_listener) for s in fronted),
+            name=name, vpc_id=network.vpc_id, subnet_ids=network.public_subnet_ids,
+            targets=tuple(_alb_target(env.name, s) for s in fronted),
             allowed_cidrs=cidrs, certificate_arns=certificates,
             deletion_protection=settings.alb_deletion_protection,
-            access_logs_bucket_name=(
-                resource_name(env.name, PLATFORM, f"alb-logs-{env.account_id}")
-                if settings.alb_access_logs else None),
+            access_logs=(AccessLogs(resource_name(env.name, PLATFORM,
+                                                  f"alb-logs-{env.account_id}"), env.account_id)
+                         if settings.alb_access_logs else None),
             web_acl=self.web_acl))
         if self.endpoint is not None:
             self.endpoint.point_at(lb.dns_name, lb.zone_id)
         return lb
 
-    def _add_service(self, env: EnvironmentSettings, spec: ServiceSpec, network: NetworkStack,
-                     cluster: ClusterStack, pipeline: ConfigPipelineStack,
-                     agent_image: str) -> None:
-        settings = env.services_settings
-        pascal = _pascal(spec.name)
-        work_queue = None
-        if spec.work_queue:
-            work_queue = WorkQueue(self, f"WorkQueue{pascal}", WorkQueueProps(
-                name=resource_name(env.name, spec.name, "jobs"),
-                max_receive_count=env.pipeline.dlq_max_receive_count))
-            self.work_queues[spec.name] = work_queue
-        lb = self.load_balancer if spec.load_balancer is not None else None
-        image = spec.image or self._built_image(spec.name)
-        architecture = service_architecture(spec, env.cluster)
-        service = EcsService(self, f"Service{pascal}", EcsServiceProps(
-            env=env.name, account_id=env.account_id, region=env.region, spec=spec,
-            image=image, agent_image=agent_image, cluster_arn=cluster.cluster_arn,
-            cluster_name=cluster.cluster_name,
-            capacity_provider_strategy=cluster.strategies[architecture],
-            architecture=architecture, vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids, config=pipeline.service_config[spec.name],
-            log_retention_days=settings.log_retention_days,
-            ecs_exec=cluster.exec_access,
-            work_queue=(WorkQueueRef(arn=work_queue.arn, url=work_queue.url)
-                        if work_queue else None),
-            target_group_arn=lb.target_groups[spec.name].arn if lb else None,
-            alb_security_group_id=lb.security_group_id if lb else None,
-            registry_arn=(self.discovery.register(spec.name)
-                          if self.discovery and spec.service_discovery else None),
-            service_connect=(ServiceConnectRef(self.service_connect.arn,
-                                               self.service_connect.namespace_name)
-                             if self.service_connect else None),
-            traffic_shift=(lb.traffic_shift(spec.name)
-                           if lb and spec.deployment.shifts_traffic else None),
-            depends_on=lb.dependables() if lb else ()))
-        if lb is not None:
-            lb.allow_to_service(spec.name, service.security_group_id, spec.container_port)
-        alarms = ServiceAlarms(self, f"Alarms{pascal}", ServiceAlarmsProps(
-            name=service.name, cluster_name=cluster.cluster_name, thresholds=spec.alarms,
-            actions=(env.pipeline.alarm_topic_arn,) if env.pipeline.alarm_topic_arn else ()))
-        if lb is not None:
-            alarms.watch_target_groups(lb.arn_suffix, lb.target_group_suffixes(spec.name))
-        if work_queue is not None:
-            alarms.watch_queue(work_queue.name)
-        service.enable_deployment_alarms(alarms.alarm_names)
-        self.alarms[spec.name] = alarms
-        self.services[spec.name] = service
-        self.autoscaling[spec.name] = self._autoscale(env, spec, service, cluster, work_queue)
 
-    def _autoscale(self, env: EnvironmentSettings, spec: ServiceSpec, service: EcsService,
-                   cluster: ClusterStack, work_queue: WorkQueue | None) -> ServiceAutoscaling:
-        sc = spec.scaling
-        props = ServiceAutoscalingProps(
-            name=service.name, cluster_name=cluster.cluster_name,
-            service_name=service.service_name, min_tasks=sc.min_tasks, max_tasks=sc.max_tasks,
-            cpu_target_percent=sc.cpu_target_percent,
-            memory_target_percent=sc.memory_target_percent)
-        scaling = ServiceAutoscaling(self, f"Autoscaling{_pascal(spec.name)}", props)
-        if sc.queue_scaling and work_queue is not None:
-            scaling.scale_on_backlog(work_queue.name, sc.backlog_per_task)
-        if sc.requests_per_target is not None and self.load_balancer is not None:
-            scaling.scale_on_requests(self.load_balancer.arn_suffix,
-                                      self.load_balancer.target_group_suffixes(spec.name),
-                                      sc.requests_per_target)
-        off = env.services_settings.off_hours
-        if off is not None:
-            # Backlog per task divides by running tasks: a queue worker keeps one.
-            floor = 1 if sc.queue_scaling else 0
-            scaling.scale_on_schedule(scale_in_at=off.scale_in_at, scale_out_at=off.scale_out_at,
-                                      timezone=off.timezone,
-                                      off_hours_min_tasks=max(off.min_tasks, floor))
-        return scaling
+def _alb_target(env: str, spec: ServiceSpec) -> AlbTarget:
+    """A fronted spec's target: its port and health check path; a traffic-shifting spec also
+    gets an alternate target group `<env>-<service>-alt` and its test listener, if any."""
+    assert spec.container_port is not None and spec.health_check_path is not None
+    return AlbTarget(
+        name=spec.name, target_group_name=target_group_name(env, spec.name),
+        port=spec.container_port, health_check_path=spec.health_check_path,
+        alternate_target_group_name=(target_group_name(env, f"{spec.name}-alt")
+                                     if spec.deployment.shifts_traffic else None),
+        test_listener=spec.deployment.test_listener)

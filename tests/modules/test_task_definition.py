@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from modules.service_config import ServiceConfig, secret_variable
 from modules.task_definition import (
     AGENT_CONTAINER,
     AGENT_URL,
-    ContainerInputs,
+    ConfigAgentSidecar,
+    ContainerProps,
     container_definitions,
     container_definitions_json,
-    secret_variable,
     task_cpu,
     task_memory,
 )
 from settings.services import CONFIG_AGENT_PORT, WEB, WORKER
+from tests.modules.refs import SERVICE_CONFIG as CONFIG
+
+APP = ContainerProps(image="nginx:1", cpu=256, memory=512, port=8080,
+                     environment={"LOG_LEVEL": "info"}, health_check=WEB.health_check)
 
 
-def _inputs(**changes) -> ContainerInputs:
-    base = dict(
-        service="web", app_image="nginx:1", agent_image="repo/config-agent:1", cpu=256,
-        memory=512, region="us-west-2", log_group="/ecs/dev-web", container_port=8080,
-        environment={"LOG_LEVEL": "info"}, health_check=WEB.health_check,
-        config_topic_arn="arn:topic", queue_name_prefix="dev-web-cfg-", dlq_arn="arn:dlq",
-        max_receive_count=3, queue_kms_key_arn="arn:key",
-        application_id="app1", environment_id="env1",
-        profile_id="prof1", secret_arns={"db-password": "arn:db", "api-key": "arn:api"},
-        agent_token_secret_arn="arn:token")
-    base.update(changes)
-    return ContainerInputs(**base)
+def _definitions(app: ContainerProps = APP, config: ServiceConfig = CONFIG,
+                 work_queue_url: str | None = None) -> list[dict]:
+    return container_definitions("web", app, ConfigAgentSidecar("repo/config-agent:1", config),
+                                 "/ecs/dev-web", "us-west-2", work_queue_url)
 
 
 def _env(container: dict) -> dict[str, str]:
@@ -38,7 +36,7 @@ def _env(container: dict) -> dict[str, str]:
 
 
 def test_app_depends_on_a_healthy_essential_sidecar():
-    app, agent = container_definitions(_inputs())
+    app, agent = _definitions()
     assert (app["name"], agent["name"]) == ("web", AGENT_CONTAINER)
     assert app["essential"] and agent["essential"]
     assert app["dependsOn"] == [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}]
@@ -49,7 +47,7 @@ def test_app_depends_on_a_healthy_essential_sidecar():
 
 
 def test_both_containers_log_to_the_same_group_with_their_own_prefix():
-    app, agent = container_definitions(_inputs())
+    app, agent = _definitions()
     for container, prefix in ((app, "web"), (agent, AGENT_CONTAINER)):
         assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
             "awslogs-group": "/ecs/dev-web", "awslogs-region": "us-west-2",
@@ -57,7 +55,7 @@ def test_both_containers_log_to_the_same_group_with_their_own_prefix():
 
 
 def test_agent_gets_the_contract_variables_and_the_token_as_a_secret():
-    _, agent = container_definitions(_inputs())
+    _, agent = _definitions()
     assert _env(agent) == {
         "CONFIG_AGENT_TOPIC_ARN": "arn:topic",
         "CONFIG_AGENT_QUEUE_PREFIX": "dev-web-cfg-",
@@ -76,7 +74,7 @@ def test_agent_gets_the_contract_variables_and_the_token_as_a_secret():
 
 
 def test_app_gets_identifiers_only_and_the_token():
-    app, _ = container_definitions(_inputs(work_queue_url="https://sqs/jobs"))
+    app, _ = _definitions(work_queue_url="https://sqs/jobs")
     env = _env(app)
     assert env["CONFIG_AGENT_URL"] == AGENT_URL
     assert env["LOG_LEVEL"] == "info"
@@ -91,21 +89,31 @@ def test_app_gets_identifiers_only_and_the_token():
     assert names == sorted(names), "stable order: no spurious task definition revisions"
 
 
-def test_no_profile_no_port_no_health_check_no_token():
-    app, agent = container_definitions(_inputs(
-        profile_id=None, container_port=None, health_check=None, secret_arns={},
-        agent_token_secret_arn=None))
+def test_no_profile_no_port_no_health_check_no_secrets_but_always_the_token():
+    app, agent = _definitions(replace(APP, port=None, health_check=None),
+                              replace(CONFIG, profile=None, secret_arns={}))
     assert not any(k.startswith("CONFIG_AGENT_APPCONFIG") for k in _env(agent))
-    assert not any(k.startswith("APPCONFIG_") for k in _env(app))
+    assert not any(k.startswith(("APPCONFIG_", "SECRET_ARN_")) for k in _env(app))
     assert _env(agent)["CONFIG_AGENT_SECRET_IDS"] == ""
     assert "portMappings" not in app and "healthCheck" not in app
-    assert app["secrets"] == [] and agent["secrets"] == []
+    token = [{"name": "CONFIG_AGENT_TOKEN", "valueFrom": "arn:token"}]
+    assert app["secrets"] == token and agent["secrets"] == token
+
+
+def test_a_named_port_is_an_http_port_mapping_and_needs_a_port():
+    app, _ = _definitions(replace(APP, port_name="web"))
+    assert app["portMappings"] == [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp",
+                                    "name": "web", "appProtocol": "http"}]
+    with pytest.raises(ValueError, match="port name 'web' needs a port"):
+        replace(APP, port=None, port_name="web")
 
 
 def test_json_round_trips_and_task_size_includes_the_sidecar():
-    i = _inputs()
-    assert json.loads(container_definitions_json(i)) == container_definitions(i)
-    app, agent = container_definitions(i)
+    as_json = container_definitions_json("web", APP, ConfigAgentSidecar("agent:1", CONFIG),
+                                         "/ecs/dev-web", "us-west-2")
+    assert json.loads(as_json) == container_definitions(
+        "web", APP, ConfigAgentSidecar("agent:1", CONFIG), "/ecs/dev-web", "us-west-2")
+    app, agent = _definitions()
     assert task_cpu(WORKER.cpu) == WORKER.cpu + agent["cpu"]
     assert task_memory(WORKER.memory) == WORKER.memory + agent["memory"]
 
@@ -117,20 +125,18 @@ def test_secret_variable_names(short, var):
 
 
 def test_config_files_share_a_task_volume_written_by_the_agent_read_only_for_the_app():
-    app, agent = container_definitions(_inputs(config_files_path="/etc/app/config"))
+    app, agent = _definitions(replace(APP, files_path="/etc/app/config"))
     assert agent["mountPoints"] == [{"sourceVolume": "config-files",
                                      "containerPath": "/run/config-agent", "readOnly": False}]
     assert app["mountPoints"] == [{"sourceVolume": "config-files",
                                    "containerPath": "/etc/app/config", "readOnly": True}]
     assert _env(agent)["CONFIG_AGENT_OUTPUT_DIR"] == "/run/config-agent"
-    plain_app, plain_agent = container_definitions(_inputs())
+    plain_app, plain_agent = _definitions()
     assert "mountPoints" not in plain_app and "mountPoints" not in plain_agent
     assert "CONFIG_AGENT_OUTPUT_DIR" not in _env(plain_agent)
 
 
 def test_task_definition_declares_the_volume_only_when_files_are_asked_for(tmp_path):
-    from dataclasses import replace
-
     from main import build_app
     from settings.environments import select
     from tests.synth_helpers import SynthOutput

@@ -66,7 +66,8 @@ class Sidecar:
             self.queue, CONFIG_AGENT_SECRET_IDS=",".join(s["ARN"] for s in secrets.values()),
             CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
             CONFIG_AGENT_APPCONFIG_PROFILE=prof)
-        # As modules/task_definition.app_environment sets them (URL: this agent's free port).
+        # As modules/task_definition.app_container sets them, with ServiceConfig.app_environment
+        # (URL: this agent's free port).
         self.app_env = {
             "CONFIG_AGENT_URL": f"http://127.0.0.1:{self.agent.port}",
             "CONFIG_AGENT_TOKEN": TOKEN, "APPCONFIG_APPLICATION_ID": app,

@@ -7,7 +7,13 @@ from dataclasses import replace
 import pytest
 
 from settings.environments import ENVIRONMENTS, select
-from settings.naming import config_path, log_group_name, resource_name, state_key
+from settings.naming import (
+    config_path,
+    log_group_name,
+    pascal_case,
+    resource_name,
+    state_key,
+)
 from settings.schema import (
     ClusterSettings,
     DeploymentStrategy,
@@ -349,6 +355,16 @@ def test_naming_helpers_follow_the_conventions():
     assert state_key("ecs-cdktf/", "dev", "network") == "ecs-cdktf/dev/network.tfstate"
     with pytest.raises(ValueError, match="service 'Web'"):
         resource_name("dev", "Web", "x")
+
+
+@pytest.mark.parametrize("name,construct_id", [
+    ("web", "Web"), ("config-agent", "ConfigAgent"), ("api_key2", "ApiKey2"),
+    ("db-password", "DbPassword"), ("ecr.api", "EcrApi"), ("ecs-telemetry", "EcsTelemetry")])
+def test_construct_ids_are_the_pascal_case_of_service_secret_and_endpoint_names(name,
+                                                                                construct_id):
+    """One helper for every id part: services and repositories use `-`, secrets also `_`,
+    VPC endpoint services `.`; an id must never change for a name (it is the address)."""
+    assert pascal_case(name) == construct_id
 
 
 def test_readme_environment_table_matches_the_settings():

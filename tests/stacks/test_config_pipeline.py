@@ -154,8 +154,7 @@ def test_rollback_alarms_become_environment_monitors_with_a_scoped_role():
     stack = TerraformStack(Testing.app(), "appconfig-monitors")
     AppConfigApp(stack, "App", AppConfigAppProps(
         application_name="dev-platform-config", environment_name="dev", strategy_name="s",
-        strategy=DeploymentStrategy.ALL_AT_ONCE, account_id="111111111111",
-        monitor_alarm_arns=(alarm,)))
+        strategy=DeploymentStrategy.ALL_AT_ONCE, monitor_alarm_arns=(alarm,)))
     doc = json.loads(Testing.synth(stack))
     resources = doc["resource"]
     ((role_id, role),) = resources["aws_iam_role"].items()
@@ -556,18 +555,21 @@ def test_service_config_contract_is_built_from_references(tmp_path):
     assert set(stack.service_config) == {s.name for s in dev.services}
     for spec in dev.services:
         res = stack.service_config[spec.name]
-        assert res.service == spec.name
-        assert set(res.secret_arns) == set(spec.secrets)
-        assert res.queue_name_prefix == f"dev-{spec.name}-cfg-"
-        assert res.max_receive_count == dev.pipeline.dlq_max_receive_count
-        values = [res.topic_arn, res.dlq_arn, res.kms_key_arn, res.application_id,
-                  res.environment_id, res.agent_token_secret_arn, *res.secret_arns.values()]
+        assert (res.service, res.account_id, res.region) == (spec.name, dev.account_id,
+                                                             dev.region)
+        assert list(res.secret_arns) == list(spec.secrets)
+        assert res.queues.queue_name_prefix == f"dev-{spec.name}-cfg-"
+        assert res.queues.max_receive_count == dev.pipeline.dlq_max_receive_count
+        values = [res.queues.topic_arn, res.queues.dlq_arn, res.key_arn, res.token_secret_arn,
+                  *res.secret_arns.values()]
         if spec.config_profile is not None:
-            values.append(res.profile_id)
+            values += [res.profile.application_id, res.profile.environment_id,
+                       res.profile.profile_id]
         else:
-            assert res.profile_id is None
+            assert res.profile is None
         assert all(Token.is_unresolved(v) for v in values), res
     web, worker = stack.service_config["web"], stack.service_config["worker"]
-    assert web.topic_arn != worker.topic_arn and web.dlq_arn != worker.dlq_arn
-    assert web.profile_id != worker.profile_id
-    assert web.kms_key_arn == worker.kms_key_arn
+    assert web.queues.topic_arn != worker.queues.topic_arn
+    assert web.queues.dlq_arn != worker.queues.dlq_arn
+    assert web.profile.profile_id != worker.profile.profile_id
+    assert web.key_arn == worker.key_arn

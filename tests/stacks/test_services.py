@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from modules.task_definition import AGENT_CONTAINER, secret_variable
+from modules.service_config import secret_variable
+from modules.task_definition import AGENT_CONTAINER
 from settings.capacity import GRAVITON, ON_DEMAND, SPOT, service_architecture, strategies
 from settings.environments import ENVIRONMENTS
 from settings.naming import log_group_name
