@@ -95,6 +95,26 @@ def _token_secret(config: ServiceConfig) -> list[dict[str, str]]:
     return [{"name": TOKEN_VARIABLE, "valueFrom": config.token_secret_arn}]
 
 
+def agent_variables(config: ServiceConfig, region: str, files: bool = False) -> dict[str, str]:
+    """The sidecar's variables: its config (`ServiceConfig.agent_environment`), port and region;
+    with `files`, the directory it writes every value to."""
+    env = {**config.agent_environment(), contract.PORT_VARIABLE: str(CONFIG_AGENT_PORT),
+           "AWS_REGION": region, "PYTHONDONTWRITEBYTECODE": "1"}
+    if files:
+        env[contract.OUTPUT_DIR_VARIABLE] = AGENT_OUTPUT_DIR
+    return env
+
+
+def app_variables(own: Mapping[str, str], config: ServiceConfig, region: str,
+                  work_queue_url: str | None = None) -> dict[str, str]:
+    """The app's variables: its own settings plus identifiers (never values) of its resources."""
+    env = {**own, "CONFIG_AGENT_URL": AGENT_URL, "AWS_REGION": region,
+           **config.app_environment()}
+    if work_queue_url is not None:
+        env["WORK_QUEUE_URL"] = work_queue_url
+    return env
+
+
 def agent_container(agent: ConfigAgentSidecar, log_group: str, region: str,
                     files: bool = False) -> dict[str, Any]:
     """The essential `config-agent` sidecar with its own health check and read-only root.
@@ -103,10 +123,7 @@ def agent_container(agent: ConfigAgentSidecar, log_group: str, region: str,
     it to the topic and reads its task id and cluster from ECS task metadata (v4, set by ECS).
     With `files` it also writes every value to the task's config volume.
     """
-    env = {**agent.config.agent_environment(), contract.PORT_VARIABLE: str(CONFIG_AGENT_PORT),
-           "AWS_REGION": region, "PYTHONDONTWRITEBYTECODE": "1"}
-    if files:
-        env[contract.OUTPUT_DIR_VARIABLE] = AGENT_OUTPUT_DIR
+    env = agent_variables(agent.config, region, files)
     container: dict[str, Any] = {
         "name": AGENT_CONTAINER, "image": agent.image, "essential": True,
         "cpu": AGENT_CPU, "memory": AGENT_MEMORY,
@@ -125,10 +142,7 @@ def app_container(name: str, app: ContainerProps, config: ServiceConfig, log_gro
                   region: str, work_queue_url: str | None = None) -> dict[str, Any]:
     """The application container; starts only once the sidecar reports HEALTHY. Its variables
     are its own settings plus identifiers (never values) of its resources."""
-    env = {**app.environment, "CONFIG_AGENT_URL": AGENT_URL, "AWS_REGION": region,
-           **config.app_environment()}
-    if work_queue_url is not None:
-        env["WORK_QUEUE_URL"] = work_queue_url
+    env = app_variables(app.environment, config, region, work_queue_url)
     container: dict[str, Any] = {
         "name": name, "image": app.image, "essential": True,
         "cpu": app.cpu, "memory": app.memory,

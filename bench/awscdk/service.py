@@ -21,15 +21,15 @@ from constructs import Construct
 from bench.awscdk.base import pascal, retention
 from bench.awscdk.config_stack import ServiceConfig
 from bench.awscdk.envs import EnvPlan
+from modules import service_config
 from modules.task_definition import (
     AGENT_CONTAINER,
     AGENT_CPU,
     AGENT_HEALTH_CHECK,
     AGENT_MEMORY,
     TOKEN_VARIABLE,
-    ContainerInputs,
-    agent_environment,
-    app_environment,
+    agent_variables,
+    app_variables,
 )
 from settings.naming import log_group_name, resource_name
 from settings.services import HealthCheck, ServiceSpec
@@ -118,18 +118,18 @@ class Service(Construct):
         task = ecs.Ec2TaskDefinition(self, "Task", family=resource_name(env.name, spec.name,
                                                                           "task"),
                                      network_mode=ecs.NetworkMode.AWS_VPC)
-        strings = ContainerInputs(
-            service=spec.name, app_image="", agent_image="", cpu=spec.cpu, memory=spec.memory,
-            region=env.region, log_group=log_group.log_group_name,
-            container_port=spec.container_port, environment=spec.environment,
-            config_topic_arn=cfg.topic.topic_arn,
-            queue_name_prefix=resource_name(env.name, spec.name, "cfg") + "-",
-            dlq_arn=cfg.dlq.queue_arn, max_receive_count=env.pipeline.dlq_max_receive_count,
-            queue_kms_key_arn=cfg.key.key_arn, application_id=cfg.application_id,
-            environment_id=cfg.environment_id,
-            profile_id=cfg.profile.configuration_profile_id if cfg.profile else None,
+        strings = service_config.ServiceConfig(
+            service=spec.name, account_id=env.account, region=env.region, key_arn=cfg.key.key_arn,
+            queues=service_config.AgentQueues(
+                topic_arn=cfg.topic.topic_arn, dlq_arn=cfg.dlq.queue_arn,
+                queue_name_prefix=resource_name(env.name, spec.name, "cfg") + "-",
+                max_receive_count=env.pipeline.dlq_max_receive_count),
+            token_secret_arn=cfg.agent_token.secret_arn,
             secret_arns={name: s.secret_arn for name, s in cfg.secrets.items()},
-            work_queue_url=self.queue.queue_url if self.queue else None)
+            profile=service_config.ProfileRef(
+                application_id=cfg.application_id, environment_id=cfg.environment_id,
+                profile_id=cfg.profile.configuration_profile_id) if cfg.profile else None)
+        work_queue_url = self.queue.queue_url if self.queue else None
         # Secrets by ARN: a grant on the config stack's own Secret would also add this stack's
         # roles to that stack's key policy (via secretsmanager), a cycle between the stacks.
         self.secrets = [secretsmanager.Secret.from_secret_complete_arn(
@@ -138,7 +138,8 @@ class Service(Construct):
         token = {TOKEN_VARIABLE: ecs.Secret.from_secrets_manager(self.secrets[-1])}
         app = task.add_container(
             "App", container_name=spec.name, image=inputs.app_image, cpu=spec.cpu,
-            memory_limit_mib=spec.memory, environment=app_environment(strings), secrets=token,
+            memory_limit_mib=spec.memory, environment=app_variables(
+                spec.environment, strings, env.region, work_queue_url), secrets=token,
             essential=True, command=list(spec.command) or None,
             entry_point=list(spec.entry_point) or None,
             health_check=_health_check(spec.health_check) if spec.health_check else None,
@@ -147,7 +148,7 @@ class Service(Construct):
             logging=ecs.LogDrivers.aws_logs(stream_prefix=spec.name, log_group=log_group))
         agent = task.add_container(
             "Agent", container_name=AGENT_CONTAINER, image=inputs.agent_image, cpu=AGENT_CPU,
-            memory_limit_mib=AGENT_MEMORY, environment=agent_environment(strings),
+            memory_limit_mib=AGENT_MEMORY, environment=agent_variables(strings, env.region),
             secrets=token, essential=True, readonly_root_filesystem=True,
             health_check=_health_check(AGENT_HEALTH_CHECK),
             logging=ecs.LogDrivers.aws_logs(stream_prefix=AGENT_CONTAINER, log_group=log_group))

@@ -67,3 +67,20 @@ def test_the_app_has_our_stack_kinds():
                                                  for t in node.targets] == ["kind"]:
                 kinds.add(ast.literal_eval(node.value))
     assert kinds == set(STACKS_IN_DEPLOY_ORDER)
+
+
+def test_what_the_app_imports_from_the_project_exists():
+    """The app runs only in its own venv (never in CI), so a project rename would break it
+    unseen: every name it imports from our packages must still be there."""
+    import importlib
+
+    missing = []
+    for path in sorted(APP.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and node.module
+                    and node.module.split(".")[0] in {"modules", "settings", "config_agent"}):
+                module = importlib.import_module(node.module)
+                missing += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                            if not hasattr(module, a.name)
+                            and importlib.util.find_spec(f"{node.module}.{a.name}") is None]
+    assert not missing
