@@ -8,8 +8,9 @@ import os
 import stat
 import time
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import get, secret_json
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 

@@ -13,7 +13,8 @@ import pytest
 from config_agent.backup import Backup
 from config_agent.settings import ProfileRef, Settings, SettingsError
 from config_agent.sources import ConfigValue, SecretValue
-from tests.config_agent.conftest import fanout_env, get, secret_json, wait_for
+from devtools.wait import wait_for
+from tests.config_agent.conftest import fanout_env, get, secret_json
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 REF = ProfileRef("app1", "env1", "main")

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from config_agent import contract
-from tests import event_samples as ev
-from tests.config_agent.conftest import fanout_env, get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import fanout_env, get, secret_json
 from tests.event_pattern import matches
 
 ROOT = Path(__file__).resolve().parents[2]

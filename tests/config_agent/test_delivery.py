@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import fanout_env, get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import fanout_env, get, secret_json
 
 SLOW_SQS = {"CONFIG_AGENT_VISIBILITY_TIMEOUT": "30"}
 PATIENT = {"CONFIG_AGENT_AWS_TIMEOUT_SECONDS": "30"}  # a held call waits instead of timing out

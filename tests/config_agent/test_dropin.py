@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import TOKEN, fanout_env, get, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import TOKEN, fanout_env, get
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 

@@ -15,9 +15,10 @@ from config_agent.aws import AwsError
 from config_agent.fanout import (Janitor, TaskIdentity, queue_arn_for, queue_attributes,
                                  task_identity)
 from config_agent.settings import Settings, SettingsError
-from tests import event_samples as ev
-from tests.config_agent.conftest import fanout_env, secret_json, wait_for
-from tests.config_agent.fakes import LoopbackHTTPServer
+from devtools import events as ev
+from devtools.emulators import LoopbackHTTPServer
+from devtools.wait import wait_for
+from tests.config_agent.conftest import fanout_env, secret_json
 
 TOPIC = "arn:aws:sns:eu-west-1:111111111111:dev-web-config"
 DLQ = "arn:aws:sqs:eu-west-1:111111111111:dev-web-cfg-dlq"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from config_agent import server as server_module
-from tests.config_agent.conftest import TOKEN, fanout_env, wait_for
+from devtools.wait import wait_for
+from tests.config_agent.conftest import TOKEN, fanout_env
 
 AUTH = f"X-Aws-Parameters-Secrets-Token: {TOKEN}\r\n"
 

@@ -11,8 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import agent_env, get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import agent_env, get, secret_json
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 # Re-exported so the samples run against the same fixtures as the agent's own tests.
-from tests import event_samples as ev
+from devtools import events as ev
 from tests.config_agent.conftest import (  # noqa: F401
     TOKEN, _clean_faults, aws, log_stream, make_agent)
 from tests.samples.image import Image, dockerfile

@@ -1,0 +1,33 @@
+"""A local AWS of this directory's own, with fake credentials only while its tests run."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import pytest
+
+from devtools.local_aws import LocalAws, use_local_credentials
+
+
+@pytest.fixture(scope="module")
+def local_aws() -> Iterator[LocalAws]:
+    saved = dict(os.environ)
+    use_local_credentials()
+    local = LocalAws.start()
+    try:
+        yield local
+    finally:
+        local.close()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "local_aws" in request.fixturenames:
+        local: LocalAws = request.getfixturevalue("local_aws")
+        assert local.proxy is not None
+        local.proxy.clear()
+        local.emulator.clear()

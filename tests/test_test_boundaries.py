@@ -1,0 +1,49 @@
+"""Test code stays in tests/: nothing else imports it (issue 16).
+
+What the tests, the bench and the demo share lives in devtools/. A bench or script importing
+`tests` would drag test fixtures into tools and make test helpers an API nobody reviews as one.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIPPED = {".git", "node_modules", "cdktf.out", "__pycache__", "tests"}
+
+
+def python_files_outside_tests() -> list[Path]:
+    files = []
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT).parts[:-1]
+        if not any(p in SKIPPED or p.startswith(".venv") for p in parts):
+            files.append(path)
+    return files
+
+
+def imports_of_tests(source: str) -> list[str]:
+    """Every `import tests...` / `from tests... import` in `source`, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "tests"]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                and node.module.split(".")[0] == "tests":
+            found.append(node.module)
+    return found
+
+
+def test_the_check_finds_imports_of_tests_at_any_depth():
+    source = ("import os\nimport tests.processes\nfrom tests import event_pattern\n"
+              "def f():\n    from tests.config_agent.conftest import get\n"
+              "from testsuite import x\nimport contests\n")
+    assert imports_of_tests(source) == ["tests.processes", "tests", "tests.config_agent.conftest"]
+
+
+def test_nothing_outside_tests_imports_tests():
+    files = python_files_outside_tests()
+    assert len(files) > 50 and ROOT / "bench" / "agent_bench.py" in files
+    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in files
+                 for name in imports_of_tests(path.read_text())]
+    assert not offenders, "import test code from devtools/ instead:\n" + "\n".join(offenders)
