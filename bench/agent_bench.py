@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `python bench/agent_bench.py` puts bench/ there, not the root
+if str(ROOT) not in sys.path:  # run as a file: bench/ is on the path, not the root
     sys.path.insert(0, str(ROOT))
 
 from devtools import events  # noqa: E402

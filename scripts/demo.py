@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python scripts/demo.py` puts scripts/ there, not the root
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
     sys.path.insert(0, str(ROOT))
 
 from devtools import events  # noqa: E402
