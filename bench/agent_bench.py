@@ -266,43 +266,56 @@ class World:
 # --- scenarios ----------------------------------------------------------------------------------
 
 def change_to_served(w: World, args: argparse.Namespace) -> None:
-    """One agent on a queue of its own: secret and configuration changes."""
+    """One agent on a queue of its own: secret and configuration changes, then reads and idle."""
     queue = w.sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     agent = start_agent({**w.base_env, "CONFIG_AGENT_QUEUE_URL": queue})
     try:
         port, conn = wait_healthy(agent, time.monotonic() + 20, "agent")
         note(f"agent pid {agent.pid} healthy on port {port}")
-        lat = []
-        for _ in range(args.changes):
-            want = f"value-q-{len(lat)}"
-            w.sm.put_secret_value(SecretId=w.secret["Name"], SecretString=want)
-            t0 = time.perf_counter()
-            w.sqs.send_message(QueueUrl=queue, MessageBody=w.event(w.secret))
-            seconds_until(lambda want=want: secret_string(conn, w.secret_path) == want, 10,
-                          "secret change")
-            lat.append((time.perf_counter() - t0) * 1000)
-        emit("agent_change_to_served_ms", kind="secret", **summary(lat), goal_p99=1000)
-        lat = []
-        for i in range(1, max(5, args.changes // 2) + 1):
-            body = json.dumps({"n": i}).encode()
-            version = w.appconfig.create_hosted_configuration_version(
-                ApplicationId=w.app, ConfigurationProfileId=w.prof, Content=body,
-                ContentType="application/json")["VersionNumber"]
-            number = w.emulator.deploy(w.app, w.env_id, w.prof, version)
-            t0 = time.perf_counter()
-            w.sqs.send_message(QueueUrl=queue, MessageBody=events.as_message_body(
-                events.appconfig_start_deployment(w.app, w.env_id, w.prof,
-                                                deployment_number=number)))
-            seconds_until(lambda body=body: get(conn, w.config_path)[1] == body, 10,
-                          "configuration change")
-            lat.append((time.perf_counter() - t0) * 1000)
-        emit("agent_change_to_served_ms", kind="appconfig", **summary(lat), goal_p99=1000)
+        emit("agent_change_to_served_ms", kind="secret",
+             **summary(_secret_changes(w, queue, conn, args.changes)), goal_p99=1000)
+        emit("agent_change_to_served_ms", kind="appconfig",
+             **summary(_config_changes(w, queue, conn, max(5, args.changes // 2))),
+             goal_p99=1000)
         conn.close()
         cached_reads(w, args, agent.pid, port)
         header_flood(agent.pid, port)
         idle_calls(w, args)
     finally:
         stop_agents([agent])
+
+
+def _secret_changes(w: World, queue: str, conn: http.client.HTTPConnection,
+                    changes: int) -> list[float]:
+    """Milliseconds from each event sent until the agent serves the new secret value."""
+    lat = []
+    for i in range(changes):
+        want = f"value-q-{i}"
+        w.sm.put_secret_value(SecretId=w.secret["Name"], SecretString=want)
+        t0 = time.perf_counter()
+        w.sqs.send_message(QueueUrl=queue, MessageBody=w.event(w.secret))
+        seconds_until(lambda want=want: secret_string(conn, w.secret_path) == want, 10,
+                      "secret change")
+        lat.append((time.perf_counter() - t0) * 1000)
+    return lat
+
+
+def _config_changes(w: World, queue: str, conn: http.client.HTTPConnection,
+                    changes: int) -> list[float]:
+    """Milliseconds from each deployment event sent until the agent serves the new content."""
+    lat = []
+    for i in range(1, changes + 1):
+        body = json.dumps({"n": i}).encode()
+        version = w.aws.hosted_version(w.app, w.prof, body)
+        number = w.emulator.deploy(w.app, w.env_id, w.prof, version)
+        t0 = time.perf_counter()
+        w.sqs.send_message(QueueUrl=queue, MessageBody=events.as_message_body(
+            events.appconfig_start_deployment(w.app, w.env_id, w.prof,
+                                              deployment_number=number)))
+        seconds_until(lambda body=body: get(conn, w.config_path)[1] == body, 10,
+                      "configuration change")
+        lat.append((time.perf_counter() - t0) * 1000)
+    return lat
 
 
 def _load(port: int, path: str, seconds: float, clients: int, connections: int,
@@ -536,7 +549,7 @@ def duplicate_flood(w: World, args: argparse.Namespace) -> None:
         stop_agents([agent])
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--load", nargs=6, help=argparse.SUPPRESS,
                         metavar=("MODE", "PORT", "PATH", "SECONDS", "CONNECTIONS", "RATE"))
@@ -548,14 +561,19 @@ def main() -> int:
     parser.add_argument("--outages", type=int, default=3)
     parser.add_argument("--outage-seconds", type=float, default=10.0)
     parser.add_argument("--duplicates", type=int, default=500)
-    args = parser.parse_args()
-    if args.load:
-        mode, port, path, seconds, connections, rate = args.load
-        if mode == "paced":
-            paced_client(int(port), path, float(seconds), int(connections), float(rate))
-        else:
-            load_client(int(port), path, float(seconds), int(connections))
-        return 0
+    return parser.parse_args()
+
+
+def run_load_client(load: list[str]) -> None:
+    """The `--load` child: one client process of `_load`."""
+    mode, port, path, seconds, connections, rate = load
+    if mode == "paced":
+        paced_client(int(port), path, float(seconds), int(connections), float(rate))
+    else:
+        load_client(int(port), path, float(seconds), int(connections))
+
+
+def run_scenarios(args: argparse.Namespace) -> None:
     use_local_credentials("bench")
     load_before = os.getloadavg()
     world = World()
@@ -568,11 +586,19 @@ def main() -> int:
         emit("agent_bench_machine", cpus=os.cpu_count(),
              load_avg_1m_before=round(load_before[0], 2),
              load_avg_1m_after=round(os.getloadavg()[0], 2))
-        return 0
     except TimedOut as timed_out:
         raise SystemExit(str(timed_out)) from None
     finally:
         world.close()
+
+
+def main() -> int:
+    args = parse_args()
+    if args.load:
+        run_load_client(args.load)
+    else:
+        run_scenarios(args)
+    return 0
 
 
 def _listening_port(pid: int) -> int | None:

@@ -58,84 +58,118 @@ def _port_from_log(log) -> int | None:
     return None
 
 
+class Tasks:
+    """The service's resources and its two tasks' agents, as the app in each task sees them."""
+
+    def __init__(self, aws: LocalAws) -> None:
+        self.aws = aws
+        self.topic = aws.topic(f"{ENV}-{SERVICE}-config-events")
+        self.secret = aws.secret("hunter2-v1", name=f"/{ENV}/{SERVICE}/db-password")
+        self.app_id, self.env_id, self.profile_id = aws.profile(
+            b'{"greeting": "hello"}', env_id=ENV, app_name=f"{ENV}-platform-config",
+            profile_name=SERVICE, label=None)
+        self.logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}
+        self.agents: dict[str, subprocess.Popen] = {}
+        self.ports: dict[str, int] = {}
+
+    def agent_environ(self) -> dict[str, str]:
+        """Fan-out mode, as the services stack configures the sidecar."""
+        return {**os.environ, **self.aws.agent_environ(),
+                "CONFIG_AGENT_TOPIC_ARN": self.topic.arn,
+                "CONFIG_AGENT_DLQ_ARN": self.topic.dlq_arn,
+                "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}-cfg-",
+                "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
+                "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
+                "CONFIG_AGENT_SECRET_IDS": self.secret["ARN"],
+                "CONFIG_AGENT_APPCONFIG_APPLICATION": self.app_id,
+                "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": self.env_id,
+                "CONFIG_AGENT_APPCONFIG_PROFILE": self.profile_id}
+
+    def start(self) -> None:
+        env = self.agent_environ()
+        for task, log in self.logs.items():
+            self.agents[task] = spawn_agent(env, log)
+        for task, log in self.logs.items():
+            _wait(lambda log=log: _port_from_log(log) is not None, 20, f"{task} start")
+            port = self.ports[task] = _port_from_log(log)
+            _wait(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
+
+    def agent_queues(self) -> list[str]:
+        urls = self.aws.sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-")
+        return sorted(url.rsplit("/", 1)[1] for url in urls.get("QueueUrls", []))
+
+    def secret_values(self) -> dict[str, str]:
+        path = f"/secretsmanager/get?secretId={self.secret['ARN']}"
+        return {t: json.loads(_get(p, path)[1])["SecretString"] for t, p in self.ports.items()}
+
+    def config_values(self) -> dict[str, str]:
+        path = (f"/applications/{self.app_id}/environments/{self.env_id}/configurations/"
+                f"{self.profile_id}")
+        return {t: _get(p, path)[1].decode() for t, p in self.ports.items()}
+
+    def secrets_in_logs(self) -> bool:
+        leaked = False
+        for log in self.logs.values():
+            log.seek(0)
+            leaked = leaked or "hunter2" in log.read()
+        return leaked
+
+    def stop(self) -> dict[str, int | str]:
+        """SIGTERM both agents (they unsubscribe and delete their queues); exit codes."""
+        return dict(zip(self.agents, stop_agents(self.agents.values()), strict=True))
+
+
+def change_secret(tasks: Tasks) -> None:
+    print(f"3. the app in each task reads the secret: {tasks.secret_values()}")
+    tasks.aws.sm.put_secret_value(SecretId=tasks.secret["ARN"], SecretString="hunter2-v2")
+    print(f"   secret changed in Secrets Manager; agents still serve {tasks.secret_values()} "
+          "(no polling)")
+    tasks.aws.publish(tasks.topic.arn, events.secret_api_call(
+        "PutSecretValue", tasks.secret["Name"], region=REGION))
+    took = _wait(lambda: set(tasks.secret_values().values()) == {"hunter2-v2"}, 10,
+                 "secret refresh")
+    print(f"   event published -> every task reads {tasks.secret_values()} after {took:.0f} ms")
+
+
+def change_configuration(tasks: Tasks) -> None:
+    aws = tasks.aws
+    print(f"4. the app in each task reads the configuration: {tasks.config_values()}")
+    version = aws.hosted_version(tasks.app_id, tasks.profile_id, b'{"greeting": "bonjour"}')
+    number = aws.emulator.deploy(tasks.app_id, tasks.env_id, tasks.profile_id, version)
+    aws.publish(tasks.topic.arn, events.appconfig_start_deployment(
+        tasks.app_id, tasks.env_id, tasks.profile_id, deployment_number=number, region=REGION))
+    took = _wait(lambda: all("bonjour" in v for v in tasks.config_values().values()), 10,
+                 "configuration refresh")
+    print(f"   deployment event -> every task reads {tasks.config_values()} after {took:.0f} ms")
+
+
+def run(aws: LocalAws) -> int:
+    print(f"1. AWS emulator on {aws.endpoint}; creating {ENV}/{SERVICE}'s resources")
+    tasks = Tasks(aws)
+    try:
+        print("2. starting two tasks' config agents (python -m config_agent, fan-out mode)")
+        tasks.start()
+        print(f"   both healthy; each subscribed its own queue: {tasks.agent_queues()}")
+        change_secret(tasks)
+        change_configuration(tasks)
+        leaked = tasks.secrets_in_logs()
+        print(f"5. secret values in the agents' logs: {'FOUND (bug!)' if leaked else 'none'}")
+        return 1 if leaked else 0
+    finally:
+        if tasks.agents:
+            codes = tasks.stop()
+            print(f"6. agents stopped on SIGTERM with exit codes {codes}; "
+                  f"agent queues left behind: {len(tasks.agent_queues())}")
+
+
 def main() -> int:
     use_local_credentials("demo")
     aws = LocalAws.start(fault_proxy=False)
-    sqs, secrets, appconfig, emulator = aws.sqs, aws.sm, aws.appconfig, aws.emulator
-    agents: dict[str, subprocess.Popen] = {}
-    logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}
     try:
-        print(f"1. AWS emulator on {aws.endpoint}; creating {ENV}/{SERVICE}'s resources")
-        topic, _, dlq_arn = aws.topic(f"{ENV}-{SERVICE}-config-events")
-        secret = aws.secret("hunter2-v1", name=f"/{ENV}/{SERVICE}/db-password")
-        app_id, env_id, profile_id = aws.profile(
-            b'{"greeting": "hello"}', env_id=ENV, app_name=f"{ENV}-platform-config",
-            profile_name=SERVICE, label=None)
-
-        print("2. starting two tasks' config agents (python -m config_agent, fan-out mode)")
-        common = {**os.environ, **aws.agent_environ(),
-                  "CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
-                  "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}-cfg-",
-                  "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
-                  "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
-                  "CONFIG_AGENT_SECRET_IDS": secret["ARN"],
-                  "CONFIG_AGENT_APPCONFIG_APPLICATION": app_id,
-                  "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": env_id,
-                  "CONFIG_AGENT_APPCONFIG_PROFILE": profile_id}
-        for task, log in logs.items():
-            agents[task] = spawn_agent(common, log)
-        ports = {}
-        for task, log in logs.items():
-            _wait(lambda log=log: _port_from_log(log) is not None, 20, f"{task} start")
-            port = ports[task] = _port_from_log(log)
-            _wait(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
-        queues = sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-").get("QueueUrls", [])
-        print(f"   both healthy; each subscribed its own queue: "
-              f"{sorted(q.rsplit('/', 1)[1] for q in queues)}")
-        secret_path = f"/secretsmanager/get?secretId={secret['ARN']}"
-        config_path = (f"/applications/{app_id}/environments/{env_id}/configurations/"
-                       f"{profile_id}")
-
-        def secret_values() -> dict[str, str]:
-            return {t: json.loads(_get(p, secret_path)[1])["SecretString"]
-                    for t, p in ports.items()}
-
-        def config_values() -> dict[str, str]:
-            return {t: _get(p, config_path)[1].decode() for t, p in ports.items()}
-
-        print(f"3. the app in each task reads the secret: {secret_values()}")
-        secrets.put_secret_value(SecretId=secret["ARN"], SecretString="hunter2-v2")
-        print(f"   secret changed in Secrets Manager; agents still serve {secret_values()} "
-              "(no polling)")
-        aws.publish(topic, events.secret_api_call("PutSecretValue", secret["Name"], region=REGION))
-        took = _wait(lambda: set(secret_values().values()) == {"hunter2-v2"}, 10,
-                     "secret refresh")
-        print(f"   event published -> every task reads {secret_values()} after {took:.0f} ms")
-
-        print(f"4. the app in each task reads the configuration: {config_values()}")
-        version = appconfig.create_hosted_configuration_version(
-            ApplicationId=app_id, ConfigurationProfileId=profile_id,
-            Content=b'{"greeting": "bonjour"}', ContentType="application/json")["VersionNumber"]
-        number = emulator.deploy(app_id, env_id, profile_id, version)
-        aws.publish(topic, events.appconfig_start_deployment(
-            app_id, env_id, profile_id, deployment_number=number, region=REGION))
-        took = _wait(lambda: all("bonjour" in v for v in config_values().values()), 10,
-                     "configuration refresh")
-        print(f"   deployment event -> every task reads {config_values()} after {took:.0f} ms")
-        leaked = False
-        for log in logs.values():
-            log.seek(0)
-            leaked = leaked or "hunter2" in log.read()
-        print(f"5. secret values in the agents' logs: {'FOUND (bug!)' if leaked else 'none'}")
-        return 1 if leaked else 0
+        return run(aws)
     except TimedOut as timed_out:
         raise SystemExit(f"demo: {timed_out}") from None
     finally:
-        codes = dict(zip(agents, stop_agents(agents.values()), strict=True))
-        if agents:
-            left = sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-").get("QueueUrls", [])
-            print(f"6. agents stopped on SIGTERM with exit codes {codes}; "
-                  f"agent queues left behind: {len(left)}")
         aws.close()
 
 
