@@ -15,7 +15,7 @@ import pytest
 from config_agent import logs
 from config_agent.agent import Agent
 from config_agent.settings import Settings
-from devtools.local_aws import LocalAws, use_local_credentials
+from devtools.local_aws import LocalAws, Topic, use_local_credentials
 from devtools.wait import wait_for
 
 TOKEN = "test-token-0123456789abcdef"
@@ -55,7 +55,8 @@ def log_stream() -> Iterator[io.StringIO]:
     logging.getLogger().handlers.clear()
 
 
-def agent_env(queue_url: str, **extra: str) -> dict[str, str]:
+def agent_env(queue_url: str = "", **extra: str) -> dict[str, str]:
+    """Short timeouts and free ports for a test agent; queue-URL mode if `queue_url` is set."""
     env = {
         "CONFIG_AGENT_QUEUE_URL": queue_url,
         "CONFIG_AGENT_TOKEN": TOKEN,
@@ -76,20 +77,32 @@ def agent_env(queue_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def fanout_env(topic: str, dlq_arn: str, prefix: str | None = None,
-               **extra: str) -> dict[str, str]:
-    """Fan-out mode (the mode the stacks deploy): an own queue per agent on `topic`."""
-    return {"CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
-            "CONFIG_AGENT_QUEUE_PREFIX": prefix or f"cfg-{uuid.uuid4().hex[:6]}-", **extra}
+def fanout_env(topic: Topic, prefix: str | None = None, **extra: str) -> dict[str, str]:
+    """Fan-out mode (the mode the stacks deploy): each agent creates its own queue (redriving to
+    the topic's DLQ) and subscribes it to `topic`; a fresh queue-name prefix unless given."""
+    return agent_env(CONFIG_AGENT_TOPIC_ARN=topic.arn, CONFIG_AGENT_DLQ_ARN=topic.dlq_arn,
+                     CONFIG_AGENT_QUEUE_PREFIX=prefix or f"cfg-{uuid.uuid4().hex[:6]}-",
+                     **extra)
+
+
+def publish(aws: LocalAws, agent: Agent, event: dict[str, Any]) -> None:
+    """What the pipeline's EventBridge rule does: `event` to the topic of `agent`'s service,
+    which SNS delivers to every agent's own queue (raw delivery, as the agent subscribes)."""
+    aws.publish(agent.settings.topic_arn, event)
 
 
 @pytest.fixture
 def make_agent(aws: LocalAws, log_stream: io.StringIO) -> Iterator[Callable[..., Agent]]:
+    """`make_agent(**CONFIG_AGENT_...)`: an in-process agent in fan-out mode on a fresh topic
+    (or `topic=`, shared by several agents); `queue_url=` for queue-URL mode instead."""
     agents: list[Agent] = []
 
-    def _make(queue_url: str, *, start: bool = True, wait_healthy: bool = True,
-              **extra: str) -> Agent:
-        agent = Agent(Settings.from_env(agent_env(queue_url, **extra)))
+    def _make(*, queue_url: str = "", topic: Topic | None = None, prefix: str | None = None,
+              start: bool = True, wait_healthy: bool = True, **extra: str) -> Agent:
+        assert not (queue_url and topic), "queue-URL mode has no topic"
+        env = agent_env(queue_url, **extra) if queue_url else fanout_env(
+            topic or aws.topic(), prefix, **extra)
+        agent = Agent(Settings.from_env(env))
         agents.append(agent)
         if start:
             agent.start()
