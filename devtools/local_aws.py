@@ -9,7 +9,8 @@ import os
 import subprocess
 import sys
 import uuid
-from typing import Any, NamedTuple
+from contextlib import contextmanager
+from typing import Any, Iterator, NamedTuple
 
 import boto3
 
@@ -39,6 +40,21 @@ def use_local_credentials(access_key: str = "testing") -> None:
                        "NO_PROXY": f"{LOOPBACK},localhost", "no_proxy": f"{LOOPBACK},localhost"})
     for key in _UNSET:
         os.environ.pop(key, None)
+
+
+@contextmanager
+def local_aws_environ(access_key: str = "testing", **start: bool) -> Iterator[LocalAws]:
+    """A started LocalAws (`start`: as for LocalAws.start) with fake credentials in os.environ
+    while it runs; closed and os.environ restored afterwards."""
+    saved = dict(os.environ)
+    use_local_credentials(access_key)
+    local = LocalAws.start(**start)
+    try:
+        yield local
+    finally:
+        local.close()
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 class Moto:

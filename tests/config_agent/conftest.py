@@ -15,7 +15,7 @@ import pytest
 from config_agent import logs
 from config_agent.agent import Agent
 from config_agent.settings import Settings
-from devtools.local_aws import LocalAws, Topic, use_local_credentials
+from devtools.local_aws import LocalAws, Topic, local_aws_environ
 from devtools.wait import wait_for
 
 TOKEN = "test-token-0123456789abcdef"
@@ -25,16 +25,9 @@ TOKEN = "test-token-0123456789abcdef"
 def aws() -> Iterator[LocalAws]:
     """moto + fault proxy + AppConfig emulator; agents in this process reach AWS through the
     proxy (the endpoint variables botocore honours), test code talks to moto directly."""
-    saved = dict(os.environ)
-    use_local_credentials()
-    local = LocalAws.start()
-    os.environ.update(local.agent_environ())
-    try:
+    with local_aws_environ() as local:
+        os.environ.update(local.agent_environ())
         yield local
-    finally:
-        local.close()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 import pytest
 
-from devtools.local_aws import LocalAws, use_local_credentials
+from devtools.local_aws import LocalAws, local_aws_environ
 
 
 @pytest.fixture(scope="module")
 def local_aws() -> Iterator[LocalAws]:
-    saved = dict(os.environ)
-    use_local_credentials()
-    local = LocalAws.start()
-    try:
+    with local_aws_environ() as local:
         yield local
-    finally:
-        local.close()
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)
