@@ -1,7 +1,7 @@
 """Benchmark the config agent on loopback: prints ONE JSON LINE PER FIGURE to stdout.
 
-Starts moto (in-process), the fault proxy and the AppConfig data-plane emulator from
-tests/config_agent/fakes.py, runs `python -m config_agent` as subprocesses, measures, and stops
+Starts moto (its own process), the fault proxy and the AppConfig data-plane emulator from
+devtools/, runs `python -m config_agent` as subprocesses, measures, and stops
 everything. Bounded: a few minutes in total. Progress notes go to stderr.
 
 Figures: change->served latency (secret and configuration, one agent; secret, 10 fan-out agents
@@ -17,7 +17,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,13 +25,18 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as a file: bench/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
+
+from devtools import events  # noqa: E402
+from devtools.agent_process import spawn_agent, stop_agents  # noqa: E402
+from devtools.local_aws import REGION, LocalAws, use_local_credentials  # noqa: E402
+from devtools.wait import TimedOut, seconds_until  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"
-REGION = "us-west-2"
 POLL_BASELINE_S = 45  # AWS AppConfig Agent default poll interval
 
 
@@ -168,21 +172,9 @@ def secret_string(conn: http.client.HTTPConnection, path: str) -> str | None:
     return json.loads(body).get("SecretString") if status == 200 else None
 
 
-def wait_until(predicate: Callable[[], bool], limit_s: float, what: str) -> float:
-    """Poll every 2 ms; seconds it took. Exits the bench if `limit_s` passes."""
-    t0 = time.perf_counter()
-    while not predicate():
-        if time.perf_counter() - t0 > limit_s:
-            raise SystemExit(f"{what}: not within {limit_s} s")
-        time.sleep(0.002)
-    return time.perf_counter() - t0
-
-
 def start_agent(env: dict[str, str]) -> subprocess.Popen:
-    # Logs to a file, not a pipe: an unread pipe that fills up would stall the agent.
     log = tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen([sys.executable, "-m", "config_agent"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=log)
+    proc = spawn_agent(env, log)
     proc.log = log  # type: ignore[attr-defined]
     return proc
 
@@ -200,18 +192,6 @@ def refreshed_at(proc: subprocess.Popen) -> dict[str, float]:
             ts = datetime.strptime(doc["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
             out[doc["version_id"]] = ts.replace(tzinfo=timezone.utc).timestamp()
     return out
-
-
-def stop_agents(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def wait_healthy(proc: subprocess.Popen, deadline: float,
@@ -233,39 +213,19 @@ def wait_healthy(proc: subprocess.Popen, deadline: float,
 
 
 class World:
-    """moto + fault proxy + AppConfig emulator, and the resources every scenario shares."""
+    """Local AWS (moto in its own process, fault proxy, AppConfig emulator) and the resources
+    every scenario shares."""
 
     def __init__(self) -> None:
-        import boto3
-
-        from tests import event_samples
-        from tests.config_agent.fakes import AppConfigEmulator, FaultProxy
-
-        self.ev = event_samples
         # moto in its own process: the bench's polling must not compete with it for a GIL.
-        self.moto = subprocess.Popen([sys.executable, "-c", _MOTO], stdout=subprocess.PIPE,
-                                     text=True)
-        assert self.moto.stdout is not None
-        host, mport = "127.0.0.1", int(self.moto.stdout.readline())
-        self.moto_url = f"http://{host}:{mport}"
-        kw = dict(endpoint_url=self.moto_url, region_name=REGION)
-        self.sqs, self.sm, self.sns, self.appconfig = (
-            boto3.client(s, **kw) for s in ("sqs", "secretsmanager", "sns", "appconfig"))
-        self.proxy = FaultProxy((host, mport))
-        self.emulator = AppConfigEmulator(self.appconfig)
-        self.secret = self.sm.create_secret(Name="bench/db", SecretString="value-0")
-        self.app = self.appconfig.create_application(Name="bench")["Id"]
-        self.prof = self.appconfig.create_configuration_profile(
-            ApplicationId=self.app, Name="main", LocationUri="hosted")["Id"]
-        self.env_id = "benchenv"
-        self.appconfig.create_hosted_configuration_version(
-            ApplicationId=self.app, ConfigurationProfileId=self.prof, Content=b'{"n": 0}',
-            ContentType="application/json")
-        self.emulator.deploy(self.app, self.env_id, self.prof, 1)
+        self.aws = aws = LocalAws.start(own_process=True)
+        self.sqs, self.sm, self.sns, self.appconfig = aws.sqs, aws.sm, aws.sns, aws.appconfig
+        self.proxy, self.emulator = aws.proxy, aws.emulator
+        self.secret = aws.secret("value-0", name="bench/db")
+        self.app, self.env_id, self.prof = aws.profile(b'{"n": 0}', env_id="benchenv",
+                                                       app_name="bench", label=None)
         self.base_env = {
-            **os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": self.proxy.url,
-            "AWS_ENDPOINT_URL_APPCONFIGDATA": self.emulator.url,
-            "AWS_ENDPOINT_URL_APPCONFIG": self.emulator.url, "CONFIG_AGENT_TOKEN": TOKEN,
+            **os.environ, **aws.agent_environ(), "CONFIG_AGENT_TOKEN": TOKEN,
             "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "off",
             "CONFIG_AGENT_SECRET_IDS": self.secret["Name"],
             "CONFIG_AGENT_APPCONFIG_APPLICATION": self.app,
@@ -279,16 +239,12 @@ class World:
     def fanout_env(self, secret_ids: str | None = None, direct: bool = False) -> dict[str, str]:
         """A new topic (+ DLQ) and the environment of fan-out agents on it (`direct`: talking
         to moto itself, not through the fault proxy)."""
-        topic = self.sns.create_topic(Name=f"bench-{uuid.uuid4().hex[:8]}")["TopicArn"]
-        dlq = self.sqs.create_queue(QueueName=f"bench-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        env = {**self.base_env, "CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
+        topic = self.aws.topic(f"bench-{uuid.uuid4().hex[:8]}")
+        env = {**self.base_env, **self.aws.agent_environ(through_proxy=not direct),
+               "CONFIG_AGENT_TOPIC_ARN": topic.arn, "CONFIG_AGENT_DLQ_ARN": topic.dlq_arn,
                "CONFIG_AGENT_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:4]}-"}
         if secret_ids is not None:
             env["CONFIG_AGENT_SECRET_IDS"] = secret_ids
-        if direct:
-            env["AWS_ENDPOINT_URL"] = self.moto_url
         return env
 
     def change_secret(self, topic: str, secret: dict[str, Any] | None = None) -> str:
@@ -301,64 +257,65 @@ class World:
         return want
 
     def event(self, secret: dict[str, Any]) -> str:
-        return self.ev.as_message_body(self.ev.secret_api_call("PutSecretValue", secret["ARN"]))
+        return events.as_message_body(events.secret_api_call("PutSecretValue", secret["ARN"]))
 
     def close(self) -> None:
-        self.proxy.close()
-        self.emulator.close()
-        self.moto.terminate()
-        self.moto.wait(timeout=10)
-
-
-_MOTO = """
-import logging, threading
-from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-threading.Event().wait()
-"""
+        self.aws.close()
 
 
 # --- scenarios ----------------------------------------------------------------------------------
 
 def change_to_served(w: World, args: argparse.Namespace) -> None:
-    """One agent on a queue of its own: secret and configuration changes."""
+    """One agent on a queue of its own: secret and configuration changes, then reads and idle."""
     queue = w.sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     agent = start_agent({**w.base_env, "CONFIG_AGENT_QUEUE_URL": queue})
     try:
         port, conn = wait_healthy(agent, time.monotonic() + 20, "agent")
         note(f"agent pid {agent.pid} healthy on port {port}")
-        lat = []
-        for _ in range(args.changes):
-            want = f"value-q-{len(lat)}"
-            w.sm.put_secret_value(SecretId=w.secret["Name"], SecretString=want)
-            t0 = time.perf_counter()
-            w.sqs.send_message(QueueUrl=queue, MessageBody=w.event(w.secret))
-            wait_until(lambda: secret_string(conn, w.secret_path) == want, 10, "secret change")
-            lat.append((time.perf_counter() - t0) * 1000)
-        emit("agent_change_to_served_ms", kind="secret", **summary(lat), goal_p99=1000)
-        lat = []
-        for i in range(1, max(5, args.changes // 2) + 1):
-            body = json.dumps({"n": i}).encode()
-            version = w.appconfig.create_hosted_configuration_version(
-                ApplicationId=w.app, ConfigurationProfileId=w.prof, Content=body,
-                ContentType="application/json")["VersionNumber"]
-            number = w.emulator.deploy(w.app, w.env_id, w.prof, version)
-            t0 = time.perf_counter()
-            w.sqs.send_message(QueueUrl=queue, MessageBody=w.ev.as_message_body(
-                w.ev.appconfig_start_deployment(w.app, w.env_id, w.prof,
-                                                deployment_number=number)))
-            wait_until(lambda: get(conn, w.config_path)[1] == body, 10, "configuration change")
-            lat.append((time.perf_counter() - t0) * 1000)
-        emit("agent_change_to_served_ms", kind="appconfig", **summary(lat), goal_p99=1000)
+        emit("agent_change_to_served_ms", kind="secret",
+             **summary(_secret_changes(w, queue, conn, args.changes)), goal_p99=1000)
+        emit("agent_change_to_served_ms", kind="appconfig",
+             **summary(_config_changes(w, queue, conn, max(5, args.changes // 2))),
+             goal_p99=1000)
         conn.close()
         cached_reads(w, args, agent.pid, port)
         header_flood(agent.pid, port)
         idle_calls(w, args)
     finally:
         stop_agents([agent])
+
+
+def _secret_changes(w: World, queue: str, conn: http.client.HTTPConnection,
+                    changes: int) -> list[float]:
+    """Milliseconds from each event sent until the agent serves the new secret value."""
+    lat = []
+    for i in range(changes):
+        want = f"value-q-{i}"
+        w.sm.put_secret_value(SecretId=w.secret["Name"], SecretString=want)
+        t0 = time.perf_counter()
+        w.sqs.send_message(QueueUrl=queue, MessageBody=w.event(w.secret))
+        seconds_until(lambda want=want: secret_string(conn, w.secret_path) == want, 10,
+                      "secret change")
+        lat.append((time.perf_counter() - t0) * 1000)
+    return lat
+
+
+def _config_changes(w: World, queue: str, conn: http.client.HTTPConnection,
+                    changes: int) -> list[float]:
+    """Milliseconds from each deployment event sent until the agent serves the new content."""
+    lat = []
+    for i in range(1, changes + 1):
+        body = json.dumps({"n": i}).encode()
+        version = w.aws.hosted_version(w.app, w.prof, body)
+        number = w.emulator.deploy(w.app, w.env_id, w.prof, version)
+        t0 = time.perf_counter()
+        w.sqs.send_message(QueueUrl=queue, MessageBody=events.as_message_body(
+            events.appconfig_start_deployment(w.app, w.env_id, w.prof,
+                                              deployment_number=number)))
+        seconds_until(lambda body=body: get(conn, w.config_path)[1] == body, 10,
+                      "configuration change")
+        lat.append((time.perf_counter() - t0) * 1000)
+    return lat
 
 
 def _load(port: int, path: str, seconds: float, clients: int, connections: int,
@@ -489,7 +446,7 @@ def fanout(w: World, args: argparse.Namespace) -> None:
         deadline = time.monotonic() + 60
         conns = [wait_healthy(proc, deadline, "fan-out agent")[1] for proc in agents]
         note(f"{len(agents)} fan-out agents healthy")
-        cpu_before = [cpu_s(p.pid) for p in agents] + [cpu_s(w.moto.pid)]
+        cpu_before = [cpu_s(p.pid) for p in agents] + [cpu_s(w.aws.moto.pid)]
         changes: list[tuple[str, float]] = []
         for i in range(args.changes):
             want = f"fanout-{i}"
@@ -499,12 +456,12 @@ def fanout(w: World, args: argparse.Namespace) -> None:
             w.sns.publish(TopicArn=topic, Message=w.event(w.secret))
             changes.append((version, t0))
             for conn in conns:
-                wait_until(lambda c=conn: secret_string(c, w.secret_path) == want, 10,
-                           "fan-out change")
+                seconds_until(lambda c=conn, want=want: secret_string(c, w.secret_path) == want,
+                              10, "fan-out change")
             time.sleep(0.05)
         for conn in conns:
             conn.close()
-        cpu = [cpu_s(p.pid) for p in agents] + [cpu_s(w.moto.pid)]
+        cpu = [cpu_s(p.pid) for p in agents] + [cpu_s(w.aws.moto.pid)]
         agent_cpu = sum(cpu[:-1]) - sum(cpu_before[:-1])
         moto_cpu = cpu[-1] - cpu_before[-1]
         cached = [refreshed_at(proc) for proc in agents]
@@ -536,15 +493,15 @@ def recovery(w: World, args: argparse.Namespace) -> None:
             time.sleep(args.outage_seconds)
             w.proxy.clear()
             w.emulator.clear()
-            outage.append(wait_until(lambda: secret_string(conn, w.secret_path) == want, 30,
-                                     "recovery after outage") * 1000)
+            outage.append(seconds_until(lambda v=want: secret_string(conn, w.secret_path) == v,
+                                        30, "recovery after outage") * 1000)
         for _ in range(args.outages):
             w.proxy.fail("GetSecretValue", status=503, code="ServiceUnavailable")
             want = w.change_secret(topic)
             time.sleep(3)  # received, fetch failed, message held
             w.proxy.clear()
-            failing.append(wait_until(lambda: secret_string(conn, w.secret_path) == want, 30,
-                                      "recovery after 5xx") * 1000)
+            failing.append(seconds_until(lambda v=want: secret_string(conn, w.secret_path) == v,
+                                         30, "recovery after 5xx") * 1000)
         conn.close()
         emit("agent_recovery_after_outage_ms", outage_s=args.outage_seconds, **summary(outage),
              goal_max=2000, note="change made during an outage of every AWS endpoint")
@@ -584,7 +541,7 @@ def duplicate_flood(w: World, args: argparse.Namespace) -> None:
             return secret_string(
                 conn, f"/secretsmanager/get?secretId={other['Name']}") == "other-1"
 
-        wait_until(served, 120, "unrelated change behind the flood")
+        seconds_until(served, 120, "unrelated change behind the flood")
         served_ms = (time.perf_counter() - t0) * 1000
         moto_ms = (moto_s[0] - base[2]) * 1000
         conn.close()
@@ -601,7 +558,7 @@ def duplicate_flood(w: World, args: argparse.Namespace) -> None:
         stop_agents([agent])
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--load", nargs=6, help=argparse.SUPPRESS,
                         metavar=("MODE", "PORT", "PATH", "SECONDS", "CONNECTIONS", "RATE"))
@@ -613,17 +570,20 @@ def main() -> int:
     parser.add_argument("--outages", type=int, default=3)
     parser.add_argument("--outage-seconds", type=float, default=10.0)
     parser.add_argument("--duplicates", type=int, default=500)
-    args = parser.parse_args()
-    if args.load:
-        mode, port, path, seconds, connections, rate = args.load
-        if mode == "paced":
-            paced_client(int(port), path, float(seconds), int(connections), float(rate))
-        else:
-            load_client(int(port), path, float(seconds), int(connections))
-        return 0
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-                       "NO_PROXY": "127.0.0.1,localhost"})
+    return parser.parse_args()
+
+
+def run_load_client(load: list[str]) -> None:
+    """The `--load` child: one client process of `_load`."""
+    mode, port, path, seconds, connections, rate = load
+    if mode == "paced":
+        paced_client(int(port), path, float(seconds), int(connections), float(rate))
+    else:
+        load_client(int(port), path, float(seconds), int(connections))
+
+
+def run_scenarios(args: argparse.Namespace) -> None:
+    use_local_credentials("bench")
     load_before = os.getloadavg()
     world = World()
     try:
@@ -635,9 +595,19 @@ def main() -> int:
         emit("agent_bench_machine", cpus=os.cpu_count(),
              load_avg_1m_before=round(load_before[0], 2),
              load_avg_1m_after=round(os.getloadavg()[0], 2))
-        return 0
+    except TimedOut as timed_out:
+        raise SystemExit(str(timed_out)) from None
     finally:
         world.close()
+
+
+def main() -> int:
+    args = parse_args()
+    if args.load:
+        run_load_client(args.load)
+    else:
+        run_scenarios(args)
+    return 0
 
 
 def _listening_port(pid: int) -> int | None:

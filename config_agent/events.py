@@ -1,6 +1,6 @@
 """Parse SQS message bodies (EventBridge events, passed through unchanged) into changes.
 
-Shapes are documented in README.md and built by tests/event_samples.py. Parsing never returns
+Shapes are documented in README.md and built by devtools/events.py. Parsing never returns
 or logs the body: a `MessageError` carries a short, value-free reason.
 """
 

@@ -15,10 +15,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synth_out import load_stacks, replace_readme_block, resources
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
+
+from scripts.synth_out import load_stacks, replace_readme_block, resources  # noqa: E402
 
 SKIP = re.compile(r"^checkov:skip=([A-Z0-9_]+):\s*(\S.*)$")
-DEFAULT_CHECKOV = Path(__file__).resolve().parent.parent / ".venv-scan" / "bin" / "checkov"
+DEFAULT_CHECKOV = ROOT / ".venv-scan" / "bin" / "checkov"
 
 
 @dataclass

@@ -16,13 +16,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
 
-REGION = "us-west-2"
+from devtools import events  # noqa: E402
+from devtools.agent_process import spawn_agent, stop_agents  # noqa: E402
+from devtools.local_aws import REGION, LocalAws, use_local_credentials  # noqa: E402
+from devtools.wait import TimedOut, seconds_until  # noqa: E402
+
 ENV, SERVICE = "dev", "web"
 TOKEN = "demo-token-" + os.urandom(8).hex()
 
@@ -37,13 +41,9 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def _wait_for(predicate, timeout: float, what: str) -> float:
-    start = time.perf_counter()
-    while not predicate():
-        if time.perf_counter() - start > timeout:
-            raise SystemExit(f"demo: {what} did not happen within {timeout} s")
-        time.sleep(0.005)
-    return (time.perf_counter() - start) * 1000
+def _wait(predicate, timeout: float, what: str) -> float:
+    """Milliseconds until `predicate` holds."""
+    return seconds_until(predicate, timeout, what, interval=0.005) * 1000
 
 
 def _port_from_log(log) -> int | None:
@@ -58,129 +58,119 @@ def _port_from_log(log) -> int | None:
     return None
 
 
-def _start_agent(log, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "config_agent"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=log, text=True, env=env)
+class Tasks:
+    """The service's resources and its two tasks' agents, as the app in each task sees them."""
 
+    def __init__(self, aws: LocalAws) -> None:
+        self.aws = aws
+        self.topic = aws.topic(f"{ENV}-{SERVICE}-config-events")
+        self.secret = aws.secret("hunter2-v1", name=f"/{ENV}/{SERVICE}/db-password")
+        self.app_id, self.env_id, self.profile_id = aws.profile(
+            b'{"greeting": "hello"}', env_id=ENV, app_name=f"{ENV}-platform-config",
+            profile_name=SERVICE, label=None)
+        self.logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}
+        self.agents: dict[str, subprocess.Popen] = {}
+        self.ports: dict[str, int] = {}
 
-def main() -> int:
-    os.environ.update({"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-                       "NO_PROXY": "127.0.0.1,localhost"})
-    import logging
+    def agent_environ(self) -> dict[str, str]:
+        """Fan-out mode, as the services stack configures the sidecar."""
+        return {**os.environ, **self.aws.agent_environ(),
+                "CONFIG_AGENT_TOPIC_ARN": self.topic.arn,
+                "CONFIG_AGENT_DLQ_ARN": self.topic.dlq_arn,
+                "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}-cfg-",
+                "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
+                "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
+                "CONFIG_AGENT_SECRET_IDS": self.secret["ARN"],
+                "CONFIG_AGENT_APPCONFIG_APPLICATION": self.app_id,
+                "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": self.env_id,
+                "CONFIG_AGENT_APPCONFIG_PROFILE": self.profile_id}
 
-    import boto3
-    from moto.server import ThreadedMotoServer
+    def start(self) -> None:
+        env = self.agent_environ()
+        for task, log in self.logs.items():
+            self.agents[task] = spawn_agent(env, log)
+        for task, log in self.logs.items():
+            _wait(lambda log=log: _port_from_log(log) is not None, 20, f"{task} start")
+            port = self.ports[task] = _port_from_log(log)
+            _wait(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
 
-    from tests import event_samples as events
-    from tests.config_agent.fakes import AppConfigEmulator
+    def agent_queues(self) -> list[str]:
+        urls = self.aws.sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-")
+        return sorted(url.rsplit("/", 1)[1] for url in urls.get("QueueUrls", []))
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    sqs, sns, secrets, appconfig = (
-        boto3.client(s, endpoint_url=endpoint, region_name=REGION)
-        for s in ("sqs", "sns", "secretsmanager", "appconfig"))
-    emulator = AppConfigEmulator(appconfig)
-    agents: dict[str, subprocess.Popen] = {}
-    logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}
-    try:
-        print(f"1. AWS emulator on {endpoint}; creating {ENV}/{SERVICE}'s resources")
-        topic = sns.create_topic(Name=f"{ENV}-{SERVICE}-config-events")["TopicArn"]
-        dlq = sqs.create_queue(QueueName=f"{ENV}-{SERVICE}-config-events-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        secret = secrets.create_secret(Name=f"/{ENV}/{SERVICE}/db-password",
-                                       SecretString="hunter2-v1")
-        app_id = appconfig.create_application(Name=f"{ENV}-platform-config")["Id"]
-        env_id = ENV  # moto has no AppConfig environments; the data-plane emulator needs none
-        profile_id = appconfig.create_configuration_profile(
-            ApplicationId=app_id, Name=SERVICE, LocationUri="hosted")["Id"]
-        version = appconfig.create_hosted_configuration_version(
-            ApplicationId=app_id, ConfigurationProfileId=profile_id,
-            Content=b'{"greeting": "hello"}', ContentType="application/json")["VersionNumber"]
-        emulator.deploy(app_id, env_id, profile_id, version)
+    def secret_values(self) -> dict[str, str]:
+        path = f"/secretsmanager/get?secretId={self.secret['ARN']}"
+        return {t: json.loads(_get(p, path)[1])["SecretString"] for t, p in self.ports.items()}
 
-        print("2. starting two tasks' config agents (python -m config_agent, fan-out mode)")
-        common = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": endpoint,
-                  "AWS_ENDPOINT_URL_APPCONFIGDATA": emulator.url,
-                  "AWS_ENDPOINT_URL_APPCONFIG": emulator.url,
-                  "CONFIG_AGENT_TOPIC_ARN": topic, "CONFIG_AGENT_DLQ_ARN": dlq_arn,
-                  "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}-cfg-",
-                  "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
-                  "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
-                  "CONFIG_AGENT_SECRET_IDS": secret["ARN"],
-                  "CONFIG_AGENT_APPCONFIG_APPLICATION": app_id,
-                  "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": env_id,
-                  "CONFIG_AGENT_APPCONFIG_PROFILE": profile_id}
-        for task, log in logs.items():
-            agents[task] = _start_agent(log, common)
-        ports = {}
-        for task, log in logs.items():
-            _wait_for(lambda log=log: _port_from_log(log) is not None, 20, f"{task} start")
-            port = ports[task] = _port_from_log(log)
-            _wait_for(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
-        queues = sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-").get("QueueUrls", [])
-        print(f"   both healthy; each subscribed its own queue: "
-              f"{sorted(q.rsplit('/', 1)[1] for q in queues)}")
-        secret_path = f"/secretsmanager/get?secretId={secret['ARN']}"
-        config_path = (f"/applications/{app_id}/environments/{env_id}/configurations/"
-                       f"{profile_id}")
+    def config_values(self) -> dict[str, str]:
+        path = (f"/applications/{self.app_id}/environments/{self.env_id}/configurations/"
+                f"{self.profile_id}")
+        return {t: _get(p, path)[1].decode() for t, p in self.ports.items()}
 
-        def secret_values() -> dict[str, str]:
-            return {t: json.loads(_get(p, secret_path)[1])["SecretString"]
-                    for t, p in ports.items()}
-
-        def config_values() -> dict[str, str]:
-            return {t: _get(p, config_path)[1].decode() for t, p in ports.items()}
-
-        def publish(event: dict) -> None:
-            # What the EventBridge rule does: the event, unchanged, to the service's topic.
-            sns.publish(TopicArn=topic, Message=events.as_message_body(event))
-
-        print(f"3. the app in each task reads the secret: {secret_values()}")
-        secrets.put_secret_value(SecretId=secret["ARN"], SecretString="hunter2-v2")
-        print(f"   secret changed in Secrets Manager; agents still serve {secret_values()} "
-              "(no polling)")
-        publish(events.secret_api_call("PutSecretValue", secret["Name"], region=REGION))
-        took = _wait_for(lambda: set(secret_values().values()) == {"hunter2-v2"}, 10,
-                         "secret refresh")
-        print(f"   event published -> every task reads {secret_values()} after {took:.0f} ms")
-
-        print(f"4. the app in each task reads the configuration: {config_values()}")
-        version = appconfig.create_hosted_configuration_version(
-            ApplicationId=app_id, ConfigurationProfileId=profile_id,
-            Content=b'{"greeting": "bonjour"}', ContentType="application/json")["VersionNumber"]
-        number = emulator.deploy(app_id, env_id, profile_id, version)
-        publish(events.appconfig_start_deployment(app_id, env_id, profile_id,
-                                                  deployment_number=number, region=REGION))
-        took = _wait_for(lambda: all("bonjour" in v for v in config_values().values()), 10,
-                         "configuration refresh")
-        print(f"   deployment event -> every task reads {config_values()} after {took:.0f} ms")
+    def secrets_in_logs(self) -> bool:
         leaked = False
-        for log in logs.values():
+        for log in self.logs.values():
             log.seek(0)
             leaked = leaked or "hunter2" in log.read()
+        return leaked
+
+    def stop(self) -> dict[str, int | str]:
+        """SIGTERM both agents (they unsubscribe and delete their queues); exit codes."""
+        return dict(zip(self.agents, stop_agents(self.agents.values()), strict=True))
+
+
+def change_secret(tasks: Tasks) -> None:
+    print(f"3. the app in each task reads the secret: {tasks.secret_values()}")
+    tasks.aws.sm.put_secret_value(SecretId=tasks.secret["ARN"], SecretString="hunter2-v2")
+    print(f"   secret changed in Secrets Manager; agents still serve {tasks.secret_values()} "
+          "(no polling)")
+    tasks.aws.publish(tasks.topic.arn, events.secret_api_call(
+        "PutSecretValue", tasks.secret["Name"], region=REGION))
+    took = _wait(lambda: set(tasks.secret_values().values()) == {"hunter2-v2"}, 10,
+                 "secret refresh")
+    print(f"   event published -> every task reads {tasks.secret_values()} after {took:.0f} ms")
+
+
+def change_configuration(tasks: Tasks) -> None:
+    aws = tasks.aws
+    print(f"4. the app in each task reads the configuration: {tasks.config_values()}")
+    version = aws.hosted_version(tasks.app_id, tasks.profile_id, b'{"greeting": "bonjour"}')
+    number = aws.emulator.deploy(tasks.app_id, tasks.env_id, tasks.profile_id, version)
+    aws.publish(tasks.topic.arn, events.appconfig_start_deployment(
+        tasks.app_id, tasks.env_id, tasks.profile_id, deployment_number=number, region=REGION))
+    took = _wait(lambda: all("bonjour" in v for v in tasks.config_values().values()), 10,
+                 "configuration refresh")
+    print(f"   deployment event -> every task reads {tasks.config_values()} after {took:.0f} ms")
+
+
+def run(aws: LocalAws) -> int:
+    print(f"1. AWS emulator on {aws.endpoint}; creating {ENV}/{SERVICE}'s resources")
+    tasks = Tasks(aws)
+    try:
+        print("2. starting two tasks' config agents (python -m config_agent, fan-out mode)")
+        tasks.start()
+        print(f"   both healthy; each subscribed its own queue: {tasks.agent_queues()}")
+        change_secret(tasks)
+        change_configuration(tasks)
+        leaked = tasks.secrets_in_logs()
         print(f"5. secret values in the agents' logs: {'FOUND (bug!)' if leaked else 'none'}")
         return 1 if leaked else 0
     finally:
-        codes = {}
-        for agent in agents.values():
-            agent.terminate()
-        for task, agent in agents.items():
-            try:
-                codes[task] = agent.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                codes[task] = "killed"
-        if agents:
-            left = sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-").get("QueueUrls", [])
+        if tasks.agents:
+            codes = tasks.stop()
             print(f"6. agents stopped on SIGTERM with exit codes {codes}; "
-                  f"agent queues left behind: {len(left)}")
-        emulator.close()
-        moto.stop()
+                  f"agent queues left behind: {len(tasks.agent_queues())}")
+
+
+def main() -> int:
+    use_local_credentials("demo")
+    aws = LocalAws.start(fault_proxy=False)
+    try:
+        return run(aws)
+    except TimedOut as timed_out:
+        raise SystemExit(f"demo: {timed_out}") from None
+    finally:
+        aws.close()
 
 
 if __name__ == "__main__":

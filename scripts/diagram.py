@@ -16,7 +16,11 @@ import re
 import sys
 from pathlib import Path
 
-from synth_out import replace_readme_block
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
+
+from scripts.synth_out import replace_readme_block  # noqa: E402
 
 SHOWN = (
     "aws_vpc", "aws_subnet", "aws_nat_gateway", "aws_internet_gateway", "aws_flow_log",

@@ -16,7 +16,12 @@ import sys
 from pathlib import Path
 
 from policy_sentry.querying.actions import get_action_data
-from synth_out import load_stacks, policy_statements
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
+
+from scripts.synth_out import load_stacks, policy_statements  # noqa: E402
 
 _cache: dict[str, list[dict]] = {}
 

@@ -30,7 +30,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
 
 from settings.environments import select  # noqa: E402
 from settings.images import ImageBuild, built_images, registry_host  # noqa: E402

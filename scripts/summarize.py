@@ -14,9 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from synth_out import load_stacks, policy_statements
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
 
-GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden" / "summary.json"
+from scripts.synth_out import load_stacks, policy_statements  # noqa: E402
+
+GOLDEN = ROOT / "tests" / "golden" / "summary.json"
 
 
 def _all(doc: dict, rtype: str) -> list[dict[str, Any]]:

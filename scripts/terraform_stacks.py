@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
 
 from main import STACKS_IN_DEPLOY_ORDER  # noqa: E402  (no cdktf import: fast)
 from settings.environments import ENVIRONMENTS  # noqa: E402

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-import checkov_scan  # noqa: E402
+from scripts import checkov_scan
 
 
 def test_checkov_has_no_failures_and_no_stale_skips(synth):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+from scripts import diagram
 
-import diagram  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_readme_diagram_matches_the_synthesized_dev_environment(synth):

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-import checkov_scan  # noqa: E402
-import diagram  # noqa: E402
+from scripts import checkov_scan, diagram
 
 SCRIPTS = {
     "diagram": (diagram.main, diagram.MARK_START, diagram.MARK_END),

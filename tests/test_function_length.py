@@ -1,4 +1,5 @@
-"""No function or method longer than 60 lines in the infrastructure code and the agent (issue 16).
+"""No function or method longer than 60 lines outside the tests (issue 16): the infrastructure
+code, the agent, and the scripts, benchmarks and devtools beside them.
 
 A constructor that runs for a hundred lines hides which resources belong together; the limit
 asks for one helper per concern (its security group, its listeners, its rules). Lines count
@@ -13,7 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 60
-CHECKED = ("main.py", "engine", "settings", "modules", "stacks", "config_agent")
+CHECKED = ("main.py", "engine", "settings", "modules", "stacks", "config_agent", "scripts",
+           "bench", "devtools")
 """Files and packages (recursively) held to MAX_LINES."""
 
 

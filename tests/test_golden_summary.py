@@ -6,12 +6,8 @@ After an intended change: `make golden` (rewrites tests/golden/summary.json), re
 from __future__ import annotations
 
 import difflib
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-import summarize  # noqa: E402
+from scripts import summarize
 
 
 def test_synthesized_infrastructure_matches_the_reviewed_summary(synth):

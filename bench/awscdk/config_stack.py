@@ -71,20 +71,7 @@ class ConfigStack(EnvStack):
 
     def _service(self, env: EnvPlan, spec: ServiceSpec) -> ServiceConfig:
         cid = pascal(spec.name)
-        profile = None
-        if spec.config_profile is not None:
-            cp = spec.config_profile
-            flags = cp.type == FEATURE_FLAGS
-            profile = appconfig.HostedConfiguration(
-                self, f"{cid}Profile", application=self.application,
-                name=f"{spec.name}-{cp.name}",
-                content=appconfig.ConfigurationContent.from_inline_json(cp.initial_content_json),
-                type=(appconfig.ConfigurationType.FEATURE_FLAGS if flags
-                      else appconfig.ConfigurationType.FREEFORM),
-                validators=[] if flags else [appconfig.JsonSchemaValidator.from_inline(
-                    json.dumps(dict(cp.json_schema)))],
-                kms_key=self.key, deploy_to=[self.appconfig_env],
-                deployment_strategy=self.strategy, deployment_key=self.key)
+        profile = self._profile(spec, cid)
         secrets = {name: secretsmanager.Secret(
             self, f"{cid}Secret{pascal(name)}", secret_name=config_path(env.name, spec.name, name),
             encryption_key=self.key) for name in spec.secrets}
@@ -101,6 +88,37 @@ class ConfigStack(EnvStack):
                           topic_name=resource_name(env.name, spec.name, "config-events"))
         target = targets.SnsTopic(topic, dead_letter_queue=dlq, retry_attempts=185,
                                   max_event_age=Duration.hours(1))
+        self._rules(env, spec, cid, target, profile)
+        dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
+            self, f"{cid}DlqAlarm", threshold=0, evaluation_periods=1,
+            alarm_name=resource_name(env.name, spec.name, "config-events-dlq-not-empty"),
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+        return ServiceConfig(topic=topic, dlq=dlq, secrets=secrets, agent_token=token,
+                             profile=profile, key=self.key,
+                             application_id=self.application.application_id,
+                             environment_id=self.appconfig_env.environment_id)
+
+    def _profile(self, spec: ServiceSpec, cid: str) -> appconfig.HostedConfiguration | None:
+        """The service's hosted AppConfig profile, deployed to the env (None without one)."""
+        cp = spec.config_profile
+        if cp is None:
+            return None
+        flags = cp.type == FEATURE_FLAGS
+        return appconfig.HostedConfiguration(
+            self, f"{cid}Profile", application=self.application,
+            name=f"{spec.name}-{cp.name}",
+            content=appconfig.ConfigurationContent.from_inline_json(cp.initial_content_json),
+            type=(appconfig.ConfigurationType.FEATURE_FLAGS if flags
+                  else appconfig.ConfigurationType.FREEFORM),
+            validators=[] if flags else [appconfig.JsonSchemaValidator.from_inline(
+                json.dumps(dict(cp.json_schema)))],
+            kms_key=self.key, deploy_to=[self.appconfig_env],
+            deployment_strategy=self.strategy, deployment_key=self.key)
+
+    def _rules(self, env: EnvPlan, spec: ServiceSpec, cid: str, target: targets.SnsTopic,
+               profile: appconfig.HostedConfiguration | None) -> None:
+        """The service's EventBridge rules: its secrets' changes, its profile's deployments."""
         events.Rule(self, f"{cid}SecretChanges",
                     rule_name=resource_name(env.name, spec.name, "secret-changes"),
                     event_pattern=events.EventPattern(
@@ -111,26 +129,18 @@ class ConfigStack(EnvStack):
                                 "requestParameters": {"secretId": [
                                     {"prefix": config_path(env.name, spec.name) + "/"}]}}),
                     targets=[target])
-        if profile is not None:
-            events.Rule(self, f"{cid}ConfigDeployments",
-                        rule_name=resource_name(env.name, spec.name, "config-deployments"),
-                        event_pattern=events.EventPattern(
-                            source=[contract.APPCONFIG_SOURCE], account=[env.account],
-                            detail_type=[contract.API_CALL],
-                            detail={"eventSource": [contract.APPCONFIG_EVENT_SOURCE],
-                                    "eventName": list(contract.DEPLOYMENT_EVENTS),
-                                    "requestParameters": {
-                                        "applicationId": [self.application.application_id],
-                                        "environmentId": [self.appconfig_env.environment_id],
-                                        "configurationProfileId": [
-                                            profile.configuration_profile_id]}}),
-                        targets=[target])
-        dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
-            self, f"{cid}DlqAlarm", threshold=0, evaluation_periods=1,
-            alarm_name=resource_name(env.name, spec.name, "config-events-dlq-not-empty"),
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
-        return ServiceConfig(topic=topic, dlq=dlq, secrets=secrets, agent_token=token,
-                             profile=profile, key=self.key,
-                             application_id=self.application.application_id,
-                             environment_id=self.appconfig_env.environment_id)
+        if profile is None:
+            return
+        events.Rule(self, f"{cid}ConfigDeployments",
+                    rule_name=resource_name(env.name, spec.name, "config-deployments"),
+                    event_pattern=events.EventPattern(
+                        source=[contract.APPCONFIG_SOURCE], account=[env.account],
+                        detail_type=[contract.API_CALL],
+                        detail={"eventSource": [contract.APPCONFIG_EVENT_SOURCE],
+                                "eventName": list(contract.DEPLOYMENT_EVENTS),
+                                "requestParameters": {
+                                    "applicationId": [self.application.application_id],
+                                    "environmentId": [self.appconfig_env.environment_id],
+                                    "configurationProfileId": [
+                                        profile.configuration_profile_id]}}),
+                    targets=[target])

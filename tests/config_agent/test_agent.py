@@ -1,4 +1,5 @@
-"""End-to-end behaviour of an in-process agent against moto on loopback."""
+"""End-to-end behaviour of an in-process agent against moto on loopback, in fan-out mode (its own
+queue on its service's topic, events published to the topic as EventBridge does)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ import os
 import stat
 import time
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import get, publish, secret_json
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
+
+
+def _drained(aws, agent) -> bool:
+    """The agent's own queue is empty: every message was acted on and deleted."""
+    return aws.queue_counts(agent.worker.queue_url) == (0, 0)
 
 
 def _appconfig_env(app, env, prof):
@@ -21,10 +28,9 @@ def _appconfig_env(app, env, prof):
 
 
 def test_startup_fetch_then_serves_from_cache(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("startup-value-1")
     app, env, prof = aws.profile(b'{"limit": 5}', "application/json")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"], **_appconfig_env(app, env, prof))
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], **_appconfig_env(app, env, prof))
 
     doc = secret_json(agent.port, sec["Name"])
     assert doc["SecretString"] == "startup-value-1"
@@ -52,9 +58,8 @@ def test_startup_fetch_then_serves_from_cache(aws, make_agent):
 
 
 def test_token_enforcement(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("token-guarded-value")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
     path = f"/secretsmanager/get?secretId={sec['Name']}"
     for token, expected in ((None, 401), ("wrong", 403), ("", 403),
                             ("test-token-0123456789abcdeX", 403)):
@@ -69,45 +74,46 @@ def test_token_enforcement(aws, make_agent):
 
 
 def test_push_refresh_after_put_secret_value(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("before-value")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    assert agent.settings.fanout  # the mode the stacks deploy: the fixture's default
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="after-value")
-    aws.send(queue, ev.as_message_body(ev.secret_api_call("PutSecretValue", sec["ARN"])))
+    publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["ARN"]))
     # Only the event can bring the new value (no periodic refresh): no timing assertion needed
     # (one failed under load); bench/agent_bench.py measures the latency.
     wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "after-value",
              what="new secret value served")
-    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
+    wait_for(lambda: _drained(aws, agent), what="message deleted")
 
 
-def test_queue_subscribed_without_raw_delivery_is_unwrapped(aws, make_agent):
+def test_queue_url_mode_unwraps_a_subscription_without_raw_delivery(aws, make_agent):
+    # Queue-URL mode (still supported): a queue someone else created and subscribed, here
+    # without raw delivery, so each message is the event inside an SNS envelope.
     queue, _ = aws.queue()
-    topic, _, _ = aws.topic()
+    topic = aws.topic()
     queue_arn = aws.sqs.get_queue_attributes(
         QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)  # SNS envelope
+    aws.sns.subscribe(TopicArn=topic.arn, Protocol="sqs", Endpoint=queue_arn)  # SNS envelope
     sec = aws.secret("envelope-before")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    agent = make_agent(queue_url=queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    assert not agent.settings.fanout
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="envelope-after")
-    aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
-        ev.secret_api_call("PutSecretValue", sec["ARN"])))
+    aws.publish(topic.arn, ev.secret_api_call("PutSecretValue", sec["ARN"]))
     wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "envelope-after",
              what="enveloped event acted on")
     wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
 
 
 def test_rotation_succeeded_and_duplicates_are_harmless(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("rot-before")
     other = aws.secret("unrelated-value")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=f"{sec['Name']},{other['Name']}")
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=f"{sec['Name']},{other['Name']}")
     base_calls = aws.proxy.count("GetSecretValue")
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="rot-after")
-    body = ev.as_message_body(ev.secret_rotation_succeeded(sec["ARN"]))
+    event = ev.secret_rotation_succeeded(sec["ARN"])
     for _ in range(3):
-        aws.send(queue, body)
-    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="all duplicates deleted")
+        publish(aws, agent, event)
+    wait_for(lambda: _drained(aws, agent), what="all duplicates deleted")
     assert secret_json(agent.port, sec["Name"])["SecretString"] == "rot-after"
     # Only the affected secret was fetched: at most once per event (duplicates received in one
     # batch share a fetch), never the unrelated one.
@@ -116,81 +122,79 @@ def test_rotation_succeeded_and_duplicates_are_harmless(aws, make_agent):
 
 
 def test_appconfig_change_after_new_version_and_deployment(aws, make_agent):
-    queue, _ = aws.queue()
     app, env, prof = aws.profile(b"mode=a", "text/plain")
-    agent = make_agent(queue, **_appconfig_env(app, env, prof))
+    agent = make_agent(**_appconfig_env(app, env, prof))
     version = aws.hosted_version(app, prof, b"mode=b", "text/plain", "v2")
     number = aws.emulator.deploy(app, env, prof, version)
-    aws.send(queue, ev.as_message_body(ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number, configuration_version=str(version))))
+    publish(aws, agent, ev.appconfig_start_deployment(
+        app, env, prof, deployment_number=number, configuration_version=str(version)))
     wait_for(lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b"mode=b",
              what="new configuration served")
-    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
+    wait_for(lambda: _drained(aws, agent), what="message deleted")
     # A second event soon after (within AppConfig's minimum poll interval) still works.
     version = aws.hosted_version(app, prof, b"mode=c", "text/plain", "v3")
     number = aws.emulator.deploy(app, env, prof, version)
-    aws.send(queue, ev.as_message_body(ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number)))
+    publish(aws, agent, ev.appconfig_start_deployment(
+        app, env, prof, deployment_number=number))
     wait_for(lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b"mode=c",
              what="third configuration served")
     assert get(agent.port, CONFIG_PATH.format(app, env, prof))[1]["configuration-version"] == "v3"
 
 
 def test_gradual_deployment_is_rechecked_until_visible(aws, make_agent, log_stream):
-    queue, _ = aws.queue()
     app, env, prof = aws.profile(b'{"v": 1}')
-    agent = make_agent(queue, **_appconfig_env(app, env, prof))
+    agent = make_agent(**_appconfig_env(app, env, prof))
     version = aws.hosted_version(app, prof, b'{"v": 2}')
     # This client sees the new content only once the test reveals it (no timing involved).
     number = aws.emulator.deploy(app, env, prof, version, visible_after=math.inf,
                                  complete_after=math.inf)
-    aws.send(queue, ev.as_message_body(ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number)))
+    publish(aws, agent, ev.appconfig_start_deployment(
+        app, env, prof, deployment_number=number))
     wait_for(lambda: "deployment not visible yet" in log_stream.getvalue(), what="tracking")
     assert get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b'{"v": 1}'
-    assert aws.queue_counts(queue) == (0, 1)  # kept (hidden) while re-checking
+    assert aws.queue_counts(agent.worker.queue_url) == (0, 1)  # kept (hidden) while re-checking
     aws.emulator.reveal(app, env, number)
     wait_for(lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b'{"v": 2}',
              what="gradually deployed content")
-    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
+    wait_for(lambda: _drained(aws, agent), what="message deleted")
 
 
 def test_deployment_without_visible_change_ends_when_complete(aws, make_agent):
-    queue, _ = aws.queue()
     app, env, prof = aws.profile(b"same")
-    make_agent(queue, **_appconfig_env(app, env, prof))
+    agent = make_agent(**_appconfig_env(app, env, prof))
     number = aws.emulator.deploy(app, env, prof, 1, complete_after=0.5)  # same content again
-    aws.send(queue, ev.as_message_body(ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number)))
-    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
+    publish(aws, agent, ev.appconfig_start_deployment(
+        app, env, prof, deployment_number=number))
+    wait_for(lambda: _drained(aws, agent), what="message deleted")
     assert aws.emulator.count("GetDeployment") >= 1
 
 
 def test_appconfig_configured_by_name_refreshes_on_any_deployment(aws, make_agent):
-    queue, _ = aws.queue()
     app, env, prof = aws.profile(b"n1")
     # The emulator accepts whatever identifiers it was deployed under: here, "names".
     aws.emulator._deployments[("shop", "prod", "main")] = aws.emulator._deployments[
         (app, env, prof)]
-    agent = make_agent(queue, **_appconfig_env("shop", "prod", "main"))
+    agent = make_agent(**_appconfig_env("shop", "prod", "main"))
     version = aws.hosted_version(app, prof, b"n2")
     aws.emulator.deploy(app, env, prof, version)
-    aws.send(queue, ev.as_message_body(ev.appconfig_start_deployment(app, env, prof)))
+    publish(aws, agent, ev.appconfig_start_deployment(app, env, prof))
     wait_for(lambda: get(agent.port, CONFIG_PATH.format("shop", "prod", "main"))[2] == b"n2",
              what="name-configured profile refreshed")
 
 
 def test_poison_message_survives_and_is_not_deleted(aws, make_agent, log_stream):
-    queue, dlq = aws.queue(max_receive_count=2)
+    topic = aws.topic()
     sec = aws.secret("poison-test-value")
-    make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    make_agent(topic=topic, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+               CONFIG_AGENT_MAX_RECEIVE_COUNT="2", CONFIG_AGENT_VISIBILITY_TIMEOUT="1")
     base_calls = aws.proxy.count("GetSecretValue")
     base_deletes = aws.deletes()
-    aws.send(queue, '{"source": "aws.secretsmanager", "detail": {"eventName": "Nope"}, '
-                    '"secret": "body-must-not-be-logged"}')
-    aws.send(queue, "definitely not json")
-    # Each poison message is received, left alone, and finally moved to the DLQ by SQS.
-    wait_for(lambda: aws.queue_counts(dlq)[0] == 2, timeout=15, what="poison in DLQ")
+    for message in ('{"source": "aws.secretsmanager", "detail": {"eventName": "Nope"}, '
+                    '"secret": "body-must-not-be-logged"}', "definitely not json"):
+        aws.sns.publish(TopicArn=topic.arn, Message=message)
+    # Each poison message is received, left alone, and finally moved to the topic's DLQ by SQS
+    # (the own queue's redrive policy).
+    wait_for(lambda: aws.queue_counts(topic.dlq_url)[0] == 2, timeout=15, what="poison in DLQ")
     assert aws.deletes() == base_deletes
     assert aws.proxy.count("GetSecretValue") == base_calls  # nothing refreshed
     text = log_stream.getvalue()
@@ -199,15 +203,14 @@ def test_poison_message_survives_and_is_not_deleted(aws, make_agent, log_stream)
 
 
 def test_refused_refresh_leaves_message_for_redelivery(aws, make_agent, log_stream):
-    queue, _ = aws.queue(max_receive_count=10)
     sec = aws.secret("fail-before")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_MAX_RECEIVE_COUNT="10")
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="fail-after")
     # Refused (not a transient fault): SQS redelivery, and the DLQ after maxReceiveCount, are
     # the retry. Transient faults are retried by the agent itself (test_delivery.py).
     aws.proxy.fail("GetSecretValue", status=400, code="AccessDeniedException")
     base_deletes = aws.deletes()
-    aws.send(queue, ev.as_message_body(ev.secret_api_call("PutSecretValue", sec["Name"])))
+    publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["Name"]))
     wait_for(lambda: "message left for redelivery" in log_stream.getvalue(), what="left")
     assert aws.deletes() == base_deletes
     assert secret_json(agent.port, sec["Name"])["SecretString"] == "fail-before"  # stale
@@ -216,14 +219,13 @@ def test_refused_refresh_leaves_message_for_redelivery(aws, make_agent, log_stre
     # Visible again after the visibility timeout, redelivered, refreshed, deleted.
     wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fail-after",
              timeout=10, what="refresh after redelivery")
-    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
+    wait_for(lambda: _drained(aws, agent), what="message deleted")
 
 
 def test_outage_degraded_and_serving_stale(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("outage-stale-value")
     app, env, prof = aws.profile(b"cfg-stale")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"], **_appconfig_env(app, env, prof))
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], **_appconfig_env(app, env, prof))
     aws.proxy.outage = "reset"
     aws.emulator.outage = "503"
     wait_for(lambda: json.loads(get(agent.port, "/health", token=None)[2])["status"]
@@ -239,9 +241,8 @@ def test_outage_degraded_and_serving_stale(aws, make_agent):
 
 
 def test_missing_secret_is_unhealthy_until_it_exists(aws, make_agent, log_stream):
-    queue, _ = aws.queue()
     name = "late/secret-" + os.urandom(3).hex()
-    agent = make_agent(queue, wait_healthy=False, CONFIG_AGENT_SECRET_IDS=name)
+    agent = make_agent(wait_healthy=False, CONFIG_AGENT_SECRET_IDS=name)
     wait_for(lambda: agent.worker.started.is_set())
     status, _, body = get(agent.port, "/health", token=None)
     assert status == 503 and json.loads(body)["status"] == "unhealthy"
@@ -253,10 +254,9 @@ def test_missing_secret_is_unhealthy_until_it_exists(aws, make_agent, log_stream
 
 
 def test_idle_agent_makes_no_fetches(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("idle-value")
     app, env, prof = aws.profile(b"idle")
-    make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"], **_appconfig_env(app, env, prof))
+    make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], **_appconfig_env(app, env, prof))
     before = (aws.proxy.count("GetSecretValue"), aws.emulator.count("GetLatestConfiguration"))
     time.sleep(2.5)
     after = (aws.proxy.count("GetSecretValue"), aws.emulator.count("GetLatestConfiguration"))
@@ -264,11 +264,10 @@ def test_idle_agent_makes_no_fetches(aws, make_agent):
 
 
 def test_output_files_atomic_0600(aws, make_agent, tmp_path):
-    queue, _ = aws.queue()
     sec = aws.secret("file-value-1", name="svc/" + os.urandom(3).hex() + "/db")
     app, env, prof = aws.profile(b"file-cfg")
     out = tmp_path / "out"
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"],
                        CONFIG_AGENT_OUTPUT_DIR=str(out), **_appconfig_env(app, env, prof))
     secret_file = out / "secrets" / sec["Name"].replace("/", "_")
     config_file = out / "configurations" / prof
@@ -277,7 +276,7 @@ def test_output_files_atomic_0600(aws, make_agent, tmp_path):
     for path in (secret_file, config_file):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="file-value-2")
-    aws.send(queue, ev.as_message_body(ev.secret_api_call("UpdateSecret", sec["Name"])))
+    publish(aws, agent, ev.secret_api_call("UpdateSecret", sec["Name"]))
     wait_for(lambda: secret_file.read_bytes() == b"file-value-2", what="file updated")
     assert sorted(os.listdir(secret_file.parent)) == [secret_file.name]  # no temp leftovers
     # The file is written before the cache entry is replaced: wait, do not assert at once.
@@ -286,13 +285,13 @@ def test_output_files_atomic_0600(aws, make_agent, tmp_path):
 
 
 def test_no_secret_value_in_logs(aws, make_agent, log_stream):
-    queue, _ = aws.queue()
     value = "sup3r-s3cret-" + os.urandom(4).hex()
     sec = aws.secret(json.dumps({"username": "svc", "password": value}))
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_LOG_LEVEL="DEBUG")
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_LOG_LEVEL="DEBUG")
     aws.proxy.fail("GetSecretValue", times=1)
-    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString=json.dumps({"password": value + "2"}))
-    aws.send(queue, ev.as_message_body(ev.secret_api_call("PutSecretValue", sec["Name"])))
+    aws.sm.put_secret_value(SecretId=sec["Name"],
+                            SecretString=json.dumps({"password": value + "2"}))
+    publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["Name"]))
     wait_for(lambda: value + "2" in secret_json(agent.port, sec["Name"])["SecretString"])
     get(agent.port, "/secretsmanager/get?secretId=x", token="bad")
     logging_text = log_stream.getvalue()
@@ -301,22 +300,20 @@ def test_no_secret_value_in_logs(aws, make_agent, log_stream):
 
 
 def test_throttling_is_retried_with_backoff(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("throttle-before")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="throttle-after")
     base = aws.proxy.count("GetSecretValue")
     aws.proxy.fail("GetSecretValue", status=400, code="ThrottlingException", times=2)
-    aws.send(queue, ev.as_message_body(ev.secret_api_call("PutSecretValue", sec["Name"])))
+    publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["Name"]))
     wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "throttle-after")
-    wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
+    wait_for(lambda: _drained(aws, agent), what="message deleted")
     assert aws.proxy.count("GetSecretValue") - base == 3  # two throttled, one success
 
 
 def test_optional_safety_refresh(aws, make_agent):
-    queue, _ = aws.queue()
     sec = aws.secret("safety-before")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"],
                        CONFIG_AGENT_SAFETY_REFRESH_SECONDS="0.5")
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="safety-after")  # no event
     wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "safety-after",

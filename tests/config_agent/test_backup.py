@@ -13,7 +13,8 @@ import pytest
 from config_agent.backup import Backup
 from config_agent.settings import ProfileRef, Settings, SettingsError
 from config_agent.sources import ConfigValue, SecretValue
-from tests.config_agent.conftest import fanout_env, get, secret_json, wait_for
+from devtools.wait import wait_for
+from tests.config_agent.conftest import get, secret_json
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 REF = ProfileRef("app1", "env1", "main")
@@ -71,12 +72,11 @@ def test_backup_settings_errors(extra, needle):
 
 
 def _start(aws, make_agent, sec, profile, backup_dir, wait_healthy=True, **extra):
-    topic, _, dlq_arn = aws.topic()
     app, env, prof = profile
-    return make_agent("", wait_healthy=wait_healthy, **fanout_env(
-        topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+    return make_agent(
+        wait_healthy=wait_healthy, CONFIG_AGENT_SECRET_IDS=sec["Name"],
         CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
-        CONFIG_AGENT_APPCONFIG_PROFILE=prof, CONFIG_AGENT_BACKUP_DIR=str(backup_dir), **extra))
+        CONFIG_AGENT_APPCONFIG_PROFILE=prof, CONFIG_AGENT_BACKUP_DIR=str(backup_dir), **extra)
 
 
 def _health(agent):

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from config_agent import contract
-from tests import event_samples as ev
-from tests.config_agent.conftest import fanout_env, get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import get, secret_json
 from tests.event_pattern import matches
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,12 +196,12 @@ def test_every_event_the_synthesized_rules_match_is_acted_on_by_the_agent(synth,
     for sample in samples:
         assert matches(patterns[sample.rule], sample.event), (sample.rule, sample.event)
 
-    topic, dlq, dlq_arn = aws.topic()
-    agent = make_agent("", **fanout_env(
-        topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=",".join(world.secrets),
+    topic = aws.topic()
+    agent = make_agent(
+        topic=topic, CONFIG_AGENT_SECRET_IDS=",".join(world.secrets),
         CONFIG_AGENT_APPCONFIG_APPLICATION=world.app,
         CONFIG_AGENT_APPCONFIG_ENVIRONMENT=world.env,
-        CONFIG_AGENT_APPCONFIG_PROFILE=",".join(world.profiles)))
+        CONFIG_AGENT_APPCONFIG_PROFILE=",".join(world.profiles))
     world.port = agent.port
     # Stage moves last: moto 5.2's PutSecretValue does not take AWSCURRENT off a version that
     # UpdateSecretVersionStage promoted (two versions would carry it), real AWS does.
@@ -208,8 +209,8 @@ def test_every_event_the_synthesized_rules_match_is_acted_on_by_the_agent(synth,
                   if s.event["detail"]["eventName"] == "UpdateSecretVersionStage"]
     for sample in [s for s in samples if s not in promotions] + promotions:
         served = sample.change()
-        aws.sns.publish(TopicArn=topic, Message=sample.body())
+        aws.sns.publish(TopicArn=topic.arn, Message=sample.body())
         wait_for(served, what=f"{sample.rule}: {sample.event['detail']['eventName']} served")
     # Every message was acted on and deleted; none went to the DLQ.
     wait_for(lambda: aws.queue_counts(agent.worker.queue_url) == (0, 0), what="queue drained")
-    assert aws.queue_counts(dlq) == (0, 0)
+    assert aws.queue_counts(topic.dlq_url) == (0, 0)

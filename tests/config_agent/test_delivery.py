@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import fanout_env, get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import get, publish, secret_json
 
 SLOW_SQS = {"CONFIG_AGENT_VISIBILITY_TIMEOUT": "30"}
 PATIENT = {"CONFIG_AGENT_AWS_TIMEOUT_SECONDS": "30"}  # a held call waits instead of timing out
@@ -18,19 +19,14 @@ SOON = 5.0  # seconds: far below the visibility timeout, well above the ~1 s pro
 DUPLICATES = 200
 
 
-def _fanout_agent(aws: Any, make_agent: Any, *secrets: dict[str, Any],
-                  **extra: str) -> tuple[Any, str]:
-    topic, _, dlq_arn = aws.topic()
-    agent = make_agent("", **fanout_env(
-        topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=",".join(s["Name"] for s in secrets),
-        **SLOW_SQS, **extra))
-    return agent, topic
+def _agent(make_agent: Any, *secrets: dict[str, Any], **extra: str) -> Any:
+    return make_agent(CONFIG_AGENT_SECRET_IDS=",".join(s["Name"] for s in secrets),
+                      **SLOW_SQS, **extra)
 
 
-def _publish_change(aws: Any, topic: str, secret: dict[str, Any], value: str) -> None:
+def _publish_change(aws: Any, agent: Any, secret: dict[str, Any], value: str) -> None:
     aws.sm.put_secret_value(SecretId=secret["Name"], SecretString=value)
-    aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
-        ev.secret_api_call("PutSecretValue", secret["ARN"])))
+    publish(aws, agent, ev.secret_api_call("PutSecretValue", secret["ARN"]))
 
 
 def _serves(agent: Any, secret: dict[str, Any], value: str) -> bool:
@@ -43,11 +39,11 @@ def _status(agent: Any) -> str:
 
 def test_change_made_during_a_full_outage_is_served_soon_after_recovery(aws, make_agent):
     sec = aws.secret("outage-before")
-    agent, topic = _fanout_agent(aws, make_agent, sec)
+    agent = _agent(make_agent, sec)
     aws.proxy.outage = "reset"      # SQS, SNS and Secrets Manager unreachable
     aws.emulator.outage = "503"     # and the AppConfig data plane
     wait_for(lambda: _status(agent) == "degraded", what="degraded")
-    _publish_change(aws, topic, sec, "outage-after")  # straight to moto: SNS -> own queue
+    _publish_change(aws, agent, sec, "outage-after")  # straight to moto: SNS -> own queue
     # Long enough for any exponential backoff to have grown: six failed receives in a row.
     base = aws.proxy.count("ReceiveMessage")
     wait_for(lambda: aws.proxy.count("ReceiveMessage") >= base + 6, timeout=20,
@@ -63,9 +59,9 @@ def test_change_made_during_a_full_outage_is_served_soon_after_recovery(aws, mak
 def test_change_made_while_secrets_manager_fails_is_served_soon_after_it_recovers(
         aws, make_agent, log_stream):
     sec = aws.secret("sm5xx-before")
-    agent, topic = _fanout_agent(aws, make_agent, sec)
+    agent = _agent(make_agent, sec)
     aws.proxy.fail("GetSecretValue", status=503, code="ServiceUnavailable")
-    _publish_change(aws, topic, sec, "sm5xx-after")
+    _publish_change(aws, agent, sec, "sm5xx-after")
     wait_for(lambda: "message kept hidden, retrying" in log_stream.getvalue(), what="held")
     assert _serves(agent, sec, "sm5xx-before") and _status(agent) == "degraded"
     assert aws.queue_counts(agent.worker.queue_url) == (0, 1)  # hidden, not redelivered
@@ -77,7 +73,8 @@ def test_change_made_while_secrets_manager_fails_is_served_soon_after_it_recover
 
 def test_duplicates_share_one_fetch_per_batch_and_do_not_starve_other_changes(aws, make_agent):
     dup, other = aws.secret("dup-0"), aws.secret("other-before")
-    agent, topic = _fanout_agent(aws, make_agent, dup, other, **PATIENT)
+    agent = _agent(make_agent, dup, other, **PATIENT)
+    topic = agent.settings.topic_arn
     aws.proxy.hold("GetSecretValue")  # the agent blocks on its first fetch; the flood queues up
     body = ev.as_message_body(ev.secret_api_call("PutSecretValue", dup["ARN"]))
     aws.sm.put_secret_value(SecretId=dup["Name"], SecretString="dup-1")
@@ -87,7 +84,7 @@ def test_duplicates_share_one_fetch_per_batch_and_do_not_starve_other_changes(aw
     for batch in range(DUPLICATES // 10):
         aws.sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
             {"Id": str(i), "Message": body} for i in range(10 if batch else 9)])
-    _publish_change(aws, topic, other, "other-after")  # queued behind the duplicates
+    _publish_change(aws, agent, other, "other-after")  # queued behind the duplicates
     aws.proxy.release("GetSecretValue")
     # Generous: moto's ReceiveMessage slows down with queue depth (0.1-0.5 s per call here).
     # The bench measures latency; this test counts calls.
@@ -106,7 +103,7 @@ def test_sigterm_after_the_grace_period_hands_unprocessed_messages_back(aws, mak
     # is waiting for another consumer.
     queue, _ = aws.queue()
     sec = aws.secret("sigterm-value")
-    agent = make_agent(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+    agent = make_agent(queue_url=queue, CONFIG_AGENT_SECRET_IDS=sec["Name"],
                        CONFIG_AGENT_SHUTDOWN_GRACE_SECONDS="0.3", **SLOW_SQS, **PATIENT)
     aws.proxy.hold("GetSecretValue")  # the batch in progress outlasts the grace period
     body = ev.as_message_body(ev.secret_api_call("PutSecretValue", sec["ARN"]))

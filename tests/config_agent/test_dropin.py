@@ -5,21 +5,20 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import TOKEN, fanout_env, get, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import TOKEN, get, publish
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 
 
 def _agent(aws, make_agent, content=b'{"mode": "dropin"}', profile_type="AWS.Freeform",
            **extra):
-    topic, _, dlq_arn = aws.topic()
     sec = aws.secret("dropin-value")
     app, env, prof = aws.profile(content, profile_type=profile_type)
-    agent = make_agent("", **fanout_env(
-        topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"],
-        CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
-        CONFIG_AGENT_APPCONFIG_PROFILE=prof, **extra))
+    agent = make_agent(
+        CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_APPCONFIG_APPLICATION=app,
+        CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env, CONFIG_AGENT_APPCONFIG_PROFILE=prof, **extra)
     return agent, sec, CONFIG_PATH.format(app, env, prof)
 
 
@@ -77,7 +76,6 @@ def _version(port, name, **query):
 
 def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
         aws, make_agent):
-    topic, _, dlq_arn = aws.topic()
     sec = aws.secret("stage-v1")
     v1 = sec["VersionId"]
     v2 = aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-v2")["VersionId"]
@@ -85,7 +83,7 @@ def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
                             VersionStages=["AWSPENDING"])
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-blue",
                             VersionStages=["blue"])  # a custom label
-    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
     name = sec["Name"]
     fetches = aws.proxy.secret_fetches[name]
     for port in (agent.port, agent.secrets_port):
@@ -106,8 +104,7 @@ def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
     assert _version(agent.port, name, versionStage="a b")[0] == 400
     # A change event refreshes every cached stage/version of that secret, not just AWSCURRENT.
     aws.sm.put_secret_value(SecretId=name, SecretString="stage-v3")  # v2 becomes AWSPREVIOUS
-    aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
-        ev.secret_api_call("PutSecretValue", sec["ARN"])))
+    publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["ARN"]))
     wait_for(lambda: _version(agent.port, name)[1]["SecretString"] == "stage-v3",
              what="AWSCURRENT refreshed")
     wait_for(lambda: _version(agent.port, name, versionStage="AWSPREVIOUS")[1]["SecretString"]

@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 
 from config_agent import server as server_module
-from tests.config_agent.conftest import TOKEN, fanout_env, wait_for
+from devtools.wait import wait_for
+from tests.config_agent.conftest import TOKEN
 
 AUTH = f"X-Aws-Parameters-Secrets-Token: {TOKEN}\r\n"
 
 
 @pytest.fixture
 def agent(aws, make_agent) -> Any:
-    topic, _, dlq_arn = aws.topic()
     sec = aws.secret("http-value")
-    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
     agent.secret_name = sec["Name"]
     return agent
 
@@ -88,9 +88,8 @@ def test_request_head_is_capped_at_16_kib(agent):
 
 def test_connections_are_bounded(aws, make_agent, monkeypatch):
     monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 4)
-    topic, _, dlq_arn = aws.topic()
     sec = aws.secret("bounded")
-    agent = make_agent("", **fanout_env(topic, dlq_arn, CONFIG_AGENT_SECRET_IDS=sec["Name"]))
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
     idle = [socket.create_connection(("127.0.0.1", agent.port), timeout=5) for _ in range(4)]
     try:
         wait_for(lambda: agent.server.active_connections == 4, what="4 connections held")

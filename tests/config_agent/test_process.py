@@ -11,8 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from tests import event_samples as ev
-from tests.config_agent.conftest import agent_env, get, secret_json, wait_for
+from devtools import events as ev
+from devtools.wait import wait_for
+from tests.config_agent.conftest import agent_env, fanout_env, get, secret_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,7 @@ def _reap(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def test_subprocess_serves_refreshes_and_exits_zero_on_sigterm(aws):
+def test_subprocess_in_queue_url_mode_serves_refreshes_and_exits_zero_on_sigterm(aws):
     queue, _ = aws.queue()
     value = "proc-value-" + os.urandom(4).hex()
     sec = aws.secret(value)
@@ -87,25 +88,23 @@ def test_subprocess_bad_settings_exit_2_with_clear_error():
 
 
 def test_subprocess_fanout_sigterm_unsubscribes_and_deletes_its_queue(aws):
-    topic, _, dlq_arn = aws.topic()
+    topic = aws.topic()
     sec = aws.secret("proc-fanout-" + os.urandom(4).hex())
-    env = agent_env("", CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_WAIT_TIME_SECONDS="20",
-                    CONFIG_AGENT_TOPIC_ARN=topic, CONFIG_AGENT_DLQ_ARN=dlq_arn,
-                    CONFIG_AGENT_QUEUE_PREFIX="proc-" + os.urandom(3).hex() + "-")
+    env = fanout_env(topic, "proc-" + os.urandom(3).hex() + "-",
+                     CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_WAIT_TIME_SECONDS="20")
     proc, lines = _spawn(env)
     try:
         port = wait_for(lambda: _port(lines), timeout=15, what="listening log line")
         wait_for(lambda: get(port, "/health", token=None)[0] == 200, what="healthy")
-        subs = aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        subs = aws.sns.list_subscriptions_by_topic(TopicArn=topic.arn)["Subscriptions"]
         assert len(subs) == 1
         aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="proc-fanout-after")
-        aws.sns.publish(TopicArn=topic, Message=ev.as_message_body(
-            ev.secret_api_call("PutSecretValue", sec["Name"])))
+        aws.publish(topic.arn, ev.secret_api_call("PutSecretValue", sec["Name"]))
         wait_for(lambda: secret_json(port, sec["Name"])["SecretString"] == "proc-fanout-after")
         _sigterm_exits_zero_quickly(proc)
     finally:
         _reap(proc)
-    assert aws.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    assert aws.sns.list_subscriptions_by_topic(TopicArn=topic.arn)["Subscriptions"] == []
     queue_name = subs[0]["Endpoint"].rsplit(":", 1)[-1]
     assert not [u for u in aws.sqs.list_queues(QueueNamePrefix=queue_name).get("QueueUrls", [])]
     assert '"msg":"own queue unsubscribed and deleted"' in "".join(lines)

@@ -20,7 +20,7 @@ from config_agent.events import DeploymentStarted, MessageError, SecretChanged, 
 from config_agent.output import OutputDir, safe_name, write_atomic
 from config_agent.settings import ProfileRef, Settings, SettingsError
 from config_agent.sources import SecretValue
-from tests import event_samples as ev
+from devtools import events as ev
 
 BASE = {"CONFIG_AGENT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/111111111111/q",
         "CONFIG_AGENT_TOKEN": "tok-123", "CONFIG_AGENT_SECRET_IDS": "a, b ,,a"}

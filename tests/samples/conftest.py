@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 # Re-exported so the samples run against the same fixtures as the agent's own tests.
-from tests import event_samples as ev
+from devtools import events as ev
 from tests.config_agent.conftest import (  # noqa: F401
-    TOKEN, _clean_faults, aws, log_stream, make_agent)
+    TOKEN, _clean_faults, aws, log_stream, make_agent, publish)
 from tests.samples.image import Image, dockerfile
 from tests.samples.proc import Proc
 
@@ -59,11 +59,10 @@ class Sidecar:
 
     def __init__(self, aws, make_agent, profile: bytes, secrets: dict[str, dict]) -> None:  # noqa: ANN001
         self.aws = aws
-        self.queue, _ = aws.queue()
         self.ids = aws.profile(profile)
         app, env, prof = self.ids
-        self.agent = make_agent(
-            self.queue, CONFIG_AGENT_SECRET_IDS=",".join(s["ARN"] for s in secrets.values()),
+        self.agent = make_agent(  # fan-out mode on a topic of its own, as the stacks deploy it
+            CONFIG_AGENT_SECRET_IDS=",".join(s["ARN"] for s in secrets.values()),
             CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
             CONFIG_AGENT_APPCONFIG_PROFILE=prof)
         # As modules/task_definition.app_container sets them, with ServiceConfig.app_environment
@@ -79,14 +78,13 @@ class Sidecar:
         app, env, prof = self.ids
         version = self.aws.hosted_version(app, prof, content)
         number = self.aws.emulator.deploy(app, env, prof, version)
-        self.aws.send(self.queue, ev.as_message_body(ev.appconfig_start_deployment(
-            app, env, prof, deployment_number=number)))
+        publish(self.aws, self.agent, ev.appconfig_start_deployment(
+            app, env, prof, deployment_number=number))
 
     def rotate(self, secret: dict, value: str) -> None:
         """A new secret value and the PutSecretValue event."""
         self.aws.sm.put_secret_value(SecretId=secret["ARN"], SecretString=value)
-        self.aws.send(self.queue, ev.as_message_body(
-            ev.secret_api_call("PutSecretValue", secret["ARN"])))
+        publish(self.aws, self.agent, ev.secret_api_call("PutSecretValue", secret["ARN"]))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
-from tests.config_agent.conftest import wait_for
+from devtools.wait import wait_for
 
 STUB_TOKEN = "tok-5ecret"
 AGENT_STUB_ENV = {"CONFIG_AGENT_TOKEN": STUB_TOKEN, "APPCONFIG_APPLICATION_ID": "a",

@@ -7,10 +7,11 @@ import os
 
 import pytest
 
+from devtools.wait import wait_for
 from samples import contract
 from samples.web.settings import WebSettings
 from settings.services import WEB
-from tests.config_agent.conftest import get, wait_for
+from tests.config_agent.conftest import get
 from tests.samples.proc import (AGENT_STUB_ENV, STUB_TOKEN, assert_invalid_settings,
                                 refused_agent_url)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.wait import wait_for
 from samples import contract
 from samples.worker import jobs
 from samples.worker.worker import Backoff
-from tests.config_agent.conftest import wait_for
 from tests.samples.proc import AGENT_STUB_ENV, assert_invalid_settings, refused_agent_url
 
 PROFILE = b'{"batch_size": 10}'

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from devtools import events as samples
 from settings.environments import ENVIRONMENTS
 from settings.schema import DeploymentStrategy
-from tests import event_samples as samples
 from tests.event_pattern import matches
 
 ENVS = {e.name: e for e in ENVIRONMENTS}

@@ -1,4 +1,4 @@
-"""Loopback test doubles in front of / next to moto (also used by bench/agent_bench.py).
+"""Loopback AWS emulators in front of / next to moto, for the tests, the bench and the demo.
 
 * `FaultProxy`: forwards AWS JSON-protocol calls (SQS, Secrets Manager) to moto, counts them
   per operation and can inject throttling, 5xx or a full outage.
@@ -41,7 +41,9 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class _Base(BaseHTTPRequestHandler):
+class AwsHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive handler with AWS-shaped JSON error answers; logs nothing."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
@@ -67,6 +69,8 @@ class _Base(BaseHTTPRequestHandler):
 
 @dataclass
 class Fault:
+    """An injected error answer, for `remaining` more calls (None: until cleared)."""
+
     status: int = 503
     code: str = "ServiceUnavailable"
     remaining: int | None = None  # None: until cleared
@@ -138,7 +142,7 @@ class _Faults:
             return fault
 
 
-def _apply(handler: _Base, verdict: Fault | str | None) -> bool:
+def _apply(handler: AwsHandler, verdict: Fault | str | None) -> bool:
     """Act on a fault verdict; True if the request was answered (or dropped) already."""
     if verdict is None:
         return False
@@ -157,10 +161,10 @@ def _apply(handler: _Base, verdict: Fault | str | None) -> bool:
     return True
 
 
-class _LoopbackService(_Faults):
+class LoopbackService(_Faults):
     """A fault-injectable HTTP server on 127.0.0.1 with an ephemeral port."""
 
-    def _serve(self, handler: type[_Base]) -> None:
+    def _serve(self, handler: type[AwsHandler]) -> None:
         self.server = LoopbackHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -174,7 +178,7 @@ class _LoopbackService(_Faults):
         self.server.server_close()
 
 
-class FaultProxy(_LoopbackService):
+class FaultProxy(LoopbackService):
     """Reverse proxy to moto for JSON-protocol (X-Amz-Target) and query-protocol services."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
@@ -183,7 +187,7 @@ class FaultProxy(_LoopbackService):
         self.upstream_seconds: Counter[str] = Counter()  # time moto took, per operation
         proxy = self
 
-        class Handler(_Base):
+        class Handler(AwsHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self._body()
                 target = self.headers.get("X-Amz-Target", "")
@@ -262,7 +266,7 @@ class _Session:
     polled: bool = False
 
 
-class AppConfigEmulator(_LoopbackService):
+class AppConfigEmulator(LoopbackService):
     """AppConfig data plane + GetDeployment on loopback, backed by moto's hosted versions."""
 
     def __init__(self, moto_appconfig: Any, enforce_poll_interval: bool = True) -> None:
@@ -275,7 +279,7 @@ class AppConfigEmulator(_LoopbackService):
         self._numbers = itertools.count(1)
         emu = self
 
-        class Handler(_Base):
+        class Handler(AwsHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self._body()
                 if urlsplit(self.path).path != "/configurationsessions":
@@ -336,7 +340,7 @@ class AppConfigEmulator(_LoopbackService):
             dep.visible_after = 0.0
 
     # --- handlers -----------------------------------------------------------------------------
-    def _start(self, handler: _Base, req: dict[str, Any]) -> None:
+    def _start(self, handler: AwsHandler, req: dict[str, Any]) -> None:
         key = (req.get("ApplicationIdentifier", ""), req.get("EnvironmentIdentifier", ""),
                req.get("ConfigurationProfileIdentifier", ""))
         with self.lock:
@@ -349,7 +353,7 @@ class AppConfigEmulator(_LoopbackService):
         handler._reply(201, json.dumps({"InitialConfigurationToken": token}).encode(),
                        {"Content-Type": "application/json"})
 
-    def _poll(self, handler: _Base, token: str) -> None:
+    def _poll(self, handler: AwsHandler, token: str) -> None:
         now = time.monotonic()
         with self.lock:
             session = self._sessions.pop(token, None)  # tokens are single use
@@ -375,7 +379,7 @@ class AppConfigEmulator(_LoopbackService):
         else:
             handler._reply(200, b"", headers)
 
-    def _get_deployment(self, handler: _Base, app: str, env: str, number: int) -> None:
+    def _get_deployment(self, handler: AwsHandler, app: str, env: str, number: int) -> None:
         with self.lock:
             dep = self._by_app_env.get((app, env, number))
         if dep is None:

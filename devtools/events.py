@@ -1,8 +1,9 @@
 """Sample EventBridge events, exactly as the config pipeline's rules deliver them to SQS.
 
-Shared by the pipeline stack's pattern tests and the config agent's tests so that both halves
-agree on one message shape. The rules pass the event through unchanged (no input transformer),
-so an SQS message body is the whole EventBridge event as JSON.
+Shared by the pipeline stack's pattern tests, the config agent's tests, the bench and the demo,
+so that both halves agree on one message shape. The rules pass the event through unchanged (no
+input transformer) to the service's SNS topic, and the agents' raw-delivery subscriptions pass
+it on unchanged: an SQS message body is the whole EventBridge event as JSON.
 """
 
 from __future__ import annotations
