@@ -1,8 +1,11 @@
 """Loopback HTTP transport for the API (api.py), hardened against a hostile local client.
 
-stdlib ThreadingHTTPServer with HTTP/1.1 keep-alive: measured well above 3,000 req/s on two
-cores once Nagle is off and each response leaves in one write (see bench/agent_bench.py). What
-the stdlib leaves open is closed here:
+One event loop per port (selectors, non-blocking sockets, HTTP/1.1 keep-alive and
+pipelining): a cached answer is parsed, built and written without a thread handoff, and
+connections cost no thread (a thread-per-connection server had twice the p99 over 50
+connections, bench/agent_bench.py). http_request.py cuts requests from the byte stream and
+parses them with the stdlib's parser over the buffered bytes. What the stdlib leaves open is
+closed there and here:
 
 * the request head (request line + headers) is read through a 16 KiB budget: more -> 431 before
   anything else is buffered (the stdlib allows 100 header lines of 64 KiB each);
@@ -19,206 +22,255 @@ the stdlib leaves open is closed here:
 from __future__ import annotations
 
 import logging
+import queue
+import selectors
+import socket
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, BinaryIO
+import time
+from concurrent.futures import ThreadPoolExecutor
 
-from .api import Api, Response, error
+from .api import Api
+from .http_request import (
+    MAX_BODY_BYTES,
+    MAX_HEAD_BYTES,
+    RequestHandler,
+    may_call_aws,
+    request_size,
+)
 from .logs import log
 
 LOG = logging.getLogger("config_agent.server")
-MAX_HEAD_BYTES = 16 * 1024
-MAX_BODY_BYTES = 64 * 1024
 MAX_CONNECTIONS = 100
 IDLE_TIMEOUT_SECONDS = 30
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
          b"Content-Length: 32\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
          b'{"error":"too many connections"}')
 
 
-class AgentHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # Idle keep-alive connections must not hold up shutdown: their threads are daemons.
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
+class AgentHTTPServer:
+    """One loopback port served by one event loop (`serve_forever`): cached answers never wait
+    for another thread; requests that may call AWS (a versionStage or versionId not cached
+    yet) run on a small pool, so a slow AWS call holds up only its own connection."""
 
     def __init__(self, port: int, api: Api) -> None:
         # Loopback only, by construction: there is deliberately no bind-address setting.
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.api = api
-        self._limit = MAX_CONNECTIONS
-        self._lock = threading.Lock()
-        self.active_connections = 0
-
-    def _take_slot(self) -> bool:
-        with self._lock:
-            if self.active_connections >= self._limit:
-                return False
-            self.active_connections += 1
-            return True
-
-    def _free_slot(self) -> None:
-        with self._lock:
-            self.active_connections -= 1
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        # Each connection costs a thread and its buffers: refuse rather than grow without bound.
-        if not self._take_slot():
-            try:
-                request.settimeout(0.2)
-                request.sendall(_BUSY)
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._free_slot()
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind(("127.0.0.1", port))
+            self.socket.listen(128)
+        except OSError:
+            self.socket.close()
             raise
+        self.socket.setblocking(False)
+        self.server_address = self.socket.getsockname()
+        self.api = api
+        self.active_connections = 0
+        self._limit = MAX_CONNECTIONS
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.socket, selectors.EVENT_READ, None)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="http-fetch")
+        self._done: queue.SimpleQueue[tuple[_Connection, bytes, bool]] = queue.SimpleQueue()
+        self._connections: set[_Connection] = set()
+        self._stop = False
+        self._stopped = threading.Event()
+        self._stopped.set()
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    # --- the loop -------------------------------------------------------------------------------
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._stopped.clear()
+        next_sweep = 0.0
         try:
-            super().process_request_thread(request, client_address)
+            while not self._stop:
+                for key, events in self._selector.select(poll_interval):
+                    if key.fileobj is self.socket:
+                        self._accept()
+                    elif key.fileobj is self._wake_r:
+                        self._drain_wakeups()
+                    else:
+                        self._on_ready_guarded(key.data, events)
+                now = time.monotonic()
+                if now >= next_sweep:
+                    self._close_idle(now)
+                    next_sweep = now + 1.0
         finally:
-            self._free_slot()
+            self._stopped.set()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Default prints a traceback to stderr; a dropped client connection is routine.
-        log(LOG, logging.DEBUG, "connection error")
+    def shutdown(self) -> None:
+        """Stop the loop and wait until it has stopped (from another thread)."""
+        self._stop = True
+        self._wake()
+        self._stopped.wait()
 
+    def server_close(self) -> None:
+        for conn in list(self._connections):
+            self._close(conn)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for sock in (self.socket, self._wake_r, self._wake_w):
+            sock.close()
+        self._selector.close()
 
-class _HeadTooLarge(Exception):
-    pass
-
-
-class _HeadBudget:
-    """The connection's reader, seen through a byte budget while the request head is read."""
-
-    def __init__(self, rfile: BinaryIO, limit: int) -> None:
-        self._rfile = rfile
-        self.left = limit
-
-    def readline(self, size: int = -1) -> bytes:
-        cap = self.left + 1 if size < 0 else min(size, self.left + 1)
-        line = self._rfile.readline(cap)
-        self.left -= len(line)
-        if self.left < 0:
-            raise _HeadTooLarge
-        return line
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server_version = "config-agent"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024  # headers + body flushed as one write per response
-    timeout = IDLE_TIMEOUT_SECONDS  # idle keep-alive connections release their thread
-    server: AgentHTTPServer
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass  # access logs would be noise at thousands of req/s; errors are logged below
-
-    # --- reading one request ------------------------------------------------------------------
-    def handle_one_request(self) -> None:
-        self.command, self.request_version, self.requestline = "", "HTTP/1.1", ""
-        self._answered = False
-        rfile = self.rfile
-        head = _HeadBudget(rfile, MAX_HEAD_BYTES)
+    def _wake(self) -> None:
         try:
-            self.raw_requestline = head.readline()
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if len(self.raw_requestline.split()) != 3:
-                # Blank, HTTP/0.9 (`GET /`) or garbled: the stdlib answers nothing, a bare body
-                # without status line, or waits for headers that never come.
-                self._fail(400, "malformed request line")
-                return
-            self.rfile = head  # type: ignore[assignment] - parse_request reads headers here
+            self._wake_w.send(b"x")
+        except OSError:
+            pass  # closed, or its buffer is full: the loop wakes either way
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        while True:
             try:
-                parsed = self.parse_request()
-            finally:
-                self.rfile = rfile
-            if not parsed:
-                if not self._answered:
-                    self._fail(400, "malformed request line")
+                conn, data, close = self._done.get_nowait()
+            except queue.Empty:
                 return
-            self._serve()
-            self.wfile.flush()
-        except _HeadTooLarge:
-            self._fail(431, "request head too large")
-        except TimeoutError:
-            self.close_connection = True
+            conn.busy = False
+            if not conn.closed:
+                self._answered(conn, data, close)
 
-    def _serve(self) -> None:
-        target = self.requestline.split()[1]  # as sent: the stdlib collapses a leading "//"
-        if not target.startswith("/") or target.startswith("//"):
-            self._fail(400, "only origin-form request targets are served")
-            return
-        if any(name in self.headers for name in PROXY_HEADERS):
-            self._fail(400, "forwarded requests are refused")
-            return
-        if not self._discard_body():
-            return
+    # --- connections ----------------------------------------------------------------------------
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                log(LOG, logging.DEBUG, "accept failed")
+                return
+            if self.active_connections >= self._limit:
+                # Each connection costs buffers: refuse rather than grow without bound.
+                try:
+                    sock.setblocking(False)
+                    sock.send(_BUSY)  # a fresh socket's send buffer takes it whole
+                    sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                sock.close()
+                continue
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = _Connection(sock, time.monotonic())
+            self._connections.add(conn)
+            self.active_connections += 1
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _on_ready_guarded(self, conn: _Connection, events: int) -> None:
         try:
-            response = self.server.api.handle(self.command, self.path, self.headers)
-        except Exception as exc:  # noqa: BLE001 - a bad request must not kill the server
-            log(LOG, logging.ERROR, "request failed", exception=type(exc).__name__)
-            response = error(500, "internal error")
-        self._send(response)
+            self._on_ready(conn, events)
+        except Exception as exc:  # noqa: BLE001 - one connection must not stop the loop
+            log(LOG, logging.ERROR, "connection failed", exception=type(exc).__name__)
+            self._close(conn)
 
-    def _discard_body(self) -> bool:
-        """Consume a (bounded) body so keep-alive never parses it as the next request."""
-        if "Transfer-Encoding" in self.headers:
-            self._fail(400, "request bodies must have a Content-Length")
-            return False
-        lengths = self.headers.get_all("Content-Length") or []
-        if not lengths:
-            return True
-        raw = lengths[0].strip()
-        if len(lengths) > 1 or not raw.isdigit():
-            self._fail(400, "invalid Content-Length")
-            return False
-        remaining = int(raw)
-        if remaining > MAX_BODY_BYTES:
-            self._fail(413, "request body too large")
-            return False
-        while remaining:
-            chunk = self.rfile.read(min(remaining, 8192))
+    def _on_ready(self, conn: _Connection, events: int) -> None:
+        if events & selectors.EVENT_WRITE:
+            self._flush(conn)
+        if events & selectors.EVENT_READ and not conn.closed:
+            try:
+                chunk = conn.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                chunk = b""
             if not chunk:
-                self.close_connection = True
-                return False
-            remaining -= len(chunk)
-        return True
+                self._close(conn)
+                return
+            conn.inbox += chunk
+            conn.last_active = time.monotonic()
+            if conn.busy and len(conn.inbox) > MAX_HEAD_BYTES + MAX_BODY_BYTES:
+                self._close(conn)  # piling requests behind a pending one: bound the buffer
+                return
+            self._serve_buffered(conn)
 
-    # --- writing --------------------------------------------------------------------------------
-    def send_error(self, code: int, message: str | None = None,
-                   explain: str | None = None) -> None:
-        """The stdlib's parse errors, as JSON with a status line (its text may echo input)."""
-        self._fail(code, HTTPStatus(code).phrase.lower())
+    def _serve_buffered(self, conn: _Connection) -> None:
+        """Answer every complete request buffered on `conn`, in order (pipelining)."""
+        while not conn.busy and not conn.closing and not conn.closed:
+            size = request_size(conn.inbox)
+            if size is None:
+                return
+            raw = bytes(conn.inbox[:size])
+            del conn.inbox[:size]
+            if may_call_aws(raw):
+                conn.busy = True
+                self._pool.submit(self._answer_on_pool, conn, raw)
+                return
+            self._answered(conn, *self._answer(raw))
 
-    def _fail(self, status: int, message: str) -> None:
-        """Answer an unusable request and close: after it, the stream cannot be trusted."""
-        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
-            self.request_version = "HTTP/1.0"  # the stdlib omits the status line for 0.9
-        self.close_connection = True
-        self._send(error(status, message, {"Connection": "close"}))
+    def _answer_on_pool(self, conn: _Connection, raw: bytes) -> None:
+        self._done.put((conn, *self._answer(raw)))
+        self._wake()
 
-    def _send(self, response: Response) -> None:
-        self._answered = True
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Cache-Control", "no-store")
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-        self.wfile.flush()
+    def _answer(self, raw: bytes) -> tuple[bytes, bool]:
+        """(response bytes, close after them) for one buffered request."""
+        handler = RequestHandler(raw, self)
+        try:
+            handler.handle_one_request()
+        except Exception as exc:  # noqa: BLE001 - one bad request must not stop the loop
+            log(LOG, logging.ERROR, "request failed", exception=type(exc).__name__)
+            return b"", True
+        return handler.wfile.getvalue(), handler.close_connection
 
+    def _answered(self, conn: _Connection, data: bytes, close: bool) -> None:
+        conn.outbox += data
+        conn.closing = conn.closing or close
+        conn.last_active = time.monotonic()
+        self._flush(conn)
+        if not conn.closed and not conn.closing:
+            self._serve_buffered(conn)
+
+    def _flush(self, conn: _Connection) -> None:
+        try:
+            while conn.outbox:
+                sent = conn.sock.send(conn.outbox)
+                del conn.outbox[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self._close(conn)
+            return
+        if conn.outbox:
+            self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
+        elif conn.closing:
+            self._close(conn)
+        else:
+            self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+
+    def _close_idle(self, now: float) -> None:
+        for conn in [c for c in self._connections
+                     if not c.busy and now - c.last_active > IDLE_TIMEOUT_SECONDS]:
+            self._close(conn)  # idle keep-alive connections release their slot
+
+    def _close(self, conn: _Connection) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        self._connections.discard(conn)
+        self.active_connections -= 1
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        try:
+            conn.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        conn.sock.close()
+
+
+class _Connection:
+    __slots__ = ("sock", "inbox", "outbox", "last_active", "busy", "closing", "closed")
+
+    def __init__(self, sock: socket.socket, now: float) -> None:
+        self.sock = sock
+        self.inbox = bytearray()
+        self.outbox = bytearray()
+        self.last_active = now
+        self.busy = False  # a request of it runs on the pool: later ones wait (in order)
+        self.closing = False  # answered with Connection: close; closes once flushed
+        self.closed = False

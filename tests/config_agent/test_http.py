@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 from typing import Any
 
 import pytest
@@ -140,3 +141,80 @@ def test_malformed_request_lines_get_a_status_line_and_a_short_json_body(agent, 
     status, body = _status_and_body(raw)
     assert 400 <= status < 600 and set(body) == {"error"} and len(raw) < 400
     assert b"<html" not in raw.lower() and b"<!doctype" not in raw.lower()
+
+
+def _response(sock: socket.socket, buffered: bytearray) -> bytes:
+    """One whole response (status line, head, Content-Length body) read off `sock`."""
+    while True:
+        head, sep, rest = bytes(buffered).partition(b"\r\n\r\n")
+        if sep:
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            if len(rest) >= length:
+                del buffered[:len(head) + 4 + length]
+                return head + sep + rest[:length]
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed mid-response"
+        buffered += chunk
+
+
+def test_connections_do_not_cost_a_thread_each(agent):
+    """One event loop serves every connection: threads (and their stacks) do not grow with
+    connections, and a busy connection never waits for another thread to be scheduled."""
+    before = threading.active_count()
+    socks = [socket.create_connection(("127.0.0.1", agent.port), timeout=5) for _ in range(30)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /ping HTTP/1.1\r\n\r\n")
+        for sock in socks:
+            assert _response(sock, bytearray()).endswith(b"healthy")
+        wait_for(lambda: agent.server.active_connections == 30, what="30 connections open")
+        assert threading.active_count() - before <= 1  # not 30
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_pipelined_requests_are_answered_in_order_on_one_connection(agent):
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n" + AUTH.encode()
+                     + b"\r\nPOST /ping HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /ping"
+                     + b" HTTP/1.1\r\n\r\n")
+        buffered = bytearray()
+        statuses = [int(_response(sock, buffered).split()[1]) for _ in range(4)]
+    assert statuses == [200, 404, 401, 200]  # the POST has no token
+
+
+def test_a_slow_aws_fetch_holds_up_only_its_own_connection(aws, agent):
+    """A version not cached yet is fetched from AWS off the loop: while that call hangs, other
+    connections are answered; the held one gets its answer once AWS replies."""
+    aws.sm.put_secret_value(SecretId=agent.secret_name, SecretString="http-v2")
+    aws.proxy.hold("GetSecretValue")
+    try:
+        slow = socket.create_connection(("127.0.0.1", agent.port), timeout=10)
+        slow.sendall(f"GET /secretsmanager/get?secretId={agent.secret_name}"
+                     f"&versionStage=AWSPREVIOUS HTTP/1.1\r\n{AUTH}\r\n".encode())
+        wait_for(lambda: aws.proxy.waiting["GetSecretValue"] == 1, what="the fetch held")
+        for _ in range(3):
+            raw = _raw(agent.port, b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert raw.endswith(b"healthy")
+        assert aws.proxy.waiting["GetSecretValue"] == 1  # still held while the others ran
+    finally:
+        aws.proxy.release("GetSecretValue")
+    with slow:
+        body = _response(slow, bytearray()).partition(b"\r\n\r\n")[2]
+    assert json.loads(body)["SecretString"] == "http-value"
+
+
+@pytest.mark.parametrize("buffered, size", [
+    (b"GET /ping HTTP/1.1\r\nHost: x\r\n", None),                      # head not ended yet
+    (b"GET /ping HTTP/1.1\r\n\r\nGET /", 22),                          # the first of two
+    (b"GET /ping HTTP/1.1\n\n", 20),                                   # bare LF lines
+    (b"POST /ping HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel", None),    # body on its way
+    (b"POST /ping HTTP/1.1\r\ncontent-length: 5\r\n\r\nhelloGET", 47),
+    (b"GET /health\r\n", 13),                                          # HTTP/0.9: refused at once
+    (b"POST /ping HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 46),     # 413 without waiting
+    (b"POST /ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n", 51),
+    (b"GET /" + b"a" * 17000, 17005),                                  # over the head budget
+])
+def test_request_framing(buffered, size):
+    assert server_module.request_size(buffered) == size
