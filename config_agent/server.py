@@ -133,6 +133,8 @@ class AgentHTTPServer:
             conn.busy = False
             if not conn.closed:
                 self._answered(conn, data, close)
+            if not conn.closed:
+                self._serve_buffered(conn)  # what was pipelined behind it; then settles
 
     # --- connections ----------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -159,7 +161,7 @@ class AgentHTTPServer:
             conn = _Connection(sock, time.monotonic())
             self._connections.add(conn)
             self.active_connections += 1
-            self._selector.register(sock, selectors.EVENT_READ, conn)
+            self._watch(conn, selectors.EVENT_READ)
 
     def _on_ready_guarded(self, conn: _Connection, events: int) -> None:
         try:
@@ -171,36 +173,39 @@ class AgentHTTPServer:
     def _on_ready(self, conn: _Connection, events: int) -> None:
         if events & selectors.EVENT_WRITE:
             self._flush(conn)
-        if events & selectors.EVENT_READ and not conn.closed:
-            try:
-                chunk = conn.sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self._close(conn)
-                return
-            conn.inbox += chunk
-            conn.last_active = time.monotonic()
-            if conn.busy and len(conn.inbox) > MAX_HEAD_BYTES + MAX_BODY_BYTES:
-                self._close(conn)  # piling requests behind a pending one: bound the buffer
-                return
-            self._serve_buffered(conn)
+        if not events & selectors.EVENT_READ or conn.closed:
+            return
+        try:
+            chunk = conn.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            conn.eof = True  # the client is done sending: answer what it sent, then close
+        elif conn.busy and len(conn.inbox) + len(chunk) > MAX_HEAD_BYTES + MAX_BODY_BYTES:
+            self._close(conn)  # piling requests behind a pending one: bound the buffer
+            return
+        conn.inbox += chunk
+        conn.last_active = time.monotonic()
+        self._serve_buffered(conn)
 
     def _serve_buffered(self, conn: _Connection) -> None:
-        """Answer every complete request buffered on `conn`, in order (pipelining)."""
+        """Answer every complete request buffered on `conn`, in order (pipelining); the answer
+        that may call AWS goes to the pool and the rest waits for it."""
         while not conn.busy and not conn.closing and not conn.closed:
             size = request_size(conn.inbox)
             if size is None:
-                return
+                break
             raw = bytes(conn.inbox[:size])
             del conn.inbox[:size]
             if may_call_aws(raw):
                 conn.busy = True
                 self._pool.submit(self._answer_on_pool, conn, raw)
-                return
+                break
             self._answered(conn, *self._answer(raw))
+        if not conn.closed:
+            self._settle(conn)
 
     def _answer_on_pool(self, conn: _Connection, raw: bytes) -> None:
         self._done.put((conn, *self._answer(raw)))
@@ -220,11 +225,14 @@ class AgentHTTPServer:
         conn.outbox += data
         conn.closing = conn.closing or close
         conn.last_active = time.monotonic()
-        self._flush(conn)
-        if not conn.closed and not conn.closing:
-            self._serve_buffered(conn)
+        self._send_pending(conn)
 
     def _flush(self, conn: _Connection) -> None:
+        if self._send_pending(conn):
+            self._settle(conn)
+
+    def _send_pending(self, conn: _Connection) -> bool:
+        """Write what the socket takes now; False if the connection broke (then closed)."""
         try:
             while conn.outbox:
                 sent = conn.sock.send(conn.outbox)
@@ -233,13 +241,33 @@ class AgentHTTPServer:
             pass
         except OSError:
             self._close(conn)
-            return
+            return False
+        return True
+
+    def _settle(self, conn: _Connection) -> None:
+        """Close a finished connection, else wait for what it needs next: to write its answer,
+        to read (not after the client half-closed: that socket is readable forever), or
+        nothing while its answer is on the pool."""
+        done_reading = conn.closing or conn.eof
         if conn.outbox:
-            self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, conn)
-        elif conn.closing:
+            self._watch(conn, selectors.EVENT_WRITE if done_reading
+                        else selectors.EVENT_READ | selectors.EVENT_WRITE)
+        elif conn.closing or (conn.eof and not conn.busy):
             self._close(conn)
         else:
-            self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+            self._watch(conn, 0 if done_reading else selectors.EVENT_READ)
+
+    def _watch(self, conn: _Connection, events: int) -> None:
+        """Wait for `events` on the connection (0: none, while its answer is on the pool)."""
+        if events == conn.events:
+            return
+        if conn.events == 0:
+            self._selector.register(conn.sock, events, conn)
+        elif events == 0:
+            self._selector.unregister(conn.sock)
+        else:
+            self._selector.modify(conn.sock, events, conn)
+        conn.events = events
 
     def _close_idle(self, now: float) -> None:
         for conn in [c for c in self._connections
@@ -252,10 +280,8 @@ class AgentHTTPServer:
         conn.closed = True
         self._connections.discard(conn)
         self.active_connections -= 1
-        try:
+        if conn.events:
             self._selector.unregister(conn.sock)
-        except (KeyError, ValueError):
-            pass
         try:
             conn.sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -264,7 +290,8 @@ class AgentHTTPServer:
 
 
 class _Connection:
-    __slots__ = ("sock", "inbox", "outbox", "last_active", "busy", "closing", "closed")
+    __slots__ = ("sock", "inbox", "outbox", "last_active", "busy", "closing", "eof", "closed",
+                 "events")
 
     def __init__(self, sock: socket.socket, now: float) -> None:
         self.sock = sock
@@ -273,4 +300,6 @@ class _Connection:
         self.last_active = now
         self.busy = False  # a request of it runs on the pool: later ones wait (in order)
         self.closing = False  # answered with Connection: close; closes once flushed
+        self.eof = False  # the client half-closed: answer what it sent, then close
         self.closed = False
+        self.events = 0  # what the selector waits for on it (0: not registered)

@@ -218,3 +218,37 @@ def test_a_slow_aws_fetch_holds_up_only_its_own_connection(aws, agent):
 ])
 def test_request_framing(buffered, size):
     assert server_module.request_size(buffered) == size
+
+
+def test_a_client_that_half_closes_still_gets_every_answer(aws, agent):
+    """`printf 'GET ...' | nc`: the client shuts its side after sending; the answers (one of
+    them fetched from AWS off the loop) still arrive before the agent closes."""
+    aws.proxy.hold("GetSecretValue")
+    try:
+        sock = socket.create_connection(("127.0.0.1", agent.port), timeout=10)
+        sock.sendall(f"GET /secretsmanager/get?secretId={agent.secret_name}"
+                     f"&versionStage=AWSCURRENT&versionId={'0' * 32} HTTP/1.1\r\n{AUTH}\r\n"
+                     "GET /ping HTTP/1.1\r\n\r\n".encode())
+        sock.shutdown(socket.SHUT_WR)
+        wait_for(lambda: aws.proxy.waiting["GetSecretValue"] == 1, what="the fetch held")
+    finally:
+        aws.proxy.release("GetSecretValue")
+    with sock:
+        raw = _raw_until_closed(sock)
+    assert raw.count(b"HTTP/1.1 ") == 2 and raw.endswith(b"healthy")
+
+
+def test_thousands_of_pipelined_requests_in_one_write_are_all_answered(agent):
+    count = 3000  # ~55 KiB: one read of the socket holds them all
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=10) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\n\r\n" * count)
+        sock.shutdown(socket.SHUT_WR)
+        raw = _raw_until_closed(sock)
+    assert raw.count(b"HTTP/1.1 200 ") == count
+
+
+def _raw_until_closed(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
