@@ -28,6 +28,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
 
 from .api import Api
 from .http_request import (
@@ -71,6 +72,7 @@ class AgentHTTPServer:
         self._selector.register(self.socket, selectors.EVENT_READ, None)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a full wake buffer must not block a pool thread
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="http-fetch")
         self._done: queue.SimpleQueue[tuple[_Connection, bytes, bool]] = queue.SimpleQueue()
@@ -91,7 +93,7 @@ class AgentHTTPServer:
                     elif key.fileobj is self._wake_r:
                         self._drain_wakeups()
                     else:
-                        self._on_ready_guarded(key.data, events)
+                        self._guarded(key.data, self._on_ready, key.data, events)
                 now = time.monotonic()
                 if now >= next_sweep:
                     self._close_idle(now)
@@ -131,10 +133,13 @@ class AgentHTTPServer:
             except queue.Empty:
                 return
             conn.busy = False
-            if not conn.closed:
-                self._answered(conn, data, close)
-            if not conn.closed:
-                self._serve_buffered(conn)  # what was pipelined behind it; then settles
+            self._guarded(conn, self._pool_answered, conn, data, close)
+
+    def _pool_answered(self, conn: _Connection, data: bytes, close: bool) -> None:
+        if not conn.closed:
+            self._answered(conn, data, close)
+        if not conn.closed:
+            self._serve_buffered(conn)  # what was pipelined behind it; then settles
 
     # --- connections ----------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -163,9 +168,9 @@ class AgentHTTPServer:
             self.active_connections += 1
             self._watch(conn, selectors.EVENT_READ)
 
-    def _on_ready_guarded(self, conn: _Connection, events: int) -> None:
+    def _guarded(self, conn: _Connection, step: Callable[..., None], *args: Any) -> None:
         try:
-            self._on_ready(conn, events)
+            step(*args)
         except Exception as exc:  # noqa: BLE001 - one connection must not stop the loop
             log(LOG, logging.ERROR, "connection failed", exception=type(exc).__name__)
             self._close(conn)
