@@ -380,6 +380,13 @@ def _check_services(env: str, services: tuple[ServiceSpec, ...]) -> None:
                                         f"(declared: {', '.join(names)})")
 
 
+def _check_internal_callers(env: EnvironmentSettings) -> None:
+    for spec in env.services:
+        _check(env.name, f"services[{spec.name}].allow_from", rules.internal_callers_problem(
+            spec.deployment.strategy.value, spec.allow_from,
+            env.services_settings.service_connect))
+
+
 def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     """Check one environment; raise SettingsError naming the first bad field."""
     if not isinstance(env, EnvironmentSettings):
@@ -415,6 +422,7 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
             if spec.service_discovery and spec.container_port is None:
                 raise _fail(name, f"services[{spec.name}].service_discovery",
                             "a Service Connect server needs a container_port to serve")
+    _check_internal_callers(env)
     _check_architectures(env)
     _check_pipeline(env)
     return env
