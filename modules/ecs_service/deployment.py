@@ -5,7 +5,8 @@ deployment strategy, the load balancer attachment and Service Connect. Pure buil
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine.core import TerraformResourceLifecycle
 from engine.aws.ecs_service import (
@@ -27,7 +28,7 @@ from settings.services import DEFAULT_BAKE_MINUTES, CanaryShift, DeploymentSpec,
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
 """Stream prefix of the Service Connect proxy's logs in the service's log group."""
 STRATEGY_TRIGGER = "capacity_provider_strategy"
-"""The `triggers` key that changes exactly when the service's capacity provider strategy does."""
+"""The `triggers` key whose value changes exactly when the capacity provider strategy does."""
 START_MINUTES = 30
 """What any deployment may take before traffic moves: the capacity provider launching an
 instance, tasks pulling and passing their health checks, the missing-tasks alarm (10 min)
