@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, note, reject, settings
 from hypothesis import strategies as st
 
 from settings.environments import ENVIRONMENTS
@@ -43,7 +43,7 @@ PROVIDER_DEFAULT_TIMEOUT_MINUTES = 20
 internal/service/ecs/service.go, ResourceService `Timeouts`)."""
 STRATEGY_ERROR = ("force_new_deployment should be true when capacity_provider_strategy is "
                   "being updated")
-SLOW = settings(max_examples=3, deadline=None, derandomize=True,
+SLOW = settings(max_examples=6, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 
@@ -331,7 +331,7 @@ def tables(draw: st.DrawFn) -> EnvironmentSettings:
     low = draw(st.integers(1, 3))
     spot = draw(st.none() | st.builds(SpotCapacity, instance_types=st.just(("t3.medium",)),
                                       weight=st.integers(1, 3)))
-    return validate(replace(
+    table = replace(
         dev, cluster=replace(dev.cluster, capacity_provider_base=draw(st.integers(0, 2)),
                              capacity_provider_weight=draw(st.integers(1, 3)), spot=spot),
         services_settings=replace(
@@ -344,7 +344,13 @@ def tables(draw: st.DrawFn) -> EnvironmentSettings:
                             alarms=AlarmSpec(max_5xx_percent=draw(st.sampled_from([1.0, 5.0])),
                                              min_requests_per_minute=draw(
                                                  st.integers(1, 100)))),
-                  worker)))
+                  worker))
+    event(f"web {strategy.value}, off hours {table.services_settings.off_hours is not None}")
+    try:
+        return validate(table)
+    except SettingsError as error:  # a combination some other settings rule refuses
+        note(str(error))
+        reject()
 
 
 @SLOW
