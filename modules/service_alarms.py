@@ -19,6 +19,7 @@ from engine.aws.cloudwatch_metric_alarm import (
 )
 from constructs import Construct
 
+from settings.rules import MAX_MIN_REQUESTS_PER_MINUTE, between_problem
 from settings.services import AlarmSpec
 
 if TYPE_CHECKING:
@@ -158,8 +159,9 @@ class ServiceAlarms(Construct):
         carries `canary.percent` of requests, so a rate over both groups would hide its
         errors ten to one; each group counts only with `min_requests_per_minute`."""
         t = self._props.thresholds
-        if t.min_requests_per_minute < 1:
-            raise ValueError(f"{self._name}: min_requests_per_minute must be at least 1")
+        if problem := between_problem(t.min_requests_per_minute, 1,
+                                      MAX_MIN_REQUESTS_PER_MINUTE):
+            raise ValueError(f"{self._name}: min_requests_per_minute {problem}")
         rates = [_expression(f"5xx percent, target group {i}",
                              guarded_rate(e.id, r.id, t.min_requests_per_minute),
                              query_id=f"rate{i}", returned=False)

@@ -416,6 +416,11 @@ def traffic_shift_problem(strategy: str, load_balanced: bool) -> str | None:
     return None
 
 
+MAX_MIN_REQUESTS_PER_MINUTE = 100_000
+"""Upper bound of `AlarmSpec.min_requests_per_minute`: a guard above it would silence the 5xx
+alarm of all but the busiest services."""
+
+
 def internal_callers_problem(strategy: str, callers: tuple[str, ...],
                              service_connect: bool) -> str | None:
     """Callers of a traffic-shifting service must go through Service Connect. ECS shifts a

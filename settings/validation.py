@@ -248,6 +248,7 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     a = s.alarms
     for name, low, high in (("missing_tasks_minutes", 1, 60), ("max_5xx_percent", 0.1, 100),
                             ("max_p99_latency_seconds", 0.001, 600),
+                            ("min_requests_per_minute", 1, rules.MAX_MIN_REQUESTS_PER_MINUTE),
                             ("max_queue_age_seconds", 60, rules.MAX_SQS_RETENTION_SECONDS)):
         _check(env, f"{where}.alarms.{name}", rules.between_problem(getattr(a, name), low, high))
 

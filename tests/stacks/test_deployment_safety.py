@@ -405,3 +405,12 @@ def test_the_5xx_alarm_is_the_worst_busy_groups_rate(synth, requests, error_shar
             busy = [100 * e / r for r, e in zip(requests, errors, strict=True)
                     if r >= spec.alarms.min_requests_per_minute]
             assert evaluate(alarm["metric_query"], point) == pytest.approx(max(busy or [0]))
+
+
+@pytest.mark.parametrize("guard", [0, -1, 100_001])
+def test_settings_refuse_a_request_guard_outside_its_range(guard):
+    dev = ENVS["dev"]
+    web = dev.service("web").with_(alarms=AlarmSpec(min_requests_per_minute=guard))
+    with pytest.raises(SettingsError, match=r"services\[web\]\.alarms\.min_requests_per_minute: "
+                                            f"{guard} must be between 1 and 100000"):
+        validate(replace(dev, services=(web, dev.service("worker"))))
