@@ -416,6 +416,29 @@ def traffic_shift_problem(strategy: str, load_balanced: bool) -> str | None:
     return None
 
 
+MAX_MIN_REQUESTS_PER_MINUTE = 100_000
+"""Upper bound of `AlarmSpec.min_requests_per_minute`: a guard above it would silence the 5xx
+alarm of all but the busiest services."""
+
+
+def internal_callers_problem(strategy: str, callers: tuple[str, ...],
+                             service_connect: bool) -> str | None:
+    """Callers of a traffic-shifting service must go through Service Connect. ECS shifts a
+    blue/green, canary or linear deployment's traffic on the ALB's rules and on Service
+    Connect, where the new revision registers as a test endpoint and gets production calls
+    only as the shift moves them (ECS Developer Guide, "Service Connect resources for Amazon
+    ECS blue/green deployments", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    service-connect-blue-green.html). Cloud Map DNS answers with every healthy task, so
+    callers would reach the new revision in full before and during the canary, unseen by its
+    ALB alarms."""
+    if strategy != "ROLLING" and callers and not service_connect:
+        return (f"{strategy} shifts only ALB and Service Connect traffic, but "
+                f"{', '.join(callers)} would call it through Cloud Map DNS and reach the new "
+                "revision unshifted: set services_settings.service_connect=True (or deploy "
+                "ROLLING)")
+    return None
+
+
 # --- AppConfig --------------------------------------------------------------------------------
 
 MAX_STRATEGY_MINUTES = 1440

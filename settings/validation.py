@@ -248,6 +248,7 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     a = s.alarms
     for name, low, high in (("missing_tasks_minutes", 1, 60), ("max_5xx_percent", 0.1, 100),
                             ("max_p99_latency_seconds", 0.001, 600),
+                            ("min_requests_per_minute", 1, rules.MAX_MIN_REQUESTS_PER_MINUTE),
                             ("max_queue_age_seconds", 60, rules.MAX_SQS_RETENTION_SECONDS)):
         _check(env, f"{where}.alarms.{name}", rules.between_problem(getattr(a, name), low, high))
 
@@ -380,6 +381,13 @@ def _check_services(env: str, services: tuple[ServiceSpec, ...]) -> None:
                                         f"(declared: {', '.join(names)})")
 
 
+def _check_internal_callers(env: EnvironmentSettings) -> None:
+    for spec in env.services:
+        _check(env.name, f"services[{spec.name}].allow_from", rules.internal_callers_problem(
+            spec.deployment.strategy.value, spec.allow_from,
+            env.services_settings.service_connect))
+
+
 def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     """Check one environment; raise SettingsError naming the first bad field."""
     if not isinstance(env, EnvironmentSettings):
@@ -415,6 +423,7 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
             if spec.service_discovery and spec.container_port is None:
                 raise _fail(name, f"services[{spec.name}].service_discovery",
                             "a Service Connect server needs a container_port to serve")
+    _check_internal_callers(env)
     _check_architectures(env)
     _check_pipeline(env)
     return env

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import jsii
-from engine.core import TerraformResource, TerraformResourceLifecycle
+from engine.core import TerraformResource
 from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from engine.aws.ecs_service import EcsService as AwsEcsService
 from engine.aws.ecs_service import (
@@ -23,6 +23,7 @@ from modules.ecs_service.deployment import (
     deployment_arguments,
     load_balancer_block,
     service_connect_configuration,
+    update_arguments,
 )
 from modules.ecs_service.props import EcsServiceProps, TargetGroupAttachment
 from modules.ecs_service.roles import (
@@ -171,10 +172,8 @@ class EcsService(Construct):
             network_configuration={"subnets": p.placement.subnet_ids, "security_groups": [
                 self.security_group.id], "assign_public_ip": False},
             enable_execute_command=p.cluster.exec_access is not None, propagate_tags="SERVICE",
-            enable_ecs_managed_tags=True, wait_for_steady_state=False,
-            # Application Auto Scaling owns the task count after creation.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
-            depends_on=list(self._grants),
+            enable_ecs_managed_tags=True, depends_on=list(self._grants),
+            **update_arguments(p.placement.capacity_provider_strategy, p.deployment),
             **deployment_arguments(p.deployment, hooks_role.arn if hooks_role else None))
 
     # --- traffic -------------------------------------------------------------------------

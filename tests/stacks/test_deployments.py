@@ -167,7 +167,10 @@ def variant(synth, tmp_path_factory) -> SynthOutput:
 
     dev = ENVS["dev"]
     web, worker = dev.services
-    env = validate(replace(dev, services=(web.with_(deployment=LINEAR), worker, API)))
+    env = validate(replace(
+        dev, services=(web.with_(deployment=LINEAR), worker, API),
+        # worker calls web: a shifting web needs its calls shifted by Service Connect.
+        services_settings=replace(dev.services_settings, service_connect=True)))
     outdir = tmp_path_factory.mktemp("deployments")
     build_app([env], str(outdir)).synth()
     return SynthOutput(outdir)

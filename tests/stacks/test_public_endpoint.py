@@ -158,7 +158,8 @@ def secured_dev(synth, tmp_path_factory) -> SynthOutput:
     env = validate(replace(
         dev, services_settings=replace(
             dev.services_settings, https=HttpsSettings("dev.example.org", "Z123DEV"),
-            waf=WafSettings(rate_limit=500, block_anonymous_ips=True)),
+            waf=WafSettings(rate_limit=500, block_anonymous_ips=True),
+            service_connect=True),  # worker calls the shifting web: its calls shift too
         services=(web.with_(deployment=DeploymentSpec(
             strategy=Rollout.BLUE_GREEN,
             test_listener=TestListener(9443, ("10.0.0.0/8",)))), worker)))
