@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from engine.aws.cloudwatch_log_stream import CloudwatchLogStream
@@ -214,6 +215,8 @@ class OpenSearchDelivery(Construct):
         group = SecurityGroup(self, "SecurityGroup", name=f"{p.name}-firehose",
                               description="Firehose delivery to the OpenSearch domain",
                               vpc_id=vpc.vpc_id, tags={"Name": f"{p.name}-firehose"})
+        skip_checks(group, {"CKV2_AWS_5": "attached to the Firehose stream's vpc_config, an "
+                                          "attachment checkov does not follow"})
         target: dict[str, str] = (
             {"referenced_security_group_id": vpc.domain_security_group_id}
             if vpc.domain_security_group_id else {"cidr_ipv4": vpc.vpc_cidr})
