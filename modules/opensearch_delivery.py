@@ -235,13 +235,15 @@ class OpenSearchDelivery(Construct):
         statements = [
             statement(S3_DELIVERY_ACTIONS, [bucket.arn, f"{bucket.arn}/*"],
                       sid="BackupFailedDocuments"),
-            # Through S3 only, for this bucket's objects (Firehose Developer Guide, S3 access
-            # with a customer managed key).
+            # Through S3 only, for this bucket (Firehose Developer Guide, S3 access with a
+            # customer managed key). The bucket uses an S3 Bucket Key, whose encryption
+            # context is the bucket's ARN rather than the object's (S3 User Guide, "Reducing
+            # the cost of SSE-KMS with Amazon S3 Bucket Keys"): both are allowed.
             statement(["kms:GenerateDataKey", "kms:Decrypt"], [key.arn], sid="EncryptBackup",
                       condition={"StringEquals": {"kms:ViaService":
                                                   f"s3.{p.region}.amazonaws.com"},
                                  "StringLike": {"kms:EncryptionContext:aws:s3:arn":
-                                                f"{bucket.arn}/*"}}),
+                                                [bucket.arn, f"{bucket.arn}/*"]}}),
             statement(["logs:PutLogEvents"], [f"{self.log_group.arn}:log-stream:*"],
                       sid="LogDeliveryErrors"),
         ]

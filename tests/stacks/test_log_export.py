@@ -173,7 +173,12 @@ def test_firehose_role_reaches_only_this_destination_and_index(exported, env):
             assert "*" not in st["Resource"], st
     assert ("ManageDeliveryEnis" in statements) == (export.vpc is not None)
     kms = statements["EncryptBackup"]
+    bucket_id, _ = stack.one("aws_s3_bucket")
+    bucket_arn = stack.ref("aws_s3_bucket", bucket_id, "arn")
     assert kms["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+    # The bucket key's context is the bucket ARN: an object-only condition would deny it.
+    assert kms["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]}
 
 
 @pytest.mark.parametrize("env", SHAPES)
