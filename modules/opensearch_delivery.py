@@ -140,6 +140,30 @@ def collection_statements(collection_arn: str) -> list[dict[str, Any]]:
     return [statement(["aoss:APIAccessAll"], [collection_arn], sid="WriteCollection")]
 
 
+def https_client_group(scope: Construct, vpc: VpcDelivery, *, name: str, client: str,
+                       admit_id: str) -> str:
+    """A security group of `client`'s own in the domain's VPC: no ingress, one egress rule
+    (443 to the domain's group, or to the VPC CIDR without one), and, given the domain's
+    group, an ingress rule on it admitting this group on 443. Returns the group's id."""
+    group = SecurityGroup(scope, "SecurityGroup", name=name,
+                          description=f"{client} to the OpenSearch domain",
+                          vpc_id=vpc.vpc_id, tags={"Name": name})
+    skip_checks(group, {"CKV2_AWS_5": f"attached to the {client.split()[0]} resource's VPC "
+                                      "options, an attachment checkov does not follow"})
+    target: dict[str, str] = (
+        {"referenced_security_group_id": vpc.domain_security_group_id}
+        if vpc.domain_security_group_id else {"cidr_ipv4": vpc.vpc_cidr})
+    VpcSecurityGroupEgressRule(scope, "HttpsToDomain", security_group_id=group.id,
+                               description="HTTPS to the OpenSearch domain",
+                               ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, **target)
+    if vpc.domain_security_group_id:
+        VpcSecurityGroupIngressRule(
+            scope, admit_id, security_group_id=vpc.domain_security_group_id,
+            description=f"HTTPS from {client}", ip_protocol="tcp",
+            from_port=HTTPS, to_port=HTTPS, referenced_security_group_id=group.id)
+    return str(group.id)
+
+
 class OpenSearchDelivery(Construct):
     """Firehose stream to OpenSearch; exposes `.arn`, `.name`, `.role_arn` and, with VPC
     delivery, `.security_group_id`."""
@@ -211,24 +235,9 @@ class OpenSearchDelivery(Construct):
 
     def _security_group(self, vpc: VpcDelivery) -> str:
         """Firehose's own group: HTTPS out to the domain only, nothing in."""
-        p = self._props
-        group = SecurityGroup(self, "SecurityGroup", name=f"{p.name}-firehose",
-                              description="Firehose delivery to the OpenSearch domain",
-                              vpc_id=vpc.vpc_id, tags={"Name": f"{p.name}-firehose"})
-        skip_checks(group, {"CKV2_AWS_5": "attached to the Firehose stream's vpc_config, an "
-                                          "attachment checkov does not follow"})
-        target: dict[str, str] = (
-            {"referenced_security_group_id": vpc.domain_security_group_id}
-            if vpc.domain_security_group_id else {"cidr_ipv4": vpc.vpc_cidr})
-        VpcSecurityGroupEgressRule(self, "HttpsToDomain", security_group_id=group.id,
-                                   description="HTTPS to the OpenSearch domain",
-                                   ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, **target)
-        if vpc.domain_security_group_id:
-            VpcSecurityGroupIngressRule(
-                self, "DomainAdmitsFirehose", security_group_id=vpc.domain_security_group_id,
-                description=f"HTTPS from Firehose stream {p.name}", ip_protocol="tcp",
-                from_port=HTTPS, to_port=HTTPS, referenced_security_group_id=group.id)
-        return str(group.id)
+        return https_client_group(self, vpc, name=f"{self._props.name}-firehose",
+                                  client=f"Firehose stream {self._props.name}",
+                                  admit_id="DomainAdmitsFirehose")
 
     def _role_statements(self) -> list[dict[str, Any]]:
         p, bucket, key = self._props, self.backup_bucket, self.key

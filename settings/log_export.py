@@ -1,8 +1,10 @@
-"""Optional export of container logs to OpenSearch through Amazon Data Firehose: the schema of
-the env setting and the rules it must satisfy (applied by `settings/validation.py`).
+"""Optional export of logs to OpenSearch: container logs through Amazon Data Firehose, VPC flow
+logs through an Amazon OpenSearch Ingestion pipeline. The schema of the env setting and the
+rules it must satisfy (applied by `settings/validation.py`).
 
 Kept apart from `settings/schema.py` and `settings/rules.py` so the feature reads in one place;
-an env turns it on with `ServicesSettings.log_export` and each service with `export_logs`.
+an env turns it on with `ServicesSettings.log_export`, each service with `export_logs`, and flow
+logs with `OpenSearchLogExport.flow_logs`.
 """
 
 from __future__ import annotations
@@ -65,9 +67,21 @@ class OpenSearchLogExport:
     index_rotation: IndexRotation = IndexRotation.DAILY
     """Domains only: daily indexes keep deleting old logs cheap (Index State Management)."""
     backup_retention_days: int = 30
-    """Days the documents OpenSearch refused are kept in the encrypted backup bucket."""
+    """Days the documents OpenSearch refused are kept in the encrypted backup bucket (and,
+    with `flow_logs`, the flow-log objects the pipeline reads)."""
     buffer_interval_seconds: int = 60
     """Longest wait before Firehose sends a batch (0-900): the delay before logs appear."""
+    flow_logs: bool = False
+    """Also export the VPC's flow logs (to `<index>-flowlogs-YYYY.MM.DD`) through an OpenSearch
+    Ingestion pipeline reading them from S3; off by default (the pipeline bills per OCU-hour)."""
+    domain_endpoint: str | None = None
+    """Domains with `flow_logs` only, and required there: the domain's endpoint,
+    `https://search-<name>-<id>.<region>.es.amazonaws.com` (`https://vpc-...` in a VPC). An
+    OpenSearch Ingestion sink is given by endpoint, not ARN."""
+    flow_log_min_units: int = 1
+    """Ingestion OCUs the pipeline never goes below (billed while it runs): 1-96."""
+    flow_log_max_units: int = 4
+    """Ingestion OCUs the pipeline may scale to: flow_log_min_units-96."""
 
     @property
     def serverless(self) -> bool:
@@ -79,6 +93,13 @@ _DOMAIN_ARN = r"^arn:aws[a-z-]*:es:{region}:\d{{12}}:domain/[a-z][a-z0-9-]{{2,27
 """Domain names: 3-28 characters of a-z 0-9 -, starting with a letter (OpenSearch Service
 Developer Guide, "Creating and managing domains": naming)."""
 _COLLECTION_ARN = r"^arn:aws[a-z-]*:aoss:{region}:\d{{12}}:collection/(?P<id>[a-z0-9]{{3,40}})$"
+_DOMAIN_ENDPOINT = r"^https://(search|vpc)-{name}-[a-z0-9]+\.{region}\.es\.amazonaws\.com$"
+"""The endpoint a domain reports (DescribeDomain Endpoint / Endpoints["vpc"]), with https://."""
+MAX_INGESTION_UNITS = 96
+"""OpenSearch Ingestion: 1 to 96 Ingestion OCUs for a stateless pipeline (this one: a codec and
+a date processor); OpenSearch Service Developer Guide, "Scaling pipelines in Amazon OpenSearch
+Ingestion" (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/
+ingestion-scaling.html)."""
 _SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
 MAX_FIREHOSE_INDEX_CHARS = 80
 """Firehose's IndexName: 1-80 characters (Firehose API reference,
@@ -159,6 +180,29 @@ def log_export_problem(export: OpenSearchLogExport, region: str) -> tuple[str, s
         return "backup_retention_days", problem
     if problem := between_problem(export.buffer_interval_seconds, 0, 900):
         return "buffer_interval_seconds", problem
+    return flow_log_problem(export, region)
+
+
+def flow_log_problem(export: OpenSearchLogExport, region: str) -> tuple[str, str] | None:
+    """(field, reason) for the flow-log pipeline's settings: a domain's endpoint, OCU range."""
+    flow_only = ("domain_endpoint", "flow_log_min_units", "flow_log_max_units")
+    if not export.flow_logs:
+        changed = [f for f in flow_only if getattr(export, f) != getattr(_DEFAULTS, f)]
+        return (changed[0], "only with flow_logs=True") if changed else None
+    if problem := between_problem(export.flow_log_min_units, 1, MAX_INGESTION_UNITS):
+        return "flow_log_min_units", problem
+    if problem := between_problem(export.flow_log_max_units, export.flow_log_min_units,
+                                  MAX_INGESTION_UNITS):
+        return "flow_log_max_units", problem
+    if export.serverless:
+        if export.domain_endpoint is not None:
+            return "domain_endpoint", "only for a domain (a collection uses collection_endpoint)"
+        return None
+    name = export.arn.rsplit("/", 1)[-1]
+    pattern = _DOMAIN_ENDPOINT.format(name=re.escape(name), region=re.escape(region))
+    if export.domain_endpoint is None or not re.match(pattern, export.domain_endpoint):
+        return ("domain_endpoint", f"{export.domain_endpoint!r} must be domain {name}'s "
+                f"endpoint, https://search-{name}-<id>.{region}.es.amazonaws.com (or vpc-...)")
     return None
 
 
@@ -169,7 +213,10 @@ def exporting_services_problem(export: OpenSearchLogExport | None,
     if export is None and exporting:
         return (f"services[{exporting[0]}].export_logs",
                 "needs services_settings.log_export (the OpenSearch destination)")
-    if export is not None and not exporting:
+    if export is not None and not exporting and not export.flow_logs:
         return ("services_settings.log_export",
-                "no service has export_logs=True: nothing would be exported")
+                "no service has export_logs=True and flow_logs is off: nothing would be exported")
     return None
+
+
+_DEFAULTS = OpenSearchLogExport(arn="")

@@ -133,9 +133,10 @@ class ServicesStack(EnvironmentStack):
     def _log_export(self, env: EnvironmentSettings,
                     network: NetworkStack) -> OpenSearchDelivery | None:
         """`<env>-platform-logs`: the Firehose stream into the env's OpenSearch destination,
-        when `services_settings.log_export` is set."""
+        when `services_settings.log_export` is set and a service exports its logs (an export
+        of flow logs only needs no stream: the network stack builds that pipeline)."""
         export = env.services_settings.log_export
-        if export is None:
+        if export is None or not any(s.export_logs for s in env.services):
             return None
         vpc = (VpcDelivery(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
                            vpc_cidr=network.vpc_cidr,
