@@ -103,12 +103,15 @@ def sink_statements(target: OpenSearchTarget) -> list[dict[str, Any]]:
     the cluster and index state, PUT to create the daily index, POST for `_bulk`; no DELETE)
     on that domain's paths; IAM cannot see which index a `_bulk` body names, so a
     fine-grained access control role mapping pins the index (README). Collection:
-    aoss:APIAccessAll and aoss:BatchGetCollection on that collection; which indexes is the
+    aoss:APIAccessAll on that collection, and aoss:BatchGetCollection; which indexes is the
     collection's data access policy.
     """
     if target.serverless:
-        return [statement(["aoss:APIAccessAll", "aoss:BatchGetCollection"], [target.arn],
-                          sid="WriteCollection")]
+        # aoss:BatchGetCollection (read-only: the sink looks its collection up) takes no
+        # resource type (Service Authorization Reference, Amazon OpenSearch Serverless), so
+        # a statement scoped to the collection would never match it.
+        return [statement(["aoss:APIAccessAll"], [target.arn], sid="WriteCollection"),
+                statement(["aoss:BatchGetCollection"], ["*"], sid="DescribeCollections")]
     return [statement(["es:DescribeDomain"], [target.arn], sid="DescribeDomain"),
             statement(["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
                       [f"{target.arn}/*"], sid="WriteDomain")]

@@ -116,3 +116,60 @@ def test_index_length_leaves_room_for_the_rotation_suffix_in_bytes():
     # 80 characters of 4-byte UTF-8 are 320 bytes: over OpenSearch's 255-byte limit.
     assert "255 bytes" in (index_name_problem("\U0001f600" * 80, IndexRotation.DAILY) or "")
     assert index_name_problem("\u00e9" * 80, IndexRotation.HOURLY) is None  # 160 + 14 bytes
+
+
+# --- flow logs through OpenSearch Ingestion ---------------------------------------------------
+DOMAIN_ENDPOINT = f"https://search-logs-abc123def456.{REGION}.es.amazonaws.com"
+
+
+@pytest.mark.parametrize("export", [
+    OpenSearchLogExport(arn=DOMAIN, flow_logs=True, domain_endpoint=DOMAIN_ENDPOINT),
+    OpenSearchLogExport(arn=DOMAIN, flow_logs=True, vpc=OpenSearchVpcAccess(),
+                        domain_endpoint=f"https://vpc-logs-abc123.{REGION}.es.amazonaws.com",
+                        flow_log_min_units=2, flow_log_max_units=96),
+    OpenSearchLogExport(arn=COLLECTION, collection_endpoint=ENDPOINT, flow_logs=True,
+                        flow_log_min_units=3, flow_log_max_units=3),
+], ids=["domain", "vpc-domain", "serverless"])
+def test_flow_log_export_validates_with_or_without_exporting_services(export):
+    for exporting in (True, False):
+        assert validate(env_with(export, exporting)).services_settings.log_export == export
+
+
+@pytest.mark.parametrize("export,field,words", [
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True), "domain_endpoint",
+     f"https://search-logs-<id>.{REGION}.es.amazonaws.com"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True,
+                         domain_endpoint=DOMAIN_ENDPOINT.replace("-logs-", "-other-")),
+     "domain_endpoint", "domain logs's endpoint"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True,
+                         domain_endpoint=DOMAIN_ENDPOINT.replace(REGION, "eu-west-9")),
+     "domain_endpoint", "domain logs's endpoint"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True, domain_endpoint=DOMAIN_ENDPOINT[8:]),
+     "domain_endpoint", "https://search-logs"),
+    (OpenSearchLogExport(arn=COLLECTION, collection_endpoint=ENDPOINT, flow_logs=True,
+                         domain_endpoint=DOMAIN_ENDPOINT), "domain_endpoint",
+     "only for a domain"),
+    (OpenSearchLogExport(arn=DOMAIN, domain_endpoint=DOMAIN_ENDPOINT), "domain_endpoint",
+     "only with flow_logs=True"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_log_max_units=8), "flow_log_max_units",
+     "only with flow_logs=True"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True, domain_endpoint=DOMAIN_ENDPOINT,
+                         flow_log_min_units=0), "flow_log_min_units", "between 1 and 96"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True, domain_endpoint=DOMAIN_ENDPOINT,
+                         flow_log_min_units=97, flow_log_max_units=97), "flow_log_min_units",
+     "between 1 and 96"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True, domain_endpoint=DOMAIN_ENDPOINT,
+                         flow_log_min_units=4, flow_log_max_units=2), "flow_log_max_units",
+     "between 4 and 96"),
+    (OpenSearchLogExport(arn=DOMAIN, flow_logs=True, domain_endpoint=DOMAIN_ENDPOINT,
+                         flow_log_max_units=97), "flow_log_max_units", "between 1 and 96"),
+])
+def test_bad_flow_log_setting_is_one_line_naming_the_field(export, field, words):
+    message = _error(env_with(export, exporting=False))
+    assert message.startswith(f"environment {BASE.name!r}: services_settings.log_export.{field}:")
+    assert words in message
+
+
+def test_a_destination_for_nothing_names_both_ways_to_use_it():
+    message = _error(env_with(OpenSearchLogExport(arn=DOMAIN), exporting=False))
+    assert "flow_logs is off" in message
