@@ -6,22 +6,22 @@ lint; and an export without flow logs builds none of it."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from modules.flow_log_ingestion import FAILED_PREFIX, FLOW_LOG_PREFIX
-from scripts import checkov_scan
 from settings.environments import ENVIRONMENTS
 from settings.log_export import OpenSearchLogExport, OpenSearchVpcAccess, index_name_problem
 from settings.schema import EnvironmentSettings
 from settings.validation import validate
+from tests.stacks.log_export_scans import (
+    assert_checkov_clean,
+    assert_iam_lint_clean,
+    copy_stacks,
+)
 from tests.synth_helpers import Stack, SynthOutput
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 BASE = ENVIRONMENTS[0]
 REGION, ACCOUNT = BASE.region, BASE.account_id
 DOMAIN = f"arn:aws:es:{REGION}:{ACCOUNT}:domain/logs"
@@ -295,24 +295,11 @@ def test_network_stack_stays_free_of_references_to_other_stacks(synth, env):
     assert not synth.stack(f"network-{env}").data("terraform_remote_state")
 
 
-def _network_stacks(synth: SynthOutput, tmp_path: Path) -> Path:
-    stacks = tmp_path / "stacks"
-    for env in SHAPES:
-        shutil.copytree(synth.outdir / "stacks" / f"network-{env}", stacks / f"network-{env}")
-    return stacks
 
-
-def test_checkov_finds_nothing_unjustified(synth, tmp_path):
-    result = checkov_scan.scan(_network_stacks(synth, tmp_path))
-    assert result.failed == [], "\n".join(f"{c} {s} {r}" for s, r, c in result.failed)
-    assert result.stale == []
-    assert all(reason.strip() for *_, reason in result.skipped)
+def test_checkov_finds_nothing_unjustified_in_any_shape(synth, tmp_path):
+    assert_checkov_clean(copy_stacks(synth, [f"network-{env}" for env in SHAPES], tmp_path))
 
 
 def test_every_action_exists_and_is_scoped_only_where_iam_allows(synth, tmp_path):
-    proc = subprocess.run([str(ROOT / ".venv-scan" / "bin" / "python"),
-                           str(ROOT / "scripts" / "iam_lint.py"),
-                           str(_network_stacks(synth, tmp_path))],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert json.loads(proc.stdout)["findings"] == []
+    assert_iam_lint_clean(copy_stacks(synth, [f"network-{env}" for env in SHAPES],
+                                      tmp_path))

@@ -5,22 +5,22 @@ tests' own: the synthesized JSON, least privilege, checkov and the IAM lint."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from modules.task_definition import FLUENT_BIT_IMAGE, LOG_ROUTER_CONTAINER
-from scripts import checkov_scan
 from settings.environments import ENVIRONMENTS
 from settings.log_export import OpenSearchLogExport, OpenSearchVpcAccess
 from settings.schema import EnvironmentSettings
 from settings.validation import validate
+from tests.stacks.log_export_scans import (
+    assert_checkov_clean,
+    assert_iam_lint_clean,
+    copy_stacks,
+)
 from tests.synth_helpers import Stack, SynthOutput
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 BASE = ENVIRONMENTS[0]
 REGION, ACCOUNT = BASE.region, BASE.account_id
 DOMAIN = f"arn:aws:es:{REGION}:{ACCOUNT}:domain/logs"
@@ -255,25 +255,11 @@ def test_vpc_domain_is_reached_from_a_group_that_only_sends_https(exported, env)
     assert stack.doc["output"]["log_export_security_group_id"]["value"] == group_ref
 
 
-def _services_stacks(exported: SynthOutput, tmp_path: Path) -> Path:
-    stacks = tmp_path / "stacks"
-    for env in SHAPES:
-        shutil.copytree(exported.outdir / "stacks" / f"services-{env}",
-                        stacks / f"services-{env}")
-    return stacks
-
 
 def test_checkov_finds_nothing_unjustified_in_any_shape(exported, tmp_path):
-    result = checkov_scan.scan(_services_stacks(exported, tmp_path))
-    assert result.failed == [], "\n".join(f"{c} {s} {r}" for s, r, c in result.failed)
-    assert result.stale == []
-    assert all(reason.strip() for *_, reason in result.skipped)
+    assert_checkov_clean(copy_stacks(exported, [f"services-{env}" for env in SHAPES], tmp_path))
 
 
 def test_every_action_exists_and_is_scoped_only_where_iam_allows(exported, tmp_path):
-    proc = subprocess.run([str(ROOT / ".venv-scan" / "bin" / "python"),
-                           str(ROOT / "scripts" / "iam_lint.py"),
-                           str(_services_stacks(exported, tmp_path))],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode in (0, 1), proc.stderr
-    assert json.loads(proc.stdout)["findings"] == []
+    assert_iam_lint_clean(copy_stacks(exported, [f"services-{env}" for env in SHAPES],
+                                      tmp_path))
