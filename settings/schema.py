@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping
 
+from settings.log_export import OpenSearchLogExport
 from settings.services import ServiceSpec
 
 SUBNET_NEWBITS = 4
@@ -206,6 +207,9 @@ class ServicesSettings:
     every service a client, each `service_discovery` service a server at
     `<name>.<env>.internal:<container port>` (same address as the DNS records), the proxy
     balancing, retrying and logging calls (ECS Developer Guide, "Service Connect")."""
+    log_export: OpenSearchLogExport | None = None
+    """Export the app container logs of services with `export_logs` to OpenSearch through
+    Amazon Data Firehose (FireLens); None: every log stays in CloudWatch only."""
 
 
 @dataclass(frozen=True)

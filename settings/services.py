@@ -268,6 +268,10 @@ class ServiceSpec:
     """Rolling by default; BLUE_GREEN, CANARY and LINEAR need a `load_balancer`."""
     alarms: AlarmSpec = AlarmSpec()
     """Deployment-rollback alarm thresholds."""
+    export_logs: bool = False
+    """Route the app container's logs through a FireLens (Fluent Bit) sidecar to the env's
+    `services_settings.log_export` OpenSearch destination instead of CloudWatch; the config
+    agent's and the router's own logs stay in CloudWatch."""
 
     def with_(self, **changes: object) -> "ServiceSpec":
         """A copy with some fields changed: how environments size a shared spec."""

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from settings import rules
 from settings.capacity import service_architecture, strategies
 from settings.images import CONFIG_AGENT_REPOSITORY
+from settings.log_export import exporting_services_problem, log_export_problem
 from settings.schema import (
     ClusterSettings,
     EnvironmentSettings,
@@ -337,6 +338,16 @@ def _check_public_endpoint(env: EnvironmentSettings) -> None:
                rules.between_problem(s.waf.rate_limit, *rules.WAF_RATE_LIMIT))
 
 
+def _check_log_export(env: EnvironmentSettings) -> None:
+    """The OpenSearch destination is valid, and exported to exactly when a service asks."""
+    export = env.services_settings.log_export
+    if export is not None and (problem := log_export_problem(export, env.region)):
+        raise _fail(env.name, f"services_settings.log_export.{problem[0]}", problem[1])
+    exporting = [s.name for s in env.services if s.export_logs]
+    if problem := exporting_services_problem(export, exporting):
+        raise _fail(env.name, *problem)
+
+
 def _check_off_hours(env: str, off: OffHours) -> None:
     for name in ("scale_in_at", "scale_out_at"):
         _check(env, f"services_settings.off_hours.{name}",
@@ -425,6 +436,7 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
                             "a Service Connect server needs a container_port to serve")
     _check_internal_callers(env)
     _check_architectures(env)
+    _check_log_export(env)
     _check_pipeline(env)
     return env
 
