@@ -36,9 +36,12 @@ TOKEN_VARIABLE = contract.TOKEN
 """Injected by ECS from Secrets Manager into both containers; the app sends it to the agent as
 the `contract.TOKEN_HEADER` header."""
 LOG_ROUTER_CONTAINER = "log-router"
-FLUENT_BIT_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.34.3.20260923"
+FLUENT_BIT_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:3.4.16"
 """AWS for Fluent Bit from the ECR Public Gallery, pinned to a release tag (never `latest` or
-`stable`): a new router version is a reviewed change of this line. Pinned by tag only: the
+`stable`, which still point at the 2.x line: aws/aws-for-fluent-bit#1131): a new router version
+is a reviewed change of this line. 3.x (Amazon Linux 2023, Fluent Bit 4+) is the supported line;
+2.x reached end of life on 2026-06-30 (aws-for-fluent-bit README; release v3.4.16:
+https://github.com/aws/aws-for-fluent-bit/releases/tag/v3.4.16). Pinned by tag only: the
 digest must be read from the registry (`docker buildx imagetools inspect`), which this build
 cannot reach; add `@sha256:...` when it can."""
 LOG_ROUTER_CPU = 32
