@@ -13,7 +13,7 @@ import re
 import pytest
 
 from modules.ec2_capacity import ECS_AMI_PARAMETERS
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.rules import instance_architecture
 
 ENVS = {e.name: e for e in ENVIRONMENTS}

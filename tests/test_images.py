@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.images import registry_host
 from tests.synth_helpers import remote_output
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.awscdk.envs import INTERFACE_ENDPOINTS, plans
 from main import STACKS_IN_DEPLOY_ORDER
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import NatMode
 from settings.services import WORKER
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.validation import SettingsError, validate
 from settings.services import FEATURE_FLAGS, ConfigProfileSpec
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.services import AlarmSpec
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from tests.synth_helpers import remote_output
 
 ENVS = {e.name: e for e in ENVIRONMENTS}

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from devtools import events as samples
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import DeploymentStrategy
 from tests.event_pattern import matches
 
@@ -409,10 +409,11 @@ def test_each_dlq_alarms_on_its_first_message(synth, env):
 def test_dlq_alarms_notify_the_env_alarm_topic_when_set(tmp_path):
     from main import build_app
     from settings.environments import select
+    from tests.tables import SAMPLE
     from settings.validation import validate
     from tests.synth_helpers import SynthOutput
 
-    dev = select("dev")[0]
+    dev = select("dev", SAMPLE)[0]
     topic = f"arn:aws:sns:{dev.region}:{dev.account_id}:dev-platform-alarms"
     dev = validate(replace(dev, pipeline=replace(dev.pipeline, alarm_topic_arn=topic)))
     build_app([dev], str(tmp_path)).synth()
@@ -548,9 +549,10 @@ def test_service_config_contract_is_built_from_references(tmp_path):
     from engine.core import App, Token
 
     from settings.environments import select
+    from tests.tables import SAMPLE
     from stacks.config_pipeline import ConfigPipelineStack
 
-    dev = select("dev")[0]
+    dev = select("dev", SAMPLE)[0]
     stack = ConfigPipelineStack(App(outdir=str(tmp_path)), dev)
     assert set(stack.service_config) == {s.name for s in dev.services}
     for spec in dev.services:

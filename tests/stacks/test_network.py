@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import NatMode
 
 ENVS = {e.name: e for e in ENVIRONMENTS}

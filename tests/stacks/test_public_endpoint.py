@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import HttpsSettings, WafSettings
 from settings.services import DeploymentSpec, Rollout, TestListener
 from settings.validation import validate
