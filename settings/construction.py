@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import sys
 import traceback
 from pathlib import Path
 
@@ -36,6 +37,10 @@ def _dataclass_named(exc: BaseException, name: str) -> type | None:
         if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
             found = candidate
         tb = tb.tb_next
+    for module in ("settings.schema", "settings.services"):  # if already imported
+        candidate = getattr(sys.modules.get(module), name, None)
+        if found is None and isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
+            found = candidate
     return found
 
 
@@ -56,4 +61,4 @@ def construction_problem(exc: TypeError) -> str | None:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return (f"{where}{cls.__name__} has no field {name!r}{hint}; its fields: "
                 f"{', '.join(fields)}")
-    return f"{where}{cls.__name__} needs {match.group(3)}"
+    return f"{where}{cls.__name__} needs {match.group(3)} (its fields: {', '.join(fields)})"
