@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from engine.core import Postcondition, TerraformLocal, TerraformResourceLifecycle
 from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
-from engine.aws.data_aws_availability_zones import DataAwsAvailabilityZones
+from engine.aws.data_aws_availability_zones import (
+    DataAwsAvailabilityZones,
+    DataAwsAvailabilityZonesFilter,
+)
 from engine.aws.default_security_group import DefaultSecurityGroup
 from engine.aws.eip import Eip
 from engine.aws.flow_log import FlowLog
@@ -139,8 +142,10 @@ class Network(Construct):
         the setting instead of failing the subnet's apply (Terraform "Custom conditions")."""
         props = self._props
         wanted = TerraformLocal(self, "AvailabilityZones", list(props.availability_zones))
+        # Filtered by name: a closed set (checkov CKV_AWS_394), the named zones or fewer.
         return DataAwsAvailabilityZones(
-            self, "AvailableZones", state="available",
+            self, "AvailableZones", state="available", filter=[DataAwsAvailabilityZonesFilter(
+                name="zone-name", values=list(props.availability_zones))],
             lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
                 condition=f"${{length(setsubtract({wanted.fqn}, self.names)) == 0}}",
                 error_message=(
