@@ -59,7 +59,7 @@ DEPLOY_SURGE_PERCENT = 200
 blue/green one starts the whole new revision beside the old."""
 
 
-def _group_slots(cluster: "ClusterSettings") -> dict[str, list[tuple[str, str, int]]]:
+def _group_slots(cluster: ClusterSettings) -> dict[str, list[tuple[str, str, int]]]:
     """{architecture: [(field, instance type, max instances)]} of every capacity group."""
     primary = primary_architecture(cluster)
     groups = {primary: [("cluster.instance_type", cluster.instance_type, cluster.asg_max)]}
@@ -84,7 +84,7 @@ def _supply(groups: list[tuple[str, str, int]], trunking: bool) -> tuple[int, li
     return total, [f"{size} x {t} ({slots} each)" for slots, size, t in by_field.values()]
 
 
-def placement_problem(env: "EnvironmentSettings") -> tuple[str, str] | None:
+def placement_problem(env: EnvironmentSettings) -> tuple[str, str] | None:
     """(field, reason) when the env's groups at maximum size cannot hold every service at its
     maximum task count during a deployment: every task is awsvpc (an ENI each), so an instance
     holds as many tasks as it has task ENIs (settings/aws_catalog.py TASK_ENIS). Tasks beyond

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.images import registry_host
 from tests.synth_helpers import remote_output
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVS = {e.name: e for e in ENVIRONMENTS}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from bench.awscdk.envs import INTERFACE_ENDPOINTS, plans
 from main import STACKS_IN_DEPLOY_ORDER
-from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import NatMode
 from settings.services import WORKER
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 APP = Path(__file__).resolve().parents[2] / "bench" / "awscdk"
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from scripts.synth_out import policy_statements
 from settings.schema import EnvironmentSettings

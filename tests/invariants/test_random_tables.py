@@ -14,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -124,7 +125,8 @@ def tables(draw: st.DrawFn) -> tuple[EnvironmentSettings, ...]:
     return tuple(draw(environments(i)) for i in range(draw(st.integers(1, 4))))
 
 
-def test_random_valid_tables_meet_every_invariant_and_pass_checkov(tmp_path, monkeypatch):
+def test_random_valid_tables_meet_every_invariant_and_pass_checkov(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import main
 
     monkeypatch.delenv("ECS_ENVS", raising=False)
@@ -155,7 +157,7 @@ def test_random_valid_tables_meet_every_invariant_and_pass_checkov(tmp_path, mon
     assert all(reason.strip() for *_, reason in result.skipped)
 
 
-def test_the_generated_tables_cover_every_kind(tmp_path):
+def test_the_generated_tables_cover_every_kind(tmp_path: Path) -> None:
     """The strategy reaches every service kind and port, Spot, Graviton and HTTPS."""
     found: set[str] = set()
 

@@ -33,7 +33,8 @@ def test_the_checks_find_what_they_look_for(synth):
                    if r.get("referenced_security_group_id")][:1]
         rule["cidr_ipv4"], rule["security_group_id"] = "0.0.0.0/0", "sg-tasks"
         stack.doc["resource"]["aws_lb"] = {"Alb": {"name": "x" * 33}}
-        stack.doc["output"] = {**stack.doc.get("output", {}), "o": {"value": "${aws_sqs_queue.Nope.arn}"}}
+        stack.doc["output"] = {**stack.doc.get("output", {}),
+                               "o": {"value": "${aws_sqs_queue.Nope.arn}"}}
         problems = checks.all_problems(synth, ())
         assert any("admits 0.0.0.0/0 to a non-ALB group" in p for p in problems), problems
         assert any("aws_lb.Alb name" in p for p in problems), problems

@@ -12,9 +12,9 @@ from scripts import checkov_scan
 
 
 def _stack(tmp_path: Path, port: int) -> tuple[Path, dict]:
-    from engine.core import App, TerraformStack
     from engine.aws.provider import AwsProvider
     from engine.aws.security_group import SecurityGroup
+    from engine.core import App, TerraformStack
 
     from modules.ecs_service.security_groups import ingress_from
 

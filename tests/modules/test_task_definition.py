@@ -139,8 +139,8 @@ def test_config_files_share_a_task_volume_written_by_the_agent_read_only_for_the
 def test_task_definition_declares_the_volume_only_when_files_are_asked_for(tmp_path):
     from main import build_app
     from settings.environments import select
-    from tests.tables import SAMPLE
     from tests.synth_helpers import SynthOutput
+    from tests.tables import SAMPLE
 
     dev = select("dev", SAMPLE)[0]
     web = dev.service("web").with_(config_files_path="/etc/app/config")

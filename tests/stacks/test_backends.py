@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from settings.environments import select
-from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import DeployRole, TerraformCloudState
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENV_NAMES = [e.name for e in ENVIRONMENTS]
 STACK_KINDS = ["network", "cluster", "config", "registry", "services"]

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from devtools import events as samples
-from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import DeploymentStrategy
 from tests.event_pattern import matches
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 TOPIC_SUFFIX = "-config-events"
@@ -409,9 +409,9 @@ def test_each_dlq_alarms_on_its_first_message(synth, env):
 def test_dlq_alarms_notify_the_env_alarm_topic_when_set(tmp_path):
     from main import build_app
     from settings.environments import select
-    from tests.tables import SAMPLE
     from settings.validation import validate
     from tests.synth_helpers import SynthOutput
+    from tests.tables import SAMPLE
 
     dev = select("dev", SAMPLE)[0]
     topic = f"arn:aws:sns:{dev.region}:{dev.account_id}:dev-platform-alarms"
@@ -549,8 +549,8 @@ def test_service_config_contract_is_built_from_references(tmp_path):
     from engine.core import App, Token
 
     from settings.environments import select
-    from tests.tables import SAMPLE
     from stacks.config_pipeline import ConfigPipelineStack
+    from tests.tables import SAMPLE
 
     dev = select("dev", SAMPLE)[0]
     stack = ConfigPipelineStack(App(outdir=str(tmp_path)), dev)

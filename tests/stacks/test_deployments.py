@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.services import (
     DEFAULT_BAKE_MINUTES,
     CanaryShift,
@@ -21,6 +20,7 @@ from settings.services import (
 )
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 ENV_SERVICES = [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]

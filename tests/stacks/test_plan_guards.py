@@ -25,7 +25,8 @@ def _run(tmp_path: Path, locals_: dict[str, Any], lifecycle: dict[str, Any],
     checks its postconditions at plan, right after the read; terraform_data knows its output
     only at apply, so apply is where the same conditions run here."""
     def as_resource(condition: dict[str, str]) -> dict[str, str]:
-        return {**condition, "condition": condition["condition"].replace("self.", "self.output.")}
+        expression = condition["condition"].replace("self.", "self.output.")
+        return {**condition, "condition": expression}
 
     body = {"input": data, "lifecycle": {
         kind: [as_resource(c) for c in lifecycle.get(kind, [])]
@@ -33,7 +34,8 @@ def _run(tmp_path: Path, locals_: dict[str, Any], lifecycle: dict[str, Any],
     (tmp_path / "main.tf.json").write_text(json.dumps(
         {"locals": locals_, "resource": {"terraform_data": {"guard": body}}}))
     env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
-    for args in (["init", "-backend=false"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
+    apply = ["apply", "-auto-approve", "-input=false", "-no-color"]
+    for args in (["init", "-backend=false"], apply):
         proc = subprocess.run([TERRAFORM, *args], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=120)
         if proc.returncode:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import HttpsSettings, WafSettings
 from settings.services import DeploymentSpec, Rollout, TestListener
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 HTTPS = [e.name for e in ENVIRONMENTS if e.services_settings.https]
