@@ -83,8 +83,9 @@ def remote_output(synth: SynthOutput, consumer: Stack, expression: str) -> str:
     raise AssertionError(f"no stack writes state key {producer_key}")
 
 
-_TABLE_SYNTH = ("import main\nfrom engine.lifecycle import run_and_exit\n"
+TABLE_SYNTH = ("import main\nfrom engine.lifecycle import run_and_exit\n"
                 "from {0} import {1} as table\nrun_and_exit(lambda: main.main(table))")
+"""`python -c` program: main.main over table `{1}` of module `{0}`, exiting as main.py does."""
 
 
 class BackgroundSynth:
@@ -113,7 +114,7 @@ class BackgroundSynth:
             env["ECS_ENGINE_PLAIN"] = "1"
         root = Path(__file__).resolve().parent.parent
         # `table` ("module:NAME") synthesizes that table instead of settings/environments.py's.
-        command = ["main.py"] if table is None else ["-c", _TABLE_SYNTH.format(*table.split(":"))]
+        command = ["main.py"] if table is None else ["-c", TABLE_SYNTH.format(*table.split(":"))]
         self._process = subprocess.Popen([python or sys.executable, *command], cwd=root,
                                          env=env, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)

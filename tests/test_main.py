@@ -12,6 +12,7 @@ import pytest
 
 from main import STACKS_IN_DEPLOY_ORDER
 from tests.processes import ROOT, run_together, synth_env
+from tests.synth_helpers import TABLE_SYNTH
 
 MAIN = str(ROOT / "main.py")
 DEV_STACKS = [f"{kind}-dev" for kind in sorted(STACKS_IN_DEPLOY_ORDER)]
@@ -79,12 +80,14 @@ def narrowed(synth, tmp_path_factory):
         (outdir / "stacks" / "network-dev" / ".terraform").mkdir()  # a kept stack's init state
         for name in ("network-prod", "services-staging"):  # Terraform's and the user's files
             _terraform_leftovers(outdir / "stacks" / name)
+    # main.main over the behaviour tests' table (what `synth` holds), as `python main.py` runs
+    sample = [sys.executable, "-c", TABLE_SYNTH.format("tests.tables", "SAMPLE")]
+    path = {"PYTHONPATH": str(ROOT)}
     jobs = {
-        "cwd": ([sys.executable, MAIN],
-                {"cwd": outdirs["cwd"].parent, "env": synth_env(ECS_ENVS="dev")}),
-        "CDKTF_OUTDIR": ([sys.executable, MAIN],
-                         {"cwd": root, "env": synth_env(ECS_ENVS="dev",
-                                                        CDKTF_OUTDIR=str(outdirs["CDKTF_OUTDIR"]))}),
+        "cwd": (sample, {"cwd": outdirs["cwd"].parent,
+                         "env": synth_env(ECS_ENVS="dev", **path)}),
+        "CDKTF_OUTDIR": (sample, {"cwd": root, "env": synth_env(
+            ECS_ENVS="dev", CDKTF_OUTDIR=str(outdirs["CDKTF_OUTDIR"]), **path)}),
     }
     return outdirs, run_together(jobs)
 

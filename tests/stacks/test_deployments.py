@@ -167,7 +167,8 @@ def variant(synth, tmp_path_factory) -> SynthOutput:
 
     dev = ENVS["dev"]
     web, worker = dev.services
-    env = validate(replace(dev, services=(web.with_(deployment=LINEAR), worker, API)))
+    env = validate(replace(dev, services=(web.with_(deployment=LINEAR), worker, API),
+                           cluster=replace(dev.cluster, asg_max=4)))  # room for api's tasks
     outdir = tmp_path_factory.mktemp("deployments")
     build_app([env], str(outdir)).synth()
     return SynthOutput(outdir)
