@@ -127,10 +127,12 @@ class ClusterSettings:
     spot: SpotCapacity | None = None
     graviton: GravitonCapacity | None = None
     awsvpc_trunking: bool = True
-    """Account default `awsvpcTrunking` (set before the ASG launches instances: it applies only
-    to instances registered after it): more task ENIs per instance with awsvpc tasks, on the
-    instance types that support trunking (ECS Developer Guide, "Increasing Linux container
-    instance network interfaces")."""
+    """Manage the account-wide ECS default `awsvpcTrunking` in this env (set before the ASG
+    launches instances: it applies only to instances registered after it): more task ENIs per
+    instance on the types that support trunking (ECS Developer Guide, "Increasing Linux
+    container instance network interfaces"). One env per account and region may manage it
+    (settings refuse two: destroying one would turn it off for the other); the capacity rule
+    counts trunked task ENIs only in the env that manages it."""
 
 
 @dataclass(frozen=True)
@@ -246,8 +248,11 @@ class EnvironmentSettings:
     cluster: ClusterSettings = ClusterSettings()
     services_settings: ServicesSettings = ServicesSettings()
     pipeline: PipelineSettings = PipelineSettings()
-    az_letters: str = "abc"
-    """AZ suffixes used, in order; `network.az_count` of them."""
+    availability_zones: tuple[str, ...] = ()
+    """The AZ names the network spans, `network.az_count` of them, e.g. ("us-west-2a",
+    "us-west-2b"): required. Which AZs an account has (and the letters map to different zones
+    in each account) only AWS knows (`aws ec2 describe-availability-zones`): the network stack
+    checks at plan that each is available, with an error naming this setting."""
     tags: Mapping[str, str] = field(default_factory=dict)
     production: bool = False
     """Serves real users: its ALB must serve HTTPS (`services_settings.https`) unless
@@ -255,11 +260,6 @@ class EnvironmentSettings:
     deploy_role: DeployRole | None = None
     """Assumed by the provider, the S3 backend and remote-state reads; None uses the shell's
     credentials. Not used with Terraform Cloud, whose runs use the workspace's credentials."""
-
-    @property
-    def availability_zones(self) -> tuple[str, ...]:
-        """The AZ names the network spans, e.g. ("us-west-2a", "us-west-2b")."""
-        return tuple(f"{self.region}{letter}" for letter in self.az_letters[:self.network.az_count])
 
     @property
     def default_tags(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping as MappingABC
 from typing import Any, Iterable
 
 from settings import rules
-from settings.capacity import service_architecture, strategies
+from settings.capacity import placement_problem, service_architecture, strategies
 from settings.images import CONFIG_AGENT_REPOSITORY
 from settings.log_export import exporting_services_problem, log_export_problem
 from settings.schema import (
@@ -412,9 +412,8 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
         _check_deploy_role(env)
     _check_state(name, env.state)
     _check_network(name, env.network)
-    if len(env.az_letters) < env.network.az_count:
-        raise _fail(name, "az_letters",
-                    f"{env.az_letters!r} names fewer AZs than az_count {env.network.az_count}")
+    _check(name, "availability_zones", rules.availability_zones_problem(
+        env.availability_zones, env.region, env.network.az_count))
     _check_cluster(name, env.cluster)
     _check(name, "services_settings.log_retention_days",
            rules.retention_problem(env.services_settings.log_retention_days))
@@ -437,6 +436,8 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     _check_internal_callers(env)
     _check_architectures(env)
     _check_log_export(env)
+    if problem := placement_problem(env):
+        raise _fail(name, *problem)
     _check_pipeline(env)
     return env
 
@@ -449,4 +450,22 @@ def validate_table(table: Iterable[EnvironmentSettings]) -> tuple[EnvironmentSet
     names = [e.name for e in table]
     if len(set(names)) != len(names):
         raise SettingsError(f"environment table names an environment twice: {names}")
+    _check_account_settings(table)
     return table
+
+
+def _check_account_settings(table: tuple[EnvironmentSettings, ...]) -> None:
+    """At most one env per account and region manages the account-wide ECS default
+    `awsvpcTrunking`: with two, destroying either turns it off for the other."""
+    owner: dict[tuple[str, str], str] = {}
+    for env in table:
+        if not env.cluster.awsvpc_trunking:
+            continue
+        where = (env.account_id, env.region)
+        if where in owner:
+            raise _fail(env.name, "cluster.awsvpc_trunking",
+                        f"environment {owner[where]!r} already manages the account-wide ECS "
+                        f"setting awsvpcTrunking in {where[0]}/{where[1]} (destroying either "
+                        "env would turn it off for both): set awsvpc_trunking=False here")
+        owner[where] = env.name
+

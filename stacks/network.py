@@ -26,7 +26,8 @@ class NetworkStack(EnvironmentStack):
             vpc_cidr=net.vpc_cidr, availability_zones=env.availability_zones,
             nat_mode=net.nat_mode, flow_log_destination=net.flow_log_destination,
             flow_log_retention_days=net.flow_log_retention_days,
-            vpc_endpoints=net.vpc_endpoints))
+            vpc_endpoints=net.vpc_endpoints,
+            zones_setting=f"environment {env.name!r}: availability_zones"))
         self.vpc_id = self.network.vpc_id
         self.vpc_cidr = net.vpc_cidr
         self.public_subnet_ids = self.network.public_subnet_ids

@@ -283,7 +283,8 @@ class ServicesStack(EnvironmentStack):
             s.load_balancer.certificate_arn for s in fronted if s.load_balancer.certificate_arn))
         if settings.https is not None:
             self.endpoint = PublicEndpoint(self, "PublicEndpoint", PublicEndpointProps(
-                domain=settings.https.domain, hosted_zone_id=settings.https.hosted_zone_id))
+                domain=settings.https.domain, hosted_zone_id=settings.https.hosted_zone_id,
+                setting=f"environment {env.name!r}: services_settings.https"))
             certificates = (self.endpoint.certificate_arn, *certificates)
         if settings.waf is not None:
             self.web_acl = WebAcl(self, "WebAcl", WebAclProps(

@@ -140,8 +140,9 @@ def test_task_definition_declares_the_volume_only_when_files_are_asked_for(tmp_p
     from main import build_app
     from settings.environments import select
     from tests.synth_helpers import SynthOutput
+    from tests.tables import SAMPLE
 
-    dev = select("dev")[0]
+    dev = select("dev", SAMPLE)[0]
     web = dev.service("web").with_(config_files_path="/etc/app/config")
     env = replace(dev, services=(web, dev.service("worker")))
     build_app([env], str(tmp_path)).synth()

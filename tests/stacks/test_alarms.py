@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.services import AlarmSpec
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 ENV_SERVICES = [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 

@@ -10,10 +10,10 @@ import pytest
 from modules.service_config import secret_variable
 from modules.task_definition import AGENT_CONTAINER
 from settings.capacity import GRAVITON, ON_DEMAND, SPOT, service_architecture, strategies
-from settings.environments import ENVIRONMENTS
 from settings.naming import log_group_name
 from settings.services import LoadBalancerSpec, ServiceSpec
 from tests.synth_helpers import SynthOutput, remote_output
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 ENV_SERVICES = [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]
