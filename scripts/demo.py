@@ -77,7 +77,7 @@ class Tasks:
         return {**os.environ, **self.aws.agent_environ(),
                 "CONFIG_AGENT_TOPIC_ARN": self.topic.arn,
                 "CONFIG_AGENT_DLQ_ARN": self.topic.dlq_arn,
-                "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}-cfg-",
+                "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}_cfg_",
                 "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
                 "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
                 "CONFIG_AGENT_SECRET_IDS": self.secret["ARN"],
@@ -95,7 +95,7 @@ class Tasks:
             _wait(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
 
     def agent_queues(self) -> list[str]:
-        urls = self.aws.sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-")
+        urls = self.aws.sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}_cfg_")
         return sorted(url.rsplit("/", 1)[1] for url in urls.get("QueueUrls", []))
 
     def secret_values(self) -> dict[str, str]:
