@@ -12,7 +12,6 @@ from typing import Any, Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from config_agent.aws import AwsError
 from config_agent.fanout import (IdentityError, TaskIdentity, queue_arn_for, queue_attributes,
                                  task_identity)
 from config_agent.settings import Settings, SettingsError
