@@ -132,6 +132,17 @@ def test_sweep_touches_only_this_clusters_tagged_agent_queues(world):
     assert all(world.exists(n) for n in [*keep, untagged])
 
 
+def test_sweep_finds_an_unsubscribed_orphan_by_name_and_tag(world):
+    """Item 4: a queue whose subscription is already gone is still found (ListQueues by
+    prefix), not only queues the topic lists."""
+    stopped = world.task()
+    world.ecs.stop_task(cluster=world.cluster, task=stopped)
+    name = world.agent_queue(stopped)
+    for sub in world.sns.list_subscriptions_by_topic(TopicArn=world.topic)["Subscriptions"]:
+        world.sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+    assert world.reaper().sweep().removed == [name] and not world.exists(name)
+
+
 def test_sweep_removes_a_subscription_whose_queue_is_gone(world):
     stopped = world.task()
     name = world.agent_queue(stopped)
@@ -179,3 +190,29 @@ def test_handler_reads_its_settings_from_the_contract_variables(world, monkeypat
     monkeypatch.setenv(contract.REAPER_GRACE_SECONDS, "0")
     result = reaper_handler.handler({"source": "aws.events", "detail-type": "Scheduled Event"})
     assert result["trigger"] == "sweep" and result["removed"] == [name]
+
+
+class _DeleteQueueFails:
+    """The real (moto) SQS client, except that DeleteQueue is throttled."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+    def delete_queue(self, **_: Any) -> None:
+        from botocore.exceptions import ClientError
+        raise ClientError({"Error": {"Code": "RequestThrottled"}}, "DeleteQueue")
+
+
+def test_a_failed_delete_keeps_the_subscription_and_reports_the_failure(world):
+    """Queue first, then subscription: a throttled DeleteQueue must not leave a queue without
+    its subscription (the state that made agents deaf), and Lambda retries the invocation."""
+    stopped = world.task()
+    world.ecs.stop_task(cluster=world.cluster, task=stopped)
+    name = world.agent_queue(stopped)
+    reaper = Reaper(world.config, _DeleteQueueFails(world.sqs), world.sns, world.ecs)
+    report = reaper.stopped(stopped)
+    assert report.removed == [] and report.failed == [f"{name}:RequestThrottled"]
+    assert world.exists(name) and name in world.subscribed()
