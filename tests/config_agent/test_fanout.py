@@ -53,6 +53,9 @@ def test_fanout_settings():
     assert s.ecs_metadata_uri == "http://169.254.170.2/v4/x"
     assert "a" * 48 == Settings.from_env(
         {**BASE, "CONFIG_AGENT_QUEUE_PREFIX": "a" * 48}).queue_prefix
+    assert (s.subscription_check_seconds, s.catchup_refresh_seconds) == (30.0, 60.0)
+    with pytest.raises(SettingsError, match="CONFIG_AGENT_SUBSCRIPTION_CHECK_SECONDS"):
+        Settings.from_env({**BASE, "CONFIG_AGENT_SUBSCRIPTION_CHECK_SECONDS": "0"})
 
 
 @pytest.mark.parametrize("extra, needle", [
