@@ -194,5 +194,6 @@ class ServiceConfig:
                       sid="AgentToken"),
             statement(["kms:Decrypt"], [self.key_arn], sid="DecryptViaSecretsManager",
                       condition={"StringEquals": {
-                          "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}}),
+                          "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com",
+                          "kms:EncryptionContext:SecretARN": self.token_secret_arn}}),
         ]

@@ -62,4 +62,5 @@ def test_the_execution_role_reads_only_the_token_and_decrypts_only_via_secrets_m
     token, decrypt = CONFIG.token_statements()
     assert token["Resource"] == ["arn:token"]
     assert decrypt["Condition"] == {
-        "StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"}}
+        "StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com",
+                         "kms:EncryptionContext:SecretARN": "arn:token"}}
