@@ -158,8 +158,9 @@ def run(aws: LocalAws) -> int:
     finally:
         if tasks.agents:
             codes = tasks.stop()
-            print(f"6. agents stopped on SIGTERM with exit codes {codes}; "
-                  f"agent queues left behind: {len(tasks.agent_queues())}")
+            print(f"6. agents stopped on SIGTERM with exit codes {codes}; agent queues kept "
+                  f"for the orphan reaper (on ECS it deletes them once the task is STOPPED): "
+                  f"{len(tasks.agent_queues())}")
 
 
 def main() -> int:

@@ -426,8 +426,11 @@ def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
     assert [resolve(r) for r in read["Resource"]] == [_config_ref(
         synth, env, "aws_secretsmanager_secret", f"/{env}/{service}/config-agent-token", "arn")]
     (decrypt,) = [st for st in execution if st["Action"] == ["kms:Decrypt"]]
-    assert decrypt["Condition"] == {"StringEquals": {
-        "kms:ViaService": f"secretsmanager.{settings.region}.amazonaws.com"}}
+    condition = decrypt["Condition"]["StringEquals"]
+    assert condition["kms:ViaService"] == f"secretsmanager.{settings.region}.amazonaws.com"
+    # Only the token secret's data key (Secrets Manager's encryption context is its ARN).
+    assert [resolve(condition["kms:EncryptionContext:SecretARN"])] == [
+        resolve(r) for r in read["Resource"]]
 
 
 @pytest.mark.parametrize("env", ENVS)
