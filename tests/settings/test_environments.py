@@ -414,7 +414,7 @@ def test_rendered_tables_describe_each_env():
             "on-demand:Spot | yes | min 1 task, America/New_York | 30 d | linear 4 min + 2 min "
             "bake |") in envs
     assert ("| `prod` | canary 10 % for 10 min, 15 min bake | rolling | app.example.com "
-            "(placeholder) | yes | no | Cloud Map DNS |") in deploys
+            "(placeholder) | yes | no | Service Connect |") in deploys
     extra = replace(DEV, services=(*DEV.services, DEV.services[1].with_(name="mailer")))
     _, deploys = env_tables.blocks((extra, SAMPLE[2])).values()
     assert "| env | `web` deployment | `worker` deployment | `mailer` deployment |" in deploys
