@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 from main import STACKS_IN_DEPLOY_ORDER  # noqa: E402  (no cdktf import: fast)
 from scripts import images, preflight  # noqa: E402
 from scripts.aws_session import AccountMismatch, cli_environment, deploy_session  # noqa: E402
-from settings.environments import ENVS_VARIABLE, select  # noqa: E402
+from settings.environments import ENVIRONMENTS, ENVS_VARIABLE, select  # noqa: E402
 from settings.naming import stack_name  # noqa: E402
 from settings.validation import SettingsError  # noqa: E402
 
@@ -103,6 +104,13 @@ def push_missing(env: EnvironmentSettings, session: Any, run: Runner) -> int:
     return 0
 
 
+def missing_tools() -> str | None:
+    """Every tool a deploy runs, checked before the first apply: one line, else None."""
+    if shutil.which("terraform") is None:
+        return "terraform not found on PATH (Terraform >= 1.10)"
+    return images.missing_tools()
+
+
 def execute(env: EnvironmentSettings, plan: list[Step], open_session: Callable[[], Any],
             run: Runner) -> int:
     """Run `plan` in order; stop at the first failure with one line naming the step. The role
@@ -116,7 +124,7 @@ def execute(env: EnvironmentSettings, plan: list[Step], open_session: Callable[[
         else:
             session = session or open_session()
             status = (push_missing(env, session, run) if step.name == "images"
-                      else preflight.run(env.name, session))
+                      else preflight.report(env, preflight.problems(session, env)))
         if status != 0:
             print(f"deploy: {step.name} failed; later steps not run", file=sys.stderr)
             return 1
@@ -124,19 +132,23 @@ def execute(env: EnvironmentSettings, plan: list[Step], open_session: Callable[[
     return 0
 
 
-def main(argv: list[str] | None = None, run: Runner = subprocess.run,
-         session: Any = None) -> int:
+def main(argv: list[str] | None = None, run: Runner = subprocess.run, session: Any = None,
+         table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
+    """`make deploy`: every step in order, or (`--dry-run`) the list of steps."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("env", help="environment name, e.g. dev")
     parser.add_argument("--dry-run", action="store_true", help="print the steps only")
     args = parser.parse_args(argv)
     try:
-        (env,) = select(args.env)
+        (env,) = select(args.env, table)
         plan = steps(env.name)
         if args.dry_run:
             for number, step in enumerate(plan, 1):
                 print(f"{number:2}. {describe(env, step)}")
             return 0
+        if problem := missing_tools():
+            print(f"deploy: {problem}", file=sys.stderr)
+            return 2
         return execute(env, plan, lambda: session or deploy_session(env), run)
     except (SettingsError, AccountMismatch) as exc:
         print(f"deploy: {exc}", file=sys.stderr)

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
 from scripts.aws_session import AccountMismatch, deploy_session  # noqa: E402
-from settings.environments import select  # noqa: E402
+from settings.environments import ENVIRONMENTS, select  # noqa: E402
 from settings.naming import AGENT_TOKEN_SECRET, config_path  # noqa: E402
 from settings.validation import SettingsError  # noqa: E402
 
@@ -109,10 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace, stdin: TextIO, session: Any = None) -> int:
+def run(args: argparse.Namespace, stdin: TextIO, session: Any = None,
+        table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
     """List, or set one secret; every failure is one line on stderr."""
     try:
-        (env,) = select(args.env)
+        (env,) = select(args.env, table)
         name = resolve(env, args.name) if args.name else None
         value = read_value(args.file, args.generate, stdin) if name else None
         client = (session or deploy_session(env)).client("secretsmanager")
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace, stdin: TextIO, session: Any = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`make secrets`: list, or set one secret."""
     return run(_parser().parse_args(argv), sys.stdin)
 
 

@@ -111,15 +111,18 @@ def _hint(step: list[str], no_build: bool) -> str:
     return "see the output above"
 
 
+def missing_tools() -> str | None:
+    """The tools the push needs that are not on PATH, as one line, else None."""
+    missing = [tool for tool in ("docker", "aws") if shutil.which(tool) is None]
+    if missing:
+        return f"{' and '.join(missing)} not found on PATH (needed to build and push)"
+    return None
+
+
 def execute(steps: list[list[str]], environment: dict[str, str], no_build: bool = False,
             run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> int:
     """Run `steps` in order with `environment` (the deploy role's credentials and region);
     stop at the first failure with one line and its likely cause."""
-    missing = [tool for tool in ("docker", "aws") if shutil.which(tool) is None]
-    if missing:
-        print(f"images: {' and '.join(missing)} not found on PATH (needed to build and push)",
-              file=sys.stderr)
-        return 2
     for step in steps:
         print(f"+ {shlex.join(step)}", flush=True)
         if run(step, cwd=ROOT, env=environment).returncode != 0:
@@ -166,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print("\n".join(shlex.join(step) for step in steps))
             return 0
+        if problem := missing_tools():
+            raise ValueError(problem)
         (env,) = select(args.env)
         environment = cli_environment(deploy_session(env))
     except (SettingsError, ValueError, AccountMismatch) as exc:

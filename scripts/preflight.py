@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
 from scripts.aws_session import AccountMismatch, deploy_session  # noqa: E402
 from scripts.env_secrets import HAS_VALUE, required_secrets, secret_states  # noqa: E402
-from settings.environments import select  # noqa: E402
+from settings.environments import ENVIRONMENTS, select  # noqa: E402
 from settings.images import built_images  # noqa: E402
 from settings.validation import SettingsError  # noqa: E402
 
@@ -70,10 +70,11 @@ def problems(session: Any, env: EnvironmentSettings) -> list[str]:
     return lines
 
 
-def run(env_name: str, session: Any = None) -> int:
+def run(env_name: str, session: Any = None,
+        table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
     """Print every problem on stderr; 0 when there is none, 1 when there are, 2 on bad input."""
     try:
-        (env,) = select(env_name)
+        (env,) = select(env_name, table)
         found = problems(session or deploy_session(env), env)
     except (SettingsError, AccountMismatch) as exc:
         print(f"preflight: {exc}", file=sys.stderr)
@@ -81,6 +82,11 @@ def run(env_name: str, session: Any = None) -> int:
     except (ClientError, BotoCoreError) as exc:
         print(f"preflight: AWS refused: {exc}", file=sys.stderr)
         return 1
+    return report(env, found)
+
+
+def report(env: EnvironmentSettings, found: list[str]) -> int:
+    """Each problem on stderr: 1 when there are any, else 0."""
     for line in found:
         print(f"preflight: {line}", file=sys.stderr)
     if found:
