@@ -73,8 +73,10 @@ def alarm_failures(cloudwatch: Any, env: EnvironmentSettings) -> list[str]:
     for spec in env.services:
         pages = cloudwatch.get_paginator("describe_alarms").paginate(
             AlarmNamePrefix=f"{service_name(env.name, spec.name)}-", StateValue="ALARM")
+        # Filtered again here: AWS applies both filters, moto only the prefix.
         failures += [f"alarm {alarm['AlarmName']}: in ALARM ({alarm.get('StateReason', '')})"
-                     for page in pages for alarm in page["MetricAlarms"]]
+                     for page in pages for alarm in page["MetricAlarms"]
+                     if alarm["StateValue"] == "ALARM"]
     return failures
 
 
