@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 if TYPE_CHECKING:
     from settings.schema import EnvironmentSettings
@@ -53,3 +54,12 @@ def cli_environment(session: boto3.Session) -> dict[str, str]:
     if creds.token:
         env["AWS_SESSION_TOKEN"] = creds.token
     return env
+
+
+def aws_problem(exc: BotoCoreError | ClientError) -> str:
+    """One line for an AWS failure: missing credentials said as such, else AWS's message."""
+    if isinstance(exc, NoCredentialsError):
+        return ("no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                "for a principal allowed to assume the env's deploy_role (check with `aws sts "
+                "get-caller-identity`)")
+    return f"AWS refused: {exc}"

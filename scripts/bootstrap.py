@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None, run: Runner = subprocess.run, session: A
     """`make bootstrap`: one line and exit 2 on bad input or the wrong account."""
     from dataclasses import replace
 
-    from scripts.aws_session import AccountMismatch, deploy_session
+    from scripts.aws_session import AccountMismatch, aws_problem, deploy_session
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("env", help="environment name, e.g. dev")
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None, run: Runner = subprocess.run, session: A
         print(f"bootstrap: {exc}", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as exc:
-        print(f"bootstrap: AWS refused: {exc}", file=sys.stderr)
+        print(f"bootstrap: {aws_problem(exc)}", file=sys.stderr)
         return 1
 
 

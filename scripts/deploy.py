@@ -34,7 +34,12 @@ from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
 from main import STACKS_IN_DEPLOY_ORDER  # noqa: E402  (no cdktf import: fast)
 from scripts import images, preflight  # noqa: E402
-from scripts.aws_session import AccountMismatch, cli_environment, deploy_session  # noqa: E402
+from scripts.aws_session import (  # noqa: E402
+    AccountMismatch,
+    aws_problem,
+    cli_environment,
+    deploy_session,
+)
 from settings.environments import ENVIRONMENTS, ENVS_VARIABLE, select  # noqa: E402
 from settings.naming import stack_name  # noqa: E402
 from settings.validation import SettingsError  # noqa: E402
@@ -66,7 +71,9 @@ def stack_steps(env_name: str, stack: str) -> list[Step]:
 
 def steps(env_name: str) -> list[Step]:
     """Every step of a deploy of `env_name`, in order."""
-    synth = Step("synth", (sys.executable, "main.py"))
+    python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) \
+        else sys.executable
+    synth = Step("synth", (python, "main.py"))
     ordered = [synth, *(s for stack in BEFORE_IMAGES for s in stack_steps(env_name, stack)),
                Step("images"), Step("preflight"), *stack_steps(env_name, "services")]
     return ordered
@@ -154,7 +161,7 @@ def main(argv: list[str] | None = None, run: Runner = subprocess.run, session: A
         print(f"deploy: {exc}", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as exc:
-        print(f"deploy: AWS refused: {exc}", file=sys.stderr)
+        print(f"deploy: {aws_problem(exc)}", file=sys.stderr)
         return 1
 
 

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-from scripts.aws_session import AccountMismatch, deploy_session  # noqa: E402
+from scripts.aws_session import AccountMismatch, aws_problem, deploy_session  # noqa: E402
 from settings.environments import ENVIRONMENTS, select  # noqa: E402
 from settings.naming import AGENT_TOKEN_SECRET, config_path  # noqa: E402
 from settings.validation import SettingsError  # noqa: E402
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, stdin: TextIO, session: Any = None,
         print(f"secrets: {exc}", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as exc:
-        print(f"secrets: AWS refused: {exc}", file=sys.stderr)
+        print(f"secrets: {aws_problem(exc)}", file=sys.stderr)
         return 1
 
 

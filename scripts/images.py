@@ -39,7 +39,12 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-from scripts.aws_session import AccountMismatch, cli_environment, deploy_session  # noqa: E402
+from scripts.aws_session import (  # noqa: E402
+    AccountMismatch,
+    aws_problem,
+    cli_environment,
+    deploy_session,
+)
 from settings.environments import select  # noqa: E402
 from settings.images import ImageBuild, built_images, registry_host  # noqa: E402
 from settings.rules import image_tag_problem  # noqa: E402
@@ -169,17 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print("\n".join(shlex.join(step) for step in steps))
             return 0
-        if problem := missing_tools():
-            raise ValueError(problem)
         (env,) = select(args.env)
         environment = cli_environment(deploy_session(env))
+        if problem := missing_tools():
+            raise ValueError(problem)
     except (SettingsError, ValueError, AccountMismatch) as exc:
         print(f"images: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:
-        # No credentials at all is the usual case (NoCredentialsError): say so, not "the tag".
-        print(f"images: no usable AWS credentials for {args.env}'s account: {exc}",
-              file=sys.stderr)
+        # Checked before any docker command: no credentials used to end in a failed login
+        # reported as "an existing tag cannot be pushed again".
+        print(f"images: {aws_problem(exc)}", file=sys.stderr)
         return 2
     status = execute(steps, environment, args.no_build)
     if status == 0 and args.release:

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-from scripts.aws_session import AccountMismatch, deploy_session  # noqa: E402
+from scripts.aws_session import AccountMismatch, aws_problem, deploy_session  # noqa: E402
 from scripts.env_secrets import HAS_VALUE, required_secrets, secret_states  # noqa: E402
 from settings.environments import ENVIRONMENTS, select  # noqa: E402
 from settings.images import built_images  # noqa: E402
@@ -80,7 +80,7 @@ def run(env_name: str, session: Any = None,
         print(f"preflight: {exc}", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as exc:
-        print(f"preflight: AWS refused: {exc}", file=sys.stderr)
+        print(f"preflight: {aws_problem(exc)}", file=sys.stderr)
         return 1
     return report(env, found)
 

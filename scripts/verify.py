@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
-from scripts.aws_session import AccountMismatch, deploy_session  # noqa: E402
+from scripts.aws_session import AccountMismatch, aws_problem, deploy_session  # noqa: E402
 from settings.environments import ENVIRONMENTS, select  # noqa: E402
 from settings.naming import PLATFORM, resource_name  # noqa: E402
 from settings.validation import SettingsError  # noqa: E402
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None, session: Any = None,
         print(f"verify: {exc}", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as exc:
-        print(f"verify: AWS refused: {exc}", file=sys.stderr)
+        print(f"verify: {aws_problem(exc)}", file=sys.stderr)
         return 1
     for line in found:
         print(f"verify: FAIL {line}", file=sys.stderr)
