@@ -5,8 +5,9 @@ See modules/deploy_role.py for the breadth and why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from settings.images import built_images
 from settings.naming import PARTITION
@@ -33,7 +34,8 @@ NAME_SCOPED: dict[str, tuple[str, ...]] = {
     "sns": ("arn:{p}:sns:{r}:{a}:{e}-*",),
     "secretsmanager": ("arn:{p}:secretsmanager:{r}:{a}:secret:/{e}/*",),
     "ssm": ("arn:{p}:ssm:{r}:{a}:parameter/{e}/*",),
-    "logs": ("arn:{p}:logs:{r}:{a}:log-group:/ecs/{e}-*", "arn:{p}:logs:{r}:{a}:log-group:/vpc/{e}-*",
+    "logs": ("arn:{p}:logs:{r}:{a}:log-group:/ecs/{e}-*",
+             "arn:{p}:logs:{r}:{a}:log-group:/vpc/{e}-*",
              "arn:{p}:logs:{r}:{a}:log-group:/aws/*/{e}-*",
              # WAF logs only to groups named aws-waf-logs-*:
              # https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html

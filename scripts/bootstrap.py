@@ -22,8 +22,9 @@ import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
@@ -130,7 +131,8 @@ def forget_local_state(s3: Any, env: EnvironmentSettings) -> None:
         path.unlink()
 
 
-def synth(env: EnvironmentSettings, backend: str, outdir: Path = ROOT / OUTDIR) -> int:
+def synth(env: EnvironmentSettings, backend: Literal["local", "s3"],
+          outdir: Path = ROOT / OUTDIR) -> int:
     """Synthesize bootstrap-<env> alone into `outdir` (in this process: it imports cdktf)."""
     from engine.core import App
 
@@ -156,6 +158,7 @@ def bootstrap(env: EnvironmentSettings, s3: Any, run: Runner, dry_run: bool = Fa
     status = run_phase(env, step, run)
     if status == 0 and step in ("create", "migrate"):
         forget_local_state(s3, env)
+        assert isinstance(env.state, S3State)
         print(f"bootstrap-{env.name}: state now in s3://{env.state.bucket}/{state_key(env)}")
     return status
 

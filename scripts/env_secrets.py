@@ -1,9 +1,9 @@
 """List an env's secrets and whether each has a value; set one from stdin or a file.
 
-    python scripts/env_secrets.py dev                              # every secret: set / NO VALUE
-    python scripts/env_secrets.py dev --set web/db-password < f    # value from stdin (or a tty prompt)
+    python scripts/env_secrets.py dev                            # every secret: set / NO VALUE
+    python scripts/env_secrets.py dev --set web/db-password < f  # from stdin (or a tty prompt)
     python scripts/env_secrets.py dev --set web/db-password --file f
-    python scripts/env_secrets.py dev --set web/config-agent-token --generate   # 32 random bytes, hex
+    python scripts/env_secrets.py dev --set web/config-agent-token --generate  # 32 random bytes
 
 The config stack creates each secret (`/<env>/<service>/<name>`, every name in a service's
 `secrets` plus its `config-agent-token`) without a value: values never pass through Terraform.

@@ -12,7 +12,14 @@ from main import STACKS_IN_DEPLOY_ORDER
 from scripts import deploy
 from scripts.aws_session import deploy_session
 from scripts.env_secrets import required_secrets
-from tests.scripts.conftest import ROLE_NAME, as_role, caller, create_config_stack, create_registry, push
+from tests.scripts.conftest import (
+    ROLE_NAME,
+    as_role,
+    caller,
+    create_config_stack,
+    create_registry,
+    push,
+)
 
 
 class Account:
