@@ -60,6 +60,6 @@ def aws_problem(exc: BotoCoreError | ClientError) -> str:
     """One line for an AWS failure: missing credentials said as such, else AWS's message."""
     if isinstance(exc, NoCredentialsError):
         return ("no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
-                "for a principal allowed to assume the env's deploy_role (check with `aws sts "
-                "get-caller-identity`)")
+                "(check with `aws sts get-caller-identity`); the env's deploy_role, when it "
+                "names one, is assumed from them")
     return f"AWS refused: {exc}"

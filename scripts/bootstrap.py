@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
+from scripts import interpreter  # noqa: E402
 from settings import naming  # noqa: E402
 from settings.environments import ENVIRONMENTS, select  # noqa: E402
 from settings.schema import S3State  # noqa: E402
@@ -80,7 +81,7 @@ def phase(s3: Any, env: EnvironmentSettings) -> str:
 
 def commands(env: EnvironmentSettings, step: str) -> list[list[str]]:
     """The commands of one phase, in order (synth runs this script with --synth)."""
-    me = [sys.executable, "scripts/bootstrap.py", env.name, "--synth"]
+    me = [interpreter(), "scripts/bootstrap.py", env.name, "--synth"]
     chdir = f"-chdir={OUTDIR}/stacks/bootstrap-{env.name}"
     apply = ["terraform", chdir, "apply", "-input=false", "-auto-approve"]
     to_s3 = [[*me, "s3"], ["terraform", chdir, "init", "-input=false", "-migrate-state",

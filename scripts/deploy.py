@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
 
 from main import STACKS_IN_DEPLOY_ORDER  # noqa: E402  (no cdktf import: fast)
-from scripts import images, preflight  # noqa: E402
+from scripts import images, interpreter, preflight  # noqa: E402
 from scripts.aws_session import (  # noqa: E402
     AccountMismatch,
     aws_problem,
@@ -72,9 +72,7 @@ def stack_steps(env_name: str, stack: str) -> list[Step]:
 
 def steps(env_name: str) -> list[Step]:
     """Every step of a deploy of `env_name`, in order."""
-    python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) \
-        else sys.executable
-    synth = Step("synth", (python, "main.py"))
+    synth = Step("synth", (interpreter(), "main.py"))
     ordered = [synth, *(s for stack in BEFORE_IMAGES for s in stack_steps(env_name, stack)),
                Step("images"), Step("preflight"), *stack_steps(env_name, "services")]
     return ordered

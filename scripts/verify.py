@@ -20,6 +20,7 @@ import argparse
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from settings.schema import EnvironmentSettings
 
 HTTP_TIMEOUT_S = 10
+ACCESS_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
+"""Not a finding about the env but about the credentials: reported as such, exit 1."""
 AGENT_PATH = "/"
 """Below a service's ALB prefix: the app's page that reads through its config agent."""
 
@@ -117,12 +120,24 @@ def http_failures(base: str, env: EnvironmentSettings) -> list[str]:
     return failures
 
 
+def _checked(what: str, check: Callable[[], list[str]]) -> list[str]:
+    """A check's failures; a resource AWS says is missing is one failure, not a stop."""
+    try:
+        return check()
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ACCESS_DENIED:
+            raise
+        return [f"{what}: {err.response['Error']['Code']}: {err.response['Error']['Message']}"]
+
+
 def failures(session: Any, env: EnvironmentSettings, url: str | None = None) -> list[str]:
     """Every failed check of a deployed env; empty when it is healthy."""
-    found = service_failures(session.client("ecs"), env)
-    found += alarm_failures(session.client("cloudwatch"), env)
-    found += http_failures(url or front_url(session.client("elbv2"), env), env)
-    return found
+    found = _checked(f"cluster {resource_name(env.name, PLATFORM, 'cluster')}",
+                     lambda: service_failures(session.client("ecs"), env))
+    found += _checked("alarms", lambda: alarm_failures(session.client("cloudwatch"), env))
+    return found + _checked(f"load balancer {resource_name(env.name, PLATFORM, 'alb')}",
+                            lambda: http_failures(url or front_url(session.client("elbv2"), env),
+                                                  env))
 
 
 def main(argv: list[str] | None = None, session: Any = None,

@@ -118,3 +118,12 @@ def test_the_front_is_the_alb_or_the_https_domain(aws, env):
     https = replace(env, services_settings=replace(env.services_settings, https=HttpsSettings(
         domain="app.test.example", hosted_zone_id="Z123")))
     assert verify.front_url(account.client("elbv2"), https) == "https://app.test.example"
+
+
+def test_an_env_never_deployed_is_a_list_of_failures_not_a_crash(aws, env, capsys):
+    assert verify.main([env.name], deploy_session(env, aws), (env,)) == 1
+    failed = [line.split(" FAIL ")[1] for line in capsys.readouterr().err.splitlines()
+              if " FAIL " in line]
+    assert [line.split(":")[0] for line in failed] == ["cluster dev-platform-cluster",
+                                                        "load balancer dev-platform-alb"]
+    assert "ClusterNotFoundException" in failed[0] and "LoadBalancerNotFound" in failed[1]
