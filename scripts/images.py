@@ -178,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         environment = cli_environment(deploy_session(env))
         if problem := missing_tools():
             raise ValueError(problem)
-    except (SettingsError, ValueError, AccountMismatch) as exc:
+    except SettingsError as exc:
+        print(f"invalid settings: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, AccountMismatch) as exc:
         print(f"images: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:
