@@ -79,10 +79,11 @@ checkov: synth scan-venv
 golden: synth
 	$(PY) scripts/summarize.py cdktf.out/stacks --write tests/golden/summary.json
 
-## docs: regenerate README's architecture diagram and checkov skip list from the synth output
+## docs: regenerate README's architecture diagram, checkov skip list and env tables from the synth and table
 docs: synth
-	$(PY) scripts/diagram.py cdktf.out/stacks --env dev --readme README.md
+	$(PY) scripts/diagram.py cdktf.out/stacks --readme README.md
 	$(PY) scripts/checkov_scan.py cdktf.out/stacks --readme README.md
+	$(PY) scripts/env_tables.py --readme README.md
 
 ## awscdk-venv: venv of the AWS CDK app that `make bench` times beside ours (bench/awscdk/); bench only
 awscdk-venv: $(AWSCDK_VENV)/.installed

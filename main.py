@@ -14,11 +14,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from settings.environments import ENVIRONMENTS, ENVS_VARIABLE, select
-from settings.schema import EnvironmentSettings
-from settings.validation import SettingsError
+if TYPE_CHECKING:
+    from settings.schema import EnvironmentSettings
 
 STACKS_IN_DEPLOY_ORDER = ("network", "cluster", "config", "registry", "services")
 """Every stack kind `build_app` creates per env, each after the stacks it reads (a test checks)."""
@@ -68,24 +67,58 @@ def node_problem() -> str | None:
     return None
 
 
-def prune_stale_stacks(outdir: str | Path) -> list[str]:
-    """Delete stack directories the fresh manifest does not name (left by a wider synth).
+CDKTF_STACK_FILES = ("cdk.tf.json",)
+"""What a synth writes into a stack directory besides `assets/`: the only files pruning may
+delete. `.terraform/`, `.terraform.lock.hcl`, saved plans and state belong to Terraform or the
+user and stay."""
 
-    Mirrors what `cdktf synth` does, so terraform, checkov and scripts see only this synth.
+
+def prune_stale_stacks(outdir: str | Path) -> list[str]:
+    """Remove what an earlier, wider synth wrote for stacks the fresh manifest does not name.
+
+    Mirrors what `cdktf synth` does, so terraform, checkov and scripts see only this synth,
+    but deletes only synth output: a stale stack directory holding anything else (an init,
+    a lock file, a saved plan) keeps it, and the directory stays.
     """
     out = Path(outdir)
     manifest = json.loads((out / "manifest.json").read_text())
     keep = {Path(s["synthesizedStackPath"]).parent.name for s in manifest["stacks"].values()}
-    stale = sorted(p.name for p in (out / "stacks").iterdir() if p.is_dir() and p.name not in keep)
-    for name in stale:
-        shutil.rmtree(out / "stacks" / name)
-    return stale
+    stale = sorted(p for p in (out / "stacks").iterdir()
+                   if p.is_dir() and p.name not in keep and (p / "cdk.tf.json").exists())
+    for stack_dir in stale:
+        for name in CDKTF_STACK_FILES:
+            (stack_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(stack_dir / "assets", ignore_errors=True)
+        if not any(stack_dir.iterdir()):
+            stack_dir.rmdir()
+    return [p.name for p in stale]
 
 
-def main(table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS,
+def load_table() -> tuple[EnvironmentSettings, ...]:
+    """settings/environments.py's table (imported here, not at the top, so that a mistake in
+    it is reported by `main`, not as an import traceback)."""
+    from settings.environments import ENVIRONMENTS
+
+    return ENVIRONMENTS
+
+
+def main(table: tuple[EnvironmentSettings, ...] | None = None,
          outdir: str | None = None) -> int:
     """Validate the whole env table first (fast, one clear line), then synthesize the envs
     ECS_ENVS selects into `outdir` (cdktf.out, or CDKTF_OUTDIR under the cdktf CLI)."""
+    from settings.construction import construction_problem
+
+    try:
+        table = load_table() if table is None else table
+    except TypeError as exc:  # a misspelled or missing field of a settings dataclass
+        message = construction_problem(exc)
+        if message is None:
+            raise
+        print(f"invalid settings: {message}", file=sys.stderr)
+        return 2
+    from settings.environments import ENVS_VARIABLE, select
+    from settings.validation import SettingsError
+
     try:
         envs = select(os.environ.get(ENVS_VARIABLE), table)
     except SettingsError as exc:

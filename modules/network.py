@@ -5,7 +5,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from engine.core import Postcondition, TerraformLocal, TerraformResourceLifecycle
 from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
+from engine.aws.data_aws_availability_zones import (
+    DataAwsAvailabilityZones,
+    DataAwsAvailabilityZonesFilter,
+)
 from engine.aws.default_security_group import DefaultSecurityGroup
 from engine.aws.eip import Eip
 from engine.aws.flow_log import FlowLog
@@ -59,6 +64,8 @@ class NetworkProps:
     flow_log_destination: FlowLogDestination
     flow_log_retention_days: int
     vpc_endpoints: bool
+    zones_setting: str = "availability_zones"
+    """Where the settings hold `availability_zones`, for the plan-time error."""
 
 
 def plan_subnets(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
@@ -86,6 +93,7 @@ class Network(Construct):
         igw = InternetGateway(self, "InternetGateway", vpc_id=self.vpc.id,
                               tags={"Name": f"{name}-igw"})
 
+        self.zone_check = self._check_zones()
         public_cidrs, private_cidrs = plan_subnets(props.vpc_cidr, len(props.availability_zones))
         public_rt = RouteTable(self, "PublicRouteTable", vpc_id=self.vpc.id,
                                tags={"Name": f"{name}-public"})
@@ -127,6 +135,23 @@ class Network(Construct):
         self._flow_logs()
         if props.vpc_endpoints:
             self._endpoints()
+
+    def _check_zones(self) -> DataAwsAvailabilityZones:
+        """The AZs the account has in the region, read at plan: an AZ the account lacks (AZ
+        letters differ per account; older accounts miss some) fails `terraform plan` naming
+        the setting instead of failing the subnet's apply (Terraform "Custom conditions")."""
+        props = self._props
+        wanted = TerraformLocal(self, "AvailabilityZones", list(props.availability_zones))
+        # Filtered by name: a closed set (checkov CKV_AWS_394), the named zones or fewer.
+        return DataAwsAvailabilityZones(
+            self, "AvailableZones", state="available", filter=[DataAwsAvailabilityZonesFilter(
+                name="zone-name", values=list(props.availability_zones))],
+            lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
+                condition=f"${{length(setsubtract({wanted.fqn}, self.names)) == 0}}",
+                error_message=(
+                    f"{props.zones_setting}: {', '.join(props.availability_zones)} are not all "
+                    f"available AZs of {props.region} in this account: pick from `aws ec2 "
+                    f"describe-availability-zones --region {props.region}`"))]))
 
     def _flow_logs(self) -> None:
         p = self._props

@@ -19,6 +19,7 @@ from engine.aws.cloudwatch_metric_alarm import (
 )
 from constructs import Construct
 
+from settings.rules import MAX_MIN_REQUESTS_PER_MINUTE, between_problem
 from settings.services import AlarmSpec
 
 if TYPE_CHECKING:
@@ -54,9 +55,26 @@ def _metric(query_id: str, namespace: str, metric_name: str, stat: str, period: 
             dimensions=dimensions))
 
 
-def _expression(label: str, expression: str) -> CloudwatchMetricAlarmMetricQuery:
-    return CloudwatchMetricAlarmMetricQuery(id="result", label=label, expression=expression,
-                                            return_data=True)
+def _expression(label: str, expression: str, query_id: str = "result",
+                returned: bool = True) -> CloudwatchMetricAlarmMetricQuery:
+    return CloudwatchMetricAlarmMetricQuery(id=query_id, label=label, expression=expression,
+                                            return_data=returned)
+
+
+def guarded_rate(errors: str, requests: str, min_requests: int) -> str:
+    """Metric math: percent of `requests` answered with `errors` in each period, or 0 when the
+    period has fewer than `min_requests` (or none: FILL makes a missing count 0; the ALB
+    publishes no 5xx count while there are none). IF, FILL and MAX are CloudWatch metric math
+    functions (CloudWatch User Guide, "Using math expressions with CloudWatch metrics",
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html)."""
+    return (f"IF(FILL({requests}, 0) >= {min_requests}, "
+            f"100 * FILL({errors}, 0) / FILL({requests}, 0), 0)")
+
+
+def worst_of(ids: Sequence[str]) -> str:
+    """Metric math: the highest of several series at each period (MAX of an array of series
+    is a series), or the one series."""
+    return ids[0] if len(ids) == 1 else f"MAX([{', '.join(ids)}])"
 
 
 def _sum(ids: Sequence[str]) -> str:
@@ -120,14 +138,8 @@ class ServiceAlarms(Construct):
                             LoadBalancer=metrics.load_balancer, TargetGroup=group)
                     for i, group in enumerate(metrics.target_groups)]
 
-        errors = per_group("errors", "HTTPCode_Target_5XX_Count", "Sum")
-        requests = per_group("requests", "RequestCount", "Sum")
-        self._alarm("Target5xxRate", "target-5xx-rate",
-                    f"over {t.max_5xx_percent} % of requests answered 5xx by the tasks",
-                    [*errors, *requests, _expression(
-                        "5xx percent", f"100 * ({_sum([q.id for q in errors])}) / "
-                                       f"({_sum([q.id for q in requests])})")],
-                    threshold=t.max_5xx_percent, minutes=3)
+        self._target_5xx_rate(per_group("errors", "HTTPCode_Target_5XX_Count", "Sum"),
+                              per_group("requests", "RequestCount", "Sum"))
         unhealthy = per_group("unhealthy", "UnHealthyHostCount", "Maximum")
         self._alarm("UnhealthyTargets", "unhealthy-targets",
                     "targets failing the ALB health check for 3 minutes",
@@ -140,6 +152,26 @@ class ServiceAlarms(Construct):
                     [*latency, _expression("p99 seconds",
                                            f"MAX([{', '.join(q.id for q in latency)}])")],
                     threshold=t.max_p99_latency_seconds, minutes=5)
+
+    def _target_5xx_rate(self, errors: list[CloudwatchMetricAlarmMetricQuery],
+                         requests: list[CloudwatchMetricAlarmMetricQuery]) -> None:
+        """The worst target group's 5xx percent: during a canary the new revision's group
+        carries `canary.percent` of requests, so a rate over both groups would hide its
+        errors ten to one; each group counts only with `min_requests_per_minute`."""
+        t = self._props.thresholds
+        if problem := between_problem(t.min_requests_per_minute, 1,
+                                      MAX_MIN_REQUESTS_PER_MINUTE):
+            raise ValueError(f"{self._name}: min_requests_per_minute {problem}")
+        rates = [_expression(f"5xx percent, target group {i}",
+                             guarded_rate(e.id, r.id, t.min_requests_per_minute),
+                             query_id=f"rate{i}", returned=False)
+                 for i, (e, r) in enumerate(zip(errors, requests, strict=True))]
+        self._alarm("Target5xxRate", "target-5xx-rate",
+                    f"over {t.max_5xx_percent} % of one target group's requests (of at least "
+                    f"{t.min_requests_per_minute} a minute) answered 5xx by the tasks",
+                    [*errors, *requests, *rates, _expression(
+                        "worst 5xx percent", worst_of([q.id for q in rates]))],
+                    threshold=t.max_5xx_percent, minutes=3)
 
     def watch_queue(self, queue: WorkQueue) -> None:
         """The oldest message of the service's work queue: a worker that stopped consuming."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from engine.core import TerraformResourceLifecycle
 from engine.aws import appautoscaling_policy as policies
 from engine.aws.appautoscaling_policy import AppautoscalingPolicy
 from engine.aws.appautoscaling_scheduled_action import (
@@ -161,15 +162,31 @@ class ServiceAutoscaling(Construct):
                           off_hours_min_tasks: int) -> None:
         """Lower the minimum outside working hours and restore it at their start.
 
-        An apply during off hours sets the daytime minimum again (Terraform owns the target's
-        bounds) until the next scale-in time: a few more tasks, never fewer.
+        The schedules own the target's bounds from then on: Terraform ignores later changes
+        of `min_capacity`/`max_capacity` (else an apply at night would undo the off-hours
+        action), and a changed `ScalingSpec` takes effect at the next working-hours action.
         """
         p = self._props
-        for construct_id, suffix, schedule, minimum in (
-                ("OffHours", "off-hours", scale_in_at, min(off_hours_min_tasks, p.min_tasks)),
-                ("WorkingHours", "working-hours", scale_out_at, p.min_tasks)):
+        off = off_hours_bounds(min(off_hours_min_tasks, p.min_tasks), p.max_tasks)
+        for construct_id, suffix, schedule, (minimum, maximum) in (
+                ("OffHours", "off-hours", scale_in_at, off),
+                ("WorkingHours", "working-hours", scale_out_at, (p.min_tasks, p.max_tasks))):
             self.scheduled_actions.append(AppautoscalingScheduledAction(
                 self, construct_id, name=f"{self._name}-{suffix}", schedule=schedule,
                 timezone=timezone, **self._target_args(),
                 scalable_target_action={"min_capacity": str(minimum),
-                                        "max_capacity": str(p.max_tasks)}))
+                                        "max_capacity": str(maximum)}))
+        self.target.lifecycle = TerraformResourceLifecycle(
+            ignore_changes=["min_capacity", "max_capacity"])
+
+
+def off_hours_bounds(min_tasks: int, max_tasks: int) -> tuple[int, int]:
+    """(min, max) of the off-hours action. Target tracking never scales a service to 0 tasks:
+    it sizes capacity to metric / target rounded up, so any load (an idle task still uses
+    memory) keeps at least one task, and it scales in only when every policy agrees
+    (Application Auto Scaling User Guide, "How target tracking scaling works"). A minimum of 0
+    is therefore reached by lowering the maximum to 0 too: "if the current capacity is above
+    the maximum capacity, Application Auto Scaling scales in to the maximum capacity"
+    (API reference, PutScheduledAction `ScalableTargetAction`). A minimum of 1 or more is one
+    target tracking reaches, so the maximum stays."""
+    return (0, 0) if min_tasks == 0 else (min_tasks, max_tasks)

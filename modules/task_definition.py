@@ -35,6 +35,31 @@ AGENT_OUTPUT_DIR = contract.OUTPUT_DIR
 TOKEN_VARIABLE = contract.TOKEN
 """Injected by ECS from Secrets Manager into both containers; the app sends it to the agent as
 the `contract.TOKEN_HEADER` header."""
+LOG_ROUTER_CONTAINER = "log-router"
+FLUENT_BIT_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:3.4.16"
+"""AWS for Fluent Bit from the ECR Public Gallery, pinned to a release tag (never `latest` or
+`stable`, which still point at the 2.x line: aws/aws-for-fluent-bit#1131): a new router version
+is a reviewed change of this line. 3.x (Amazon Linux 2023, Fluent Bit 4+) is the supported line;
+2.x reached end of life on 2026-06-30 (aws-for-fluent-bit README; release v3.4.16:
+https://github.com/aws/aws-for-fluent-bit/releases/tag/v3.4.16). Pinned by tag only: the
+digest must be read from the registry (`docker buildx imagetools inspect`), which this build
+cannot reach; add `@sha256:...` when it can."""
+LOG_ROUTER_CPU = 32
+LOG_ROUTER_MEMORY = 128
+"""MiB hard limit of the router, on top of the app's and the agent's: above the 50 MiB AWS
+suggests reserving for a FireLens router, so a burst of retries is buffered, not OOM-killed."""
+
+
+@dataclass(frozen=True)
+class FirehoseLogRouting:
+    """FireLens: a Fluent Bit sidecar forwards the app's log lines to a Firehose stream."""
+
+    delivery_stream: str
+    """The stream's name (may be a token)."""
+    grant: Mapping[str, Any]
+    """The task role statement allowing PutRecordBatch on that stream (the stream's
+    `grant_put_records()`)."""
+    image: str = FLUENT_BIT_IMAGE
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,9 @@ class ContainerProps:
     files_path: str | None = None
     """Also get config and secrets as files: the agent writes them to a task-scoped volume
     mounted read-only here; None: the HTTP API only."""
+    log_routing: FirehoseLogRouting | None = None
+    """Send the app's stdout/stderr through a FireLens router to a Firehose stream instead of
+    CloudWatch; None: awslogs to the service's log group (the default)."""
 
     def __post_init__(self) -> None:
         if self.port_name is not None and self.port is None:
@@ -89,6 +117,36 @@ def _logs(log_group: str, region: str, prefix: str) -> dict[str, Any]:
     return {"logDriver": "awslogs", "options": {
         "awslogs-group": log_group, "awslogs-region": region,
         "awslogs-stream-prefix": prefix}}
+
+
+def _firelens(routing: FirehoseLogRouting, region: str) -> dict[str, Any]:
+    """The app's log configuration with FireLens: Fluent Bit's kinesis_firehose output
+    (the Go plugin's successor, AWS for Fluent Bit docs), each line a JSON record with the
+    task's ECS metadata (ECS Developer Guide, "Send Amazon ECS logs to an AWS service or AWS
+    Partner": `awsfirelens` log driver, options become the output's configuration)."""
+    return {"logDriver": "awsfirelens", "options": {
+        "Name": "kinesis_firehose", "region": region,
+        "delivery_stream": routing.delivery_stream, "time_key": "@timestamp",
+        "time_key_format": "%Y-%m-%dT%H:%M:%S.%3N%z"}}
+
+
+def log_router_container(routing: FirehoseLogRouting, log_group: str,
+                         region: str) -> dict[str, Any]:
+    """The FireLens `log-router` sidecar: essential (a task whose logs cannot leave must not
+    serve), read-only root, its own logs to CloudWatch (a router cannot route its own)."""
+    return {
+        "name": LOG_ROUTER_CONTAINER, "image": routing.image, "essential": True,
+        "cpu": LOG_ROUTER_CPU, "memory": LOG_ROUTER_MEMORY,
+        "firelensConfiguration": {"type": "fluentbit",
+                                  "options": {"enable-ecs-log-metadata": "true"}},
+        "readonlyRootFilesystem": True,
+        "logConfiguration": _logs(log_group, region, LOG_ROUTER_CONTAINER),
+    }
+
+
+def log_routing_statements(app: ContainerProps) -> list[dict[str, Any]]:
+    """What the task role needs for the app's log routing: the stream grant, or nothing."""
+    return [dict(app.log_routing.grant)] if app.log_routing is not None else []
 
 
 def _token_secret(config: ServiceConfig) -> list[dict[str, str]]:
@@ -150,6 +208,10 @@ def app_container(name: str, app: ContainerProps, config: ServiceConfig, log_gro
         "dependsOn": [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}],
         "logConfiguration": _logs(log_group, region, name),
     }
+    if app.log_routing is not None:
+        container["logConfiguration"] = _firelens(app.log_routing, region)
+        container["dependsOn"].append({"containerName": LOG_ROUTER_CONTAINER,
+                                       "condition": "START"})
     if app.entry_point:
         container["entryPoint"] = list(app.entry_point)
     if app.command:
@@ -171,9 +233,13 @@ def app_container(name: str, app: ContainerProps, config: ServiceConfig, log_gro
 def container_definitions(name: str, app: ContainerProps, agent: ConfigAgentSidecar,
                           log_group: str, region: str,
                           work_queue_url: str | None = None) -> list[dict[str, Any]]:
-    """[app, sidecar]: the task's containers, both logging to `log_group` under their name."""
-    return [app_container(name, app, agent.config, log_group, region, work_queue_url),
-            agent_container(agent, log_group, region, files=app.files_path is not None)]
+    """[app, sidecar(s)]: the task's containers, each logging to `log_group` under its name,
+    except an app with `log_routing`, whose lines go through the `log-router` sidecar."""
+    containers = [app_container(name, app, agent.config, log_group, region, work_queue_url),
+                  agent_container(agent, log_group, region, files=app.files_path is not None)]
+    if app.log_routing is not None:
+        containers.append(log_router_container(app.log_routing, log_group, region))
+    return containers
 
 
 def container_definitions_json(name: str, app: ContainerProps, agent: ConfigAgentSidecar,
@@ -184,11 +250,11 @@ def container_definitions_json(name: str, app: ContainerProps, agent: ConfigAgen
                                             work_queue_url))
 
 
-def task_cpu(app_cpu: int) -> int:
-    """Task-level CPU units: the app plus the sidecar."""
-    return app_cpu + AGENT_CPU
+def task_cpu(app_cpu: int, log_router: bool = False) -> int:
+    """Task-level CPU units: the app plus the sidecar (and the log router)."""
+    return app_cpu + AGENT_CPU + (LOG_ROUTER_CPU if log_router else 0)
 
 
-def task_memory(app_memory: int) -> int:
-    """Task-level memory (MiB): the app plus the sidecar."""
-    return app_memory + AGENT_MEMORY
+def task_memory(app_memory: int, log_router: bool = False) -> int:
+    """Task-level memory (MiB): the app plus the sidecar (and the log router)."""
+    return app_memory + AGENT_MEMORY + (LOG_ROUTER_MEMORY if log_router else 0)

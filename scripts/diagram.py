@@ -5,7 +5,7 @@ the references between them, including cross-stack references through remote sta
 carries the output between the `diagram` markers; `make docs` refreshes it and a test keeps it
 in step with the code.
 
-Usage: python scripts/diagram.py [cdktf.out/stacks] [--env dev] [--readme README.md]
+Usage: python scripts/diagram.py [cdktf.out/stacks] [--env ENV] [--readme README.md]
 """
 
 from __future__ import annotations
@@ -105,12 +105,22 @@ def readme_block(diagram: str, env: str) -> str:
             f"{MARK_END}")
 
 
+def default_env() -> str:
+    """The first env of the user's table: the one README draws."""
+    from main import load_table
+
+    return load_table()[0].name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stacks_dir", nargs="?", default="cdktf.out/stacks", type=Path)
-    parser.add_argument("--env", default="dev")
+    parser.add_argument("--env", default=None,
+                        help="env to draw (default: the first of settings/environments.py)")
     parser.add_argument("--readme", type=Path, help="rewrite the diagram block in this file")
     args = parser.parse_args(argv)
+    if args.env is None:
+        args.env = default_env()
     diagram = mermaid(args.stacks_dir, args.env)
     if args.readme:
         print(replace_readme_block(args.readme, MARK_START, MARK_END,

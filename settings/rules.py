@@ -8,10 +8,12 @@ limit comes from AWS, the comment names the document.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
-from typing import Mapping
+from typing import Iterable, Mapping
 
+from settings import aws_catalog
 from settings.naming import AGENT_TOKEN_SECRET
 
 # --- names ------------------------------------------------------------------------------------
@@ -19,7 +21,6 @@ from settings.naming import AGENT_TOKEN_SECRET
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _SQS_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _SNS_TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -45,8 +46,32 @@ def account_problem(account_id: str) -> str | None:
     return None if _ACCOUNT.match(account_id) else f"{account_id!r} must be exactly 12 digits"
 
 
+def _did_you_mean(value: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, sorted(known), n=3, cutoff=0.75)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
 def region_problem(region: str) -> str | None:
-    return None if _REGION.match(region) else f"{region!r} is not an AWS region name"
+    """A region of the partitions the pinned botocore's endpoints.json lists."""
+    if region in aws_catalog.regions():
+        return None
+    return (f"{region!r} is not an AWS region{_did_you_mean(region, aws_catalog.regions())}; "
+            f"known: botocore's endpoints.json, partitions {', '.join(aws_catalog.PARTITIONS)}")
+
+
+def availability_zones_problem(zones: tuple[str, ...], region: str, count: int) -> str | None:
+    """Exactly `count` distinct AZ names of `region` (`<region><letter>`). Which of them the
+    account has only AWS knows: the network stack checks that at plan."""
+    if len(zones) != count:
+        return (f"name {count} AZs of {region} (network.az_count), e.g. "
+                f"{tuple(f'{region}{letter}' for letter in 'abc'[:count])}; see `aws ec2 "
+                f"describe-availability-zones --region {region}`; got {zones}")
+    for zone in zones:
+        if not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
+            return f"{zone!r} is not an AZ name of {region} ({region}a, {region}b, ...)"
+    if len(set(zones)) != len(zones):
+        return f"{list(zones)} names an AZ twice"
+    return None
 
 
 def bucket_name_problem(bucket: str) -> str | None:
@@ -213,9 +238,13 @@ MIN_ROOT_VOLUME_GB = 30
 
 
 def instance_type_problem(instance_type: str) -> str | None:
-    """Why `instance_type` is not an EC2 instance type name, or None."""
+    """Why `instance_type` is not an EC2 instance type of the pinned botocore's EC2 model."""
     if not _INSTANCE_TYPE.match(instance_type):
         return f"{instance_type!r} is not an instance type (family, generation, options.size)"
+    if instance_type not in aws_catalog.instance_types():
+        hint = _did_you_mean(instance_type, aws_catalog.instance_types())
+        return (f"{instance_type!r} is not an EC2 instance type{hint} (botocore's EC2 model "
+                "InstanceType list)")
     return None
 
 
@@ -359,6 +388,20 @@ def domain_problem(domain: str) -> str | None:
     return None
 
 
+PLACEHOLDER_PATTERN = r"(?i)placeholder|changeme|change-me|replace-?me|todo|xxxx"
+"""Marks of a value left for the user to fill in: the services stack refuses them at plan."""
+RESERVED_DOMAIN_PATTERN = (r"(^|\.)example\.(com|net|org)$|\.(example|test|invalid|localhost)$"
+                           r"|^(example|test|invalid|localhost)$")
+"""Names reserved for documentation and tests (RFC 2606): no public zone can hold them."""
+
+
+def placeholder_problem(value: str) -> str | None:
+    """Why `value` looks like a placeholder (a marker word or an RFC 2606 reserved domain)."""
+    if re.search(PLACEHOLDER_PATTERN, value) or re.search(RESERVED_DOMAIN_PATTERN, value):
+        return f"{value!r} is a placeholder: put your real value here before `terraform plan`"
+    return None
+
+
 def hosted_zone_id_problem(zone_id: str) -> str | None:
     return None if _HOSTED_ZONE_ID.match(zone_id) else (
         f"{zone_id!r} is not a Route 53 hosted zone id (Z followed by capitals and digits)")
@@ -413,6 +456,29 @@ def traffic_shift_problem(strategy: str, load_balanced: bool) -> str | None:
     if strategy != "ROLLING" and not load_balanced:
         return (f"{strategy} shifts traffic between two ALB target groups: it needs a "
                 "load_balancer (or use ROLLING)")
+    return None
+
+
+MAX_MIN_REQUESTS_PER_MINUTE = 100_000
+"""Upper bound of `AlarmSpec.min_requests_per_minute`: a guard above it would silence the 5xx
+alarm of all but the busiest services."""
+
+
+def internal_callers_problem(strategy: str, callers: tuple[str, ...],
+                             service_connect: bool) -> str | None:
+    """Callers of a traffic-shifting service must go through Service Connect. ECS shifts a
+    blue/green, canary or linear deployment's traffic on the ALB's rules and on Service
+    Connect, where the new revision registers as a test endpoint and gets production calls
+    only as the shift moves them (ECS Developer Guide, "Service Connect resources for Amazon
+    ECS blue/green deployments", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+    service-connect-blue-green.html). Cloud Map DNS answers with every healthy task, so
+    callers would reach the new revision in full before and during the canary, unseen by its
+    ALB alarms."""
+    if strategy != "ROLLING" and callers and not service_connect:
+        return (f"{strategy} shifts only ALB and Service Connect traffic, but "
+                f"{', '.join(callers)} would call it through Cloud Map DNS and reach the new "
+                "revision unshifted: set services_settings.service_connect=True (or deploy "
+                "ROLLING)")
     return None
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping
 
+from settings.log_export import OpenSearchLogExport
 from settings.services import ServiceSpec
 
 SUBNET_NEWBITS = 4
@@ -126,10 +127,12 @@ class ClusterSettings:
     spot: SpotCapacity | None = None
     graviton: GravitonCapacity | None = None
     awsvpc_trunking: bool = True
-    """Account default `awsvpcTrunking` (set before the ASG launches instances: it applies only
-    to instances registered after it): more task ENIs per instance with awsvpc tasks, on the
-    instance types that support trunking (ECS Developer Guide, "Increasing Linux container
-    instance network interfaces")."""
+    """Manage the account-wide ECS default `awsvpcTrunking` in this env (set before the ASG
+    launches instances: it applies only to instances registered after it): more task ENIs per
+    instance on the types that support trunking (ECS Developer Guide, "Increasing Linux
+    container instance network interfaces"). One env per account and region may manage it
+    (settings refuse two: destroying one would turn it off for the other); the capacity rule
+    counts trunked task ENIs only in the env that manages it."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,9 @@ class ServicesSettings:
     every service a client, each `service_discovery` service a server at
     `<name>.<env>.internal:<container port>` (same address as the DNS records), the proxy
     balancing, retrying and logging calls (ECS Developer Guide, "Service Connect")."""
+    log_export: OpenSearchLogExport | None = None
+    """Export the app container logs of services with `export_logs` to OpenSearch through
+    Amazon Data Firehose (FireLens); None: every log stays in CloudWatch only."""
 
 
 @dataclass(frozen=True)
@@ -242,8 +248,11 @@ class EnvironmentSettings:
     cluster: ClusterSettings = ClusterSettings()
     services_settings: ServicesSettings = ServicesSettings()
     pipeline: PipelineSettings = PipelineSettings()
-    az_letters: str = "abc"
-    """AZ suffixes used, in order; `network.az_count` of them."""
+    availability_zones: tuple[str, ...] = ()
+    """The AZ names the network spans, `network.az_count` of them, e.g. ("us-west-2a",
+    "us-west-2b"): required. Which AZs an account has (and the letters map to different zones
+    in each account) only AWS knows (`aws ec2 describe-availability-zones`): the network stack
+    checks at plan that each is available, with an error naming this setting."""
     tags: Mapping[str, str] = field(default_factory=dict)
     production: bool = False
     """Serves real users: its ALB must serve HTTPS (`services_settings.https`) unless
@@ -251,11 +260,6 @@ class EnvironmentSettings:
     deploy_role: DeployRole | None = None
     """Assumed by the provider, the S3 backend and remote-state reads; None uses the shell's
     credentials. Not used with Terraform Cloud, whose runs use the workspace's credentials."""
-
-    @property
-    def availability_zones(self) -> tuple[str, ...]:
-        """The AZ names the network spans, e.g. ("us-west-2a", "us-west-2b")."""
-        return tuple(f"{self.region}{letter}" for letter in self.az_letters[:self.network.az_count])
 
     @property
     def default_tags(self) -> dict[str, str]:

@@ -167,7 +167,13 @@ class AlarmSpec:
     """Every service: running tasks below desired for this many minutes in a row (1-60); long
     enough for the capacity provider to launch an instance for new tasks."""
     max_5xx_percent: float = 5.0
-    """ALB services: target 5xx responses as a share of requests, 3 minutes in a row."""
+    """ALB services: target 5xx responses as a share of requests of any one target group (the
+    canary's own rate, not one diluted by the old revision's), 3 minutes in a row."""
+    min_requests_per_minute: int = 20
+    """ALB services: a target group's minute counts toward the 5xx rate only with at least this
+    many requests, so one stray error of a quiet group cannot trip the alarm (below 20
+    requests a single 5xx is already over 5 %). A canary must get this many requests a minute
+    to be judged: at 10 % that is 200 a minute in all (1-100000)."""
     max_p99_latency_seconds: float = 2.0
     """ALB services: p99 target response time, 5 minutes in a row."""
     max_queue_age_seconds: int = 900
@@ -262,6 +268,10 @@ class ServiceSpec:
     """Rolling by default; BLUE_GREEN, CANARY and LINEAR need a `load_balancer`."""
     alarms: AlarmSpec = AlarmSpec()
     """Deployment-rollback alarm thresholds."""
+    export_logs: bool = False
+    """Route the app container's logs through a FireLens (Fluent Bit) sidecar to the env's
+    `services_settings.log_export` OpenSearch destination instead of CloudWatch; the config
+    agent's and the router's own logs stay in CloudWatch."""
 
     def with_(self, **changes: object) -> "ServiceSpec":
         """A copy with some fields changed: how environments size a shared spec."""

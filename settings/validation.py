@@ -14,8 +14,9 @@ from collections.abc import Mapping as MappingABC
 from typing import Any, Iterable
 
 from settings import rules
-from settings.capacity import service_architecture, strategies
+from settings.capacity import placement_problem, service_architecture, strategies
 from settings.images import CONFIG_AGENT_REPOSITORY
+from settings.log_export import exporting_services_problem, log_export_problem
 from settings.schema import (
     ClusterSettings,
     EnvironmentSettings,
@@ -248,6 +249,7 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     a = s.alarms
     for name, low, high in (("missing_tasks_minutes", 1, 60), ("max_5xx_percent", 0.1, 100),
                             ("max_p99_latency_seconds", 0.001, 600),
+                            ("min_requests_per_minute", 1, rules.MAX_MIN_REQUESTS_PER_MINUTE),
                             ("max_queue_age_seconds", 60, rules.MAX_SQS_RETENTION_SECONDS)):
         _check(env, f"{where}.alarms.{name}", rules.between_problem(getattr(a, name), low, high))
 
@@ -336,6 +338,16 @@ def _check_public_endpoint(env: EnvironmentSettings) -> None:
                rules.between_problem(s.waf.rate_limit, *rules.WAF_RATE_LIMIT))
 
 
+def _check_log_export(env: EnvironmentSettings) -> None:
+    """The OpenSearch destination is valid, and exported to exactly when a service asks."""
+    export = env.services_settings.log_export
+    if export is not None and (problem := log_export_problem(export, env.region)):
+        raise _fail(env.name, f"services_settings.log_export.{problem[0]}", problem[1])
+    exporting = [s.name for s in env.services if s.export_logs]
+    if problem := exporting_services_problem(export, exporting):
+        raise _fail(env.name, *problem)
+
+
 def _check_off_hours(env: str, off: OffHours) -> None:
     for name in ("scale_in_at", "scale_out_at"):
         _check(env, f"services_settings.off_hours.{name}",
@@ -380,6 +392,13 @@ def _check_services(env: str, services: tuple[ServiceSpec, ...]) -> None:
                                         f"(declared: {', '.join(names)})")
 
 
+def _check_internal_callers(env: EnvironmentSettings) -> None:
+    for spec in env.services:
+        _check(env.name, f"services[{spec.name}].allow_from", rules.internal_callers_problem(
+            spec.deployment.strategy.value, spec.allow_from,
+            env.services_settings.service_connect))
+
+
 def validate(env: EnvironmentSettings) -> EnvironmentSettings:
     """Check one environment; raise SettingsError naming the first bad field."""
     if not isinstance(env, EnvironmentSettings):
@@ -393,9 +412,8 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
         _check_deploy_role(env)
     _check_state(name, env.state)
     _check_network(name, env.network)
-    if len(env.az_letters) < env.network.az_count:
-        raise _fail(name, "az_letters",
-                    f"{env.az_letters!r} names fewer AZs than az_count {env.network.az_count}")
+    _check(name, "availability_zones", rules.availability_zones_problem(
+        env.availability_zones, env.region, env.network.az_count))
     _check_cluster(name, env.cluster)
     _check(name, "services_settings.log_retention_days",
            rules.retention_problem(env.services_settings.log_retention_days))
@@ -415,7 +433,11 @@ def validate(env: EnvironmentSettings) -> EnvironmentSettings:
             if spec.service_discovery and spec.container_port is None:
                 raise _fail(name, f"services[{spec.name}].service_discovery",
                             "a Service Connect server needs a container_port to serve")
+    _check_internal_callers(env)
     _check_architectures(env)
+    _check_log_export(env)
+    if problem := placement_problem(env):
+        raise _fail(name, *problem)
     _check_pipeline(env)
     return env
 
@@ -428,4 +450,22 @@ def validate_table(table: Iterable[EnvironmentSettings]) -> tuple[EnvironmentSet
     names = [e.name for e in table]
     if len(set(names)) != len(names):
         raise SettingsError(f"environment table names an environment twice: {names}")
+    _check_account_settings(table)
     return table
+
+
+def _check_account_settings(table: tuple[EnvironmentSettings, ...]) -> None:
+    """At most one env per account and region manages the account-wide ECS default
+    `awsvpcTrunking`: with two, destroying either turns it off for the other."""
+    owner: dict[tuple[str, str], str] = {}
+    for env in table:
+        if not env.cluster.awsvpc_trunking:
+            continue
+        where = (env.account_id, env.region)
+        if where in owner:
+            raise _fail(env.name, "cluster.awsvpc_trunking",
+                        f"environment {owner[where]!r} already manages the account-wide ECS "
+                        f"setting awsvpcTrunking in {where[0]}/{where[1]} (destroying either "
+                        "env would turn it off for both): set awsvpc_trunking=False here")
+        owner[where] = env.name
+

@@ -21,6 +21,12 @@ from modules.load_balancer import (
     LoadBalancerProps,
     target_group_name,
 )
+from modules.opensearch_delivery import (
+    OpenSearchDelivery,
+    OpenSearchDeliveryProps,
+    OpenSearchTarget,
+    VpcDelivery,
+)
 from modules.public_endpoint import PublicEndpoint, PublicEndpointProps
 from modules.service_alarms import ServiceAlarms, ServiceAlarmsProps
 from modules.service_autoscaling import ServiceAutoscaling, ServiceAutoscalingProps
@@ -29,7 +35,7 @@ from modules.service_discovery import (
     ServiceDiscovery,
     ServiceDiscoveryProps,
 )
-from modules.task_definition import ConfigAgentSidecar, ContainerProps
+from modules.task_definition import ConfigAgentSidecar, ContainerProps, FirehoseLogRouting
 from modules.web_acl import WebAcl, WebAclProps
 from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
@@ -61,6 +67,7 @@ class ServicesStack(EnvironmentStack):
         self._agent_image = (env.services_settings.config_agent_image
                              or self._built_image(CONFIG_AGENT_REPOSITORY))
         self.load_balancer = self._load_balancer(env, network)
+        self.log_export = self._log_export(env, network)
         self._namespaces(env, network)
         self.services: dict[str, EcsService] = {}
         self.work_queues: dict[str, WorkQueue] = {}
@@ -112,7 +119,44 @@ class ServicesStack(EnvironmentStack):
             image=spec.image or self._built_image(spec.name), cpu=spec.cpu, memory=spec.memory,
             port=spec.container_port, port_name=spec.name if serves else None,
             environment=spec.environment, health_check=spec.health_check, command=spec.command,
-            entry_point=spec.entry_point, files_path=spec.config_files_path)
+            entry_point=spec.entry_point, files_path=spec.config_files_path,
+            log_routing=self._log_routing(spec))
+
+    def _log_routing(self, spec: ServiceSpec) -> FirehoseLogRouting | None:
+        """FireLens to the env's log export stream for a spec with `export_logs`."""
+        if not spec.export_logs:
+            return None
+        assert self.log_export is not None, f"{spec.name}: no log export stream was built"
+        return FirehoseLogRouting(delivery_stream=self.log_export.name,
+                                  grant=self.log_export.grant_put_records())
+
+    def _log_export(self, env: EnvironmentSettings,
+                    network: NetworkStack) -> OpenSearchDelivery | None:
+        """`<env>-platform-logs`: the Firehose stream into the env's OpenSearch destination,
+        when `services_settings.log_export` is set and a service exports its logs (an export
+        of flow logs only needs no stream: the network stack builds that pipeline)."""
+        export = env.services_settings.log_export
+        if export is None or not any(s.export_logs for s in env.services):
+            return None
+        vpc = (VpcDelivery(vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+                           vpc_cidr=network.vpc_cidr,
+                           domain_security_group_id=export.vpc.domain_security_group_id)
+               if export.vpc is not None else None)
+        delivery = OpenSearchDelivery(self, "LogExport", OpenSearchDeliveryProps(
+            name=resource_name(env.name, PLATFORM, "logs"), account_id=env.account_id,
+            region=env.region, vpc=vpc, target=OpenSearchTarget(
+                arn=export.arn, index=export.index,
+                collection_endpoint=export.collection_endpoint,
+                index_rotation=export.index_rotation.value),
+            backup_retention_days=export.backup_retention_days,
+            error_log_retention_days=env.services_settings.log_retention_days,
+            buffer_interval_seconds=export.buffer_interval_seconds))
+        TerraformOutput(self, "log_export_stream", value=delivery.name)
+        TerraformOutput(self, "log_export_role_arn", value=delivery.role_arn)
+        if delivery.security_group_id is not None:
+            TerraformOutput(self, "log_export_security_group_id",
+                            value=delivery.security_group_id)
+        return delivery
 
     def _work_queue(self, spec: ServiceSpec) -> WorkQueue | None:
         if not spec.work_queue:
@@ -239,7 +283,8 @@ class ServicesStack(EnvironmentStack):
             s.load_balancer.certificate_arn for s in fronted if s.load_balancer.certificate_arn))
         if settings.https is not None:
             self.endpoint = PublicEndpoint(self, "PublicEndpoint", PublicEndpointProps(
-                domain=settings.https.domain, hosted_zone_id=settings.https.hosted_zone_id))
+                domain=settings.https.domain, hosted_zone_id=settings.https.hosted_zone_id,
+                setting=f"environment {env.name!r}: services_settings.https"))
             certificates = (self.endpoint.certificate_arn, *certificates)
         if settings.waf is not None:
             self.web_acl = WebAcl(self, "WebAcl", WebAclProps(

@@ -27,24 +27,44 @@ def _other_engine() -> tuple[str, Path]:
     return name, ROOT / engine.ENGINES[name].venv / "bin" / "python"
 
 
+SAMPLE_TABLE = "tests.tables:SAMPLE"
+"""The behaviour tests' own table (`synth`, `plain_synth`, `other_engine_synth`)."""
+
+
+def _user_table_is_the_sample() -> bool:
+    """True while settings/environments.py holds the sample table: one synth serves both."""
+    from main import load_table
+    from tests.tables import SAMPLE
+
+    try:
+        return load_table() == SAMPLE
+    except Exception:  # noqa: BLE001  (a broken user table gets its own synth and its error)
+        return False
+
+
 def _start(fixture: str) -> BackgroundSynth:
     """The synth child process behind a session fixture, started once."""
+    if fixture == "table_synth" and _user_table_is_the_sample():
+        fixture = "synth"
     if fixture not in _synths:
         outdir = Path(tempfile.mkdtemp(prefix=f"{fixture}-"))
-        if fixture == "synth":
+        if fixture == "table_synth":
             _synths[fixture] = BackgroundSynth(outdir)
+        elif fixture == "synth":
+            _synths[fixture] = BackgroundSynth(outdir, table=SAMPLE_TABLE)
         elif fixture == "plain_synth":
-            _synths[fixture] = BackgroundSynth(outdir, plain=True)
+            _synths[fixture] = BackgroundSynth(outdir, plain=True, table=SAMPLE_TABLE)
         else:
             name, python = _other_engine()
-            _synths[fixture] = BackgroundSynth(outdir, engine=name, python=str(python))
+            _synths[fixture] = BackgroundSynth(outdir, engine=name, python=str(python),
+                                               table=SAMPLE_TABLE)
     return _synths[fixture]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start every synth the selected tests need at once: they run while other tests do."""
     wanted = {f for item in session.items for f in getattr(item, "fixturenames", ())}
-    for fixture in ("synth", "plain_synth", "other_engine_synth"):
+    for fixture in ("synth", "table_synth", "plain_synth", "other_engine_synth"):
         if fixture in wanted and (fixture != "other_engine_synth" or _other_engine()[1].exists()):
             _start(fixture)
 
@@ -77,8 +97,16 @@ def _repo_cdktf_out_untouched(request: pytest.FixtureRequest):
 
 @pytest.fixture(scope="session")
 def synth() -> SynthOutput:
-    """Every stack of every environment, written by `python main.py` exactly as `make synth`."""
+    """Every stack of every env of the behaviour tests' table (tests/tables.py), written by
+    main.main as `make synth` writes the user's."""
     return _start("synth").result()
+
+
+@pytest.fixture(scope="session")
+def table_synth() -> SynthOutput:
+    """Every stack of every env of the user's table (settings/environments.py), written by
+    `python main.py` exactly as `make synth`: what the invariant tests check."""
+    return _start("table_synth").result()
 
 
 @pytest.fixture(scope="session")

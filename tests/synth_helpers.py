@@ -83,16 +83,22 @@ def remote_output(synth: SynthOutput, consumer: Stack, expression: str) -> str:
     raise AssertionError(f"no stack writes state key {producer_key}")
 
 
+TABLE_SYNTH = ("import main\nfrom engine.lifecycle import run_and_exit\n"
+                "from {0} import {1} as table\nrun_and_exit(lambda: main.main(table))")
+"""`python -c` program: main.main over table `{1}` of module `{0}`, exiting as main.py does."""
+
+
 class BackgroundSynth:
     """`python main.py` (the real entry point) writing every env into `outdir`, in a child process.
 
     Started as soon as it is created, so that slow synths overlap the tests that need none, and
     no test process pays the provider import or its teardown. `engine` and `python` default to
-    the running ones; `plain` sets ECS_ENGINE_PLAIN=1 (the unoptimized reference path).
+    the running ones; `plain` sets ECS_ENGINE_PLAIN=1 (the unoptimized reference path); `table`
+    ("module:NAME") synthesizes another table than settings/environments.py's.
     """
 
     def __init__(self, outdir: Path | str, *, engine: str | None = None, plain: bool = False,
-                 python: str | None = None) -> None:
+                 python: str | None = None, table: str | None = None) -> None:
         import os
         import subprocess
         import sys
@@ -107,7 +113,9 @@ class BackgroundSynth:
         if plain:
             env["ECS_ENGINE_PLAIN"] = "1"
         root = Path(__file__).resolve().parent.parent
-        self._process = subprocess.Popen([python or sys.executable, "main.py"], cwd=root,
+        # `table` ("module:NAME") synthesizes that table instead of settings/environments.py's.
+        command = ["main.py"] if table is None else ["-c", TABLE_SYNTH.format(*table.split(":"))]
+        self._process = subprocess.Popen([python or sys.executable, *command], cwd=root,
                                          env=env, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
 

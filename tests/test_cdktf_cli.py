@@ -1,5 +1,5 @@
 """The real cdktf CLI (pinned in package-lock.json) synthesizes exactly what main.py does
-(the session `synth` fixture: main.build_app over every env, byte for byte, manifest included).
+(the session `table_synth` fixture: main.build_app over every env, byte for byte, manifest included).
 
 cdktf.json lists no `terraformProviders`: the project uses the prebuilt provider package, so
 `cdktf synth` must not ask for `cdktf get` (cdktf-cli checks `codeMakerOutput` only when
@@ -14,6 +14,7 @@ import shutil
 import pytest
 
 import engine
+from main import load_table
 from tests.processes import ROOT, run_together, synth_env
 
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
@@ -23,8 +24,12 @@ APP = f"env {QUIET_VARIABLE}=20 CHECKPOINT_DISABLE=1 .venv/bin/python main.py"
 and no version checks from the app's processes, whether or not the shell set them."""
 
 
+FIRST = load_table()[0].name
+"""cdktf.json's app is main.py: it synthesizes the user's table; `list` selects its first env."""
+
+
 @pytest.fixture(scope="module")
-def cli(synth, tmp_path_factory):
+def cli(table_synth, tmp_path_factory):
     """Side by side from the repo, each over an earlier full synth plus a stack directory the
     app no longer makes: `cdktf synth --output A` and `ECS_ENVS=dev cdktf list --output B`."""
     if engine.selected().name != engine.DEFAULT_ENGINE:
@@ -35,10 +40,10 @@ def cli(synth, tmp_path_factory):
     root = tmp_path_factory.mktemp("cdktf-cli")
     outdirs = {"synth": root / "synth.out", "list": root / "list.out"}
     for outdir in outdirs.values():
-        shutil.copytree(synth.outdir, outdir)
-        shutil.copytree(outdir / "stacks" / "network-dev", outdir / "stacks" / "retired-dev")
+        shutil.copytree(table_synth.outdir, outdir)
+        shutil.copytree(outdir / "stacks" / f"network-{FIRST}", outdir / "stacks" / "retired-x")
     # `list` runs as from a plain shell: cdktf.json's app command must silence jsii itself.
-    plain = {k: v for k, v in synth_env(ECS_ENVS="dev").items() if k != QUIET_VARIABLE}
+    plain = {k: v for k, v in synth_env(ECS_ENVS=FIRST).items() if k != QUIET_VARIABLE}
     envs = {"synth": synth_env(), "list": plain}
     results = run_together({
         verb: ([str(CDKTF), verb, "--output", str(outdir)], {"cwd": ROOT, "env": envs[verb]})
@@ -50,7 +55,8 @@ def _files(outdir):
     return sorted(str(p.relative_to(outdir)) for p in outdir.rglob("*") if p.is_file())
 
 
-def test_cdktf_synth_writes_the_same_stacks_as_main_py(cli, synth):
+def test_cdktf_synth_writes_the_same_stacks_as_main_py(cli, table_synth):
+    synth = table_synth
     outdirs, results = cli
     proc = results["synth"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -62,14 +68,15 @@ def test_cdktf_synth_writes_the_same_stacks_as_main_py(cli, synth):
         assert (out / name).read_bytes() == (synth.outdir / name).read_bytes(), name
 
 
-def test_cdktf_list_passes_the_env_selection_to_the_app(cli, synth):
+def test_cdktf_list_passes_the_env_selection_to_the_app(cli, table_synth):
+    synth = table_synth
     outdirs, results = cli
     proc = results["list"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     table = proc.stdout.split("Stack name", 1)[-1].splitlines()[1:]
     # One row per stack; a long output path may wrap onto indented continuation lines.
     listed = [row.split()[0] for row in table if row[:1].strip()]
-    dev = [name for name in synth.stack_names if name.endswith("-dev")]
+    dev = [name for name in synth.stack_names if name.endswith(f"-{FIRST}")]
     assert sorted(listed) == dev, proc.stdout
     assert sorted(p.name for p in (outdirs["list"] / "stacks").iterdir()) == dev
     assert "end-of-life" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr

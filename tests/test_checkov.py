@@ -7,8 +7,9 @@ from pathlib import Path
 from scripts import checkov_scan
 
 
-def test_checkov_has_no_failures_and_no_stale_skips(synth):
-    result = checkov_scan.scan(synth.outdir / "stacks")
+def test_checkov_has_no_failures_and_no_stale_skips(table_synth):
+    """Over the user's table: a finding is fixed or skipped inline with its reason."""
+    result = checkov_scan.scan(table_synth.outdir / "stacks")
     assert result.passed > 100, "checkov scanned suspiciously little"
     assert result.failed == [], "\n".join(f"{c} {s} {r}" for s, r, c in result.failed)
     assert result.stale == [], f"skips that match no failure: {result.stale}"
@@ -41,7 +42,7 @@ def test_scanner_applies_inline_skips_and_flags_stale_ones(tmp_path):
     assert result.stale == [("demo-dev", "aws_cloudwatch_log_group.Logs", "CKV_AWS_999")]
 
 
-def test_readme_lists_every_skip_with_its_reason(synth):
+def test_readme_lists_every_skip_with_its_reason(table_synth):
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert checkov_scan.readme_block(synth.outdir / "stacks") in readme, (
+    assert checkov_scan.readme_block(table_synth.outdir / "stacks") in readme, (
         "README checkov skip list is stale: run `make docs` and commit")

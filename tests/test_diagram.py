@@ -9,8 +9,9 @@ from scripts import diagram
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_readme_diagram_matches_the_synthesized_dev_environment(synth):
-    expected = diagram.readme_block(diagram.mermaid(synth.outdir / "stacks", "dev"), "dev")
+def test_readme_diagram_matches_the_synthesized_first_environment(table_synth):
+    env = diagram.default_env()
+    expected = diagram.readme_block(diagram.mermaid(table_synth.outdir / "stacks", env), env)
     assert expected in (ROOT / "README.md").read_text(), (
         "README diagram is stale: run `make docs` and commit")
 

@@ -13,8 +13,8 @@ import re
 import pytest
 
 from modules.ec2_capacity import ECS_AMI_PARAMETERS
-from settings.environments import ENVIRONMENTS
 from settings.rules import instance_architecture
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 

@@ -10,8 +10,8 @@ import difflib
 from scripts import summarize
 
 
-def test_synthesized_infrastructure_matches_the_reviewed_summary(synth):
-    current = summarize.render(summarize.summarize(synth.outdir / "stacks"))
+def test_synthesized_infrastructure_matches_the_reviewed_summary(table_synth):
+    current = summarize.render(summarize.summarize(table_synth.outdir / "stacks"))
     golden = summarize.GOLDEN.read_text() if summarize.GOLDEN.exists() else ""
     if current != golden:
         diff = "".join(difflib.unified_diff(golden.splitlines(True), current.splitlines(True),
@@ -20,8 +20,8 @@ def test_synthesized_infrastructure_matches_the_reviewed_summary(synth):
                              f"run `make golden` and commit.\n{diff}")
 
 
-def test_summary_reflects_security_properties(synth):
-    summary = summarize.summarize(synth.outdir / "stacks")
+def test_summary_reflects_security_properties(table_synth):
+    summary = summarize.summarize(table_synth.outdir / "stacks")
     for env, stacks in summary.items():
         cluster = stacks["cluster"]["security"]
         assert cluster["imdsv2_required"] and cluster["root_volumes_encrypted"], env

@@ -18,8 +18,8 @@ def _lint(stacks: Path) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_synthesized_policies_use_real_actions_scoped_only_where_iam_allows(synth):
-    report = _lint(synth.outdir / "stacks")
+def test_synthesized_policies_use_real_actions_scoped_only_where_iam_allows(table_synth):
+    report = _lint(table_synth.outdir / "stacks")
     assert report["statements"] > 100
     assert report["findings"] == []
 

@@ -16,12 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.images import registry_host
 from tests.synth_helpers import remote_output
+from main import load_table
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVS = {e.name: e for e in ENVIRONMENTS}
+USER_ENVS = {e.name: e for e in load_table()}
+"""scripts/images.py works on the user's table: its dry runs are checked against that synth."""
 
 
 def _dry_run(env: str, *args: str) -> list[str]:
@@ -36,10 +39,10 @@ def _released_tags(synth, env: str) -> dict[str, str]:
             synth.stack(f"registry-{env}").resources("aws_ssm_parameter").values()}
 
 
-def _pulled_from_registry(synth, env: str) -> dict[str, set[str]]:
+def _pulled_from_registry(synth, settings) -> dict[str, set[str]]:
     """{image URI: Docker platforms of the tasks that pull it} for the env's own images, the
     tag being the value the services stack reads from the image's release parameter."""
-    settings = ENVS[env]
+    env = settings.name
     services = synth.stack(f"services-{env}")
     registry = synth.stack(f"registry-{env}")
     names = {registry.ref("aws_ecr_repository", k, "repository_url"): v["name"]
@@ -61,10 +64,11 @@ def _pulled_from_registry(synth, env: str) -> dict[str, set[str]]:
     return pulled
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_images_pushes_exactly_what_the_services_pull(synth, env):
+@pytest.mark.parametrize("env", USER_ENVS)
+def test_images_pushes_exactly_what_the_services_pull(table_synth, env):
     lines = _dry_run(env)
-    assert lines[0].startswith(f"sh -c 'aws ecr get-login-password --region {ENVS[env].region}")
+    region = USER_ENVS[env].region
+    assert lines[0].startswith(f"sh -c 'aws ecr get-login-password --region {region}")
     built: dict[str, set[str]] = {}
     for line in lines[1:]:
         words = line.split()
@@ -78,7 +82,7 @@ def test_images_pushes_exactly_what_the_services_pull(synth, env):
             assert ("--push" in words) is multi and (words[1] == "buildx") is multi
             if not multi:
                 assert f"docker push {uri}" in lines
-    assert built and built == _pulled_from_registry(synth, env)
+    assert built and built == _pulled_from_registry(table_synth, USER_ENVS[env])
 
 
 def test_an_image_shared_by_x86_and_arm64_tasks_is_built_for_both(monkeypatch):
@@ -120,17 +124,18 @@ def test_release_parameters_start_at_the_first_tag_and_terraform_never_resets_th
         p["name"] for p in parameters.values())
 
 
-@pytest.mark.parametrize("env", ENVS)
-def test_a_release_pushes_the_new_tag_then_writes_it_to_every_release_parameter(synth, env):
+@pytest.mark.parametrize("env", USER_ENVS)
+def test_a_release_pushes_the_new_tag_then_writes_it_to_every_release_parameter(table_synth,
+                                                                                  env):
     lines = _dry_run(env, "--tag", "2.0.1", "--release")
     writes = [line for line in lines if line.startswith("aws ssm put-parameter")]
     assert writes == lines[-len(writes):], "parameters change only after every push"
     assert {line.split()[line.split().index("--name") + 1] for line in writes} == set(
-        _released_tags(synth, env))
+        _released_tags(table_synth, env))
     for line in writes:
         words = line.split()
         assert words[words.index("--value") + 1] == "2.0.1"
-        assert words[words.index("--region") + 1] == ENVS[env].region
+        assert words[words.index("--region") + 1] == USER_ENVS[env].region
         assert "--overwrite" in words
     pushed = {line.split()[-1] for line in lines if line.startswith("docker push")}
     assert pushed and all(uri.endswith(":2.0.1") for uri in pushed)
@@ -138,12 +143,13 @@ def test_a_release_pushes_the_new_tag_then_writes_it_to_every_release_parameter(
     assert not [line for line in _dry_run(env) if "put-parameter" in line]
 
 
-def test_a_rollback_checks_every_image_exists_then_writes_the_parameters(synth):
-    lines = _dry_run("prod", "--tag", "0.1.0", "--release", "--no-build")
+def test_a_rollback_checks_every_image_exists_then_writes_the_parameters(table_synth):
+    env = list(USER_ENVS)[-1]
+    lines = _dry_run(env, "--tag", "0.1.0", "--release", "--no-build")
     checks = [line for line in lines if line.startswith("aws ecr describe-images")]
     assert lines[:len(checks)] == checks and not [line for line in lines if "docker" in line]
     repositories = {v["name"] for v in
-                    synth.stack("registry-prod").resources("aws_ecr_repository").values()}
+                    table_synth.stack(f"registry-{env}").resources("aws_ecr_repository").values()}
     assert {line.split()[line.split().index("--repository-name") + 1] for line in checks} == (
         repositories)
     assert all(line.endswith("--image-ids imageTag=0.1.0") for line in checks)

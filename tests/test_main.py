@@ -12,6 +12,7 @@ import pytest
 
 from main import STACKS_IN_DEPLOY_ORDER
 from tests.processes import ROOT, run_together, synth_env
+from tests.synth_helpers import TABLE_SYNTH
 
 MAIN = str(ROOT / "main.py")
 DEV_STACKS = [f"{kind}-dev" for kind in sorted(STACKS_IN_DEPLOY_ORDER)]
@@ -58,6 +59,16 @@ def test_stack_kinds_are_listed_in_dependency_order(synth):
                 f"{name} reads {dependency}, which STACKS_IN_DEPLOY_ORDER lists later")
 
 
+LEFTOVERS = (".terraform/providers/x", ".terraform.lock.hcl", "tfplan", "prod.plan")
+"""What `terraform init`/`plan -out` or a user leave in a stack directory."""
+
+
+def _terraform_leftovers(stack_dir: Path) -> None:
+    for name in LEFTOVERS:
+        (stack_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (stack_dir / name).write_text(name)
+
+
 @pytest.fixture(scope="module")
 def narrowed(synth, tmp_path_factory):
     """`ECS_ENVS=dev` synth over a full earlier synth, both ways main.py finds its outdir:
@@ -67,12 +78,16 @@ def narrowed(synth, tmp_path_factory):
     for outdir in outdirs.values():
         shutil.copytree(synth.outdir, outdir)
         (outdir / "stacks" / "network-dev" / ".terraform").mkdir()  # a kept stack's init state
+        for name in ("network-prod", "services-staging"):  # Terraform's and the user's files
+            _terraform_leftovers(outdir / "stacks" / name)
+    # main.main over the behaviour tests' table (what `synth` holds), as `python main.py` runs
+    sample = [sys.executable, "-c", TABLE_SYNTH.format("tests.tables", "SAMPLE")]
+    path = {"PYTHONPATH": str(ROOT)}
     jobs = {
-        "cwd": ([sys.executable, MAIN],
-                {"cwd": outdirs["cwd"].parent, "env": synth_env(ECS_ENVS="dev")}),
-        "CDKTF_OUTDIR": ([sys.executable, MAIN],
-                         {"cwd": root, "env": synth_env(ECS_ENVS="dev",
-                                                        CDKTF_OUTDIR=str(outdirs["CDKTF_OUTDIR"]))}),
+        "cwd": (sample, {"cwd": outdirs["cwd"].parent,
+                         "env": synth_env(ECS_ENVS="dev", **path)}),
+        "CDKTF_OUTDIR": (sample, {"cwd": root, "env": synth_env(
+            ECS_ENVS="dev", CDKTF_OUTDIR=str(outdirs["CDKTF_OUTDIR"]), **path)}),
     }
     return outdirs, run_together(jobs)
 
@@ -82,7 +97,7 @@ def test_narrower_synth_leaves_exactly_the_selected_stacks(way, narrowed, synth)
     outdirs, results = narrowed
     outdir, proc = outdirs[way], results[way]
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (outdir / "stacks").iterdir()) == DEV_STACKS
+    assert sorted(p.parent.name for p in (outdir / "stacks").glob("*/cdk.tf.json")) == DEV_STACKS
     manifest = json.loads((outdir / "manifest.json").read_text())["stacks"]
     assert sorted(manifest) == DEV_STACKS
     assert all((outdir / s["synthesizedStackPath"]).is_file() for s in manifest.values())
@@ -93,3 +108,46 @@ def test_narrower_synth_leaves_exactly_the_selected_stacks(way, narrowed, synth)
     stale = sorted(set(synth.stack_names) - set(DEV_STACKS))
     assert proc.stderr.strip().splitlines()[-1] == (
         f"removed stacks of an earlier synth: {', '.join(stale)}")
+
+
+@pytest.mark.parametrize("way", ["cwd", "CDKTF_OUTDIR"])
+def test_narrower_synth_keeps_what_terraform_and_the_user_put_in_other_stacks(way, narrowed):
+    """Issue 21: `ECS_ENVS=dev make synth` deleted prod's .terraform/, lock file and plans."""
+    outdirs, results = narrowed
+    assert results[way].returncode == 0, results[way].stderr
+    for name in ("network-prod", "services-staging"):
+        stack_dir = outdirs[way] / "stacks" / name
+        assert not (stack_dir / "cdk.tf.json").exists(), name
+        for leftover in LEFTOVERS:
+            assert (stack_dir / leftover).read_text() == leftover, (name, leftover)
+    assert not (outdirs[way] / "stacks" / "cluster-prod").exists(), "only synth output: gone"
+
+
+def test_a_misspelled_field_is_one_line_naming_file_field_and_valid_names(monkeypatch, capsys):
+    """Issue 21: `healthcheck_path=` ended in a TypeError traceback."""
+    import main
+
+    source = ("from settings.services import WEB\n"
+              "TABLE = (WEB.with_(healthcheck_path='/'),)\n")
+    code = compile(source, str(ROOT / "settings" / "environments.py"), "exec")
+
+    def broken_table():
+        exec(code, {})
+
+    monkeypatch.setattr(main, "load_table", broken_table)
+    assert main.main() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "invalid settings: settings/environments.py:2: ServiceSpec has no field "
+        "'healthcheck_path' (did you mean 'health_check_path'?); its fields: name, cpu, "), err
+
+
+def test_a_missing_field_is_one_line_too():
+    from settings.construction import construction_problem
+    from settings.schema import S3State
+
+    with pytest.raises(TypeError) as err:
+        S3State(bucket="b")  # type: ignore[call-arg]
+    assert (construction_problem(err.value)
+            == "S3State needs 'region' (its fields: bucket, region, key_prefix)")
+    assert construction_problem(TypeError("unsupported operand")) is None

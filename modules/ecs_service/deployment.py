@@ -4,8 +4,11 @@ deployment strategy, the load balancer attachment and Service Connect. Pure buil
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
+from engine.core import TerraformResourceLifecycle
 from engine.aws.ecs_service import (
     EcsServiceDeploymentConfiguration,
     EcsServiceDeploymentConfigurationCanaryConfiguration,
@@ -16,6 +19,7 @@ from engine.aws.ecs_service import (
     EcsServiceServiceConnectConfigurationLogConfiguration,
     EcsServiceServiceConnectConfigurationService,
     EcsServiceServiceConnectConfigurationServiceClientAlias,
+    EcsServiceTimeouts,
 )
 
 from modules.ecs_service.props import TargetGroupAttachment
@@ -23,6 +27,12 @@ from settings.services import DEFAULT_BAKE_MINUTES, CanaryShift, DeploymentSpec,
 
 SERVICE_CONNECT_LOG_PREFIX = "service-connect"
 """Stream prefix of the Service Connect proxy's logs in the service's log group."""
+STRATEGY_TRIGGER = "capacity_provider_strategy"
+"""The `triggers` key whose value changes exactly when the capacity provider strategy does."""
+START_MINUTES = 30
+"""What any deployment may take before traffic moves: the capacity provider launching an
+instance, tasks pulling and passing their health checks, the missing-tasks alarm (10 min)
+evaluating. Traffic-shifting strategies add their shift and bake time."""
 
 
 def deployment_arguments(deployment: DeploymentSpec,
@@ -90,3 +100,62 @@ def service_connect_configuration(
             log_driver="awslogs", options={
                 "awslogs-group": log_group, "awslogs-region": region,
                 "awslogs-stream-prefix": SERVICE_CONNECT_LOG_PREFIX}))
+
+
+def strategy_trigger(strategy: Sequence[tuple[str, int, int]]) -> str:
+    """`<provider>:base=<b>:weight=<w>,...`: the strategy as one string (provider names may be
+    tokens, resolved at plan), so the service's `triggers` change with it and only with it."""
+    return ",".join(f"{name}:base={base}:weight={weight}" for name, base, weight in strategy)
+
+
+def shift_minutes(deployment: DeploymentSpec) -> int:
+    """Minutes a deployment spends moving traffic and baking once the new tasks are healthy:
+    0 for ROLLING; the bake time, plus the canary's wait, or a wait after every linear step
+    (ceil(100 / step) steps, counted generously)."""
+    d = deployment
+    if not d.shifts_traffic:
+        return 0
+    minutes = DEFAULT_BAKE_MINUTES if d.bake_minutes is None else d.bake_minutes
+    if d.strategy is Rollout.CANARY:
+        minutes += (d.canary or CanaryShift()).bake_minutes
+    if d.strategy is Rollout.LINEAR:
+        linear = d.linear or LinearShift()
+        minutes += math.ceil(100 / linear.step_percent) * linear.step_bake_minutes
+    return minutes
+
+
+def deployment_timeout_minutes(deployment: DeploymentSpec) -> int:
+    """How long `terraform apply` waits for a deployment to finish (or fail): START_MINUTES
+    plus the strategy's shift and bake time. The provider's own default is 20 minutes for
+    create and update (internal/service/ecs/service.go, ResourceService `Timeouts`), shorter
+    than prod's canary (10 min at 10 %, then 15 min bake) alone."""
+    return START_MINUTES + shift_minutes(deployment)
+
+
+def update_arguments(strategy: Sequence[tuple[str, int, int]],
+                     deployment: DeploymentSpec) -> dict[str, Any]:
+    """How Terraform updates the service, per the AWS provider 6.47.1
+    (internal/service/ecs/service.go):
+
+    - `force_new_deployment`: `capacityProviderStrategyCustomizeDiff` fails the plan of any
+      strategy change without it. It only rides along when something else changes
+      (`resourceServiceUpdate` calls UpdateService only if `d.HasChangesExcept(...)`), so it
+      redeploys on a strategy change, not on every apply; `triggers` (`triggersCustomizeDiff`
+      keeps their diff only with `force_new_deployment`) name the strategy in the plan.
+    - `wait_for_steady_state`: `waitServiceStable` follows the new ECS deployment to
+      SUCCESSFUL; STOPPED, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED (`findDeploymentStatus`)
+      fail the apply with ECS's reason, within `timeouts` sized by
+      `deployment_timeout_minutes`. `sigint_rollback`: a cancelled apply rolls back.
+    - `lifecycle`: Application Auto Scaling owns `desired_count`. On a traffic-shifting
+      service ECS swaps the primary and alternate target groups in `load_balancer` after
+      each deployment; sending the configured ones back starts a deployment that does not
+      alternate (hashicorp/terraform-provider-aws#45678), so Terraform ignores them: an
+      unchanged `load_balancer` is left out of UpdateService (`d.HasChange("load_balancer")`).
+    """
+    minutes = f"{deployment_timeout_minutes(deployment)}m"
+    ignored = ["desired_count"] + (["load_balancer"] if deployment.shifts_traffic else [])
+    return dict(
+        force_new_deployment=True, triggers={STRATEGY_TRIGGER: strategy_trigger(strategy)},
+        wait_for_steady_state=True, sigint_rollback=True,
+        timeouts=EcsServiceTimeouts(create=minutes, update=minutes),
+        lifecycle=TerraformResourceLifecycle(ignore_changes=ignored))

@@ -15,6 +15,10 @@ from constructs import Construct
 from modules.checkov_skips import skip_checks
 
 HTTPS = 443
+HTTP = 80
+SG_SOURCE_HTTP_REASON = (
+    "the source is a security group, not a CIDR: only members of that SG reach port 80 "
+    "(checkov's CKV_AWS_260 looks at the port alone)")
 DATABASE_SG_SKIP = {"CKV2_AWS_5": "created here so the service SG chain is complete; the "
                                   "database (outside this stack) attaches it via the "
                                   "database_security_group_ids output"}
@@ -23,9 +27,12 @@ DATABASE_SG_SKIP = {"CKV2_AWS_5": "created here so the service SG chain is compl
 def ingress_from(scope: Construct, id_: str, security_group_id: str, source_id: str, port: int,
                  description: str) -> VpcSecurityGroupIngressRule:
     """`port` into `security_group_id` from members of the SG `source_id` only."""
-    return VpcSecurityGroupIngressRule(
+    rule = VpcSecurityGroupIngressRule(
         scope, id_, security_group_id=security_group_id, description=description,
         ip_protocol="tcp", from_port=port, to_port=port, referenced_security_group_id=source_id)
+    if port == HTTP:
+        skip_checks(rule, {"CKV_AWS_260": SG_SOURCE_HTTP_REASON})
+    return rule
 
 
 def egress_to(scope: Construct, id_: str, security_group_id: str, target_id: str, port: int,

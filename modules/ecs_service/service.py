@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import jsii
-from engine.core import TerraformResource, TerraformResourceLifecycle
+from engine.core import TerraformResource
 from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from engine.aws.ecs_service import EcsService as AwsEcsService
 from engine.aws.ecs_service import (
@@ -23,6 +23,7 @@ from modules.ecs_service.deployment import (
     deployment_arguments,
     load_balancer_block,
     service_connect_configuration,
+    update_arguments,
 )
 from modules.ecs_service.props import EcsServiceProps, TargetGroupAttachment
 from modules.ecs_service.roles import (
@@ -40,6 +41,7 @@ from modules.ecs_service.security_groups import (
 from modules.task_definition import (
     CONFIG_FILES_VOLUME,
     container_definitions_json,
+    log_routing_statements,
     task_cpu,
     task_memory,
 )
@@ -106,7 +108,8 @@ class EcsService(Construct):
         consistent, and AccessDenied tasks count toward the circuit breaker)."""
         self.task_role, task_policy = task_role(
             self, self._resource_name("task"), props.cluster,
-            task_role_statements(props.agent.config, props.cluster, props.work_queue))
+            [*task_role_statements(props.agent.config, props.cluster, props.work_queue),
+             *log_routing_statements(props.container)])
         self._grants.append(task_policy)
         self.security_group = task_security_group(self, self._resource_name("tasks"), props.name,
                                                   props.placement.vpc_id)
@@ -136,11 +139,11 @@ class EcsService(Construct):
         p, app = self._props, self._props.container
         return EcsTaskDefinition(
             self, "TaskDefinition", family=self.name, network_mode="awsvpc",
-            requires_compatibilities=["EC2"], cpu=str(task_cpu(app.cpu)),
+            requires_compatibilities=["EC2"], cpu=str(task_cpu(app.cpu, app.log_routing is not None)),
             runtime_platform={
                 "cpu_architecture": RUNTIME_ARCHITECTURES[p.placement.architecture],
                 "operating_system_family": "LINUX"},
-            memory=str(task_memory(app.memory)),
+            memory=str(task_memory(app.memory, app.log_routing is not None)),
             execution_role_arn=self.execution_role.arn, task_role_arn=self.task_role.arn,
             container_definitions=container_definitions_json(
                 p.name, app, p.agent, self.log_group.name, p.cluster.region,
@@ -171,10 +174,8 @@ class EcsService(Construct):
             network_configuration={"subnets": p.placement.subnet_ids, "security_groups": [
                 self.security_group.id], "assign_public_ip": False},
             enable_execute_command=p.cluster.exec_access is not None, propagate_tags="SERVICE",
-            enable_ecs_managed_tags=True, wait_for_steady_state=False,
-            # Application Auto Scaling owns the task count after creation.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
-            depends_on=list(self._grants),
+            enable_ecs_managed_tags=True, depends_on=list(self._grants),
+            **update_arguments(p.placement.capacity_provider_strategy, p.deployment),
             **deployment_arguments(p.deployment, hooks_role.arn if hooks_role else None))
 
     # --- traffic -------------------------------------------------------------------------

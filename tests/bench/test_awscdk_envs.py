@@ -9,9 +9,9 @@ from pathlib import Path
 
 from bench.awscdk.envs import INTERFACE_ENDPOINTS, plans
 from main import STACKS_IN_DEPLOY_ORDER
-from settings.environments import ENVIRONMENTS
 from settings.schema import NatMode
 from settings.services import WORKER
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 APP = Path(__file__).resolve().parents[2] / "bench" / "awscdk"
 
@@ -36,13 +36,16 @@ def _planned(p):
 
 
 def test_the_app_builds_every_env_of_the_settings_table():
-    assert [_planned(p) for p in plans()] == [_comparable(e) for e in ENVIRONMENTS]
-    assert {p.nat_gateways for p in plans()} == {1, 3}  # dev/staging single, prod per AZ
+    from main import load_table
+
+    assert [_planned(p) for p in plans()] == [_comparable(e) for e in load_table()]
+    assert {p.nat_gateways for p in plans(ENVIRONMENTS)} == {1, 3}  # dev, staging single
 
 
 def test_a_changed_table_changes_the_app():
     dev = ENVIRONMENTS[0]
     changed = replace(dev, name="qa", account_id="444444444444", region="eu-west-1",
+                      availability_zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
                       network=replace(dev.network, vpc_cidr="10.40.0.0/16", az_count=3,
                                       nat_mode=NatMode.PER_AZ, vpc_endpoints=True),
                       services=(WORKER,))

@@ -140,8 +140,9 @@ def test_task_definition_declares_the_volume_only_when_files_are_asked_for(tmp_p
     from main import build_app
     from settings.environments import select
     from tests.synth_helpers import SynthOutput
+    from tests.tables import SAMPLE
 
-    dev = select("dev")[0]
+    dev = select("dev", SAMPLE)[0]
     web = dev.service("web").with_(config_files_path="/etc/app/config")
     env = replace(dev, services=(web, dev.service("worker")))
     build_app([env], str(tmp_path)).synth()
@@ -152,3 +153,26 @@ def test_task_definition_declares_the_volume_only_when_files_are_asked_for(tmp_p
     app, agent = json.loads(by_family["dev-web"]["container_definitions"])
     assert app["mountPoints"][0]["readOnly"] is True
     assert agent["mountPoints"][0]["containerPath"] == "/run/config-agent"
+
+
+def test_log_routing_adds_an_essential_router_and_only_the_app_uses_firelens():
+    from modules.task_definition import (
+        LOG_ROUTER_CONTAINER,
+        LOG_ROUTER_CPU,
+        LOG_ROUTER_MEMORY,
+        FirehoseLogRouting,
+        log_routing_statements,
+    )
+
+    grant = {"Effect": "Allow", "Action": ["firehose:PutRecordBatch"], "Resource": ["arn:s"]}
+    routed = replace(APP, log_routing=FirehoseLogRouting("dev-platform-logs", grant))
+    app, agent, router = _definitions(routed)
+    assert app["logConfiguration"]["logDriver"] == "awsfirelens"
+    assert app["logConfiguration"]["options"]["delivery_stream"] == "dev-platform-logs"
+    assert agent["logConfiguration"]["logDriver"] == "awslogs"
+    assert router["name"] == LOG_ROUTER_CONTAINER and router["essential"] is True
+    assert router["logConfiguration"]["options"]["awslogs-stream-prefix"] == LOG_ROUTER_CONTAINER
+    assert log_routing_statements(routed) == [grant] and log_routing_statements(APP) == []
+    assert task_cpu(256, True) == task_cpu(256) + LOG_ROUTER_CPU
+    assert task_memory(512, True) == task_memory(512) + LOG_ROUTER_MEMORY
+    assert len(_definitions()) == 2, "without routing the task keeps its two containers"

@@ -27,7 +27,6 @@ from settings.schema import (
     WafSettings,
 )
 from settings.services import (
-    DEFAULT_BAKE_MINUTES,
     AlarmSpec,
     CanaryShift,
     ConfigProfileSpec,
@@ -39,8 +38,9 @@ from settings.services import (
     TestListener,
 )
 from settings.validation import SettingsError, validate
+from tests.tables import SAMPLE
 
-DEV = next(e for e in ENVIRONMENTS if e.name == "dev")
+DEV = next(e for e in SAMPLE if e.name == "dev")
 HOOK_ARN = "arn:aws:lambda:us-west-2:111111111111:function:smoke"
 
 
@@ -64,7 +64,7 @@ def _two_test_listeners_on(port):
 
 
 def test_table_has_the_three_environments_with_explicit_accounts_and_regions():
-    by_name = {e.name: e for e in select()}
+    by_name = {e.name: e for e in select(None, SAMPLE)}
     assert list(by_name) == ["dev", "staging", "prod"]
     assert (by_name["dev"].account_id, by_name["dev"].region) == ("111111111111", "us-west-2")
     assert (by_name["prod"].account_id, by_name["prod"].region) == ("222222222222", "us-east-1")
@@ -73,13 +73,13 @@ def test_table_has_the_three_environments_with_explicit_accounts_and_regions():
 
 
 def test_select_subset_keeps_table_order_and_accepts_comma_string():
-    assert [e.name for e in select("prod, dev")] == ["dev", "prod"]
-    assert [e.name for e in select("")] == ["dev", "staging", "prod"]
+    assert [e.name for e in select("prod, dev", SAMPLE)] == ["dev", "prod"]
+    assert [e.name for e in select("", SAMPLE)] == ["dev", "staging", "prod"]
 
 
 def test_unknown_environment_is_named():
     with pytest.raises(SettingsError, match=r"unknown environment\(s\) qa selected"):
-        select("dev,qa")
+        select("dev,qa", SAMPLE)
 
 
 @pytest.mark.parametrize("names, message", [
@@ -89,20 +89,46 @@ def test_unknown_environment_is_named():
 ])
 def test_selection_with_empty_or_repeated_entries_is_refused(names, message):
     with pytest.raises(SettingsError, match=message):
-        select(names)
+        select(names, SAMPLE)
 
 
 def test_an_invalid_env_fails_the_synth_of_any_other():
     """A broken prod must not wait for the prod deploy to be noticed."""
-    bad_prod = replace(ENVIRONMENTS[2], account_id="2222")
+    bad_prod = replace(SAMPLE[2], account_id="2222")
     with pytest.raises(SettingsError, match="environment 'prod': account_id"):
-        select("dev", (ENVIRONMENTS[0], ENVIRONMENTS[1], bad_prod))
+        select("dev", (SAMPLE[0], SAMPLE[1], bad_prod))
 
 
 @pytest.mark.parametrize("change, field, detail", [
     (dict(account_id="12345"), "account_id", "exactly 12 digits"),
     (dict(account_id="11111111111a"), "account_id", "exactly 12 digits"),
     (dict(region="mars-1"), "region", "not an AWS region"),
+    # Issue 21: typos that used to reach plan/apply, checked against botocore's models.
+    (dict(region="us-west-9"), "region", "'us-west-9' is not an AWS region"),
+    (dict(region="eu-wst-1"), "region", "did you mean 'eu-west-1'"),
+    (dict(state=replace(DEV.state, region="eu-wst-1")), "state.region",
+     "did you mean 'eu-west-1'"),
+    (dict(cluster=replace(DEV.cluster, instance_type="t3.mediun")), "cluster.instance_type",
+     "'t3.mediun' is not an EC2 instance type (did you mean 't3.medium'"),
+    (dict(cluster=replace(DEV.cluster, spot=SpotCapacity(("m6a.large", "m6i.larg")))),
+     "cluster.spot.instance_types", "'m6i.larg' is not an EC2 instance type"),
+    (dict(availability_zones=()), "availability_zones", "name 2 AZs of us-west-2"),
+    (dict(availability_zones=("us-west-2a", "us-east-1b")), "availability_zones",
+     "'us-east-1b' is not an AZ name of us-west-2"),
+    (dict(availability_zones=("us-west-2a", "us-west-2a")), "availability_zones",
+     "names an AZ twice"),
+    # Capacity: every task is awsvpc; t3 has 3 ENIs and no trunking (2 tasks per instance).
+    (dict(cluster=replace(DEV.cluster, instance_type="t3.medium")), "cluster.instance_type",
+     "x86_64 services scale to 12 tasks, 24 during a deployment (200 %), but their instances "
+     "at maximum size hold 6 awsvpc tasks (3 x t3.medium (2 each)"),
+    (dict(cluster=replace(DEV.cluster, awsvpc_trunking=False)), "cluster.instance_type",
+     "hold 6 awsvpc tasks (3 x m6a.large (2 each); awsvpc_trunking off)"),
+    (dict(cluster=replace(DEV.cluster, instance_type="m7i.xlarge")), "cluster.instance_type",
+     "'m7i.xlarge' has no task-ENI numbers yet: add its network interface limit and ENI "
+     "trunking support to TASK_ENIS in settings/aws_catalog.py"),
+    (dict(cluster=replace(DEV.cluster, spot=SpotCapacity(("m6a.large", "t3a.large"),
+                                                         max_size=1), asg_max=2)),
+     "cluster.instance_type", "hold 22 awsvpc tasks (2 x m6a.large (10 each), 1 x t3a.large"),
     (dict(network=replace(DEV.network, vpc_cidr="10.0.0.0/33")), "network.vpc_cidr",
      "not a CIDR"),
     (dict(network=replace(DEV.network, vpc_cidr="10.0.0.1/16")), "network.vpc_cidr",
@@ -367,60 +393,73 @@ def test_construct_ids_are_the_pascal_case_of_service_secret_and_endpoint_names(
     assert pascal_case(name) == construct_id
 
 
-def test_readme_environment_table_matches_the_settings():
+def test_readme_tables_match_the_configured_table():
+    """README's environment and deployment tables are rendered from whatever table
+    settings/environments.py holds (`make docs` rewrites them)."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[1:-1]]
-            for line in readme.splitlines() if line.startswith(("| dev ", "| staging ",
-                                                                 "| prod "))}
-    for env in ENVIRONMENTS:
-        (name, account, region, cidr, azs, nat, instances, spot, placement, endpoints,
-         off_hours, logs, _) = rows[env.name]
-        c = env.cluster
-        assert spot == (f"{', '.join(c.spot.instance_types)} {c.spot.min_size}–{c.spot.max_size}"
-                        if c.spot else "no")
-        assert placement == (f"base {c.capacity_provider_base} on-demand, then "
-                             f"{c.capacity_provider_weight}:{c.spot.weight} on-demand:Spot"
-                             if c.spot else "on-demand")
-        off = env.services_settings.off_hours
-        assert off_hours == (f"min {off.min_tasks} task{'s' if off.min_tasks != 1 else ''}, "
-                             f"{off.timezone}" if off else "no")
-        assert (account, region, cidr, int(azs)) == (env.account_id, env.region,
-                                                     env.network.vpc_cidr, env.network.az_count)
-        assert nat == {"single": "single", "per_az": "per AZ"}[env.network.nat_mode.value]
-        assert instances == f"{c.instance_type} {c.asg_min}/{c.asg_desired}/{c.asg_max}"
-        assert endpoints == ("yes" if env.network.vpc_endpoints else "no")
-        assert logs == f"{env.services_settings.log_retention_days} d"
-
-
-def _deployment_cell(spec) -> str:
-    d = spec.deployment
-    bake = d.bake_minutes if d.bake_minutes is not None else DEFAULT_BAKE_MINUTES
-    if d.strategy is Rollout.ROLLING:
-        return "rolling"
-    if d.strategy is Rollout.BLUE_GREEN:
-        return f"blue/green, {bake} min bake"
-    if d.strategy is Rollout.CANARY:
-        c = d.canary or CanaryShift()
-        return f"canary {c.percent:g} % for {c.bake_minutes} min, {bake} min bake"
-    step = d.linear or LinearShift()
-    return f"linear {step.step_percent:g} % every {step.step_bake_minutes} min, {bake} min bake"
-
-
-def test_readme_deployment_table_matches_the_settings():
-    from pathlib import Path
+    from scripts import env_tables
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = {line.split("|")[1].strip(" `"): [c.strip() for c in line.split("|")[2:-1]]
-            for line in readme.splitlines() if line.startswith("| `")
-            and line.split("|")[1].strip(" `") in {e.name for e in ENVIRONMENTS}}
-    assert set(rows) == {e.name for e in ENVIRONMENTS}
-    for env in ENVIRONMENTS:
-        s = env.services_settings
-        https = ("no" if s.https is None else s.https.domain
-                 + (" (placeholder)" if "PLACEHOLDER" in s.https.hosted_zone_id else ""))
-        assert rows[env.name] == [
-            _deployment_cell(env.service("web")), _deployment_cell(env.service("worker")),
-            https, "yes" if s.waf else "no", "yes" if s.ecs_exec_enabled else "no",
-            "Service Connect" if s.service_connect else "Cloud Map DNS"], env.name
+    for block in env_tables.blocks(ENVIRONMENTS).values():
+        assert block in readme, "README's environment tables are stale: run `make docs`"
+
+
+def test_rendered_tables_describe_each_env():
+    from scripts import env_tables
+
+    envs, deploys = env_tables.blocks(SAMPLE).values()
+    assert ("| staging | 333333333333 | us-east-2 | 10.20.0.0/16 | 2 | single | m6a.large 1/1/4 "
+            "| m6a.large, m6i.large, m5a.large, m5.large 1–4 | base 1 on-demand, then 1:1 "
+            "on-demand:Spot | yes | min 1 task, America/New_York | 30 d | linear 4 min + 2 min "
+            "bake |") in envs
+    assert ("| `prod` | canary 10 % for 10 min, 15 min bake | rolling | app.example.com "
+            "(placeholder) | yes | no | Cloud Map DNS |") in deploys
+    extra = replace(DEV, services=(*DEV.services, DEV.services[1].with_(name="mailer")))
+    _, deploys = env_tables.blocks((extra, SAMPLE[2])).values()
+    assert "| env | `web` deployment | `worker` deployment | `mailer` deployment |" in deploys
+    assert "| `prod` | canary 10 % for 10 min, 15 min bake | rolling | — |" in deploys
+
+
+def test_capacity_rule_counts_graviton_and_surge_per_architecture():
+    arm = DEV.services[1].with_(architecture="arm64",
+                                scaling=ScalingSpec(min_tasks=1, max_tasks=6, queue_scaling=True))
+    cluster = replace(DEV.cluster, graviton=GravitonCapacity("m7g.large", max_size=1))
+    with pytest.raises(SettingsError, match=r"cluster.graviton.instance_type: arm64 services "
+                                            r"scale to 6 tasks, 12 during a deployment"):
+        validate(replace(DEV, cluster=cluster, services=(DEV.services[0], arm)))
+    roomy = replace(cluster, graviton=GravitonCapacity("m7g.large", max_size=2))
+    assert validate(replace(DEV, cluster=roomy, services=(DEV.services[0], arm)))
+
+
+def test_deploy_surge_is_the_services_maximum_percent():
+    from modules.ecs_service.service import MAX_PERCENT
+    from settings.capacity import DEPLOY_SURGE_PERCENT
+
+    assert DEPLOY_SURGE_PERCENT == MAX_PERCENT
+
+
+def test_two_envs_in_one_account_and_region_may_not_both_manage_trunking():
+    twin = replace(DEV, name="qa", network=replace(DEV.network, vpc_cidr="10.11.0.0/16"))
+    with pytest.raises(SettingsError) as err:
+        select(None, (DEV, twin))
+    assert str(err.value) == (
+        "environment 'qa': cluster.awsvpc_trunking: environment 'dev' already manages the "
+        "account-wide ECS setting awsvpcTrunking in 111111111111/us-west-2 (destroying either "
+        "env would turn it off for both): set awsvpc_trunking=False here")
+    # The other env leaves the setting to dev (and must fit without trunked ENIs).
+    small = replace(twin, cluster=replace(twin.cluster, awsvpc_trunking=False, asg_max=12))
+    assert [e.name for e in select(None, (DEV, small))] == ["dev", "qa"]
+    # Another region of the same account is another account setting.
+    east = replace(twin, region="us-east-2", availability_zones=("us-east-2a", "us-east-2b"))
+    assert len(select(None, (DEV, east))) == 2
+
+
+@pytest.mark.parametrize("value, placeholder", [
+    ("Z0PLACEHOLDER0PROD", True), ("app.example.com", True), ("shop.example", True),
+    ("api.test", True), ("ZCHANGEME", True), ("Z1D633PJN98FT9", False), ("app.acme.io", False),
+    ("examples.com", False)])
+def test_placeholder_rule(value, placeholder):
+    from settings.rules import placeholder_problem
+
+    assert (placeholder_problem(value) is not None) is placeholder

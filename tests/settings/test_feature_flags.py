@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
-from settings.validation import SettingsError, validate
 from settings.services import FEATURE_FLAGS, ConfigProfileSpec
+from settings.validation import SettingsError, validate
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 DEV = next(e for e in ENVIRONMENTS if e.name == "dev")
 FLAGS = {

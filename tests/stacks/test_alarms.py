@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.services import AlarmSpec
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 ENV_SERVICES = [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]
@@ -104,9 +104,15 @@ def test_alb_alarms_cover_every_target_group_of_web(synth, env):
         assert {q["metric"]["stat"] for q in alarms[name]["metric_query"]
                 if q.get("metric", {}).get("metric_name") == metric_name} == {stat}
     n = len(groups)
-    errors = " + ".join(f"FILL(errors{i}, 0)" for i in range(n))
-    requests = " + ".join(f"FILL(requests{i}, 0)" for i in range(n))
-    assert _result(alarms["target-5xx-rate"]) == f"100 * ({errors}) / ({requests})"
+    # Each group's own guarded rate, the worst of them alarms (semantics: tests/stacks/
+    # test_deployment_safety.py evaluates the expression).
+    rates = _queries(alarms["target-5xx-rate"])
+    for i in range(n):
+        assert rates[f"rate{i}"]["expression"] == (
+            f"IF(FILL(requests{i}, 0) >= {thresholds.min_requests_per_minute}, "
+            f"100 * FILL(errors{i}, 0) / FILL(requests{i}, 0), 0)")
+    assert _result(alarms["target-5xx-rate"]) == (
+        "rate0" if n == 1 else f"MAX([{', '.join(f'rate{i}' for i in range(n))}])")
     assert alarms["target-5xx-rate"]["threshold"] == thresholds.max_5xx_percent
     assert alarms["p99-latency"]["threshold"] == thresholds.max_p99_latency_seconds
     assert _result(alarms["p99-latency"]) == (

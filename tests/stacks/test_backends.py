@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS, select
+from settings.environments import select
 from settings.schema import DeployRole, TerraformCloudState
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENV_NAMES = [e.name for e in ENVIRONMENTS]
 STACK_KINDS = ["network", "cluster", "config", "registry", "services"]
@@ -46,7 +47,7 @@ def test_terraform_cloud_backend_uses_one_workspace_per_env_and_stack(tmp_path):
     from main import build_app
     from tests.synth_helpers import SynthOutput
 
-    dev = replace(select("dev")[0], state=TerraformCloudState(organization="acme"))
+    dev = replace(select("dev", ENVIRONMENTS)[0], state=TerraformCloudState(organization="acme"))
     build_app([dev], str(tmp_path)).synth()
     out = SynthOutput(tmp_path)
     for kind in STACK_KINDS:
@@ -62,7 +63,7 @@ def test_a_deploy_role_is_assumed_by_provider_backend_and_every_remote_state_rea
     from settings.validation import validate
     from tests.synth_helpers import SynthOutput
 
-    dev = select("dev")[0]
+    dev = select("dev", ENVIRONMENTS)[0]
     role = DeployRole(role_arn=f"arn:aws:iam::{dev.account_id}:role/ecs-cdktf-deploy",
                       external_id="ci-0123")
     build_app([validate(replace(dev, deploy_role=role))], str(tmp_path)).synth()

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from devtools import events as samples
-from settings.environments import ENVIRONMENTS
 from settings.schema import DeploymentStrategy
 from tests.event_pattern import matches
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 TOPIC_SUFFIX = "-config-events"
@@ -411,8 +411,9 @@ def test_dlq_alarms_notify_the_env_alarm_topic_when_set(tmp_path):
     from settings.environments import select
     from settings.validation import validate
     from tests.synth_helpers import SynthOutput
+    from tests.tables import SAMPLE
 
-    dev = select("dev")[0]
+    dev = select("dev", SAMPLE)[0]
     topic = f"arn:aws:sns:{dev.region}:{dev.account_id}:dev-platform-alarms"
     dev = validate(replace(dev, pipeline=replace(dev.pipeline, alarm_topic_arn=topic)))
     build_app([dev], str(tmp_path)).synth()
@@ -549,8 +550,9 @@ def test_service_config_contract_is_built_from_references(tmp_path):
 
     from settings.environments import select
     from stacks.config_pipeline import ConfigPipelineStack
+    from tests.tables import SAMPLE
 
-    dev = select("dev")[0]
+    dev = select("dev", SAMPLE)[0]
     stack = ConfigPipelineStack(App(outdir=str(tmp_path)), dev)
     assert set(stack.service_config) == {s.name for s in dev.services}
     for spec in dev.services:

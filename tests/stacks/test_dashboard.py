@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from tests.synth_helpers import remote_output
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 

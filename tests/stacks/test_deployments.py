@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.services import (
     DEFAULT_BAKE_MINUTES,
     CanaryShift,
@@ -21,6 +20,7 @@ from settings.services import (
 )
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 ENV_SERVICES = [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]
@@ -167,7 +167,11 @@ def variant(synth, tmp_path_factory) -> SynthOutput:
 
     dev = ENVS["dev"]
     web, worker = dev.services
-    env = validate(replace(dev, services=(web.with_(deployment=LINEAR), worker, API)))
+    env = validate(replace(
+        dev, services=(web.with_(deployment=LINEAR), worker, API),
+        cluster=replace(dev.cluster, asg_max=4),  # room for api's tasks
+        # worker calls web: a shifting web needs its calls shifted by Service Connect.
+        services_settings=replace(dev.services_settings, service_connect=True)))
     outdir = tmp_path_factory.mktemp("deployments")
     build_app([env], str(outdir)).synth()
     return SynthOutput(outdir)

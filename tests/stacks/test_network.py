@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.schema import NatMode
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.validation import validate
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 
@@ -39,12 +39,15 @@ def connected(synth, tmp_path_factory) -> SynthOutput:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_the_shipped_table_uses_dns_records(synth, env):
-    assert not ENVS[env].services_settings.service_connect
+def test_each_env_uses_the_discovery_its_settings_name(synth, env):
+    connect = ENVS[env].services_settings.service_connect
     stack = synth.stack(f"services-{env}")
-    assert not stack.resources("aws_service_discovery_http_namespace")
+    assert bool(stack.resources("aws_service_discovery_http_namespace")) is connect
+    assert bool(stack.resources("aws_service_discovery_private_dns_namespace")) is not connect
     for service in stack.resources("aws_ecs_service").values():
-        assert "service_connect_configuration" not in service
+        assert ("service_connect_configuration" in service) is connect
+        spec = ENVS[env].service(service["name"].removeprefix(f"{env}-"))
+        assert ("service_registries" in service) is (not connect and spec.service_discovery)
 
 
 def test_service_connect_replaces_the_dns_namespace_and_registries(connected):
