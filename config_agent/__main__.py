@@ -22,9 +22,12 @@ def main() -> int:
         return 2
     logs.setup(settings.log_level)
     from .agent import Agent  # after logging: importing botocore takes a moment
+    from .fanout import IdentityError
 
     try:
         agent = Agent(settings)
+    except IdentityError:  # logged; non-zero so that ECS restarts the container
+        return 1
     except OSError as err:  # e.g. the port is taken
         logs.log(LOG, logging.CRITICAL, "cannot start", error=type(err).__name__,
                  errno=err.errno)

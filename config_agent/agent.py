@@ -12,7 +12,7 @@ import botocore.session
 from .api import Api
 from .aws import Aws
 from .cache import Cache
-from .fanout import Janitor, OwnQueue, TaskIdentity, task_identity
+from .fanout import OwnQueue, TaskIdentity, task_identity
 from .listener import Worker
 from .logs import log
 from .refresher import Refresher
@@ -33,12 +33,10 @@ class Agent:
         self.refresher.restore()  # last good values from CONFIG_AGENT_BACKUP_DIR, if any
         self.identity: TaskIdentity | None = None
         self.own_queue: OwnQueue | None = None
-        self.janitor: Janitor | None = None
         if settings.fanout:
+            # On ECS: the real task id or IdentityError (exit, ECS restarts the container).
             self.identity = task_identity(settings.ecs_metadata_uri)
             self.own_queue = OwnQueue(settings, self.aws, self.identity)
-            if self.identity.on_ecs:
-                self.janitor = Janitor(settings, self.aws, self.identity, self.stop_event)
         self.worker = Worker(settings, self.aws, self.refresher, self.stop_event,
                              self.own_queue)
         select = self.refresher.versions.get
@@ -85,18 +83,6 @@ class Agent:
             mode="fan-out" if self.settings.fanout else "queue",
             queue=self.own_queue.name if self.own_queue else None)
         work.start()
-        if self.janitor is not None:
-            janitor = threading.Thread(target=self._run_janitor, name="janitor", daemon=True)
-            self._threads.append(janitor)
-            janitor.start()
-
-    def _run_janitor(self) -> None:
-        """After startup (never delays becoming healthy), one bounded orphan-queue pass."""
-        while not self.worker.started.wait(0.5):
-            if self.stop_event.is_set():
-                return
-        if self.janitor is not None and not self.stop_event.is_set():
-            self.janitor.run()
 
     def health(self) -> tuple[int, dict[str, Any]]:
         states = list(self.cache.states.values())
@@ -136,15 +122,8 @@ class Agent:
             # Returns at once unless the worker is between a receive and its batch. A long
             # poll in flight holds no work and is abandoned (see README, SIGTERM).
             worker.join(timeout=min(0.5, grace))
-        if self.own_queue is not None:
-            # Bounded: an unresponsive endpoint must not hold up the exit (ECS stopTimeout).
-            cleanup = threading.Thread(target=self.own_queue.cleanup, name="cleanup",
-                                       daemon=True)
-            cleanup.start()
-            cleanup.join(timeout=max(2.0, min(5.0, grace)))
-            if cleanup.is_alive():
-                log(LOG, logging.WARNING, "queue cleanup did not finish in time; "
-                    "the orphan check of a later task will remove it")
+        # The own queue and its subscription stay: the task role may not delete them. The
+        # config stack's reaper removes both when ECS reports this task STOPPED.
         for server in self._servers():
             server.shutdown()
             server.server_close()

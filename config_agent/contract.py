@@ -60,10 +60,46 @@ DEPLOYMENT_EVENTS = ("StartDeployment",)
 
 # --- the agents' own queues (fan-out mode) --------------------------------------------------
 AGENT_QUEUE_PURPOSE = "cfg"
-"""Agents name their queues `<env>-<service>-cfg-<task id>`: short, since SQS stops at 80."""
+"""Agents name their queues `<env>-<service>_cfg_<task id>`: short, since SQS stops at 80."""
 SQS_NAME_MAX = 80
 """SQS queue names: at most 80 characters of A-Z a-z 0-9 _ -."""
 ECS_TASK_ID_LENGTH = 32
 """An ECS task id (the last part of its ARN) is 32 hex characters."""
 QUEUE_PREFIX_MAX = SQS_NAME_MAX - ECS_TASK_ID_LENGTH
 """The longest queue-name prefix that still leaves room for a task id."""
+AGENT_QUEUE_DELIMITER = "_"
+"""Joins `<env>-<service>` to the purpose and the task id: `dev-web_cfg_<task id>`. Service
+and env names cannot contain it (settings/naming.py: a-z 0-9 -), so the task-role pattern
+`dev-web_cfg_*` cannot match the queues (or DLQ) of a service named `web-cfg`."""
+QUEUE_TAG_AGENT = "config-agent"
+"""Tag on every agent queue (value "true"): the reaper deletes only queues that carry it."""
+QUEUE_TAG_TASK_ARN = "ecs-task-arn"
+"""Tag naming the task that owns the queue: the reaper deletes a queue only when this ARN is a
+task of its own cluster that ECS reports STOPPED (or MISSING after the grace period)."""
+
+
+def agent_queue_prefix(env: str, service: str) -> str:
+    """`<env>-<service>_cfg_`: the prefix of every agent queue of one service."""
+    d = AGENT_QUEUE_DELIMITER
+    return f"{env}-{service}{d}{AGENT_QUEUE_PURPOSE}{d}"
+
+
+# --- the safety net around the agents' own queues -------------------------------------------
+SAFETY_REFRESH_SECONDS = PREFIX + "SAFETY_REFRESH_SECONDS"
+"""Refetch everything this often even without events (the task definitions set it)."""
+SUBSCRIPTION_CHECK_SECONDS = PREFIX + "SUBSCRIPTION_CHECK_SECONDS"
+"""How often the agent checks that its queue is still subscribed (resubscribes if not)."""
+CATCHUP_REFRESH_SECONDS = PREFIX + "CATCHUP_REFRESH_SECONDS"
+"""One refresh of everything this long after (re)subscribing: SNS drops deliveries that fail
+while a new subscription or queue policy propagates."""
+
+# --- the orphan-queue reaper (a Lambda function in the config stack) ------------------------
+REAPER_CLUSTER_ARN = "REAPER_CLUSTER_ARN"
+"""The only cluster whose tasks' queues the reaper may delete."""
+REAPER_QUEUE_PREFIXES = "REAPER_QUEUE_PREFIXES"
+"""Comma-separated agent-queue prefixes (one per service) the sweep lists."""
+REAPER_TOPIC_ARNS = "REAPER_TOPIC_ARNS"
+"""Comma-separated service topics whose dangling SQS subscriptions the sweep removes."""
+REAPER_GRACE_SECONDS = "REAPER_GRACE_SECONDS"
+"""A queue younger than this, or whose task ECS has reported MISSING for less than this, is
+kept: ECS reads are eventually consistent and a task may not be visible yet."""

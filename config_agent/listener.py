@@ -20,6 +20,7 @@ from typing import Any
 from .aws import Aws, AwsError, backoff_delay, probe_delay
 from .events import Change, DeploymentStarted, MessageError, parse
 from .fanout import OwnQueue
+from .heartbeat import Heartbeat
 from .inbox import Inbox
 from .logs import log
 from .refresher import Outcome, Refresher, Targets
@@ -87,6 +88,9 @@ class Worker:
         self._next_missing = now + settings.missing_retry_seconds
         self._next_safety = (now + self._jitter(settings.safety_refresh_seconds)
                              if settings.safety_refresh_seconds > 0 else math.inf)
+        self._next_subscription_check = math.inf  # set once subscribed (fan-out mode)
+        self._next_catchup = math.inf              # one refresh of all after (re)subscribing
+        self._working: list[str] = []              # message ids of the batch being refreshed
 
     @property
     def queue_url(self) -> str | None:
@@ -127,7 +131,8 @@ class Worker:
             self.inbox.hand_back()  # held, tracked and unprocessed messages: visible again
 
     def _seconds_until_due(self) -> float:
-        dues = [self._next_safety, self._next_retry]
+        dues = [self._next_safety, self._next_retry, self._next_subscription_check,
+                self._next_catchup]
         if self.refresher.missing_targets():
             dues.append(self._next_missing)
         dues.extend(p.due for p in self._pending.values())
@@ -139,6 +144,11 @@ class Worker:
         if now >= self._next_safety:
             self._next_safety = now + self._jitter(self.settings.safety_refresh_seconds)
             self._refresh(self.refresher.all_targets(), "safety-refresh")
+        if now >= self._next_catchup:
+            self._next_catchup = math.inf
+            self._refresh(self.refresher.all_targets(), "catch-up")
+        if now >= self._next_subscription_check:
+            self._check_subscription()
         if now >= self._next_missing:
             self._next_missing = now + self._jitter(self.settings.missing_retry_seconds)
             missing = self.refresher.missing_targets()
@@ -176,7 +186,36 @@ class Worker:
         self.inbox.queue_url = url
         self.queue_ok = True
         self._setup_failures = 0
+        now = time.monotonic()
+        self._next_subscription_check = now + self._jitter(
+            self.settings.subscription_check_seconds)
+        if self.settings.catchup_refresh_seconds > 0:
+            self._next_catchup = self.own_queue.subscribed_at + \
+                self.settings.catchup_refresh_seconds
         return True
+
+    def _check_subscription(self) -> None:
+        """Fan-out mode: resubscribe (then refresh everything) if our subscription is gone.
+
+        Without this an agent whose subscription was removed (by hand, or by a clean-up whose
+        DeleteQueue failed after its Unsubscribe) keeps a healthy queue that never receives
+        anything: it would serve old values forever while reporting ok.
+        """
+        assert self.own_queue is not None
+        self._next_subscription_check = time.monotonic() + self._jitter(
+            self.settings.subscription_check_seconds)
+        try:
+            if self.own_queue.subscribed():
+                return
+        except AwsError as err:
+            log(LOG, logging.WARNING, "checking the own subscription failed", code=err.code)
+            return
+        log(LOG, logging.ERROR, "own subscription no longer exists; resubscribing",
+            queue=self.own_queue.name)
+        self.own_queue.forget(queue=False)
+        self.inbox.queue_url = None  # the loop resubscribes, then refreshes everything
+        self.queue_ok = False
+        self._next_subscription_check = math.inf
 
     def _receive(self) -> list[dict[str, Any]]:
         wait = min(float(self.settings.wait_time_seconds), self._seconds_until_due())
@@ -222,7 +261,11 @@ class Worker:
         if not jobs or self.stop.is_set():
             return  # after stop: still registered, so handed back at once
         reason = (f"event:{jobs[0].message_id}" if len(jobs) == 1 else f"events:{len(jobs)}")
-        outcome = self._refresh(Targets.union(j.targets for j in jobs), reason)
+        self._working = [j.message_id for j in jobs]
+        try:
+            outcome = self._refresh(Targets.union(j.targets for j in jobs), reason)
+        finally:
+            self._working = []
         self._settle(jobs, outcome)
 
     def _job(self, message: dict[str, Any]) -> _Job | None:
@@ -269,8 +312,15 @@ class Worker:
         self.inbox.delete(done)
 
     # --- items AWS could not be reached for -------------------------------------------------------
+    def _extend_in_flight(self) -> None:
+        """Heartbeat (own thread): messages being refreshed or held stay hidden."""
+        ids = [*self._working, *list(self._held)]
+        if ids:
+            self.inbox.extend(ids, self.settings.visibility_timeout)
+
     def _refresh(self, targets: Targets, reason: str) -> Outcome:
-        outcome = self.refresher.refresh(targets, reason)
+        with Heartbeat(self._extend_in_flight, self.settings.visibility_timeout):
+            outcome = self.refresher.refresh(targets, reason)
         fetched = set(targets.keys()) - set(outcome.failed)
         refused = set(outcome.failed) - set(outcome.unreachable)
         self._retry_keys = (self._retry_keys - fetched - refused) | set(outcome.unreachable)

@@ -68,6 +68,9 @@ class Settings:
     max_receive_count: int = 5
     queue_kms_key: str = ""
     ecs_metadata_uri: str = ""  # ECS_CONTAINER_METADATA_URI_V4 (set by ECS, not by us)
+    # Fan-out safety net (issue 27): a lost subscription is repaired, a missed delivery caught.
+    subscription_check_seconds: float = 30.0
+    catchup_refresh_seconds: float = 60.0  # 0 = off
 
     @property
     def fanout(self) -> bool:
@@ -259,8 +262,21 @@ def _backup(env: Mapping[str, str], output_dir: str) -> dict[str, object]:
     return {"backup_dir": Path(backup) if backup else None, "backup_secrets": secrets}
 
 
+def _safety_net(env: Mapping[str, str]) -> dict[str, object]:
+    """How often the own subscription is checked, and when the catch-up refresh runs.
+
+    The catch-up default is 60 s: SQS attribute changes (the queue policy admitting the topic)
+    "can take up to 60 seconds" to propagate (SetQueueAttributes, SQS API Reference), and SNS
+    drops deliveries that fail meanwhile unless they can go to the subscription's DLQ.
+    """
+    return {
+        "subscription_check_seconds": _number(env, c.SUBSCRIPTION_CHECK_SECONDS, 30, 0.1, 3600),
+        "catchup_refresh_seconds": _number(env, c.CATCHUP_REFRESH_SECONDS, 60, 0, 3600),
+    }
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
-    queue = _fanout(env)
+    queue = {**_fanout(env), **_safety_net(env)}
     token = _token(env)
     secret_ids = _secret_ids(env)
     profiles = _profiles(env)
@@ -290,7 +306,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         backoff_base_seconds=_number(env, PREFIX + "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
         backoff_max_seconds=_number(env, PREFIX + "BACKOFF_MAX_SECONDS", 1.0, 0.001, 300),
         aws_timeout_seconds=_number(env, PREFIX + "AWS_TIMEOUT_SECONDS", 5.0, 0.1, 60),
-        safety_refresh_seconds=_number(env, PREFIX + "SAFETY_REFRESH_SECONDS", 0, 0, 7 * 86400),
+        safety_refresh_seconds=_number(env, c.SAFETY_REFRESH_SECONDS, 0, 0, 7 * 86400),
         missing_retry_seconds=_number(env, PREFIX + "MISSING_RETRY_SECONDS", 30, 0.1, 3600),
         deployment_recheck_seconds=recheck,
         deployment_max_wait_seconds=_number(env, PREFIX + "DEPLOYMENT_MAX_WAIT_SECONDS", 1800, 0,

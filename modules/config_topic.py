@@ -113,11 +113,20 @@ class ConfigTopic(Construct):
                                  sid="EventBridgeRulesDeadLetter",
                                  principal={"Service": "events.amazonaws.com"},
                                  condition={"ArnEquals": {"aws:SourceArn": list(rule_arns)}})
+        # The agents' subscriptions redrive here what SNS cannot deliver to their queue (e.g.
+        # while a new queue's policy propagates); SNS sends as its service principal, on behalf
+        # of this topic only (https://docs.aws.amazon.com/sns/latest/dg/
+        # sns-configure-dead-letter-queue.html).
+        topic_dead_letters = statement(["sqs:SendMessage"], [self.dlq.arn],
+                                       sid="TopicSubscriptionsDeadLetter",
+                                       principal={"Service": "sns.amazonaws.com"},
+                                       condition={"ArnEquals": {"aws:SourceArn": self.topic.arn}})
         # A Deny on every action is the point here (statement() refuses wildcard actions).
         dlq_deny_insecure = {"Sid": "DenyInsecureTransport", "Effect": "Deny",
                              "Principal": {"AWS": "*"}, "Action": ["sqs:*"],
                              "Resource": [self.dlq.arn],
                              "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
         self.dlq_policy = SqsQueuePolicy(self, "DeadLetterPolicy", queue_url=self.dlq.url,
-                                         policy=policy_json(dead_letters, dlq_deny_insecure))
+                                         policy=policy_json(dead_letters, topic_dead_letters,
+                                                            dlq_deny_insecure))
         return self.policy

@@ -11,17 +11,20 @@ Pure Python: no cdktf import.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from config_agent import contract
 from modules.iam import statement
 from settings.naming import PARTITION
 
-AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes",
-                       "sqs:SetQueueAttributes", "sqs:TagQueue", "sqs:GetQueueUrl",
-                       "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
-"""The config agent's own queue lifecycle (fan-out mode) plus consuming it."""
+AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue",
+                       "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                       "sqs:ChangeMessageVisibility")
+"""The config agent creates and consumes its own queue (fan-out mode). No sqs:DeleteQueue and
+no sns:Unsubscribe: the config stack's reaper removes queues of stopped tasks, so no task can
+delete another task's queue or subscription."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class AgentQueues:
     dlq_arn: str
     """The DLQ every agent queue of the service redrives to."""
     queue_name_prefix: str
-    """`<env>-<service>-cfg-`; the task role is scoped to `<prefix>*`."""
+    """`<env>-<service>_cfg_` (contract.agent_queue_prefix); the task role is scoped to
+    `<prefix>*`, which no other service's names match (service names have no `_`)."""
     max_receive_count: int
     """Receives after which an agent queue moves a message to the DLQ."""
 
@@ -77,6 +81,9 @@ class ServiceConfig:
     """Short secret name (e.g. "db-password") -> ARN of `/<env>/<service>/<name>`; default none."""
     profile: ProfileRef | None = None
     """None: the service declares no config profile (no AppConfig variables or grants)."""
+    safety_refresh_seconds: int = 900
+    """The agent refetches everything this often even without events: the last line of
+    defence if a change never reaches its queue (`pipeline.agent_safety_refresh_seconds`)."""
 
     def agent_environment(self) -> dict[str, str]:
         """The sidecar's config variables (`config_agent.contract` names them): fan-out mode,
@@ -89,6 +96,7 @@ class ServiceConfig:
             contract.MAX_RECEIVE_COUNT: str(q.max_receive_count),
             contract.QUEUE_KMS_KEY: self.key_arn,
             contract.SECRET_IDS: ",".join(self.secret_arns[k] for k in sorted(self.secret_arns)),
+            contract.SAFETY_REFRESH_SECONDS: str(self.safety_refresh_seconds),
         }
         if self.profile is not None:
             env.update({contract.APPCONFIG_APPLICATION: self.profile.application_id,
@@ -106,46 +114,61 @@ class ServiceConfig:
                         "APPCONFIG_PROFILE_ID": self.profile.profile_id})
         return env
 
-    def agent_queue_statements(self, cluster_name: str) -> list[dict[str, Any]]:
-        """Task role: the agent's own queue, its subscription, and the janitor's clean-up of
-        queues whose task died (by listing the topic and asking ECS about the task)."""
-        own_queues = sqs_queue_arn(self.region, self.account_id,
-                                   f"{self.queues.queue_name_prefix}*")
-        topic = self.queues.topic_arn
+    @property
+    def _own_queues(self) -> str:
+        return sqs_queue_arn(self.region, self.account_id, f"{self.queues.queue_name_prefix}*")
+
+    def agent_queue_statements(self) -> list[dict[str, Any]]:
+        """Task role: create and consume the agent's own queue, subscribe it, and check that
+        the subscription still exists. Removing queues of stopped tasks is the reaper's job."""
+        own_queues, topic = self._own_queues, self.queues.topic_arn
         return [
-            # The agent creates, subscribes, consumes and deletes `<prefix><task id>`; its
-            # janitor deletes queues of tasks that died without cleaning up (same prefix).
             statement(AGENT_QUEUE_ACTIONS, [own_queues], sid="OwnAgentQueues"),
             # Only SQS subscriptions, and only of this service's agent queues.
             statement(["sns:Subscribe"], [topic], sid="SubscribeAgentQueues", condition={
                 "StringEquals": {"sns:Protocol": "sqs"},
                 "StringLike": {"sns:Endpoint": own_queues}}),
-            # The janitor lists the topic's subscriptions to find orphaned agent queues.
+            # The agent checks periodically that its subscription still exists.
             statement(["sns:ListSubscriptionsByTopic"], [topic], sid="ListOwnTopic"),
-            # sns:Unsubscribe supports no resource type and no condition key (IAM's action
-            # table; scripts/iam_lint.py checks it), so a scoped Resource would never match and
-            # the agent could not clean up. SNS itself only lets the subscription or topic
-            # owner remove an SQS subscription: the worst case is a lost notification.
-            statement(["sns:Unsubscribe"], ["*"], sid="UnsubscribeAgentQueues"),
-            # The janitor asks whether the task behind a queue still runs; task ARNs carry the
-            # cluster name, so the resource alone confines it to this cluster.
-            statement(["ecs:DescribeTasks"],
-                      [f"arn:{PARTITION}:ecs:{self.region}:{self.account_id}:task/"
-                       f"{cluster_name}/*"], sid="DescribeClusterTasks"),
         ]
 
     def read_statements(self) -> list[dict[str, Any]]:
-        """Task role: read the service's own secrets and profile, and use the env key."""
+        """Task role: read the service's own secrets and profile, and decrypt what they and the
+        agent's queue hold with the env key, each only through its service and for its own
+        resources (encryption context)."""
         statements = []
         if self.secret_arns:
             statements.append(statement(["secretsmanager:GetSecretValue"],
                                         list(self.secret_arns.values()), sid="ReadOwnSecrets"))
         if self.profile is not None:
             statements += self._profile_statements(self.profile)
-        # Decrypt: secrets, hosted config, received messages; GenerateDataKey: SSE-KMS on the
-        # agent's own queue.
-        statements.append(statement(["kms:Decrypt", "kms:GenerateDataKey"], [self.key_arn],
-                                    sid="UseConfigKey"))
+        return statements + self.key_statements()
+
+    def _via(self, service: str) -> dict[str, str]:
+        return {"kms:ViaService": f"{service}.{self.region}.amazonaws.com"}
+
+    def key_statements(self) -> list[dict[str, Any]]:
+        """kms:Decrypt on the env key, per use. The agent only receives from its queue and
+        never sends, so it needs no kms:GenerateDataKey (creating an SSE-KMS queue makes no
+        KMS call). Encryption contexts: Secrets Manager `SecretARN`
+        (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html),
+        SQS `aws:sqs:arn` (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/
+        SQSDeveloperGuide/sqs-key-management.html)."""
+        statements = [statement(["kms:Decrypt"], [self.key_arn], sid="DecryptOwnQueue",
+                                condition={"StringEquals": self._via("sqs"), "StringLike": {
+                                    "kms:EncryptionContext:aws:sqs:arn": self._own_queues}})]
+        if self.secret_arns:
+            statements.append(statement(["kms:Decrypt"], [self.key_arn], sid="DecryptOwnSecrets",
+                                        condition={"StringEquals": {
+                                            **self._via("secretsmanager"),
+                                            "kms:EncryptionContext:SecretARN": sorted(
+                                                self.secret_arns.values())}}))
+        if self.profile is not None:
+            # AppConfig documents no encryption context for hosted configurations: only the
+            # service is pinned; the profile statements above scope what can be read.
+            statements.append(statement(["kms:Decrypt"], [self.key_arn],
+                                        sid="DecryptHostedConfig",
+                                        condition={"StringEquals": self._via("appconfig")}))
         return statements
 
     def _profile_statements(self, profile: ProfileRef) -> list[dict[str, Any]]:
@@ -171,5 +194,6 @@ class ServiceConfig:
                       sid="AgentToken"),
             statement(["kms:Decrypt"], [self.key_arn], sid="DecryptViaSecretsManager",
                       condition={"StringEquals": {
-                          "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}}),
+                          "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com",
+                          "kms:EncryptionContext:SecretARN": self.token_secret_arn}}),
         ]

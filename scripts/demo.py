@@ -77,7 +77,7 @@ class Tasks:
         return {**os.environ, **self.aws.agent_environ(),
                 "CONFIG_AGENT_TOPIC_ARN": self.topic.arn,
                 "CONFIG_AGENT_DLQ_ARN": self.topic.dlq_arn,
-                "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}-cfg-",
+                "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}_cfg_",
                 "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
                 "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
                 "CONFIG_AGENT_SECRET_IDS": self.secret["ARN"],
@@ -95,7 +95,7 @@ class Tasks:
             _wait(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
 
     def agent_queues(self) -> list[str]:
-        urls = self.aws.sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}-cfg-")
+        urls = self.aws.sqs.list_queues(QueueNamePrefix=f"{ENV}-{SERVICE}_cfg_")
         return sorted(url.rsplit("/", 1)[1] for url in urls.get("QueueUrls", []))
 
     def secret_values(self) -> dict[str, str]:
@@ -158,8 +158,9 @@ def run(aws: LocalAws) -> int:
     finally:
         if tasks.agents:
             codes = tasks.stop()
-            print(f"6. agents stopped on SIGTERM with exit codes {codes}; "
-                  f"agent queues left behind: {len(tasks.agent_queues())}")
+            print(f"6. agents stopped on SIGTERM with exit codes {codes}; agent queues kept "
+                  f"for the orphan reaper (on ECS it deletes them once the task is STOPPED): "
+                  f"{len(tasks.agent_queues())}")
 
 
 def main() -> int:

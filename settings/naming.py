@@ -28,6 +28,12 @@ def resource_name(env: str, service: str, purpose: str) -> str:
                                                (purpose, "purpose")))
 
 
+def cluster_name(env: str) -> str:
+    """`<env>-platform-cluster`: the env's one ECS cluster (the config stack's reaper needs
+    its name before the cluster stack exists as a reference)."""
+    return resource_name(env, PLATFORM, "cluster")
+
+
 def config_path(env: str, service: str, *parts: str) -> str:
     """`/<env>/<service>/<part>/...`, the name of a secret or config parameter."""
     return "/" + "/".join([_check(env, "env"), _check(service, "service"), *parts])

@@ -231,6 +231,16 @@ class PipelineSettings:
     """SNS topic (in the env's region) the config-event DLQ alarms and every service's
     deployment alarms notify on ALARM and OK; None: the alarms still change state (console,
     `describe-alarms`, deployment rollback) but notify no one."""
+    # Fan-out safety net (issue 27).
+    agent_safety_refresh_seconds: int = 900
+    """Every config agent refetches everything this often even without events: the last line
+    of defence if a change never reaches its queue; 0 turns it off."""
+    orphan_sweep_minutes: int = 10
+    """How often the reaper sweeps for agent queues of stopped tasks (it also runs on every
+    ECS task STOPPED event of the cluster)."""
+    orphan_grace_seconds: int = 600
+    """The reaper keeps a queue younger than this, and one whose task ECS has not known
+    (MISSING) for less than this: ECS reads are eventually consistent."""
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,20 @@ def _check_pipeline(env: EnvironmentSettings) -> None:
     if p.alarm_topic_arn is not None:
         _check(name, "pipeline.alarm_topic_arn",
                rules.sns_topic_arn_problem(p.alarm_topic_arn, env.region))
+    _check_fanout_safety_net(env)
+
+
+def _check_fanout_safety_net(env: EnvironmentSettings) -> None:
+    """Issue 27: the agents' safety refresh and the orphan-queue reaper's timing."""
+    p = env.pipeline
+    if p.agent_safety_refresh_seconds:  # 0 = off
+        _check(env.name, "pipeline.agent_safety_refresh_seconds",
+               rules.between_problem(p.agent_safety_refresh_seconds, 60, 7 * 86400))
+    # EventBridge schedules run at most once a minute; a day bounds how long orphans live.
+    _check(env.name, "pipeline.orphan_sweep_minutes",
+           rules.between_problem(p.orphan_sweep_minutes, 1, 1440))
+    _check(env.name, "pipeline.orphan_grace_seconds",
+           rules.between_problem(p.orphan_grace_seconds, 60, 86400))
 
 
 def _check_service(env: str, i: int, s: ServiceSpec) -> None:

@@ -15,7 +15,7 @@ from modules.ec2_capacity import (
 from modules.ecs_cluster import ClusterRef, EcsCluster, EcsClusterProps
 from modules.exec_audit import ExecAccess, ExecAudit, ExecAuditProps
 from settings.capacity import GRAVITON, ON_DEMAND, SPOT, primary_architecture, strategies
-from settings.naming import PLATFORM, log_group_name, resource_name
+from settings.naming import PLATFORM, cluster_name, log_group_name
 from settings.schema import EnvironmentSettings
 from stacks.base import EnvironmentStack
 from stacks.network import NetworkStack
@@ -38,7 +38,7 @@ class ClusterStack(EnvironmentStack):
             launch_after.append(EcsAccountSettingDefault(
                 self, "AwsvpcTrunking", name="awsvpcTrunking", value="enabled"))
         self.cluster = EcsCluster(self, "EcsCluster", EcsClusterProps(
-            name=resource_name(env.name, PLATFORM, "cluster")))
+            name=cluster_name(env.name)))
         self.exec_access = self._exec_audit(env)
         """Set when the env allows ECS Exec: every session is encrypted and logged."""
         groups = self._capacity(env, network, launch_after)

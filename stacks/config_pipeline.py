@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from engine.core import TerraformOutput
 from constructs import Construct
 
-from config_agent.contract import AGENT_QUEUE_PURPOSE
+from config_agent.contract import agent_queue_prefix
 from modules.appconfig import AppConfigApp, AppConfigAppProps, HostedProfile, HostedProfileProps
 from modules.config_events import (
     ConfigTrail,
@@ -30,10 +30,11 @@ from modules.kms_key import (
     sns_statement,
     via_services_statement,
 )
+from modules.orphan_reaper import OrphanReaper, OrphanReaperProps, logs_key_statement
 from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
 from modules.service_config import ServiceConfig
 from modules.service_secrets import ServiceSecrets, ServiceSecretsProps
-from settings.naming import PLATFORM, pascal_case, resource_name
+from settings.naming import PLATFORM, cluster_name, pascal_case, resource_name
 from settings.schema import EnvironmentSettings
 from settings.services import ServiceSpec
 from stacks.base import EnvironmentStack
@@ -58,6 +59,11 @@ class ConfigEventNames:
         it declares a profile."""
         return (self.secret_rule, self.deployment_rule) if self.has_profile else (
             self.secret_rule,)
+
+
+def reaper_name(env: str) -> str:
+    """`<env>-platform-orphan-reaper`: the function, its role, rules and DLQ."""
+    return resource_name(env, PLATFORM, "orphan-reaper")
 
 
 def config_event_names(env: str, service: str, has_profile: bool) -> ConfigEventNames:
@@ -90,6 +96,7 @@ class ConfigPipelineStack(EnvironmentStack):
         self.event_names: dict[str, ConfigEventNames] = {}
         for spec in env.services:
             self.service_config[spec.name] = self._add_service(env, spec)
+        self.reaper = self._reaper(env)
         TerraformOutput(self, "kms_key_arn", value=self.key.arn)
         TerraformOutput(self, "appconfig_application_id", value=self.appconfig.application_id)
         TerraformOutput(self, "appconfig_environment_id", value=self.appconfig.environment_id)
@@ -106,7 +113,26 @@ class ConfigPipelineStack(EnvironmentStack):
                 *cloudtrail_statements(env.account_id,
                                        trail_arn(env.region, env.account_id, trail_name)),
                 via_services_statement(env.account_id, env.region, KEY_USERS_VIA),
+                logs_key_statement(env.region, env.account_id, reaper_name(env.name)),
             )))
+
+    def _reaper(self, env: EnvironmentSettings) -> OrphanReaper:
+        """Removes the agent queues (and subscriptions) of the cluster's stopped tasks."""
+        configs = [self.service_config[s.name] for s in env.services]
+        reaper = OrphanReaper(self, "OrphanReaper", OrphanReaperProps(
+            function_name=reaper_name(env.name), account_id=env.account_id, region=env.region,
+            cluster_name=cluster_name(env.name),
+            queue_prefixes=[c.queues.queue_name_prefix for c in configs],
+            topic_arns=[c.queues.topic_arn for c in configs], kms_key_arn=self.key.arn,
+            sweep_minutes=env.pipeline.orphan_sweep_minutes,
+            grace_seconds=env.pipeline.orphan_grace_seconds))
+        alarm_topic = env.pipeline.alarm_topic_arn
+        DeadLetterAlarm(self, "OrphanReaperDeadLetterAlarm", DeadLetterAlarmProps(
+            alarm_name=resource_name(env.name, PLATFORM, "orphan-reaper-dlq-not-empty"),
+            queue_name=reaper.dlq_name,
+            description="orphan-queue reaper invocations failed: see docs/config-pipeline.md",
+            actions=(alarm_topic,) if alarm_topic else ()))
+        return reaper
 
     def _appconfig(self, env: EnvironmentSettings) -> AppConfigApp:
         p = env.pipeline
@@ -130,7 +156,7 @@ class ConfigPipelineStack(EnvironmentStack):
             recovery_window_days=p.secret_recovery_days))
         topic = ConfigTopic(self, f"{cid}Topic", ConfigTopicProps(
             topic_name=names.topic, dlq_name=names.dlq,
-            queue_name_prefix=resource_name(env.name, spec.name, AGENT_QUEUE_PURPOSE) + "-",
+            queue_name_prefix=agent_queue_prefix(env.name, spec.name),
             kms_key_arn=self.key.arn, max_receive_count=p.dlq_max_receive_count))
         rules = ServiceEventRules(self, f"{cid}Events", ServiceEventRulesProps(
             env=env.name, service=spec.name, account_id=env.account_id, region=env.region,
@@ -149,7 +175,8 @@ class ConfigPipelineStack(EnvironmentStack):
             service=spec.name, account_id=env.account_id, region=env.region,
             key_arn=self.key.arn, queues=topic.agent_queues,
             token_secret_arn=secrets.agent_token_arn, secret_arns=secrets.arns,
-            profile=profile.ref if profile else None)
+            profile=profile.ref if profile else None,
+            safety_refresh_seconds=p.agent_safety_refresh_seconds)
 
     def _profile(self, spec: ServiceSpec) -> HostedProfile | None:
         """The service's hosted profile, deployed once at creation; None without one."""

@@ -60,7 +60,9 @@ SAMPLE: tuple[EnvironmentSettings, ...] = (
                               min_size=1, max_size=4, weight=1)),
         services_settings=ServicesSettings(
             log_retention_days=30,
-            off_hours=OffHours(timezone="America/New_York", min_tasks=1)),
+            off_hours=OffHours(timezone="America/New_York", min_tasks=1),
+            # worker calls web, which deploys BLUE_GREEN: ECS shifts its calls only here.
+            service_connect=True),
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=4, bake_minutes=2, secret_recovery_days=7),
         services=(WEB.with_(allow_from=(WORKER.name,), deployment=DeploymentSpec(
@@ -89,7 +91,9 @@ SAMPLE: tuple[EnvironmentSettings, ...] = (
             # (ACM validates the certificate through records in it). They synthesize, but
             # `terraform plan` refuses them, naming the setting (modules/public_endpoint.py).
             https=HttpsSettings(domain="app.example.com", hosted_zone_id="Z0PLACEHOLDER0PROD"),
-            waf=WafSettings(rate_limit=2000)),
+            waf=WafSettings(rate_limit=2000),
+            # worker calls web, which deploys CANARY: ECS shifts its calls only here.
+            service_connect=True),
         pipeline=PipelineSettings(deployment_strategy=DeploymentStrategy.LINEAR,
                                   deployment_minutes=10, bake_minutes=10,
                                   secret_recovery_days=30, trail_multi_region=True),

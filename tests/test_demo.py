@@ -19,4 +19,4 @@ def test_demo_shows_the_secret_and_config_change_and_stops_cleanly():
     assert ("every task reads {'task-a': '{\"greeting\": \"bonjour\"}', "
             "'task-b': '{\"greeting\": \"bonjour\"}'} after") in out
     assert "secret values in the agents' logs: none" in out
-    assert ("exit codes {'task-a': 0, 'task-b': 0}; agent queues left behind: 0") in out
+    assert "exit codes {'task-a': 0, 'task-b': 0}; agent queues kept for the orphan reaper" in out

@@ -28,6 +28,9 @@ DOCUMENTED_TRUST_CONDITIONS = {
     # ECS infrastructure role for load balancers and the lifecycle-hook role: no condition in
     # ECS's documented trust policies.
     "ecs.amazonaws.com": set(),
+    # Lambda execution role (the config stack's orphan-queue reaper): no condition in Lambda's
+    # documented trust policy (Lambda Developer Guide, "Lambda execution role").
+    "lambda.amazonaws.com": set(),
     # VPC flow logs to CloudWatch Logs: confused-deputy conditions documented by VPC.
     "vpc-flow-logs.amazonaws.com": {"aws:SourceAccount", "aws:SourceArn"},
 }

@@ -48,7 +48,7 @@ def execution_role(scope: Construct, name: str, cluster: ClusterRef,
 def task_role_statements(config: ServiceConfig, cluster: ClusterRef,
                          work_queue: WorkQueue | None) -> list[dict[str, Any]]:
     """The task role's grants: its agent's queues, its work queue, its config, ECS Exec."""
-    statements = config.agent_queue_statements(cluster.name)
+    statements = config.agent_queue_statements()
     if work_queue is not None:
         statements.append(statement(QUEUE_CONSUMER_ACTIONS, [work_queue.arn],
                                     sid="ConsumeWorkQueue"))

@@ -72,9 +72,15 @@ class Sample:
 
 
 def _rules(synth) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Rules that feed agents: those targeting a config-event topic (not, e.g., the reaper's
+    ECS task-state and schedule rules, which invoke a function)."""
     for name in synth.stack_names:
-        for rule in synth.stack(name).resources("aws_cloudwatch_event_rule").values():
-            yield rule["name"], json.loads(rule["event_pattern"])
+        stack = synth.stack(name)
+        to_topics = {t["rule"] for t in stack.resources("aws_cloudwatch_event_target").values()
+                     if str(t["arn"]).startswith("${aws_sns_topic.")}
+        for logical, rule in stack.resources("aws_cloudwatch_event_rule").items():
+            if stack.ref("aws_cloudwatch_event_rule", logical, "name") in to_topics:
+                yield rule["name"], json.loads(rule["event_pattern"])
 
 
 def _only(values: list[Any]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Iterator
@@ -11,8 +12,7 @@ from typing import Any, Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from config_agent.aws import AwsError
-from config_agent.fanout import (Janitor, TaskIdentity, queue_arn_for, queue_attributes,
+from config_agent.fanout import (IdentityError, TaskIdentity, queue_arn_for, queue_attributes,
                                  task_identity)
 from config_agent.settings import Settings, SettingsError
 from devtools import events as ev
@@ -53,6 +53,9 @@ def test_fanout_settings():
     assert s.ecs_metadata_uri == "http://169.254.170.2/v4/x"
     assert "a" * 48 == Settings.from_env(
         {**BASE, "CONFIG_AGENT_QUEUE_PREFIX": "a" * 48}).queue_prefix
+    assert (s.subscription_check_seconds, s.catchup_refresh_seconds) == (30.0, 60.0)
+    with pytest.raises(SettingsError, match="CONFIG_AGENT_SUBSCRIPTION_CHECK_SECONDS"):
+        Settings.from_env({**BASE, "CONFIG_AGENT_SUBSCRIPTION_CHECK_SECONDS": "0"})
 
 
 @pytest.mark.parametrize("extra, needle", [
@@ -151,9 +154,20 @@ def test_task_identity_from_metadata_or_local(metadata):
     assert ident == TaskIdentity("0123456789abcdef0123456789abcdef", arn,
                                  "arn:aws:ecs:eu-west-1:111111111111:cluster/dev")
     assert ident.on_ecs
-    local = task_identity("")
-    assert len(local.task_id) == 12 and int(local.task_id, 16) >= 0 and not local.on_ecs
-    assert task_identity("http://127.0.0.1:1/v4/x", attempts=1).task_arn is None
+    local = task_identity("")  # off ECS (no metadata variable): a random id of the same shape
+    assert len(local.task_id) == 32 and int(local.task_id, 16) >= 0 and not local.on_ecs
+
+
+def test_on_ecs_an_unreadable_task_id_is_fatal_never_invented(metadata):
+    """Issue 27 item 2: a random id on ECS names a queue no task owns, which a clean-up of
+    orphans removes while the agent still uses it. Retry, then give up (exit non-zero)."""
+    with pytest.raises(IdentityError):
+        task_identity("http://127.0.0.1:1/v4/x", attempts=2, delay=0.01)
+    for bad_id in ("abc", "0123456789ABCDEF0123456789ABCDEF", "0" * 31 + "g"):
+        server = metadata(f"arn:aws:ecs:eu-west-1:111111111111:task/dev/{bad_id}",
+                          "arn:aws:ecs:eu-west-1:111111111111:cluster/dev")
+        with pytest.raises(IdentityError):
+            task_identity(server.uri, attempts=1)
 
 
 # --- end to end -------------------------------------------------------------------------------
@@ -172,6 +186,8 @@ def test_one_event_on_the_topic_refreshes_every_agent(aws, make_agent):
         attrs = aws.sns.get_subscription_attributes(
             SubscriptionArn=agent.own_queue.subscription_arn)["Attributes"]
         assert attrs["RawMessageDelivery"] == "true" and attrs["Protocol"] == "sqs"
+        # What SNS cannot deliver (e.g. while the queue policy propagates) goes to the DLQ.
+        assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": topic.dlq_arn}
         url = agent.worker.queue_url
         qa = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert qa["QueueArn"] == agent.own_queue.arn
@@ -194,18 +210,17 @@ def test_one_event_on_the_topic_refreshes_every_agent(aws, make_agent):
                  what="message deleted from each own queue")
 
 
-def test_shutdown_unsubscribes_and_deletes_the_queue(aws, make_agent):
+def test_shutdown_leaves_queue_and_subscription_to_the_reaper(aws, make_agent):
+    """The task role may not delete queues or subscriptions (issue 27 item 3): on SIGTERM the
+    agent does not try; the reaper removes both once ECS reports the task STOPPED."""
     topic = aws.topic()
     sec = aws.secret("fan-shutdown")
     agent = make_agent(topic=topic, CONFIG_AGENT_SECRET_IDS=sec["Name"])
     name = agent.own_queue.name
-    assert name in _subscriptions(aws, topic.arn) and _queue_exists(aws, name)
     before = aws.proxy.count("Unsubscribe"), aws.proxy.count("DeleteQueue")
     agent.shutdown()
-    assert name not in _subscriptions(aws, topic.arn)
-    assert not _queue_exists(aws, name)
-    assert (aws.proxy.count("Unsubscribe"), aws.proxy.count("DeleteQueue")) == \
-        (before[0] + 1, before[1] + 1)
+    assert name in _subscriptions(aws, topic.arn) and _queue_exists(aws, name)
+    assert (aws.proxy.count("Unsubscribe"), aws.proxy.count("DeleteQueue")) == before
 
 
 def test_subscribe_failure_degrades_then_recovers(aws, make_agent, log_stream):
@@ -228,100 +243,6 @@ def test_subscribe_failure_degrades_then_recovers(aws, make_agent, log_stream):
     wait_for(lambda: "subscribed-late" in log_stream.getvalue(), what="catch-up refresh")
 
 
-# --- orphan janitor ---------------------------------------------------------------------------
-
-def test_janitor_removes_orphans_of_unknown_tasks_and_keeps_its_own(aws, make_agent, metadata):
-    topic = aws.topic()
-    sec = aws.secret("fan-janitor")
-    prefix = f"cfg-{uuid.uuid4().hex[:6]}-"
-    cluster = aws.ecs.create_cluster(clusterName=f"c-{uuid.uuid4().hex[:6]}")["cluster"]
-    own_id, stale_id = uuid.uuid4().hex, uuid.uuid4().hex
-    # A queue left behind by a task killed without SIGTERM, still subscribed.
-    stale = prefix + stale_id
-    aws.sqs.create_queue(QueueName=stale)
-    aws.sns.subscribe(TopicArn=topic.arn, Protocol="sqs", Endpoint=queue_arn_for(topic.arn, stale),
-                      Attributes={"RawMessageDelivery": "true"})
-    # Other subscriptions are never touched: other prefix, other protocol.
-    aws.sqs.create_queue(QueueName="unrelated-" + stale_id)
-    aws.sns.subscribe(TopicArn=topic.arn, Protocol="sqs",
-                      Endpoint=queue_arn_for(topic.arn, "unrelated-" + stale_id))
-    task_arn = f"{cluster['clusterArn'].replace(':cluster/', ':task/')}/{own_id}"
-    server = metadata(task_arn, cluster["clusterArn"])
-    agent = make_agent(topic=topic, prefix=prefix, ECS_CONTAINER_METADATA_URI_V4=server.uri,
-                       CONFIG_AGENT_SECRET_IDS=sec["Name"])
-    assert agent.own_queue.name == prefix + own_id
-    wait_for(lambda: agent.janitor.removed == [stale], what="orphan removed")
-    subs = _subscriptions(aws, topic.arn)
-    assert stale not in subs and not _queue_exists(aws, stale)
-    assert agent.own_queue.name in subs and "unrelated-" + stale_id in subs
-    assert aws.sqs.list_queue_tags(QueueUrl=agent.worker.queue_url)["Tags"][
-        "ecs-task-arn"] == task_arn
-
-
-class _FakeAws:
-    """Canned answers for the janitor's calls (ECS states moto cannot produce cheaply)."""
-
-    def __init__(self, subscriptions: list[dict[str, str]], statuses: dict[str, str]) -> None:
-        self.subscriptions = subscriptions
-        self.statuses = statuses  # task id -> lastStatus; absent -> MISSING
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        self.calls.append((operation, params))
-        if operation == "list_subscriptions_by_topic":
-            page = int(params.get("NextToken") or 0)
-            chunk = self.subscriptions[page * 100:(page + 1) * 100]
-            more = (page + 1) * 100 < len(self.subscriptions)
-            return {"Subscriptions": chunk, **({"NextToken": str(page + 1)} if more else {})}
-        if operation == "describe_tasks":
-            assert len(params["tasks"]) <= 100 and params["cluster"] == "arn:cluster"
-            arn = "arn:aws:ecs:eu-west-1:111111111111:task/dev/{}"
-            return {"tasks": [{"taskArn": arn.format(t), "lastStatus": self.statuses[t]}
-                              for t in params["tasks"] if t in self.statuses],
-                    "failures": [{"arn": arn.format(t), "reason": "MISSING"}
-                                 for t in params["tasks"] if t not in self.statuses]}
-        if operation == "get_queue_url":
-            if params["QueueName"].endswith("gone0"):
-                raise AwsError("GetQueueUrl", "AWS.SimpleQueueService.NonExistentQueue",
-                               retryable=False, missing=True)
-            return {"QueueUrl": "https://sqs/" + params["QueueName"]}
-        return {}
-
-
-def test_janitor_decisions_paginates_and_batches():
-    s = Settings.from_env(BASE)
-    ids = [f"{i:032x}" for i in range(150)]
-    statuses = {t: ("STOPPED" if i % 3 == 0 else "RUNNING") for i, t in enumerate(ids[:140])}
-    statuses[ids[1]] = "PENDING"
-    subs = [{"Protocol": "sqs", "SubscriptionArn": f"{TOPIC}:{t}",
-             "Endpoint": queue_arn_for(TOPIC, "dev-web-cfg-" + t)} for t in ids]
-    subs += [{"Protocol": "https", "SubscriptionArn": TOPIC + ":h", "Endpoint": "https://x"},
-             {"Protocol": "sqs", "SubscriptionArn": TOPIC + ":o",
-              "Endpoint": queue_arn_for(TOPIC, "other-" + ids[0])},
-             {"Protocol": "sqs", "SubscriptionArn": TOPIC + ":g",
-              "Endpoint": queue_arn_for(TOPIC, "dev-web-cfg-" + "a" * 27 + "gone0")}]
-    fake = _FakeAws(subs, statuses)
-    own = ids[3]  # STOPPED according to ECS, but it is us: never removed
-    janitor = Janitor(s, fake, TaskIdentity(own, "arn:task", "arn:cluster"),  # type: ignore
-                      threading.Event())
-    janitor.run()
-    expected = {"dev-web-cfg-" + t for i, t in enumerate(ids)
-                if t != own and (i >= 140 or i % 3 == 0)} | {"dev-web-cfg-" + "a" * 27 + "gone0"}
-    assert set(janitor.removed) == expected
-    ops = [op for op, _ in fake.calls]
-    assert ops.count("list_subscriptions_by_topic") == 2 and ops.count("describe_tasks") == 2
-    unsubscribed = {p["SubscriptionArn"] for op, p in fake.calls if op == "unsubscribe"}
-    assert TOPIC + ":o" not in unsubscribed and f"{TOPIC}:{own}" not in unsubscribed
-    assert ops.count("delete_queue") == len(expected) - 1  # the missing queue: nothing to delete
-
-
-def test_janitor_is_off_without_ecs_metadata():
-    fake = _FakeAws([], {})
-    Janitor(Settings.from_env(BASE), fake, TaskIdentity("abc"),  # type: ignore[arg-type]
-            threading.Event()).run()
-    assert fake.calls == []
-
-
 def test_own_queue_deleted_under_the_agent_is_recreated(aws, make_agent, log_stream):
     topic = aws.topic()
     sec = aws.secret("fan-recreate")
@@ -336,3 +257,71 @@ def test_own_queue_deleted_under_the_agent_is_recreated(aws, make_agent, log_str
     wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fan-recreated",
              what="events flow again")
     assert "own queue no longer exists" in log_stream.getvalue()
+
+
+# --- the safety net (issue 27) ----------------------------------------------------------------
+
+def test_a_lost_subscription_is_repaired_and_the_current_value_served(aws, make_agent,
+                                                                      log_stream):
+    """Item 1: the queue exists but its subscription is gone (e.g. a clean-up unsubscribed,
+    then failed to delete the queue). The agent notices, resubscribes and refreshes all."""
+    topic = aws.topic()
+    sec = aws.secret("fan-deaf-1")
+    agent = make_agent(topic=topic, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+                       CONFIG_AGENT_SUBSCRIPTION_CHECK_SECONDS="0.3",
+                       CONFIG_AGENT_CATCHUP_REFRESH_SECONDS="0")
+    name = agent.own_queue.name
+    aws.sns.unsubscribe(SubscriptionArn=agent.own_queue.subscription_arn)
+    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="fan-deaf-2")
+    aws.publish(topic.arn, ev.secret_api_call("PutSecretValue", sec["Name"]))  # reaches no one
+    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fan-deaf-2",
+             timeout=10, what="current value served after the repair")
+    assert name in _subscriptions(aws, topic.arn) and _queue_exists(aws, name)
+    assert "own subscription no longer exists; resubscribing" in log_stream.getvalue()
+    wait_for(lambda: agent.health()[1]["status"] == "ok", what="healthy again")
+    # Events flow through the new subscription.
+    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="fan-deaf-3")
+    aws.publish(topic.arn, ev.secret_api_call("PutSecretValue", sec["Name"]))
+    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fan-deaf-3",
+             what="events delivered again")
+
+
+def test_a_catch_up_refresh_follows_subscribing(aws, make_agent):
+    """Item 6: a change whose delivery SNS dropped right after subscribing (queue policy not
+    in effect yet) is picked up by the one catch-up refresh."""
+    topic = aws.topic()
+    sec = aws.secret("fan-catchup-1")
+    agent = make_agent(topic=topic, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+                       CONFIG_AGENT_CATCHUP_REFRESH_SECONDS="3")
+    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="fan-catchup-2")  # no event
+    # The change happened before the catch-up was due, so only the catch-up can bring it.
+    assert time.monotonic() < agent.own_queue.subscribed_at + 3
+    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fan-catchup-2",
+             timeout=10, what="catch-up refresh")
+
+
+def test_a_slow_refresh_keeps_its_message_hidden(aws, make_agent):
+    """Item 8: a refresh that outlasts the visibility timeout (slow AWS) extends the message's
+    visibility while it works, so SQS never redelivers it (nor moves it to the DLQ)."""
+    topic = aws.topic()
+    sec = aws.secret("fan-slow-1")
+    agent = make_agent(topic=topic, CONFIG_AGENT_SECRET_IDS=sec["Name"],
+                       CONFIG_AGENT_AWS_TIMEOUT_SECONDS="30", CONFIG_AGENT_MAX_RECEIVE_COUNT="1")
+    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="fan-slow-2")
+    fetches = aws.proxy.count("GetSecretValue")
+    aws.proxy.hold("GetSecretValue")
+    try:
+        aws.publish(topic.arn, ev.secret_api_call("PutSecretValue", sec["Name"]))
+        wait_for(lambda: aws.proxy.count("GetSecretValue") > fetches, what="refresh started")
+        extends = aws.proxy.count("ChangeMessageVisibilityBatch")
+        # Two heartbeats = more than half the 2 s visibility timeout spent inside one fetch.
+        wait_for(lambda: aws.proxy.count("ChangeMessageVisibilityBatch") >= extends + 2,
+                 what="visibility extended while the fetch is held")
+        assert aws.queue_counts(agent.worker.queue_url)[0] == 0, "message became visible"
+    finally:
+        aws.proxy.release("GetSecretValue")
+    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fan-slow-2",
+             what="served once the fetch returns")
+    wait_for(lambda: aws.queue_counts(agent.worker.queue_url) == (0, 0), what="message deleted")
+    dlq = aws.sqs.get_queue_url(QueueName=topic.dlq_arn.rsplit(":", 1)[-1])["QueueUrl"]
+    assert aws.queue_counts(dlq) == (0, 0)

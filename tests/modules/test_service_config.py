@@ -19,7 +19,8 @@ def test_the_agent_is_told_its_fan_out_secrets_and_profile_by_contract_names():
                    contract.DLQ_ARN: "arn:dlq", contract.MAX_RECEIVE_COUNT: "3",
                    contract.QUEUE_KMS_KEY: "arn:key", contract.SECRET_IDS: "arn:api,arn:db",
                    contract.APPCONFIG_APPLICATION: "app1",
-                   contract.APPCONFIG_ENVIRONMENT: "env1", contract.APPCONFIG_PROFILE: "prof1"}
+                   contract.APPCONFIG_ENVIRONMENT: "env1", contract.APPCONFIG_PROFILE: "prof1",
+                   contract.SAFETY_REFRESH_SECONDS: "900"}
     assert contract.QUEUE_URL not in env, "fan-out mode: the agent creates its own queue"
 
 
@@ -30,15 +31,16 @@ def test_the_app_is_told_identifiers_only():
         "APPCONFIG_PROFILE_ID": "prof1"}
 
 
-def test_agent_queue_grants_are_scoped_to_the_prefix_topic_and_cluster():
-    grants = _by_sid(CONFIG.agent_queue_statements("dev-platform-cluster"))
+def test_agent_queue_grants_are_scoped_to_the_prefix_and_topic():
+    grants = _by_sid(CONFIG.agent_queue_statements())
     own = "arn:aws:sqs:us-west-2:111111111111:dev-web-cfg-*"
     assert grants["OwnAgentQueues"]["Resource"] == [own]
     assert grants["SubscribeAgentQueues"]["Condition"] == {
         "StringEquals": {"sns:Protocol": "sqs"}, "StringLike": {"sns:Endpoint": own}}
     assert grants["ListOwnTopic"]["Resource"] == ["arn:topic"]
-    assert grants["DescribeClusterTasks"]["Resource"] == [
-        "arn:aws:ecs:us-west-2:111111111111:task/dev-platform-cluster/*"]
+    # Removing queues and subscriptions is the reaper's job (issue 27): no task may.
+    actions = {a for g in grants.values() for a in g["Action"]}
+    assert not actions & {"sqs:DeleteQueue", "sns:Unsubscribe", "ecs:DescribeTasks"}
 
 
 def test_read_grants_follow_what_the_service_declares():
@@ -47,13 +49,18 @@ def test_read_grants_follow_what_the_service_declares():
     application = "arn:aws:appconfig:us-west-2:111111111111:application/app1/environment/env1"
     assert full["ReadOwnConfigProfile"]["Resource"] == [f"{application}/configuration/prof1"]
     assert full["ReadOwnDeployments"]["Resource"] == [f"{application}/deployment/*"]
-    assert full["UseConfigKey"]["Resource"] == ["arn:key"]
+    for sid in ("DecryptOwnQueue", "DecryptOwnSecrets", "DecryptHostedConfig"):
+        assert (full[sid]["Action"], full[sid]["Resource"]) == (["kms:Decrypt"], ["arn:key"])
+    assert full["DecryptOwnSecrets"]["Condition"] == {"StringEquals": {
+        "kms:ViaService": "secretsmanager.us-west-2.amazonaws.com",
+        "kms:EncryptionContext:SecretARN": ["arn:api", "arn:db"]}}
     bare = _by_sid(replace(CONFIG, secret_arns={}, profile=None).read_statements())
-    assert list(bare) == ["UseConfigKey"]
+    assert list(bare) == ["DecryptOwnQueue"]
 
 
 def test_the_execution_role_reads_only_the_token_and_decrypts_only_via_secrets_manager():
     token, decrypt = CONFIG.token_statements()
     assert token["Resource"] == ["arn:token"]
     assert decrypt["Condition"] == {
-        "StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"}}
+        "StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com",
+                         "kms:EncryptionContext:SecretARN": "arn:token"}}

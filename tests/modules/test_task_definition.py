@@ -62,6 +62,7 @@ def test_agent_gets_the_contract_variables_and_the_token_as_a_secret():
         "CONFIG_AGENT_DLQ_ARN": "arn:dlq",
         "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3",
         "CONFIG_AGENT_QUEUE_KMS_KEY": "arn:key",
+        "CONFIG_AGENT_SAFETY_REFRESH_SECONDS": "900",
         "CONFIG_AGENT_SECRET_IDS": "arn:api,arn:db",
         "CONFIG_AGENT_APPCONFIG_APPLICATION": "app1",
         "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": "env1",

@@ -71,11 +71,13 @@ def test_every_env_has_the_pipeline_resources(synth, env):
     # Per service: a topic with its policy and a DLQ with its policies and alarm; agents
     # create their own queues.
     assert counts["aws_sns_topic"] == counts["aws_sns_topic_policy"] == services >= 2
-    assert counts["aws_sqs_queue"] == counts["aws_sqs_queue_redrive_allow_policy"] == services
-    assert counts["aws_sqs_queue_policy"] == counts["aws_cloudwatch_metric_alarm"] == services
+    # Plus the orphan-queue reaper: its DLQ (+ alarm), STOPPED-event and sweep rules.
+    assert counts["aws_sqs_queue"] - 1 == counts["aws_sqs_queue_redrive_allow_policy"] == services
+    assert counts["aws_sqs_queue_policy"] == counts["aws_cloudwatch_metric_alarm"] - 1 == services
     assert "aws_sns_topic_subscription" not in counts
-    assert counts["aws_cloudwatch_event_rule"] == services + profiles >= 2
-    assert counts["aws_cloudwatch_event_target"] == services + profiles >= 2
+    assert counts["aws_cloudwatch_event_rule"] - 2 == services + profiles >= 2
+    assert counts["aws_cloudwatch_event_target"] - 2 == services + profiles >= 2
+    assert counts["aws_lambda_function"] == 1
 
 
 # --- AppConfig ---------------------------------------------------------------------------
@@ -309,7 +311,8 @@ def _service_rule_arns(stack, env, service):
 
 def _assert_eventbridge_only(doc, action, resource, own_rules, all_rules, deny_action):
     """Allow: only EventBridge, only `action` on `resource`, only from `own_rules`; deny non-TLS."""
-    (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"]
+    (allow,) = [s for s in doc["Statement"] if s["Effect"] == "Allow"
+                and s["Principal"] != {"Service": "sns.amazonaws.com"}]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow["Action"] == [action]
     assert allow["Resource"] == [resource]
@@ -377,6 +380,14 @@ def test_dlq_policy_admits_only_eventbridge_for_the_service_rules(synth, env):
                                  _all_rule_arns(stack), deny_action="sqs:*")
         (deny,) = [st for st in doc["Statement"] if st["Effect"] == "Deny"]
         assert deny["Resource"] == [dlq_arn]
+        # Issue 27 item 6: the agents' subscriptions redrive undeliverable messages here, so
+        # SNS may send, on behalf of this service's topic only.
+        topic_id, _ = _topic(stack, env, spec.name)
+        (sns,) = [st for st in doc["Statement"]
+                  if st.get("Principal") == {"Service": "sns.amazonaws.com"}]
+        assert (sns["Action"], sns["Resource"]) == (["sqs:SendMessage"], [dlq_arn])
+        assert sns["Condition"] == {"ArnEquals": {
+            "aws:SourceArn": stack.ref("aws_sns_topic", topic_id, "arn")}}
 
 
 def _dlq_alarm(stack, env, service):
@@ -418,17 +429,21 @@ def test_dlq_alarms_notify_the_env_alarm_topic_when_set(tmp_path):
     dev = validate(replace(dev, pipeline=replace(dev.pipeline, alarm_topic_arn=topic)))
     build_app([dev], str(tmp_path)).synth()
     stack = SynthOutput(tmp_path).stack("config-dev")
-    assert len(stack.resources("aws_cloudwatch_metric_alarm")) == len(dev.services)
+    alarms = stack.resources("aws_cloudwatch_metric_alarm").values()
+    assert len(alarms) == len(dev.services) + 1  # + the orphan reaper's DLQ
     for spec in dev.services:
         alarm = _dlq_alarm(stack, "dev", spec.name)
         assert alarm["alarm_actions"] == alarm["ok_actions"] == [topic]
+    (reaper,) = [a for a in alarms if a["alarm_name"] == "dev-platform-orphan-reaper-dlq-not-empty"]
+    assert reaper["alarm_actions"] == reaper["ok_actions"] == [topic]
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_no_shared_config_queue_remains(synth, env):
     stack = _stack(synth, env)
     names = {v["name"] for v in stack.resources("aws_sqs_queue").values()}
-    assert names == {f"{env}-{s.name}{TOPIC_SUFFIX}-dlq" for s in ENVS[env].services}
+    assert names == {f"{env}-{s.name}{TOPIC_SUFFIX}-dlq" for s in ENVS[env].services} | {
+        f"{env}-platform-orphan-reaper-dlq"}
 
 
 # --- trail -------------------------------------------------------------------------------
@@ -522,7 +537,7 @@ def test_key_rotates_and_its_policy_allows_exactly_the_principals_that_need_it(s
     assert set(statements) == {"AccountAdministersKeyViaIam", "EventBridgeEncryptsMessages",
                                "SnsEncryptsQueueMessages", "CloudTrailEncryptsLogs",
                                "CloudTrailDescribesKey",
-                               "AccountUsesKeyViaServices"}
+                               "AccountUsesKeyViaServices", "CloudWatchLogsReaperLog"}
 
 
 # --- outputs / contract ------------------------------------------------------------------
@@ -560,7 +575,7 @@ def test_service_config_contract_is_built_from_references(tmp_path):
         assert (res.service, res.account_id, res.region) == (spec.name, dev.account_id,
                                                              dev.region)
         assert list(res.secret_arns) == list(spec.secrets)
-        assert res.queues.queue_name_prefix == f"dev-{spec.name}-cfg-"
+        assert res.queues.queue_name_prefix == f"dev-{spec.name}_cfg_"
         assert res.queues.max_receive_count == dev.pipeline.dlq_max_receive_count
         values = [res.queues.topic_arn, res.queues.dlq_arn, res.key_arn, res.token_secret_arn,
                   *res.secret_arns.values()]
