@@ -21,6 +21,7 @@ export CHECKPOINT_DISABLE ?= 1
 export PYTHONDONTWRITEBYTECODE = 1
 
 .PHONY: synth test test-synth venv venv-cdktn scan-venv awscdk-venv node-deps checkov golden docs bench demo plan validate images clean
+.PHONY: bootstrap deploy secrets verify
 
 # One venv per engine, each from its own exact pins.
 REQUIREMENTS_cdktf := requirements.txt requirements-dev.txt
@@ -116,9 +117,29 @@ validate: venv
 	$(PY) main.py
 	@$(PY) scripts/terraform_stacks.py validate cdktf.out
 
-## images: build and push ENV's images to its registry stack's ECR repositories (docker, aws CLI)
+## images: build and push ENV's images to its registry stack's ECR repositories (docker, aws CLI); DRY_RUN=1 prints the commands
 images: venv
-	$(PY) scripts/images.py $(ENV)
+	$(PY) scripts/images.py $(ENV) $(DRY_FLAG)
+
+# First deploy (README "First deploy"): bootstrap once per env, then deploy; secrets, verify.
+DRY_RUN ?=
+DRY_FLAG = $(if $(filter 1 yes true,$(DRY_RUN)),--dry-run,)
+
+## bootstrap: ENV's state bucket and deploy role (bootstrap-<env>), as an admin of its account; idempotent; DRY_RUN=1 prints the phase
+bootstrap: venv
+	$(PY) scripts/bootstrap.py $(ENV) $(DRY_FLAG)
+
+## deploy: network, cluster, config, registry, images, preflight, services of ENV, in order; DRY_RUN=1 prints the steps
+deploy: venv
+	$(PY) scripts/deploy.py $(ENV) $(DRY_FLAG)
+
+## secrets: list ENV's secrets and which lack a value; SET=<service>/<name> sets one from stdin or FILE=path (GENERATE=1: random)
+secrets: venv
+	@$(PY) scripts/env_secrets.py $(ENV) $(if $(SET),--set '$(SET)') $(if $(FILE),--file '$(FILE)') $(if $(GENERATE),--generate)
+
+## verify: smoke check of a deployed ENV (services steady, no alarm, ALB health, agent); exit 1 naming failures
+verify: venv
+	$(PY) scripts/verify.py $(ENV) $(if $(URL),--url '$(URL)')
 
 clean:
-	rm -rf cdktf.out .pytest_cache
+	rm -rf cdktf.out cdktf.bootstrap.out .pytest_cache

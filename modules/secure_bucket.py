@@ -39,8 +39,9 @@ class SecureBucketProps:
     """SSE-KMS with this key; SSE-S3 (AES256) when None (some log deliveries need SSE-S3)."""
     policy_statements: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
     """Added to the TLS-only statement; default none."""
-    expiration_days: int = DEFAULT_EXPIRATION_DAYS
-    """Default a year."""
+    expiration_days: int | None = DEFAULT_EXPIRATION_DAYS
+    """Default a year; None keeps current objects (Terraform state) and expires only noncurrent
+    versions."""
 
 
 class SecureBucket(Construct):
@@ -70,10 +71,11 @@ class SecureBucket(Construct):
         S3BucketLifecycleConfiguration(self, "Lifecycle", bucket=self.bucket.id, rule=[
             S3BucketLifecycleConfigurationRule(
                 # Nested blocks are lists of structs: jsii cannot deserialize lists of dicts.
-                id="expire-logs", status="Enabled",
+                id="expire-logs" if props.expiration_days else "expire-old-versions",
+                status="Enabled",
                 filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
                 expiration=[S3BucketLifecycleConfigurationRuleExpiration(
-                    days=props.expiration_days)],
+                    days=props.expiration_days)] if props.expiration_days else None,
                 noncurrent_version_expiration=[
                     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                         noncurrent_days=30)],

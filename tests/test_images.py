@@ -8,6 +8,7 @@ image's SSM parameter (which Terraform creates once and then leaves alone).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -174,3 +175,21 @@ def test_bad_env_is_one_clear_line():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "invalid settings: unknown environment(s) qa selected; known: dev, staging, prod"]
+
+
+def test_without_credentials_images_says_so_before_any_docker_command(tmp_path):
+    """It used to run `docker login`, fail there, and blame an existing tag."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true")
+    proc = subprocess.run([sys.executable, "scripts/images.py", "dev"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and "docker" not in proc.stderr
+    assert proc.stderr.startswith("images: no AWS credentials") and "tag" not in proc.stderr
+
+
+def test_make_images_has_a_dry_run():
+    proc = subprocess.run(["make", "-n", "images", "ENV=dev", "DRY_RUN=1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines()[-1].endswith("scripts/images.py dev --dry-run")
