@@ -27,7 +27,8 @@ def main() -> int:
         agent = Agent(settings)
     except OSError as err:  # e.g. the port is taken
         logs.log(LOG, logging.CRITICAL, "cannot start", error=type(err).__name__,
-                 errno=err.errno)
+                 errno=err.errno, port=getattr(err, "port", None),
+                 variable=getattr(err, "variable", None))
         return 1
     stop = threading.Event()
 

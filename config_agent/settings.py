@@ -68,6 +68,10 @@ class Settings:
     max_receive_count: int = 5
     queue_kms_key: str = ""
     ecs_metadata_uri: str = ""  # ECS_CONTAINER_METADATA_URI_V4 (set by ECS, not by us)
+    # HTTP transport (config_agent/server.py): connections per port, and the time a request
+    # has to arrive whole from its first byte (slow senders cannot hold the connection slots).
+    http_max_connections: int = 1024
+    http_request_timeout_seconds: float = 5.0
 
     @property
     def fanout(self) -> bool:
@@ -259,6 +263,16 @@ def _backup(env: Mapping[str, str], output_dir: str) -> dict[str, object]:
     return {"backup_dir": Path(backup) if backup else None, "backup_secrets": secrets}
 
 
+def _http_limits(env: Mapping[str, str]) -> dict[str, object]:
+    """The HTTP transport's connection cap (per port) and request deadline."""
+    return {
+        "http_max_connections": int(_number(env, PREFIX + "HTTP_MAX_CONNECTIONS", 1024, 1,
+                                            65536, integer=True)),
+        "http_request_timeout_seconds": _number(env, PREFIX + "HTTP_REQUEST_TIMEOUT_SECONDS",
+                                                5.0, 0.1, 300),
+    }
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     queue = _fanout(env)
     token = _token(env)
@@ -298,4 +312,5 @@ def _parse(env: Mapping[str, str]) -> Settings:
         shutdown_grace_seconds=_number(env, PREFIX + "SHUTDOWN_GRACE_SECONDS", 5, 0, 120),
         log_level=level,
         **queue,  # type: ignore[arg-type]
+        **_http_limits(env),  # type: ignore[arg-type]
     )
