@@ -273,3 +273,23 @@ def test_a_client_that_never_reads_costs_bounded_memory(aws):
             assert _half_closed(port, NEXT).endswith(b"healthy")  # others are still served
         finally:
             stop_agents([proc])
+
+
+def test_cannot_start_names_the_taken_port(aws):
+    """`python -m config_agent` with its secrets port taken: the log line says which port."""
+    from tests.config_agent.test_process import _reap, _spawn
+
+    queue, _ = aws.queue()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc, lines = _spawn(agent_env(queue, CONFIG_AGENT_SECRET_IDS="s",
+                                       CONFIG_AGENT_SECRETS_PORT=str(port)))
+        try:
+            assert proc.wait(timeout=30) == 1
+        finally:
+            _reap(proc)
+    wait_for(lambda: any('"cannot start"' in line for line in lines), what="the log line")
+    doc = next(json.loads(line) for line in lines if '"cannot start"' in line)
+    assert (doc["port"], doc["variable"]) == (port, "CONFIG_AGENT_SECRETS_PORT")
