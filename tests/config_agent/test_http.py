@@ -18,14 +18,6 @@ AUTH = f"X-Aws-Parameters-Secrets-Token: {TOKEN}\r\n"
 HOST = "Host: 127.0.0.1\r\n"  # HTTP/1.1 requests need exactly one (RFC 9112 section 3.2)
 
 
-@pytest.fixture
-def agent(aws, make_agent) -> Any:
-    sec = aws.secret("http-value")
-    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
-    agent.secret_name = sec["Name"]
-    return agent
-
-
 def _raw(port: int, data: bytes) -> bytes:
     """Send `data`, return everything the agent writes until it closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:

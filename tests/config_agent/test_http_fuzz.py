@@ -70,11 +70,6 @@ def answers(raw: bytes) -> list[tuple[int, bool, int]]:
     return found
 
 
-@pytest.fixture
-def agent(aws: Any, make_agent: Any) -> Any:
-    return make_agent(CONFIG_AGENT_SECRET_IDS=aws.secret("fuzz")["Name"])
-
-
 _PIECES = [
     b"GET /ping HTTP/1.1\r\n", b"GET /health HTTP/1.0\r\n", b"POST /ping HTTP/1.1\r\n",
     b"OPTIONS /ping HTTP/1.1\r\n", b"GET http://x/ HTTP/1.1\r\n",  # not HEAD: see answers()

@@ -33,14 +33,6 @@ from tests.config_agent.test_http import (
 NEXT = b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n"  # what a smuggled second request would be
 
 
-@pytest.fixture
-def agent(aws, make_agent) -> Any:
-    sec = aws.secret("strict-value")
-    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
-    agent.secret_name = sec["Name"]
-    return agent
-
-
 def _half_closed(port: int, data: bytes) -> bytes:
     """Send `data`, end the sending side (as `printf ... | nc` does), read until closed."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
