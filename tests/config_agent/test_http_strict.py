@@ -285,3 +285,19 @@ def test_cannot_start_names_the_taken_port(aws):
     wait_for(lambda: any('"cannot start"' in line for line in lines), what="the log line")
     doc = next(json.loads(line) for line in lines if '"cannot start"' in line)
     assert (doc["port"], doc["variable"]) == (port, "CONFIG_AGENT_SECRETS_PORT")
+
+
+def test_the_connection_cap_fits_the_file_descriptor_limit():
+    """With a hard limit of 256 descriptors, 1024 connections on each of two ports cannot be
+    served: the cap is lowered to fit (with a warning) instead of failing at accept()."""
+    import subprocess
+    import sys
+
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (200, 256)); "
+            "from config_agent.server import connection_budget; "
+            "print(connection_budget(1024), connection_budget(50), "
+            "resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=30, cwd=Path(__file__).resolve().parents[2], check=True)
+    assert out.stdout.split() == ["96", "50", "256"]  # (256 - 64 reserved) // 2 ports
+    assert "connection cap lowered" in out.stderr
