@@ -7,9 +7,10 @@ connections, bench/agent_bench.py). Requests are framed and read by one strict p
 (http_request.py: httptools/llhttp). What the transport adds:
 
 * at most `max_connections` connections are served at once (CONFIG_AGENT_HTTP_MAX_CONNECTIONS,
-  default 1024, raised within the process's file-descriptor limit); more are answered 503;
-* a request must arrive whole within `request_timeout` seconds of its first byte (the first
-  one: of the connect), else 408 and close, so slow senders cannot hold the slots;
+  default 1024, lowered to fit the process's file-descriptor limit); more are answered 503;
+* a request must arrive whole within `request_timeout` seconds of its first byte, else 408
+  and close, and a new connection must begin one as soon, else it is closed: slow senders
+  cannot hold the slots;
 * backpressure: a connection is not read while its unsent answers exceed 64 KiB or requests
   already read wait for an answer, so a client that pipelines and never reads costs a bounded
   amount of memory;
@@ -331,14 +332,18 @@ class AgentHTTPServer:
         conn.events = events
 
     def _sweep(self, now: float) -> None:
-        """408 to requests not received in time; close idle (or never reading) connections."""
+        """408 to requests not received in time; close connections that sent nothing in time,
+    idle keep-alive ones and ones whose client stopped reading."""
         for conn in list(self._connections):
             if conn.busy or conn.closing:
                 continue
             started = conn.stream.started
             if (started is not None and now - started > self._request_timeout
                     and conn.wants_input()):
-                self._guarded(conn, self._time_out, conn)
+                if conn.stream.in_request:
+                    self._guarded(conn, self._time_out, conn)
+                else:  # connected, sent nothing: a client reusing it later sees a plain close
+                    self._close(conn)
             elif now - conn.last_active > IDLE_TIMEOUT_SECONDS and (
                     started is None or conn.outbox):
                 self._close(conn)  # idle keep-alive connections release their slot

@@ -83,7 +83,9 @@ def test_request_head_is_capped_at_16_kib(agent):
 
 def test_connections_are_bounded_by_a_setting(aws, make_agent):
     sec = aws.secret("bounded")
-    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_HTTP_MAX_CONNECTIONS="4")
+    # Held connections send nothing: a long request deadline keeps them open for the test.
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_HTTP_MAX_CONNECTIONS="4",
+                       CONFIG_AGENT_HTTP_REQUEST_TIMEOUT_SECONDS="60")
     idle = [socket.create_connection(("127.0.0.1", agent.port), timeout=5) for _ in range(4)]
     try:
         wait_for(lambda: agent.server.active_connections == 4, what="4 connections held")
