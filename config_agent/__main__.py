@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -30,7 +31,8 @@ def main() -> int:
         return 1
     except OSError as err:  # e.g. the port is taken
         logs.log(LOG, logging.CRITICAL, "cannot start", error=type(err).__name__,
-                 errno=err.errno)
+                 errno=err.errno, port=getattr(err, "port", None),
+                 variable=getattr(err, "variable", None))
         return 1
     stop = threading.Event()
 
@@ -40,6 +42,11 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # botocore's models and clients live as long as the process: keep the cyclic collector from
+    # walking them on every full collection, which stalled the HTTP loop for 10-100 ms (the
+    # 50-connection p99 fell from 6-13 ms to 3.3-4.5 ms, max 36-120 to 8-13 ms; bench --only http).
+    gc.collect()
+    gc.freeze()
     agent.start()
     while not stop.wait(3600):
         pass

@@ -16,7 +16,7 @@ from .fanout import OwnQueue, TaskIdentity, task_identity
 from .listener import Worker
 from .logs import log
 from .refresher import Refresher
-from .server import AgentHTTPServer
+from .server import AgentHTTPServer, http_limits
 from .settings import Settings
 
 LOG = logging.getLogger("config_agent")
@@ -40,15 +40,17 @@ class Agent:
         self.worker = Worker(settings, self.aws, self.refresher, self.stop_event,
                              self.own_queue)
         select = self.refresher.versions.get
+        limits = http_limits(settings)
         self.server = AgentHTTPServer(settings.port, Api(
             self.cache, settings.token, self.health, select,
-            configuration_token=settings.appconfig_require_token))
+            configuration_token=settings.appconfig_require_token), **limits)
         # The Secrets Manager Agent's port: apps written for it work unchanged.
         self.secrets_server: AgentHTTPServer | None = None
         if settings.secrets_port is not None:
             try:
                 self.secrets_server = AgentHTTPServer(settings.secrets_port, Api(
-                    self.cache, settings.token, self.health, select, secrets_only=True))
+                    self.cache, settings.token, self.health, select, secrets_only=True),
+                    **limits)
             except OSError:
                 self.server.server_close()
                 raise

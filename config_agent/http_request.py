@@ -1,200 +1,244 @@
-"""One HTTP request of the agent's loopback API: where it ends in the byte stream
-(`request_size`) and how it is parsed and answered (`RequestHandler`, the stdlib's parser over
-the buffered bytes, with the hardening described in server.py). No sockets here."""
+"""The agent's loopback HTTP/1.1 request stream: one strict parser frames and reads every request.
+
+httptools (llhttp, the parser of Node.js) both cuts requests from a connection's bytes and
+yields their method, target and headers, so no second parser can read a head differently
+(request smuggling). llhttp runs in its strict default mode: no whitespace before a header
+colon, no obs-fold, no bare CR or LF, no control characters, one valid Content-Length, no
+Content-Length beside Transfer-Encoding. On top of it (RFC 9112): a 16 KiB head cap (llhttp has
+none), 414 for long targets, exactly one Host in HTTP/1.1, no request bodies but a discarded
+Content-Length one, no proxied requests, `Expect: 100-continue` answered. No sockets here.
+"""
 
 from __future__ import annotations
 
-import logging
-import re
+import time
+from collections import deque
+from dataclasses import dataclass
+from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
-from io import BytesIO
-from typing import Any, BinaryIO, Protocol
 
-from .api import Api, Response, error
-from .logs import log
+import httptools
 
-LOG = logging.getLogger("config_agent.server")
+from .api import Response, error
+
 MAX_HEAD_BYTES = 16 * 1024
+MAX_TARGET_BYTES = 8 * 1024  # RFC 9112 section 3: at least 8000 octets should be supported
 MAX_BODY_BYTES = 64 * 1024
-PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+FEED_BYTES = 2048
+"""Bytes given to the parser at a time: a request line or header that never ends is noticed
+within this much of the cap, and one feed queues at most a few dozen pipelined requests."""
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
-class HasApi(Protocol):
-    api: Api
+class Headers(dict[str, str]):
+    """Header fields by lower-cased name (repeats joined with ", "); lookups ignore case."""
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(name.lower(), default)
 
 
-_HEAD_END = re.compile(rb"\n\r?\n")
-_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(.*?)[ \t]*\r?$", re.I | re.M)
-_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:", re.I | re.M)
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    target: str
+    headers: Headers
+    keep_alive: bool
+
+    @property
+    def may_call_aws(self) -> bool:
+        """A secret version other than the cached current one is fetched on first request."""
+        query = self.target.partition("?")[2].lower()
+        return "versionstage=" in query or "versionid=" in query
 
 
-def request_size(buffered: bytes | bytearray) -> int | None:
-    """Bytes of the first request in `buffered`, or None while it is incomplete. A request the
-    handler will refuse (garbled line, head over the budget, body it cannot bound) ends where
-    the refusal can be decided, so it is answered at once and the connection closed."""
-    line_end = buffered.find(b"\n")
-    if line_end < 0:
-        return len(buffered) if len(buffered) > MAX_HEAD_BYTES else None
-    if len(bytes(buffered[:line_end + 1]).split()) != 3:
-        return line_end + 1  # blank, HTTP/0.9 or garbled: 400
-    end = _HEAD_END.search(buffered, line_end)
-    if end is None:
-        return len(buffered) if len(buffered) > MAX_HEAD_BYTES else None
-    head_size = end.end()
-    if head_size > MAX_HEAD_BYTES:
-        return head_size  # 431
-    head = bytes(buffered[:head_size])
-    lengths = _LENGTH.findall(head)
-    if _CHUNKED.search(head) or len(lengths) > 1:
-        return head_size  # 400
-    if not lengths:
-        return head_size
-    if not lengths[0].isdigit() or int(lengths[0]) > MAX_BODY_BYTES:
-        return head_size  # 400 or 413
-    total = head_size + int(lengths[0])
-    return total if len(buffered) >= total else None
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The stream cannot be trusted from here: answer `status` and close."""
+
+    status: int
+    message: str
 
 
-def may_call_aws(raw: bytes) -> bool:
-    """A secret version other than the cached current one is fetched on first request."""
-    line = raw.split(b"\n", 1)[0].lower()
-    return b"versionstage=" in line or b"versionid=" in line
+class Expects100:
+    """Marks a request whose client waits for `100 Continue` before sending its body."""
 
 
-class _HeadTooLarge(Exception):
+EXPECTS_100 = Expects100()
+Event = Request | Refusal | Expects100
+
+
+class _Refused(Exception):
     pass
 
 
-class _HeadBudget:
-    """The connection's reader, seen through a byte budget while the request head is read."""
+class RequestStream:
+    """Bytes of one connection in, `events` out in order: each complete `Request`, and at most
+    one `Refusal`, after which nothing more is read. `started` is when the request being read
+    began (the connection's start for the first one), None between requests."""
 
-    def __init__(self, rfile: BinaryIO, limit: int) -> None:
-        self._rfile = rfile
-        self.left = limit
+    def __init__(self, now: float) -> None:
+        self._parser = httptools.HttpRequestParser(self)
+        self.events: deque[Event] = deque()
+        self.failed = False
+        self.started: float | None = now
+        self._in_head = False
+        self._head_fed = 0
+        self._begun = 0  # requests begun: tells whether the head being read is a new one
+        self._new_message()
 
-    def readline(self, size: int = -1) -> bytes:
-        cap = self.left + 1 if size < 0 else min(size, self.left + 1)
-        line = self._rfile.readline(cap)
-        self.left -= len(line)
-        if self.left < 0:
-            raise _HeadTooLarge
-        return line
+    def _new_message(self) -> None:
+        self._target: list[bytes] = []
+        self._head_bytes = 0
+        self._headers = Headers()
+        self._hosts = 0
+        self._request: Request | None = None
 
+    @property
+    def in_request(self) -> bool:
+        """A request has begun and is not complete yet."""
+        return self.started is not None and (self._in_head or self._request is not None)
 
-class RequestHandler(BaseHTTPRequestHandler):
-    """The stdlib's request parsing over one buffered request (`rfile`); the answer is collected
-    in `wfile` and `close_connection` says whether the connection ends after it."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server_version = "config-agent"
-    sys_version = ""
-    server: HasApi
-
-    def __init__(self, raw: bytes, server: HasApi) -> None:  # no socket: no super()
-        self.server = server
-        self.client_address = ("127.0.0.1", 0)
-        self.rfile = BytesIO(raw)
-        self.wfile = BytesIO()
-        self.close_connection = True  # until parse_request sees HTTP/1.1 keep-alive
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass  # access logs would be noise at thousands of req/s; errors are logged below
-
-    # --- reading one request ------------------------------------------------------------------
-    def handle_one_request(self) -> None:
-        self.command, self.request_version, self.requestline = "", "HTTP/1.1", ""
-        self._answered = False
-        rfile = self.rfile
-        head = _HeadBudget(rfile, MAX_HEAD_BYTES)
+    def feed(self, data: bytes | memoryview) -> None:
+        """Parse `data` (at most FEED_BYTES); events go to `events`."""
+        if self.failed:
+            return
+        head_before = self._begun if self._in_head else -1
         try:
-            self.raw_requestline = head.readline()
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if len(self.raw_requestline.split()) != 3:
-                # Blank, HTTP/0.9 (`GET /`) or garbled: the stdlib answers nothing, a bare body
-                # without status line, or waits for headers that never come.
-                self._fail(400, "malformed request line")
-                return
-            self.rfile = head  # type: ignore[assignment] - parse_request reads headers here
-            try:
-                parsed = self.parse_request()
-            finally:
-                self.rfile = rfile
-            if not parsed:
-                if not self._answered:
-                    self._fail(400, "malformed request line")
-                return
-            self._serve()
-            self.wfile.flush()
-        except _HeadTooLarge:
-            self._fail(431, "request head too large")
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # An Upgrade or CONNECT request: answered (and refused, see `_check`), then closed.
+            self.failed = True
+            return
+        except httptools.HttpParserCallbackError as err:
+            refused = err.__context__
+            if not isinstance(refused, _Refused):
+                raise
+            self._refuse(*refused.args)
+            return
+        except httptools.HttpParserError:
+            self._refuse(400, "malformed request")  # llhttp's reason may quote the input
+            return
+        if self._in_head:
+            # Where in `data` a head began is not known: count all of it, allow one feed more.
+            same = head_before == self._begun
+            self._head_fed = (self._head_fed if same else 0) + len(data)
+            if self._head_fed > MAX_HEAD_BYTES + FEED_BYTES:
+                # A target over its cap is refused by on_url before: this is the header lines.
+                self._refuse(431, "request head too large")
 
-    def _serve(self) -> None:
-        target = self.requestline.split()[1]  # as sent: the stdlib collapses a leading "//"
+    def end_of_input(self) -> None:
+        """The client half-closed: a request it began can never complete."""
+        if self.in_request and not self.failed:
+            self._refuse(400, "incomplete request")
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.failed = True
+        self.events.append(Refusal(status, message))
+
+    # --- llhttp callbacks (a raised _Refused stops the parser: nothing after it is read) -------
+    def on_message_begin(self) -> None:
+        self._new_message()
+        self._in_head = True
+        self._begun += 1
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def on_url(self, fragment: bytes) -> None:
+        self._target.append(fragment)
+        if sum(map(len, self._target)) > MAX_TARGET_BYTES:
+            raise _Refused(414, "request target too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        if self._head_bytes + sum(map(len, self._target)) > MAX_HEAD_BYTES:
+            raise _Refused(431, "request head too large")
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        if key == "host":
+            self._hosts += 1
+        previous = self._headers.get(key)
+        self._headers[key] = text if previous is None else f"{previous}, {text}"
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        request = Request(self._parser.get_method().decode("ascii"),
+                          b"".join(self._target).decode("latin-1"), self._headers,
+                          self._parser.should_keep_alive() and not self._parser.should_upgrade())
+        refused = self._check(request, self._parser.get_http_version())
+        if refused:
+            raise _Refused(*refused)
+        self._request = request
+        if ("expect" in self._headers and self._headers.get("content-length", "0") != "0"
+                and self._parser.get_http_version() == "1.1"):  # RFC 9110 section 10.1.1
+            self.events.append(EXPECTS_100)
+
+    def on_message_complete(self) -> None:
+        if self._request is not None:
+            self.events.append(self._request)
+        self._request = None
+        self.started = None
+
+    def _check(self, request: Request, version: str) -> tuple[int, str] | None:
+        """Why `request` is refused (status, message), or None."""
+        headers = request.headers
+        target = request.target
+        if version not in ("1.0", "1.1"):
+            return 505, "http version not supported"
         if not target.startswith("/") or target.startswith("//"):
-            self._fail(400, "only origin-form request targets are served")
-            return
-        if any(name in self.headers for name in PROXY_HEADERS):
-            self._fail(400, "forwarded requests are refused")
-            return
-        if not self._discard_body():
-            return
-        try:
-            response = self.server.api.handle(self.command, self.path, self.headers)
-        except Exception as exc:  # noqa: BLE001 - a bad request must not kill the server
-            log(LOG, logging.ERROR, "request failed", exception=type(exc).__name__)
-            response = error(500, "internal error")
-        self._send(response)
+            return 400, "only origin-form request targets are served"
+        if any(name in headers for name in PROXY_HEADERS):
+            return 400, "forwarded requests are refused"  # as the AWS agents: an SSRF guard
+        if "transfer-encoding" in headers:
+            return 400, "request bodies must have a Content-Length"
+        if int(headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            return 413, "request body too large"  # llhttp has checked it is one number
+        if "expect" in headers and headers["expect"].lower() != "100-continue":
+            return 417, "expectation not supported"
+        if self._hosts != 1 and (self._hosts or version == "1.1"):
+            return 400, "exactly one Host header is required"  # RFC 9112 section 3.2
+        if self._parser.should_upgrade():
+            return 400, "protocol upgrades are not supported"
+        return None
 
-    def _discard_body(self) -> bool:
-        """Consume a (bounded) body so keep-alive never parses it as the next request."""
-        if "Transfer-Encoding" in self.headers:
-            self._fail(400, "request bodies must have a Content-Length")
-            return False
-        lengths = self.headers.get_all("Content-Length") or []
-        if not lengths:
-            return True
-        raw = lengths[0].strip()
-        if len(lengths) > 1 or not raw.isdigit():
-            self._fail(400, "invalid Content-Length")
-            return False
-        remaining = int(raw)
-        if remaining > MAX_BODY_BYTES:
-            self._fail(413, "request body too large")
-            return False
-        while remaining:
-            chunk = self.rfile.read(min(remaining, 8192))
-            if not chunk:
-                self.close_connection = True
-                return False
-            remaining -= len(chunk)
-        return True
 
-    # --- writing --------------------------------------------------------------------------------
-    def send_error(self, code: int, message: str | None = None,
-                   explain: str | None = None) -> None:
-        """The stdlib's parse errors, as JSON with a status line (its text may echo input)."""
-        self._fail(code, HTTPStatus(code).phrase.lower())
+class _Clock:
+    second = -1
+    text = ""
 
-    def _fail(self, status: int, message: str) -> None:
-        """Answer an unusable request and close: after it, the stream cannot be trusted."""
-        if self.request_version not in ("HTTP/1.0", "HTTP/1.1"):
-            self.request_version = "HTTP/1.0"  # the stdlib omits the status line for 0.9
-        self.close_connection = True
-        self._send(error(status, message, {"Connection": "close"}))
 
-    def _send(self, response: Response) -> None:
-        self._answered = True
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Cache-Control", "no-store")
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-        self.wfile.flush()
+_CLOCK = _Clock()
 
+
+def http_date() -> str:
+    """The Date header (RFC 9110 section 6.6.1), formatted once a second."""
+    now = int(time.time())
+    if now != _CLOCK.second:
+        _CLOCK.second, _CLOCK.text = now, formatdate(now, usegmt=True)
+    return _CLOCK.text
+
+
+def encode(response: Response, *, head: bool = False, close: bool = False) -> bytes:
+    """Status line, headers and (unless answering HEAD) body of `response`."""
+    lines = [f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}",
+             "Server: config-agent", f"Date: {http_date()}",
+             f"Content-Type: {response.content_type}",
+             f"Content-Length: {len(response.body)}", "Cache-Control: no-store"]
+    lines += [f"{key}: {value}" for key, value in response.headers.items()]
+    if close:
+        lines.append("Connection: close")
+    lines.append("\r\n")
+    encoded = "\r\n".join(lines).encode("latin-1")
+    return encoded if head else encoded + response.body
+
+
+def refusal(event: Refusal) -> bytes:
+    """The answer to a request the stream stops at."""
+    return encode(error(event.status, event.message), close=True)

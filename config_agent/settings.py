@@ -71,6 +71,10 @@ class Settings:
     # Fan-out safety net (issue 27): a lost subscription is repaired, a missed delivery caught.
     subscription_check_seconds: float = 30.0
     catchup_refresh_seconds: float = 60.0  # 0 = off
+    # HTTP transport (config_agent/server.py): connections per port, and the time a request
+    # has to arrive whole from its first byte (slow senders cannot hold the connection slots).
+    http_max_connections: int = 1024
+    http_request_timeout_seconds: float = 5.0
 
     @property
     def fanout(self) -> bool:
@@ -275,6 +279,16 @@ def _safety_net(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def _http_limits(env: Mapping[str, str]) -> dict[str, object]:
+    """The HTTP transport's connection cap (per port) and request deadline."""
+    return {
+        "http_max_connections": int(_number(env, PREFIX + "HTTP_MAX_CONNECTIONS", 1024, 1,
+                                            65536, integer=True)),
+        "http_request_timeout_seconds": _number(env, PREFIX + "HTTP_REQUEST_TIMEOUT_SECONDS",
+                                                5.0, 0.1, 300),
+    }
+
+
 def _parse(env: Mapping[str, str]) -> Settings:
     queue = {**_fanout(env), **_safety_net(env)}
     token = _token(env)
@@ -314,4 +328,5 @@ def _parse(env: Mapping[str, str]) -> Settings:
         shutdown_grace_seconds=_number(env, PREFIX + "SHUTDOWN_GRACE_SECONDS", 5, 0, 120),
         log_level=level,
         **queue,  # type: ignore[arg-type]
+        **_http_limits(env),  # type: ignore[arg-type]
     )

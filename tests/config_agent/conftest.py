@@ -126,3 +126,12 @@ def secret_json(port: int, secret_id: str) -> dict[str, Any] | None:
     from urllib.parse import quote
     status, _, body = get(port, f"/secretsmanager/get?secretId={quote(secret_id, safe='')}")
     return json.loads(body) if status == 200 else None
+
+
+@pytest.fixture
+def agent(aws: LocalAws, make_agent: Callable[..., Agent]) -> Agent:
+    """An agent serving one secret (`agent.secret_name`, value "http-value"): the HTTP tests'."""
+    sec = aws.secret("http-value")
+    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
+    agent.secret_name = sec["Name"]  # type: ignore[attr-defined]
+    return agent
