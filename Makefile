@@ -95,7 +95,8 @@ lint-report:
 	-@$(LINT_PY) -m ruff format $(WHOLE_TREE) --config 'format.exclude = []' --check . | tail -1
 	@tmp=$$(mktemp -d); $(LINT_PY) -m devtools.lint_baseline without $$tmp/pyproject.toml; \
 	$(LINT_PY) -m mypy --config-file $$tmp/pyproject.toml > $$tmp/mypy.txt; \
-	grep -oE '^[a-z_]+(\.py)?' $$tmp/mypy.txt | sort | uniq -c | sort -rn; tail -1 $$tmp/mypy.txt; \
+	grep ': error:' $$tmp/mypy.txt | grep -oE '^[a-z_]+(\.py)?' | sort | uniq -c | sort -rn; \
+	tail -1 $$tmp/mypy.txt; \
 	rm -rf $$tmp
 
 ## format-tree: issue 25 phase 2, once every branch is merged: ruff's safe fixes + formatter everywhere
