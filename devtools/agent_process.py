@@ -5,13 +5,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO, Iterable, Mapping
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def spawn_agent(env: Mapping[str, str], log: IO[str]) -> subprocess.Popen:
+def spawn_agent(env: Mapping[str, str], log: IO[str]) -> subprocess.Popen[str]:
     """Start an agent with exactly `env` (plus PYTHONPATH: this checkout), logging to `log`:
     a file, not a pipe, since an unread pipe that fills up would stall the agent."""
     return subprocess.Popen([sys.executable, "-m", "config_agent"],
@@ -19,7 +20,7 @@ def spawn_agent(env: Mapping[str, str], log: IO[str]) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=log, text=True)
 
 
-def stop_agents(procs: Iterable[subprocess.Popen], timeout: float = 10) -> list[int | str]:
+def stop_agents(procs: Iterable[subprocess.Popen[str]], timeout: float = 10) -> list[int | str]:
     """SIGTERM every running agent, then wait for each: exit codes ("killed" where one had to
     be killed after `timeout` seconds)."""
     procs = list(procs)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -16,7 +17,7 @@ import secrets
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -148,10 +149,8 @@ def _apply(handler: AwsHandler, verdict: Fault | str | None) -> bool:
         return False
     if verdict == "reset":
         handler.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             handler.connection.shutdown(2)
-        except OSError:
-            pass
         return True
     if verdict == "503":
         handler._aws_error(503, "ServiceUnavailable")
@@ -184,11 +183,12 @@ class FaultProxy(LoopbackService):
     def __init__(self, upstream: tuple[str, int]) -> None:
         super().__init__()
         self.secret_fetches: Counter[str] = Counter()  # GetSecretValue calls per SecretId
-        self.upstream_seconds: Counter[str] = Counter()  # time moto took, per operation
+        # The time moto took, per operation.
+        self.upstream_seconds: defaultdict[str, float] = defaultdict(float)
         proxy = self
 
         class Handler(AwsHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self._body()
                 target = self.headers.get("X-Amz-Target", "")
                 operation = target.split(".", 1)[-1] if target else "?"
@@ -280,7 +280,7 @@ class AppConfigEmulator(LoopbackService):
         emu = self
 
         class Handler(AwsHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self._body()
                 if urlsplit(self.path).path != "/configurationsessions":
                     self._aws_error(404, "ResourceNotFoundException")
@@ -289,7 +289,7 @@ class AppConfigEmulator(LoopbackService):
                     return
                 emu._start(self, json.loads(body or b"{}"))
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == "/configuration":
                     if _apply(self, emu.check("GetLatestConfiguration")):

@@ -42,13 +42,14 @@ def secret_api_call(event_name: str, secret_id: str, *, region: str = "us-west-2
 
     `secret_id` is whatever the caller passed: a secret name or its ARN.
     """
-    detail = {
+    request: dict[str, str] = {"secretId": secret_id}
+    detail: dict[str, Any] = {
         "eventVersion": "1.09",
         "eventTime": "2026-11-28T12:00:00Z",
         "eventSource": "secretsmanager.amazonaws.com",
         "eventName": event_name,
         "awsRegion": region,
-        "requestParameters": {"secretId": secret_id},
+        "requestParameters": request,
         "responseElements": None,
         "readOnly": False,
         "eventType": "AwsApiCall",
@@ -58,12 +59,11 @@ def secret_api_call(event_name: str, secret_id: str, *, region: str = "us-west-2
     }
     if event_name == "PutSecretValue":
         # CloudTrail redacts the value itself; only identifiers are present.
-        detail["requestParameters"]["clientRequestToken"] = str(uuid.uuid4())
+        request["clientRequestToken"] = str(uuid.uuid4())
     elif event_name == "UpdateSecretVersionStage":
         # A rotation step or an operator promoting a staged version to AWSCURRENT.
-        detail["requestParameters"].update({"versionStage": "AWSCURRENT",
-                                            "moveToVersionId": str(uuid.uuid4()),
-                                            "removeFromVersionId": str(uuid.uuid4())})
+        request.update({"versionStage": "AWSCURRENT", "moveToVersionId": str(uuid.uuid4()),
+                        "removeFromVersionId": str(uuid.uuid4())})
     return _envelope("aws.secretsmanager", "AWS API Call via CloudTrail", region, account, detail)
 
 

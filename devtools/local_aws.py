@@ -9,8 +9,9 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import boto3
 
@@ -62,7 +63,7 @@ class Moto:
     a child process, so that a busy caller does not compete with it for one GIL."""
 
     def __init__(self, own_process: bool = False) -> None:
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[str] | None = None
         if own_process:
             self.process = subprocess.Popen([sys.executable, "-c", _MOTO_PROCESS],
                                             stdout=subprocess.PIPE, text=True)
@@ -135,8 +136,9 @@ class LocalAws:
 
     # --- resources ----------------------------------------------------------------------------
     def _queue_arn(self, url: str) -> str:
-        return self.sqs.get_queue_attributes(
+        arn: str = self.sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return arn
 
     def queue(self, max_receive_count: int = 3, name: str | None = None) -> tuple[str, str]:
         """A queue with a DLQ (`<name>-dlq`); returns (queue url, dlq url)."""
@@ -158,7 +160,8 @@ class LocalAws:
     def secret(self, value: str, name: str | None = None) -> dict[str, Any]:
         """A secret (CreateSecret's answer: ARN, Name, VersionId)."""
         name = name or f"app/{uuid.uuid4().hex[:8]}/db"
-        return self.sm.create_secret(Name=name, SecretString=value)
+        created: dict[str, Any] = self.sm.create_secret(Name=name, SecretString=value)
+        return created
 
     def profile(self, content: bytes, content_type: str = "application/json",
                 env_id: str = "env1234", profile_type: str = "AWS.Freeform", *,

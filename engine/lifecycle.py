@@ -9,10 +9,12 @@ ends the process with os._exit, which skips only the module teardown.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import traceback
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 from engine import EngineError, plain
 
@@ -23,12 +25,13 @@ def run_and_exit(entry: Callable[[], int | None]) -> NoReturn:
     A wrong engine setup (EngineError) is a one-line error and exit status 2, as for bad
     settings: the message says what to do, a traceback would only bury it.
     """
+    status: int | str | None
     try:
         status = entry()
     except SystemExit as exc:
         status = exc.code
     except EngineError as exc:
-        print(exc, file=sys.stderr)
+        print(exc, file=sys.stderr)  # noqa: T201  (the one-line error is this CLI's output)
         status = 2
     except KeyboardInterrupt:
         traceback.print_exc()
@@ -57,13 +60,12 @@ def exit_code(status: int | str | None) -> int:
         return 0
     if isinstance(status, int):
         return status & 0xFF
-    print(status, file=sys.stderr)
+    print(status, file=sys.stderr)  # noqa: T201  (as the interpreter prints SystemExit("..."))
     return 1
 
 
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # A closed or replaced stream: nothing left that could be flushed.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
-        except (OSError, ValueError, AttributeError):
-            pass  # closed or replaced stream: nothing left that could be flushed

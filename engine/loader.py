@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
-from engine import Engine, EngineError, PLAIN_VARIABLE, plain, selected
+from engine import PLAIN_VARIABLE, Engine, EngineError, plain, selected
 
 
 def check_installed(engine: Engine) -> None:

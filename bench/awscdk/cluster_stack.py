@@ -75,8 +75,9 @@ class ClusterStack(EnvStack):
             machine_image=ecs.EcsOptimizedImage.amazon_linux2023(), role=self.role,
             security_group=self.security_group, require_imdsv2=True,
             user_data=ec2.UserData.for_linux(),
-            block_devices=[ec2.BlockDevice(device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
-                c.root_volume_gb, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3))])
+            block_devices=[ec2.BlockDevice(
+                device_name="/dev/xvda", volume=ec2.BlockDeviceVolume.ebs(
+                    c.root_volume_gb, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3))])
         group_props = dict(
             vpc=network.vpc, vpc_subnets=ec2.SubnetSelection(
                 subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),

@@ -13,8 +13,15 @@ from pathlib import Path
 
 from settings.environments import ENVIRONMENTS, select
 from settings.images import built_images
-from settings.schema import SUBNET_NEWBITS, ClusterSettings, EnvironmentSettings, NatMode
-from settings.schema import OffHours, PipelineSettings, ServicesSettings
+from settings.schema import (
+    SUBNET_NEWBITS,
+    ClusterSettings,
+    EnvironmentSettings,
+    NatMode,
+    OffHours,
+    PipelineSettings,
+    ServicesSettings,
+)
 from settings.services import ServiceSpec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -95,7 +95,7 @@ class Service(Construct):
             database.add_ingress_rule(self.security_group, ec2.Port.tcp(spec.database_port))
         self._autoscale(inputs)
 
-    def allow_from(self, caller: "Service") -> None:
+    def allow_from(self, caller: Service) -> None:
         """Let `caller`'s tasks call this service on its container port."""
         self.security_group.connections.allow_from(caller.security_group,
                                                    ec2.Port.tcp(self.spec.container_port))
@@ -173,9 +173,9 @@ class Service(Construct):
         if cfg.profile is not None:
             role.add_to_principal_policy(iam.PolicyStatement(
                 actions=["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
-                resources=[f"arn:aws:appconfig:{self.env.region}:{self.env.account}:application/"
-                           f"{cfg.application_id}/environment/{cfg.environment_id}/configuration/"
-                           f"{cfg.profile.configuration_profile_id}"]))
+                resources=[(f"arn:aws:appconfig:{self.env.region}:{self.env.account}:application/"
+                            f"{cfg.application_id}/environment/{cfg.environment_id}/configuration/"
+                            f"{cfg.profile.configuration_profile_id}")]))
         if self.queue is not None:
             self.queue.grant_consume_messages(role)
 

@@ -6,14 +6,16 @@ import logging
 import os
 import signal
 import threading
-from typing import Callable, Mapping, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Protocol, TypeVar
 
 from . import logs
 from .settings import SettingsError
 
 
 class _HasLogLevel(Protocol):
-    log_level: str
+    @property  # read-only, so that frozen dataclasses match
+    def log_level(self) -> str: ...
 
 
 S = TypeVar("S", bound=_HasLogLevel)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 from urllib.parse import urlsplit
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -64,7 +64,7 @@ class AgentSettings:
     timeout_seconds: float = 2.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "AgentSettings":
+    def from_env(cls, env: Mapping[str, str]) -> AgentSettings:
         url = text(env, "CONFIG_AGENT_URL", "http://127.0.0.1:2772").rstrip("/")
         parts = urlsplit(url)
         # The token must never leave the task: only the sidecar on loopback may receive it.

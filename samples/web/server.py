@@ -62,7 +62,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = REQUEST_TIMEOUT_SECONDS
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         started = time.monotonic()
         route = self._route(urlsplit(self.path).path)
         if route == HEALTH_PATH:

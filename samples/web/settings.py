@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from samples.common.settings import (AgentSettings, SettingsError, log_level, number,
-                                     secret_ids, text)
+from samples.common.settings import (
+    AgentSettings,
+    SettingsError,
+    log_level,
+    number,
+    secret_ids,
+    text,
+)
 from samples.contract import WEB_PORT
 
 _PREFIX = re.compile(r"^/[A-Za-z0-9_-]{1,64}$")
@@ -23,7 +29,7 @@ class WebSettings:
     log_level: str
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "WebSettings":
+    def from_env(cls, env: Mapping[str, str]) -> WebSettings:
         prefix = text(env, "ROUTE_PREFIX", "/web")
         if not _PREFIX.match(prefix):
             raise SettingsError(f"ROUTE_PREFIX must look like /web, got {prefix!r}")

@@ -18,8 +18,7 @@ from samples.common.agent import AgentClient
 from samples.common.settings import SettingsError
 
 from . import heartbeat
-from .settings import (CONNECT_TIMEOUT_SECONDS, READ_SLACK_SECONDS, HeartbeatSettings,
-                       WorkerSettings)
+from .settings import CONNECT_TIMEOUT_SECONDS, READ_SLACK_SECONDS, HeartbeatSettings, WorkerSettings
 
 LOG = logging.getLogger("samples.worker")
 USAGE = "usage: python -m samples.worker [--check-health]"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from samples.common.settings import AgentSettings, SettingsError, log_level, number, text
 from samples.contract import WORKER_HEARTBEAT_FILE
@@ -26,7 +26,7 @@ class HeartbeatSettings:
     max_age_seconds: float
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "HeartbeatSettings":
+    def from_env(cls, env: Mapping[str, str]) -> HeartbeatSettings:
         path = Path(text(env, "WORKER_HEARTBEAT_FILE", WORKER_HEARTBEAT_FILE))
         if not path.is_absolute():
             raise SettingsError(f"WORKER_HEARTBEAT_FILE must be an absolute path, got {path}")
@@ -46,7 +46,7 @@ class WorkerSettings:
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "WorkerSettings":
+    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
         queue_url = text(env, "WORK_QUEUE_URL")
         if not _QUEUE_URL.match(queue_url):
             raise SettingsError("WORK_QUEUE_URL must be an SQS queue URL "

@@ -147,6 +147,7 @@ class Worker:
         """Stopping: make unstarted messages visible again at once for another worker."""
         entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
                    for i, m in enumerate(messages)]
+        code: str | None
         try:
             failed = self._sqs.change_message_visibility_batch(
                 QueueUrl=self._s.queue_url, Entries=entries).get("Failed", [])

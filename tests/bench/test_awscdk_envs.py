@@ -57,9 +57,9 @@ def test_a_changed_table_changes_the_app():
 
 
 def test_endpoints_are_our_network_modules():
-    from modules.network import INTERFACE_ENDPOINTS as ours
+    from modules import network
 
-    assert INTERFACE_ENDPOINTS == ours
+    assert network.INTERFACE_ENDPOINTS == INTERFACE_ENDPOINTS
 
 
 def test_the_app_has_our_stack_kinds():

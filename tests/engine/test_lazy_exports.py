@@ -40,8 +40,8 @@ def _node(package: Path, report: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NODE_OPTIONS": f'--require "{loader.LAZY_EXPORTS_JS}"',
            "ECS_ENGINE_LAZY_EXPORTS": json.dumps(["@fake/provider-aws"]),
            "ECS_ENGINE_LAZY_REPORT": str(report)}
-    return subprocess.run(["node", "-e", PROBE, str(package / "lib" / "index.js")], capture_output=True, text=True,
-                          env=env, timeout=60)
+    return subprocess.run(["node", "-e", PROBE, str(package / "lib" / "index.js")],
+                          capture_output=True, text=True, env=env, timeout=60)
 
 
 @pytest.mark.parametrize("import_star", [False, True], ids=["cdktf", "cdktn"])

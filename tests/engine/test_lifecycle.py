@@ -27,7 +27,7 @@ def _run(body: str, **env: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env=environ)
 
 
-@pytest.mark.parametrize("status, code", [(None, 0), (0, 0), (3, 3), (True, 1), ("bad", 1)])
+@pytest.mark.parametrize(("status", "code"), [(None, 0), (0, 0), (3, 3), (True, 1), ("bad", 1)])
 def test_exit_code_follows_sys_exit(status, code):
     assert exit_code(status) == code
 

@@ -122,7 +122,7 @@ def test_a_package_without_the_jsii_loader_fails_loudly(tmp_path, monkeypatch, c
 def test_a_node_side_left_eager_fails_loudly(tmp_path, monkeypatch, clean_fakeprov):
     """If the preload did not make the provider's JS exports lazy, say so (not just slower)."""
     _fake_engine(tmp_path, monkeypatch, preload=False)
-    with pytest.raises(EngineError, match="without engine/lazy_exports.js"):
+    with pytest.raises(EngineError, match=r"without engine/lazy_exports\.js"):
         loader.provider_submodule("widget")
 
 
@@ -141,7 +141,7 @@ def test_core_starts_node_with_the_preload_and_leaves_the_environment_as_it_was(
 
 def test_an_installed_version_other_than_the_pin_is_refused(tmp_path, monkeypatch, clean_fakeprov):
     _fake_engine(tmp_path, monkeypatch, installed="1.0.1")
-    with pytest.raises(EngineError, match="fakeprov 1.0.1 is installed but .* pins 1.0.0"):
+    with pytest.raises(EngineError, match=r"fakeprov 1\.0\.1 is installed but .* pins 1\.0\.0"):
         loader.provider_submodule("widget")
 
 

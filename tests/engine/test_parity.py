@@ -31,7 +31,8 @@ def differences(a, b, path="") -> list[str]:
                 for d in (differences(a[k], b[k], f"{path}.{k}") if k in a and k in b
                           else [f"{path}.{k}: only in {'one' if k in a else 'other'}"])]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in differences(x, y, f"{path}[{i}]")]
     return [] if a == b else [f"{path}: {a!r:.120} != {b!r:.120}"]
 
 

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-# Re-exported so the samples run against the same fixtures as the agent's own tests.
 from devtools import events as ev
-from tests.config_agent.conftest import (  # noqa: F401
-    TOKEN, _clean_faults, aws, log_stream, make_agent, publish)
+from tests.config_agent.conftest import TOKEN, _clean_faults, aws, log_stream, make_agent, publish
 from tests.samples.image import Image, dockerfile
 from tests.samples.proc import Proc
+
+# pytest finds a conftest's fixtures among its module attributes: these of the agent's suite are
+# re-exported so that the samples run against the same local AWS and agents. Listing them here
+# makes the re-export explicit (pyflakes no longer takes `aws` the parameter for a redefinition
+# of an unused import, F811).
+__all__ = ["_clean_faults", "aws", "log_stream", "make_agent"]
 
 
 class Staged:
@@ -57,7 +61,7 @@ class Sidecar:
     """A config agent (in-process, on moto) serving one AppConfig profile and some secrets,
     plus the variables the task definition gives the app container to reach it."""
 
-    def __init__(self, aws, make_agent, profile: bytes, secrets: dict[str, dict]) -> None:  # noqa: ANN001
+    def __init__(self, aws, make_agent, profile: bytes, secrets: dict[str, dict]) -> None:
         self.aws = aws
         self.ids = aws.profile(profile)
         app, env, prof = self.ids
@@ -88,6 +92,6 @@ class Sidecar:
 
 
 @pytest.fixture
-def sidecar(aws, make_agent):  # noqa: ANN001, ANN201
+def sidecar(aws, make_agent):
     """`sidecar(profile_json_bytes, NAME=secret, ...)` -> a started `Sidecar`."""
     return lambda profile, **secrets: Sidecar(aws, make_agent, profile, secrets)

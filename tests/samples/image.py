@@ -57,7 +57,7 @@ class Image:
     healthcheck_options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, dockerfile: Path) -> "Image":
+    def load(cls, dockerfile: Path) -> Image:
         image = cls(dockerfile)
         for keyword, rest in instructions(dockerfile):
             if keyword == "FROM":

@@ -12,13 +12,17 @@ from samples import contract
 from samples.web.settings import WebSettings
 from settings.services import WEB
 from tests.config_agent.conftest import get
-from tests.samples.proc import (AGENT_STUB_ENV, STUB_TOKEN, assert_invalid_settings,
-                                refused_agent_url)
+from tests.samples.proc import (
+    AGENT_STUB_ENV,
+    STUB_TOKEN,
+    assert_invalid_settings,
+    refused_agent_url,
+)
 
 PROFILE = b'{"greeting": "hello from the profile", "feature_flags": {}}'
 
 
-def _listening_port(proc) -> int:  # noqa: ANN001
+def _listening_port(proc) -> int:
     return int(proc.wait_record("listening")[0]["port"])
 
 
@@ -92,7 +96,7 @@ def test_web_without_agent_answers_503_and_stays_live(web_image):
             proc.reap()
 
 
-@pytest.mark.parametrize("fault, reason", [("secret the agent does not serve", "status 404"),
+@pytest.mark.parametrize(("fault", "reason"), [("secret the agent does not serve", "status 404"),
                                            ("wrong token", "status 403")])
 def test_web_answers_503_when_the_agent_refuses(aws, sidecar, web_image, fault, reason):
     car = sidecar(PROFILE, DB_PASSWORD=aws.secret("present-" + os.urandom(4).hex()))
@@ -112,7 +116,7 @@ def test_web_answers_503_when_the_agent_refuses(aws, sidecar, web_image, fault, 
     assert STUB_TOKEN not in proc.text
 
 
-@pytest.mark.parametrize("env, variable", [
+@pytest.mark.parametrize(("env", "variable"), [
     ({"PORT": "http"}, "PORT"),
     ({"PORT": "70000"}, "PORT"),
     ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),

@@ -28,13 +28,13 @@ def _job(numbers: list[float], work_seconds: float = 0, job_id: str | None = Non
                        "work_seconds": work_seconds})
 
 
-def _spawn(worker_image, car, queue: str, heartbeat, **extra: str):  # noqa: ANN001, ANN202
+def _spawn(worker_image, car, queue: str, heartbeat, **extra: str):
     env = {**car.app_env, "WORK_QUEUE_URL": queue, "WORKER_HEARTBEAT_FILE": str(heartbeat),
            **FAST, **extra}
     return worker_image.spawn(**env), env
 
 
-def _dlq_count(aws, dlq: str) -> int:  # noqa: ANN001
+def _dlq_count(aws, dlq: str) -> int:
     return aws.queue_counts(dlq)[0]
 
 
@@ -72,7 +72,7 @@ def test_worker_processes_and_deletes_jobs_and_follows_batch_size(
     assert result.returncode == 1 and "no heartbeat" in result.stdout
 
 
-def _stuck_loop_fails_the_health_check_until_it_beats_again(proc, image, env) -> None:  # noqa: ANN001
+def _stuck_loop_fails_the_health_check_until_it_beats_again(proc, image, env) -> None:
     """A frozen process stands for a loop stuck in a call or a job: it cannot beat."""
     heartbeat = Path(env["WORKER_HEARTBEAT_FILE"])
     proc.popen.send_signal(signal.SIGSTOP)
@@ -179,7 +179,7 @@ def test_worker_that_cannot_write_its_heartbeat_exits_1(worker_image, tmp_path):
     assert json.loads(result.stderr.splitlines()[-1])["msg"] == "cannot write heartbeat"
 
 
-@pytest.mark.parametrize("env, variable", [
+@pytest.mark.parametrize(("env", "variable"), [
     ({"WORK_QUEUE_URL": ""}, "WORK_QUEUE_URL"),
     ({"WORK_QUEUE_URL": "my-queue"}, "WORK_QUEUE_URL"),
     ({"WORKER_HEARTBEAT_FILE": "relative/hb"}, "WORKER_HEARTBEAT_FILE"),
@@ -198,7 +198,7 @@ def test_worker_unknown_argument_is_a_usage_error(worker_image):
     assert result.returncode == 2 and "usage" in result.stderr
 
 
-@pytest.mark.parametrize("body, reason", [
+@pytest.mark.parametrize(("body", "reason"), [
     ("[1]", "not a JSON object"),
     ('{"numbers": [1]}', "job_id"),
     ('{"job_id": "a", "numbers": [true]}', "numbers"),
