@@ -190,6 +190,9 @@ def test_without_credentials_images_says_so_before_any_docker_command(tmp_path):
 
 
 def test_make_images_has_a_dry_run():
-    proc = subprocess.run(["make", "-n", "images", "ENV=dev", "DRY_RUN=1"], cwd=ROOT,
+    # Run as from a shell: under `make test` the inherited MAKEFLAGS/MAKELEVEL add
+    # "make[1]: Leaving directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    proc = subprocess.run(["make", "-n", "images", "ENV=dev", "DRY_RUN=1"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines()[-1].endswith("scripts/images.py dev --dry-run")
