@@ -13,8 +13,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from settings.schema import EnvironmentSettings
@@ -33,7 +34,6 @@ NODE_MIN_MAJOR = 20
 def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
     """An App holding every stack of every env in `envs` (imports cdktf lazily)."""
     from engine.core import App
-
     from stacks.cluster import ClusterStack
     from stacks.config_pipeline import ConfigPipelineStack
     from stacks.network import NetworkStack
@@ -54,11 +54,14 @@ def node_problem() -> str | None:
     """Why jsii could not start Node.js (missing or too old), else None; checked before cdktf."""
     node = shutil.which(os.environ.get("JSII_NODE", "node"))  # the binary jsii spawns
     if node is None:
-        return (f"Node.js {NODE_MIN_MAJOR}+ not found on PATH; cdktf runs on it through jsii "
-                "(install from https://nodejs.org)")
+        return (
+            f"Node.js {NODE_MIN_MAJOR}+ not found on PATH; cdktf runs on it through jsii "
+            "(install from https://nodejs.org)"
+        )
     try:
-        version = subprocess.run([node, "--version"], capture_output=True, text=True,
-                                 timeout=60).stdout.strip()
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=60
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
         return f"cannot run {node} --version: {exc}"
     major = re.match(r"v(\d+)\.", version)
@@ -83,8 +86,11 @@ def prune_stale_stacks(outdir: str | Path) -> list[str]:
     out = Path(outdir)
     manifest = json.loads((out / "manifest.json").read_text())
     keep = {Path(s["synthesizedStackPath"]).parent.name for s in manifest["stacks"].values()}
-    stale = sorted(p for p in (out / "stacks").iterdir()
-                   if p.is_dir() and p.name not in keep and (p / "cdk.tf.json").exists())
+    stale = sorted(
+        p
+        for p in (out / "stacks").iterdir()
+        if p.is_dir() and p.name not in keep and (p / "cdk.tf.json").exists()
+    )
     for stack_dir in stale:
         for name in CDKTF_STACK_FILES:
             (stack_dir / name).unlink(missing_ok=True)
@@ -102,8 +108,7 @@ def load_table() -> tuple[EnvironmentSettings, ...]:
     return ENVIRONMENTS
 
 
-def main(table: tuple[EnvironmentSettings, ...] | None = None,
-         outdir: str | None = None) -> int:
+def main(table: tuple[EnvironmentSettings, ...] | None = None, outdir: str | None = None) -> int:
     """Validate the whole env table first (fast, one clear line), then synthesize the envs
     ECS_ENVS selects into `outdir` (cdktf.out, or CDKTF_OUTDIR under the cdktf CLI)."""
     from settings.construction import construction_problem

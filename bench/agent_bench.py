@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a file: bench/ is on the path, not the root
     sys.path.insert(0, str(ROOT))
 
+from datetime import UTC
+
 from devtools import events  # noqa: E402
 from devtools.agent_process import spawn_agent, stop_agents  # noqa: E402
 from devtools.local_aws import REGION, LocalAws, use_local_credentials  # noqa: E402
@@ -56,11 +58,16 @@ def pct(sorted_values: list[float], p: float) -> float:
 
 def summary(values_ms: list[float], digits: int = 1) -> dict[str, Any]:
     values = sorted(values_ms)
-    return {"n": len(values), "p50": round(pct(values, .5), digits),
-            "p99": round(pct(values, .99), digits), "max": round(values[-1], digits)}
+    return {
+        "n": len(values),
+        "p50": round(pct(values, 0.5), digits),
+        "p99": round(pct(values, 0.99), digits),
+        "max": round(values[-1], digits),
+    }
 
 
 # --- load clients (each runs in its own process) ------------------------------------------------
+
 
 def load_client(port: int, path: str, duration: float, threads: int) -> None:
     """Closed loop: `threads` keep-alive connections, each sending its next request at once."""
@@ -93,8 +100,11 @@ def load_client(port: int, path: str, duration: float, threads: int) -> None:
         t.start()
     for t in pool:
         t.join()
-    print(json.dumps({"count": len(lat), "errors": errors[0],
-                      "lat_ms": [round(x * 1000, 4) for x in lat]}))
+    print(
+        json.dumps(
+            {"count": len(lat), "errors": errors[0], "lat_ms": [round(x * 1000, 4) for x in lat]}
+        )
+    )
 
 
 def paced_client(port: int, path: str, duration: float, connections: int, rate: float) -> None:
@@ -102,8 +112,9 @@ def paced_client(port: int, path: str, duration: float, connections: int, rate: 
     loop (non-blocking sockets): the client adds next to no CPU or scheduling noise."""
     import selectors
 
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               f"X-Aws-Parameters-Secrets-Token: {TOKEN}\r\n\r\n").encode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Aws-Parameters-Secrets-Token: {TOKEN}\r\n\r\n"
+    ).encode()
     sel = selectors.DefaultSelector()
     start = time.monotonic() + 0.5
     conns = []
@@ -142,11 +153,15 @@ def paced_client(port: int, path: str, duration: float, connections: int, rate: 
             conn["buf"], conn["sent"] = body[length:], None
     for conn in conns:
         conn["sock"].close()
-    print(json.dumps({"count": len(lat), "errors": errors,
-                      "lat_ms": [round(x * 1000, 4) for x in lat]}))
+    print(
+        json.dumps(
+            {"count": len(lat), "errors": errors, "lat_ms": [round(x * 1000, 4) for x in lat]}
+        )
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -181,7 +196,7 @@ def start_agent(env: dict[str, str]) -> subprocess.Popen:
 
 def refreshed_at(proc: subprocess.Popen) -> dict[str, float]:
     """Secret version id -> epoch seconds the agent cached it (its INFO log, ms resolution)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     log = proc.log  # type: ignore[attr-defined]
     log.seek(0)
@@ -190,12 +205,13 @@ def refreshed_at(proc: subprocess.Popen) -> dict[str, float]:
         doc = json.loads(line)
         if doc.get("msg") == "secret refreshed" and doc.get("changed"):
             ts = datetime.strptime(doc["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
-            out[doc["version_id"]] = ts.replace(tzinfo=timezone.utc).timestamp()
+            out[doc["version_id"]] = ts.replace(tzinfo=UTC).timestamp()
     return out
 
 
-def wait_healthy(proc: subprocess.Popen, deadline: float,
-                 what: str) -> tuple[int, http.client.HTTPConnection]:
+def wait_healthy(
+    proc: subprocess.Popen, deadline: float, what: str
+) -> tuple[int, http.client.HTTPConnection]:
     """(port, keep-alive connection) once the agent listens and reports healthy."""
     # The port: the agent logs it at INFO; at WARNING we find it from /proc instead.
     port = None
@@ -222,27 +238,38 @@ class World:
         self.sqs, self.sm, self.sns, self.appconfig = aws.sqs, aws.sm, aws.sns, aws.appconfig
         self.proxy, self.emulator = aws.proxy, aws.emulator
         self.secret = aws.secret("value-0", name="bench/db")
-        self.app, self.env_id, self.prof = aws.profile(b'{"n": 0}', env_id="benchenv",
-                                                       app_name="bench", label=None)
+        self.app, self.env_id, self.prof = aws.profile(
+            b'{"n": 0}', env_id="benchenv", app_name="bench", label=None
+        )
         self.base_env = {
-            **os.environ, **aws.agent_environ(), "CONFIG_AGENT_TOKEN": TOKEN,
-            "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "off",
+            **os.environ,
+            **aws.agent_environ(),
+            "CONFIG_AGENT_TOKEN": TOKEN,
+            "CONFIG_AGENT_PORT": "0",
+            "CONFIG_AGENT_SECRETS_PORT": "off",
             "CONFIG_AGENT_SECRET_IDS": self.secret["Name"],
             "CONFIG_AGENT_APPCONFIG_APPLICATION": self.app,
             "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": self.env_id,
-            "CONFIG_AGENT_APPCONFIG_PROFILE": self.prof, "CONFIG_AGENT_LOG_LEVEL": "WARNING"}
+            "CONFIG_AGENT_APPCONFIG_PROFILE": self.prof,
+            "CONFIG_AGENT_LOG_LEVEL": "WARNING",
+        }
         self.secret_path = f"/secretsmanager/get?secretId={self.secret['Name']}"
-        self.config_path = (f"/applications/{self.app}/environments/{self.env_id}/"
-                            f"configurations/{self.prof}")
+        self.config_path = (
+            f"/applications/{self.app}/environments/{self.env_id}/configurations/{self.prof}"
+        )
         self._changes = 0
 
     def fanout_env(self, secret_ids: str | None = None, direct: bool = False) -> dict[str, str]:
         """A new topic (+ DLQ) and the environment of fan-out agents on it (`direct`: talking
         to moto itself, not through the fault proxy)."""
         topic = self.aws.topic(f"bench-{uuid.uuid4().hex[:8]}")
-        env = {**self.base_env, **self.aws.agent_environ(through_proxy=not direct),
-               "CONFIG_AGENT_TOPIC_ARN": topic.arn, "CONFIG_AGENT_DLQ_ARN": topic.dlq_arn,
-               "CONFIG_AGENT_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:4]}-"}
+        env = {
+            **self.base_env,
+            **self.aws.agent_environ(through_proxy=not direct),
+            "CONFIG_AGENT_TOPIC_ARN": topic.arn,
+            "CONFIG_AGENT_DLQ_ARN": topic.dlq_arn,
+            "CONFIG_AGENT_QUEUE_PREFIX": f"bench-{uuid.uuid4().hex[:4]}-",
+        }
         if secret_ids is not None:
             env["CONFIG_AGENT_SECRET_IDS"] = secret_ids
         return env
@@ -265,6 +292,7 @@ class World:
 
 # --- scenarios ----------------------------------------------------------------------------------
 
+
 def change_to_served(w: World, args: argparse.Namespace) -> None:
     """One agent on a queue of its own: secret and configuration changes, then reads and idle."""
     queue = w.sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -272,11 +300,18 @@ def change_to_served(w: World, args: argparse.Namespace) -> None:
     try:
         port, conn = wait_healthy(agent, time.monotonic() + 20, "agent")
         note(f"agent pid {agent.pid} healthy on port {port}")
-        emit("agent_change_to_served_ms", kind="secret",
-             **summary(_secret_changes(w, queue, conn, args.changes)), goal_p99=1000)
-        emit("agent_change_to_served_ms", kind="appconfig",
-             **summary(_config_changes(w, queue, conn, max(5, args.changes // 2))),
-             goal_p99=1000)
+        emit(
+            "agent_change_to_served_ms",
+            kind="secret",
+            **summary(_secret_changes(w, queue, conn, args.changes)),
+            goal_p99=1000,
+        )
+        emit(
+            "agent_change_to_served_ms",
+            kind="appconfig",
+            **summary(_config_changes(w, queue, conn, max(5, args.changes // 2))),
+            goal_p99=1000,
+        )
         conn.close()
         cached_reads(w, args, agent.pid, port)
         header_flood(agent.pid, port)
@@ -285,8 +320,9 @@ def change_to_served(w: World, args: argparse.Namespace) -> None:
         stop_agents([agent])
 
 
-def _secret_changes(w: World, queue: str, conn: http.client.HTTPConnection,
-                    changes: int) -> list[float]:
+def _secret_changes(
+    w: World, queue: str, conn: http.client.HTTPConnection, changes: int
+) -> list[float]:
     """Milliseconds from each event sent until the agent serves the new secret value."""
     lat = []
     for i in range(changes):
@@ -294,14 +330,16 @@ def _secret_changes(w: World, queue: str, conn: http.client.HTTPConnection,
         w.sm.put_secret_value(SecretId=w.secret["Name"], SecretString=want)
         t0 = time.perf_counter()
         w.sqs.send_message(QueueUrl=queue, MessageBody=w.event(w.secret))
-        seconds_until(lambda want=want: secret_string(conn, w.secret_path) == want, 10,
-                      "secret change")
+        seconds_until(
+            lambda want=want: secret_string(conn, w.secret_path) == want, 10, "secret change"
+        )
         lat.append((time.perf_counter() - t0) * 1000)
     return lat
 
 
-def _config_changes(w: World, queue: str, conn: http.client.HTTPConnection,
-                    changes: int) -> list[float]:
+def _config_changes(
+    w: World, queue: str, conn: http.client.HTTPConnection, changes: int
+) -> list[float]:
     """Milliseconds from each deployment event sent until the agent serves the new content."""
     lat = []
     for i in range(1, changes + 1):
@@ -309,24 +347,43 @@ def _config_changes(w: World, queue: str, conn: http.client.HTTPConnection,
         version = w.aws.hosted_version(w.app, w.prof, body)
         number = w.emulator.deploy(w.app, w.env_id, w.prof, version)
         t0 = time.perf_counter()
-        w.sqs.send_message(QueueUrl=queue, MessageBody=events.as_message_body(
-            events.appconfig_start_deployment(w.app, w.env_id, w.prof,
-                                              deployment_number=number)))
-        seconds_until(lambda body=body: get(conn, w.config_path)[1] == body, 10,
-                      "configuration change")
+        w.sqs.send_message(
+            QueueUrl=queue,
+            MessageBody=events.as_message_body(
+                events.appconfig_start_deployment(w.app, w.env_id, w.prof, deployment_number=number)
+            ),
+        )
+        seconds_until(
+            lambda body=body: get(conn, w.config_path)[1] == body, 10, "configuration change"
+        )
         lat.append((time.perf_counter() - t0) * 1000)
     return lat
 
 
-def _load(port: int, path: str, seconds: float, clients: int, connections: int,
-          rate: float, pid: int) -> tuple[list[float], int, float]:
+def _load(
+    port: int, path: str, seconds: float, clients: int, connections: int, rate: float, pid: int
+) -> tuple[list[float], int, float]:
     """Run client processes; (sorted latencies ms, errors, peak agent RSS MB)."""
     outs = [tempfile.TemporaryFile("w+") for _ in range(clients)]
     mode = "paced" if rate else "closed"
-    procs = [subprocess.Popen([sys.executable, __file__, "--load", mode, str(port), path,
-                               str(seconds), str(connections), str(rate)], stdout=out,
-                              text=True)
-             for out in outs]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--load",
+                mode,
+                str(port),
+                path,
+                str(seconds),
+                str(connections),
+                str(rate),
+            ],
+            stdout=out,
+            text=True,
+        )
+        for out in outs
+    ]
     peak = 0
     while any(p.poll() is None for p in procs):
         peak = max(peak, rss_kb(pid))
@@ -346,26 +403,52 @@ def cached_reads(w: World, args: argparse.Namespace, pid: int, port: int) -> Non
     lat, errors, peak = _load(port, w.secret_path, args.read_seconds, 2, 2, 0, pid)
     # CPU per request: what a busy machine's scheduling does not blur (latency tails it does).
     cpu_us = round((cpu_s(pid) - cpu_before) * 1e6 / max(1, len(lat)), 1)
-    emit("agent_cached_read_ms", mode="closed-loop", connections=4, errors=errors,
-         **summary(lat, 3), agent_cpu_us_per_request=cpu_us, goal_p99=2)
-    emit("agent_cached_read_rps", value=round(len(lat) / args.read_seconds), connections=4,
-         goal_min=3000)
+    emit(
+        "agent_cached_read_ms",
+        mode="closed-loop",
+        connections=4,
+        errors=errors,
+        **summary(lat, 3),
+        agent_cpu_us_per_request=cpu_us,
+        goal_p99=2,
+    )
+    emit(
+        "agent_cached_read_rps",
+        value=round(len(lat) / args.read_seconds),
+        connections=4,
+        goal_min=3000,
+    )
     # 50 keep-alive connections at once, each a client sending 50 requests/s (2,500 req/s in
     # all): latency with many connections open, not queueing behind a saturated loop.
     lat, errors, peak50 = _load(port, w.secret_path, args.read_seconds, 1, 50, 50, pid)
-    emit("agent_cached_read_ms", mode="paced", connections=50, rate_per_connection=50,
-         errors=errors, **summary(lat, 3), goal_p99=5)
-    emit("agent_rss_mb", value=round(rss_kb(pid) / 1024, 1), peak_during_load=max(peak, peak50),
-         hwm=round(rss_kb(pid, "VmHWM") / 1024, 1), connections=50, goal_max=60)
+    emit(
+        "agent_cached_read_ms",
+        mode="paced",
+        connections=50,
+        rate_per_connection=50,
+        errors=errors,
+        **summary(lat, 3),
+        goal_p99=5,
+    )
+    emit(
+        "agent_rss_mb",
+        value=round(rss_kb(pid) / 1024, 1),
+        peak_during_load=max(peak, peak50),
+        hwm=round(rss_kb(pid, "VmHWM") / 1024, 1),
+        connections=50,
+        goal_max=60,
+    )
     # 200 pooled keep-alive connections (5 requests/s each): the old cap of 100 refused half.
     lat, errors, peak200 = _load(port, w.secret_path, args.read_seconds, 1, 200, 5, pid)
-    emit("agent_keepalive_200", errors=errors, **summary(lat, 3), peak_rss_mb=peak200,
-         goal_errors=0)
+    emit(
+        "agent_keepalive_200", errors=errors, **summary(lat, 3), peak_rss_mb=peak200, goal_errors=0
+    )
 
 
 def header_flood(pid: int, port: int) -> None:
     """20 connections sending 99 headers of 65,000 bytes each, no token: RSS must stay flat
     (the 16 KiB head limit answers 431 long before)."""
+
     def flood() -> None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
@@ -386,9 +469,14 @@ def header_flood(pid: int, port: int) -> None:
         peak = max(peak, rss_kb(pid))
         time.sleep(0.01)
     time.sleep(1.0)
-    emit("agent_rss_under_header_flood_mb", before=round(before / 1024, 1),
-         peak=round(peak / 1024, 1), after=round(rss_kb(pid) / 1024, 1), connections=20,
-         goal_max=60)
+    emit(
+        "agent_rss_under_header_flood_mb",
+        before=round(before / 1024, 1),
+        peak=round(peak / 1024, 1),
+        after=round(rss_kb(pid) / 1024, 1),
+        connections=20,
+        goal_max=60,
+    )
 
 
 def idle_calls(w: World, args: argparse.Namespace) -> None:
@@ -398,8 +486,11 @@ def idle_calls(w: World, args: argparse.Namespace) -> None:
     time.sleep(1.0)  # let the last deployment event be deleted
 
     def counts() -> tuple[int, int]:
-        fetches = (w.proxy.count("GetSecretValue") + w.emulator.count("GetLatestConfiguration")
-                   + w.emulator.count("StartConfigurationSession"))
+        fetches = (
+            w.proxy.count("GetSecretValue")
+            + w.emulator.count("GetLatestConfiguration")
+            + w.emulator.count("StartConfigurationSession")
+        )
         return fetches, w.proxy.count("ReceiveMessage")
 
     stop_baseline = threading.Event()
@@ -409,14 +500,17 @@ def idle_calls(w: World, args: argparse.Namespace) -> None:
         sm_poll = boto3.client("secretsmanager", endpoint_url=w.proxy.url, region_name=REGION)
         data = boto3.client("appconfigdata", endpoint_url=w.emulator.url, region_name=REGION)
         token = data.start_configuration_session(
-            ApplicationIdentifier=w.app, EnvironmentIdentifier=w.env_id,
+            ApplicationIdentifier=w.app,
+            EnvironmentIdentifier=w.env_id,
             ConfigurationProfileIdentifier=w.prof,
-            RequiredMinimumPollIntervalInSeconds=15)["InitialConfigurationToken"]
+            RequiredMinimumPollIntervalInSeconds=15,
+        )["InitialConfigurationToken"]
         baseline_calls[0] += 1
         while not stop_baseline.is_set():
             sm_poll.get_secret_value(SecretId=w.secret["Name"])
             token = data.get_latest_configuration(ConfigurationToken=token)[
-                "NextPollConfigurationToken"]
+                "NextPollConfigurationToken"
+            ]
             baseline_calls[0] += 2
             stop_baseline.wait(POLL_BASELINE_S)
 
@@ -430,13 +524,17 @@ def idle_calls(w: World, args: argparse.Namespace) -> None:
     fetches = after[0] - before[0] - baseline_calls[0]
     per_hour = 3600 / args.idle_seconds
     emit("agent_idle_fetch_calls", window_s=args.idle_seconds, value=fetches, goal=0)
-    emit("agent_idle_aws_calls_per_hour", window_s=args.idle_seconds, items=2,
-         push_fetches=round(fetches * per_hour),
-         push_sqs_receives=round((after[1] - before[1]) * per_hour),
-         polling_baseline_fetches_measured=round(baseline_calls[0] * per_hour),
-         polling_baseline_fetches_steady_state=round(2 * 3600 / POLL_BASELINE_S),
-         note="push: long polls only, constant in the number of items; "
-              "baseline: 2 fetches per 45 s per item set, grows with items")
+    emit(
+        "agent_idle_aws_calls_per_hour",
+        window_s=args.idle_seconds,
+        items=2,
+        push_fetches=round(fetches * per_hour),
+        push_sqs_receives=round((after[1] - before[1]) * per_hour),
+        polling_baseline_fetches_measured=round(baseline_calls[0] * per_hour),
+        polling_baseline_fetches_steady_state=round(2 * 3600 / POLL_BASELINE_S),
+        note="push: long polls only, constant in the number of items; "
+        "baseline: 2 fetches per 45 s per item set, grows with items",
+    )
 
 
 def fanout(w: World, args: argparse.Namespace) -> None:
@@ -458,13 +556,17 @@ def fanout(w: World, args: argparse.Namespace) -> None:
         for i in range(args.changes):
             want = f"fanout-{i}"
             t0 = time.time()
-            version = w.sm.put_secret_value(SecretId=w.secret["Name"],
-                                            SecretString=want)["VersionId"]
+            version = w.sm.put_secret_value(SecretId=w.secret["Name"], SecretString=want)[
+                "VersionId"
+            ]
             w.sns.publish(TopicArn=topic, Message=w.event(w.secret))
             changes.append((version, t0))
             for conn in conns:
-                seconds_until(lambda c=conn, want=want: secret_string(c, w.secret_path) == want,
-                              10, "fan-out change")
+                seconds_until(
+                    lambda c=conn, want=want: secret_string(c, w.secret_path) == want,
+                    10,
+                    "fan-out change",
+                )
             time.sleep(0.05)
         for conn in conns:
             conn.close()
@@ -474,13 +576,19 @@ def fanout(w: World, args: argparse.Namespace) -> None:
         cached = [refreshed_at(proc) for proc in agents]
         last = [(max(seen[v] for seen in cached) - t0) * 1000 for v, t0 in changes]
         first = summary([(min(seen[v] for seen in cached) - t0) * 1000 for v, t0 in changes])
-        emit("agent_fanout_change_to_served_ms", agents=len(agents), **summary(last),
-             first_agent_p50=first["p50"], first_agent_p99=first["p99"], goal_p99=100,
-             # CPU per change (with the bench's slow polling): 2 cores serve all of it.
-             agent_cpu_ms_per_change=round(agent_cpu * 1000 / len(changes), 1),
-             moto_cpu_ms_per_change=round(moto_cpu * 1000 / len(changes), 1),
-             note="PutSecretValue + SNS publish until the last agent cached it; agents and "
-                  "moto share the machine's cores")
+        emit(
+            "agent_fanout_change_to_served_ms",
+            agents=len(agents),
+            **summary(last),
+            first_agent_p50=first["p50"],
+            first_agent_p99=first["p99"],
+            goal_p99=100,
+            # CPU per change (with the bench's slow polling): 2 cores serve all of it.
+            agent_cpu_ms_per_change=round(agent_cpu * 1000 / len(changes), 1),
+            moto_cpu_ms_per_change=round(moto_cpu * 1000 / len(changes), 1),
+            note="PutSecretValue + SNS publish until the last agent cached it; agents and "
+            "moto share the machine's cores",
+        )
     finally:
         stop_agents(agents)
 
@@ -494,34 +602,52 @@ def recovery(w: World, args: argparse.Namespace) -> None:
         _, conn = wait_healthy(agent, time.monotonic() + 20, "recovery agent")
         outage, failing = [], []
         for _ in range(args.outages):
-            w.proxy.outage = "reset"     # Secrets Manager, SQS and SNS unreachable
-            w.emulator.outage = "503"    # and the AppConfig data plane
+            w.proxy.outage = "reset"  # Secrets Manager, SQS and SNS unreachable
+            w.emulator.outage = "503"  # and the AppConfig data plane
             want = w.change_secret(topic)  # straight to moto: SNS delivers to the own queue
             time.sleep(args.outage_seconds)
             w.proxy.clear()
             w.emulator.clear()
-            outage.append(seconds_until(lambda v=want: secret_string(conn, w.secret_path) == v,
-                                        30, "recovery after outage") * 1000)
+            outage.append(
+                seconds_until(
+                    lambda v=want: secret_string(conn, w.secret_path) == v,
+                    30,
+                    "recovery after outage",
+                )
+                * 1000
+            )
         for _ in range(args.outages):
             w.proxy.fail("GetSecretValue", status=503, code="ServiceUnavailable")
             want = w.change_secret(topic)
             time.sleep(3)  # received, fetch failed, message held
             w.proxy.clear()
-            failing.append(seconds_until(lambda v=want: secret_string(conn, w.secret_path) == v,
-                                         30, "recovery after 5xx") * 1000)
+            failing.append(
+                seconds_until(
+                    lambda v=want: secret_string(conn, w.secret_path) == v, 30, "recovery after 5xx"
+                )
+                * 1000
+            )
         conn.close()
-        emit("agent_recovery_after_outage_ms", outage_s=args.outage_seconds, **summary(outage),
-             goal_max=2000, note="change made during an outage of every AWS endpoint")
-        emit("agent_recovery_after_secrets_manager_5xx_ms", **summary(failing), goal_max=2000,
-             note="change made while GetSecretValue answered 503")
+        emit(
+            "agent_recovery_after_outage_ms",
+            outage_s=args.outage_seconds,
+            **summary(outage),
+            goal_max=2000,
+            note="change made during an outage of every AWS endpoint",
+        )
+        emit(
+            "agent_recovery_after_secrets_manager_5xx_ms",
+            **summary(failing),
+            goal_max=2000,
+            note="change made while GetSecretValue answered 503",
+        )
     finally:
         stop_agents([agent])
 
 
 def duplicate_flood(w: World, args: argparse.Namespace) -> None:
     """500 duplicate events, then an unrelated change: how long until it is served."""
-    other = w.sm.create_secret(Name=f"bench/other-{uuid.uuid4().hex[:6]}",
-                               SecretString="other-0")
+    other = w.sm.create_secret(Name=f"bench/other-{uuid.uuid4().hex[:6]}", SecretString="other-0")
     env = w.fanout_env(f"{w.secret['Name']},{other['Name']}")
     env["CONFIG_AGENT_AWS_TIMEOUT_SECONDS"] = "60"  # the held fetch waits, it does not time out
     topic = env["CONFIG_AGENT_TOPIC_ARN"]
@@ -531,12 +657,17 @@ def duplicate_flood(w: World, args: argparse.Namespace) -> None:
         body = w.event(w.secret)
         w.proxy.hold("GetSecretValue")  # the first fetch blocks: the flood queues up behind it
         for _ in range(args.duplicates // 10):
-            w.sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
-                {"Id": str(i), "Message": body} for i in range(10)])
+            w.sns.publish_batch(
+                TopicArn=topic,
+                PublishBatchRequestEntries=[{"Id": str(i), "Message": body} for i in range(10)],
+            )
         w.sm.put_secret_value(SecretId=other["Name"], SecretString="other-1")
         w.sns.publish(TopicArn=topic, Message=w.event(other))
-        base = (w.proxy.secret_fetches[w.secret["Name"]], w.proxy.count("ReceiveMessage"),
-                w.proxy.upstream_seconds["ReceiveMessage"])
+        base = (
+            w.proxy.secret_fetches[w.secret["Name"]],
+            w.proxy.count("ReceiveMessage"),
+            w.proxy.upstream_seconds["ReceiveMessage"],
+        )
         t0 = time.perf_counter()
         w.proxy.release("GetSecretValue")
         moto_s: list[float] = []
@@ -545,40 +676,55 @@ def duplicate_flood(w: World, args: argparse.Namespace) -> None:
             # moto's receive time up to the moment the change is served (later receives,
             # long polls of an emptied queue, must not count).
             moto_s[:] = [w.proxy.upstream_seconds["ReceiveMessage"]]
-            return secret_string(
-                conn, f"/secretsmanager/get?secretId={other['Name']}") == "other-1"
+            return secret_string(conn, f"/secretsmanager/get?secretId={other['Name']}") == "other-1"
 
         seconds_until(served, 120, "unrelated change behind the flood")
         served_ms = (time.perf_counter() - t0) * 1000
         moto_ms = (moto_s[0] - base[2]) * 1000
         conn.close()
-        emit("agent_duplicate_flood", duplicates=args.duplicates,
-             unrelated_served_ms=round(served_ms),
-             duplicate_fetches=w.proxy.secret_fetches[w.secret["Name"]] - base[0],
-             receives=w.proxy.count("ReceiveMessage") - base[1],
-             moto_receive_ms=round(moto_ms), served_minus_moto_receive_ms=round(
-                 served_ms - moto_ms), goal_unrelated_ms=1000,
-             # served_minus_moto_receive_ms: the agent's own share (fetch, delete, its loop).
-             note="one fetch per item per receive batch; moto's ReceiveMessage slows with "
-                  "queue depth (~0.5 s at 500), real SQS answers in tens of ms")
+        emit(
+            "agent_duplicate_flood",
+            duplicates=args.duplicates,
+            unrelated_served_ms=round(served_ms),
+            duplicate_fetches=w.proxy.secret_fetches[w.secret["Name"]] - base[0],
+            receives=w.proxy.count("ReceiveMessage") - base[1],
+            moto_receive_ms=round(moto_ms),
+            served_minus_moto_receive_ms=round(served_ms - moto_ms),
+            goal_unrelated_ms=1000,
+            # served_minus_moto_receive_ms: the agent's own share (fetch, delete, its loop).
+            note="one fetch per item per receive batch; moto's ReceiveMessage slows with "
+            "queue depth (~0.5 s at 500), real SQS answers in tens of ms",
+        )
     finally:
         stop_agents([agent])
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--load", nargs=6, help=argparse.SUPPRESS,
-                        metavar=("MODE", "PORT", "PATH", "SECONDS", "CONNECTIONS", "RATE"))
+    parser.add_argument(
+        "--load",
+        nargs=6,
+        help=argparse.SUPPRESS,
+        metavar=("MODE", "PORT", "PATH", "SECONDS", "CONNECTIONS", "RATE"),
+    )
     parser.add_argument("--changes", type=int, default=40)
     parser.add_argument("--read-seconds", type=float, default=5.0)
-    parser.add_argument("--idle-seconds", type=float, default=91.0,
-                        help="idle window; >= 2 baseline poll intervals to count real polls")
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=91.0,
+        help="idle window; >= 2 baseline poll intervals to count real polls",
+    )
     parser.add_argument("--fanout-agents", type=int, default=10)
     parser.add_argument("--outages", type=int, default=3)
     parser.add_argument("--outage-seconds", type=float, default=10.0)
     parser.add_argument("--duplicates", type=int, default=500)
-    parser.add_argument("--only", choices=("all", "http"), default="all",
-                        help="http: only the HTTP figures (cached reads, connections, flood)")
+    parser.add_argument(
+        "--only",
+        choices=("all", "http"),
+        default="all",
+        help="http: only the HTTP figures (cached reads, connections, flood)",
+    )
     return parser.parse_args()
 
 
@@ -617,9 +763,12 @@ def run_scenarios(args: argparse.Namespace) -> None:
             recovery(world, args)
             duplicate_flood(world, args)
         # Latency tails depend on what else the cores run: say how busy they were.
-        emit("agent_bench_machine", cpus=os.cpu_count(),
-             load_avg_1m_before=round(load_before[0], 2),
-             load_avg_1m_after=round(os.getloadavg()[0], 2))
+        emit(
+            "agent_bench_machine",
+            cpus=os.cpu_count(),
+            load_avg_1m_before=round(load_before[0], 2),
+            load_avg_1m_after=round(os.getloadavg()[0], 2),
+        )
     except TimedOut as timed_out:
         raise SystemExit(str(timed_out)) from None
     finally:

@@ -31,8 +31,10 @@ CHECK_SECONDS = 30.0
 
 
 def _served(agent: Agent, secret_id: str) -> str | None:
-    url = (f"http://127.0.0.1:{agent.port}/secretsmanager/get?secretId="
-           f"{urllib.parse.quote(secret_id, safe='')}")
+    url = (
+        f"http://127.0.0.1:{agent.port}/secretsmanager/get?secretId="
+        f"{urllib.parse.quote(secret_id, safe='')}"
+    )
     request = urllib.request.Request(url, headers={"X-Aws-Parameters-Secrets-Token": TOKEN})
     try:
         with urllib.request.urlopen(request, timeout=5) as resp:
@@ -44,11 +46,19 @@ def _served(agent: Agent, secret_id: str) -> str | None:
 def trial(aws: LocalAws, n: int) -> float:
     """One agent, one lost subscription: seconds until the changed secret is served."""
     topic, secret = aws.topic(), aws.secret(f"repair-{n}-old")
-    agent = Agent(Settings.from_env({
-        "CONFIG_AGENT_TOPIC_ARN": topic.arn, "CONFIG_AGENT_DLQ_ARN": topic.dlq_arn,
-        "CONFIG_AGENT_QUEUE_PREFIX": f"repair-{n}-", "CONFIG_AGENT_TOKEN": TOKEN,
-        "CONFIG_AGENT_SECRET_IDS": secret["Name"], "CONFIG_AGENT_PORT": "0",
-        "CONFIG_AGENT_SECRETS_PORT": "off"}))
+    agent = Agent(
+        Settings.from_env(
+            {
+                "CONFIG_AGENT_TOPIC_ARN": topic.arn,
+                "CONFIG_AGENT_DLQ_ARN": topic.dlq_arn,
+                "CONFIG_AGENT_QUEUE_PREFIX": f"repair-{n}-",
+                "CONFIG_AGENT_TOKEN": TOKEN,
+                "CONFIG_AGENT_SECRET_IDS": secret["Name"],
+                "CONFIG_AGENT_PORT": "0",
+                "CONFIG_AGENT_SECRETS_PORT": "off",
+            }
+        )
+    )
     agent.start()
     try:
         wait_for(lambda: agent.health()[0] == 200, timeout=30, what="agent healthy")
@@ -57,8 +67,12 @@ def trial(aws: LocalAws, n: int) -> float:
         aws.sns.unsubscribe(SubscriptionArn=agent.own_queue.subscription_arn)
         started = time.monotonic()
         aws.sm.put_secret_value(SecretId=secret["Name"], SecretString=f"repair-{n}-new")
-        wait_for(lambda: _served(agent, secret["Name"]) == f"repair-{n}-new", timeout=120,
-                 interval=0.05, what="new value served")
+        wait_for(
+            lambda: _served(agent, secret["Name"]) == f"repair-{n}-new",
+            timeout=120,
+            interval=0.05,
+            what="new value served",
+        )
         return time.monotonic() - started
     finally:
         agent.shutdown()
@@ -72,8 +86,15 @@ def main() -> None:
         for n in range(trials):
             samples.append(round(trial(aws, n), 2))
             print(json.dumps({"fanout_subscription_repair_s": samples[-1]}), flush=True)
-        print(json.dumps({"fanout_subscription_repair_s_max": max(samples),
-                          "mean": round(sum(samples) / len(samples), 2), "samples": samples}))
+        print(
+            json.dumps(
+                {
+                    "fanout_subscription_repair_s_max": max(samples),
+                    "mean": round(sum(samples) / len(samples), 2),
+                    "samples": samples,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -81,8 +81,9 @@ def _run(python: Path, code: str, env: dict[str, str]) -> tuple[float, float, fl
         inherited = {k: v for k, v in os.environ.items() if k != engine.PLAIN_VARIABLE}
         environ = {**inherited, "CDKTF_OUTDIR": out, "CDK_OUTDIR": out, "ECS_ENVS": "", **env}
         start, cpu = time.monotonic(), _cpu()
-        done = subprocess.run([str(python), "-c", code], cwd=ROOT, env=environ,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [str(python), "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True
+        )
         end, cpu = time.monotonic(), _cpu() - cpu
     if done.returncode != 0:
         raise SystemExit(f"bench run failed ({env}):\n{done.stderr[-3000:]}")
@@ -90,8 +91,9 @@ def _run(python: Path, code: str, env: dict[str, str]) -> tuple[float, float, fl
     return end - start, cpu, (end - marks[-1] if marks else None)
 
 
-def _median(engine_name: str, figure: str, python: Path, code: str, path: str | None = None,
-            **env: str) -> float:
+def _median(
+    engine_name: str, figure: str, python: Path, code: str, path: str | None = None, **env: str
+) -> float:
     """Emit one figure's median over RUNS fresh processes (and their exit figure), return it."""
     walls, cpus, exits = [], [], []
     if engine_name in engine.ENGINES:
@@ -104,12 +106,23 @@ def _median(engine_name: str, figure: str, python: Path, code: str, path: str | 
             exits.append(exit_s)
     path = path or ("plain" if env.get(engine.PLAIN_VARIABLE) == "1" else "fast")
     extra = {"envs": env.get("ECS_ENVS") or "all"} if code in (MARKED_MAIN, AWSCDK_MAIN) else {}
-    emit(figure=figure, engine=engine_name, path=path, median=round(statistics.median(walls), 2),
-         runs=[round(x, 2) for x in walls], cpu_median=round(statistics.median(cpus), 2),
-         **extra)
+    emit(
+        figure=figure,
+        engine=engine_name,
+        path=path,
+        median=round(statistics.median(walls), 2),
+        runs=[round(x, 2) for x in walls],
+        cpu_median=round(statistics.median(cpus), 2),
+        **extra,
+    )
     if exits:
-        emit(figure="exit_after_output_s", engine=engine_name, path=path,
-             median=round(statistics.median(exits), 2), runs=[round(x, 2) for x in exits])
+        emit(
+            figure="exit_after_output_s",
+            engine=engine_name,
+            path=path,
+            median=round(statistics.median(exits), 2),
+            runs=[round(x, 2) for x in exits],
+        )
     return statistics.median(walls)
 
 
@@ -119,8 +132,9 @@ def per_engine() -> dict[str, float]:
     for name, eng in engine.ENGINES.items():
         python = ROOT / eng.venv / "bin" / "python"
         if not python.exists():
-            emit(figure="skipped", engine=name,
-                 reason=f"{eng.venv} missing: make venv ENGINE={name}")
+            emit(
+                figure="skipped", engine=name, reason=f"{eng.venv} missing: make venv ENGINE={name}"
+            )
             continue
         plain = {engine.PLAIN_VARIABLE: "1"}
         for path in ({}, plain):
@@ -138,15 +152,24 @@ def awscdk(full: dict[str, float]) -> None:
     engine's full synth compares (`full`: their medians from this run)."""
     python = AWSCDK_VENV / "bin" / "python"
     if not python.exists():
-        emit(figure="skipped", engine="awscdk",
-             reason=f"{AWSCDK_VENV.name} missing: make awscdk-venv")
+        emit(
+            figure="skipped",
+            engine="awscdk",
+            reason=f"{AWSCDK_VENV.name} missing: make awscdk-venv",
+        )
         return
-    medians = {path: _median("awscdk", "full_synth_s", python, AWSCDK_MAIN, path=path,
-                             CDK_VALIDATION=value)
-               for path, value in AWSCDK_PATHS.items()}
+    medians = {
+        path: _median(
+            "awscdk", "full_synth_s", python, AWSCDK_MAIN, path=path, CDK_VALIDATION=value
+        )
+        for path, value in AWSCDK_PATHS.items()
+    }
     for name, ours in full.items():
-        emit(figure="awscdk_ratio", engine=name,
-             **{f"vs_{path}": round(ours / theirs, 2) for path, theirs in medians.items()})
+        emit(
+            figure="awscdk_ratio",
+            engine=name,
+            **{f"vs_{path}": round(ours / theirs, 2) for path, theirs in medians.items()},
+        )
 
 
 def synth_growth() -> None:
@@ -158,8 +181,7 @@ def synth_growth() -> None:
     build_app([dev], tempfile.mkdtemp()).synth()  # warm: import + first synth
     points = {}
     for count in (1, 5, 10, 20):
-        specs = tuple((WEB if i % 2 == 0 else WORKER).with_(name=f"svc{i}")
-                      for i in range(count))
+        specs = tuple((WEB if i % 2 == 0 else WORKER).with_(name=f"svc{i}") for i in range(count))
         env = replace(dev, services=specs)
         times = []
         for _ in range(RUNS):
@@ -168,8 +190,13 @@ def synth_growth() -> None:
                 build_app([env], out).synth()
                 times.append(time.perf_counter() - start)
         points[count] = round(statistics.median(times), 3)
-    emit(figure="synth_growth_s", engine=engine.selected().name, env="dev",
-         services_to_seconds=points, per_added_service_s=round((points[20] - points[1]) / 19, 3))
+    emit(
+        figure="synth_growth_s",
+        engine=engine.selected().name,
+        env="dev",
+        services_to_seconds=points,
+        per_added_service_s=round((points[20] - points[1]) / 19, 3),
+    )
 
 
 if __name__ == "__main__":

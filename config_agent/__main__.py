@@ -30,9 +30,15 @@ def main() -> int:
     except IdentityError:  # logged; non-zero so that ECS restarts the container
         return 1
     except OSError as err:  # e.g. the port is taken
-        logs.log(LOG, logging.CRITICAL, "cannot start", error=type(err).__name__,
-                 errno=err.errno, port=getattr(err, "port", None),
-                 variable=getattr(err, "variable", None))
+        logs.log(
+            LOG,
+            logging.CRITICAL,
+            "cannot start",
+            error=type(err).__name__,
+            errno=err.errno,
+            port=getattr(err, "port", None),
+            variable=getattr(err, "variable", None),
+        )
         return 1
     stop = threading.Event()
 

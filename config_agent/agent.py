@@ -23,8 +23,7 @@ LOG = logging.getLogger("config_agent")
 
 
 class Agent:
-    def __init__(self, settings: Settings,
-                 session: botocore.session.Session | None = None) -> None:
+    def __init__(self, settings: Settings, session: botocore.session.Session | None = None) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
         self.aws = Aws(settings, self.stop_event, session)
@@ -37,20 +36,29 @@ class Agent:
             # On ECS: the real task id or IdentityError (exit, ECS restarts the container).
             self.identity = task_identity(settings.ecs_metadata_uri)
             self.own_queue = OwnQueue(settings, self.aws, self.identity)
-        self.worker = Worker(settings, self.aws, self.refresher, self.stop_event,
-                             self.own_queue)
+        self.worker = Worker(settings, self.aws, self.refresher, self.stop_event, self.own_queue)
         select = self.refresher.versions.get
         limits = http_limits(settings)
-        self.server = AgentHTTPServer(settings.port, Api(
-            self.cache, settings.token, self.health, select,
-            configuration_token=settings.appconfig_require_token), **limits)
+        self.server = AgentHTTPServer(
+            settings.port,
+            Api(
+                self.cache,
+                settings.token,
+                self.health,
+                select,
+                configuration_token=settings.appconfig_require_token,
+            ),
+            **limits,
+        )
         # The Secrets Manager Agent's port: apps written for it work unchanged.
         self.secrets_server: AgentHTTPServer | None = None
         if settings.secrets_port is not None:
             try:
-                self.secrets_server = AgentHTTPServer(settings.secrets_port, Api(
-                    self.cache, settings.token, self.health, select, secrets_only=True),
-                    **limits)
+                self.secrets_server = AgentHTTPServer(
+                    settings.secrets_port,
+                    Api(self.cache, settings.token, self.health, select, secrets_only=True),
+                    **limits,
+                )
             except OSError:
                 self.server.server_close()
                 raise
@@ -71,27 +79,41 @@ class Agent:
 
     def start(self) -> None:
         """Serve HTTP at once (503 until loaded), then fetch everything and listen."""
-        http = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2},
-                                 name=f"http-{i}", daemon=True)
-                for i, s in enumerate(self._servers())]
+        http = [
+            threading.Thread(
+                target=s.serve_forever, kwargs={"poll_interval": 0.2}, name=f"http-{i}", daemon=True
+            )
+            for i, s in enumerate(self._servers())
+        ]
         # Daemon: a long poll in flight cannot be interrupted, and must not delay exit.
         work = threading.Thread(target=self.worker.run, name="worker", daemon=True)
         self._threads = [work, *http]
         for thread in http:
             thread.start()
-        log(LOG, logging.INFO, "listening", address="127.0.0.1", port=self.port,
+        log(
+            LOG,
+            logging.INFO,
+            "listening",
+            address="127.0.0.1",
+            port=self.port,
             secrets_port=self.secrets_port,
-            secrets=len(self.settings.secret_ids), configurations=len(self.settings.profiles),
+            secrets=len(self.settings.secret_ids),
+            configurations=len(self.settings.profiles),
             mode="fan-out" if self.settings.fanout else "queue",
-            queue=self.own_queue.name if self.own_queue else None)
+            queue=self.own_queue.name if self.own_queue else None,
+        )
         work.start()
 
     def health(self) -> tuple[int, dict[str, Any]]:
         states = list(self.cache.states.values())
         missing = sum(1 for s in states if not s.has_value)
         failing = sum(1 for s in states if s.problem is not None)
-        doc: dict[str, Any] = {"items": len(states), "missing": missing, "failing": failing,
-                               "uptime_s": int(time.time() - self._started_at)}
+        doc: dict[str, Any] = {
+            "items": len(states),
+            "missing": missing,
+            "failing": failing,
+            "uptime_s": int(time.time() - self._started_at),
+        }
         if not self.worker.started.is_set():
             if states and not missing:  # every item restored from the backup: serving
                 doc["status"] = "degraded"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hmac
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .aws import AwsError
@@ -46,8 +47,16 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None) -
 class Api:
     """Routes of one port: the main port serves everything, the secrets port only secrets."""
 
-    def __init__(self, cache: Cache, token: str, health: Health, select: Select, *,
-                 secrets_only: bool = False, configuration_token: bool = True) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        token: str,
+        health: Health,
+        select: Select,
+        *,
+        secrets_only: bool = False,
+        configuration_token: bool = True,
+    ) -> None:
         self.cache = cache
         self.token = token.encode("utf-8")
         self.health = health
@@ -61,8 +70,7 @@ class Api:
         parts = urlsplit(target)
         path = parts.path
         if method not in ("GET", "HEAD"):
-            return self._unauthorised(headers) or error(405, "method not allowed",
-                                                        {"Allow": "GET"})
+            return self._unauthorised(headers) or error(405, "method not allowed", {"Allow": "GET"})
         if path == "/health":
             status, doc = self.health()
             return Response(status, _json(doc))
@@ -79,7 +87,7 @@ class Api:
             return self._secret(parse_qs(parts.query))
         if path.startswith("/v1/"):  # the Secrets Manager Agent's path style
             query = parse_qs(parts.query)
-            query["secretId"] = [unquote(path[len("/v1/"):])]
+            query["secretId"] = [unquote(path[len("/v1/") :])]
             return self._secret(query)
         return error(404, "not found")
 
@@ -110,7 +118,8 @@ class Api:
         if configured is None:
             return error(404, "secret is not served by this agent")
         if stage in (None, "AWSCURRENT") and (
-                version is None or (entry is not None and version == entry.version)):
+            version is None or (entry is not None and version == entry.version)
+        ):
             return _entry(entry)
         try:
             return _entry(self.select(configured, stage, version))
@@ -124,8 +133,12 @@ class Api:
     def _configuration(self, path: str, flags: list[str] | None) -> Response:
         # /applications/<app>/environments/<env>/configurations/<profile>
         segs = [unquote(s) for s in path.split("/")]
-        if (len(segs) != 7 or segs[3] != "environments" or segs[5] != "configurations"
-                or not all(segs[i] for i in (2, 4, 6))):
+        if (
+            len(segs) != 7
+            or segs[3] != "environments"
+            or segs[5] != "configurations"
+            or not all(segs[i] for i in (2, 4, 6))
+        ):
             return error(404, "not found")
         known, entry = self.cache.configuration(f"{segs[2]}/{segs[4]}/{segs[6]}")
         if not known:
@@ -153,5 +166,6 @@ def _entry(entry: Entry | None) -> Response:
         return error(503, "not available yet", {"Retry-After": "5"})
     version = entry.version
     ok = version and version.isascii() and version.isprintable()
-    return Response(200, entry.body, entry.content_type,
-                    {"Configuration-Version": version} if ok else {})
+    return Response(
+        200, entry.body, entry.content_type, {"Configuration-Version": version} if ok else {}
+    )

@@ -13,7 +13,8 @@ import os
 import random
 import re
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import botocore.session
 from botocore.config import Config
@@ -24,14 +25,26 @@ from .settings import Settings
 
 LOG = logging.getLogger("config_agent.aws")
 
-_THROTTLING = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
-    "RequestThrottled", "RequestThrottledException", "RequestLimitExceeded",
-    "ProvisionedThroughputExceededException", "SlowDown", "LimitExceededException",
-    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-})
-_MISSING = frozenset({"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue",
-                      "QueueDoesNotExist"})
+_THROTTLING = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "LimitExceededException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+    }
+)
+_MISSING = frozenset(
+    {"ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+)
 _REGION_IN_URL = re.compile(r"^https?://sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 
 
@@ -43,7 +56,7 @@ class AwsError(Exception):
         self.operation = operation
         self.code = code
         self.retryable = retryable  # throttling, 5xx, network: AWS is (temporarily) unreachable
-        self.missing = missing      # the secret/profile/queue does not exist (yet)
+        self.missing = missing  # the secret/profile/queue does not exist (yet)
 
 
 def classify(operation: str, exc: Exception) -> AwsError:
@@ -86,14 +99,21 @@ def probe_delay(attempt: int, base: float = 0.1, cap: float = PROBE_MAX_SECONDS)
 class Aws:
     """Lazily created clients (each costs memory) and `call()` with retries."""
 
-    def __init__(self, settings: Settings, stop: threading.Event,
-                 session: botocore.session.Session | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        stop: threading.Event,
+        session: botocore.session.Session | None = None,
+    ) -> None:
         self._settings = settings
         self._stop = stop
         self._session = session or botocore.session.get_session()
-        self._region = (self._session.get_config_variable("region")
-                        or os.environ.get("AWS_REGION") or _region_from(settings.queue_url)
-                        or settings.topic_region)
+        self._region = (
+            self._session.get_config_variable("region")
+            or os.environ.get("AWS_REGION")
+            or _region_from(settings.queue_url)
+            or settings.topic_region
+        )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         # Set after every call: False while AWS is unreachable (feeds /health "degraded").
@@ -117,8 +137,15 @@ class Aws:
                 self._clients[service] = self._session.create_client(service, config=config)
             return self._clients[service]
 
-    def call(self, service: str, operation: str, *, retries: int | None = None,
-             health: bool = True, **params: Any) -> dict[str, Any]:
+    def call(
+        self,
+        service: str,
+        operation: str,
+        *,
+        retries: int | None = None,
+        health: bool = True,
+        **params: Any,
+    ) -> dict[str, Any]:
         """Call `operation` (botocore snake_case name), retrying retryable failures.
 
         `health=False`: background housekeeping whose failures must not flip `reachable`.
@@ -137,10 +164,18 @@ class Aws:
                     self.reachable = not err.retryable
                 if not err.retryable or attempt >= max_retries or self._stop.is_set():
                     raise err from None
-                delay = backoff_delay(attempt, self._settings.backoff_base_seconds,
-                                      self._settings.backoff_max_seconds)
-                log(LOG, logging.INFO, "aws call failed, backing off", operation=operation,
-                    code=err.code, attempt=attempt + 1, delay_s=round(delay, 3))
+                delay = backoff_delay(
+                    attempt, self._settings.backoff_base_seconds, self._settings.backoff_max_seconds
+                )
+                log(
+                    LOG,
+                    logging.INFO,
+                    "aws call failed, backing off",
+                    operation=operation,
+                    code=err.code,
+                    attempt=attempt + 1,
+                    delay_s=round(delay, 3),
+                )
                 attempt += 1
                 if self._stop.wait(delay):
                     raise err from None

@@ -13,8 +13,9 @@ import base64
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .logs import log
 from .output import write_atomic
@@ -51,42 +52,85 @@ class Backup:
             try:
                 path.unlink()
             except OSError as exc:
-                log(LOG, logging.WARNING, "removing an old secret backup failed",
-                    error=type(exc).__name__)
+                log(
+                    LOG,
+                    logging.WARNING,
+                    "removing an old secret backup failed",
+                    error=type(exc).__name__,
+                )
 
     # --- writing (worker thread, after a successful fetch) -----------------------------------
     def save_secret(self, secret_id: str, value: SecretValue) -> None:
         if self.secrets:
-            self._write("secrets", secret_id, {
-                "arn": value.arn, "name": value.name, "version_id": value.version_id,
-                "stages": list(value.stages), "created": value.created,
-                "string": value.string, "binary": _b64(value.binary)})
+            self._write(
+                "secrets",
+                secret_id,
+                {
+                    "arn": value.arn,
+                    "name": value.name,
+                    "version_id": value.version_id,
+                    "stages": list(value.stages),
+                    "created": value.created,
+                    "string": value.string,
+                    "binary": _b64(value.binary),
+                },
+            )
 
     def save_configuration(self, ref: ProfileRef, value: ConfigValue) -> None:
-        self._write("configurations", ref.key, {
-            "body": _b64(value.body), "content_type": value.content_type,
-            "version_label": value.version_label})
+        self._write(
+            "configurations",
+            ref.key,
+            {
+                "body": _b64(value.body),
+                "content_type": value.content_type,
+                "version_label": value.version_label,
+            },
+        )
 
     def _write(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
         try:
-            write_atomic(self._path(kind, ident), json.dumps(
-                {"format": _FORMAT, "id": ident, **doc}, separators=(",", ":")).encode())
+            write_atomic(
+                self._path(kind, ident),
+                json.dumps({"format": _FORMAT, "id": ident, **doc}, separators=(",", ":")).encode(),
+            )
         except OSError as exc:  # a full disk must not stop the agent serving
-            log(LOG, logging.WARNING, "writing a backup failed", kind=kind, item=ident,
-                error=type(exc).__name__)
+            log(
+                LOG,
+                logging.WARNING,
+                "writing a backup failed",
+                kind=kind,
+                item=ident,
+                error=type(exc).__name__,
+            )
 
     # --- reading (startup) ---------------------------------------------------------------------
     def load_secret(self, secret_id: str) -> SecretValue | None:
         if not self.secrets:
             return None
-        return self._read("secrets", secret_id, lambda doc: redacted(SecretValue(
-            arn=str(doc["arn"]), name=str(doc["name"]), version_id=str(doc["version_id"]),
-            stages=tuple(doc["stages"]), created=doc["created"], string=doc["string"],
-            binary=_unb64(doc["binary"]))))
+        return self._read(
+            "secrets",
+            secret_id,
+            lambda doc: redacted(
+                SecretValue(
+                    arn=str(doc["arn"]),
+                    name=str(doc["name"]),
+                    version_id=str(doc["version_id"]),
+                    stages=tuple(doc["stages"]),
+                    created=doc["created"],
+                    string=doc["string"],
+                    binary=_unb64(doc["binary"]),
+                )
+            ),
+        )
 
     def load_configuration(self, ref: ProfileRef) -> ConfigValue | None:
-        return self._read("configurations", ref.key, lambda doc: ConfigValue(
-            _unb64(doc["body"]) or b"", str(doc["content_type"]), doc["version_label"]))
+        return self._read(
+            "configurations",
+            ref.key,
+            lambda doc: ConfigValue(
+                _unb64(doc["body"]) or b"", str(doc["content_type"]), doc["version_label"]
+            ),
+        )
 
     def _read(self, kind: str, ident: str, build: Callable[[dict[str, Any]], T]) -> T | None:
         try:
@@ -97,6 +141,12 @@ class Backup:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
-            log(LOG, logging.WARNING, "ignoring an unreadable backup", kind=kind, item=ident,
-                error=type(exc).__name__)
+            log(
+                LOG,
+                logging.WARNING,
+                "ignoring an unreadable backup",
+                kind=kind,
+                item=ident,
+                error=type(exc).__name__,
+            )
             return None

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional, Tuple
 
 from .events import secret_keys
 from .settings import ProfileRef
@@ -28,14 +28,14 @@ class Entry:
 
 @dataclass
 class ItemState:
-    kind: str   # "secret" | "configuration"
+    kind: str  # "secret" | "configuration"
     ident: str  # configured secret id or profile key: identifiers only, never values
     has_value: bool = False
     problem: str | None = None  # "missing", an AWS error code, or None when last fetch was ok
     refreshed_at: float | None = None
 
 
-Selector = Tuple[Optional[str], Optional[str]]
+Selector = tuple[str | None, str | None]
 """(versionStage, versionId) of a secret version other than AWSCURRENT."""
 MAX_SELECTED_PER_SECRET = 16  # other stages/versions kept per secret; the oldest goes first
 
@@ -43,9 +43,9 @@ MAX_SELECTED_PER_SECRET = 16  # other stages/versions kept per secret; the oldes
 class Cache:
     def __init__(self, secret_ids: Iterable[str], profiles: Iterable[ProfileRef]) -> None:
         self._lock = threading.Lock()  # serialises writers only
-        self._secrets: dict[str, Entry] = {}   # configured id -> entry
-        self._aliases: dict[str, str] = {}     # any accepted spelling -> configured id
-        self._configs: dict[str, Entry] = {}   # profile key -> entry
+        self._secrets: dict[str, Entry] = {}  # configured id -> entry
+        self._aliases: dict[str, str] = {}  # any accepted spelling -> configured id
+        self._configs: dict[str, Entry] = {}  # profile key -> entry
         # Other stages/versions, fetched on first request and refreshed with the secret.
         self._selected: dict[str, dict[Selector, Entry]] = {}
         self._generations: dict[str, int] = {}  # bumped whenever a secret is refreshed
@@ -93,8 +93,9 @@ class Cache:
         with self._lock:
             self._generations[secret_id] = self.generation(secret_id) + 1
 
-    def put_selected(self, secret_id: str, selector: Selector, value: SecretValue,
-                     generation: int | None = None) -> Entry:
+    def put_selected(
+        self, secret_id: str, selector: Selector, value: SecretValue, generation: int | None = None
+    ) -> Entry:
         """Store another stage/version (unless `generation` shows a refresh started since)."""
         entry = Entry(value.response_json(), "application/json", value.version_id, time.time())
         with self._lock:

@@ -49,8 +49,7 @@ APPCONFIG_EVENT_SOURCE = "appconfig.amazonaws.com"
 API_CALL = "AWS API Call via CloudTrail"
 SERVICE_EVENT = "AWS Service Event via CloudTrail"
 CLOUDTRAIL_DETAIL_TYPES = (API_CALL, SERVICE_EVENT)
-SECRET_API_CALLS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage",
-                    "RotateSecret")
+SECRET_API_CALLS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage", "RotateSecret")
 """API calls after which a stage of the secret (AWSCURRENT among them) may point at a new value;
 CloudTrail names the secret in `requestParameters.secretId` (name or ARN)."""
 SECRET_SERVICE_EVENTS = ("RotationSucceeded",)

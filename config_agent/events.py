@@ -132,6 +132,7 @@ def _deployment(name: Any, detail: dict[str, Any]) -> DeploymentStarted:
 
 # --- matching events to configured items -----------------------------------------------------
 
+
 def _strip_suffix(name: str) -> str | None:
     """`db-AbCdEf` -> `db`: the 6-character random suffix Secrets Manager adds to ARNs."""
     head, sep, tail = name.rpartition("-")

@@ -30,8 +30,8 @@ LOG = logging.getLogger("config_agent.fanout")
 TASK_ID = re.compile(rf"^[0-9a-f]{{{contract.ECS_TASK_ID_LENGTH}}}$")
 """An ECS task id: the last part of a (long-format) task ARN, 32 lowercase hex characters."""
 _METADATA_TIMEOUT_S = 1.0
-METADATA_ATTEMPTS = 8          # ~10 s with backoff before giving up and exiting non-zero
-RETENTION_SECONDS = 3600       # events older than a restart are useless: startup fetches all
+METADATA_ATTEMPTS = 8  # ~10 s with backoff before giving up and exiting non-zero
+RETENTION_SECONDS = 3600  # events older than a restart are useless: startup fetches all
 KMS_REUSE_SECONDS = 300
 
 
@@ -43,16 +43,17 @@ class IdentityError(RuntimeError):
 @dataclass(frozen=True)
 class TaskIdentity:
     task_id: str
-    task_arn: str | None = None   # None when not running on ECS (local runs, tests)
-    cluster: str | None = None    # cluster ARN from the task metadata
+    task_arn: str | None = None  # None when not running on ECS (local runs, tests)
+    cluster: str | None = None  # cluster ARN from the task metadata
 
     @property
     def on_ecs(self) -> bool:
         return self.task_arn is not None and self.cluster is not None
 
 
-def task_identity(metadata_uri: str, attempts: int = METADATA_ATTEMPTS,
-                  delay: float = 0.2) -> TaskIdentity:
+def task_identity(
+    metadata_uri: str, attempts: int = METADATA_ATTEMPTS, delay: float = 0.2
+) -> TaskIdentity:
     """The ECS task id from the task metadata endpoint v4; a random id only off ECS.
 
     With `metadata_uri` set (ECS sets ECS_CONTAINER_METADATA_URI_V4) the endpoint is retried
@@ -66,8 +67,9 @@ def task_identity(metadata_uri: str, attempts: int = METADATA_ATTEMPTS,
         if attempt:
             time.sleep(min(2.0, delay * 2 ** (attempt - 1)))
         try:
-            with urllib.request.urlopen(  # noqa: S310 - link-local ECS endpoint
-                    metadata_uri.rstrip("/") + "/task", timeout=_METADATA_TIMEOUT_S) as resp:
+            with urllib.request.urlopen(
+                metadata_uri.rstrip("/") + "/task", timeout=_METADATA_TIMEOUT_S
+            ) as resp:
                 doc = json.loads(resp.read(1_000_000))
         except (OSError, ValueError) as exc:
             problem = type(exc).__name__
@@ -89,17 +91,22 @@ def queue_arn_for(topic_arn: str, name: str) -> str:
 
 
 def queue_policy(queue_arn: str, topic_arn: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "AllowServiceTopicOnly",
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-        }],
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AllowServiceTopicOnly",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                }
+            ],
+        },
+        separators=(",", ":"),
+    )
 
 
 def queue_attributes(settings: Settings, queue_arn: str) -> dict[str, str]:
@@ -107,9 +114,13 @@ def queue_attributes(settings: Settings, queue_arn: str) -> dict[str, str]:
         "ReceiveMessageWaitTimeSeconds": str(settings.wait_time_seconds),
         "VisibilityTimeout": str(settings.visibility_timeout),
         "MessageRetentionPeriod": str(RETENTION_SECONDS),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": settings.dlq_arn,
-                                     "maxReceiveCount": settings.max_receive_count},
-                                    separators=(",", ":")),
+        "RedrivePolicy": json.dumps(
+            {
+                "deadLetterTargetArn": settings.dlq_arn,
+                "maxReceiveCount": settings.max_receive_count,
+            },
+            separators=(",", ":"),
+        ),
         "Policy": queue_policy(queue_arn, settings.topic_arn),
     }
     if settings.queue_kms_key:
@@ -124,9 +135,12 @@ def subscription_attributes(settings: Settings) -> dict[str, str]:
     """Raw delivery, and a redrive policy: what SNS cannot deliver (e.g. while the queue's
     policy propagates) goes to the service DLQ instead of being dropped.
     https://docs.aws.amazon.com/sns/latest/dg/sns-configure-dead-letter-queue.html"""
-    return {"RawMessageDelivery": "true",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": settings.dlq_arn},
-                                        separators=(",", ":"))}
+    return {
+        "RawMessageDelivery": "true",
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": settings.dlq_arn}, separators=(",", ":")
+        ),
+    }
 
 
 class OwnQueue:
@@ -141,16 +155,19 @@ class OwnQueue:
         self.arn = queue_arn_for(settings.topic_arn, self.name)
         self.url: str | None = None
         self.subscription_arn: str | None = None
-        self.subscribed_at = 0.0   # time.monotonic() of the last Subscribe
+        self.subscribed_at = 0.0  # time.monotonic() of the last Subscribe
         self._lock = threading.Lock()
 
     def _create(self) -> str:
         attrs = queue_attributes(self.settings, self.arn)
-        tags = {contract.QUEUE_TAG_AGENT: "true",
-                contract.QUEUE_TAG_TASK_ARN: self.identity.task_arn or "local"}
+        tags = {
+            contract.QUEUE_TAG_AGENT: "true",
+            contract.QUEUE_TAG_TASK_ARN: self.identity.task_arn or "local",
+        }
         try:
-            resp = self.aws.call("sqs", "create_queue", QueueName=self.name,
-                                 Attributes=attrs, tags=tags)
+            resp = self.aws.call(
+                "sqs", "create_queue", QueueName=self.name, Attributes=attrs, tags=tags
+            )
             return str(resp["QueueUrl"])
         except AwsError as err:
             if err.code not in ("QueueAlreadyExists", "QueueNameExists"):
@@ -168,13 +185,23 @@ class OwnQueue:
                 self.url = self._create()
             if self.subscription_arn is None:
                 resp = self.aws.call(
-                    "sns", "subscribe", TopicArn=self.settings.topic_arn, Protocol="sqs",
-                    Endpoint=self.arn, Attributes=subscription_attributes(self.settings),
-                    ReturnSubscriptionArn=True)
+                    "sns",
+                    "subscribe",
+                    TopicArn=self.settings.topic_arn,
+                    Protocol="sqs",
+                    Endpoint=self.arn,
+                    Attributes=subscription_attributes(self.settings),
+                    ReturnSubscriptionArn=True,
+                )
                 self.subscription_arn = str(resp["SubscriptionArn"])
                 self.subscribed_at = time.monotonic()
-            log(LOG, logging.INFO, "own queue subscribed to the topic", queue=self.name,
-                subscription=self.subscription_arn)
+            log(
+                LOG,
+                logging.INFO,
+                "own queue subscribed to the topic",
+                queue=self.name,
+                subscription=self.subscription_arn,
+            )
             return self.url
 
     def subscribed(self) -> bool:
@@ -186,10 +213,13 @@ class OwnQueue:
         """
         token: str | None = None
         while True:
-            params = {"TopicArn": self.settings.topic_arn, **({"NextToken": token} if token
-                                                             else {})}
-            resp = self.aws.call("sns", "list_subscriptions_by_topic", retries=1,
-                                 health=False, **params)
+            params = {
+                "TopicArn": self.settings.topic_arn,
+                **({"NextToken": token} if token else {}),
+            }
+            resp = self.aws.call(
+                "sns", "list_subscriptions_by_topic", retries=1, health=False, **params
+            )
             for sub in resp.get("Subscriptions") or []:
                 if sub.get("Endpoint") == self.arn and sub.get("Protocol") == "sqs":
                     return True

@@ -169,15 +169,21 @@ class RequestStream:
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        request = Request(self._parser.get_method().decode("ascii"),
-                          b"".join(self._target).decode("latin-1"), self._headers,
-                          self._parser.should_keep_alive() and not self._parser.should_upgrade())
+        request = Request(
+            self._parser.get_method().decode("ascii"),
+            b"".join(self._target).decode("latin-1"),
+            self._headers,
+            self._parser.should_keep_alive() and not self._parser.should_upgrade(),
+        )
         refused = self._check(request, self._parser.get_http_version())
         if refused:
             raise _Refused(*refused)
         self._request = request
-        if ("expect" in self._headers and self._headers.get("content-length", "0") != "0"
-                and self._parser.get_http_version() == "1.1"):  # RFC 9110 section 10.1.1
+        if (
+            "expect" in self._headers
+            and self._headers.get("content-length", "0") != "0"
+            and self._parser.get_http_version() == "1.1"
+        ):  # RFC 9110 section 10.1.1
             self.events.append(EXPECTS_100)
 
     def on_message_complete(self) -> None:
@@ -227,10 +233,14 @@ def http_date() -> str:
 
 def encode(response: Response, *, head: bool = False, close: bool = False) -> bytes:
     """Status line, headers and (unless answering HEAD) body of `response`."""
-    lines = [f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}",
-             "Server: config-agent", f"Date: {http_date()}",
-             f"Content-Type: {response.content_type}",
-             f"Content-Length: {len(response.body)}", "Cache-Control: no-store"]
+    lines = [
+        f"HTTP/1.1 {response.status} {_PHRASES.get(response.status, '')}",
+        "Server: config-agent",
+        f"Date: {http_date()}",
+        f"Content-Type: {response.content_type}",
+        f"Content-Length: {len(response.body)}",
+        "Cache-Control: no-store",
+    ]
     lines += [f"{key}: {value}" for key, value in response.headers.items()]
     if close:
         lines.append("Connection: close")

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .aws import Aws, AwsError
 from .logs import log
@@ -41,8 +42,9 @@ class Inbox:
                 for m in messages:
                     self._receipts[str(m.get("MessageId", ""))] = str(m.get("ReceiptHandle", ""))
                 return messages
-        self._visibility({str(m.get("MessageId", "")): str(m.get("ReceiptHandle", ""))
-                          for m in messages}, 0)
+        self._visibility(
+            {str(m.get("MessageId", "")): str(m.get("ReceiptHandle", "")) for m in messages}, 0
+        )
         return []
 
     @property
@@ -86,21 +88,31 @@ class Inbox:
     def _visibility(self, entries: dict[str, str], seconds: int) -> list[str]:
         failed: list[str] = []
         for chunk in _chunks(entries):
-            failed += self._batch("change_message_visibility_batch", chunk,
-                                  VisibilityTimeout=seconds)
+            failed += self._batch(
+                "change_message_visibility_batch", chunk, VisibilityTimeout=seconds
+            )
         return failed
 
     def _batch(self, operation: str, chunk: list[tuple[str, str]], **extra: Any) -> list[str]:
         """One batch call; the message ids whose entry failed (all of them if the call did)."""
         ids = {str(i): message_id for i, (message_id, _) in enumerate(chunk)}
-        entries = [{"Id": str(i), "ReceiptHandle": receipt, **extra}
-                   for i, (_, receipt) in enumerate(chunk)]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": receipt, **extra}
+            for i, (_, receipt) in enumerate(chunk)
+        ]
         try:
-            resp = self.aws.call("sqs", operation, retries=1, QueueUrl=self.queue_url,
-                                 Entries=entries)
+            resp = self.aws.call(
+                "sqs", operation, retries=1, QueueUrl=self.queue_url, Entries=entries
+            )
         except AwsError as err:
-            log(LOG, logging.WARNING, "sqs batch call failed", operation=err.operation,
-                code=err.code, messages=len(chunk))
+            log(
+                LOG,
+                logging.WARNING,
+                "sqs batch call failed",
+                operation=err.operation,
+                code=err.code,
+                messages=len(chunk),
+            )
             return list(ids.values())
         return [ids[str(f.get("Id"))] for f in resp.get("Failed") or [] if str(f.get("Id")) in ids]
 
@@ -108,4 +120,4 @@ class Inbox:
 def _chunks(entries: dict[str, str]) -> Iterable[list[tuple[str, str]]]:
     items = list(entries.items())
     for i in range(0, len(items), BATCH):
-        yield items[i:i + BATCH]
+        yield items[i : i + BATCH]

@@ -62,8 +62,14 @@ class _Pending:
 
 
 class Worker:
-    def __init__(self, settings: Settings, aws: Aws, refresher: Refresher,
-                 stop: threading.Event, own_queue: OwnQueue | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        aws: Aws,
+        refresher: Refresher,
+        stop: threading.Event,
+        own_queue: OwnQueue | None = None,
+    ) -> None:
         self.settings = settings
         # Fan-out mode: the queue is created (and subscribed) by this thread at startup.
         self.own_queue = own_queue
@@ -74,10 +80,10 @@ class Worker:
         self.aws = aws
         self.refresher = refresher
         self.stop = stop
-        self.started = threading.Event()   # startup fetch finished (successfully or not)
-        self.busy = threading.Lock()       # held while a batch is processed (for shutdown)
-        self.queue_ok = True               # last ReceiveMessage succeeded
-        self.polling = False               # inside a ReceiveMessage long poll (no work held)
+        self.started = threading.Event()  # startup fetch finished (successfully or not)
+        self.busy = threading.Lock()  # held while a batch is processed (for shutdown)
+        self.queue_ok = True  # last ReceiveMessage succeeded
+        self.polling = False  # inside a ReceiveMessage long poll (no work held)
         self._pending: dict[str, _Pending] = {}
         self._held: dict[str, _Held] = {}
         self._retry_keys: set[str] = set()  # items whose last fetch found AWS unreachable
@@ -86,11 +92,14 @@ class Worker:
         self._receive_failures = 0
         now = time.monotonic()
         self._next_missing = now + settings.missing_retry_seconds
-        self._next_safety = (now + self._jitter(settings.safety_refresh_seconds)
-                             if settings.safety_refresh_seconds > 0 else math.inf)
+        self._next_safety = (
+            now + self._jitter(settings.safety_refresh_seconds)
+            if settings.safety_refresh_seconds > 0
+            else math.inf
+        )
         self._next_subscription_check = math.inf  # set once subscribed (fan-out mode)
-        self._next_catchup = math.inf              # one refresh of all after (re)subscribing
-        self._working: list[str] = []              # message ids of the batch being refreshed
+        self._next_catchup = math.inf  # one refresh of all after (re)subscribing
+        self._working: list[str] = []  # message ids of the batch being refreshed
 
     @property
     def queue_url(self) -> str | None:
@@ -131,8 +140,12 @@ class Worker:
             self.inbox.hand_back()  # held, tracked and unprocessed messages: visible again
 
     def _seconds_until_due(self) -> float:
-        dues = [self._next_safety, self._next_retry, self._next_subscription_check,
-                self._next_catchup]
+        dues = [
+            self._next_safety,
+            self._next_retry,
+            self._next_subscription_check,
+            self._next_catchup,
+        ]
         if self.refresher.missing_targets():
             dues.append(self._next_missing)
         dues.extend(p.due for p in self._pending.values())
@@ -176,22 +189,31 @@ class Worker:
         except AwsError as err:
             self.queue_ok = False
             # Unreachable: probe again soon. Refused (permissions): back off up to a minute.
-            delay = (probe_delay(self._setup_failures) if err.retryable
-                     else backoff_delay(min(self._setup_failures, 6), 1.0, 60.0) + 0.5)
+            delay = (
+                probe_delay(self._setup_failures)
+                if err.retryable
+                else backoff_delay(min(self._setup_failures, 6), 1.0, 60.0) + 0.5
+            )
             self._setup_failures += 1
             self._next_setup = time.monotonic() + delay
-            log(LOG, logging.ERROR, "creating or subscribing the own queue failed; retrying",
-                code=err.code, operation=err.operation, retry_in_s=round(delay, 2))
+            log(
+                LOG,
+                logging.ERROR,
+                "creating or subscribing the own queue failed; retrying",
+                code=err.code,
+                operation=err.operation,
+                retry_in_s=round(delay, 2),
+            )
             return False
         self.inbox.queue_url = url
         self.queue_ok = True
         self._setup_failures = 0
         now = time.monotonic()
-        self._next_subscription_check = now + self._jitter(
-            self.settings.subscription_check_seconds)
+        self._next_subscription_check = now + self._jitter(self.settings.subscription_check_seconds)
         if self.settings.catchup_refresh_seconds > 0:
-            self._next_catchup = self.own_queue.subscribed_at + \
-                self.settings.catchup_refresh_seconds
+            self._next_catchup = (
+                self.own_queue.subscribed_at + self.settings.catchup_refresh_seconds
+            )
         return True
 
     def _check_subscription(self) -> None:
@@ -203,15 +225,20 @@ class Worker:
         """
         assert self.own_queue is not None
         self._next_subscription_check = time.monotonic() + self._jitter(
-            self.settings.subscription_check_seconds)
+            self.settings.subscription_check_seconds
+        )
         try:
             if self.own_queue.subscribed():
                 return
         except AwsError as err:
             log(LOG, logging.WARNING, "checking the own subscription failed", code=err.code)
             return
-        log(LOG, logging.ERROR, "own subscription no longer exists; resubscribing",
-            queue=self.own_queue.name)
+        log(
+            LOG,
+            logging.ERROR,
+            "own subscription no longer exists; resubscribing",
+            queue=self.own_queue.name,
+        )
         self.own_queue.forget(queue=False)
         self.inbox.queue_url = None  # the loop resubscribes, then refreshes everything
         self.queue_ok = False
@@ -223,16 +250,20 @@ class Worker:
         self.polling = True
         try:
             resp = self.aws.call(
-                "sqs", "receive_message", retries=0, QueueUrl=self.queue_url,
-                MaxNumberOfMessages=10, WaitTimeSeconds=wait_s,
+                "sqs",
+                "receive_message",
+                retries=0,
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=wait_s,
                 VisibilityTimeout=self.settings.visibility_timeout,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"])
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            )
         except AwsError as err:
             self.queue_ok = False
             if err.missing and self.own_queue is not None and not self.stop.is_set():
                 # Our queue was deleted under us: recreate and resubscribe (then refresh all).
-                log(LOG, logging.ERROR, "own queue no longer exists; recreating it",
-                    code=err.code)
+                log(LOG, logging.ERROR, "own queue no longer exists; recreating it", code=err.code)
                 self.own_queue.forget()
                 self.inbox.queue_url = None
                 return []
@@ -241,8 +272,14 @@ class Worker:
             delay = probe_delay(self._receive_failures)
             self._receive_failures += 1
             if self._receive_failures & (self._receive_failures - 1) == 0:  # 1, 2, 4, 8...
-                log(LOG, logging.WARNING, "receiving from the queue failed", code=err.code,
-                    consecutive_failures=self._receive_failures, retry_in_s=round(delay, 2))
+                log(
+                    LOG,
+                    logging.WARNING,
+                    "receiving from the queue failed",
+                    code=err.code,
+                    consecutive_failures=self._receive_failures,
+                    retry_in_s=round(delay, 2),
+                )
             self.stop.wait(delay)
             return []
         finally:
@@ -260,7 +297,7 @@ class Worker:
         jobs = [job for job in map(self._job, self.inbox.add(messages)) if job is not None]
         if not jobs or self.stop.is_set():
             return  # after stop: still registered, so handed back at once
-        reason = (f"event:{jobs[0].message_id}" if len(jobs) == 1 else f"events:{len(jobs)}")
+        reason = f"event:{jobs[0].message_id}" if len(jobs) == 1 else f"events:{len(jobs)}"
         self._working = [j.message_id for j in jobs]
         try:
             outcome = self._refresh(Targets.union(j.targets for j in jobs), reason)
@@ -275,14 +312,25 @@ class Worker:
             change = parse(str(message.get("Body", "")))
         except MessageError as err:
             # Left in the queue: after maxReceiveCount it lands in the DLQ for a human to see.
-            log(LOG, logging.WARNING, "ignoring malformed or unknown message",
-                message_id=message_id, reason=str(err), receive_count=received)
+            log(
+                LOG,
+                logging.WARNING,
+                "ignoring malformed or unknown message",
+                message_id=message_id,
+                reason=str(err),
+                receive_count=received,
+            )
             self.inbox.drop(message_id)
             return None
         targets = self.refresher.targets_for(change)
         if not targets:
-            log(LOG, logging.INFO, "event does not concern this agent's items; acknowledged",
-                message_id=message_id, kind=type(change).__name__)
+            log(
+                LOG,
+                logging.INFO,
+                "event does not concern this agent's items; acknowledged",
+                message_id=message_id,
+                kind=type(change).__name__,
+            )
             self.inbox.delete([message_id])
             return None
         return _Job(message_id, change, targets, received)
@@ -296,16 +344,26 @@ class Worker:
             if keys & failed:
                 if keys & failed <= unreachable and len(self._held) < MAX_HELD:
                     self._held[job.message_id] = _Held(
-                        job, time.monotonic() + self.settings.visibility_timeout)
-                    log(LOG, logging.INFO, "AWS unreachable; message kept hidden, retrying",
-                        message_id=job.message_id, failed=sorted(keys & failed))
+                        job, time.monotonic() + self.settings.visibility_timeout
+                    )
+                    log(
+                        LOG,
+                        logging.INFO,
+                        "AWS unreachable; message kept hidden, retrying",
+                        message_id=job.message_id,
+                        failed=sorted(keys & failed),
+                    )
                     continue
-                log(LOG, logging.WARNING, "refresh failed; message left for redelivery",
-                    message_id=job.message_id, failed=sorted(keys & failed),
-                    receive_count=job.receive_count)
+                log(
+                    LOG,
+                    logging.WARNING,
+                    "refresh failed; message left for redelivery",
+                    message_id=job.message_id,
+                    failed=sorted(keys & failed),
+                    receive_count=job.receive_count,
+                )
                 self.inbox.drop(job.message_id)
-            elif (isinstance(job.change, DeploymentStarted)
-                  and not keys & set(outcome.changed)):
+            elif isinstance(job.change, DeploymentStarted) and not keys & set(outcome.changed):
                 self._track(job)
             else:
                 done.append(job.message_id)
@@ -329,8 +387,9 @@ class Worker:
             self._retry_attempt += 1
         elif not self._retry_keys:
             self._retry_attempt, self._next_retry = 0, math.inf
-        ready = [h.job for h in self._held.values() if not set(h.job.targets.keys())
-                 & self._retry_keys]
+        ready = [
+            h.job for h in self._held.values() if not set(h.job.targets.keys()) & self._retry_keys
+        ]
         for job in ready:
             del self._held[job.message_id]
         if ready:
@@ -362,10 +421,16 @@ class Worker:
         interval = self.settings.deployment_recheck_seconds
         now = time.monotonic()
         self._pending[job.message_id] = _Pending(
-            job, now + self.settings.deployment_max_wait_seconds, now + interval, interval)
+            job, now + self.settings.deployment_max_wait_seconds, now + interval, interval
+        )
         self.inbox.extend([job.message_id], math.ceil(interval) + self.settings.visibility_timeout)
-        log(LOG, logging.INFO, "deployment not visible yet; re-checking",
-            message_id=job.message_id, every_s=interval)
+        log(
+            LOG,
+            logging.INFO,
+            "deployment not visible yet; re-checking",
+            message_id=job.message_id,
+            every_s=interval,
+        )
 
     def _recheck(self, pending: _Pending) -> None:
         job = pending.job
@@ -374,7 +439,8 @@ class Worker:
         state = None
         if change.deployment_number is not None:
             state = self.refresher.configs.deployment_state(
-                change.application_id, change.environment_id, change.deployment_number)
+                change.application_id, change.environment_id, change.deployment_number
+            )
         outcome = self._refresh(job.targets, f"recheck:{job.message_id}")
         now = time.monotonic()
         done_reason = None
@@ -386,8 +452,13 @@ class Worker:
             done_reason = "max wait reached"
         if done_reason:
             del self._pending[job.message_id]
-            log(LOG, logging.INFO, "deployment tracking finished", message_id=job.message_id,
-                result=done_reason)
+            log(
+                LOG,
+                logging.INFO,
+                "deployment tracking finished",
+                message_id=job.message_id,
+                result=done_reason,
+            )
             if outcome.ok:
                 self.inbox.delete([job.message_id])
             else:
@@ -395,7 +466,8 @@ class Worker:
             return
         pending.interval = min(pending.interval * 2, _MAX_RECHECK_INTERVAL)
         pending.due = min(now + pending.interval, pending.deadline)
-        if self.inbox.extend([job.message_id],
-                             math.ceil(pending.interval) + self.settings.visibility_timeout):
+        if self.inbox.extend(
+            [job.message_id], math.ceil(pending.interval) + self.settings.visibility_timeout
+        ):
             # The receipt is no longer valid (e.g. redelivered): the new delivery takes over.
             del self._pending[job.message_id]

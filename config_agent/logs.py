@@ -11,7 +11,8 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # Shorter values would turn ordinary words in logs into "***" without protecting anything.
 _MIN_REDACT_LEN = 4

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from .aws import Aws, AwsError
 from .backup import Backup
@@ -29,11 +29,12 @@ class Targets:
 
     def keys(self) -> list[str]:
         """The cache state keys of these items."""
-        return (["secret:" + s for s in self.secrets]
-                + ["configuration:" + p.key for p in self.profiles])
+        return ["secret:" + s for s in self.secrets] + [
+            "configuration:" + p.key for p in self.profiles
+        ]
 
     @staticmethod
-    def union(many: Iterable["Targets"]) -> "Targets":
+    def union(many: Iterable[Targets]) -> Targets:
         """Every item once, in first-seen order: one fetch per item for a whole batch."""
         secrets: dict[str, None] = {}
         profiles: dict[ProfileRef, None] = {}
@@ -45,7 +46,7 @@ class Targets:
 
 @dataclass
 class Outcome:
-    changed: list[str] = field(default_factory=list)   # state keys whose value changed
+    changed: list[str] = field(default_factory=list)  # state keys whose value changed
     failed: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
     """The failed keys whose error was retryable (AWS unreachable, throttling, 5xx)."""
@@ -66,8 +67,9 @@ class Refresher:
         self.configs = ConfigFetcher(aws)
         self.versions = Versions(aws, cache)
         self.output = OutputDir(settings.output_dir) if settings.output_dir else None
-        self.backup = (Backup(settings.backup_dir, settings.backup_secrets)
-                       if settings.backup_dir else None)
+        self.backup = (
+            Backup(settings.backup_dir, settings.backup_secrets) if settings.backup_dir else None
+        )
         self._config_values: dict[str, ConfigValue] = {}
         self._secret_versions: dict[str, str] = {}
 
@@ -91,8 +93,12 @@ class Refresher:
                 self._config_values[ref.key] = config
                 restored += 1
         if restored:
-            log(LOG, logging.INFO, "serving values from the backup until AWS answers",
-                restored=restored)
+            log(
+                LOG,
+                logging.INFO,
+                "serving values from the backup until AWS answers",
+                restored=restored,
+            )
         return restored
 
     def all_targets(self) -> Targets:
@@ -100,18 +106,23 @@ class Refresher:
 
     def missing_targets(self) -> Targets:
         """Items with no value yet (startup failed, or the secret/profile does not exist)."""
-        secrets = tuple(s for s in self.settings.secret_ids
-                        if not self.cache.states["secret:" + s].has_value)
-        profiles = tuple(p for p in self.settings.profiles
-                         if not self.cache.states["configuration:" + p.key].has_value)
+        secrets = tuple(
+            s for s in self.settings.secret_ids if not self.cache.states["secret:" + s].has_value
+        )
+        profiles = tuple(
+            p
+            for p in self.settings.profiles
+            if not self.cache.states["configuration:" + p.key].has_value
+        )
         return Targets(secrets, profiles)
 
     def targets_of(self, keys: Iterable[str]) -> Targets:
         """The configured items with these state keys."""
         wanted = set(keys)
-        return Targets(tuple(s for s in self.settings.secret_ids if "secret:" + s in wanted),
-                       tuple(p for p in self.settings.profiles
-                             if "configuration:" + p.key in wanted))
+        return Targets(
+            tuple(s for s in self.settings.secret_ids if "secret:" + s in wanted),
+            tuple(p for p in self.settings.profiles if "configuration:" + p.key in wanted),
+        )
 
     def targets_for(self, change: Change) -> Targets:
         if isinstance(change, SecretChanged):
@@ -125,9 +136,12 @@ class Refresher:
         to ids without extra control-plane permissions. The queue is per service, so a
         deployment event that reaches it concerns this service's profiles.
         """
-        exact = tuple(p for p in self.settings.profiles
-                      if (p.application, p.environment, p.profile)
-                      == (change.application_id, change.environment_id, change.profile_id))
+        exact = tuple(
+            p
+            for p in self.settings.profiles
+            if (p.application, p.environment, p.profile)
+            == (change.application_id, change.environment_id, change.profile_id)
+        )
         return exact or self.settings.profiles
 
     def refresh(self, targets: Targets, reason: str) -> Outcome:
@@ -138,8 +152,7 @@ class Refresher:
             self._refresh_profile(ref, reason, outcome)
         return outcome
 
-    def _failed(self, key: str, ident: str, err: AwsError, reason: str,
-                outcome: Outcome) -> None:
+    def _failed(self, key: str, ident: str, err: AwsError, reason: str, outcome: Outcome) -> None:
         outcome.failed.append(key)
         if err.retryable:
             outcome.unreachable.append(key)
@@ -151,9 +164,17 @@ class Refresher:
         # serve (stale) is a warning: the app keeps working.
         level = logging.WARNING if state.has_value else logging.ERROR
         level = logging.DEBUG if repeated else level
-        msg = ("does not exist (yet); will retry" if err.missing else "refresh failed")
-        log(LOG, level, f"{state.kind} {msg}", item=ident, code=err.code,
-            operation=err.operation, reason=reason, serving_stale=state.has_value)
+        msg = "does not exist (yet); will retry" if err.missing else "refresh failed"
+        log(
+            LOG,
+            level,
+            f"{state.kind} {msg}",
+            item=ident,
+            code=err.code,
+            operation=err.operation,
+            reason=reason,
+            serving_stale=state.has_value,
+        )
 
     def _refresh_secret(self, sid: str, reason: str, outcome: Outcome) -> None:
         key = "secret:" + sid
@@ -170,16 +191,24 @@ class Refresher:
         except OSError as exc:
             # Keep serving over HTTP; the message stays queued so the write is retried.
             outcome.failed.append(key)
-            log(LOG, logging.ERROR, "writing secret file failed", item=sid,
-                error=type(exc).__name__)
+            log(
+                LOG, logging.ERROR, "writing secret file failed", item=sid, error=type(exc).__name__
+            )
         self.cache.put_secret(sid, value)
         self._secret_versions[sid] = value.version_id
         if changed:
             outcome.changed.append(key)
             if self.backup:
                 self.backup.save_secret(sid, value)
-        log(LOG, logging.INFO, "secret refreshed", item=sid, version_id=value.version_id,
-            changed=changed, reason=reason)
+        log(
+            LOG,
+            logging.INFO,
+            "secret refreshed",
+            item=sid,
+            version_id=value.version_id,
+            changed=changed,
+            reason=reason,
+        )
         self.versions.refresh(sid)
 
     def _refresh_profile(self, ref: ProfileRef, reason: str, outcome: Outcome) -> None:
@@ -199,13 +228,25 @@ class Refresher:
                     self.output.write(self.output.configuration_path(ref.profile), value.body)
             except OSError as exc:
                 outcome.failed.append(key)
-                log(LOG, logging.ERROR, "writing configuration file failed", item=ref.key,
-                    error=type(exc).__name__)
+                log(
+                    LOG,
+                    logging.ERROR,
+                    "writing configuration file failed",
+                    item=ref.key,
+                    error=type(exc).__name__,
+                )
             self.cache.put_configuration(ref, value)
             self._config_values[ref.key] = value
             if self.backup and changed:
                 self.backup.save_configuration(ref, value)
         if changed:
             outcome.changed.append(key)
-        log(LOG, logging.INFO, "configuration refreshed", item=ref.key, changed=changed,
-            version_label=(value.version_label if value else None), reason=reason)
+        log(
+            LOG,
+            logging.INFO,
+            "configuration refreshed",
+            item=ref.key,
+            changed=changed,
+            version_label=(value.version_label if value else None),
+            reason=reason,
+        )

@@ -53,9 +53,11 @@ RECV_BYTES = 32 * 1024
 OUTBOX_LIMIT = 64 * 1024
 """Unsent answer bytes above which a connection's requests wait (and it is not read)."""
 _RESERVED_FDS = 64  # boto3's connections, files, the listening and wake-up sockets
-_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-         b"Content-Length: 32\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-         b'{"error":"too many connections"}')
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 32\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    b'{"error":"too many connections"}'
+)
 _TIMED_OUT = Refusal(408, "request not received in time")
 
 
@@ -83,16 +85,24 @@ def connection_budget(wanted: int, ports: int = 2) -> int:
     if soft == resource.RLIM_INFINITY or soft >= need:
         return wanted
     allowed = max(1, (soft - _RESERVED_FDS) // ports)
-    log(LOG, logging.WARNING, "connection cap lowered to the file-descriptor limit",
-        wanted=wanted, allowed=allowed, nofile=soft)
+    log(
+        LOG,
+        logging.WARNING,
+        "connection cap lowered to the file-descriptor limit",
+        wanted=wanted,
+        allowed=allowed,
+        nofile=soft,
+    )
     return allowed
 
 
 def http_limits(settings: Settings) -> dict[str, Any]:
     """The AgentHTTPServer keywords for `settings` (the cap: within the fd limit)."""
     ports = 1 if settings.secrets_port is None else 2
-    return {"max_connections": connection_budget(settings.http_max_connections, ports),
-            "request_timeout": settings.http_request_timeout_seconds}
+    return {
+        "max_connections": connection_budget(settings.http_max_connections, ports),
+        "request_timeout": settings.http_request_timeout_seconds,
+    }
 
 
 class AgentHTTPServer:
@@ -100,8 +110,14 @@ class AgentHTTPServer:
     for another thread; requests that may call AWS (a versionStage or versionId not cached
     yet) run on a small pool, so a slow AWS call holds up only its own connection."""
 
-    def __init__(self, port: int, api: Api, *, max_connections: int = MAX_CONNECTIONS,
-                 request_timeout: float = REQUEST_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        port: int,
+        api: Api,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ) -> None:
         # Loopback only, by construction: there is deliberately no bind-address setting.
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -247,8 +263,7 @@ class AgentHTTPServer:
             self._answer_some(conn)
             if conn.outbox and not self._send_pending(conn):
                 return  # broken, closed
-            if (conn.busy or conn.closing or conn.drained()
-                    or len(conn.outbox) > OUTBOX_LIMIT):
+            if conn.busy or conn.closing or conn.drained() or len(conn.outbox) > OUTBOX_LIMIT:
                 break  # else the socket took the answers: go on with the requests behind them
         self._settle(conn)
 
@@ -259,8 +274,11 @@ class AgentHTTPServer:
                 if conn.offset >= len(conn.inbox):
                     return
                 inbox, offset = conn.inbox, conn.offset
-                stream.feed(inbox if offset == 0 and len(inbox) <= FEED_BYTES
-                            else inbox[offset:offset + FEED_BYTES])
+                stream.feed(
+                    inbox
+                    if offset == 0 and len(inbox) <= FEED_BYTES
+                    else inbox[offset : offset + FEED_BYTES]
+                )
                 conn.offset = offset + FEED_BYTES
                 continue
             event = stream.events.popleft()
@@ -333,19 +351,17 @@ class AgentHTTPServer:
 
     def _sweep(self, now: float) -> None:
         """408 to requests not received in time; close connections that sent nothing in time,
-    idle keep-alive ones and ones whose client stopped reading."""
+        idle keep-alive ones and ones whose client stopped reading."""
         for conn in list(self._connections):
             if conn.busy or conn.closing:
                 continue
             started = conn.stream.started
-            if (started is not None and now - started > self._request_timeout
-                    and conn.wants_input()):
+            if started is not None and now - started > self._request_timeout and conn.wants_input():
                 if conn.stream.in_request:
                     self._guarded(conn, self._time_out, conn)
                 else:  # connected, sent nothing: a client reusing it later sees a plain close
                     self._close(conn)
-            elif now - conn.last_active > IDLE_TIMEOUT_SECONDS and (
-                    started is None or conn.outbox):
+            elif now - conn.last_active > IDLE_TIMEOUT_SECONDS and (started is None or conn.outbox):
                 self._close(conn)  # idle keep-alive connections release their slot
 
     def _time_out(self, conn: _Connection) -> None:
@@ -371,8 +387,19 @@ class AgentHTTPServer:
 
 
 class _Connection:
-    __slots__ = ("busy", "closed", "closing", "eof", "events", "inbox", "last_active", "offset",
-                 "outbox", "sock", "stream")
+    __slots__ = (
+        "busy",
+        "closed",
+        "closing",
+        "eof",
+        "events",
+        "inbox",
+        "last_active",
+        "offset",
+        "outbox",
+        "sock",
+        "stream",
+    )
 
     def __init__(self, sock: socket.socket, now: float) -> None:
         self.sock = sock
@@ -393,5 +420,8 @@ class _Connection:
 
     def wants_input(self) -> bool:
         """Read more only once all it sent is answered and the answers are (mostly) sent."""
-        return (not (self.closing or self.eof or self.busy or self.closed)
-                and self.drained() and len(self.outbox) <= OUTBOX_LIMIT)
+        return (
+            not (self.closing or self.eof or self.busy or self.closed)
+            and self.drained()
+            and len(self.outbox) <= OUTBOX_LIMIT
+        )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from . import contract as c
 from .contract import PREFIX
+
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _APPCONFIG_ID = re.compile(r"^[A-Za-z0-9_.:/ -]{1,2048}$")
@@ -48,7 +49,7 @@ class Settings:
     appconfig_require_token: bool = True
     output_dir: Path | None = None
     backup_dir: Path | None = None  # last good values, for a restart while AWS is unreachable
-    backup_secrets: bool = False    # secrets go to the backup dir only when asked for
+    backup_secrets: bool = False  # secrets go to the backup dir only when asked for
     wait_time_seconds: int = 20
     visibility_timeout: int = 30
     max_retries: int = 4
@@ -86,7 +87,7 @@ class Settings:
         return match.group(2) if match else None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Parse and validate; raise SettingsError naming the first bad variable."""
         return _parse(os.environ if env is None else env)
 
@@ -96,8 +97,9 @@ def _get(env: Mapping[str, str], name: str) -> str:
     return env.get(name, "").strip()
 
 
-def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float,
-            integer: bool = False) -> float:
+def _number(
+    env: Mapping[str, str], name: str, default: float, lo: float, hi: float, integer: bool = False
+) -> float:
     raw = _get(env, name)
     if not raw:
         return default
@@ -138,7 +140,7 @@ def _token(env: Mapping[str, str]) -> str:
     value = _get(env, name)
     path = value if name == c.TOKEN_FILE else None
     if name == c.AWS_TOKEN_VARIABLE and value.startswith(_FILE_URL):
-        path = value[len(_FILE_URL):]
+        path = value[len(_FILE_URL) :]
     if path is not None:
         try:
             value = Path(path).read_text(encoding="utf-8").strip()
@@ -177,14 +179,17 @@ def _secret_ids(env: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def _profiles(env: Mapping[str, str]) -> tuple[ProfileRef, ...]:
-    app, envname, profiles = (_get(env, n) for n in (
-        c.APPCONFIG_APPLICATION, c.APPCONFIG_ENVIRONMENT, c.APPCONFIG_PROFILE))
+    app, envname, profiles = (
+        _get(env, n)
+        for n in (c.APPCONFIG_APPLICATION, c.APPCONFIG_ENVIRONMENT, c.APPCONFIG_PROFILE)
+    )
     if not (app or envname or profiles):
         return ()
     if not (app and envname and profiles):
         raise SettingsError(
             f"{c.APPCONFIG_APPLICATION}, {c.APPCONFIG_ENVIRONMENT} and "
-            f"{c.APPCONFIG_PROFILE} must be set together")
+            f"{c.APPCONFIG_PROFILE} must be set together"
+        )
     refs: list[ProfileRef] = []
     for name, value in ((c.APPCONFIG_APPLICATION, app), (c.APPCONFIG_ENVIRONMENT, envname)):
         if not _APPCONFIG_ID.match(value):
@@ -207,8 +212,7 @@ def _fanout(env: Mapping[str, str]) -> dict[str, object]:
     if queue_url and topic:
         raise SettingsError(f"set only one of {c.TOPIC_ARN} and {c.QUEUE_URL}")
     if not queue_url and not topic:
-        raise SettingsError(
-            f"{c.TOPIC_ARN} or {c.QUEUE_URL} is required")
+        raise SettingsError(f"{c.TOPIC_ARN} or {c.QUEUE_URL} is required")
     metadata = env.get("ECS_CONTAINER_METADATA_URI_V4", "").strip()
     if metadata and not metadata.startswith(("http://", "https://")):
         metadata = ""  # not ours to validate strictly; without it the agent runs as "local"
@@ -221,8 +225,9 @@ def _fanout(env: Mapping[str, str]) -> dict[str, object]:
         return {"queue_url": queue_url, "ecs_metadata_uri": metadata}
     topic_match = _TOPIC_ARN.match(topic)
     if not topic_match:
-        raise SettingsError(f"{c.TOPIC_ARN} must be a standard (non-FIFO) SNS topic ARN, "
-                            f"got {topic!r}")
+        raise SettingsError(
+            f"{c.TOPIC_ARN} must be a standard (non-FIFO) SNS topic ARN, got {topic!r}"
+        )
     prefix = _get(env, c.QUEUE_PREFIX)
     if not prefix:
         raise SettingsError(f"{c.QUEUE_PREFIX} is required with {c.TOPIC_ARN}")
@@ -230,7 +235,8 @@ def _fanout(env: Mapping[str, str]) -> dict[str, object]:
         raise SettingsError(
             f"{c.QUEUE_PREFIX} must be 1-{c.QUEUE_PREFIX_MAX} characters of A-Z a-z 0-9 _ - "
             f"(the queue name is the prefix plus a {c.ECS_TASK_ID_LENGTH}-character task id), "
-            f"got {prefix!r}")
+            f"got {prefix!r}"
+        )
     dlq = _get(env, c.DLQ_ARN)
     if not dlq:
         raise SettingsError(f"{c.DLQ_ARN} is required with {c.TOPIC_ARN}")
@@ -240,15 +246,20 @@ def _fanout(env: Mapping[str, str]) -> dict[str, object]:
     if dlq_match.groups() != topic_match.groups():
         # SQS requires the dead-letter queue in the queue's account and region, and the
         # queue is created next to the topic.
-        raise SettingsError(f"{c.DLQ_ARN} must be in the same partition, region and "
-                            f"account as {c.TOPIC_ARN}")
+        raise SettingsError(
+            f"{c.DLQ_ARN} must be in the same partition, region and account as {c.TOPIC_ARN}"
+        )
     key = _get(env, c.QUEUE_KMS_KEY)
     if key and not _KMS_KEY.match(key):
         raise SettingsError(f"{c.QUEUE_KMS_KEY} must be a KMS key id, alias or ARN")
     return {
-        "queue_url": "", "topic_arn": topic, "queue_prefix": prefix, "dlq_arn": dlq,
+        "queue_url": "",
+        "topic_arn": topic,
+        "queue_prefix": prefix,
+        "dlq_arn": dlq,
         "max_receive_count": int(_number(env, c.MAX_RECEIVE_COUNT, 5, 1, 1000, integer=True)),
-        "queue_kms_key": key, "ecs_metadata_uri": metadata,
+        "queue_kms_key": key,
+        "ecs_metadata_uri": metadata,
     }
 
 
@@ -282,10 +293,12 @@ def _safety_net(env: Mapping[str, str]) -> dict[str, object]:
 def _http_limits(env: Mapping[str, str]) -> dict[str, object]:
     """The HTTP transport's connection cap (per port) and request deadline."""
     return {
-        "http_max_connections": int(_number(env, PREFIX + "HTTP_MAX_CONNECTIONS", 1024, 1,
-                                            65536, integer=True)),
-        "http_request_timeout_seconds": _number(env, PREFIX + "HTTP_REQUEST_TIMEOUT_SECONDS",
-                                                5.0, 0.1, 300),
+        "http_max_connections": int(
+            _number(env, PREFIX + "HTTP_MAX_CONNECTIONS", 1024, 1, 65536, integer=True)
+        ),
+        "http_request_timeout_seconds": _number(
+            env, PREFIX + "HTTP_REQUEST_TIMEOUT_SECONDS", 5.0, 0.1, 300
+        ),
     }
 
 
@@ -296,7 +309,8 @@ def _parse(env: Mapping[str, str]) -> Settings:
     profiles = _profiles(env)
     if not secret_ids and not profiles:
         raise SettingsError(
-            f"nothing to serve: set {c.SECRET_IDS} and/or the {PREFIX}APPCONFIG_* group")
+            f"nothing to serve: set {c.SECRET_IDS} and/or the {PREFIX}APPCONFIG_* group"
+        )
     out = _get(env, c.OUTPUT_DIR_VARIABLE)
     if out and not os.path.isabs(out):
         raise SettingsError(f"{c.OUTPUT_DIR_VARIABLE} must be an absolute path, got {out!r}")
@@ -314,8 +328,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
         output_dir=Path(out) if out else None,
         **backup,  # type: ignore[arg-type]
         wait_time_seconds=int(_number(env, PREFIX + "WAIT_TIME_SECONDS", 20, 1, 20, integer=True)),
-        visibility_timeout=int(_number(env, PREFIX + "VISIBILITY_TIMEOUT", 30, 1, 43200,
-                                       integer=True)),
+        visibility_timeout=int(
+            _number(env, PREFIX + "VISIBILITY_TIMEOUT", 30, 1, 43200, integer=True)
+        ),
         max_retries=int(_number(env, PREFIX + "MAX_RETRIES", 4, 0, 20, integer=True)),
         backoff_base_seconds=_number(env, PREFIX + "BACKOFF_BASE_SECONDS", 0.2, 0.001, 60),
         backoff_max_seconds=_number(env, PREFIX + "BACKOFF_MAX_SECONDS", 1.0, 0.001, 300),
@@ -323,8 +338,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
         safety_refresh_seconds=_number(env, c.SAFETY_REFRESH_SECONDS, 0, 0, 7 * 86400),
         missing_retry_seconds=_number(env, PREFIX + "MISSING_RETRY_SECONDS", 30, 0.1, 3600),
         deployment_recheck_seconds=recheck,
-        deployment_max_wait_seconds=_number(env, PREFIX + "DEPLOYMENT_MAX_WAIT_SECONDS", 1800, 0,
-                                            86400),
+        deployment_max_wait_seconds=_number(
+            env, PREFIX + "DEPLOYMENT_MAX_WAIT_SECONDS", 1800, 0, 86400
+        ),
         shutdown_grace_seconds=_number(env, PREFIX + "SHUTDOWN_GRACE_SECONDS", 5, 0, 120),
         log_level=level,
         **queue,  # type: ignore[arg-type]

@@ -55,8 +55,13 @@ def _epoch(value: Any) -> str | None:
     return text[:-2] if text.endswith(".0") else text
 
 
-def fetch_secret(aws: Aws, secret_id: str, stage: str | None = "AWSCURRENT",
-                 version_id: str | None = None, **call: Any) -> SecretValue:
+def fetch_secret(
+    aws: Aws,
+    secret_id: str,
+    stage: str | None = "AWSCURRENT",
+    version_id: str | None = None,
+    **call: Any,
+) -> SecretValue:
     """GetSecretValue for a stage and/or version (AWSCURRENT by default).
 
     Values are registered for log redaction at once.
@@ -71,13 +76,17 @@ def fetch_secret(aws: Aws, secret_id: str, stage: str | None = "AWSCURRENT",
         params["VersionId"] = version_id
     resp = aws.call("secretsmanager", "get_secret_value", **call, **params)
     string, binary = resp.get("SecretString"), resp.get("SecretBinary")
-    return redacted(SecretValue(
-        arn=str(resp.get("ARN", "")), name=str(resp.get("Name", secret_id)),
-        version_id=str(resp.get("VersionId", "")),
-        stages=tuple(resp.get("VersionStages") or ()),  # [] for a version with no label
-        created=_epoch(resp.get("CreatedDate")),
-        string=string if isinstance(string, str) else None,
-        binary=bytes(binary) if isinstance(binary, (bytes, bytearray)) else None))
+    return redacted(
+        SecretValue(
+            arn=str(resp.get("ARN", "")),
+            name=str(resp.get("Name", secret_id)),
+            version_id=str(resp.get("VersionId", "")),
+            stages=tuple(resp.get("VersionStages") or ()),  # [] for a version with no label
+            created=_epoch(resp.get("CreatedDate")),
+            string=string if isinstance(string, str) else None,
+            binary=bytes(binary) if isinstance(binary, (bytes, bytearray)) else None,
+        )
+    )
 
 
 def redacted(value: SecretValue) -> SecretValue:
@@ -113,10 +122,13 @@ class ConfigFetcher:
 
     def _start(self, ref: ProfileRef) -> _Session:
         resp = self._aws.call(
-            "appconfigdata", "start_configuration_session",
-            ApplicationIdentifier=ref.application, EnvironmentIdentifier=ref.environment,
+            "appconfigdata",
+            "start_configuration_session",
+            ApplicationIdentifier=ref.application,
+            EnvironmentIdentifier=ref.environment,
             ConfigurationProfileIdentifier=ref.profile,
-            RequiredMinimumPollIntervalInSeconds=_MIN_POLL_INTERVAL)
+            RequiredMinimumPollIntervalInSeconds=_MIN_POLL_INTERVAL,
+        )
         session = _Session(str(resp["InitialConfigurationToken"]), time.monotonic())
         self._sessions[ref.key] = session
         return session
@@ -125,8 +137,12 @@ class ConfigFetcher:
         """Return new content, or None when AppConfig says it is unchanged (empty body)."""
         now = time.monotonic()
         session = self._sessions.get(ref.key)
-        fresh = (session is None or current is None or now - session.started > _SESSION_MAX_AGE
-                 or now - session.last_poll < session.next_interval)
+        fresh = (
+            session is None
+            or current is None
+            or now - session.started > _SESSION_MAX_AGE
+            or now - session.last_poll < session.next_interval
+        )
         if fresh:
             session = self._start(ref)
         assert session is not None
@@ -145,28 +161,39 @@ class ConfigFetcher:
             # Empty means "unchanged since this session's last poll". On a new session the
             # content itself is empty (allowed by AppConfig), which is a real value.
             if fresh:
-                return ConfigValue(b"", resp.get("ContentType") or "application/octet-stream",
-                                   resp.get("VersionLabel") or None)
+                return ConfigValue(
+                    b"",
+                    resp.get("ContentType") or "application/octet-stream",
+                    resp.get("VersionLabel") or None,
+                )
             return None
-        return ConfigValue(bytes(data), resp.get("ContentType") or "application/octet-stream",
-                           resp.get("VersionLabel") or None)
+        return ConfigValue(
+            bytes(data),
+            resp.get("ContentType") or "application/octet-stream",
+            resp.get("VersionLabel") or None,
+        )
 
     def _poll(self, session: _Session) -> dict[str, Any]:
-        resp = self._aws.call("appconfigdata", "get_latest_configuration",
-                              ConfigurationToken=session.token)
+        resp = self._aws.call(
+            "appconfigdata", "get_latest_configuration", ConfigurationToken=session.token
+        )
         session.token = str(resp.get("NextPollConfigurationToken") or session.token)
         session.last_poll = time.monotonic()
         interval = resp.get("NextPollIntervalInSeconds")
         session.next_interval = float(interval) if isinstance(interval, int) else _MIN_POLL_INTERVAL
         return resp
 
-    def deployment_state(self, application_id: str, environment_id: str,
-                         number: int) -> str | None:
+    def deployment_state(self, application_id: str, environment_id: str, number: int) -> str | None:
         """appconfig:GetDeployment state, or None if unavailable (permission is optional)."""
         try:
-            resp = self._aws.call("appconfig", "get_deployment", retries=1,
-                                  ApplicationId=application_id, EnvironmentId=environment_id,
-                                  DeploymentNumber=number)
+            resp = self._aws.call(
+                "appconfig",
+                "get_deployment",
+                retries=1,
+                ApplicationId=application_id,
+                EnvironmentId=environment_id,
+                DeploymentNumber=number,
+            )
         except AwsError:
             return None
         state = resp.get("State")

@@ -37,8 +37,7 @@ class Versions:
                 return entry
             generation = self.cache.generation(secret_id)
             # Bounded wait; housekeeping for health: a client's typo must not mark AWS down.
-            value = fetch_secret(self.aws, secret_id, stage, version_id, retries=1,
-                                 health=False)
+            value = fetch_secret(self.aws, secret_id, stage, version_id, retries=1, health=False)
             return self.cache.put_selected(secret_id, selector, value, generation)
 
     def refresh(self, secret_id: str) -> None:
@@ -49,8 +48,15 @@ class Versions:
             except AwsError as err:
                 if not err.retryable:  # e.g. the version was deleted: stop serving it
                     self.cache.drop_selected(secret_id, selector)
-                log(LOG, logging.WARNING, "refreshing a secret version failed", item=secret_id,
-                    stage=selector[0], version_id=selector[1], code=err.code,
-                    serving_stale=err.retryable)
+                log(
+                    LOG,
+                    logging.WARNING,
+                    "refreshing a secret version failed",
+                    item=secret_id,
+                    stage=selector[0],
+                    version_id=selector[1],
+                    code=err.code,
+                    serving_stale=err.retryable,
+                )
                 continue
             self.cache.put_selected(secret_id, selector, value)

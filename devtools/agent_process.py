@@ -15,9 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def spawn_agent(env: Mapping[str, str], log: IO[str]) -> subprocess.Popen[str]:
     """Start an agent with exactly `env` (plus PYTHONPATH: this checkout), logging to `log`:
     a file, not a pipe, since an unread pipe that fills up would stall the agent."""
-    return subprocess.Popen([sys.executable, "-m", "config_agent"],
-                            env={**env, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=log, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "config_agent"],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        text=True,
+    )
 
 
 def stop_agents(procs: Iterable[subprocess.Popen[str]], timeout: float = 10) -> list[int | str]:

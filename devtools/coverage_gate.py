@@ -60,18 +60,22 @@ def by_package(report: Mapping[str, Any]) -> dict[str, Figures]:
 
 def table(packages: Mapping[str, Figures]) -> str:
     """A fixed-width table: statements, missed, line %, branches, missed, branch %."""
-    header = (f"{'package':<14}{'stmts':>7}{'miss':>6}{'line':>8}{'branches':>10}{'miss':>6}"
-              f"{'branch':>8}")
+    header = (
+        f"{'package':<14}{'stmts':>7}{'miss':>6}{'line':>8}{'branches':>10}{'miss':>6}{'branch':>8}"
+    )
     rows = [header]
     for name in [*sorted(p for p in packages if p != TOTAL), TOTAL]:
         f = packages[name]
-        rows.append(f"{name:<14}{f.statements:>7}{f.statements - f.covered:>6}{f.line:>7.1f}%"
-                    f"{f.branches:>10}{f.branches - f.covered_branches:>6}{f.branch:>7.1f}%")
+        rows.append(
+            f"{name:<14}{f.statements:>7}{f.statements - f.covered:>6}{f.line:>7.1f}%"
+            f"{f.branches:>10}{f.branches - f.covered_branches:>6}{f.branch:>7.1f}%"
+        )
     return "\n".join(rows)
 
 
-def shortfalls(packages: Mapping[str, Figures], floors: Mapping[str, Mapping[str, float]],
-               what: str = "floor") -> list[str]:
+def shortfalls(
+    packages: Mapping[str, Figures], floors: Mapping[str, Mapping[str, float]], what: str = "floor"
+) -> list[str]:
     """One message per figure below its floor; a floor for a package not measured is one too."""
     found = []
     for name, kinds in sorted(floors.items()):
@@ -87,8 +91,9 @@ def shortfalls(packages: Mapping[str, Figures], floors: Mapping[str, Mapping[str
 
 def load_floors(pyproject: Path, table: str = "coverage-floors") -> dict[str, dict[str, float]]:
     """[tool.ecs-cdktf.<table>] of pyproject.toml (none: {}); only `line`/`branch` keys."""
-    floors: dict[str, dict[str, float]] = (
-        tomllib.loads(pyproject.read_text())["tool"]["ecs-cdktf"].get(table, {}))
+    floors: dict[str, dict[str, float]] = tomllib.loads(pyproject.read_text())["tool"][
+        "ecs-cdktf"
+    ].get(table, {})
     for name, kinds in floors.items():
         unknown = set(kinds) - {"line", "branch"}
         if unknown:

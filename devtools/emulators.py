@@ -60,8 +60,11 @@ class AwsHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _aws_error(self, status: int, code: str) -> None:
-        self._reply(status, json.dumps({"__type": code, "message": code}).encode(),
-                    {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code})
+        self._reply(
+            status,
+            json.dumps({"__type": code, "message": code}).encode(),
+            {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code},
+        )
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -111,8 +114,13 @@ class _Faults:
             with self.lock:
                 self.waiting[operation] -= 1
 
-    def fail(self, operation: str, status: int = 503, code: str = "ServiceUnavailable",
-             times: int | None = None) -> None:
+    def fail(
+        self,
+        operation: str,
+        status: int = 503,
+        code: str = "ServiceUnavailable",
+        times: int | None = None,
+    ) -> None:
         with self.lock:
             self.faults[operation] = Fault(status, code, times)
 
@@ -227,9 +235,13 @@ def evaluated_flags(stored: bytes) -> bytes:
     attribute values, keyed by flag (the stored definitions and metadata are not sent)."""
     doc = json.loads(stored)
     values = doc.get("values", {})
-    out = {key: {"enabled": False, **{k: v for k, v in values.get(key, {}).items()
-                                      if not k.startswith("_")}}
-           for key in doc.get("flags", {})}
+    out = {
+        key: {
+            "enabled": False,
+            **{k: v for k, v in values.get(key, {}).items() if not k.startswith("_")},
+        }
+        for key in doc.get("flags", {})
+    }
     return json.dumps(out).encode()
 
 
@@ -247,8 +259,8 @@ class _Deployment:
     old: _Version | None
     new: _Version
     started: float
-    visible_after: float     # seconds until this client sees the new content (gradual)
-    complete_after: float    # seconds until GetDeployment reports COMPLETE
+    visible_after: float  # seconds until this client sees the new content (gradual)
+    complete_after: float  # seconds until GetDeployment reports COMPLETE
 
     def current(self, now: float) -> _Version | None:
         return self.new if now - self.started >= self.visible_after else self.old
@@ -308,27 +320,40 @@ class AppConfigEmulator(LoopbackService):
         self._serve(Handler)
 
     # --- test API -----------------------------------------------------------------------------
-    def deploy(self, application_id: str, environment_id: str, profile_id: str,
-               version_number: int, *, visible_after: float = 0.0,
-               complete_after: float = 0.0) -> int:
+    def deploy(
+        self,
+        application_id: str,
+        environment_id: str,
+        profile_id: str,
+        version_number: int,
+        *,
+        visible_after: float = 0.0,
+        complete_after: float = 0.0,
+    ) -> int:
         """Deploy a moto hosted configuration version; returns the deployment number."""
         resp = self._moto.get_hosted_configuration_version(
-            ApplicationId=application_id, ConfigurationProfileId=profile_id,
-            VersionNumber=version_number)
+            ApplicationId=application_id,
+            ConfigurationProfileId=profile_id,
+            VersionNumber=version_number,
+        )
         content = resp["Content"].read()
-        profile = self._moto.get_configuration_profile(ApplicationId=application_id,
-                                                       ConfigurationProfileId=profile_id)
+        profile = self._moto.get_configuration_profile(
+            ApplicationId=application_id, ConfigurationProfileId=profile_id
+        )
         if profile.get("Type") == FEATURE_FLAGS:
             content = evaluated_flags(content)
-        version = _Version(version_number, content, resp.get("ContentType") or "application/json",
-                           resp.get("VersionLabel"))
+        version = _Version(
+            version_number,
+            content,
+            resp.get("ContentType") or "application/json",
+            resp.get("VersionLabel"),
+        )
         key = (application_id, environment_id, profile_id)
         with self.lock:
             history = self._deployments.setdefault(key, [])
             old = history[-1].current(time.monotonic()) if history else None
             number = next(self._numbers)
-            dep = _Deployment(number, old, version, time.monotonic(), visible_after,
-                              complete_after)
+            dep = _Deployment(number, old, version, time.monotonic(), visible_after, complete_after)
             history.append(dep)
             self._by_app_env[(application_id, environment_id, number)] = dep
         return number
@@ -341,17 +366,24 @@ class AppConfigEmulator(LoopbackService):
 
     # --- handlers -----------------------------------------------------------------------------
     def _start(self, handler: AwsHandler, req: dict[str, Any]) -> None:
-        key = (req.get("ApplicationIdentifier", ""), req.get("EnvironmentIdentifier", ""),
-               req.get("ConfigurationProfileIdentifier", ""))
+        key = (
+            req.get("ApplicationIdentifier", ""),
+            req.get("EnvironmentIdentifier", ""),
+            req.get("ConfigurationProfileIdentifier", ""),
+        )
         with self.lock:
             if key not in self._deployments:
                 handler._aws_error(404, "ResourceNotFoundException")
                 return
             token = secrets.token_urlsafe(16)
             self._sessions[token] = _Session(
-                key, float(req.get("RequiredMinimumPollIntervalInSeconds") or 60))
-        handler._reply(201, json.dumps({"InitialConfigurationToken": token}).encode(),
-                       {"Content-Type": "application/json"})
+                key, float(req.get("RequiredMinimumPollIntervalInSeconds") or 60)
+            )
+        handler._reply(
+            201,
+            json.dumps({"InitialConfigurationToken": token}).encode(),
+            {"Content-Type": "application/json"},
+        )
 
     def _poll(self, handler: AwsHandler, token: str) -> None:
         now = time.monotonic()
@@ -360,17 +392,23 @@ class AppConfigEmulator(LoopbackService):
             if session is None:
                 handler._aws_error(400, "BadRequestException")
                 return
-            if (self.enforce_poll_interval and session.polled
-                    and now - session.last_poll < session.min_interval):
+            if (
+                self.enforce_poll_interval
+                and session.polled
+                and now - session.last_poll < session.min_interval
+            ):
                 handler._aws_error(400, "BadRequestException")
                 return
             version = self._deployments[session.key][-1].current(now)
             next_token = secrets.token_urlsafe(16)
             changed = version is not None and version.number != session.seen
-            self._sessions[next_token] = _Session(session.key, session.min_interval,
-                                                  version.number if version else None, now, True)
-        headers = {"Next-Poll-Configuration-Token": next_token,
-                   "Next-Poll-Interval-In-Seconds": str(int(session.min_interval))}
+            self._sessions[next_token] = _Session(
+                session.key, session.min_interval, version.number if version else None, now, True
+            )
+        headers = {
+            "Next-Poll-Configuration-Token": next_token,
+            "Next-Poll-Interval-In-Seconds": str(int(session.min_interval)),
+        }
         if changed and version is not None:
             headers["Content-Type"] = version.content_type
             if version.label:
@@ -385,6 +423,10 @@ class AppConfigEmulator(LoopbackService):
         if dep is None:
             handler._aws_error(404, "ResourceNotFoundException")
             return
-        doc = {"ApplicationId": app, "EnvironmentId": env, "DeploymentNumber": number,
-               "State": dep.state(time.monotonic())}
+        doc = {
+            "ApplicationId": app,
+            "EnvironmentId": env,
+            "DeploymentNumber": number,
+            "State": dep.state(time.monotonic()),
+        }
         handler._reply(200, json.dumps(doc).encode(), {"Content-Type": "application/json"})

@@ -15,8 +15,9 @@ from typing import Any
 from config_agent import contract
 
 
-def _envelope(source: str, detail_type: str, region: str, account: str,
-              detail: dict[str, Any]) -> dict[str, Any]:
+def _envelope(
+    source: str, detail_type: str, region: str, account: str, detail: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -35,8 +36,9 @@ def secret_arn(region: str, account: str, name: str, suffix: str = "AbCdEf") -> 
     return f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
 
 
-def secret_api_call(event_name: str, secret_id: str, *, region: str = "us-west-2",
-                    account: str = "111111111111") -> dict[str, Any]:
+def secret_api_call(
+    event_name: str, secret_id: str, *, region: str = "us-west-2", account: str = "111111111111"
+) -> dict[str, Any]:
     """CloudTrail 'AWS API Call via CloudTrail' for PutSecretValue, UpdateSecret,
     UpdateSecretVersionStage or RotateSecret (contract.SECRET_API_CALLS).
 
@@ -62,13 +64,19 @@ def secret_api_call(event_name: str, secret_id: str, *, region: str = "us-west-2
         request["clientRequestToken"] = str(uuid.uuid4())
     elif event_name == "UpdateSecretVersionStage":
         # A rotation step or an operator promoting a staged version to AWSCURRENT.
-        request.update({"versionStage": "AWSCURRENT", "moveToVersionId": str(uuid.uuid4()),
-                        "removeFromVersionId": str(uuid.uuid4())})
+        request.update(
+            {
+                "versionStage": "AWSCURRENT",
+                "moveToVersionId": str(uuid.uuid4()),
+                "removeFromVersionId": str(uuid.uuid4()),
+            }
+        )
     return _envelope("aws.secretsmanager", "AWS API Call via CloudTrail", region, account, detail)
 
 
-def secret_rotation_succeeded(secret_arn_value: str, *, region: str = "us-west-2",
-                              account: str = "111111111111") -> dict[str, Any]:
+def secret_rotation_succeeded(
+    secret_arn_value: str, *, region: str = "us-west-2", account: str = "111111111111"
+) -> dict[str, Any]:
     """CloudTrail 'AWS Service Event via CloudTrail' emitted when rotation finishes."""
     detail = {
         "eventVersion": "1.09",
@@ -83,12 +91,14 @@ def secret_rotation_succeeded(secret_arn_value: str, *, region: str = "us-west-2
         "recipientAccountId": account,
         "eventCategory": "Management",
     }
-    return _envelope("aws.secretsmanager", "AWS Service Event via CloudTrail", region, account,
-                     detail)
+    return _envelope(
+        "aws.secretsmanager", "AWS Service Event via CloudTrail", region, account, detail
+    )
 
 
-def secret_change(event_name: str, secret_id: str, *, region: str = "us-west-2",
-                  account: str = "111111111111") -> dict[str, Any]:
+def secret_change(
+    event_name: str, secret_id: str, *, region: str = "us-west-2", account: str = "111111111111"
+) -> dict[str, Any]:
     """The event for any Secrets Manager change the pipeline forwards (by `eventName`).
 
     Service events name the secret by ARN only, so `secret_id` must be one for them.
@@ -100,10 +110,16 @@ def secret_change(event_name: str, secret_id: str, *, region: str = "us-west-2",
     raise ValueError(f"no sample shape for Secrets Manager event {event_name!r}")
 
 
-def appconfig_start_deployment(application_id: str, environment_id: str, profile_id: str, *,
-                               deployment_number: int = 1, configuration_version: str = "2",
-                               region: str = "us-west-2",
-                               account: str = "111111111111") -> dict[str, Any]:
+def appconfig_start_deployment(
+    application_id: str,
+    environment_id: str,
+    profile_id: str,
+    *,
+    deployment_number: int = 1,
+    configuration_version: str = "2",
+    region: str = "us-west-2",
+    account: str = "111111111111",
+) -> dict[str, Any]:
     """CloudTrail 'AWS API Call via CloudTrail' for AppConfig StartDeployment."""
     detail = {
         "eventVersion": "1.09",
@@ -139,8 +155,16 @@ def as_message_body(event: dict[str, Any]) -> str:
 
 def sns_envelope(event: dict[str, Any], topic_arn: str) -> str:
     """The SQS body of `event` published to `topic_arn` for a queue without raw delivery."""
-    return json.dumps({
-        "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic_arn,
-        "Message": json.dumps(event), "Timestamp": "2026-11-28T12:00:00.000Z",
-        "SignatureVersion": "1", "Signature": "c2ln", "SigningCertURL": "https://sns/cert.pem",
-        "UnsubscribeURL": "https://sns/?Action=Unsubscribe"})
+    return json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": str(uuid.uuid4()),
+            "TopicArn": topic_arn,
+            "Message": json.dumps(event),
+            "Timestamp": "2026-11-28T12:00:00.000Z",
+            "SignatureVersion": "1",
+            "Signature": "c2ln",
+            "SigningCertURL": "https://sns/cert.pem",
+            "UnsubscribeURL": "https://sns/?Action=Unsubscribe",
+        }
+    )

@@ -39,7 +39,7 @@ def strip(text: str) -> str:
     if inside:
         raise ValueError("baseline block never closed")
     result = "".join(kept)
-    tomllib.loads(result)   # still valid TOML
+    tomllib.loads(result)  # still valid TOML
     return result
 
 

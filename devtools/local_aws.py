@@ -20,8 +20,14 @@ from devtools.emulators import AppConfigEmulator, FaultProxy
 
 REGION = "us-west-2"
 LOOPBACK = "127.0.0.1"
-_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
-          "https_proxy")
+_UNSET = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+)
 _MOTO_PROCESS = f"""
 import logging, threading
 from moto.server import ThreadedMotoServer
@@ -36,9 +42,16 @@ threading.Event().wait()
 def use_local_credentials(access_key: str = "testing") -> None:
     """Fake credentials, the region and no HTTP proxy in os.environ: boto3 reaches loopback only
     (the caller saves and restores os.environ if it must)."""
-    os.environ.update({"AWS_ACCESS_KEY_ID": access_key, "AWS_SECRET_ACCESS_KEY": access_key,
-                       "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-                       "NO_PROXY": f"{LOOPBACK},localhost", "no_proxy": f"{LOOPBACK},localhost"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": access_key,
+            "AWS_SECRET_ACCESS_KEY": access_key,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "NO_PROXY": f"{LOOPBACK},localhost",
+            "no_proxy": f"{LOOPBACK},localhost",
+        }
+    )
     for key in _UNSET:
         os.environ.pop(key, None)
 
@@ -65,8 +78,9 @@ class Moto:
     def __init__(self, own_process: bool = False) -> None:
         self.process: subprocess.Popen[str] | None = None
         if own_process:
-            self.process = subprocess.Popen([sys.executable, "-c", _MOTO_PROCESS],
-                                            stdout=subprocess.PIPE, text=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _MOTO_PROCESS], stdout=subprocess.PIPE, text=True
+            )
             assert self.process.stdout is not None
             self.port = int(self.process.stdout.readline())
         else:
@@ -125,8 +139,11 @@ class LocalAws:
         """The endpoint variables (botocore honours them) that point an agent at this AWS:
         through the fault proxy if there is one and `through_proxy`, else at moto itself."""
         url = self.proxy.url if self.proxy and through_proxy else self.endpoint
-        return {"AWS_ENDPOINT_URL": url, "AWS_ENDPOINT_URL_APPCONFIGDATA": self.emulator.url,
-                "AWS_ENDPOINT_URL_APPCONFIG": self.emulator.url}
+        return {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ENDPOINT_URL_APPCONFIGDATA": self.emulator.url,
+            "AWS_ENDPOINT_URL_APPCONFIG": self.emulator.url,
+        }
 
     def close(self) -> None:
         if self.proxy:
@@ -136,18 +153,22 @@ class LocalAws:
 
     # --- resources ----------------------------------------------------------------------------
     def _queue_arn(self, url: str) -> str:
-        arn: str = self.sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn: str = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         return arn
 
     def queue(self, max_receive_count: int = 3, name: str | None = None) -> tuple[str, str]:
         """A queue with a DLQ (`<name>-dlq`); returns (queue url, dlq url)."""
         name = name or f"q-{uuid.uuid4().hex[:10]}"
         dlq = self.sqs.create_queue(QueueName=name + "-dlq")["QueueUrl"]
-        redrive = {"deadLetterTargetArn": self._queue_arn(dlq),
-                   "maxReceiveCount": str(max_receive_count)}
-        url = self.sqs.create_queue(QueueName=name,
-                                    Attributes={"RedrivePolicy": json.dumps(redrive)})
+        redrive = {
+            "deadLetterTargetArn": self._queue_arn(dlq),
+            "maxReceiveCount": str(max_receive_count),
+        }
+        url = self.sqs.create_queue(
+            QueueName=name, Attributes={"RedrivePolicy": json.dumps(redrive)}
+        )
         return url["QueueUrl"], dlq
 
     def topic(self, name: str | None = None) -> Topic:
@@ -163,27 +184,46 @@ class LocalAws:
         created: dict[str, Any] = self.sm.create_secret(Name=name, SecretString=value)
         return created
 
-    def profile(self, content: bytes, content_type: str = "application/json",
-                env_id: str = "env1234", profile_type: str = "AWS.Freeform", *,
-                app_name: str | None = None, profile_name: str = "main",
-                label: str | None = "v1") -> tuple[str, str, str]:
+    def profile(
+        self,
+        content: bytes,
+        content_type: str = "application/json",
+        env_id: str = "env1234",
+        profile_type: str = "AWS.Freeform",
+        *,
+        app_name: str | None = None,
+        profile_name: str = "main",
+        label: str | None = "v1",
+    ) -> tuple[str, str, str]:
         """An AppConfig application + hosted profile with version 1 deployed to `env_id` (moto
         has no AppConfig environments: the emulator needs none); returns the three ids."""
-        app = self.appconfig.create_application(
-            Name=app_name or f"app-{uuid.uuid4().hex[:6]}")["Id"]
+        app = self.appconfig.create_application(Name=app_name or f"app-{uuid.uuid4().hex[:6]}")[
+            "Id"
+        ]
         prof = self.appconfig.create_configuration_profile(
-            ApplicationId=app, Name=profile_name, LocationUri="hosted", Type=profile_type)["Id"]
+            ApplicationId=app, Name=profile_name, LocationUri="hosted", Type=profile_type
+        )["Id"]
         version = self.hosted_version(app, prof, content, content_type, label)
         self.emulator.deploy(app, env_id, prof, version)
         return app, env_id, prof
 
-    def hosted_version(self, app: str, prof: str, content: bytes,
-                       content_type: str = "application/json", label: str | None = None) -> int:
+    def hosted_version(
+        self,
+        app: str,
+        prof: str,
+        content: bytes,
+        content_type: str = "application/json",
+        label: str | None = None,
+    ) -> int:
         """A new hosted configuration version (not deployed); returns its number."""
         kw = {"VersionLabel": label} if label else {}
         resp = self.appconfig.create_hosted_configuration_version(
-            ApplicationId=app, ConfigurationProfileId=prof, Content=content,
-            ContentType=content_type, **kw)
+            ApplicationId=app,
+            ConfigurationProfileId=prof,
+            Content=content,
+            ContentType=content_type,
+            **kw,
+        )
         return int(resp["VersionNumber"])
 
     # --- messages -----------------------------------------------------------------------------
@@ -196,10 +236,14 @@ class LocalAws:
 
     def queue_counts(self, queue_url: str) -> tuple[int, int]:
         """(visible, in flight) messages of a queue."""
-        attrs = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        return (int(attrs["ApproximateNumberOfMessages"]),
-                int(attrs["ApproximateNumberOfMessagesNotVisible"]))
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return (
+            int(attrs["ApproximateNumberOfMessages"]),
+            int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+        )
 
     def deletes(self) -> int:
         """SQS message deletions through the fault proxy, single or batched."""

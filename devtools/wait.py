@@ -11,8 +11,12 @@ class TimedOut(AssertionError):
     """A condition did not hold in time (an AssertionError, so pytest reports it as a failure)."""
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 8.0, interval: float = 0.02,
-             what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 8.0,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> Any:
     """Call `predicate` every `interval` seconds until it returns something true; return that."""
     deadline = time.monotonic() + timeout
     while True:
@@ -24,8 +28,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 8.0, interval: float
         time.sleep(interval)
 
 
-def seconds_until(predicate: Callable[[], Any], timeout: float, what: str,
-                  interval: float = 0.002) -> float:
+def seconds_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.002
+) -> float:
     """Seconds until `predicate` holds, polled every `interval` (for the bench and the demo)."""
     started = time.perf_counter()
     wait_for(predicate, timeout, interval, what)

@@ -37,13 +37,13 @@ class Engine:
     """One toolchain: its core module, its AWS provider bindings and where its pins live."""
 
     name: str
-    core: str                 # Python module of the construct library (App, TerraformStack, ...)
-    core_dist: str            # its distribution name, as pinned in `requirements`
-    provider: str             # Python package of the prebuilt hashicorp/aws bindings
+    core: str  # Python module of the construct library (App, TerraformStack, ...)
+    core_dist: str  # its distribution name, as pinned in `requirements`
+    provider: str  # Python package of the prebuilt hashicorp/aws bindings
     provider_dist: str
-    assembly: str             # the jsii assembly that provider's `_jsii` subpackage loads
-    requirements: str         # exact pins, relative to the repository root
-    venv: str                 # the virtualenv `make` builds from `requirements`
+    assembly: str  # the jsii assembly that provider's `_jsii` subpackage loads
+    requirements: str  # exact pins, relative to the repository root
+    venv: str  # the virtualenv `make` builds from `requirements`
 
     def pins(self) -> dict[str, str]:
         """{distribution name: pinned version} read from this engine's requirements file."""
@@ -57,14 +57,25 @@ class Engine:
 
 ENGINES = {
     "cdktf": Engine(
-        name="cdktf", core="cdktf", core_dist="cdktf",
-        provider="cdktf_cdktf_provider_aws", provider_dist="cdktf-cdktf-provider-aws",
-        assembly="@cdktf/provider-aws", requirements="requirements.txt", venv=".venv"),
+        name="cdktf",
+        core="cdktf",
+        core_dist="cdktf",
+        provider="cdktf_cdktf_provider_aws",
+        provider_dist="cdktf-cdktf-provider-aws",
+        assembly="@cdktf/provider-aws",
+        requirements="requirements.txt",
+        venv=".venv",
+    ),
     "cdktn": Engine(
-        name="cdktn", core="cdktn", core_dist="cdktn",
-        provider="cdktn_provider_aws", provider_dist="cdktn-provider-aws",
-        assembly="@cdktn/provider-aws", requirements="requirements-cdktn.txt",
-        venv=".venv-cdktn"),
+        name="cdktn",
+        core="cdktn",
+        core_dist="cdktn",
+        provider="cdktn_provider_aws",
+        provider_dist="cdktn-provider-aws",
+        assembly="@cdktn/provider-aws",
+        requirements="requirements-cdktn.txt",
+        venv=".venv-cdktn",
+    ),
 }
 
 
@@ -74,8 +85,10 @@ def selected() -> Engine:
     try:
         return ENGINES[name]
     except KeyError:
-        raise EngineError(f"{ENGINE_VARIABLE}={name!r} is not an engine; choose one of "
-                          f"{', '.join(sorted(ENGINES))}") from None
+        raise EngineError(
+            f"{ENGINE_VARIABLE}={name!r} is not an engine; choose one of "
+            f"{', '.join(sorted(ENGINES))}"
+        ) from None
 
 
 def plain() -> bool:

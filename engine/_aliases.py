@@ -14,13 +14,14 @@ AWS_PREFIX = "engine.aws."
 
 
 def _target(fullname: str) -> bool:
-    rest = fullname[len(AWS_PREFIX):]
+    rest = fullname[len(AWS_PREFIX) :]
     return fullname == CORE or (fullname.startswith(AWS_PREFIX) and bool(rest) and "." not in rest)
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
-                  target: ModuleType | None = None) -> ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         return importlib.util.spec_from_loader(fullname, _Alias()) if _target(fullname) else None
 
 
@@ -35,7 +36,7 @@ class _Alias(importlib.abc.Loader):
         from engine import loader
 
         name = module.__name__
-        real = loader.core() if name == CORE else loader.provider_submodule(name[len(AWS_PREFIX):])
+        real = loader.core() if name == CORE else loader.provider_submodule(name[len(AWS_PREFIX) :])
         sys.modules[name] = real
 
 

@@ -42,14 +42,17 @@ def check_installed(engine: Engine) -> None:
             raise EngineError(
                 f"engine {engine.name!r} needs {dist}=={pinned}, which is not installed for "
                 f"{sys.executable}; use {engine.venv}/bin/python (`make venv` builds it from "
-                f"{engine.requirements}; `make synth ENGINE={engine.name}` does both)") from None
+                f"{engine.requirements}; `make synth ENGINE={engine.name}` does both)"
+            ) from None
         if installed != pinned:
-            raise EngineError(f"{dist} {installed} is installed but {engine.requirements} pins "
-                              f"{pinned}: rebuild {engine.venv} from it")
+            raise EngineError(
+                f"{dist} {installed} is installed but {engine.requirements} pins "
+                f"{pinned}: rebuild {engine.venv} from it"
+            )
 
 
 LAZY_EXPORTS_JS = Path(__file__).with_name("lazy_exports.js")
-_lazy_report: str | None = None   # file the preload lists each package it made lazy in
+_lazy_report: str | None = None  # file the preload lists each package it made lazy in
 
 
 def core() -> ModuleType:
@@ -62,12 +65,14 @@ def core() -> ModuleType:
     fd, _lazy_report = tempfile.mkstemp(prefix="ecs-engine-lazy-exports-")
     os.close(fd)
     atexit.register(Path(_lazy_report).unlink, missing_ok=True)
-    preload = {"NODE_OPTIONS": f'{os.environ.get("NODE_OPTIONS", "")} --require '
-                               f'"{LAZY_EXPORTS_JS}"'.strip(),
-               "ECS_ENGINE_LAZY_EXPORTS": json.dumps([engine.assembly]),
-               "ECS_ENGINE_LAZY_REPORT": _lazy_report}
+    preload = {
+        "NODE_OPTIONS": f"{os.environ.get('NODE_OPTIONS', '')} --require "
+        f'"{LAZY_EXPORTS_JS}"'.strip(),
+        "ECS_ENGINE_LAZY_EXPORTS": json.dumps([engine.assembly]),
+        "ECS_ENGINE_LAZY_REPORT": _lazy_report,
+    }
     saved = {name: os.environ.get(name) for name in preload}
-    os.environ.update(preload)      # read once, when importing the core starts the node process
+    os.environ.update(preload)  # read once, when importing the core starts the node process
     try:
         return importlib.import_module(engine.core)
     finally:
@@ -84,8 +89,10 @@ def provider_submodule(name: str) -> ModuleType:
     package = provider_package(engine)
     path = Path(package.__path__[0]) / name / "__init__.py"
     if not name.isidentifier() or not path.is_file():
-        raise ModuleNotFoundError(f"{engine.provider_dist} has no submodule {name!r} "
-                                  f"(engine.aws.{name})", name=f"engine.aws.{name}")
+        raise ModuleNotFoundError(
+            f"{engine.provider_dist} has no submodule {name!r} (engine.aws.{name})",
+            name=f"engine.aws.{name}",
+        )
     return importlib.import_module(f"{engine.provider}.{name}")
 
 
@@ -96,13 +103,13 @@ def provider_package(engine: Engine) -> ModuleType:
     check_installed(engine)
     if plain():
         return importlib.import_module(engine.provider)
-    core()   # first, so that jsii's node process starts with the lazy-exports preload
+    core()  # first, so that jsii's node process starts with the lazy-exports preload
     spec = importlib.util.find_spec(engine.provider)
     if spec is None or not spec.submodule_search_locations:
         raise _layout(engine, "it is not a package")
     if not (Path(spec.submodule_search_locations[0]) / "_jsii" / "__init__.py").is_file():
         raise _layout(engine, "it has no `_jsii` subpackage (the jsii assembly loader)")
-    package = importlib.util.module_from_spec(spec)   # __path__ and __file__ set; nothing run
+    package = importlib.util.module_from_spec(spec)  # __path__ and __file__ set; nothing run
     sys.modules[engine.provider] = package
     try:
         _check_assembly(engine, importlib.import_module(f"{engine.provider}._jsii"))
@@ -119,17 +126,22 @@ def _check_assembly(engine: Engine, jsii_module: ModuleType) -> None:
     pinned = engine.pins()[engine.provider_dist]
     found = (getattr(assembly, "name", None), getattr(assembly, "version", None))
     if found != (engine.assembly, pinned):
-        raise _layout(engine, f"its `_jsii` subpackage loaded assembly {found}, expected "
-                              f"{(engine.assembly, pinned)}")
+        raise _layout(
+            engine,
+            f"its `_jsii` subpackage loaded assembly {found}, expected {(engine.assembly, pinned)}",
+        )
 
 
 def _check_lazy_exports(engine: Engine) -> None:
     """The preload made the provider's JS exports lazy (else node loaded all of them)."""
     listed = Path(_lazy_report).read_text().split() if _lazy_report else []
     if engine.assembly not in listed:
-        raise _layout(engine, "jsii's node process loaded it without engine/lazy_exports.js "
-                              "(was the jsii kernel started before engine.core was imported, "
-                              "or did jsii change where it installs packages?)")
+        raise _layout(
+            engine,
+            "jsii's node process loaded it without engine/lazy_exports.js "
+            "(was the jsii kernel started before engine.core was imported, "
+            "or did jsii change where it installs packages?)",
+        )
 
 
 def _layout(engine: Engine, what: str) -> EngineError:
@@ -137,4 +149,5 @@ def _layout(engine: Engine, what: str) -> EngineError:
         f"{engine.provider_dist}: {what}. engine/loader.py loads the provider without its "
         f"__init__.py and was verified against the layout of the pinned version; check the new "
         f"layout and update the loader, or set {PLAIN_VARIABLE}=1 to import the package whole "
-        f"(slower)")
+        f"(slower)"
+    )

@@ -42,8 +42,10 @@ def provider_submodules() -> set[str]:
     default = ENGINES[DEFAULT_ENGINE]
     spec = importlib.util.find_spec(default.provider)
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit(f"{default.provider_dist} is not installed for {sys.executable}: run "
-                         f"{default.venv}/bin/python -m engine.stubs")
+        raise SystemExit(
+            f"{default.provider_dist} is not installed for {sys.executable}: run "
+            f"{default.venv}/bin/python -m engine.stubs"
+        )
     package = Path(spec.submodule_search_locations[0])
     return {p.parent.name for p in package.glob("*/__init__.py")}
 
@@ -54,7 +56,8 @@ def wanted_stubs(engine_dir: Path, submodules: Iterable[str]) -> dict[Path, str]
     stubs = {engine_dir / "core.pyi": f"{HEADER}from {default.core} import *\n"}
     for name in sorted(submodules):
         stubs[engine_dir / "aws" / f"{name}.pyi"] = (
-            f"{HEADER}from {default.provider}.{name} import *\n")
+            f"{HEADER}from {default.provider}.{name} import *\n"
+        )
     return stubs
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from engine.core import ITerraformDependable, Token
+from constructs import Construct
+
 from engine.aws.appconfig_application import AppconfigApplication
 from engine.aws.appconfig_configuration_profile import (
     AppconfigConfigurationProfile,
@@ -23,8 +25,7 @@ from engine.aws.appconfig_hosted_configuration_version import (
 )
 from engine.aws.iam_role import IamRole
 from engine.aws.iam_role_policy import IamRolePolicy
-from constructs import Construct
-
+from engine.core import ITerraformDependable, Token
 from modules.iam import assume_role_policy, policy_json, statement
 from modules.service_config import ProfileRef
 from settings import feature_flags
@@ -55,14 +56,19 @@ class AppConfigAppProps:
     """CloudWatch alarms that roll a deployment back when they go to ALARM; default none."""
 
 
-def strategy_settings(strategy: DeploymentStrategy, deployment_minutes: int,
-                      bake_minutes: int) -> dict[str, Any]:
+def strategy_settings(
+    strategy: DeploymentStrategy, deployment_minutes: int, bake_minutes: int
+) -> dict[str, Any]:
     """Arguments of aws_appconfig_deployment_strategy for the env's chosen strategy."""
     if problem := appconfig_strategy_problem(strategy.value, deployment_minutes, bake_minutes):
         raise ValueError(f"{problem[0]}: {problem[1]}")
     growth = 100 if strategy is DeploymentStrategy.ALL_AT_ONCE else LINEAR_GROWTH_PERCENT
-    return {"deployment_duration_in_minutes": deployment_minutes, "growth_factor": growth,
-            "growth_type": "LINEAR", "final_bake_time_in_minutes": bake_minutes}
+    return {
+        "deployment_duration_in_minutes": deployment_minutes,
+        "growth_factor": growth,
+        "growth_type": "LINEAR",
+        "final_bake_time_in_minutes": bake_minutes,
+    }
 
 
 class AppConfigApp(Construct):
@@ -70,28 +76,51 @@ class AppConfigApp(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: AppConfigAppProps) -> None:
         super().__init__(scope, id_)
-        settings = strategy_settings(props.strategy, props.deployment_minutes,
-                                     props.bake_minutes)
+        settings = strategy_settings(props.strategy, props.deployment_minutes, props.bake_minutes)
         self.application = AppconfigApplication(
-            self, "Application", name=props.application_name,
-            description="Runtime configuration of this environment's services")
+            self,
+            "Application",
+            name=props.application_name,
+            description="Runtime configuration of this environment's services",
+        )
         monitors = []
         if props.monitor_alarm_arns:
-            role = IamRole(self, "MonitorRole", name=f"{props.application_name}-monitor",
-                           # The trust AppConfig documents for this role ("Configure
-                           # permissions for automatic rollback"): no conditions.
-                           assume_role_policy=assume_role_policy("appconfig.amazonaws.com"))
-            IamRolePolicy(self, "MonitorPolicy", role=role.id, name="describe-alarms",
-                          policy=policy_json(statement(["cloudwatch:DescribeAlarms"],
-                                                       list(props.monitor_alarm_arns))))
-            monitors = [AppconfigEnvironmentMonitor(alarm_arn=arn, alarm_role_arn=role.arn)
-                        for arn in props.monitor_alarm_arns]
+            role = IamRole(
+                self,
+                "MonitorRole",
+                name=f"{props.application_name}-monitor",
+                # The trust AppConfig documents for this role ("Configure
+                # permissions for automatic rollback"): no conditions.
+                assume_role_policy=assume_role_policy("appconfig.amazonaws.com"),
+            )
+            IamRolePolicy(
+                self,
+                "MonitorPolicy",
+                role=role.id,
+                name="describe-alarms",
+                policy=policy_json(
+                    statement(["cloudwatch:DescribeAlarms"], list(props.monitor_alarm_arns))
+                ),
+            )
+            monitors = [
+                AppconfigEnvironmentMonitor(alarm_arn=arn, alarm_role_arn=role.arn)
+                for arn in props.monitor_alarm_arns
+            ]
         self.environment = AppconfigEnvironment(
-            self, "Environment", application_id=self.application.id,
-            name=props.environment_name, monitor=monitors or None)
+            self,
+            "Environment",
+            application_id=self.application.id,
+            name=props.environment_name,
+            monitor=monitors or None,
+        )
         self.strategy = AppconfigDeploymentStrategy(
-            self, "Strategy", name=props.strategy_name, replicate_to="NONE",
-            description=f"{props.strategy.value} rollout", **settings)
+            self,
+            "Strategy",
+            name=props.strategy_name,
+            replicate_to="NONE",
+            description=f"{props.strategy.value} rollout",
+            **settings,
+        )
         self.application_id = self.application.id
         self.environment_id = self.environment.environment_id
         self.strategy_id = self.strategy.id
@@ -118,37 +147,63 @@ class HostedProfileProps:
 class HostedProfile(Construct):
     """Profile + JSON-schema validator + first hosted version + its initial deployment."""
 
-    def __init__(self, scope: Construct, id_: str, app: AppConfigApp,
-                 props: HostedProfileProps) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, app: AppConfigApp, props: HostedProfileProps
+    ) -> None:
         super().__init__(scope, id_)
         # The settings layer's rules, as this construct's invariants.
         flags = props.type == FEATURE_FLAGS
         content = json.loads(props.initial_content_json)
-        reason = (feature_flags.problem(content) if flags
-                  else " ".join(config_profile_problem(props.json_schema, content) or ()))
+        reason = (
+            feature_flags.problem(content)
+            if flags
+            else " ".join(config_profile_problem(props.json_schema, content) or ())
+        )
         if reason:
             raise ValueError(f"profile {props.name!r}: {reason}")
         self.profile = AppconfigConfigurationProfile(
-            self, "Profile", application_id=app.application_id, name=props.name,
-            description=props.description, location_uri=HOSTED_LOCATION,
-            type=props.type, kms_key_identifier=props.kms_key_arn,
-            validator=None if flags else [AppconfigConfigurationProfileValidator(
-                type="JSON_SCHEMA", content=json.dumps(props.json_schema, sort_keys=True))])
+            self,
+            "Profile",
+            application_id=app.application_id,
+            name=props.name,
+            description=props.description,
+            location_uri=HOSTED_LOCATION,
+            type=props.type,
+            kms_key_identifier=props.kms_key_arn,
+            validator=None
+            if flags
+            else [
+                AppconfigConfigurationProfileValidator(
+                    type="JSON_SCHEMA", content=json.dumps(props.json_schema, sort_keys=True)
+                )
+            ],
+        )
         self.version = AppconfigHostedConfigurationVersion(
-            self, "InitialVersion", application_id=app.application_id,
+            self,
+            "InitialVersion",
+            application_id=app.application_id,
             configuration_profile_id=self.profile.configuration_profile_id,
-            content=props.initial_content_json, content_type=JSON_CONTENT_TYPE,
-            description="Initial version; later versions are created out of band")
+            content=props.initial_content_json,
+            content_type=JSON_CONTENT_TYPE,
+            description="Initial version; later versions are created out of band",
+        )
         self.deployment = AppconfigDeployment(
-            self, "InitialDeployment", application_id=app.application_id,
-            environment_id=app.environment_id, deployment_strategy_id=app.strategy_id,
+            self,
+            "InitialDeployment",
+            application_id=app.application_id,
+            environment_id=app.environment_id,
+            deployment_strategy_id=app.strategy_id,
             configuration_profile_id=self.profile.configuration_profile_id,
             configuration_version=Token.as_string(self.version.version_number),
             kms_key_identifier=props.kms_key_arn,
             description="Initial deployment so the agent has a configuration to fetch",
-            depends_on=[app.last_deployment] if app.last_deployment else None)
+            depends_on=[app.last_deployment] if app.last_deployment else None,
+        )
         app.last_deployment = self.deployment
         self.profile_id = self.profile.configuration_profile_id
-        self.ref = ProfileRef(application_id=app.application_id,
-                              environment_id=app.environment_id, profile_id=self.profile_id)
+        self.ref = ProfileRef(
+            application_id=app.application_id,
+            environment_id=app.environment_id,
+            profile_id=self.profile_id,
+        )
         """What a service's tasks read the profile by (variables, task role)."""

@@ -29,16 +29,20 @@ def skip_checks(resource: TerraformResource, skips: dict[str, str]) -> None:
             raise ValueError(f"{check_id} is already skipped with another reason")
         merged[check_id] = reason
     resource._checkov_skips = merged  # Python-side record of what the override holds
-    resource.add_override(f"//.{SKIP_KEY}", [f"checkov:skip={cid}: {reason}"
-                                            for cid, reason in sorted(merged.items())])
+    resource.add_override(
+        f"//.{SKIP_KEY}",
+        [f"checkov:skip={cid}: {reason}" for cid, reason in sorted(merged.items())],
+    )
 
 
 # Reasons shared by several constructs.
 LOG_GROUP_DEFAULT_ENCRYPTION = (
     "CloudWatch Logs encrypts every log group at rest; these hold flow/app logs and never "
-    "secret values, so a per-group CMK would add cost and key-policy coupling for no gain")
+    "secret values, so a per-group CMK would add cost and key-policy coupling for no gain"
+)
 RETENTION_FROM_ENV_TABLE = (
-    "retention is set per environment in the env table (short in dev/staging, 1 year+ in prod)")
+    "retention is set per environment in the env table (short in dev/staging, 1 year+ in prod)"
+)
 
 
 def retention_skips(retention_days: int) -> dict[str, str]:

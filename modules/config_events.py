@@ -13,6 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from constructs import Construct
+
+from config_agent import contract
 from engine.aws.cloudtrail import Cloudtrail
 from engine.aws.cloudwatch_event_rule import CloudwatchEventRule
 from engine.aws.cloudwatch_event_target import (
@@ -20,9 +23,6 @@ from engine.aws.cloudwatch_event_target import (
     CloudwatchEventTargetDeadLetterConfig,
     CloudwatchEventTargetRetryPolicy,
 )
-from constructs import Construct
-
-from config_agent import contract
 from modules.checkov_skips import skip_checks
 from modules.iam import statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
@@ -52,12 +52,12 @@ TRAIL_BUCKET_SKIPS = {
 }
 TRAIL_SKIPS = {
     "CKV2_AWS_10": "the trail exists to feed EventBridge and archive to S3 with validation; a "
-                   "CloudWatch Logs copy would double the cost for no consumer",
+    "CloudWatch Logs copy would double the cost for no consumer",
     "CKV_AWS_252": "nothing subscribes to per-file delivery notices; EventBridge gets the events",
 }
 MULTI_REGION_SKIP = {
     "CKV_AWS_67": "single-region by the env table (trail_multi_region): this env runs in one "
-                  "region and EventBridge only needs this region's events",
+    "region and EventBridge only needs this region's events",
 }
 
 
@@ -68,12 +68,12 @@ def trail_arn(region: str, account_id: str, name: str) -> str:
 
 def secret_arn_prefix(region: str, account_id: str, env: str, service: str) -> str:
     """Every ARN of a `/<env>/<service>/...` secret starts with this."""
-    return (f"arn:{PARTITION}:secretsmanager:{region}:{account_id}:secret:"
-            f"{config_path(env, service)}/")
+    return (
+        f"arn:{PARTITION}:secretsmanager:{region}:{account_id}:secret:{config_path(env, service)}/"
+    )
 
 
-def secret_changes_pattern(env: str, service: str, region: str,
-                           account_id: str) -> dict[str, Any]:
+def secret_changes_pattern(env: str, service: str, region: str, account_id: str) -> dict[str, Any]:
     """Secret writes/rotations of exactly this env's and service's secrets.
 
     API calls name the secret in `requestParameters.secretId` as a name or an ARN (so both
@@ -90,8 +90,11 @@ def secret_changes_pattern(env: str, service: str, region: str,
             "eventSource": [contract.SECRETS_EVENT_SOURCE],
             "eventName": list(SECRET_CHANGE_EVENTS),
             "$or": [
-                {"requestParameters": {"secretId": [{"prefix": name_prefix},
-                                                    {"prefix": arn_prefix}]}},
+                {
+                    "requestParameters": {
+                        "secretId": [{"prefix": name_prefix}, {"prefix": arn_prefix}]
+                    }
+                },
                 {"additionalEventData": {"SecretId": [{"prefix": arn_prefix}]}},
             ],
         },
@@ -139,27 +142,50 @@ class ConfigTrail(Construct):
         cloudtrail = {"Service": "cloudtrail.amazonaws.com"}
         source = {"aws:SourceArn": self.arn}
         bucket_arn = f"arn:{PARTITION}:s3:::{props.bucket_name}"
-        self.bucket = SecureBucket(self, "Bucket", SecureBucketProps(
-            bucket_name=props.bucket_name, kms_key_arn=props.kms_key_arn,
-            expiration_days=props.log_retention_days,
-            policy_statements=(
-                statement(["s3:GetBucketAcl"], [bucket_arn], sid="CloudTrailAclCheck",
-                          principal=cloudtrail, condition={"StringEquals": source}),
-                statement(["s3:PutObject"], [f"{bucket_arn}/AWSLogs/{props.account_id}/*"],
-                          sid="CloudTrailWrite", principal=cloudtrail,
-                          condition={"StringEquals": {
-                              "s3:x-amz-acl": "bucket-owner-full-control", **source}}),
-            )))
+        self.bucket = SecureBucket(
+            self,
+            "Bucket",
+            SecureBucketProps(
+                bucket_name=props.bucket_name,
+                kms_key_arn=props.kms_key_arn,
+                expiration_days=props.log_retention_days,
+                policy_statements=(
+                    statement(
+                        ["s3:GetBucketAcl"],
+                        [bucket_arn],
+                        sid="CloudTrailAclCheck",
+                        principal=cloudtrail,
+                        condition={"StringEquals": source},
+                    ),
+                    statement(
+                        ["s3:PutObject"],
+                        [f"{bucket_arn}/AWSLogs/{props.account_id}/*"],
+                        sid="CloudTrailWrite",
+                        principal=cloudtrail,
+                        condition={
+                            "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **source}
+                        },
+                    ),
+                ),
+            ),
+        )
         self.trail = Cloudtrail(
-            self, "Trail", name=props.name, s3_bucket_name=self.bucket.name,
-            kms_key_id=props.kms_key_arn, enable_log_file_validation=True,
-            is_multi_region_trail=props.multi_region, include_global_service_events=True,
+            self,
+            "Trail",
+            name=props.name,
+            s3_bucket_name=self.bucket.name,
+            kms_key_id=props.kms_key_arn,
+            enable_log_file_validation=True,
+            is_multi_region_trail=props.multi_region,
+            include_global_service_events=True,
             enable_logging=True,
             # CloudTrail checks the bucket policy when the trail is created.
-            depends_on=[self.bucket.policy])
+            depends_on=[self.bucket.policy],
+        )
         skip_checks(self.bucket.bucket, TRAIL_BUCKET_SKIPS)
-        skip_checks(self.trail, {**TRAIL_SKIPS,
-                                 **({} if props.multi_region else MULTI_REGION_SKIP)})
+        skip_checks(
+            self.trail, {**TRAIL_SKIPS, **({} if props.multi_region else MULTI_REGION_SKIP)}
+        )
 
 
 @dataclass(frozen=True)
@@ -170,7 +196,7 @@ class ServiceEventRulesProps:
     service: str
     account_id: str
     region: str
-    topic: "ConfigTopic"
+    topic: ConfigTopic
     """The rules publish to its topic and dead-letter what they cannot deliver into its DLQ
     (whose policies must admit them: `ConfigTopic.allow_event_rules`)."""
     secret_rule_name: str
@@ -186,28 +212,51 @@ class ServiceEventRules(Construct):
     def __init__(self, scope: Construct, id_: str, props: ServiceEventRulesProps) -> None:
         super().__init__(scope, id_)
         self.rules: dict[str, CloudwatchEventRule] = {}
-        self._add(props, "SecretChanges", props.secret_rule_name,
-                  f"Secret changes under {config_path(props.env, props.service)}/",
-                  secret_changes_pattern(props.env, props.service, props.region,
-                                         props.account_id))
+        self._add(
+            props,
+            "SecretChanges",
+            props.secret_rule_name,
+            f"Secret changes under {config_path(props.env, props.service)}/",
+            secret_changes_pattern(props.env, props.service, props.region, props.account_id),
+        )
         if props.profile is not None:
-            self._add(props, "ConfigDeployments", props.deployment_rule_name,
-                      f"AppConfig deployments of the {props.service} profile",
-                      config_deployments_pattern(props.account_id, props.profile))
+            self._add(
+                props,
+                "ConfigDeployments",
+                props.deployment_rule_name,
+                f"AppConfig deployments of the {props.service} profile",
+                config_deployments_pattern(props.account_id, props.profile),
+            )
         self.rule_arns = [rule.arn for rule in self.rules.values()]
 
-    def _add(self, props: ServiceEventRulesProps, id_: str, name: str, description: str,
-             pattern: dict[str, Any]) -> None:
-        rule = CloudwatchEventRule(self, id_, name=name, description=description,
-                                   event_pattern=json.dumps(pattern, sort_keys=True))
+    def _add(
+        self,
+        props: ServiceEventRulesProps,
+        id_: str,
+        name: str,
+        description: str,
+        pattern: dict[str, Any],
+    ) -> None:
+        rule = CloudwatchEventRule(
+            self,
+            id_,
+            name=name,
+            description=description,
+            event_pattern=json.dumps(pattern, sort_keys=True),
+        )
         # No input/input_transformer: the topic (and, via raw delivery, every agent's queue)
         # receives the whole event (docs/config-pipeline.md). No role: the topic and DLQ
         # policies admit EventBridge for exactly these rules.
-        CloudwatchEventTarget(self, f"{id_}Target", rule=rule.name, target_id=TARGET_ID,
-                              arn=props.topic.arn,
-                              retry_policy=CloudwatchEventTargetRetryPolicy(
-                                  maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
-                                  maximum_retry_attempts=MAX_RETRY_ATTEMPTS),
-                              dead_letter_config=CloudwatchEventTargetDeadLetterConfig(
-                                  arn=props.topic.dlq_arn))
+        CloudwatchEventTarget(
+            self,
+            f"{id_}Target",
+            rule=rule.name,
+            target_id=TARGET_ID,
+            arn=props.topic.arn,
+            retry_policy=CloudwatchEventTargetRetryPolicy(
+                maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
+                maximum_retry_attempts=MAX_RETRY_ATTEMPTS,
+            ),
+            dead_letter_config=CloudwatchEventTargetDeadLetterConfig(arn=props.topic.dlq_arn),
+        )
         self.rules[id_] = rule

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
+from constructs import Construct
+
+from config_agent import contract
 from engine.aws.sns_topic import SnsTopic
 from engine.aws.sns_topic_policy import SnsTopicPolicy
 from engine.aws.sqs_queue import SqsQueue
 from engine.aws.sqs_queue_policy import SqsQueuePolicy
 from engine.aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
-from constructs import Construct
-
-from config_agent import contract
 from modules.iam import policy_json, statement
 from modules.service_config import AgentQueues
 
@@ -61,30 +61,42 @@ class ConfigTopic(Construct):
             raise ValueError(
                 f"queue name prefix {props.queue_name_prefix!r} must be A-Z a-z 0-9 _ - and at "
                 f"most {SQS_NAME_MAX - ECS_TASK_ID_LENGTH} characters (prefix + a "
-                f"{ECS_TASK_ID_LENGTH}-character task id must fit SQS's {SQS_NAME_MAX})")
+                f"{ECS_TASK_ID_LENGTH}-character task id must fit SQS's {SQS_NAME_MAX})"
+            )
         if not 1 <= props.max_receive_count <= 1000:
             raise ValueError(f"maxReceiveCount {props.max_receive_count} must be 1-1000")
-        self.topic = SnsTopic(self, "Topic", name=props.topic_name,
-                              kms_master_key_id=props.kms_key_arn)
-        self.dlq = SqsQueue(self, "DeadLetterQueue", name=props.dlq_name,
-                            message_retention_seconds=DLQ_RETENTION_SECONDS,
-                            kms_master_key_id=props.kms_key_arn,
-                            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS)
+        self.topic = SnsTopic(
+            self, "Topic", name=props.topic_name, kms_master_key_id=props.kms_key_arn
+        )
+        self.dlq = SqsQueue(
+            self,
+            "DeadLetterQueue",
+            name=props.dlq_name,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            kms_master_key_id=props.kms_key_arn,
+            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
+        )
         # The source queues are created by the agents at task start and named after the task
         # id, so their ARNs cannot be listed here ("byQueue" takes at most 10 exact ARNs, no
         # wildcards). "allowAll" admits any queue of this account (SQS never allows a
         # cross-account DLQ); the agent's own RedrivePolicy is what points its queue here.
         SqsQueueRedriveAllowPolicy(
-            self, "DeadLetterRedriveAllow", queue_url=self.dlq.url,
-            redrive_allow_policy=json.dumps({"redrivePermission": "allowAll"}))
+            self,
+            "DeadLetterRedriveAllow",
+            queue_url=self.dlq.url,
+            redrive_allow_policy=json.dumps({"redrivePermission": "allowAll"}),
+        )
         self.arn = self.topic.arn
         self.dlq_arn = self.dlq.arn
         self.dlq_name = self.dlq.name
         self.queue_name_prefix = props.queue_name_prefix
         self.max_receive_count = props.max_receive_count
         self.agent_queues = AgentQueues(
-            topic_arn=self.arn, dlq_arn=self.dlq_arn, queue_name_prefix=props.queue_name_prefix,
-            max_receive_count=props.max_receive_count)
+            topic_arn=self.arn,
+            dlq_arn=self.dlq_arn,
+            queue_name_prefix=props.queue_name_prefix,
+            max_receive_count=props.max_receive_count,
+        )
         """What each config agent needs to create, subscribe and redrive its own queue."""
         self.policy: SnsTopicPolicy | None = None
         self.dlq_policy: SqsQueuePolicy | None = None
@@ -101,32 +113,55 @@ class ConfigTopic(Construct):
             raise RuntimeError("allow_event_rules may be called once per topic")
         if not rule_arns:
             raise ValueError("at least one rule ARN is required")
-        allow_rules = statement(["sns:Publish"], [self.topic.arn], sid="EventBridgeRulesPublish",
-                                principal={"Service": "events.amazonaws.com"},
-                                condition={"ArnEquals": {"aws:SourceArn": list(rule_arns)}})
-        deny_insecure = statement(["sns:Publish"], [self.topic.arn], sid="DenyInsecureTransport",
-                                  effect="Deny", principal={"AWS": "*"},
-                                  condition={"Bool": {"aws:SecureTransport": "false"}})
-        self.policy = SnsTopicPolicy(self, "Policy", arn=self.topic.arn,
-                                     policy=policy_json(allow_rules, deny_insecure))
-        dead_letters = statement(["sqs:SendMessage"], [self.dlq.arn],
-                                 sid="EventBridgeRulesDeadLetter",
-                                 principal={"Service": "events.amazonaws.com"},
-                                 condition={"ArnEquals": {"aws:SourceArn": list(rule_arns)}})
+        allow_rules = statement(
+            ["sns:Publish"],
+            [self.topic.arn],
+            sid="EventBridgeRulesPublish",
+            principal={"Service": "events.amazonaws.com"},
+            condition={"ArnEquals": {"aws:SourceArn": list(rule_arns)}},
+        )
+        deny_insecure = statement(
+            ["sns:Publish"],
+            [self.topic.arn],
+            sid="DenyInsecureTransport",
+            effect="Deny",
+            principal={"AWS": "*"},
+            condition={"Bool": {"aws:SecureTransport": "false"}},
+        )
+        self.policy = SnsTopicPolicy(
+            self, "Policy", arn=self.topic.arn, policy=policy_json(allow_rules, deny_insecure)
+        )
+        dead_letters = statement(
+            ["sqs:SendMessage"],
+            [self.dlq.arn],
+            sid="EventBridgeRulesDeadLetter",
+            principal={"Service": "events.amazonaws.com"},
+            condition={"ArnEquals": {"aws:SourceArn": list(rule_arns)}},
+        )
         # The agents' subscriptions redrive here what SNS cannot deliver to their queue (e.g.
         # while a new queue's policy propagates); SNS sends as its service principal, on behalf
         # of this topic only (https://docs.aws.amazon.com/sns/latest/dg/
         # sns-configure-dead-letter-queue.html).
-        topic_dead_letters = statement(["sqs:SendMessage"], [self.dlq.arn],
-                                       sid="TopicSubscriptionsDeadLetter",
-                                       principal={"Service": "sns.amazonaws.com"},
-                                       condition={"ArnEquals": {"aws:SourceArn": self.topic.arn}})
+        topic_dead_letters = statement(
+            ["sqs:SendMessage"],
+            [self.dlq.arn],
+            sid="TopicSubscriptionsDeadLetter",
+            principal={"Service": "sns.amazonaws.com"},
+            condition={"ArnEquals": {"aws:SourceArn": self.topic.arn}},
+        )
         # A Deny on every action is the point here (statement() refuses wildcard actions).
-        dlq_deny_insecure = {"Sid": "DenyInsecureTransport", "Effect": "Deny",
-                             "Principal": {"AWS": "*"}, "Action": ["sqs:*"],
-                             "Resource": [self.dlq.arn],
-                             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-        self.dlq_policy = SqsQueuePolicy(self, "DeadLetterPolicy", queue_url=self.dlq.url,
-                                         policy=policy_json(dead_letters, topic_dead_letters,
-                                                            dlq_deny_insecure))
+        dlq_deny_insecure = {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": ["sqs:*"],
+            "Resource": [self.dlq.arn],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        self.dlq_policy = SqsQueuePolicy(
+            self,
+            "DeadLetterPolicy",
+            queue_url=self.dlq.url,
+            policy=policy_json(dead_letters, topic_dead_letters, dlq_deny_insecure),
+        )
         return self.policy

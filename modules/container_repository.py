@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from engine.core import TerraformResourceLifecycle
+from constructs import Construct
+
 from engine.aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from engine.aws.ecr_repository import (
     EcrRepository,
     EcrRepositoryEncryptionConfiguration,
 )
 from engine.aws.ssm_parameter import SsmParameter
-from constructs import Construct
-
+from engine.core import TerraformResourceLifecycle
 from modules.checkov_skips import skip_checks
 
 DEFAULT_KEEP_IMAGES = 30
@@ -38,16 +38,35 @@ class ContainerRepository(Construct):
             raise ValueError("keep_images must be at least 1")
         encryption = EcrRepositoryEncryptionConfiguration(encryption_type="KMS")
         self.repository = EcrRepository(
-            self, "Repository", name=props.name, image_tag_mutability="IMMUTABLE",
+            self,
+            "Repository",
+            name=props.name,
+            image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
-            encryption_configuration=[encryption], force_delete=False)
-        EcrLifecyclePolicy(self, "Lifecycle", repository=self.repository.name,
-                           policy=json.dumps({"rules": [{
-                               "rulePriority": 1,
-                               "description": f"keep the newest {props.keep_images} images",
-                               "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
-                                             "countNumber": props.keep_images},
-                               "action": {"type": "expire"}}]}))
+            encryption_configuration=[encryption],
+            force_delete=False,
+        )
+        EcrLifecyclePolicy(
+            self,
+            "Lifecycle",
+            repository=self.repository.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": f"keep the newest {props.keep_images} images",
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": props.keep_images,
+                            },
+                            "action": {"type": "expire"},
+                        }
+                    ]
+                }
+            ),
+        )
         self.url = self.repository.repository_url
         self.arn = self.repository.arn
 
@@ -62,11 +81,20 @@ class ContainerRepository(Construct):
         services stack reads it at plan time, so a release never shows up as drift here.
         """
         self.release_parameter = SsmParameter(
-            self, "ReleasedTag", name=parameter_name, type="String", tier="Standard",
+            self,
+            "ReleasedTag",
+            name=parameter_name,
+            type="String",
+            tier="Standard",
             insecure_value=initial_tag,
             description=f"Released tag of {self.repository.name}; written by each release",
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["insecure_value"]))
-        skip_checks(self.release_parameter, {
-            "CKV2_AWS_34": "an image tag is public build metadata, not a secret; a "
-                           "SecureString would hide the image in every services plan"})
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["insecure_value"]),
+        )
+        skip_checks(
+            self.release_parameter,
+            {
+                "CKV2_AWS_34": "an image tag is public build metadata, not a secret; a "
+                "SecureString would hide the image in every services plan"
+            },
+        )
         return self.release_parameter

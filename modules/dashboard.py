@@ -9,11 +9,13 @@ Structure and Syntax"): `metrics` rows of `[namespace, name, dim, value, ..., {o
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
+
+from constructs import Construct
 
 from engine.aws.cloudwatch_dashboard import CloudwatchDashboard
-from constructs import Construct
 
 if TYPE_CHECKING:
     from modules.load_balancer import LoadBalancerMetrics
@@ -46,8 +48,9 @@ class EnvironmentDashboard(Construct):
         self._props = props
         self.widgets: list[dict[str, Any]] = []
         self._y = 0
-        self.dashboard = CloudwatchDashboard(self, "Dashboard", dashboard_name=props.name,
-                                             dashboard_body=self._body())
+        self.dashboard = CloudwatchDashboard(
+            self, "Dashboard", dashboard_name=props.name, dashboard_body=self._body()
+        )
         self.name = props.name
 
     def _body(self) -> str:
@@ -55,8 +58,16 @@ class EnvironmentDashboard(Construct):
 
     def _row(self, title: str, widgets: list[dict[str, Any]]) -> None:
         """A text header, then `widgets` side by side on one row."""
-        self.widgets.append({"type": "text", "x": 0, "y": self._y, "width": WIDTH, "height": 1,
-                             "properties": {"markdown": f"## {title}"}})
+        self.widgets.append(
+            {
+                "type": "text",
+                "x": 0,
+                "y": self._y,
+                "width": WIDTH,
+                "height": 1,
+                "properties": {"markdown": f"## {title}"},
+            }
+        )
         self._y += 1
         width = WIDTH // len(widgets)
         for i, widget in enumerate(widgets):
@@ -65,72 +76,165 @@ class EnvironmentDashboard(Construct):
         self._y += HEIGHT
         self.dashboard.dashboard_body = self._body()
 
-    def _graph(self, title: str, metrics: list[Metric], stat: str = "Average",
-               period: int = PERIOD) -> dict[str, Any]:
-        return {"type": "metric", "properties": {
-            "title": title, "view": "timeSeries", "region": self._props.region, "stat": stat,
-            "period": period, "metrics": metrics}}
+    def _graph(
+        self, title: str, metrics: list[Metric], stat: str = "Average", period: int = PERIOD
+    ) -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "properties": {
+                "title": title,
+                "view": "timeSeries",
+                "region": self._props.region,
+                "stat": stat,
+                "period": period,
+                "metrics": metrics,
+            },
+        }
 
     def add_cluster(self, cluster_name: str, capacity_providers: Sequence[str]) -> None:
         """Capacity provider reservation (what managed scaling tracks), CPU and memory."""
         cluster = ["ClusterName", cluster_name]
-        self._row(f"Cluster {cluster_name}", [
-            self._graph("Capacity provider reservation (%)", [
-                ["AWS/ECS/ManagedScaling", "CapacityProviderReservation", "CapacityProviderName",
-                 provider, *cluster] for provider in capacity_providers]),
-            self._graph("CPU (%)", [["AWS/ECS", "CPUUtilization", *cluster],
-                                    ["AWS/ECS", "CPUReservation", *cluster]]),
-            self._graph("Memory (%)", [["AWS/ECS", "MemoryUtilization", *cluster],
-                                       ["AWS/ECS", "MemoryReservation", *cluster]]),
-        ])
+        self._row(
+            f"Cluster {cluster_name}",
+            [
+                self._graph(
+                    "Capacity provider reservation (%)",
+                    [
+                        [
+                            "AWS/ECS/ManagedScaling",
+                            "CapacityProviderReservation",
+                            "CapacityProviderName",
+                            provider,
+                            *cluster,
+                        ]
+                        for provider in capacity_providers
+                    ],
+                ),
+                self._graph(
+                    "CPU (%)",
+                    [
+                        ["AWS/ECS", "CPUUtilization", *cluster],
+                        ["AWS/ECS", "CPUReservation", *cluster],
+                    ],
+                ),
+                self._graph(
+                    "Memory (%)",
+                    [
+                        ["AWS/ECS", "MemoryUtilization", *cluster],
+                        ["AWS/ECS", "MemoryReservation", *cluster],
+                    ],
+                ),
+            ],
+        )
 
-    def add_service(self, service_name: str, cluster_name: str,
-                    load_balancer: LoadBalancerMetrics | None = None,
-                    queue_name: str | None = None, alarm_arns: Sequence[str] = ()) -> None:
+    def add_service(
+        self,
+        service_name: str,
+        cluster_name: str,
+        load_balancer: LoadBalancerMetrics | None = None,
+        queue_name: str | None = None,
+        alarm_arns: Sequence[str] = (),
+    ) -> None:
         """Running vs desired tasks, CPU and memory; 5xx and p99 latency behind an ALB (every
         target group); queue depth and oldest job for a worker; its alarms' states."""
         dims = ["ClusterName", cluster_name, "ServiceName", service_name]
         widgets = [
-            self._graph("Tasks: running / desired", [
-                [CONTAINER_INSIGHTS, "RunningTaskCount", *dims],
-                [CONTAINER_INSIGHTS, "DesiredTaskCount", *dims]]),
-            self._graph("CPU / memory (%)", [["AWS/ECS", "CPUUtilization", *dims],
-                                             ["AWS/ECS", "MemoryUtilization", *dims]]),
+            self._graph(
+                "Tasks: running / desired",
+                [
+                    [CONTAINER_INSIGHTS, "RunningTaskCount", *dims],
+                    [CONTAINER_INSIGHTS, "DesiredTaskCount", *dims],
+                ],
+            ),
+            self._graph(
+                "CPU / memory (%)",
+                [["AWS/ECS", "CPUUtilization", *dims], ["AWS/ECS", "MemoryUtilization", *dims]],
+            ),
         ]
         if load_balancer is not None:
-            groups = [["LoadBalancer", load_balancer.load_balancer, "TargetGroup", group]
-                      for group in load_balancer.target_groups]
-            widgets.append(self._graph("Requests / target 5xx", [
-                metric for group in groups for metric in (
-                    ["AWS/ApplicationELB", "RequestCount", *group],
-                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *group])], stat="Sum"))
-            widgets.append(self._graph("Target response time p99 (s)", [
-                ["AWS/ApplicationELB", "TargetResponseTime", *group] for group in groups],
-                stat="p99"))
+            groups = [
+                ["LoadBalancer", load_balancer.load_balancer, "TargetGroup", group]
+                for group in load_balancer.target_groups
+            ]
+            widgets.append(
+                self._graph(
+                    "Requests / target 5xx",
+                    [
+                        metric
+                        for group in groups
+                        for metric in (
+                            ["AWS/ApplicationELB", "RequestCount", *group],
+                            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *group],
+                        )
+                    ],
+                    stat="Sum",
+                )
+            )
+            widgets.append(
+                self._graph(
+                    "Target response time p99 (s)",
+                    [["AWS/ApplicationELB", "TargetResponseTime", *group] for group in groups],
+                    stat="p99",
+                )
+            )
         if queue_name is not None:
             queue = ["QueueName", queue_name]
-            widgets.append(self._graph("Work queue", [
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *queue],
-                ["AWS/SQS", "ApproximateAgeOfOldestMessage", *queue, {"yAxis": "right"}]],
-                stat="Maximum", period=SQS_PERIOD))
+            widgets.append(
+                self._graph(
+                    "Work queue",
+                    [
+                        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *queue],
+                        ["AWS/SQS", "ApproximateAgeOfOldestMessage", *queue, {"yAxis": "right"}],
+                    ],
+                    stat="Maximum",
+                    period=SQS_PERIOD,
+                )
+            )
         if alarm_arns:
-            widgets.append({"type": "alarm", "properties": {
-                "title": "Deployment alarms", "alarms": list(alarm_arns)}})
+            widgets.append(
+                {
+                    "type": "alarm",
+                    "properties": {"title": "Deployment alarms", "alarms": list(alarm_arns)},
+                }
+            )
         self._row(f"Service {service_name}", widgets)
 
-    def add_config_events(self, dlqs: Sequence[str], topics: Sequence[str],
-                          rules: Sequence[str]) -> None:
+    def add_config_events(
+        self, dlqs: Sequence[str], topics: Sequence[str], rules: Sequence[str]
+    ) -> None:
         """The config pipeline: config-event DLQ depth (should stay 0), events matched and
         failed per EventBridge rule, messages published per topic."""
-        self._row("Config pipeline", [
-            self._graph("Config-event DLQs: messages", [
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq]
-                for dlq in dlqs], stat="Maximum", period=SQS_PERIOD),
-            self._graph("Events: invocations / failed", [
-                metric for rule in rules for metric in (
-                    ["AWS/Events", "Invocations", "RuleName", rule],
-                    ["AWS/Events", "FailedInvocations", "RuleName", rule])], stat="Sum"),
-            self._graph("Topics: published", [
-                ["AWS/SNS", "NumberOfMessagesPublished", "TopicName", topic]
-                for topic in topics], stat="Sum"),
-        ])
+        self._row(
+            "Config pipeline",
+            [
+                self._graph(
+                    "Config-event DLQs: messages",
+                    [
+                        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq]
+                        for dlq in dlqs
+                    ],
+                    stat="Maximum",
+                    period=SQS_PERIOD,
+                ),
+                self._graph(
+                    "Events: invocations / failed",
+                    [
+                        metric
+                        for rule in rules
+                        for metric in (
+                            ["AWS/Events", "Invocations", "RuleName", rule],
+                            ["AWS/Events", "FailedInvocations", "RuleName", rule],
+                        )
+                    ],
+                    stat="Sum",
+                ),
+                self._graph(
+                    "Topics: published",
+                    [
+                        ["AWS/SNS", "NumberOfMessagesPublished", "TopicName", topic]
+                        for topic in topics
+                    ],
+                    stat="Sum",
+                ),
+            ],
+        )

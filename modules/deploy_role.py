@@ -23,20 +23,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
+
 from engine.aws.iam_role import IamRole
 from engine.aws.iam_role_policy import IamRolePolicy
-
 from modules.checkov_skips import skip_checks
 from modules.deploy_policy import DeployPolicyScope, deploy_statements, role_name_problem
 from modules.iam import policy_json
 
 DEPLOY_ROLE_SKIPS = {
     "CKV2_AWS_40": "deploy role: full IAM only on role/<env>-*, instance-profile/<env>-* and "
-                   "policy/<env>-* (the env's own roles), managed attachments limited"}
+    "policy/<env>-* (the env's own roles), managed attachments limited"
+}
 ACCOUNT_TRUST_SKIP = {
     "CKV_AWS_61": "the account root as principal delegates to the account's IAM: only "
-                  "principals whose own policy grants sts:AssumeRole on this role can assume "
-                  "it; BOOTSTRAP_TRUST names the pipeline's principals instead"}
+    "principals whose own policy grants sts:AssumeRole on this role can assume "
+    "it; BOOTSTRAP_TRUST names the pipeline's principals instead"
+}
 
 
 @dataclass(frozen=True)
@@ -60,17 +62,31 @@ class PipelineRole(Construct):
         super().__init__(scope, id_)
         if problem := role_name_problem(props.scope.env, f"{props.path}{props.name}"):
             raise ValueError(problem)
-        trust: dict[str, Any] = {"Effect": "Allow", "Action": "sts:AssumeRole",
-                                 "Principal": {"AWS": list(props.trusted)}}
+        trust: dict[str, Any] = {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"AWS": list(props.trusted)},
+        }
         if props.external_id:
             trust["Condition"] = {"StringEquals": {"sts:ExternalId": props.external_id}}
-        self.role = IamRole(self, "Role", name=props.name, path=props.path,
-                            max_session_duration=3600,
-                            assume_role_policy=json.dumps(
-                                {"Version": "2012-10-17", "Statement": [trust]}, sort_keys=True))
+        self.role = IamRole(
+            self,
+            "Role",
+            name=props.name,
+            path=props.path,
+            max_session_duration=3600,
+            assume_role_policy=json.dumps(
+                {"Version": "2012-10-17", "Statement": [trust]}, sort_keys=True
+            ),
+        )
         if any(arn.endswith(":root") for arn in props.trusted):
             skip_checks(self.role, ACCOUNT_TRUST_SKIP)
         self.arn = self.role.arn
-        self.policy = IamRolePolicy(self, "Policy", name="deploy-env", role=self.role.id,
-                                    policy=policy_json(*deploy_statements(props.scope)))
+        self.policy = IamRolePolicy(
+            self,
+            "Policy",
+            name="deploy-env",
+            role=self.role.id,
+            policy=policy_json(*deploy_statements(props.scope)),
+        )
         skip_checks(self.policy, DEPLOY_ROLE_SKIPS)

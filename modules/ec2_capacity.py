@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from engine.core import ITerraformDependable, TerraformResourceLifecycle, Token
+from constructs import Construct
+
 from engine.aws.autoscaling_group import AutoscalingGroup, AutoscalingGroupTag
 from engine.aws.autoscaling_group import (
     AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride as MixedInstancesOverride,
@@ -25,8 +26,7 @@ from engine.aws.launch_template import (
 )
 from engine.aws.security_group import SecurityGroup
 from engine.aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
-from constructs import Construct
-
+from engine.core import ITerraformDependable, TerraformResourceLifecycle, Token
 from modules.checkov_skips import skip_checks
 from modules.iam import assume_role_policy, managed_policy_arn
 from settings.rules import instance_architecture, instance_types_problem
@@ -112,8 +112,10 @@ def cloudwatch_agent_config() -> dict:
         "agent": {"metrics_collection_interval": 60, "run_as_user": "cwagent"},
         "metrics": {
             "namespace": CWAGENT_NAMESPACE,
-            "append_dimensions": {"AutoScalingGroupName": "${aws:AutoScalingGroupName}",
-                                  "InstanceId": "${aws:InstanceId}"},
+            "append_dimensions": {
+                "AutoScalingGroupName": "${aws:AutoScalingGroupName}",
+                "InstanceId": "${aws:InstanceId}",
+            },
             "aggregation_dimensions": [["AutoScalingGroupName"]],
             "metrics_collected": {
                 "mem": {"measurement": ["mem_used_percent"]},
@@ -121,12 +123,20 @@ def cloudwatch_agent_config() -> dict:
                 "swap": {"measurement": ["swap_used_percent"]},
             },
         },
-        "logs": {"logs_collected": {"files": {"collect_list": [{
-            "file_path": "/var/log/ecs/ecs-agent.log",
-            "log_group_name": "/ec2/ecs-agent",
-            "log_stream_name": "{instance_id}",
-            "retention_in_days": 30,
-        }]}}},
+        "logs": {
+            "logs_collected": {
+                "files": {
+                    "collect_list": [
+                        {
+                            "file_path": "/var/log/ecs/ecs-agent.log",
+                            "log_group_name": "/ec2/ecs-agent",
+                            "log_stream_name": "{instance_id}",
+                            "retention_in_days": 30,
+                        }
+                    ]
+                }
+            }
+        },
     }
 
 
@@ -167,22 +177,39 @@ class Ec2Capacity(Construct):
         # instance IAM role"): no conditions. EC2 sends no aws:SourceAccount when it fetches
         # instance-profile credentials, so such a condition would leave instances without
         # credentials, unable to join the cluster.
-        self.role = IamRole(self, "InstanceRole", name=f"{name}-ecs-instance",
-                            assume_role_policy=assume_role_policy("ec2.amazonaws.com"))
+        self.role = IamRole(
+            self,
+            "InstanceRole",
+            name=f"{name}-ecs-instance",
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+        )
         for policy in INSTANCE_MANAGED_POLICIES:
-            IamRolePolicyAttachment(self, "Attach" + policy.split("/")[-1], role=self.role.name,
-                                    policy_arn=managed_policy_arn(policy))
-        self.instance_profile = IamInstanceProfile(self, "InstanceProfile",
-                                                   name=f"{name}-ecs-instance",
-                                                   role=self.role.name)
+            IamRolePolicyAttachment(
+                self,
+                "Attach" + policy.split("/")[-1],
+                role=self.role.name,
+                policy_arn=managed_policy_arn(policy),
+            )
+        self.instance_profile = IamInstanceProfile(
+            self, "InstanceProfile", name=f"{name}-ecs-instance", role=self.role.name
+        )
         # No ingress at all: tasks get their own ENIs and SGs (awsvpc); people use SSM.
         self.security_group = SecurityGroup(
-            self, "InstanceSecurityGroup", name=f"{name}-ecs-instances", vpc_id=props.vpc_id,
+            self,
+            "InstanceSecurityGroup",
+            name=f"{name}-ecs-instances",
+            vpc_id=props.vpc_id,
             description="ECS container instances: no ingress, egress for ECS/ECR/SSM",
-            tags={"Name": f"{name}-ecs-instances"})
-        VpcSecurityGroupEgressRule(self, "InstanceEgress", security_group_id=self.security_group.id,
-                                   description="ECS, ECR, SSM, CloudWatch and package repos",
-                                   ip_protocol="-1", cidr_ipv4="0.0.0.0/0")
+            tags={"Name": f"{name}-ecs-instances"},
+        )
+        VpcSecurityGroupEgressRule(
+            self,
+            "InstanceEgress",
+            security_group_id=self.security_group.id,
+            description="ECS, ECR, SSM, CloudWatch and package repos",
+            ip_protocol="-1",
+            cidr_ipv4="0.0.0.0/0",
+        )
         self.security_group_id = self.security_group.id
         self.groups: list[InstanceGroup] = []
         # The first group's resources sit directly in this construct (stable addresses).
@@ -202,75 +229,128 @@ class Ec2Capacity(Construct):
         self.groups.append(result)
         return result
 
-    def _launch_template(self, scope: Construct, group: InstanceGroupProps,
-                         architecture: str) -> LaunchTemplate:
+    def _launch_template(
+        self, scope: Construct, group: InstanceGroupProps, architecture: str
+    ) -> LaunchTemplate:
         """The ECS-optimized AMI of the architecture, IMDSv2 only, encrypted gp3, no public
         IP, user data that joins the cluster."""
         props = self._props
         ami = DataAwsSsmParameter(scope, "EcsAmi", name=ECS_AMI_PARAMETERS[architecture])
         launch_template = LaunchTemplate(
-            scope, "LaunchTemplate", name=group.name, image_id=ami.value,
-            instance_type=group.instance_types[0], update_default_version=True,
+            scope,
+            "LaunchTemplate",
+            name=group.name,
+            image_id=ami.value,
+            instance_type=group.instance_types[0],
+            update_default_version=True,
             iam_instance_profile={"arn": self.instance_profile.arn},
-            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
-                              "http_put_response_hop_limit": IMDS_HOP_LIMIT,
-                              "instance_metadata_tags": "disabled"},
-            block_device_mappings=[LaunchTemplateBlockDeviceMappings(
-                device_name=ROOT_DEVICE,
-                ebs={"volume_size": props.root_volume_gb, "volume_type": "gp3",
-                     "encrypted": "true", "delete_on_termination": "true"})],
-            network_interfaces=[LaunchTemplateNetworkInterfaces(
-                associate_public_ip_address="false", delete_on_termination="true",
-                security_groups=[self.security_group.id])],
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": IMDS_HOP_LIMIT,
+                "instance_metadata_tags": "disabled",
+            },
+            block_device_mappings=[
+                LaunchTemplateBlockDeviceMappings(
+                    device_name=ROOT_DEVICE,
+                    ebs={
+                        "volume_size": props.root_volume_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                )
+            ],
+            network_interfaces=[
+                LaunchTemplateNetworkInterfaces(
+                    associate_public_ip_address="false",
+                    delete_on_termination="true",
+                    security_groups=[self.security_group.id],
+                )
+            ],
             monitoring={"enabled": True},
             ebs_optimized="true",
             user_data=base64.b64encode(
-                render_user_data(props.cluster_name, group.spot).encode()).decode(),
+                render_user_data(props.cluster_name, group.spot).encode()
+            ).decode(),
             tag_specifications=[
-                LaunchTemplateTagSpecifications(resource_type=kind,
-                                                tags={"Name": f"{group.name}-instance"})
-                for kind in ("instance", "volume")])
-        skip_checks(launch_template, {"CKV_AWS_341": (
-            "hop limit 2 is required so bridge-mode containers and the ECS agent's task "
-            "credential path reach IMDSv2; awsvpc tasks are blocked via ECS_AWSVPC_BLOCK_IMDS")})
+                LaunchTemplateTagSpecifications(
+                    resource_type=kind, tags={"Name": f"{group.name}-instance"}
+                )
+                for kind in ("instance", "volume")
+            ],
+        )
+        skip_checks(
+            launch_template,
+            {
+                "CKV_AWS_341": (
+                    "hop limit 2 is required so bridge-mode containers and the ECS agent's task "
+                    "credential path reach IMDSv2; awsvpc tasks are blocked via ECS_AWSVPC_BLOCK_IMDS"
+                )
+            },
+        )
         return launch_template
 
-    def _auto_scaling_group(self, scope: Construct, group: InstanceGroupProps,
-                            launch_template: LaunchTemplate) -> AutoscalingGroup:
+    def _auto_scaling_group(
+        self, scope: Construct, group: InstanceGroupProps, launch_template: LaunchTemplate
+    ) -> AutoscalingGroup:
         """Scale-in protected (managed termination protection needs it), refreshed when the
         template's version changes."""
         # The template's version number, not "$Latest": the provider starts an instance
         # refresh only when the launch template reference changes, so a new AMI (a new
         # template version) must show up here to reach running instances.
-        template = {"id": launch_template.id,
-                    "version": Token.as_string(launch_template.latest_version)}
-        placement = ({"mixed_instances_policy": _spot_policy(template, group.instance_types),
-                      "capacity_rebalance": True}
-                     if group.spot else {"launch_template": template})
+        template = {
+            "id": launch_template.id,
+            "version": Token.as_string(launch_template.latest_version),
+        }
+        placement = (
+            {
+                "mixed_instances_policy": _spot_policy(template, group.instance_types),
+                "capacity_rebalance": True,
+            }
+            if group.spot
+            else {"launch_template": template}
+        )
         return AutoscalingGroup(
-            scope, "AutoScalingGroup", name=group.name, vpc_zone_identifier=self._props.subnet_ids,
-            min_size=group.min_size, max_size=group.max_size,
+            scope,
+            "AutoScalingGroup",
+            name=group.name,
+            vpc_zone_identifier=self._props.subnet_ids,
+            min_size=group.min_size,
+            max_size=group.max_size,
             desired_capacity=group.desired_capacity,
-            health_check_type="EC2", health_check_grace_period=INSTANCE_WARMUP_SECONDS,
+            health_check_type="EC2",
+            health_check_grace_period=INSTANCE_WARMUP_SECONDS,
             protect_from_scale_in=True,  # required by managed termination protection
             default_instance_warmup=INSTANCE_WARMUP_SECONDS,
-            instance_refresh={"strategy": "Rolling",
-                              "preferences": {"min_healthy_percentage": 90,
-                                              "scale_in_protected_instances": "Refresh"}},
-            tag=[AutoscalingGroupTag(key="AmazonECSManaged", value="true",
-                                     propagate_at_launch=True),
-                 AutoscalingGroupTag(key="Name", value=f"{group.name}-instance",
-                                     propagate_at_launch=True)],
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {
+                    "min_healthy_percentage": 90,
+                    "scale_in_protected_instances": "Refresh",
+                },
+            },
+            tag=[
+                AutoscalingGroupTag(key="AmazonECSManaged", value="true", propagate_at_launch=True),
+                AutoscalingGroupTag(
+                    key="Name", value=f"{group.name}-instance", propagate_at_launch=True
+                ),
+            ],
             # ECS managed scaling owns desired capacity after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
-            depends_on=list(self._props.launch_after) or None, **placement)
+            depends_on=list(self._props.launch_after) or None,
+            **placement,
+        )
 
-    def _capacity_provider(self, scope: Construct, group: InstanceGroupProps,
-                           asg: AutoscalingGroup) -> EcsCapacityProvider:
+    def _capacity_provider(
+        self, scope: Construct, group: InstanceGroupProps, asg: AutoscalingGroup
+    ) -> EcsCapacityProvider:
         """Managed scaling (to the target utilisation), termination protection and draining."""
         props = self._props
         return EcsCapacityProvider(
-            scope, "CapacityProvider", name=group.capacity_provider_name,
+            scope,
+            "CapacityProvider",
+            name=group.capacity_provider_name,
             auto_scaling_group_provider={
                 "auto_scaling_group_arn": asg.arn,
                 "managed_termination_protection": "ENABLED",
@@ -282,7 +362,8 @@ class Ec2Capacity(Construct):
                     "maximum_scaling_step_size": props.max_scaling_step,
                     "instance_warmup_period": INSTANCE_WARMUP_SECONDS,
                 },
-            })
+            },
+        )
 
 
 def _spot_policy(template: dict, instance_types: Sequence[str]) -> dict:
@@ -296,8 +377,10 @@ def _spot_policy(template: dict, instance_types: Sequence[str]) -> dict:
             "spot_allocation_strategy": "price-capacity-optimized",
         },
         "launch_template": {
-            "launch_template_specification": {"launch_template_id": template["id"],
-                                              "version": template["version"]},
+            "launch_template_specification": {
+                "launch_template_id": template["id"],
+                "version": template["version"],
+            },
             # Lists of blocks inside a plain dict reach Terraform only as typed structs.
             "override": [MixedInstancesOverride(instance_type=t) for t in instance_types],
         },

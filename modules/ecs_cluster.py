@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+
+from constructs import Construct
 
 from engine.aws.ecs_cluster import EcsCluster as AwsEcsCluster
 from engine.aws.ecs_cluster import (
@@ -15,8 +17,6 @@ from engine.aws.ecs_cluster_capacity_providers import (
     EcsClusterCapacityProviders,
     EcsClusterCapacityProvidersDefaultCapacityProviderStrategy,
 )
-from constructs import Construct
-
 from modules.exec_audit import ExecAccess, ExecAudit
 from settings.rules import capacity_strategy_problem
 
@@ -49,8 +49,12 @@ class EcsCluster(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: EcsClusterProps) -> None:
         super().__init__(scope, id_)
-        self.cluster = AwsEcsCluster(self, "Cluster", name=props.name, setting=[
-            EcsClusterSetting(name="containerInsights", value=CONTAINER_INSIGHTS)])
+        self.cluster = AwsEcsCluster(
+            self,
+            "Cluster",
+            name=props.name,
+            setting=[EcsClusterSetting(name="containerInsights", value=CONTAINER_INSIGHTS)],
+        )
         self.name = props.name
         self.arn = self.cluster.arn
         self.exec_audit: ExecAudit | None = None
@@ -61,25 +65,37 @@ class EcsCluster(Construct):
         logging OVERRIDE needs the log configuration)."""
         self.cluster.put_configuration(
             execute_command_configuration=EcsClusterConfigurationExecuteCommandConfiguration(
-                kms_key_id=audit.key_arn, logging="OVERRIDE",
+                kms_key_id=audit.key_arn,
+                logging="OVERRIDE",
                 log_configuration=(
                     EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration(
                         cloud_watch_log_group_name=audit.log_group_name,
-                        cloud_watch_encryption_enabled=True))))
+                        cloud_watch_encryption_enabled=True,
+                    )
+                ),
+            )
+        )
         self.exec_audit = audit
 
     def use_capacity_providers(
-            self, capacity_provider_names: Sequence[str],
-            default_strategy: Sequence[tuple[str, int, int]]) -> EcsClusterCapacityProviders:
+        self,
+        capacity_provider_names: Sequence[str],
+        default_strategy: Sequence[tuple[str, int, int]],
+    ) -> EcsClusterCapacityProviders:
         """Associate capacity providers; `default_strategy` is (provider, base, weight) items,
         what tasks started without a strategy of their own use."""
         for _, base, weight in default_strategy:
             if problem := capacity_strategy_problem(base, weight):
                 raise ValueError(f"{problem[0]}: {problem[1]}")
         return EcsClusterCapacityProviders(
-            self, "CapacityProviders", cluster_name=self.cluster.name,
+            self,
+            "CapacityProviders",
+            cluster_name=self.cluster.name,
             capacity_providers=list(capacity_provider_names),
             default_capacity_provider_strategy=[
                 EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
-                    capacity_provider=name, base=base, weight=weight)
-                for name, base, weight in default_strategy])
+                    capacity_provider=name, base=base, weight=weight
+                )
+                for name, base, weight in default_strategy
+            ],
+        )

@@ -12,16 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
+from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from modules.iam import statement
 from modules.kms_key import KEY_POLICY_RESOURCE, KmsKey, KmsKeyProps
 from settings.naming import PARTITION
 from settings.rules import retention_problem
 
-EXEC_CHANNEL_ACTIONS = ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-                        "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel")
+EXEC_CHANNEL_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 """ECS Exec's Session Manager channels; these actions support no resource-level scoping."""
 EXEC_LOG_ACTIONS = ("logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents")
 
@@ -62,18 +66,39 @@ class ExecAudit(Construct):
         self.log_group_arn = log_group_arn(props.region, props.account_id, props.log_group_name)
         # CloudWatch Logs encrypts the group's events with the key, for this group only
         # (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS").
-        self.key = KmsKey(self, "Key", KmsKeyProps(
-            alias=props.key_alias, account_id=props.account_id,
-            description="ECS Exec: session encryption and the session log group",
-            service_statements=(statement(
-                ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                 "kms:DescribeKey"], [KEY_POLICY_RESOURCE], sid="CloudWatchLogsEncryptsExecLogs",
-                principal={"Service": f"logs.{props.region}.amazonaws.com"},
-                condition={"ArnEquals": {
-                    "kms:EncryptionContext:aws:logs:arn": self.log_group_arn}}),)))
+        self.key = KmsKey(
+            self,
+            "Key",
+            KmsKeyProps(
+                alias=props.key_alias,
+                account_id=props.account_id,
+                description="ECS Exec: session encryption and the session log group",
+                service_statements=(
+                    statement(
+                        [
+                            "kms:Encrypt",
+                            "kms:Decrypt",
+                            "kms:ReEncrypt*",
+                            "kms:GenerateDataKey*",
+                            "kms:DescribeKey",
+                        ],
+                        [KEY_POLICY_RESOURCE],
+                        sid="CloudWatchLogsEncryptsExecLogs",
+                        principal={"Service": f"logs.{props.region}.amazonaws.com"},
+                        condition={
+                            "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": self.log_group_arn}
+                        },
+                    ),
+                ),
+            ),
+        )
         self.log_group = CloudwatchLogGroup(
-            self, "LogGroup", name=props.log_group_name, kms_key_id=self.key.arn,
-            retention_in_days=props.retention_days)
+            self,
+            "LogGroup",
+            name=props.log_group_name,
+            kms_key_id=self.key.arn,
+            retention_in_days=props.retention_days,
+        )
         self.key_arn = self.key.arn
         self.log_group_name = self.log_group.name
 

@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from constructs import Construct
+
 from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from engine.aws.flow_log import FlowLog
 from engine.aws.iam_role import IamRole
@@ -28,8 +30,6 @@ from engine.aws.osis_pipeline import (
 from engine.aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
 from engine.aws.sqs_queue import SqsQueue
 from engine.aws.sqs_queue_policy import SqsQueuePolicy
-from constructs import Construct
-
 from modules.checkov_skips import retention_skips, skip_checks
 from modules.iam import assume_role_policy, policy_json, statement
 from modules.kms_key import KEY_POLICY_RESOURCE, KmsKey, KmsKeyProps
@@ -55,7 +55,7 @@ DLQ_RETENTION_SECONDS = 1209600  # 14 days, the SQS maximum: time to look at wha
 FLOW_LOG_BUCKET_SKIPS = {
     **{k: v for k, v in BACKUP_BUCKET_SKIPS.items() if k != "CKV2_AWS_62"},
     "CKV_AWS_18": "holds flow logs (themselves an access log) on their way to OpenSearch; "
-                  "S3 access logging of it would add a second bucket for no new information",
+    "S3 access logging of it would add a second bucket for no new information",
 }
 LOG_DELIVERY = "delivery.logs.amazonaws.com"
 
@@ -91,8 +91,10 @@ def pipeline_trust_policy(account_id: str, region: str, pipeline_name: str) -> s
     Developer Guide, "Setting up roles and users in Amazon OpenSearch Ingestion": the
     confused-deputy conditions aws:SourceAccount and aws:SourceArn)."""
     return assume_role_policy(
-        "osis-pipelines.amazonaws.com", source_account=account_id,
-        source_arn_like=f"arn:{PARTITION}:osis:{region}:{account_id}:pipeline/{pipeline_name}")
+        "osis-pipelines.amazonaws.com",
+        source_account=account_id,
+        source_arn_like=f"arn:{PARTITION}:osis:{region}:{account_id}:pipeline/{pipeline_name}",
+    )
 
 
 def sink_statements(target: OpenSearchTarget) -> list[dict[str, Any]]:
@@ -110,11 +112,18 @@ def sink_statements(target: OpenSearchTarget) -> list[dict[str, Any]]:
         # aoss:BatchGetCollection (read-only: the sink looks its collection up) takes no
         # resource type (Service Authorization Reference, Amazon OpenSearch Serverless), so
         # a statement scoped to the collection would never match it.
-        return [statement(["aoss:APIAccessAll"], [target.arn], sid="WriteCollection"),
-                statement(["aoss:BatchGetCollection"], ["*"], sid="DescribeCollections")]
-    return [statement(["es:DescribeDomain"], [target.arn], sid="DescribeDomain"),
-            statement(["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
-                      [f"{target.arn}/*"], sid="WriteDomain")]
+        return [
+            statement(["aoss:APIAccessAll"], [target.arn], sid="WriteCollection"),
+            statement(["aoss:BatchGetCollection"], ["*"], sid="DescribeCollections"),
+        ]
+    return [
+        statement(["es:DescribeDomain"], [target.arn], sid="DescribeDomain"),
+        statement(
+            ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut"],
+            [f"{target.arn}/*"],
+            sid="WriteDomain",
+        ),
+    ]
 
 
 class FlowLogIngestion(Construct):
@@ -129,53 +138,100 @@ class FlowLogIngestion(Construct):
             raise ValueError(f"{props.name}: VPC options are for domains in a VPC")
         self._props = props
         self.key = self._key()
-        self.bucket = SecureBucket(self, "Bucket", SecureBucketProps(
-            bucket_name=f"{props.name}-{props.account_id}", kms_key_arn=self.key.arn,
-            expiration_days=props.retention_days,
-            policy_statements=self._log_delivery_statements()))
+        self.bucket = SecureBucket(
+            self,
+            "Bucket",
+            SecureBucketProps(
+                bucket_name=f"{props.name}-{props.account_id}",
+                kms_key_arn=self.key.arn,
+                expiration_days=props.retention_days,
+                policy_statements=self._log_delivery_statements(),
+            ),
+        )
         skip_checks(self.bucket.bucket, FLOW_LOG_BUCKET_SKIPS)
-        self.flow_log = FlowLog(self, "FlowLog", vpc_id=props.vpc_id, traffic_type="ALL",
-                                log_destination_type="s3", log_destination=self.bucket.arn,
-                                max_aggregation_interval=60,
-                                # S3 must admit log delivery before the flow log is created.
-                                depends_on=[self.bucket.policy],
-                                tags={"Name": props.name})
+        self.flow_log = FlowLog(
+            self,
+            "FlowLog",
+            vpc_id=props.vpc_id,
+            traffic_type="ALL",
+            log_destination_type="s3",
+            log_destination=self.bucket.arn,
+            max_aggregation_interval=60,
+            # S3 must admit log delivery before the flow log is created.
+            depends_on=[self.bucket.policy],
+            tags={"Name": props.name},
+        )
         self.queue, self.dlq = self._queues()
         self.queue_arn = self.queue.arn
         notification = S3BucketNotification(
-            self, "Notification", bucket=self.bucket.bucket.id,
+            self,
+            "Notification",
+            bucket=self.bucket.bucket.id,
             # Nested blocks are lists of structs: jsii cannot deserialize lists of dicts.
-            queue=[S3BucketNotificationQueue(queue_arn=self.queue.arn,
-                                             events=["s3:ObjectCreated:*"],
-                                             filter_prefix=FLOW_LOG_PREFIX)],
+            queue=[
+                S3BucketNotificationQueue(
+                    queue_arn=self.queue.arn,
+                    events=["s3:ObjectCreated:*"],
+                    filter_prefix=FLOW_LOG_PREFIX,
+                )
+            ],
             # S3 checks it may send to the queue when the notification is saved.
-            depends_on=[self._queue_policy])
-        self.log_group = CloudwatchLogGroup(self, "PipelineLog", name=self._log_group_name,
-                                            retention_in_days=props.log_retention_days,
-                                            kms_key_id=self.key.arn)
+            depends_on=[self._queue_policy],
+        )
+        self.log_group = CloudwatchLogGroup(
+            self,
+            "PipelineLog",
+            name=self._log_group_name,
+            retention_in_days=props.log_retention_days,
+            kms_key_id=self.key.arn,
+        )
         skip_checks(self.log_group, retention_skips(props.log_retention_days))
-        self.role = IamRole(self, "Role", name=props.name, assume_role_policy=(
-            pipeline_trust_policy(props.account_id, props.region, props.pipeline_name)))
+        self.role = IamRole(
+            self,
+            "Role",
+            name=props.name,
+            assume_role_policy=(
+                pipeline_trust_policy(props.account_id, props.region, props.pipeline_name)
+            ),
+        )
         self.role_arn = self.role.arn
-        policy = IamRolePolicy(self, "RolePolicy", role=self.role.id, name="ingest",
-                               policy=policy_json(*self._role_statements()))
+        policy = IamRolePolicy(
+            self,
+            "RolePolicy",
+            role=self.role.id,
+            name="ingest",
+            policy=policy_json(*self._role_statements()),
+        )
         self.security_group_id: str | None = None
         if props.vpc is not None:
             self.security_group_id = https_client_group(
-                self, props.vpc, name=f"{props.name}-pipeline",
+                self,
+                props.vpc,
+                name=f"{props.name}-pipeline",
                 client=f"OpenSearch Ingestion pipeline {props.pipeline_name}",
-                admit_id="DomainAdmitsPipeline")
+                admit_id="DomainAdmitsPipeline",
+            )
         self.pipeline = OsisPipeline(
-            self, "Pipeline", pipeline_name=props.pipeline_name,
-            min_units=props.min_units, max_units=props.max_units,
+            self,
+            "Pipeline",
+            pipeline_name=props.pipeline_name,
+            min_units=props.min_units,
+            max_units=props.max_units,
             pipeline_configuration_body=self.configuration(),
-            log_publishing_options=[OsisPipelineLogPublishingOptions(
-                is_logging_enabled=True, cloudwatch_log_destination=[
-                    OsisPipelineLogPublishingOptionsCloudwatchLogDestination(
-                        log_group=self.log_group.name)])],
+            log_publishing_options=[
+                OsisPipelineLogPublishingOptions(
+                    is_logging_enabled=True,
+                    cloudwatch_log_destination=[
+                        OsisPipelineLogPublishingOptionsCloudwatchLogDestination(
+                            log_group=self.log_group.name
+                        )
+                    ],
+                )
+            ],
             vpc_options=self._vpc_options(),
             # The role must work before the pipeline validates its source and sink with it.
-            depends_on=[policy, notification])
+            depends_on=[policy, notification],
+        )
         self.pipeline_arn = self.pipeline.pipeline_arn
 
     @property
@@ -199,97 +255,186 @@ class FlowLogIngestion(Construct):
         p, role = self._props, self.role.arn
         aws = {"region": p.region, "sts_role_arn": role}
         sink: dict[str, Any] = {
-            "hosts": [p.endpoint], "index": f"{p.target.index}-flowlogs-%{{yyyy.MM.dd}}",
+            "hosts": [p.endpoint],
+            "index": f"{p.target.index}-flowlogs-%{{yyyy.MM.dd}}",
             "aws": {**aws, "serverless": p.target.serverless},
-            "dlq": {"s3": {"bucket": self.bucket.name, "key_path_prefix": FAILED_PREFIX,
-                           **aws}}}
-        return json.dumps({"version": "2", "flow-log-pipeline": {
-            "source": {"s3": {
-                "notification_type": "sqs", "compression": "gzip",
-                "codec": {"csv": {"delimiter": " ", "detect_header": True}},
-                "sqs": {"queue_url": self.queue.url}, "aws": aws,
-                "acknowledgments": True, "on_error": "retain_messages"}},
-            "processor": [{"date": {"match": [{"key": "start", "patterns": ["epoch_second"]}],
-                                    "destination": "@timestamp"}}],
-            "sink": [{"opensearch": sink}]}}, sort_keys=True)
+            "dlq": {"s3": {"bucket": self.bucket.name, "key_path_prefix": FAILED_PREFIX, **aws}},
+        }
+        return json.dumps(
+            {
+                "version": "2",
+                "flow-log-pipeline": {
+                    "source": {
+                        "s3": {
+                            "notification_type": "sqs",
+                            "compression": "gzip",
+                            "codec": {"csv": {"delimiter": " ", "detect_header": True}},
+                            "sqs": {"queue_url": self.queue.url},
+                            "aws": aws,
+                            "acknowledgments": True,
+                            "on_error": "retain_messages",
+                        }
+                    },
+                    "processor": [
+                        {
+                            "date": {
+                                "match": [{"key": "start", "patterns": ["epoch_second"]}],
+                                "destination": "@timestamp",
+                            }
+                        }
+                    ],
+                    "sink": [{"opensearch": sink}],
+                },
+            },
+            sort_keys=True,
+        )
 
     def _vpc_options(self) -> list[OsisPipelineVpcOptions] | None:
         vpc = self._props.vpc
         if vpc is None or self.security_group_id is None:
             return None
-        return [OsisPipelineVpcOptions(subnet_ids=list(vpc.subnet_ids),
-                                       security_group_ids=[self.security_group_id],
-                                       vpc_endpoint_management="SERVICE")]
+        return [
+            OsisPipelineVpcOptions(
+                subnet_ids=list(vpc.subnet_ids),
+                security_group_ids=[self.security_group_id],
+                vpc_endpoint_management="SERVICE",
+            )
+        ]
 
     def _key(self) -> KmsKey:
         p = self._props
         source_account = {"StringEquals": {"aws:SourceAccount": p.account_id}}
-        group_arn = (f"arn:{PARTITION}:logs:{p.region}:{p.account_id}:log-group:"
-                     f"{self._log_group_name}")
+        group_arn = (
+            f"arn:{PARTITION}:logs:{p.region}:{p.account_id}:log-group:{self._log_group_name}"
+        )
         bucket_arn = f"arn:{PARTITION}:s3:::{p.name}-{p.account_id}"
-        return KmsKey(self, "Key", KmsKeyProps(
-            alias=f"alias/{p.name}", account_id=p.account_id,
-            description=f"{p.name}: flow-log bucket, its event queues and the pipeline's log",
-            service_statements=(
-                # VPC User Guide, "Amazon S3 bucket permissions for flow logs": SSE-KMS key
-                # policy for the log delivery service.
-                statement(["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*",
-                           "kms:GenerateDataKey*", "kms:DescribeKey"], [KEY_POLICY_RESOURCE],
-                          sid="FlowLogDeliveryEncrypts", principal={"Service": LOG_DELIVERY},
-                          condition=source_account),
-                # S3 User Guide, "Walkthrough: Configuring a bucket for notifications (SQS
-                # with SSE-KMS)": S3 needs the queue's key to send.
-                statement(["kms:GenerateDataKey", "kms:Decrypt"], [KEY_POLICY_RESOURCE],
-                          sid="S3NotifiesEncryptedQueue",
-                          principal={"Service": "s3.amazonaws.com"},
-                          condition={**source_account,
-                                     "ArnLike": {"aws:SourceArn": bucket_arn}}),
-                statement(["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                           "kms:GenerateDataKey*", "kms:Describe*"], [KEY_POLICY_RESOURCE],
-                          sid="CloudWatchLogsEncryptsPipelineLog",
-                          principal={"Service": f"logs.{p.region}.amazonaws.com"},
-                          condition={"ArnEquals": {
-                              "kms:EncryptionContext:aws:logs:arn": group_arn}}))))
+        return KmsKey(
+            self,
+            "Key",
+            KmsKeyProps(
+                alias=f"alias/{p.name}",
+                account_id=p.account_id,
+                description=f"{p.name}: flow-log bucket, its event queues and the pipeline's log",
+                service_statements=(
+                    # VPC User Guide, "Amazon S3 bucket permissions for flow logs": SSE-KMS key
+                    # policy for the log delivery service.
+                    statement(
+                        [
+                            "kms:Encrypt",
+                            "kms:Decrypt",
+                            "kms:ReEncrypt*",
+                            "kms:GenerateDataKey*",
+                            "kms:DescribeKey",
+                        ],
+                        [KEY_POLICY_RESOURCE],
+                        sid="FlowLogDeliveryEncrypts",
+                        principal={"Service": LOG_DELIVERY},
+                        condition=source_account,
+                    ),
+                    # S3 User Guide, "Walkthrough: Configuring a bucket for notifications (SQS
+                    # with SSE-KMS)": S3 needs the queue's key to send.
+                    statement(
+                        ["kms:GenerateDataKey", "kms:Decrypt"],
+                        [KEY_POLICY_RESOURCE],
+                        sid="S3NotifiesEncryptedQueue",
+                        principal={"Service": "s3.amazonaws.com"},
+                        condition={**source_account, "ArnLike": {"aws:SourceArn": bucket_arn}},
+                    ),
+                    statement(
+                        [
+                            "kms:Encrypt*",
+                            "kms:Decrypt*",
+                            "kms:ReEncrypt*",
+                            "kms:GenerateDataKey*",
+                            "kms:Describe*",
+                        ],
+                        [KEY_POLICY_RESOURCE],
+                        sid="CloudWatchLogsEncryptsPipelineLog",
+                        principal={"Service": f"logs.{p.region}.amazonaws.com"},
+                        condition={"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
+                    ),
+                ),
+            ),
+        )
 
     def _log_delivery_statements(self) -> tuple[dict[str, Any], ...]:
         """Bucket policy for flow-log delivery as the VPC User Guide gives it ("Amazon S3
         bucket permissions for flow logs"), limited to this account's flow logs."""
         p = self._props
         arn = f"arn:{PARTITION}:s3:::{p.name}-{p.account_id}"
-        origin = {"StringEquals": {"aws:SourceAccount": p.account_id},
-                  "ArnLike": {"aws:SourceArn":
-                              f"arn:{PARTITION}:logs:{p.region}:{p.account_id}:*"}}
-        write_condition = {**origin, "StringEquals": {
-            **origin["StringEquals"], "s3:x-amz-acl": "bucket-owner-full-control"}}
+        origin = {
+            "StringEquals": {"aws:SourceAccount": p.account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:{PARTITION}:logs:{p.region}:{p.account_id}:*"},
+        }
+        write_condition = {
+            **origin,
+            "StringEquals": {**origin["StringEquals"], "s3:x-amz-acl": "bucket-owner-full-control"},
+        }
         return (
-            statement(["s3:PutObject"], [f"{arn}/{FLOW_LOG_PREFIX}{p.account_id}/*"],
-                      sid="AWSLogDeliveryWrite", principal={"Service": LOG_DELIVERY},
-                      condition=write_condition),
-            statement(["s3:GetBucketAcl"], [arn], sid="AWSLogDeliveryAclCheck",
-                      principal={"Service": LOG_DELIVERY}, condition=origin))
+            statement(
+                ["s3:PutObject"],
+                [f"{arn}/{FLOW_LOG_PREFIX}{p.account_id}/*"],
+                sid="AWSLogDeliveryWrite",
+                principal={"Service": LOG_DELIVERY},
+                condition=write_condition,
+            ),
+            statement(
+                ["s3:GetBucketAcl"],
+                [arn],
+                sid="AWSLogDeliveryAclCheck",
+                principal={"Service": LOG_DELIVERY},
+                condition=origin,
+            ),
+        )
 
     def _queues(self) -> tuple[SqsQueue, SqsQueue]:
         p = self._props
-        dlq = SqsQueue(self, "DeadLetterQueue", name=f"{p.name}-dlq",
-                       message_retention_seconds=DLQ_RETENTION_SECONDS,
-                       kms_master_key_id=self.key.arn)
-        queue = SqsQueue(self, "Queue", name=p.name, kms_master_key_id=self.key.arn,
-                         visibility_timeout_seconds=QUEUE_VISIBILITY_SECONDS,
-                         redrive_policy=json.dumps({"deadLetterTargetArn": dlq.arn,
-                                                    "maxReceiveCount": MAX_RECEIVE_COUNT}))
-        deny_insecure = {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-                         "Action": "sqs:*",  # a Deny on every action is the point here
-                         "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-        s3_sends = statement(["sqs:SendMessage"], [queue.arn], sid="BucketNotifies",
-                             principal={"Service": "s3.amazonaws.com"},
-                             condition={"StringEquals": {"aws:SourceAccount": p.account_id},
-                                        "ArnLike": {"aws:SourceArn": self.bucket.arn}})
-        self._queue_policy = SqsQueuePolicy(self, "QueuePolicy", queue_url=queue.url,
-                                            policy=policy_json({**deny_insecure,
-                                                                "Resource": queue.arn},
-                                                               s3_sends))
-        SqsQueuePolicy(self, "DeadLetterQueuePolicy", queue_url=dlq.url,
-                       policy=policy_json({**deny_insecure, "Resource": dlq.arn}))
+        dlq = SqsQueue(
+            self,
+            "DeadLetterQueue",
+            name=f"{p.name}-dlq",
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            kms_master_key_id=self.key.arn,
+        )
+        queue = SqsQueue(
+            self,
+            "Queue",
+            name=p.name,
+            kms_master_key_id=self.key.arn,
+            visibility_timeout_seconds=QUEUE_VISIBILITY_SECONDS,
+            redrive_policy=json.dumps(
+                {"deadLetterTargetArn": dlq.arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+            ),
+        )
+        deny_insecure = {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",  # a Deny on every action is the point here
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        s3_sends = statement(
+            ["sqs:SendMessage"],
+            [queue.arn],
+            sid="BucketNotifies",
+            principal={"Service": "s3.amazonaws.com"},
+            condition={
+                "StringEquals": {"aws:SourceAccount": p.account_id},
+                "ArnLike": {"aws:SourceArn": self.bucket.arn},
+            },
+        )
+        self._queue_policy = SqsQueuePolicy(
+            self,
+            "QueuePolicy",
+            queue_url=queue.url,
+            policy=policy_json({**deny_insecure, "Resource": queue.arn}, s3_sends),
+        )
+        SqsQueuePolicy(
+            self,
+            "DeadLetterQueuePolicy",
+            queue_url=dlq.url,
+            policy=policy_json({**deny_insecure, "Resource": dlq.arn}),
+        )
         return queue, dlq
 
     def _role_statements(self) -> list[dict[str, Any]]:
@@ -298,15 +443,26 @@ class FlowLogIngestion(Construct):
             # OpenSearch Service Developer Guide, "Using an OpenSearch Ingestion pipeline
             # with Amazon S3": GetObject on the objects, and the three SQS actions.
             statement(["s3:GetObject"], [f"{bucket}/{FLOW_LOG_PREFIX}*"], sid="ReadFlowLogs"),
-            statement(["sqs:ReceiveMessage", "sqs:DeleteMessage",
-                       "sqs:ChangeMessageVisibility"], [self.queue.arn],
-                      sid="ConsumeNotifications"),
+            statement(
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+                [self.queue.arn],
+                sid="ConsumeNotifications",
+            ),
             statement(["s3:PutObject"], [f"{bucket}/{FAILED_PREFIX}*"], sid="WriteFailed"),
             # Objects and messages are encrypted with this key: decrypt to read, a data key
             # to write refused documents; only through S3 and SQS.
-            statement(["kms:Decrypt", "kms:GenerateDataKey"], [self.key.arn],
-                      sid="UseBucketAndQueueKey",
-                      condition={"StringEquals": {"kms:ViaService": [
-                          f"s3.{p.region}.amazonaws.com", f"sqs.{p.region}.amazonaws.com"]}}),
+            statement(
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                [self.key.arn],
+                sid="UseBucketAndQueueKey",
+                condition={
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            f"s3.{p.region}.amazonaws.com",
+                            f"sqs.{p.region}.amazonaws.com",
+                        ]
+                    }
+                },
+            ),
             *sink_statements(p.target),
         ]

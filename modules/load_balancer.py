@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-from engine.core import TerraformResourceLifecycle
+from constructs import Construct
+
 from engine.aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from engine.aws.iam_role import IamRole
 from engine.aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -23,8 +25,7 @@ from engine.aws.lb_listener_rule import (
 from engine.aws.lb_target_group import LbTargetGroup
 from engine.aws.security_group import SecurityGroup
 from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
-from constructs import Construct
-
+from engine.core import TerraformResourceLifecycle
 from modules.checkov_skips import skip_checks
 from modules.ecs_service.props import TargetGroupAttachment, TrafficShift
 from modules.ecs_service.security_groups import egress_to
@@ -57,7 +58,8 @@ during blue/green, canary and linear deployments (ECS Developer Guide, "Amazon E
 infrastructure IAM role for load balancers"); AWS keeps its action list in step with ECS."""
 PUBLIC_HTTP_REASON = (
     "internet-facing ALB by design: port 80 serves (or, with a certificate, redirects to "
-    "HTTPS) for the CIDRs the service spec allows; tasks are reachable only through the ALB SG")
+    "HTTPS) for the CIDRs the service spec allows; tasks are reachable only through the ALB SG"
+)
 ACCESS_LOG_BUCKET_SKIPS = {
     "CKV_AWS_145": "ALB access log delivery supports only SSE-S3, not SSE-KMS",
     "CKV_AWS_18": "this bucket is the access-log destination; logging it would log the logger",
@@ -67,9 +69,10 @@ ACCESS_LOG_BUCKET_SKIPS = {
 MAX_TARGET_GROUP_NAME = 32
 PLAIN_HTTP_LISTENER_SKIPS = {
     "CKV_AWS_2": "no certificate in this env (services_settings.https, or a service's "
-                 "certificate_arn); the listener becomes HTTPS (with redirect) with one; "
-                 "production envs must have one or an explicit plain_http_waiver",
-    "CKV_AWS_103": "plain HTTP listener (no certificate in this env): no TLS to set"}
+    "certificate_arn); the listener becomes HTTPS (with redirect) with one; "
+    "production envs must have one or an explicit plain_http_waiver",
+    "CKV_AWS_103": "plain HTTP listener (no certificate in this env): no TLS to set",
+}
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def target_group_name(env: str, service: str) -> str:
     if len(name) <= MAX_TARGET_GROUP_NAME:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-    return f"{name[:MAX_TARGET_GROUP_NAME - 7].rstrip('-')}-{digest}"
+    return f"{name[: MAX_TARGET_GROUP_NAME - 7].rstrip('-')}-{digest}"
 
 
 def targets_problem(targets: Sequence[AlbTarget]) -> str | None:
@@ -150,8 +153,9 @@ def targets_problem(targets: Sequence[AlbTarget]) -> str | None:
         return f"duplicate ALB targets: {names}"
     test_ports = [t.test_listener.port for t in targets if t.test_listener]
     if len(set(test_ports)) != len(test_ports) or set(test_ports) & set(RESERVED_LISTENER_PORTS):
-        return (f"test listener ports {test_ports} must be distinct and not "
-                f"{RESERVED_LISTENER_PORTS}")
+        return (
+            f"test listener ports {test_ports} must be distinct and not {RESERVED_LISTENER_PORTS}"
+        )
     if any(t.test_listener and not t.alternate_target_group_name for t in targets):
         return "a test listener needs an alternate target group"
     return None
@@ -163,9 +167,15 @@ def _forward(target_group_arn: str) -> dict:
 
 def _weighted_forward(live_arn: str, idle_arn: str) -> LbListenerRuleAction:
     """All traffic to `live_arn`, none to `idle_arn`: the starting weights ECS then moves."""
-    return LbListenerRuleAction(type="forward", forward=LbListenerRuleActionForward(
-        target_group=[LbListenerRuleActionForwardTargetGroup(arn=live_arn, weight=100),
-                      LbListenerRuleActionForwardTargetGroup(arn=idle_arn, weight=0)]))
+    return LbListenerRuleAction(
+        type="forward",
+        forward=LbListenerRuleActionForward(
+            target_group=[
+                LbListenerRuleActionForwardTargetGroup(arn=live_arn, weight=100),
+                LbListenerRuleActionForwardTargetGroup(arn=idle_arn, weight=0),
+            ]
+        ),
+    )
 
 
 def _paths(values: tuple[str, ...]) -> list[LbListenerRuleCondition]:
@@ -226,16 +236,26 @@ class LoadBalancer(Construct):
         service by `add_target`."""
         props = self._props
         sg = SecurityGroup(
-            self, "SecurityGroup", name=props.name, vpc_id=props.vpc_id,
+            self,
+            "SecurityGroup",
+            name=props.name,
+            vpc_id=props.vpc_id,
             description="ALB: HTTP/HTTPS from allowed CIDRs, egress only to service tasks",
-            tags={"Name": props.name})
+            tags={"Name": props.name},
+        )
         ports = (HTTP_PORT, HTTPS_PORT) if self.https else (HTTP_PORT,)
         for cidr_index, cidr in enumerate(props.allowed_cidrs):
             for port in ports:
                 rule = VpcSecurityGroupIngressRule(
-                    self, f"Ingress{port}From{cidr_index}", security_group_id=sg.id,
-                    description=f"port {port} from {cidr}", ip_protocol="tcp",
-                    from_port=port, to_port=port, **_cidr_family(cidr))
+                    self,
+                    f"Ingress{port}From{cidr_index}",
+                    security_group_id=sg.id,
+                    description=f"port {port} from {cidr}",
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    **_cidr_family(cidr),
+                )
                 if port == HTTP_PORT and cidr in ("0.0.0.0/0", "::/0"):
                     skip_checks(rule, {"CKV_AWS_260": PUBLIC_HTTP_REASON})
         return sg
@@ -248,11 +268,18 @@ class LoadBalancer(Construct):
             lb_args["access_logs"] = self._access_logs(props.access_logs)
             lb_args["depends_on"] = [self.access_logs_bucket.policy]
         alb = Lb(
-            self, "Alb", name=props.name, internal=False, load_balancer_type="application",
-            security_groups=[self.security_group.id], subnets=props.subnet_ids,
+            self,
+            "Alb",
+            name=props.name,
+            internal=False,
+            load_balancer_type="application",
+            security_groups=[self.security_group.id],
+            subnets=props.subnet_ids,
             drop_invalid_header_fields=True,
             enable_deletion_protection=props.deletion_protection,
-            idle_timeout=props.idle_timeout_seconds, **lb_args)
+            idle_timeout=props.idle_timeout_seconds,
+            **lb_args,
+        )
         skip_checks(alb, self._alb_skips())
         if props.web_acl is not None:
             self.web_acl_association = props.web_acl.associate(alb.arn)
@@ -262,33 +289,62 @@ class LoadBalancer(Construct):
         """The checkov checks this env's choices fail, each with the choice that explains it."""
         props = self._props
         return {
-            **({} if props.access_logs else {
-                "CKV_AWS_91": "access logs are enabled per environment (services_settings."
-                              "alb_access_logs); off where the env table chose so"}),
-            **({} if props.deletion_protection else {
-                "CKV_AWS_150": "deletion protection is on in prod only (services_settings."
-                               "alb_deletion_protection) so short-lived envs can be torn down"}),
-            **({} if props.web_acl else {
-                "CKV2_AWS_28": "no WAF in this env (services_settings.waf, on in prod); ALB "
-                               "exposure is limited by allowed_cidrs per service"}),
-            **({} if not props.web_acl or props.web_acl.blocks_anonymous_ips else {
-                "CKV2_AWS_76": "the web ACL blocks Log4j lookups (known bad inputs, "
-                               "CKV_AWS_192 passes); this check also wants the anonymous IP "
-                               "list, which turns away VPN users: opt in with "
-                               "waf.block_anonymous_ips"}),
-            **({} if self.https else {
-                "CKV2_AWS_20": "no certificate in this env, so there is no HTTPS listener to "
-                               "redirect to; the redirect appears with one"}),
+            **(
+                {}
+                if props.access_logs
+                else {
+                    "CKV_AWS_91": "access logs are enabled per environment (services_settings."
+                    "alb_access_logs); off where the env table chose so"
+                }
+            ),
+            **(
+                {}
+                if props.deletion_protection
+                else {
+                    "CKV_AWS_150": "deletion protection is on in prod only (services_settings."
+                    "alb_deletion_protection) so short-lived envs can be torn down"
+                }
+            ),
+            **(
+                {}
+                if props.web_acl
+                else {
+                    "CKV2_AWS_28": "no WAF in this env (services_settings.waf, on in prod); ALB "
+                    "exposure is limited by allowed_cidrs per service"
+                }
+            ),
+            **(
+                {}
+                if not props.web_acl or props.web_acl.blocks_anonymous_ips
+                else {
+                    "CKV2_AWS_76": "the web ACL blocks Log4j lookups (known bad inputs, "
+                    "CKV_AWS_192 passes); this check also wants the anonymous IP "
+                    "list, which turns away VPN users: opt in with "
+                    "waf.block_anonymous_ips"
+                }
+            ),
+            **(
+                {}
+                if self.https
+                else {
+                    "CKV2_AWS_20": "no certificate in this env, so there is no HTTPS listener to "
+                    "redirect to; the redirect appears with one"
+                }
+            ),
         }
 
     def _add_target_groups(self, target: AlbTarget, listener_default: bool) -> None:
         pascal = pascal_case(target.name)
         self.target_groups[target.name] = self._target_group(
-            f"TargetGroup{pascal}", target.target_group_name, target, listener_default)
+            f"TargetGroup{pascal}", target.target_group_name, target, listener_default
+        )
         if target.alternate_target_group_name:
             self.alternate_target_groups[target.name] = self._target_group(
-                f"TargetGroup{pascal}Alternate", target.alternate_target_group_name, target,
-                listener_default=False)
+                f"TargetGroup{pascal}Alternate",
+                target.alternate_target_group_name,
+                target,
+                listener_default=False,
+            )
 
     def _listeners(self, default_group: LbTargetGroup) -> LbListener:
         """The main listener, forwarding to `default_group`: HTTPS (TLS 1.3/1.2) with port 80
@@ -296,25 +352,48 @@ class LoadBalancer(Construct):
         props = self._props
         if not self.https:
             listener = LbListener(
-                self, "HttpListener", load_balancer_arn=self.alb.arn, port=HTTP_PORT,
+                self,
+                "HttpListener",
+                load_balancer_arn=self.alb.arn,
+                port=HTTP_PORT,
                 protocol="HTTP",
-                default_action=[LbListenerDefaultAction(**_forward(default_group.arn))])
+                default_action=[LbListenerDefaultAction(**_forward(default_group.arn))],
+            )
             skip_checks(listener, PLAIN_HTTP_LISTENER_SKIPS)
             return listener
         certificate = props.certificate_arns[0]
         listener = LbListener(
-            self, "HttpsListener", load_balancer_arn=self.alb.arn, port=HTTPS_PORT,
-            protocol="HTTPS", ssl_policy=TLS_POLICY, certificate_arn=certificate,
-            default_action=[LbListenerDefaultAction(**_forward(default_group.arn))])
+            self,
+            "HttpsListener",
+            load_balancer_arn=self.alb.arn,
+            port=HTTPS_PORT,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=certificate,
+            default_action=[LbListenerDefaultAction(**_forward(default_group.arn))],
+        )
         self.redirect_listener = LbListener(
-            self, "HttpListener", load_balancer_arn=self.alb.arn, port=HTTP_PORT,
-            protocol="HTTP", default_action=[LbListenerDefaultAction(
-                type="redirect", redirect={"port": str(HTTPS_PORT), "protocol": "HTTPS",
-                                           "status_code": "HTTP_301"})])
+            self,
+            "HttpListener",
+            load_balancer_arn=self.alb.arn,
+            port=HTTP_PORT,
+            protocol="HTTP",
+            default_action=[
+                LbListenerDefaultAction(
+                    type="redirect",
+                    redirect={
+                        "port": str(HTTPS_PORT),
+                        "protocol": "HTTPS",
+                        "status_code": "HTTP_301",
+                    },
+                )
+            ],
+        )
         for i, arn in enumerate(dict.fromkeys(props.certificate_arns[1:])):
             if arn != certificate:
-                LbListenerCertificate(self, f"ExtraCertificate{i}", listener_arn=listener.arn,
-                                      certificate_arn=arn)
+                LbListenerCertificate(
+                    self, f"ExtraCertificate{i}", listener_arn=listener.arn, certificate_arn=arn
+                )
         return listener
 
     def _path_rules(self) -> None:
@@ -322,42 +401,76 @@ class LoadBalancer(Construct):
         for the first when it shifts traffic."""
         targets = self._props.targets
         for i, target in enumerate(targets[1:]):
-            self._rule(f"Rule{pascal_case(target.name)}", target, RULE_PRIORITY_BASE + i,
-                       (f"/{target.name}", f"/{target.name}/*"))
+            self._rule(
+                f"Rule{pascal_case(target.name)}",
+                target,
+                RULE_PRIORITY_BASE + i,
+                (f"/{target.name}", f"/{target.name}/*"),
+            )
         first = targets[0]
         if first.alternate_target_group_name:
             # The default service's production rule: ECS reweights rules, not the listener's
             # default action, which `/*` leaves unreachable (ECS Developer Guide, "Application
             # Load Balancer resources for blue/green, linear, and canary deployments").
-            self._rule(f"ProductionRule{pascal_case(first.name)}", first, CATCH_ALL_PRIORITY,
-                       CATCH_ALL)
+            self._rule(
+                f"ProductionRule{pascal_case(first.name)}", first, CATCH_ALL_PRIORITY, CATCH_ALL
+            )
 
-    def _target_group(self, construct_id: str, name: str, target: AlbTarget,
-                      listener_default: bool) -> LbTargetGroup:
+    def _target_group(
+        self, construct_id: str, name: str, target: AlbTarget, listener_default: bool
+    ) -> LbTargetGroup:
         group = LbTargetGroup(
-            self, construct_id, name=name, port=target.port, protocol="HTTP", target_type="ip",
-            vpc_id=self._props.vpc_id, deregistration_delay=str(DEREGISTRATION_DELAY),
-            health_check={"enabled": True, "path": target.health_check_path,
-                          "protocol": "HTTP", "port": "traffic-port", "matcher": "200-399",
-                          "interval": 15, "timeout": 5, "healthy_threshold": 2,
-                          "unhealthy_threshold": 3})
+            self,
+            construct_id,
+            name=name,
+            port=target.port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=self._props.vpc_id,
+            deregistration_delay=str(DEREGISTRATION_DELAY),
+            health_check={
+                "enabled": True,
+                "path": target.health_check_path,
+                "protocol": "HTTP",
+                "port": "traffic-port",
+                "matcher": "200-399",
+                "interval": 15,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 3,
+            },
+        )
         if not listener_default:
-            skip_checks(group, {"CKV_AWS_378": "TLS ends at the ALB; ALB-to-task traffic stays "
-                                               "in the VPC and the task SG admits only the ALB "
-                                               "SG"})
+            skip_checks(
+                group,
+                {
+                    "CKV_AWS_378": "TLS ends at the ALB; ALB-to-task traffic stays "
+                    "in the VPC and the task SG admits only the ALB "
+                    "SG"
+                },
+            )
         return group
 
-    def _rule(self, construct_id: str, target: AlbTarget, priority: int,
-              paths: tuple[str, ...]) -> LbListenerRule:
+    def _rule(
+        self, construct_id: str, target: AlbTarget, priority: int, paths: tuple[str, ...]
+    ) -> LbListenerRule:
         """A path rule on the main listener; for a traffic-shifting target, its production
         rule (weighted over both groups, actions left to ECS after creation)."""
         live = self.target_groups[target.name].arn
         shifting = target.name in self.alternate_target_groups
         rule = LbListenerRule(
-            self, construct_id, listener_arn=self.listener.arn, priority=priority,
-            action=[_weighted_forward(live, self.alternate_target_groups[target.name].arn)
-                    if shifting else LbListenerRuleAction(**_forward(live))],
-            condition=_paths(paths), lifecycle=ECS_OWNS_ACTION if shifting else None)
+            self,
+            construct_id,
+            listener_arn=self.listener.arn,
+            priority=priority,
+            action=[
+                _weighted_forward(live, self.alternate_target_groups[target.name].arn)
+                if shifting
+                else LbListenerRuleAction(**_forward(live))
+            ],
+            condition=_paths(paths),
+            lifecycle=ECS_OWNS_ACTION if shifting else None,
+        )
         self.rules.append(rule)
         if shifting:
             self.production_rules[target.name] = rule
@@ -368,12 +481,18 @@ class LoadBalancer(Construct):
         no conditions (ECS Developer Guide, "Amazon ECS infrastructure IAM role for load
         balancers")."""
         self.traffic_shift_role = IamRole(
-            self, "TrafficShiftRole", name=f"{self._props.name}-ecs-shift",
+            self,
+            "TrafficShiftRole",
+            name=f"{self._props.name}-ecs-shift",
             assume_role_policy=assume_role_policy("ecs.amazonaws.com"),
-            description="ECS reweights this ALB's production rules during deployments")
+            description="ECS reweights this ALB's production rules during deployments",
+        )
         self.traffic_shift_grant = IamRolePolicyAttachment(
-            self, "TrafficShiftPolicy", role=self.traffic_shift_role.name,
-            policy_arn=managed_policy_arn(TRAFFIC_SHIFT_POLICY))
+            self,
+            "TrafficShiftPolicy",
+            role=self.traffic_shift_role.name,
+            policy_arn=managed_policy_arn(TRAFFIC_SHIFT_POLICY),
+        )
 
     def _test_listener(self, target: AlbTarget) -> None:
         """A listener on the target's test port, open to its test CIDRs only, whose one rule
@@ -382,24 +501,43 @@ class LoadBalancer(Construct):
         certificate = self._props.certificate_arns[0] if self.https else None
         port, pascal = target.test_listener.port, pascal_case(target.name)
         alternate = self.alternate_target_groups[target.name].arn
-        tls = ({"protocol": "HTTPS", "ssl_policy": TLS_POLICY, "certificate_arn": certificate}
-               if certificate else {"protocol": "HTTP"})
+        tls = (
+            {"protocol": "HTTPS", "ssl_policy": TLS_POLICY, "certificate_arn": certificate}
+            if certificate
+            else {"protocol": "HTTP"}
+        )
         # Forward-only, like the production listener: the default action is unreachable
         # behind the `/*` rule.
-        listener = LbListener(self, f"TestListener{pascal}", load_balancer_arn=self.alb.arn,
-                              port=port, default_action=[LbListenerDefaultAction(
-                                  **_forward(alternate))], **tls)
+        listener = LbListener(
+            self,
+            f"TestListener{pascal}",
+            load_balancer_arn=self.alb.arn,
+            port=port,
+            default_action=[LbListenerDefaultAction(**_forward(alternate))],
+            **tls,
+        )
         if certificate is None:
             skip_checks(listener, PLAIN_HTTP_LISTENER_SKIPS)
         rule = LbListenerRule(
-            self, f"TestRule{pascal}", listener_arn=listener.arn, priority=CATCH_ALL_PRIORITY,
-            action=[LbListenerRuleAction(**_forward(alternate))], condition=_paths(CATCH_ALL),
-            lifecycle=ECS_OWNS_ACTION)
+            self,
+            f"TestRule{pascal}",
+            listener_arn=listener.arn,
+            priority=CATCH_ALL_PRIORITY,
+            action=[LbListenerRuleAction(**_forward(alternate))],
+            condition=_paths(CATCH_ALL),
+            lifecycle=ECS_OWNS_ACTION,
+        )
         for index, cidr in enumerate(target.test_listener.allowed_cidrs):
             VpcSecurityGroupIngressRule(
-                self, f"Ingress{port}TestFrom{index}", security_group_id=self.security_group.id,
-                description=f"{target.name} test port {port} from {cidr}", ip_protocol="tcp",
-                from_port=port, to_port=port, **_cidr_family(cidr))
+                self,
+                f"Ingress{port}TestFrom{index}",
+                security_group_id=self.security_group.id,
+                description=f"{target.name} test port {port} from {cidr}",
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                **_cidr_family(cidr),
+            )
         self.test_listeners[target.name] = listener
         self.test_rules[target.name] = rule
         self.rules.append(rule)
@@ -421,34 +559,53 @@ class LoadBalancer(Construct):
             alternate_target_group_arn=self.alternate_target_groups[name].arn,
             production_listener_rule_arn=self.production_rules[name].arn,
             role_arn=self.traffic_shift_role.arn,
-            test_listener_rule_arn=test.arn if test is not None else None)
+            test_listener_rule_arn=test.arn if test is not None else None,
+        )
 
     def _access_logs(self, logs: AccessLogs) -> dict:
         """SSE-S3 bucket (ALB log delivery cannot use SSE-KMS) writable by ELB log delivery."""
         bucket = logs.bucket_name
-        objects = (f"arn:{PARTITION}:s3:::{bucket}/{ACCESS_LOG_PREFIX}/AWSLogs/"
-                   f"{logs.account_id}/*")
+        objects = f"arn:{PARTITION}:s3:::{bucket}/{ACCESS_LOG_PREFIX}/AWSLogs/{logs.account_id}/*"
         # Regions launched since 2022 deliver as the service principal; older ones as the
         # regional ELB account, which the provider knows (no hard-coded account table).
         elb_account = DataAwsElbServiceAccount(self, "ElbServiceAccount")
-        self.access_logs_bucket = SecureBucket(self, "AccessLogs", SecureBucketProps(
-            bucket_name=bucket, kms_key_arn=None, policy_statements=(
-                statement(["s3:PutObject"], [objects], sid="ElbLogDelivery",
-                          principal={"Service": ELB_LOG_DELIVERY}),
-                statement(["s3:PutObject"], [objects], sid="ElbRegionalAccountLogDelivery",
-                          principal={"AWS": elb_account.arn}),
-            )))
+        self.access_logs_bucket = SecureBucket(
+            self,
+            "AccessLogs",
+            SecureBucketProps(
+                bucket_name=bucket,
+                kms_key_arn=None,
+                policy_statements=(
+                    statement(
+                        ["s3:PutObject"],
+                        [objects],
+                        sid="ElbLogDelivery",
+                        principal={"Service": ELB_LOG_DELIVERY},
+                    ),
+                    statement(
+                        ["s3:PutObject"],
+                        [objects],
+                        sid="ElbRegionalAccountLogDelivery",
+                        principal={"AWS": elb_account.arn},
+                    ),
+                ),
+            ),
+        )
         skip_checks(self.access_logs_bucket.bucket, ACCESS_LOG_BUCKET_SKIPS)
-        return {"bucket": self.access_logs_bucket.name, "prefix": ACCESS_LOG_PREFIX,
-                "enabled": True}
+        return {
+            "bucket": self.access_logs_bucket.name,
+            "prefix": ACCESS_LOG_PREFIX,
+            "enabled": True,
+        }
 
     def metrics(self, name: str) -> LoadBalancerMetrics:
         """The CloudWatch dimensions of one service's traffic: the ALB's ARN suffix and its
         target groups' (the primary, then the alternate of a traffic-shifting service, either
         of which may carry production traffic after a deployment)."""
         groups = [self.target_groups[name], self.alternate_target_groups.get(name)]
-        return LoadBalancerMetrics(self.arn_suffix,
-                                   [group.arn_suffix for group in groups if group is not None])
+        return LoadBalancerMetrics(
+            self.arn_suffix, [group.arn_suffix for group in groups if group is not None]
+        )
 
     def add_target(self, service: EcsService) -> None:
         """Put `service`'s tasks behind the target group(s) of the target named like its
@@ -460,12 +617,25 @@ class LoadBalancer(Construct):
         if target is None:
             raise ValueError(f"the ALB has no target {name!r}: name it in props.targets")
         if service.container_port != target.port:
-            raise ValueError(f"{name}: container port {service.container_port} is not the "
-                             f"target group port {target.port}")
-        service.attach_to_target_group(TargetGroupAttachment(
-            target_group_arn=self.target_groups[name].arn,
-            security_group_id=self.security_group_id, depends_on=self.dependables(),
-            traffic_shift=(self._traffic_shift(name) if name in self.alternate_target_groups
-                           else None)))
-        egress_to(self, f"EgressTo{pascal_case(name)}", self.security_group.id,
-                  service.security_group_id, target.port, f"to {name} tasks")
+            raise ValueError(
+                f"{name}: container port {service.container_port} is not the "
+                f"target group port {target.port}"
+            )
+        service.attach_to_target_group(
+            TargetGroupAttachment(
+                target_group_arn=self.target_groups[name].arn,
+                security_group_id=self.security_group_id,
+                depends_on=self.dependables(),
+                traffic_shift=(
+                    self._traffic_shift(name) if name in self.alternate_target_groups else None
+                ),
+            )
+        )
+        egress_to(
+            self,
+            f"EgressTo{pascal_case(name)}",
+            self.security_group.id,
+            service.security_group_id,
+            target.port,
+            f"to {name} tasks",
+        )

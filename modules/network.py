@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from engine.core import Postcondition, TerraformLocal, TerraformResourceLifecycle
+from constructs import Construct
+
 from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
 from engine.aws.data_aws_availability_zones import (
     DataAwsAvailabilityZones,
@@ -26,8 +27,7 @@ from engine.aws.subnet import Subnet
 from engine.aws.vpc import Vpc
 from engine.aws.vpc_endpoint import VpcEndpoint
 from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
-from constructs import Construct
-
+from engine.core import Postcondition, TerraformLocal, TerraformResourceLifecycle
 from modules.checkov_skips import LOG_GROUP_DEFAULT_ENCRYPTION, retention_skips, skip_checks
 from modules.iam import assume_role_policy, policy_json, statement
 from modules.secure_bucket import SecureBucket, SecureBucketProps
@@ -35,14 +35,22 @@ from settings.naming import PARTITION, pascal_case
 from settings.schema import SUBNET_NEWBITS, FlowLogDestination, NatMode
 
 INTERFACE_ENDPOINTS = (
-    "ecs", "ecs-agent", "ecs-telemetry",      # container instances register and report
-    "ecr.api", "ecr.dkr",                     # image pulls (layers come through the S3 gateway)
-    "logs",                                   # awslogs from every container
-    "sqs", "sns",                             # config agents' queues and subscriptions
-    "secretsmanager", "kms",                  # secret values, decrypted
-    "appconfigdata", "appconfig",             # configuration, and deployment progress
-    "sts",                                    # task and instance role credentials
-    "ssm", "ssmmessages", "ec2messages",      # Session Manager and ECS Exec
+    "ecs",
+    "ecs-agent",
+    "ecs-telemetry",  # container instances register and report
+    "ecr.api",
+    "ecr.dkr",  # image pulls (layers come through the S3 gateway)
+    "logs",  # awslogs from every container
+    "sqs",
+    "sns",  # config agents' queues and subscriptions
+    "secretsmanager",
+    "kms",  # secret values, decrypted
+    "appconfigdata",
+    "appconfig",  # configuration, and deployment progress
+    "sts",  # task and instance role credentials
+    "ssm",
+    "ssmmessages",
+    "ec2messages",  # Session Manager and ECS Exec
 )
 """Every AWS API that tasks and container instances call, so none of that traffic (config and
 secret values included) crosses the NAT gateway (ECS Developer Guide, "Amazon ECS interface
@@ -73,8 +81,7 @@ def plan_subnets(vpc_cidr: str, az_count: int) -> tuple[list[str], list[str]]:
     blocks = list(ipaddress.ip_network(vpc_cidr).subnets(prefixlen_diff=SUBNET_NEWBITS))
     if len(blocks) < 2 * az_count:
         raise ValueError(f"{vpc_cidr} cannot hold {2 * az_count} subnets")
-    return ([str(b) for b in blocks[:az_count]],
-            [str(b) for b in blocks[az_count:2 * az_count]])
+    return ([str(b) for b in blocks[:az_count]], [str(b) for b in blocks[az_count : 2 * az_count]])
 
 
 class Network(Construct):
@@ -84,48 +91,92 @@ class Network(Construct):
         super().__init__(scope, id_)
         self._props = props
         name = props.name_prefix
-        self.vpc = Vpc(self, "Vpc", cidr_block=props.vpc_cidr, enable_dns_support=True,
-                       enable_dns_hostnames=True, tags={"Name": f"{name}-vpc"})
+        self.vpc = Vpc(
+            self,
+            "Vpc",
+            cidr_block=props.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={"Name": f"{name}-vpc"},
+        )
         self.vpc_id = self.vpc.id
         # The default SG allows all traffic between its members; strip it so nothing uses it.
-        DefaultSecurityGroup(self, "DefaultSecurityGroup", vpc_id=self.vpc.id,
-                             tags={"Name": f"{name}-default-deny"})
-        igw = InternetGateway(self, "InternetGateway", vpc_id=self.vpc.id,
-                              tags={"Name": f"{name}-igw"})
+        DefaultSecurityGroup(
+            self, "DefaultSecurityGroup", vpc_id=self.vpc.id, tags={"Name": f"{name}-default-deny"}
+        )
+        igw = InternetGateway(
+            self, "InternetGateway", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}
+        )
 
         self.zone_check = self._check_zones()
         public_cidrs, private_cidrs = plan_subnets(props.vpc_cidr, len(props.availability_zones))
-        public_rt = RouteTable(self, "PublicRouteTable", vpc_id=self.vpc.id,
-                               tags={"Name": f"{name}-public"})
-        Route(self, "PublicDefaultRoute", route_table_id=public_rt.id,
-              destination_cidr_block=ANYWHERE, gateway_id=igw.id)
+        public_rt = RouteTable(
+            self, "PublicRouteTable", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"}
+        )
+        Route(
+            self,
+            "PublicDefaultRoute",
+            route_table_id=public_rt.id,
+            destination_cidr_block=ANYWHERE,
+            gateway_id=igw.id,
+        )
         self.public_subnets: list[Subnet] = []
         self.private_subnets: list[Subnet] = []
         self.private_route_tables: list[RouteTable] = []
         nat_gateways: list[NatGateway] = []
         for i, az in enumerate(props.availability_zones):
-            public = Subnet(self, f"PublicSubnet{i}", vpc_id=self.vpc.id, availability_zone=az,
-                            cidr_block=public_cidrs[i], map_public_ip_on_launch=False,
-                            tags={"Name": f"{name}-public-{az}", "Tier": "public"})
-            RouteTableAssociation(self, f"PublicSubnet{i}Routes", subnet_id=public.id,
-                                  route_table_id=public_rt.id)
+            public = Subnet(
+                self,
+                f"PublicSubnet{i}",
+                vpc_id=self.vpc.id,
+                availability_zone=az,
+                cidr_block=public_cidrs[i],
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{az}", "Tier": "public"},
+            )
+            RouteTableAssociation(
+                self, f"PublicSubnet{i}Routes", subnet_id=public.id, route_table_id=public_rt.id
+            )
             self.public_subnets.append(public)
             if props.nat_mode is NatMode.PER_AZ or i == 0:
                 eip = Eip(self, f"NatEip{i}", domain="vpc", tags={"Name": f"{name}-nat-{az}"})
-                nat_gateways.append(NatGateway(self, f"NatGateway{i}", allocation_id=eip.id,
-                                               subnet_id=public.id, depends_on=[igw],
-                                               tags={"Name": f"{name}-nat-{az}"}))
+                nat_gateways.append(
+                    NatGateway(
+                        self,
+                        f"NatGateway{i}",
+                        allocation_id=eip.id,
+                        subnet_id=public.id,
+                        depends_on=[igw],
+                        tags={"Name": f"{name}-nat-{az}"},
+                    )
+                )
         for i, az in enumerate(props.availability_zones):
-            private = Subnet(self, f"PrivateSubnet{i}", vpc_id=self.vpc.id, availability_zone=az,
-                             cidr_block=private_cidrs[i], map_public_ip_on_launch=False,
-                             tags={"Name": f"{name}-private-{az}", "Tier": "private"})
-            route_table = RouteTable(self, f"PrivateRouteTable{i}", vpc_id=self.vpc.id,
-                                     tags={"Name": f"{name}-private-{az}"})
+            private = Subnet(
+                self,
+                f"PrivateSubnet{i}",
+                vpc_id=self.vpc.id,
+                availability_zone=az,
+                cidr_block=private_cidrs[i],
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-private-{az}", "Tier": "private"},
+            )
+            route_table = RouteTable(
+                self,
+                f"PrivateRouteTable{i}",
+                vpc_id=self.vpc.id,
+                tags={"Name": f"{name}-private-{az}"},
+            )
             nat = nat_gateways[i if props.nat_mode is NatMode.PER_AZ else 0]
-            Route(self, f"PrivateDefaultRoute{i}", route_table_id=route_table.id,
-                  destination_cidr_block=ANYWHERE, nat_gateway_id=nat.id)
-            RouteTableAssociation(self, f"PrivateSubnet{i}Routes", subnet_id=private.id,
-                                  route_table_id=route_table.id)
+            Route(
+                self,
+                f"PrivateDefaultRoute{i}",
+                route_table_id=route_table.id,
+                destination_cidr_block=ANYWHERE,
+                nat_gateway_id=nat.id,
+            )
+            RouteTableAssociation(
+                self, f"PrivateSubnet{i}Routes", subnet_id=private.id, route_table_id=route_table.id
+            )
             self.private_subnets.append(private)
             self.private_route_tables.append(route_table)
         self.public_subnet_ids = [s.id for s in self.public_subnets]
@@ -144,70 +195,142 @@ class Network(Construct):
         wanted = TerraformLocal(self, "AvailabilityZones", list(props.availability_zones))
         # Filtered by name: a closed set (checkov CKV_AWS_394), the named zones or fewer.
         return DataAwsAvailabilityZones(
-            self, "AvailableZones", state="available", filter=[DataAwsAvailabilityZonesFilter(
-                name="zone-name", values=list(props.availability_zones))],
-            lifecycle=TerraformResourceLifecycle(postcondition=[Postcondition(
-                condition=f"${{length(setsubtract({wanted.fqn}, self.names)) == 0}}",
-                error_message=(
-                    f"{props.zones_setting}: {', '.join(props.availability_zones)} are not all "
-                    f"available AZs of {props.region} in this account: pick from `aws ec2 "
-                    f"describe-availability-zones --region {props.region}`"))]))
+            self,
+            "AvailableZones",
+            state="available",
+            filter=[
+                DataAwsAvailabilityZonesFilter(
+                    name="zone-name", values=list(props.availability_zones)
+                )
+            ],
+            lifecycle=TerraformResourceLifecycle(
+                postcondition=[
+                    Postcondition(
+                        condition=f"${{length(setsubtract({wanted.fqn}, self.names)) == 0}}",
+                        error_message=(
+                            f"{props.zones_setting}: {', '.join(props.availability_zones)} are not all "
+                            f"available AZs of {props.region} in this account: pick from `aws ec2 "
+                            f"describe-availability-zones --region {props.region}`"
+                        ),
+                    )
+                ]
+            ),
+        )
 
     def _flow_logs(self) -> None:
         p = self._props
         if p.flow_log_destination is FlowLogDestination.S3:
-            bucket = SecureBucket(self, "FlowLogBucket", SecureBucketProps(
-                bucket_name=f"{p.name_prefix}-flow-logs-{p.account_id}",
-                expiration_days=p.flow_log_retention_days))
-            FlowLog(self, "FlowLog", vpc_id=self.vpc.id, traffic_type="ALL",
-                    log_destination_type="s3", log_destination=bucket.arn,
-                    max_aggregation_interval=60)
+            bucket = SecureBucket(
+                self,
+                "FlowLogBucket",
+                SecureBucketProps(
+                    bucket_name=f"{p.name_prefix}-flow-logs-{p.account_id}",
+                    expiration_days=p.flow_log_retention_days,
+                ),
+            )
+            FlowLog(
+                self,
+                "FlowLog",
+                vpc_id=self.vpc.id,
+                traffic_type="ALL",
+                log_destination_type="s3",
+                log_destination=bucket.arn,
+                max_aggregation_interval=60,
+            )
             return
-        log_group = CloudwatchLogGroup(self, "FlowLogGroup",
-                                       name=f"/vpc/{p.name_prefix}-flow-logs",
-                                       retention_in_days=p.flow_log_retention_days)
-        skip_checks(log_group, {"CKV_AWS_158": LOG_GROUP_DEFAULT_ENCRYPTION,
-                                **retention_skips(p.flow_log_retention_days)})
+        log_group = CloudwatchLogGroup(
+            self,
+            "FlowLogGroup",
+            name=f"/vpc/{p.name_prefix}-flow-logs",
+            retention_in_days=p.flow_log_retention_days,
+        )
+        skip_checks(
+            log_group,
+            {
+                "CKV_AWS_158": LOG_GROUP_DEFAULT_ENCRYPTION,
+                **retention_skips(p.flow_log_retention_days),
+            },
+        )
         # Trust and permissions as AWS documents them for flow logs to CloudWatch Logs (VPC
         # User Guide, "IAM role for publishing flow logs to CloudWatch Logs"), scoped to this
         # log group where the action allows it.
-        role = IamRole(self, "FlowLogRole", name=f"{p.name_prefix}-flow-logs",
-                       assume_role_policy=assume_role_policy(
-                           "vpc-flow-logs.amazonaws.com", source_account=p.account_id,
-                           source_arn_like=f"arn:{PARTITION}:ec2:{p.region}:{p.account_id}:"
-                                           "vpc-flow-log/*"))
-        policy = IamRolePolicy(self, "FlowLogRolePolicy", role=role.id, name="write-flow-logs",
-                               policy=policy_json(
-                                   statement(["logs:CreateLogStream", "logs:PutLogEvents",
-                                              "logs:DescribeLogStreams"],
-                                             [f"{log_group.arn}:*"], sid="WriteOwnLogGroup"),
-                                   # DescribeLogGroups supports no resource-level scoping.
-                                   statement(["logs:DescribeLogGroups"], ["*"],
-                                             sid="DescribeLogGroups")))
+        role = IamRole(
+            self,
+            "FlowLogRole",
+            name=f"{p.name_prefix}-flow-logs",
+            assume_role_policy=assume_role_policy(
+                "vpc-flow-logs.amazonaws.com",
+                source_account=p.account_id,
+                source_arn_like=f"arn:{PARTITION}:ec2:{p.region}:{p.account_id}:vpc-flow-log/*",
+            ),
+        )
+        policy = IamRolePolicy(
+            self,
+            "FlowLogRolePolicy",
+            role=role.id,
+            name="write-flow-logs",
+            policy=policy_json(
+                statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    [f"{log_group.arn}:*"],
+                    sid="WriteOwnLogGroup",
+                ),
+                # DescribeLogGroups supports no resource-level scoping.
+                statement(["logs:DescribeLogGroups"], ["*"], sid="DescribeLogGroups"),
+            ),
+        )
         # IAM is eventually consistent: a flow log created before its role's policy is
         # visible fails delivery with "Access error" until it is recreated.
-        FlowLog(self, "FlowLog", vpc_id=self.vpc.id, traffic_type="ALL",
-                log_destination_type="cloud-watch-logs", log_destination=log_group.arn,
-                iam_role_arn=role.arn, max_aggregation_interval=60, depends_on=[policy])
+        FlowLog(
+            self,
+            "FlowLog",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            depends_on=[policy],
+        )
 
     def _endpoints(self) -> None:
         p = self._props
         endpoint_sg = SecurityGroup(
-            self, "EndpointSecurityGroup", name=f"{p.name_prefix}-endpoints",
+            self,
+            "EndpointSecurityGroup",
+            name=f"{p.name_prefix}-endpoints",
             description="HTTPS from inside the VPC to interface endpoints",
-            vpc_id=self.vpc.id, tags={"Name": f"{p.name_prefix}-endpoints"})
-        VpcSecurityGroupIngressRule(self, "EndpointHttpsIngress",
-                                    security_group_id=endpoint_sg.id,
-                                    description="HTTPS from the VPC", ip_protocol="tcp",
-                                    from_port=443, to_port=443, cidr_ipv4=p.vpc_cidr)
+            vpc_id=self.vpc.id,
+            tags={"Name": f"{p.name_prefix}-endpoints"},
+        )
+        VpcSecurityGroupIngressRule(
+            self,
+            "EndpointHttpsIngress",
+            security_group_id=endpoint_sg.id,
+            description="HTTPS from the VPC",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=p.vpc_cidr,
+        )
         for service in INTERFACE_ENDPOINTS:
-            VpcEndpoint(self, f"Endpoint{pascal_case(service)}", vpc_id=self.vpc.id,
-                        service_name=f"com.amazonaws.{p.region}.{service}",
-                        vpc_endpoint_type="Interface", private_dns_enabled=True,
-                        subnet_ids=self.private_subnet_ids,
-                        security_group_ids=[endpoint_sg.id],
-                        tags={"Name": f"{p.name_prefix}-{service}"})
-        VpcEndpoint(self, "EndpointS3", vpc_id=self.vpc.id,
-                    service_name=f"com.amazonaws.{p.region}.s3", vpc_endpoint_type="Gateway",
-                    route_table_ids=[rt.id for rt in self.private_route_tables],
-                    tags={"Name": f"{p.name_prefix}-s3"})
+            VpcEndpoint(
+                self,
+                f"Endpoint{pascal_case(service)}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{p.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=self.private_subnet_ids,
+                security_group_ids=[endpoint_sg.id],
+                tags={"Name": f"{p.name_prefix}-{service}"},
+            )
+        VpcEndpoint(
+            self,
+            "EndpointS3",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{p.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in self.private_route_tables],
+            tags={"Name": f"{p.name_prefix}-s3"},
+        )

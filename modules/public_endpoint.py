@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from constructs import Construct
+
+from engine.aws.acm_certificate import AcmCertificate, AcmCertificateOptions
+from engine.aws.acm_certificate_validation import AcmCertificateValidation
+from engine.aws.data_aws_route53_zone import DataAwsRoute53Zone
+from engine.aws.route53_record import Route53Record, Route53RecordAlias
 from engine.core import (
     Postcondition,
     Precondition,
@@ -18,12 +24,6 @@ from engine.core import (
     TerraformResourceLifecycle,
     Token,
 )
-from engine.aws.acm_certificate import AcmCertificate, AcmCertificateOptions
-from engine.aws.data_aws_route53_zone import DataAwsRoute53Zone
-from engine.aws.acm_certificate_validation import AcmCertificateValidation
-from engine.aws.route53_record import Route53Record, Route53RecordAlias
-from constructs import Construct
-
 from settings.rules import (
     PLACEHOLDER_PATTERN,
     RESERVED_DOMAIN_PATTERN,
@@ -50,30 +50,45 @@ class PublicEndpoint(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: PublicEndpointProps) -> None:
         super().__init__(scope, id_)
-        if problem := (domain_problem(props.domain)
-                       or hosted_zone_id_problem(props.hosted_zone_id)):
+        if problem := (
+            domain_problem(props.domain) or hosted_zone_id_problem(props.hosted_zone_id)
+        ):
             raise ValueError(problem)
         self._props = props
         self.zone = self._checked_zone()
         # A replacement certificate must exist before the listener lets go of the old one.
         self.certificate = AcmCertificate(
-            self, "Certificate", domain_name=props.domain, validation_method="DNS",
+            self,
+            "Certificate",
+            domain_name=props.domain,
+            validation_method="DNS",
             options=AcmCertificateOptions(certificate_transparency_logging_preference="ENABLED"),
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
         # One CNAME per validation option (one domain here): cdktf's documented iterator
         # pattern for ACM DNS validation.
         options = TerraformIterator.from_complex_list(
-            self.certificate.domain_validation_options, "domain_name")
+            self.certificate.domain_validation_options, "domain_name"
+        )
         records = Route53Record(
-            self, "ValidationRecord", for_each=options, zone_id=self.zone.zone_id,
+            self,
+            "ValidationRecord",
+            for_each=options,
+            zone_id=self.zone.zone_id,
             name=options.get_string("resource_record_name"),
             type=options.get_string("resource_record_type"),
-            records=[options.get_string("resource_record_value")], ttl=VALIDATION_TTL,
-            allow_overwrite=True)
+            records=[options.get_string("resource_record_value")],
+            ttl=VALIDATION_TTL,
+            allow_overwrite=True,
+        )
         self.validation = AcmCertificateValidation(
-            self, "Validation", certificate_arn=self.certificate.arn,
+            self,
+            "Validation",
+            certificate_arn=self.certificate.arn,
             validation_record_fqdns=Token.as_list(
-                TerraformIterator.from_resources(records).pluck_property("fqdn")))
+                TerraformIterator.from_resources(records).pluck_property("fqdn")
+            ),
+        )
         self.certificate_arn = self.validation.certificate_arn
         self.domain = props.domain
 
@@ -86,30 +101,50 @@ class PublicEndpoint(Construct):
         # A condition must refer to some object of the configuration: locals hold the values.
         zone_id = TerraformLocal(self, "HostedZoneId", props.hosted_zone_id)
         domain = TerraformLocal(self, "Domain", props.domain)
-        zone_setting, domain_setting = (f"{props.setting}.hosted_zone_id",
-                                        f"{props.setting}.domain")
-        return DataAwsRoute53Zone(self, "HostedZone", zone_id=zone_id.as_string,
-                                  lifecycle=TerraformResourceLifecycle(precondition=[
-            Precondition(condition=f"${{!can(regex({_hcl(PLACEHOLDER_PATTERN)}, "
-                                   f"{_expr(zone_id)}))}}",
-                         error_message=f"{zone_setting}: {props.hosted_zone_id!r} is a "
-                                       "placeholder: set the id of your public hosted zone"),
-            Precondition(condition=f"${{!can(regex({_hcl(RESERVED_DOMAIN_PATTERN)}, "
-                                   f"{_expr(domain)}))}}",
-                         error_message=f"{domain_setting}: {props.domain!r} is a reserved "
-                                       "example name (RFC 2606): set your real domain"),
-        ], postcondition=[Postcondition(
-            condition=f"${{!self.private_zone && ({_expr(domain)} == self.name || endswith("
-                      f"{_expr(domain)}, \".${{self.name}}\"))}}",
-            error_message=f"{zone_setting}: zone {props.hosted_zone_id} is private or does "
-                          f"not hold {props.domain} ({domain_setting})")]))
+        zone_setting, domain_setting = (
+            f"{props.setting}.hosted_zone_id",
+            f"{props.setting}.domain",
+        )
+        return DataAwsRoute53Zone(
+            self,
+            "HostedZone",
+            zone_id=zone_id.as_string,
+            lifecycle=TerraformResourceLifecycle(
+                precondition=[
+                    Precondition(
+                        condition=f"${{!can(regex({_hcl(PLACEHOLDER_PATTERN)}, "
+                        f"{_expr(zone_id)}))}}",
+                        error_message=f"{zone_setting}: {props.hosted_zone_id!r} is a "
+                        "placeholder: set the id of your public hosted zone",
+                    ),
+                    Precondition(
+                        condition=f"${{!can(regex({_hcl(RESERVED_DOMAIN_PATTERN)}, "
+                        f"{_expr(domain)}))}}",
+                        error_message=f"{domain_setting}: {props.domain!r} is a reserved "
+                        "example name (RFC 2606): set your real domain",
+                    ),
+                ],
+                postcondition=[
+                    Postcondition(
+                        condition=f"${{!self.private_zone && ({_expr(domain)} == self.name || endswith("
+                        f'{_expr(domain)}, ".${{self.name}}"))}}',
+                        error_message=f"{zone_setting}: zone {props.hosted_zone_id} is private or does "
+                        f"not hold {props.domain} ({domain_setting})",
+                    )
+                ],
+            ),
+        )
 
     def point_at(self, dns_name: str, zone_id: str) -> Route53Record:
         """An alias A record `domain -> the load balancer` (evaluating its health)."""
         self.alias = Route53Record(
-            self, "Alias", zone_id=self.zone.zone_id, name=self._props.domain,
-            type="A", alias=Route53RecordAlias(name=dns_name, zone_id=zone_id,
-                                               evaluate_target_health=True))
+            self,
+            "Alias",
+            zone_id=self.zone.zone_id,
+            name=self._props.domain,
+            type="A",
+            alias=Route53RecordAlias(name=dns_name, zone_id=zone_id, evaluate_target_health=True),
+        )
         return self.alias
 
 

@@ -6,11 +6,12 @@ SQS deletes what it holds after the retention period without a trace.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
+
+from constructs import Construct
 
 from engine.aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
-from constructs import Construct
 
 VISIBLE_METRIC = "ApproximateNumberOfMessagesVisible"
 ALARM_PERIOD_SECONDS = 300
@@ -38,12 +39,20 @@ class DeadLetterAlarm(Construct):
             raise ValueError(f"alarm name {props.alarm_name!r} must be 1-255 characters")
         actions = {"alarm_actions": list(props.actions), "ok_actions": list(props.actions)}
         self.alarm = CloudwatchMetricAlarm(
-            self, "Alarm", alarm_name=props.alarm_name, alarm_description=props.description,
-            namespace="AWS/SQS", metric_name=VISIBLE_METRIC,
-            dimensions={"QueueName": props.queue_name}, statistic="Maximum",
-            period=ALARM_PERIOD_SECONDS, evaluation_periods=1, threshold=0,
+            self,
+            "Alarm",
+            alarm_name=props.alarm_name,
+            alarm_description=props.description,
+            namespace="AWS/SQS",
+            metric_name=VISIBLE_METRIC,
+            dimensions={"QueueName": props.queue_name},
+            statistic="Maximum",
+            period=ALARM_PERIOD_SECONDS,
+            evaluation_periods=1,
+            threshold=0,
             comparison_operator="GreaterThanThreshold",
             # SQS stops publishing metrics for a queue idle for six hours: an empty DLQ is
             # the normal, quiet case, so no data means OK.
             treat_missing_data="notBreaching",
-            **(actions if props.actions else {}))
+            **(actions if props.actions else {}),
+        )

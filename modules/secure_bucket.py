@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
+
+from constructs import Construct
 
 from engine.aws.s3_bucket import S3Bucket
 from engine.aws.s3_bucket_lifecycle_configuration import (
@@ -22,8 +25,6 @@ from engine.aws.s3_bucket_server_side_encryption_configuration import (
     S3BucketServerSideEncryptionConfigurationRuleA,
 )
 from engine.aws.s3_bucket_versioning import S3BucketVersioningA
-from constructs import Construct
-
 from modules.iam import policy_json
 
 DEFAULT_EXPIRATION_DAYS = 365
@@ -54,39 +55,82 @@ class SecureBucket(Construct):
         self.bucket = S3Bucket(self, "Bucket", bucket=props.bucket_name, force_destroy=False)
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
-        S3BucketPublicAccessBlock(self, "PublicAccessBlock", bucket=self.bucket.id,
-                                  block_public_acls=True, block_public_policy=True,
-                                  ignore_public_acls=True, restrict_public_buckets=True)
-        S3BucketOwnershipControls(self, "Ownership", bucket=self.bucket.id,
-                                  rule={"object_ownership": "BucketOwnerEnforced"})
-        S3BucketVersioningA(self, "Versioning", bucket=self.bucket.id,
-                            versioning_configuration={"status": "Enabled"})
-        sse: dict[str, Any] = ({"sse_algorithm": "aws:kms", "kms_master_key_id": props.kms_key_arn}
-                               if props.kms_key_arn else {"sse_algorithm": "AES256"})
+        S3BucketPublicAccessBlock(
+            self,
+            "PublicAccessBlock",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
+        S3BucketOwnershipControls(
+            self,
+            "Ownership",
+            bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+        )
+        S3BucketVersioningA(
+            self,
+            "Versioning",
+            bucket=self.bucket.id,
+            versioning_configuration={"status": "Enabled"},
+        )
+        sse: dict[str, Any] = (
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": props.kms_key_arn}
+            if props.kms_key_arn
+            else {"sse_algorithm": "AES256"}
+        )
         S3BucketServerSideEncryptionConfigurationA(
-            self, "Encryption", bucket=self.bucket.id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=sse,
-                bucket_key_enabled=bool(props.kms_key_arn))])
-        S3BucketLifecycleConfiguration(self, "Lifecycle", bucket=self.bucket.id, rule=[
-            S3BucketLifecycleConfigurationRule(
-                # Nested blocks are lists of structs: jsii cannot deserialize lists of dicts.
-                id="expire-logs" if props.expiration_days else "expire-old-versions",
-                status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                expiration=[S3BucketLifecycleConfigurationRuleExpiration(
-                    days=props.expiration_days)] if props.expiration_days else None,
-                noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                        noncurrent_days=30)],
-                abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                        days_after_initiation=7)])])
+            self,
+            "Encryption",
+            bucket=self.bucket.id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=sse,
+                    bucket_key_enabled=bool(props.kms_key_arn),
+                )
+            ],
+        )
+        S3BucketLifecycleConfiguration(
+            self,
+            "Lifecycle",
+            bucket=self.bucket.id,
+            rule=[
+                S3BucketLifecycleConfigurationRule(
+                    # Nested blocks are lists of structs: jsii cannot deserialize lists of dicts.
+                    id="expire-logs" if props.expiration_days else "expire-old-versions",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    expiration=[
+                        S3BucketLifecycleConfigurationRuleExpiration(days=props.expiration_days)
+                    ]
+                    if props.expiration_days
+                    else None,
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=30
+                        )
+                    ],
+                    abort_incomplete_multipart_upload=[
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                            days_after_initiation=7
+                        )
+                    ],
+                )
+            ],
+        )
         deny_insecure = {
-            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
             "Action": "s3:*",  # a Deny on every action is the point here
             "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
-        self.policy = S3BucketPolicy(self, "Policy", bucket=self.bucket.id,
-                                     policy=policy_json(deny_insecure, *props.policy_statements))
+        self.policy = S3BucketPolicy(
+            self,
+            "Policy",
+            bucket=self.bucket.id,
+            policy=policy_json(deny_insecure, *props.policy_statements),
+        )

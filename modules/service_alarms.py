@@ -9,16 +9,17 @@ Developer Guide, "How CloudWatch alarms detect Amazon ECS deployment failures").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
+
+from constructs import Construct
 
 from engine.aws.cloudwatch_metric_alarm import (
     CloudwatchMetricAlarm,
     CloudwatchMetricAlarmMetricQuery,
     CloudwatchMetricAlarmMetricQueryMetric,
 )
-from constructs import Construct
-
 from settings.rules import MAX_MIN_REQUESTS_PER_MINUTE, between_problem
 from settings.services import AlarmSpec
 
@@ -38,7 +39,7 @@ ALB = "AWS/ApplicationELB"
 class ServiceAlarmsProps:
     """Which service, its thresholds and whom the alarms notify."""
 
-    service: "EcsService"
+    service: EcsService
     """Its name `<env>-<service>` prefixes every alarm name."""
     thresholds: AlarmSpec = AlarmSpec()
     """Default: AlarmSpec's documented defaults."""
@@ -47,18 +48,28 @@ class ServiceAlarmsProps:
     only change state (and still roll deployments back)."""
 
 
-def _metric(query_id: str, namespace: str, metric_name: str, stat: str, period: int,
-            **dimensions: str) -> CloudwatchMetricAlarmMetricQuery:
+def _metric(
+    query_id: str, namespace: str, metric_name: str, stat: str, period: int, **dimensions: str
+) -> CloudwatchMetricAlarmMetricQuery:
     return CloudwatchMetricAlarmMetricQuery(
-        id=query_id, return_data=False, metric=CloudwatchMetricAlarmMetricQueryMetric(
-            namespace=namespace, metric_name=metric_name, stat=stat, period=period,
-            dimensions=dimensions))
+        id=query_id,
+        return_data=False,
+        metric=CloudwatchMetricAlarmMetricQueryMetric(
+            namespace=namespace,
+            metric_name=metric_name,
+            stat=stat,
+            period=period,
+            dimensions=dimensions,
+        ),
+    )
 
 
-def _expression(label: str, expression: str, query_id: str = "result",
-                returned: bool = True) -> CloudwatchMetricAlarmMetricQuery:
-    return CloudwatchMetricAlarmMetricQuery(id=query_id, label=label, expression=expression,
-                                            return_data=returned)
+def _expression(
+    label: str, expression: str, query_id: str = "result", returned: bool = True
+) -> CloudwatchMetricAlarmMetricQuery:
+    return CloudwatchMetricAlarmMetricQuery(
+        id=query_id, label=label, expression=expression, return_data=returned
+    )
 
 
 def guarded_rate(errors: str, requests: str, min_requests: int) -> str:
@@ -67,8 +78,10 @@ def guarded_rate(errors: str, requests: str, min_requests: int) -> str:
     publishes no 5xx count while there are none). IF, FILL and MAX are CloudWatch metric math
     functions (CloudWatch User Guide, "Using math expressions with CloudWatch metrics",
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html)."""
-    return (f"IF(FILL({requests}, 0) >= {min_requests}, "
-            f"100 * FILL({errors}, 0) / FILL({requests}, 0), 0)")
+    return (
+        f"IF(FILL({requests}, 0) >= {min_requests}, "
+        f"100 * FILL({errors}, 0) / FILL({requests}, 0), 0)"
+    )
 
 
 def worst_of(ids: Sequence[str]) -> str:
@@ -95,14 +108,21 @@ class ServiceAlarms(Construct):
         # for every cluster here) publishes both counts each minute.
         dims = {"ClusterName": props.service.cluster_name, "ServiceName": self._name}
         self._alarm(
-            "RunningBelowDesired", "running-below-desired",
+            "RunningBelowDesired",
+            "running-below-desired",
             f"fewer tasks running than desired for {t.missing_tasks_minutes} minutes",
-            [_metric("running", CONTAINER_INSIGHTS, "RunningTaskCount", "Minimum", MINUTE,
-                     **dims),
-             _metric("desired", CONTAINER_INSIGHTS, "DesiredTaskCount", "Maximum", MINUTE,
-                     **dims),
-             _expression("tasks missing", "desired - running")],
-            threshold=0, minutes=t.missing_tasks_minutes)
+            [
+                _metric(
+                    "running", CONTAINER_INSIGHTS, "RunningTaskCount", "Minimum", MINUTE, **dims
+                ),
+                _metric(
+                    "desired", CONTAINER_INSIGHTS, "DesiredTaskCount", "Maximum", MINUTE, **dims
+                ),
+                _expression("tasks missing", "desired - running"),
+            ],
+            threshold=0,
+            minutes=t.missing_tasks_minutes,
+        )
 
     @property
     def alarm_names(self) -> list[str]:
@@ -112,19 +132,33 @@ class ServiceAlarms(Construct):
     def alarm_arns(self) -> list[str]:
         return [alarm.arn for alarm in self.alarms]
 
-    def _alarm(self, construct_id: str, suffix: str, description: str,
-               queries: list[CloudwatchMetricAlarmMetricQuery], *, threshold: float,
-               minutes: int, period: int = MINUTE) -> CloudwatchMetricAlarm:
+    def _alarm(
+        self,
+        construct_id: str,
+        suffix: str,
+        description: str,
+        queries: list[CloudwatchMetricAlarmMetricQuery],
+        *,
+        threshold: float,
+        minutes: int,
+        period: int = MINUTE,
+    ) -> CloudwatchMetricAlarm:
         actions = list(self._props.actions)
         periods = max(1, minutes * MINUTE // period)
         alarm = CloudwatchMetricAlarm(
-            self, construct_id, alarm_name=f"{self._name}-{suffix}",
+            self,
+            construct_id,
+            alarm_name=f"{self._name}-{suffix}",
             alarm_description=f"{self._name}: {description}; rolls its deployment back",
-            metric_query=queries, comparison_operator="GreaterThanThreshold",
-            threshold=threshold, evaluation_periods=periods, datapoints_to_alarm=periods,
+            metric_query=queries,
+            comparison_operator="GreaterThanThreshold",
+            threshold=threshold,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
             # No data is the quiet case (no traffic, no tasks scheduled, an idle queue): OK.
             treat_missing_data="notBreaching",
-            **({"alarm_actions": actions, "ok_actions": actions} if actions else {}))
+            **({"alarm_actions": actions, "ok_actions": actions} if actions else {}),
+        )
         self.alarms.append(alarm)
         return alarm
 
@@ -134,51 +168,96 @@ class ServiceAlarms(Construct):
         t = self._props.thresholds
 
         def per_group(prefix: str, metric_name: str, stat: str):
-            return [_metric(f"{prefix}{i}", ALB, metric_name, stat, MINUTE,
-                            LoadBalancer=metrics.load_balancer, TargetGroup=group)
-                    for i, group in enumerate(metrics.target_groups)]
+            return [
+                _metric(
+                    f"{prefix}{i}",
+                    ALB,
+                    metric_name,
+                    stat,
+                    MINUTE,
+                    LoadBalancer=metrics.load_balancer,
+                    TargetGroup=group,
+                )
+                for i, group in enumerate(metrics.target_groups)
+            ]
 
-        self._target_5xx_rate(per_group("errors", "HTTPCode_Target_5XX_Count", "Sum"),
-                              per_group("requests", "RequestCount", "Sum"))
+        self._target_5xx_rate(
+            per_group("errors", "HTTPCode_Target_5XX_Count", "Sum"),
+            per_group("requests", "RequestCount", "Sum"),
+        )
         unhealthy = per_group("unhealthy", "UnHealthyHostCount", "Maximum")
-        self._alarm("UnhealthyTargets", "unhealthy-targets",
-                    "targets failing the ALB health check for 3 minutes",
-                    [*unhealthy, _expression("unhealthy targets",
-                                             _sum([q.id for q in unhealthy]))],
-                    threshold=0, minutes=3)
+        self._alarm(
+            "UnhealthyTargets",
+            "unhealthy-targets",
+            "targets failing the ALB health check for 3 minutes",
+            [*unhealthy, _expression("unhealthy targets", _sum([q.id for q in unhealthy]))],
+            threshold=0,
+            minutes=3,
+        )
         latency = per_group("latency", "TargetResponseTime", "p99")
-        self._alarm("P99Latency", "p99-latency",
-                    f"p99 response time over {t.max_p99_latency_seconds} s",
-                    [*latency, _expression("p99 seconds",
-                                           f"MAX([{', '.join(q.id for q in latency)}])")],
-                    threshold=t.max_p99_latency_seconds, minutes=5)
+        self._alarm(
+            "P99Latency",
+            "p99-latency",
+            f"p99 response time over {t.max_p99_latency_seconds} s",
+            [*latency, _expression("p99 seconds", f"MAX([{', '.join(q.id for q in latency)}])")],
+            threshold=t.max_p99_latency_seconds,
+            minutes=5,
+        )
 
-    def _target_5xx_rate(self, errors: list[CloudwatchMetricAlarmMetricQuery],
-                         requests: list[CloudwatchMetricAlarmMetricQuery]) -> None:
+    def _target_5xx_rate(
+        self,
+        errors: list[CloudwatchMetricAlarmMetricQuery],
+        requests: list[CloudwatchMetricAlarmMetricQuery],
+    ) -> None:
         """The worst target group's 5xx percent: during a canary the new revision's group
         carries `canary.percent` of requests, so a rate over both groups would hide its
         errors ten to one; each group counts only with `min_requests_per_minute`."""
         t = self._props.thresholds
-        if problem := between_problem(t.min_requests_per_minute, 1,
-                                      MAX_MIN_REQUESTS_PER_MINUTE):
+        if problem := between_problem(t.min_requests_per_minute, 1, MAX_MIN_REQUESTS_PER_MINUTE):
             raise ValueError(f"{self._name}: min_requests_per_minute {problem}")
-        rates = [_expression(f"5xx percent, target group {i}",
-                             guarded_rate(e.id, r.id, t.min_requests_per_minute),
-                             query_id=f"rate{i}", returned=False)
-                 for i, (e, r) in enumerate(zip(errors, requests, strict=True))]
-        self._alarm("Target5xxRate", "target-5xx-rate",
-                    f"over {t.max_5xx_percent} % of one target group's requests (of at least "
-                    f"{t.min_requests_per_minute} a minute) answered 5xx by the tasks",
-                    [*errors, *requests, *rates, _expression(
-                        "worst 5xx percent", worst_of([q.id for q in rates]))],
-                    threshold=t.max_5xx_percent, minutes=3)
+        rates = [
+            _expression(
+                f"5xx percent, target group {i}",
+                guarded_rate(e.id, r.id, t.min_requests_per_minute),
+                query_id=f"rate{i}",
+                returned=False,
+            )
+            for i, (e, r) in enumerate(zip(errors, requests, strict=True))
+        ]
+        self._alarm(
+            "Target5xxRate",
+            "target-5xx-rate",
+            f"over {t.max_5xx_percent} % of one target group's requests (of at least "
+            f"{t.min_requests_per_minute} a minute) answered 5xx by the tasks",
+            [
+                *errors,
+                *requests,
+                *rates,
+                _expression("worst 5xx percent", worst_of([q.id for q in rates])),
+            ],
+            threshold=t.max_5xx_percent,
+            minutes=3,
+        )
 
     def watch_queue(self, queue: WorkQueue) -> None:
         """The oldest message of the service's work queue: a worker that stopped consuming."""
         t = self._props.thresholds
-        self._alarm("QueueOldestMessageAge", "queue-oldest-message-age",
-                    f"a job waited over {t.max_queue_age_seconds} s",
-                    [_metric("age", "AWS/SQS", "ApproximateAgeOfOldestMessage", "Maximum",
-                             SQS_PERIOD, QueueName=queue.name),
-                     _expression("oldest message (s)", "age")],
-                    threshold=t.max_queue_age_seconds, minutes=10, period=SQS_PERIOD)
+        self._alarm(
+            "QueueOldestMessageAge",
+            "queue-oldest-message-age",
+            f"a job waited over {t.max_queue_age_seconds} s",
+            [
+                _metric(
+                    "age",
+                    "AWS/SQS",
+                    "ApproximateAgeOfOldestMessage",
+                    "Maximum",
+                    SQS_PERIOD,
+                    QueueName=queue.name,
+                ),
+                _expression("oldest message (s)", "age"),
+            ],
+            threshold=t.max_queue_age_seconds,
+            minutes=10,
+            period=SQS_PERIOD,
+        )

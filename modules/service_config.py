@@ -19,9 +19,15 @@ from config_agent import contract
 from modules.iam import statement
 from settings.naming import PARTITION
 
-AGENT_QUEUE_ACTIONS = ("sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:TagQueue",
-                       "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                       "sqs:ChangeMessageVisibility")
+AGENT_QUEUE_ACTIONS = (
+    "sqs:CreateQueue",
+    "sqs:SetQueueAttributes",
+    "sqs:TagQueue",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+)
 """The config agent creates and consumes its own queue (fan-out mode). No sqs:DeleteQueue and
 no sns:Unsubscribe: the config stack's reaper removes queues of stopped tasks, so no task can
 delete another task's queue or subscription."""
@@ -99,9 +105,13 @@ class ServiceConfig:
             contract.SAFETY_REFRESH_SECONDS: str(self.safety_refresh_seconds),
         }
         if self.profile is not None:
-            env.update({contract.APPCONFIG_APPLICATION: self.profile.application_id,
-                        contract.APPCONFIG_ENVIRONMENT: self.profile.environment_id,
-                        contract.APPCONFIG_PROFILE: self.profile.profile_id})
+            env.update(
+                {
+                    contract.APPCONFIG_APPLICATION: self.profile.application_id,
+                    contract.APPCONFIG_ENVIRONMENT: self.profile.environment_id,
+                    contract.APPCONFIG_PROFILE: self.profile.profile_id,
+                }
+            )
         return env
 
     def app_environment(self) -> dict[str, str]:
@@ -109,9 +119,13 @@ class ServiceConfig:
         secret, for apps that name what they ask the agent for."""
         env = {secret_variable(name): arn for name, arn in self.secret_arns.items()}
         if self.profile is not None:
-            env.update({"APPCONFIG_APPLICATION_ID": self.profile.application_id,
-                        "APPCONFIG_ENVIRONMENT_ID": self.profile.environment_id,
-                        "APPCONFIG_PROFILE_ID": self.profile.profile_id})
+            env.update(
+                {
+                    "APPCONFIG_APPLICATION_ID": self.profile.application_id,
+                    "APPCONFIG_ENVIRONMENT_ID": self.profile.environment_id,
+                    "APPCONFIG_PROFILE_ID": self.profile.profile_id,
+                }
+            )
         return env
 
     @property
@@ -125,9 +139,15 @@ class ServiceConfig:
         return [
             statement(AGENT_QUEUE_ACTIONS, [own_queues], sid="OwnAgentQueues"),
             # Only SQS subscriptions, and only of this service's agent queues.
-            statement(["sns:Subscribe"], [topic], sid="SubscribeAgentQueues", condition={
-                "StringEquals": {"sns:Protocol": "sqs"},
-                "StringLike": {"sns:Endpoint": own_queues}}),
+            statement(
+                ["sns:Subscribe"],
+                [topic],
+                sid="SubscribeAgentQueues",
+                condition={
+                    "StringEquals": {"sns:Protocol": "sqs"},
+                    "StringLike": {"sns:Endpoint": own_queues},
+                },
+            ),
             # The agent checks periodically that its subscription still exists.
             statement(["sns:ListSubscriptionsByTopic"], [topic], sid="ListOwnTopic"),
         ]
@@ -138,8 +158,13 @@ class ServiceConfig:
         resources (encryption context)."""
         statements = []
         if self.secret_arns:
-            statements.append(statement(["secretsmanager:GetSecretValue"],
-                                        list(self.secret_arns.values()), sid="ReadOwnSecrets"))
+            statements.append(
+                statement(
+                    ["secretsmanager:GetSecretValue"],
+                    list(self.secret_arns.values()),
+                    sid="ReadOwnSecrets",
+                )
+            )
         if self.profile is not None:
             statements += self._profile_statements(self.profile)
         return statements + self.key_statements()
@@ -154,46 +179,80 @@ class ServiceConfig:
         (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html),
         SQS `aws:sqs:arn` (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/
         SQSDeveloperGuide/sqs-key-management.html)."""
-        statements = [statement(["kms:Decrypt"], [self.key_arn], sid="DecryptOwnQueue",
-                                condition={"StringEquals": self._via("sqs"), "StringLike": {
-                                    "kms:EncryptionContext:aws:sqs:arn": self._own_queues}})]
+        statements = [
+            statement(
+                ["kms:Decrypt"],
+                [self.key_arn],
+                sid="DecryptOwnQueue",
+                condition={
+                    "StringEquals": self._via("sqs"),
+                    "StringLike": {"kms:EncryptionContext:aws:sqs:arn": self._own_queues},
+                },
+            )
+        ]
         if self.secret_arns:
-            statements.append(statement(["kms:Decrypt"], [self.key_arn], sid="DecryptOwnSecrets",
-                                        condition={"StringEquals": {
-                                            **self._via("secretsmanager"),
-                                            "kms:EncryptionContext:SecretARN": sorted(
-                                                self.secret_arns.values())}}))
+            statements.append(
+                statement(
+                    ["kms:Decrypt"],
+                    [self.key_arn],
+                    sid="DecryptOwnSecrets",
+                    condition={
+                        "StringEquals": {
+                            **self._via("secretsmanager"),
+                            "kms:EncryptionContext:SecretARN": sorted(self.secret_arns.values()),
+                        }
+                    },
+                )
+            )
         if self.profile is not None:
             # AppConfig documents no encryption context for hosted configurations: only the
             # service is pinned; the profile statements above scope what can be read.
-            statements.append(statement(["kms:Decrypt"], [self.key_arn],
-                                        sid="DecryptHostedConfig",
-                                        condition={"StringEquals": self._via("appconfig")}))
+            statements.append(
+                statement(
+                    ["kms:Decrypt"],
+                    [self.key_arn],
+                    sid="DecryptHostedConfig",
+                    condition={"StringEquals": self._via("appconfig")},
+                )
+            )
         return statements
 
     def _profile_statements(self, profile: ProfileRef) -> list[dict[str, Any]]:
-        application = (f"arn:{PARTITION}:appconfig:{self.region}:{self.account_id}:application/"
-                       f"{profile.application_id}/environment/{profile.environment_id}")
+        application = (
+            f"arn:{PARTITION}:appconfig:{self.region}:{self.account_id}:application/"
+            f"{profile.application_id}/environment/{profile.environment_id}"
+        )
         return [
             # The ARN AppConfig authorizes StartConfigurationSession/GetLatestConfiguration on.
-            statement(["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
-                      [f"{application}/configuration/{profile.profile_id}"],
-                      sid="ReadOwnConfigProfile"),
+            statement(
+                ["appconfig:StartConfigurationSession", "appconfig:GetLatestConfiguration"],
+                [f"{application}/configuration/{profile.profile_id}"],
+                sid="ReadOwnConfigProfile",
+            ),
             # After a change event the agent fetches at once, then re-checks the deployment
             # (GetDeployment) until new content appears or it is BAKING/COMPLETE/ROLLED_BACK/
             # REVERTED: a gradual deployment reaches this task's slice only over time.
-            statement(["appconfig:GetDeployment"], [f"{application}/deployment/*"],
-                      sid="ReadOwnDeployments"),
+            statement(
+                ["appconfig:GetDeployment"],
+                [f"{application}/deployment/*"],
+                sid="ReadOwnDeployments",
+            ),
         ]
 
     def token_statements(self) -> list[dict[str, Any]]:
         """Execution role: read the agent token secret (ECS injects it), decrypting with the env
         key only through Secrets Manager."""
         return [
-            statement(["secretsmanager:GetSecretValue"], [self.token_secret_arn],
-                      sid="AgentToken"),
-            statement(["kms:Decrypt"], [self.key_arn], sid="DecryptViaSecretsManager",
-                      condition={"StringEquals": {
-                          "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com",
-                          "kms:EncryptionContext:SecretARN": self.token_secret_arn}}),
+            statement(["secretsmanager:GetSecretValue"], [self.token_secret_arn], sid="AgentToken"),
+            statement(
+                ["kms:Decrypt"],
+                [self.key_arn],
+                sid="DecryptViaSecretsManager",
+                condition={
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com",
+                        "kms:EncryptionContext:SecretARN": self.token_secret_arn,
+                    }
+                },
+            ),
         ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from constructs import Construct
+
 from engine.aws.service_discovery_http_namespace import (
     ServiceDiscoveryHttpNamespace,
 )
@@ -15,8 +17,6 @@ from engine.aws.service_discovery_service import (
     ServiceDiscoveryService,
     ServiceDiscoveryServiceDnsConfigDnsRecords,
 )
-from constructs import Construct
-
 from settings.naming import pascal_case
 
 DNS_TTL_SECONDS = 10
@@ -39,8 +39,12 @@ class ServiceDiscovery(Construct):
         if "." not in props.namespace:
             raise ValueError(f"namespace {props.namespace!r} must be a domain, e.g. dev.internal")
         self.namespace = ServiceDiscoveryPrivateDnsNamespace(
-            self, "Namespace", name=props.namespace, vpc=props.vpc_id,
-            description="Private service discovery for ECS services")
+            self,
+            "Namespace",
+            name=props.namespace,
+            vpc=props.vpc_id,
+            description="Private service discovery for ECS services",
+        )
         self.namespace_id = self.namespace.id
         self.namespace_name = props.namespace
         self.services: dict[str, ServiceDiscoveryService] = {}
@@ -48,12 +52,19 @@ class ServiceDiscovery(Construct):
     def register(self, name: str) -> str:
         """Create the service registry for one ECS service; returns its ARN."""
         registry = ServiceDiscoveryService(
-            self, f"Service{pascal_case(name)}", name=name,
-            dns_config={"namespace_id": self.namespace.id, "routing_policy": "MULTIVALUE",
-                        "dns_records": [ServiceDiscoveryServiceDnsConfigDnsRecords(
-                            ttl=DNS_TTL_SECONDS, type="A")]},
+            self,
+            f"Service{pascal_case(name)}",
+            name=name,
+            dns_config={
+                "namespace_id": self.namespace.id,
+                "routing_policy": "MULTIVALUE",
+                "dns_records": [
+                    ServiceDiscoveryServiceDnsConfigDnsRecords(ttl=DNS_TTL_SECONDS, type="A")
+                ],
+            },
             # ECS reports task health to Cloud Map; unhealthy tasks are deregistered.
-            health_check_custom_config={})
+            health_check_custom_config={},
+        )
         self.services[name] = registry
         return registry.arn
 
@@ -67,7 +78,10 @@ class ServiceConnectNamespace(Construct):
         if "." not in props.namespace:
             raise ValueError(f"namespace {props.namespace!r} must be a domain, e.g. dev.internal")
         self.namespace = ServiceDiscoveryHttpNamespace(
-            self, "Namespace", name=props.namespace,
-            description="Service Connect namespace for ECS services")
+            self,
+            "Namespace",
+            name=props.namespace,
+            description="Service Connect namespace for ECS services",
+        )
         self.arn = self.namespace.arn
         self.namespace_name = props.namespace

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
+from engine.aws.secretsmanager_secret import SecretsmanagerSecret
 from modules.checkov_skips import skip_checks
 from settings.naming import AGENT_TOKEN_SECRET, config_path, pascal_case
 from settings.rules import secret_names_problem, secret_recovery_days_problem
 
 NO_ROTATION_REASON = (
     "values are third-party credentials and tokens set out of band (docs/config-pipeline.md); "
-    "no rotation Lambda is deployed here, and a rotation once configured wakes the agent too")
+    "no rotation Lambda is deployed here, and a rotation once configured wakes the agent too"
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,10 @@ class ServiceSecrets(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: ServiceSecretsProps) -> None:
         super().__init__(scope, id_)
-        if problem := (secret_recovery_days_problem(props.recovery_window_days)
-                       or secret_names_problem(props.names)):
+        if problem := (
+            secret_recovery_days_problem(props.recovery_window_days)
+            or secret_names_problem(props.names)
+        ):
             raise ValueError(f"{props.service}: {problem}")
         self.prefix = config_path(props.env, props.service) + "/"
         self.arns: dict[str, str] = {}
@@ -46,9 +49,13 @@ class ServiceSecrets(Construct):
         self.secrets: dict[str, SecretsmanagerSecret] = {}
         for name in (*props.names, AGENT_TOKEN_SECRET):
             secret = SecretsmanagerSecret(
-                self, pascal_case(name), name=self.prefix + name, kms_key_id=props.kms_key_arn,
+                self,
+                pascal_case(name),
+                name=self.prefix + name,
+                kms_key_id=props.kms_key_arn,
                 recovery_window_in_days=props.recovery_window_days,
-                description=f"{name} of {props.env}/{props.service}; value set out of band")
+                description=f"{name} of {props.env}/{props.service}; value set out of band",
+            )
             skip_checks(secret, {"CKV2_AWS_57": NO_ROTATION_REASON})
             self.secrets[name] = secret
         self.arns = {name: self.secrets[name].arn for name in props.names}

@@ -11,7 +11,6 @@ from engine.core import (
     S3BackendAssumeRoleConfig,
     TerraformStack,
 )
-
 from settings.schema import DeployRole
 
 
@@ -46,11 +45,18 @@ def s3_backend(stack: TerraformStack, props: S3BackendProps) -> S3Backend:
     # cdktf copies these settings into every terraform_remote_state that reads this stack,
     # so cross-stack reads assume the same role and check the same account.
     backend = S3Backend(
-        stack, bucket=props.bucket, region=props.region, encrypt=True, key=props.key,
+        stack,
+        bucket=props.bucket,
+        region=props.region,
+        encrypt=True,
+        key=props.key,
         allowed_account_ids=[props.account_id],
         assume_role=S3BackendAssumeRoleConfig(
-            role_arn=role.role_arn, external_id=role.external_id,
-            session_name=role.session_name) if role else None)
+            role_arn=role.role_arn, external_id=role.external_id, session_name=role.session_name
+        )
+        if role
+        else None,
+    )
     # cdktf 0.21's S3BackendConfig has no field for use_lockfile, so set it through the
     # escape hatch.
     backend.add_override("use_lockfile", True)
@@ -59,5 +65,9 @@ def s3_backend(stack: TerraformStack, props: S3BackendProps) -> S3Backend:
 
 def cloud_backend(stack: TerraformStack, props: CloudBackendProps) -> CloudBackend:
     """A Terraform Cloud workspace as the stack's backend."""
-    return CloudBackend(stack, hostname=props.hostname, organization=props.organization,
-                        workspaces=NamedCloudWorkspace(props.workspace))
+    return CloudBackend(
+        stack,
+        hostname=props.hostname,
+        organization=props.organization,
+        workspaces=NamedCloudWorkspace(props.workspace),
+    )

@@ -9,8 +9,9 @@ identifiers go into the environment; secret and config values come from the side
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from config_agent import contract
 from modules.service_config import ServiceConfig
@@ -25,10 +26,17 @@ AGENT_URL = f"http://127.0.0.1:{CONFIG_AGENT_PORT}"
 """awsvpc: containers of one task share a network namespace, so the app reaches the sidecar on
 loopback and the port is never exposed outside the task."""
 AGENT_HEALTH_CHECK = HealthCheck(
-    command=("CMD", "python", "-c",
-             "import urllib.request; urllib.request.urlopen("
-             f"'{AGENT_URL}/health', timeout=2)"),
-    interval_seconds=10, timeout_seconds=3, retries=3, start_period_seconds=20)
+    command=(
+        "CMD",
+        "python",
+        "-c",
+        f"import urllib.request; urllib.request.urlopen('{AGENT_URL}/health', timeout=2)",
+    ),
+    interval_seconds=10,
+    timeout_seconds=3,
+    retries=3,
+    start_period_seconds=20,
+)
 CONFIG_FILES_VOLUME = "config-files"
 """Task-scoped volume (no host path: it lives and dies with the task) the agent writes to."""
 AGENT_OUTPUT_DIR = contract.OUTPUT_DIR
@@ -108,15 +116,24 @@ def _pairs(variables: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def _health_check(hc: HealthCheck) -> dict[str, Any]:
-    return {"command": list(hc.command), "interval": hc.interval_seconds,
-            "timeout": hc.timeout_seconds, "retries": hc.retries,
-            "startPeriod": hc.start_period_seconds}
+    return {
+        "command": list(hc.command),
+        "interval": hc.interval_seconds,
+        "timeout": hc.timeout_seconds,
+        "retries": hc.retries,
+        "startPeriod": hc.start_period_seconds,
+    }
 
 
 def _logs(log_group: str, region: str, prefix: str) -> dict[str, Any]:
-    return {"logDriver": "awslogs", "options": {
-        "awslogs-group": log_group, "awslogs-region": region,
-        "awslogs-stream-prefix": prefix}}
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": prefix,
+        },
+    }
 
 
 def _firelens(routing: FirehoseLogRouting, region: str) -> dict[str, Any]:
@@ -124,21 +141,33 @@ def _firelens(routing: FirehoseLogRouting, region: str) -> dict[str, Any]:
     (the Go plugin's successor, AWS for Fluent Bit docs), each line a JSON record with the
     task's ECS metadata (ECS Developer Guide, "Send Amazon ECS logs to an AWS service or AWS
     Partner": `awsfirelens` log driver, options become the output's configuration)."""
-    return {"logDriver": "awsfirelens", "options": {
-        "Name": "kinesis_firehose", "region": region,
-        "delivery_stream": routing.delivery_stream, "time_key": "@timestamp",
-        "time_key_format": "%Y-%m-%dT%H:%M:%S.%3N%z"}}
+    return {
+        "logDriver": "awsfirelens",
+        "options": {
+            "Name": "kinesis_firehose",
+            "region": region,
+            "delivery_stream": routing.delivery_stream,
+            "time_key": "@timestamp",
+            "time_key_format": "%Y-%m-%dT%H:%M:%S.%3N%z",
+        },
+    }
 
 
-def log_router_container(routing: FirehoseLogRouting, log_group: str,
-                         region: str) -> dict[str, Any]:
+def log_router_container(
+    routing: FirehoseLogRouting, log_group: str, region: str
+) -> dict[str, Any]:
     """The FireLens `log-router` sidecar: essential (a task whose logs cannot leave must not
     serve), read-only root, its own logs to CloudWatch (a router cannot route its own)."""
     return {
-        "name": LOG_ROUTER_CONTAINER, "image": routing.image, "essential": True,
-        "cpu": LOG_ROUTER_CPU, "memory": LOG_ROUTER_MEMORY,
-        "firelensConfiguration": {"type": "fluentbit",
-                                  "options": {"enable-ecs-log-metadata": "true"}},
+        "name": LOG_ROUTER_CONTAINER,
+        "image": routing.image,
+        "essential": True,
+        "cpu": LOG_ROUTER_CPU,
+        "memory": LOG_ROUTER_MEMORY,
+        "firelensConfiguration": {
+            "type": "fluentbit",
+            "options": {"enable-ecs-log-metadata": "true"},
+        },
         "readonlyRootFilesystem": True,
         "logConfiguration": _logs(log_group, region, LOG_ROUTER_CONTAINER),
     }
@@ -156,25 +185,30 @@ def _token_secret(config: ServiceConfig) -> list[dict[str, str]]:
 def agent_variables(config: ServiceConfig, region: str, files: bool = False) -> dict[str, str]:
     """The sidecar's variables: its config (`ServiceConfig.agent_environment`), port and region;
     with `files`, the directory it writes every value to."""
-    env = {**config.agent_environment(), contract.PORT_VARIABLE: str(CONFIG_AGENT_PORT),
-           "AWS_REGION": region, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **config.agent_environment(),
+        contract.PORT_VARIABLE: str(CONFIG_AGENT_PORT),
+        "AWS_REGION": region,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     if files:
         env[contract.OUTPUT_DIR_VARIABLE] = AGENT_OUTPUT_DIR
     return env
 
 
-def app_variables(own: Mapping[str, str], config: ServiceConfig, region: str,
-                  work_queue_url: str | None = None) -> dict[str, str]:
+def app_variables(
+    own: Mapping[str, str], config: ServiceConfig, region: str, work_queue_url: str | None = None
+) -> dict[str, str]:
     """The app's variables: its own settings plus identifiers (never values) of its resources."""
-    env = {**own, "CONFIG_AGENT_URL": AGENT_URL, "AWS_REGION": region,
-           **config.app_environment()}
+    env = {**own, "CONFIG_AGENT_URL": AGENT_URL, "AWS_REGION": region, **config.app_environment()}
     if work_queue_url is not None:
         env["WORK_QUEUE_URL"] = work_queue_url
     return env
 
 
-def agent_container(agent: ConfigAgentSidecar, log_group: str, region: str,
-                    files: bool = False) -> dict[str, Any]:
+def agent_container(
+    agent: ConfigAgentSidecar, log_group: str, region: str, files: bool = False
+) -> dict[str, Any]:
     """The essential `config-agent` sidecar with its own health check and read-only root.
 
     Fan-out mode: the agent creates `<prefix><task id>` (SSE-KMS, redrive to the DLQ), subscribes
@@ -183,71 +217,104 @@ def agent_container(agent: ConfigAgentSidecar, log_group: str, region: str,
     """
     env = agent_variables(agent.config, region, files)
     container: dict[str, Any] = {
-        "name": AGENT_CONTAINER, "image": agent.image, "essential": True,
-        "cpu": AGENT_CPU, "memory": AGENT_MEMORY,
-        "environment": _pairs(env), "secrets": _token_secret(agent.config),
+        "name": AGENT_CONTAINER,
+        "image": agent.image,
+        "essential": True,
+        "cpu": AGENT_CPU,
+        "memory": AGENT_MEMORY,
+        "environment": _pairs(env),
+        "secrets": _token_secret(agent.config),
         "healthCheck": _health_check(AGENT_HEALTH_CHECK),
         "readonlyRootFilesystem": True,
         "logConfiguration": _logs(log_group, region, AGENT_CONTAINER),
     }
     if files:
-        container["mountPoints"] = [{"sourceVolume": CONFIG_FILES_VOLUME,
-                                     "containerPath": AGENT_OUTPUT_DIR, "readOnly": False}]
+        container["mountPoints"] = [
+            {
+                "sourceVolume": CONFIG_FILES_VOLUME,
+                "containerPath": AGENT_OUTPUT_DIR,
+                "readOnly": False,
+            }
+        ]
     return container
 
 
-def app_container(name: str, app: ContainerProps, config: ServiceConfig, log_group: str,
-                  region: str, work_queue_url: str | None = None) -> dict[str, Any]:
+def app_container(
+    name: str,
+    app: ContainerProps,
+    config: ServiceConfig,
+    log_group: str,
+    region: str,
+    work_queue_url: str | None = None,
+) -> dict[str, Any]:
     """The application container; starts only once the sidecar reports HEALTHY. Its variables
     are its own settings plus identifiers (never values) of its resources."""
     env = app_variables(app.environment, config, region, work_queue_url)
     container: dict[str, Any] = {
-        "name": name, "image": app.image, "essential": True,
-        "cpu": app.cpu, "memory": app.memory,
-        "environment": _pairs(env), "secrets": _token_secret(config),
+        "name": name,
+        "image": app.image,
+        "essential": True,
+        "cpu": app.cpu,
+        "memory": app.memory,
+        "environment": _pairs(env),
+        "secrets": _token_secret(config),
         "dependsOn": [{"containerName": AGENT_CONTAINER, "condition": "HEALTHY"}],
         "logConfiguration": _logs(log_group, region, name),
     }
     if app.log_routing is not None:
         container["logConfiguration"] = _firelens(app.log_routing, region)
-        container["dependsOn"].append({"containerName": LOG_ROUTER_CONTAINER,
-                                       "condition": "START"})
+        container["dependsOn"].append({"containerName": LOG_ROUTER_CONTAINER, "condition": "START"})
     if app.entry_point:
         container["entryPoint"] = list(app.entry_point)
     if app.command:
         container["command"] = list(app.command)
     if app.port is not None:
-        mapping: dict[str, Any] = {"containerPort": app.port, "hostPort": app.port,
-                                   "protocol": "tcp"}
+        mapping: dict[str, Any] = {
+            "containerPort": app.port,
+            "hostPort": app.port,
+            "protocol": "tcp",
+        }
         if app.port_name is not None:
             mapping.update(name=app.port_name, appProtocol="http")
         container["portMappings"] = [mapping]
     if app.health_check is not None:
         container["healthCheck"] = _health_check(app.health_check)
     if app.files_path is not None:
-        container["mountPoints"] = [{"sourceVolume": CONFIG_FILES_VOLUME,
-                                     "containerPath": app.files_path, "readOnly": True}]
+        container["mountPoints"] = [
+            {"sourceVolume": CONFIG_FILES_VOLUME, "containerPath": app.files_path, "readOnly": True}
+        ]
     return container
 
 
-def container_definitions(name: str, app: ContainerProps, agent: ConfigAgentSidecar,
-                          log_group: str, region: str,
-                          work_queue_url: str | None = None) -> list[dict[str, Any]]:
+def container_definitions(
+    name: str,
+    app: ContainerProps,
+    agent: ConfigAgentSidecar,
+    log_group: str,
+    region: str,
+    work_queue_url: str | None = None,
+) -> list[dict[str, Any]]:
     """[app, sidecar(s)]: the task's containers, each logging to `log_group` under its name,
     except an app with `log_routing`, whose lines go through the `log-router` sidecar."""
-    containers = [app_container(name, app, agent.config, log_group, region, work_queue_url),
-                  agent_container(agent, log_group, region, files=app.files_path is not None)]
+    containers = [
+        app_container(name, app, agent.config, log_group, region, work_queue_url),
+        agent_container(agent, log_group, region, files=app.files_path is not None),
+    ]
     if app.log_routing is not None:
         containers.append(log_router_container(app.log_routing, log_group, region))
     return containers
 
 
-def container_definitions_json(name: str, app: ContainerProps, agent: ConfigAgentSidecar,
-                               log_group: str, region: str,
-                               work_queue_url: str | None = None) -> str:
+def container_definitions_json(
+    name: str,
+    app: ContainerProps,
+    agent: ConfigAgentSidecar,
+    log_group: str,
+    region: str,
+    work_queue_url: str | None = None,
+) -> str:
     """`container_definitions` for aws_ecs_task_definition."""
-    return json.dumps(container_definitions(name, app, agent, log_group, region,
-                                            work_queue_url))
+    return json.dumps(container_definitions(name, app, agent, log_group, region, work_queue_url))
 
 
 def task_cpu(app_cpu: int, log_router: bool = False) -> int:

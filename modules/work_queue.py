@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from engine.aws.sqs_queue import SqsQueue
-from engine.aws.sqs_queue_policy import SqsQueuePolicy
 from constructs import Construct
 
+from engine.aws.sqs_queue import SqsQueue
+from engine.aws.sqs_queue_policy import SqsQueuePolicy
 from modules.iam import policy_json
 from settings.rules import (
     max_receive_count_problem,
@@ -43,28 +43,50 @@ class WorkQueue(Construct):
 
     def __init__(self, scope: Construct, id_: str, props: WorkQueueProps) -> None:
         super().__init__(scope, id_)
-        if problem := (sqs_queue_name_problem(f"{props.name}-dlq")
-                       or visibility_timeout_problem(props.visibility_timeout_seconds)
-                       or max_receive_count_problem(props.max_receive_count)):
+        if problem := (
+            sqs_queue_name_problem(f"{props.name}-dlq")
+            or visibility_timeout_problem(props.visibility_timeout_seconds)
+            or max_receive_count_problem(props.max_receive_count)
+        ):
             raise ValueError(f"work queue {props.name!r}: {problem}")
-        self.dlq = SqsQueue(self, "DeadLetterQueue", name=f"{props.name}-dlq",
-                            message_retention_seconds=DLQ_RETENTION_SECONDS,
-                            sqs_managed_sse_enabled=True)
+        self.dlq = SqsQueue(
+            self,
+            "DeadLetterQueue",
+            name=f"{props.name}-dlq",
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+        )
         self.queue = SqsQueue(
-            self, "Queue", name=props.name,
+            self,
+            "Queue",
+            name=props.name,
             visibility_timeout_seconds=props.visibility_timeout_seconds,
             message_retention_seconds=props.message_retention_seconds,
             receive_wait_time_seconds=LONG_POLL_SECONDS,
-            redrive_policy=json.dumps({"deadLetterTargetArn": self.dlq.arn,
-                                       "maxReceiveCount": props.max_receive_count}),
-            sqs_managed_sse_enabled=True)
-        for construct_id, queue in (("QueuePolicy", self.queue),
-                                    ("DeadLetterQueuePolicy", self.dlq)):
-            SqsQueuePolicy(self, construct_id, queue_url=queue.url, policy=policy_json({
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-                "Action": "sqs:*",  # a Deny on every action is the point here
-                "Resource": queue.arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}))
+            redrive_policy=json.dumps(
+                {"deadLetterTargetArn": self.dlq.arn, "maxReceiveCount": props.max_receive_count}
+            ),
+            sqs_managed_sse_enabled=True,
+        )
+        for construct_id, queue in (
+            ("QueuePolicy", self.queue),
+            ("DeadLetterQueuePolicy", self.dlq),
+        ):
+            SqsQueuePolicy(
+                self,
+                construct_id,
+                queue_url=queue.url,
+                policy=policy_json(
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "sqs:*",  # a Deny on every action is the point here
+                        "Resource": queue.arn,
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ),
+            )
         self.arn = self.queue.arn
         self.url = self.queue.url
         self.name = self.queue.name

@@ -24,7 +24,7 @@ from config_agent import contract
 LOG = logging.getLogger("reaper")
 LOG.setLevel(logging.INFO)
 TASK_ID = re.compile(rf"^[0-9a-f]{{{contract.ECS_TASK_ID_LENGTH}}}$")
-DESCRIBE_BATCH = 100   # ecs:DescribeTasks takes at most 100 tasks per call
+DESCRIBE_BATCH = 100  # ecs:DescribeTasks takes at most 100 tasks per call
 MISSING_ERRORS = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 
 
@@ -42,10 +42,12 @@ class Config:
         def items(name: str) -> tuple[str, ...]:
             return tuple(p for p in env.get(name, "").split(",") if p)
 
-        return cls(cluster_arn=env[contract.REAPER_CLUSTER_ARN],
-                   prefixes=items(contract.REAPER_QUEUE_PREFIXES),
-                   topic_arns=items(contract.REAPER_TOPIC_ARNS),
-                   grace_seconds=float(env.get(contract.REAPER_GRACE_SECONDS, "600")))
+        return cls(
+            cluster_arn=env[contract.REAPER_CLUSTER_ARN],
+            prefixes=items(contract.REAPER_QUEUE_PREFIXES),
+            topic_arns=items(contract.REAPER_TOPIC_ARNS),
+            grace_seconds=float(env.get(contract.REAPER_GRACE_SECONDS, "600")),
+        )
 
     def task_arn(self, task_id: str) -> str:
         """`arn:...:task/<cluster name>/<id>`: the only ARN a queue's tag may name."""
@@ -75,8 +77,9 @@ def _code(err: Exception) -> str:
 class Reaper:
     """Decisions and calls, given boto3 clients for sqs, sns and ecs."""
 
-    def __init__(self, config: Config, sqs: Any, sns: Any, ecs: Any,
-                 now: float | None = None) -> None:
+    def __init__(
+        self, config: Config, sqs: Any, sns: Any, ecs: Any, now: float | None = None
+    ) -> None:
         self.config, self.sqs, self.sns, self.ecs = config, sqs, sns, ecs
         self.now = time.time() if now is None else now
         self.report = Report()
@@ -85,7 +88,7 @@ class Reaper:
     def _own(self, name: str) -> tuple[str, str] | None:
         """(prefix, task id) when `name` is an agent queue of one of our services."""
         for prefix in self.config.prefixes:
-            task_id = name[len(prefix):]
+            task_id = name[len(prefix) :]
             if name.startswith(prefix) and TASK_ID.match(task_id):
                 return prefix, task_id
         return None
@@ -102,11 +105,13 @@ class Reaper:
         if own is None:
             return None
         tags = self.sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
-        if (tags.get(contract.QUEUE_TAG_AGENT) != "true"
-                or tags.get(contract.QUEUE_TAG_TASK_ARN) != self.config.task_arn(own[1])):
+        if tags.get(contract.QUEUE_TAG_AGENT) != "true" or tags.get(
+            contract.QUEUE_TAG_TASK_ARN
+        ) != self.config.task_arn(own[1]):
             return None  # another cluster's task, a local run, or not an agent queue at all
         attrs = self.sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["CreatedTimestamp", "QueueArn"])["Attributes"]
+            QueueUrl=url, AttributeNames=["CreatedTimestamp", "QueueArn"]
+        )["Attributes"]
         if self.now - float(attrs["CreatedTimestamp"]) < self.config.grace_seconds:
             self.report.kept.append(name)
             return None
@@ -116,13 +121,20 @@ class Reaper:
         """Ids ECS reports STOPPED or does not know (MISSING, or absent from the answer)."""
         gone: set[str] = set()
         for i in range(0, len(task_ids), DESCRIBE_BATCH):
-            batch = task_ids[i:i + DESCRIBE_BATCH]
-            resp = self.ecs.describe_tasks(cluster=self.config.cluster_arn,
-                                           tasks=[self.config.task_arn(t) for t in batch])
-            alive = {str(t.get("taskArn", "")).rsplit("/", 1)[-1]
-                     for t in resp.get("tasks") or [] if t.get("lastStatus") != "STOPPED"}
-            alive |= {str(f.get("arn", "")).rsplit("/", 1)[-1]
-                      for f in resp.get("failures") or [] if f.get("reason") != "MISSING"}
+            batch = task_ids[i : i + DESCRIBE_BATCH]
+            resp = self.ecs.describe_tasks(
+                cluster=self.config.cluster_arn, tasks=[self.config.task_arn(t) for t in batch]
+            )
+            alive = {
+                str(t.get("taskArn", "")).rsplit("/", 1)[-1]
+                for t in resp.get("tasks") or []
+                if t.get("lastStatus") != "STOPPED"
+            }
+            alive |= {
+                str(f.get("arn", "")).rsplit("/", 1)[-1]
+                for f in resp.get("failures") or []
+                if f.get("reason") != "MISSING"
+            }
             gone |= set(batch) - alive
         return gone
 
@@ -176,8 +188,11 @@ class Reaper:
         candidates = [q for q in map(self._candidate, self._listed()) if q is not None]
         gone = self.gone(sorted({q.task_id for q in candidates}))
         self.remove([q for q in candidates if q.task_id in gone])
-        dangling = {name for _, name in self._subscriptions()
-                    if self._own(name) is not None and not self._exists(name)}
+        dangling = {
+            name
+            for _, name in self._subscriptions()
+            if self._own(name) is not None and not self._exists(name)
+        }
         if dangling:
             self._unsubscribe(dangling)
         return self.report
@@ -206,8 +221,12 @@ class Reaper:
 def stopped_task_arn(event: Mapping[str, Any], cluster_arn: str) -> str | None:
     """The task ARN of an "ECS Task State Change" STOPPED event of `cluster_arn`, else None."""
     detail = event.get("detail") or {}
-    if (event.get("source") == "aws.ecs" and event.get("detail-type") == "ECS Task State Change"
-            and detail.get("lastStatus") == "STOPPED" and detail.get("clusterArn") == cluster_arn):
+    if (
+        event.get("source") == "aws.ecs"
+        and event.get("detail-type") == "ECS Task State Change"
+        and detail.get("lastStatus") == "STOPPED"
+        and detail.get("clusterArn") == cluster_arn
+    ):
         return str(detail.get("taskArn") or "") or None
     return None
 

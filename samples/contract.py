@@ -11,10 +11,15 @@ WEB_PORT = 8080
 HEALTH_PATH = "/health"
 """Liveness of the web app itself: answers 200 without calling the agent."""
 WEB_HEALTH_CHECK_COMMAND = (
-    "CMD", "python", "-c",
-    ("import os,sys,urllib.request as u; sys.exit(0 if u.urlopen("
-     f"'http://127.0.0.1:%s{HEALTH_PATH}' % os.environ.get('PORT', '{WEB_PORT}'), "
-     "timeout=2).status == 200 else 1)"))
+    "CMD",
+    "python",
+    "-c",
+    (
+        "import os,sys,urllib.request as u; sys.exit(0 if u.urlopen("
+        f"'http://127.0.0.1:%s{HEALTH_PATH}' % os.environ.get('PORT', '{WEB_PORT}'), "
+        "timeout=2).status == 200 else 1)"
+    ),
+)
 """ECS `healthCheck.command` (slim images have no curl); also the image's HEALTHCHECK."""
 
 WORKER_HEARTBEAT_FILE = "/run/worker/heartbeat"

@@ -34,13 +34,18 @@ def deploy_session(env: EnvironmentSettings, base: boto3.Session | None = None) 
         if role.external_id is not None:
             request["ExternalId"] = role.external_id
         creds = base.client("sts", region_name=env.region).assume_role(**request)["Credentials"]
-        session = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                                aws_secret_access_key=creds["SecretAccessKey"],
-                                aws_session_token=creds["SessionToken"], region_name=env.region)
+        session = boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=env.region,
+        )
     account = session.client("sts").get_caller_identity()["Account"]
     if account != env.account_id:
-        raise AccountMismatch(f"credentials are for account {account}, not {env.name}'s "
-                              f"{env.account_id}: use that account's credentials or deploy_role")
+        raise AccountMismatch(
+            f"credentials are for account {account}, not {env.name}'s "
+            f"{env.account_id}: use that account's credentials or deploy_role"
+        )
     return session
 
 
@@ -49,8 +54,12 @@ def cli_environment(session: boto3.Session) -> dict[str, str]:
     steps (the AWS CLI reads these variables before any profile)."""
     creds = session.get_credentials().get_frozen_credentials()
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
-    env.update(AWS_ACCESS_KEY_ID=creds.access_key, AWS_SECRET_ACCESS_KEY=creds.secret_key,
-               AWS_REGION=session.region_name, AWS_DEFAULT_REGION=session.region_name)
+    env.update(
+        AWS_ACCESS_KEY_ID=creds.access_key,
+        AWS_SECRET_ACCESS_KEY=creds.secret_key,
+        AWS_REGION=session.region_name,
+        AWS_DEFAULT_REGION=session.region_name,
+    )
     if creds.token:
         env["AWS_SESSION_TOKEN"] = creds.token
     return env
@@ -59,7 +68,9 @@ def cli_environment(session: boto3.Session) -> dict[str, str]:
 def aws_problem(exc: BotoCoreError | ClientError) -> str:
     """One line for an AWS failure: missing credentials said as such, else AWS's message."""
     if isinstance(exc, NoCredentialsError):
-        return ("no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
-                "(check with `aws sts get-caller-identity`); the env's deploy_role, when it "
-                "names one, is assumed from them")
+        return (
+            "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+            "(check with `aws sts get-caller-identity`); the env's deploy_role, when it "
+            "names one, is assumed from them"
+        )
     return f"AWS refused: {exc}"

@@ -84,25 +84,31 @@ def commands(env: EnvironmentSettings, step: str) -> list[list[str]]:
     me = [interpreter(), "scripts/bootstrap.py", env.name, "--synth"]
     chdir = f"-chdir={OUTDIR}/stacks/bootstrap-{env.name}"
     apply = ["terraform", chdir, "apply", "-input=false", "-auto-approve"]
-    to_s3 = [[*me, "s3"], ["terraform", chdir, "init", "-input=false", "-migrate-state",
-                           "-force-copy"]]
+    to_s3 = [
+        [*me, "s3"],
+        ["terraform", chdir, "init", "-input=false", "-migrate-state", "-force-copy"],
+    ]
     if step == "create":
         return [[*me, "local"], ["terraform", chdir, "init", "-input=false"], apply, *to_s3]
     if step == "migrate":
         return to_s3
     if step == "update":
-        return [[*me, "s3"], ["terraform", chdir, "init", "-input=false"],
-                ["terraform", chdir, "plan", "-input=false", "-detailed-exitcode",
-                 "-out=tfplan"]]
+        return [
+            [*me, "s3"],
+            ["terraform", chdir, "init", "-input=false"],
+            ["terraform", chdir, "plan", "-input=false", "-detailed-exitcode", "-out=tfplan"],
+        ]
     raise ValueError(step)
 
 
 def adopt_hint(env: EnvironmentSettings) -> str:
     assert isinstance(env.state, S3State)
-    return (f"bootstrap: bucket {env.state.bucket} exists but holds no {state_key(env)}: import "
-            f"it once (python scripts/bootstrap.py {env.name} --synth local; terraform "
-            f"-chdir={OUTDIR}/stacks/bootstrap-{env.name} init; ... import "
-            f"aws_s3_bucket.State_Bucket_<id> {env.state.bucket}), then rerun")
+    return (
+        f"bootstrap: bucket {env.state.bucket} exists but holds no {state_key(env)}: import "
+        f"it once (python scripts/bootstrap.py {env.name} --synth local; terraform "
+        f"-chdir={OUTDIR}/stacks/bootstrap-{env.name} init; ... import "
+        f"aws_s3_bucket.State_Bucket_<id> {env.state.bucket}), then rerun"
+    )
 
 
 def run_phase(env: EnvironmentSettings, step: str, run: Runner) -> int:
@@ -115,8 +121,9 @@ def run_phase(env: EnvironmentSettings, step: str, run: Runner) -> int:
             if status == 0:
                 print(f"bootstrap-{env.name}: no changes")
                 return 0
-            return run(["terraform", argv[1], "apply", "-input=false", "tfplan"], cwd=ROOT,
-                       env=environment).returncode
+            return run(
+                ["terraform", argv[1], "apply", "-input=false", "tfplan"], cwd=ROOT, env=environment
+            ).returncode
         if status != 0:
             print(f"bootstrap: failed: {' '.join(argv)}", file=sys.stderr)
             return 1
@@ -126,17 +133,18 @@ def run_phase(env: EnvironmentSettings, step: str, run: Runner) -> int:
 def forget_local_state(s3: Any, env: EnvironmentSettings) -> None:
     """Delete the local state file, but only once its copy is in the bucket."""
     if phase(s3, env) != "update":
-        raise RuntimeError(f"{state_key(env)} is not in the bucket after the migration; "
-                           f"{local_state(env)} is kept")
+        raise RuntimeError(
+            f"{state_key(env)} is not in the bucket after the migration; {local_state(env)} is kept"
+        )
     for path in local_state(env).parent.glob(f"{env.name}.tfstate*"):
         path.unlink()
 
 
-def synth(env: EnvironmentSettings, backend: Literal["local", "s3"],
-          outdir: Path = ROOT / OUTDIR) -> int:
+def synth(
+    env: EnvironmentSettings, backend: Literal["local", "s3"], outdir: Path = ROOT / OUTDIR
+) -> int:
     """Synthesize bootstrap-<env> alone into `outdir` (in this process: it imports cdktf)."""
     from engine.core import App
-
     from stacks.bootstrap import BootstrapStack
 
     trusted = tuple(a for a in os.environ.get(TRUST_VARIABLE, "").split(",") if a)
@@ -164,8 +172,12 @@ def bootstrap(env: EnvironmentSettings, s3: Any, run: Runner, dry_run: bool = Fa
     return status
 
 
-def main(argv: list[str] | None = None, run: Runner = subprocess.run, session: Any = None,
-         table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
+def main(
+    argv: list[str] | None = None,
+    run: Runner = subprocess.run,
+    session: Any = None,
+    table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS,
+) -> int:
     """`make bootstrap`: one line and exit 2 on bad input or the wrong account."""
     from dataclasses import replace
 
@@ -179,8 +191,10 @@ def main(argv: list[str] | None = None, run: Runner = subprocess.run, session: A
     try:
         (env,) = select(args.env, table)
         if not isinstance(env.state, S3State):
-            raise SettingsError(f"{env.name} keeps its state in Terraform Cloud: no bucket to "
-                                "create; see README 'First deploy with Terraform Cloud'")
+            raise SettingsError(
+                f"{env.name} keeps its state in Terraform Cloud: no bucket to "
+                "create; see README 'First deploy with Terraform Cloud'"
+            )
         if args.synth:
             return synth(env, args.synth)
         # As the account's administrator: the deploy role does not exist yet.

@@ -50,8 +50,11 @@ def declared_skips(stacks: dict[str, dict]) -> dict[tuple[str, str, str], str]:
 
 def resource_types(stacks: dict[str, dict]) -> dict[tuple[str, str], str]:
     """{(stack, logical id): "type.logical_id"} for every resource."""
-    return {(stack, name): f"{rtype}.{name}"
-            for stack, doc in stacks.items() for rtype, name, _ in resources(doc)}
+    return {
+        (stack, name): f"{rtype}.{name}"
+        for stack, doc in stacks.items()
+        for rtype, name, _ in resources(doc)
+    }
 
 
 def parseable_copy(stacks: dict[str, dict], into: Path) -> Path:
@@ -63,8 +66,7 @@ def parseable_copy(stacks: dict[str, dict], into: Path) -> Path:
     so the copy drops it; everything else is scanned as synthesized.
     """
     for stack, doc in stacks.items():
-        terraform = {k: v for k, v in doc.get("terraform", {}).items()
-                     if k != "required_version"}
+        terraform = {k: v for k, v in doc.get("terraform", {}).items() if k != "required_version"}
         (into / stack).mkdir(parents=True)
         (into / stack / "cdk.tf.json").write_text(json.dumps({**doc, "terraform": terraform}))
     return into
@@ -74,9 +76,21 @@ def run_checkov(stacks: dict[str, dict], checkov: Path) -> list[dict]:
     if not checkov.exists():
         raise SystemExit(f"checkov not found at {checkov}: run `make scan-venv`")
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([str(checkov), "-d", str(parseable_copy(stacks, Path(tmp))),
-                               "--framework", "terraform_json", "--quiet", "--compact",
-                               "-o", "json"], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                str(checkov),
+                "-d",
+                str(parseable_copy(stacks, Path(tmp))),
+                "--framework",
+                "terraform_json",
+                "--quiet",
+                "--compact",
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+        )
     if proc.returncode not in (0, 1):
         raise SystemExit(f"checkov failed ({proc.returncode}): {proc.stderr[-2000:]}")
     report = json.loads(proc.stdout)
@@ -92,11 +106,11 @@ def scan(stacks_dir: Path, checkov: Path = DEFAULT_CHECKOV) -> ScanResult:
     for report in run_checkov(stacks, checkov):
         results = report.get("results", {})
         result.passed += report.get("summary", {}).get("passed", 0)
-        unparsed = results.get("parsing_errors") or report.get("summary", {}).get(
-            "parsing_errors")
+        unparsed = results.get("parsing_errors") or report.get("summary", {}).get("parsing_errors")
         if unparsed:
-            raise SystemExit(f"checkov could not parse {unparsed} stack file(s): nothing in them "
-                             "was checked")
+            raise SystemExit(
+                f"checkov could not parse {unparsed} stack file(s): nothing in them was checked"
+            )
         for check in results.get("failed_checks", []):
             stack = Path(check["file_path"]).parent.name
             # terraform_json names a resource `resource.<logical id>`, without its type;
@@ -122,8 +136,10 @@ def skips_table(stacks_dir: Path) -> str:
     for (stack, resource, check), reason in declared_skips(load_stacks(stacks_dir)).items():
         rows.setdefault((check, resource.split(".")[0], reason), set()).add(stack)
     lines = ["| check | resource type | stacks | reason |", "|---|---|---|---|"]
-    lines += [f"| {c} | `{t}` | {len(stacks)} | {reason} |"
-              for (c, t, reason), stacks in sorted(rows.items())]
+    lines += [
+        f"| {c} | `{t}` | {len(stacks)} | {reason} |"
+        for (c, t, reason), stacks in sorted(rows.items())
+    ]
     return "\n".join(lines)
 
 
@@ -135,20 +151,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stacks_dir", nargs="?", default="cdktf.out/stacks", type=Path)
     parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV)
-    parser.add_argument("--list-skips", action="store_true",
-                        help="print the markdown table of skips with their reasons")
+    parser.add_argument(
+        "--list-skips",
+        action="store_true",
+        help="print the markdown table of skips with their reasons",
+    )
     parser.add_argument("--readme", type=Path, help="rewrite the skips table in this file")
     args = parser.parse_args(argv)
     if args.list_skips:
         print(skips_table(args.stacks_dir))
         return 0
     if args.readme:
-        print(replace_readme_block(args.readme, SKIPS_START, SKIPS_END,
-                                   readme_block(args.stacks_dir)))
+        print(
+            replace_readme_block(args.readme, SKIPS_START, SKIPS_END, readme_block(args.stacks_dir))
+        )
         return 0
     result = scan(args.stacks_dir, args.checkov)
-    print(f"checkov: {result.passed} passed, {len(result.failed)} failed, "
-          f"{len(result.skipped)} skipped inline, {len(result.stale)} stale skips")
+    print(
+        f"checkov: {result.passed} passed, {len(result.failed)} failed, "
+        f"{len(result.skipped)} skipped inline, {len(result.stale)} stale skips"
+    )
     for stack, resource, check in result.failed:
         print(f"FAILED  {check}  {stack}  {resource}")
     for stack, resource, check in result.stale:

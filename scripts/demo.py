@@ -66,24 +66,33 @@ class Tasks:
         self.topic = aws.topic(f"{ENV}-{SERVICE}-config-events")
         self.secret = aws.secret("hunter2-v1", name=f"/{ENV}/{SERVICE}/db-password")
         self.app_id, self.env_id, self.profile_id = aws.profile(
-            b'{"greeting": "hello"}', env_id=ENV, app_name=f"{ENV}-platform-config",
-            profile_name=SERVICE, label=None)
+            b'{"greeting": "hello"}',
+            env_id=ENV,
+            app_name=f"{ENV}-platform-config",
+            profile_name=SERVICE,
+            label=None,
+        )
         self.logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}
         self.agents: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
 
     def agent_environ(self) -> dict[str, str]:
         """Fan-out mode, as the services stack configures the sidecar."""
-        return {**os.environ, **self.aws.agent_environ(),
-                "CONFIG_AGENT_TOPIC_ARN": self.topic.arn,
-                "CONFIG_AGENT_DLQ_ARN": self.topic.dlq_arn,
-                "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}_cfg_",
-                "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3", "CONFIG_AGENT_TOKEN": TOKEN,
-                "CONFIG_AGENT_PORT": "0", "CONFIG_AGENT_SECRETS_PORT": "0",
-                "CONFIG_AGENT_SECRET_IDS": self.secret["ARN"],
-                "CONFIG_AGENT_APPCONFIG_APPLICATION": self.app_id,
-                "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": self.env_id,
-                "CONFIG_AGENT_APPCONFIG_PROFILE": self.profile_id}
+        return {
+            **os.environ,
+            **self.aws.agent_environ(),
+            "CONFIG_AGENT_TOPIC_ARN": self.topic.arn,
+            "CONFIG_AGENT_DLQ_ARN": self.topic.dlq_arn,
+            "CONFIG_AGENT_QUEUE_PREFIX": f"{ENV}-{SERVICE}_cfg_",
+            "CONFIG_AGENT_MAX_RECEIVE_COUNT": "3",
+            "CONFIG_AGENT_TOKEN": TOKEN,
+            "CONFIG_AGENT_PORT": "0",
+            "CONFIG_AGENT_SECRETS_PORT": "0",
+            "CONFIG_AGENT_SECRET_IDS": self.secret["ARN"],
+            "CONFIG_AGENT_APPCONFIG_APPLICATION": self.app_id,
+            "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": self.env_id,
+            "CONFIG_AGENT_APPCONFIG_PROFILE": self.profile_id,
+        }
 
     def start(self) -> None:
         env = self.agent_environ()
@@ -103,8 +112,10 @@ class Tasks:
         return {t: json.loads(_get(p, path)[1])["SecretString"] for t, p in self.ports.items()}
 
     def config_values(self) -> dict[str, str]:
-        path = (f"/applications/{self.app_id}/environments/{self.env_id}/configurations/"
-                f"{self.profile_id}")
+        path = (
+            f"/applications/{self.app_id}/environments/{self.env_id}/configurations/"
+            f"{self.profile_id}"
+        )
         return {t: _get(p, path)[1].decode() for t, p in self.ports.items()}
 
     def secrets_in_logs(self) -> bool:
@@ -122,12 +133,17 @@ class Tasks:
 def change_secret(tasks: Tasks) -> None:
     print(f"3. the app in each task reads the secret: {tasks.secret_values()}")
     tasks.aws.sm.put_secret_value(SecretId=tasks.secret["ARN"], SecretString="hunter2-v2")
-    print(f"   secret changed in Secrets Manager; agents still serve {tasks.secret_values()} "
-          "(no polling)")
-    tasks.aws.publish(tasks.topic.arn, events.secret_api_call(
-        "PutSecretValue", tasks.secret["Name"], region=REGION))
-    took = _wait(lambda: set(tasks.secret_values().values()) == {"hunter2-v2"}, 10,
-                 "secret refresh")
+    print(
+        f"   secret changed in Secrets Manager; agents still serve {tasks.secret_values()} "
+        "(no polling)"
+    )
+    tasks.aws.publish(
+        tasks.topic.arn,
+        events.secret_api_call("PutSecretValue", tasks.secret["Name"], region=REGION),
+    )
+    took = _wait(
+        lambda: set(tasks.secret_values().values()) == {"hunter2-v2"}, 10, "secret refresh"
+    )
     print(f"   event published -> every task reads {tasks.secret_values()} after {took:.0f} ms")
 
 
@@ -136,10 +152,17 @@ def change_configuration(tasks: Tasks) -> None:
     print(f"4. the app in each task reads the configuration: {tasks.config_values()}")
     version = aws.hosted_version(tasks.app_id, tasks.profile_id, b'{"greeting": "bonjour"}')
     number = aws.emulator.deploy(tasks.app_id, tasks.env_id, tasks.profile_id, version)
-    aws.publish(tasks.topic.arn, events.appconfig_start_deployment(
-        tasks.app_id, tasks.env_id, tasks.profile_id, deployment_number=number, region=REGION))
-    took = _wait(lambda: all("bonjour" in v for v in tasks.config_values().values()), 10,
-                 "configuration refresh")
+    aws.publish(
+        tasks.topic.arn,
+        events.appconfig_start_deployment(
+            tasks.app_id, tasks.env_id, tasks.profile_id, deployment_number=number, region=REGION
+        ),
+    )
+    took = _wait(
+        lambda: all("bonjour" in v for v in tasks.config_values().values()),
+        10,
+        "configuration refresh",
+    )
     print(f"   deployment event -> every task reads {tasks.config_values()} after {took:.0f} ms")
 
 
@@ -158,9 +181,11 @@ def run(aws: LocalAws) -> int:
     finally:
         if tasks.agents:
             codes = tasks.stop()
-            print(f"6. agents stopped on SIGTERM with exit codes {codes}; agent queues kept "
-                  f"for the orphan reaper (on ECS it deletes them once the task is STOPPED): "
-                  f"{len(tasks.agent_queues())}")
+            print(
+                f"6. agents stopped on SIGTERM with exit codes {codes}; agent queues kept "
+                f"for the orphan reaper (on ECS it deletes them once the task is STOPPED): "
+                f"{len(tasks.agent_queues())}"
+            )
 
 
 def main() -> int:

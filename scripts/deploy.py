@@ -65,16 +65,22 @@ class Step:
 def stack_steps(env_name: str, stack: str) -> list[Step]:
     """init + apply of one synthesized stack."""
     chdir = f"-chdir=cdktf.out/stacks/{stack_name(stack, env_name)}"
-    return [Step(f"{stack}: init", ("terraform", chdir, "init", "-input=false")),
-            Step(f"{stack}: apply", ("terraform", chdir, "apply", "-input=false",
-                                     "-auto-approve"))]
+    return [
+        Step(f"{stack}: init", ("terraform", chdir, "init", "-input=false")),
+        Step(f"{stack}: apply", ("terraform", chdir, "apply", "-input=false", "-auto-approve")),
+    ]
 
 
 def steps(env_name: str) -> list[Step]:
     """Every step of a deploy of `env_name`, in order."""
     synth = Step("synth", (interpreter(), "main.py"))
-    ordered = [synth, *(s for stack in BEFORE_IMAGES for s in stack_steps(env_name, stack)),
-               Step("images"), Step("preflight"), *stack_steps(env_name, "services")]
+    ordered = [
+        synth,
+        *(s for stack in BEFORE_IMAGES for s in stack_steps(env_name, stack)),
+        Step("images"),
+        Step("preflight"),
+        *stack_steps(env_name, "services"),
+    ]
     return ordered
 
 
@@ -88,11 +94,15 @@ def identity(env: EnvironmentSettings) -> str:
 def describe(env: EnvironmentSettings, step: Step) -> str:
     """The dry-run line of a step."""
     if step.name == "images":
-        return (f"images: push the images registry-{env.name} lacks at their released tag: "
-                f"python scripts/images.py {env.name} --only <missing> [{identity(env)}]")
+        return (
+            f"images: push the images registry-{env.name} lacks at their released tag: "
+            f"python scripts/images.py {env.name} --only <missing> [{identity(env)}]"
+        )
     if step.name == "preflight":
-        return (f"preflight: every secret has a value, every image tag exists: python "
-                f"scripts/preflight.py {env.name} [{identity(env)}]")
+        return (
+            f"preflight: every secret has a value, every image tag exists: python "
+            f"scripts/preflight.py {env.name} [{identity(env)}]"
+        )
     return f"{step.name}: {shlex.join(step.argv)} [{identity(env)}]"
 
 
@@ -117,8 +127,9 @@ def missing_tools() -> str | None:
     return images.missing_tools()
 
 
-def execute(env: EnvironmentSettings, plan: list[Step], open_session: Callable[[], Any],
-            run: Runner) -> int:
+def execute(
+    env: EnvironmentSettings, plan: list[Step], open_session: Callable[[], Any], run: Runner
+) -> int:
     """Run `plan` in order; stop at the first failure with one line naming the step. The role
     is assumed when first needed (after the slow stacks, so its 1-hour session is fresh)."""
     environment = {**os.environ, ENVS_VARIABLE: env.name}
@@ -129,8 +140,11 @@ def execute(env: EnvironmentSettings, plan: list[Step], open_session: Callable[[
             status = run(list(step.argv), cwd=ROOT, env=environment).returncode
         else:
             session = session or open_session()
-            status = (push_missing(env, session, run) if step.name == "images"
-                      else preflight.report(env, preflight.problems(session, env)))
+            status = (
+                push_missing(env, session, run)
+                if step.name == "images"
+                else preflight.report(env, preflight.problems(session, env))
+            )
         if status != 0:
             print(f"deploy: {step.name} failed; later steps not run", file=sys.stderr)
             return 1
@@ -138,8 +152,12 @@ def execute(env: EnvironmentSettings, plan: list[Step], open_session: Callable[[
     return 0
 
 
-def main(argv: list[str] | None = None, run: Runner = subprocess.run, session: Any = None,
-         table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
+def main(
+    argv: list[str] | None = None,
+    run: Runner = subprocess.run,
+    session: Any = None,
+    table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS,
+) -> int:
     """`make deploy`: every step in order, or (`--dry-run`) the list of steps."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("env", help="environment name, e.g. dev")

@@ -23,16 +23,37 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 from scripts.synth_out import replace_readme_block  # noqa: E402
 
 SHOWN = (
-    "aws_vpc", "aws_subnet", "aws_nat_gateway", "aws_internet_gateway", "aws_flow_log",
-    "aws_vpc_endpoint", "aws_launch_template", "aws_autoscaling_group",
-    "aws_ecs_capacity_provider", "aws_ecs_cluster", "aws_ecs_cluster_capacity_providers",
-    "aws_lb", "aws_lb_listener", "aws_lb_target_group", "aws_ecs_service",
-    "aws_ecs_task_definition", "aws_appautoscaling_target", "aws_appautoscaling_policy",
-    "aws_cloudwatch_metric_alarm", "aws_service_discovery_service",
-    "aws_service_discovery_private_dns_namespace", "aws_ecr_repository", "aws_kms_key",
-    "aws_secretsmanager_secret", "aws_appconfig_application", "aws_appconfig_environment",
-    "aws_appconfig_configuration_profile", "aws_cloudtrail", "aws_cloudwatch_event_rule",
-    "aws_cloudwatch_event_target", "aws_sqs_queue",
+    "aws_vpc",
+    "aws_subnet",
+    "aws_nat_gateway",
+    "aws_internet_gateway",
+    "aws_flow_log",
+    "aws_vpc_endpoint",
+    "aws_launch_template",
+    "aws_autoscaling_group",
+    "aws_ecs_capacity_provider",
+    "aws_ecs_cluster",
+    "aws_ecs_cluster_capacity_providers",
+    "aws_lb",
+    "aws_lb_listener",
+    "aws_lb_target_group",
+    "aws_ecs_service",
+    "aws_ecs_task_definition",
+    "aws_appautoscaling_target",
+    "aws_appautoscaling_policy",
+    "aws_cloudwatch_metric_alarm",
+    "aws_service_discovery_service",
+    "aws_service_discovery_private_dns_namespace",
+    "aws_ecr_repository",
+    "aws_kms_key",
+    "aws_secretsmanager_secret",
+    "aws_appconfig_application",
+    "aws_appconfig_environment",
+    "aws_appconfig_configuration_profile",
+    "aws_cloudtrail",
+    "aws_cloudwatch_event_rule",
+    "aws_cloudwatch_event_target",
+    "aws_sqs_queue",
 )
 """Resource types drawn; IAM, policies, routes and other glue would drown the picture."""
 STACK_ORDER = ("network", "cluster", "config", "registry", "services")
@@ -81,28 +102,33 @@ def mermaid(stacks_dir: Path, env: str) -> str:
     node = lambda kind, rtype: f"{kind}_{rtype.removeprefix('aws_')}"  # noqa: E731
     for kind, doc in docs.items():
         resources = doc.get("resource", {})
-        lines.append(f"  subgraph {kind}_{env}[\"{kind}-{env}\"]")
+        lines.append(f'  subgraph {kind}_{env}["{kind}-{env}"]')
         for rtype in SHOWN:
             if rtype in resources:
                 count = len(resources[rtype])
                 label = rtype.removeprefix("aws_") + (f" x{count}" if count > 1 else "")
-                lines.append(f"    {node(kind, rtype)}[\"{label}\"]")
+                lines.append(f'    {node(kind, rtype)}["{label}"]')
         lines.append("  end")
         for rtype in SHOWN:
             for body in resources.get(rtype, {}).values():
                 for target_kind, target_type in _targets(body, outputs_by_name):
                     target_kind = target_kind or kind
-                    if target_type in SHOWN and target_type in docs[target_kind].get(
-                            "resource", {}) and (target_kind, target_type) != (kind, rtype):
+                    if (
+                        target_type in SHOWN
+                        and target_type in docs[target_kind].get("resource", {})
+                        and (target_kind, target_type) != (kind, rtype)
+                    ):
                         edges.add((node(kind, rtype), node(target_kind, target_type)))
     lines += [f"  {a} --> {b}" for a, b in sorted(edges)]
     return "\n".join(lines) + "\n"
 
 
 def readme_block(diagram: str, env: str) -> str:
-    return (f"{MARK_START}\n_Generated from `cdktf.out` for `{env}` by `make docs`; "
-            f"arrows point from a resource to what it references._\n\n```mermaid\n{diagram}```\n"
-            f"{MARK_END}")
+    return (
+        f"{MARK_START}\n_Generated from `cdktf.out` for `{env}` by `make docs`; "
+        f"arrows point from a resource to what it references._\n\n```mermaid\n{diagram}```\n"
+        f"{MARK_END}"
+    )
 
 
 def default_env() -> str:
@@ -115,16 +141,18 @@ def default_env() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stacks_dir", nargs="?", default="cdktf.out/stacks", type=Path)
-    parser.add_argument("--env", default=None,
-                        help="env to draw (default: the first of settings/environments.py)")
+    parser.add_argument(
+        "--env", default=None, help="env to draw (default: the first of settings/environments.py)"
+    )
     parser.add_argument("--readme", type=Path, help="rewrite the diagram block in this file")
     args = parser.parse_args(argv)
     if args.env is None:
         args.env = default_env()
     diagram = mermaid(args.stacks_dir, args.env)
     if args.readme:
-        print(replace_readme_block(args.readme, MARK_START, MARK_END,
-                                   readme_block(diagram, args.env)))
+        print(
+            replace_readme_block(args.readme, MARK_START, MARK_END, readme_block(diagram, args.env))
+        )
     else:
         sys.stdout.write(diagram)
     return 0

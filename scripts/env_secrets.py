@@ -42,8 +42,11 @@ version at all: https://docs.aws.amazon.com/secretsmanager/latest/userguide/what
 
 def required_secrets(env: EnvironmentSettings) -> list[str]:
     """Every secret the env's services read, as the config stack names them."""
-    return [config_path(env.name, spec.name, name) for spec in env.services
-            for name in (*spec.secrets, AGENT_TOKEN_SECRET)]
+    return [
+        config_path(env.name, spec.name, name)
+        for spec in env.services
+        for name in (*spec.secrets, AGENT_TOKEN_SECRET)
+    ]
 
 
 def secret_states(client: Any, names: list[str]) -> dict[str, str]:
@@ -66,8 +69,9 @@ def resolve(env: EnvironmentSettings, name: str) -> str:
     full = name if name.startswith("/") else f"/{env.name}/{name}"
     known = required_secrets(env)
     if full not in known:
-        raise ValueError(f"{name!r} is not a secret of {env.name}'s services; they are: "
-                         f"{', '.join(known)}")
+        raise ValueError(
+            f"{name!r} is not a secret of {env.name}'s services; they are: {', '.join(known)}"
+        )
     return full
 
 
@@ -93,8 +97,10 @@ def listing(env: EnvironmentSettings, states: dict[str, str]) -> list[str]:
     lines = [f"{state:>8}  {name}" for name, state in states.items()]
     missing = [n for n, s in states.items() if s != HAS_VALUE]
     if missing:
-        lines.append(f"{len(missing)} of {len(states)} secrets of {env.name} have no value: "
-                     f"make secrets ENV={env.name} SET=<service>/<name> < value-file")
+        lines.append(
+            f"{len(missing)} of {len(states)} secrets of {env.name} have no value: "
+            f"make secrets ENV={env.name} SET=<service>/<name> < value-file"
+        )
     return lines
 
 
@@ -104,13 +110,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="name", help="secret to set: <service>/<name> or full name")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--file", type=Path, help="read the value from this file (else stdin)")
-    source.add_argument("--generate", action="store_true",
-                        help="a random 64-hex-character value (e.g. a config-agent-token)")
+    source.add_argument(
+        "--generate",
+        action="store_true",
+        help="a random 64-hex-character value (e.g. a config-agent-token)",
+    )
     return parser
 
 
-def run(args: argparse.Namespace, stdin: TextIO, session: Any = None,
-        table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
+def run(
+    args: argparse.Namespace,
+    stdin: TextIO,
+    session: Any = None,
+    table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS,
+) -> int:
     """List, or set one secret; every failure is one line on stderr."""
     try:
         (env,) = select(args.env, table)

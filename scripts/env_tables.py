@@ -28,9 +28,11 @@ from settings.services import (  # noqa: E402
 
 ENVS_START, ENVS_END = "<!-- environments:start -->", "<!-- environments:end -->"
 DEPLOYS_START, DEPLOYS_END = "<!-- deployments:start -->", "<!-- deployments:end -->"
-ENV_HEADER = ("| env | account | region | VPC CIDR | AZs | NAT | on-demand (min/desired/max) "
-              "| Spot group (types, min–max) | task placement | VPC endpoints | off hours | logs "
-              "| AppConfig rollout |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+ENV_HEADER = (
+    "| env | account | region | VPC CIDR | AZs | NAT | on-demand (min/desired/max) "
+    "| Spot group (types, min–max) | task placement | VPC endpoints | off hours | logs "
+    "| AppConfig rollout |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
 
 
 def _row(cells: Iterable[object]) -> str:
@@ -40,22 +42,45 @@ def _row(cells: Iterable[object]) -> str:
 def environment_row(env: EnvironmentSettings) -> str:
     """One env's row of the environment table."""
     c, p = env.cluster, env.pipeline
-    spot = (f"{', '.join(c.spot.instance_types)} {c.spot.min_size}–{c.spot.max_size}"
-            if c.spot else "no")
-    placement = (f"base {c.capacity_provider_base} on-demand, then "
-                 f"{c.capacity_provider_weight}:{c.spot.weight} on-demand:Spot"
-                 if c.spot else "on-demand")
+    spot = (
+        f"{', '.join(c.spot.instance_types)} {c.spot.min_size}–{c.spot.max_size}"
+        if c.spot
+        else "no"
+    )
+    placement = (
+        f"base {c.capacity_provider_base} on-demand, then "
+        f"{c.capacity_provider_weight}:{c.spot.weight} on-demand:Spot"
+        if c.spot
+        else "on-demand"
+    )
     off = env.services_settings.off_hours
-    off_hours = (f"min {off.min_tasks} task{'s' if off.min_tasks != 1 else ''}, {off.timezone}"
-                 if off else "no")
-    rollout = ("all at once" if p.deployment_strategy.value == "all_at_once"
-               else f"linear {p.deployment_minutes} min + {p.bake_minutes} min bake")
-    return _row((env.name, env.account_id, env.region, env.network.vpc_cidr,
-                 env.network.az_count,
-                 {"single": "single", "per_az": "per AZ"}[env.network.nat_mode.value],
-                 f"{c.instance_type} {c.asg_min}/{c.asg_desired}/{c.asg_max}", spot, placement,
-                 "yes" if env.network.vpc_endpoints else "no", off_hours,
-                 f"{env.services_settings.log_retention_days} d", rollout))
+    off_hours = (
+        f"min {off.min_tasks} task{'s' if off.min_tasks != 1 else ''}, {off.timezone}"
+        if off
+        else "no"
+    )
+    rollout = (
+        "all at once"
+        if p.deployment_strategy.value == "all_at_once"
+        else f"linear {p.deployment_minutes} min + {p.bake_minutes} min bake"
+    )
+    return _row(
+        (
+            env.name,
+            env.account_id,
+            env.region,
+            env.network.vpc_cidr,
+            env.network.az_count,
+            {"single": "single", "per_az": "per AZ"}[env.network.nat_mode.value],
+            f"{c.instance_type} {c.asg_min}/{c.asg_desired}/{c.asg_max}",
+            spot,
+            placement,
+            "yes" if env.network.vpc_endpoints else "no",
+            off_hours,
+            f"{env.services_settings.log_retention_days} d",
+            rollout,
+        )
+    )
 
 
 def deployment_cell(spec: ServiceSpec | None) -> str:
@@ -78,28 +103,46 @@ def deployment_cell(spec: ServiceSpec | None) -> str:
 def deployment_table(table: tuple[EnvironmentSettings, ...]) -> str:
     """One column per service of any env (in table order), then the env-wide features."""
     names = list(dict.fromkeys(s.name for env in table for s in env.services))
-    header = ("| env | " + "".join(f"`{n}` deployment | " for n in names)
-              + "HTTPS | WAF | ECS Exec (audited) | service-to-service |\n"
-              + "|---" * (len(names) + 5) + "|\n")
+    header = (
+        "| env | "
+        + "".join(f"`{n}` deployment | " for n in names)
+        + "HTTPS | WAF | ECS Exec (audited) | service-to-service |\n"
+        + "|---" * (len(names) + 5)
+        + "|\n"
+    )
     rows = []
     for env in table:
         s = env.services_settings
         declared = {spec.name: spec for spec in env.services}
-        https = ("no" if s.https is None else s.https.domain
-                 + (" (placeholder)" if "PLACEHOLDER" in s.https.hosted_zone_id else ""))
-        rows.append(_row([f"`{env.name}`", *(deployment_cell(declared.get(n)) for n in names),
-                          https, "yes" if s.waf else "no",
-                          "yes" if s.ecs_exec_enabled else "no",
-                          "Service Connect" if s.service_connect else "Cloud Map DNS"]))
+        https = (
+            "no"
+            if s.https is None
+            else s.https.domain
+            + (" (placeholder)" if "PLACEHOLDER" in s.https.hosted_zone_id else "")
+        )
+        rows.append(
+            _row(
+                [
+                    f"`{env.name}`",
+                    *(deployment_cell(declared.get(n)) for n in names),
+                    https,
+                    "yes" if s.waf else "no",
+                    "yes" if s.ecs_exec_enabled else "no",
+                    "Service Connect" if s.service_connect else "Cloud Map DNS",
+                ]
+            )
+        )
     return header + "".join(rows)
 
 
 def blocks(table: tuple[EnvironmentSettings, ...]) -> dict[tuple[str, str], str]:
     """{(start marker, end marker): the README block between them, markers included}."""
-    return {(ENVS_START, ENVS_END): f"{ENVS_START}\n{ENV_HEADER}"
-            + "".join(environment_row(e) for e in table) + ENVS_END,
-            (DEPLOYS_START, DEPLOYS_END): f"{DEPLOYS_START}\n{deployment_table(table)}"
-            + DEPLOYS_END}
+    return {
+        (ENVS_START, ENVS_END): f"{ENVS_START}\n{ENV_HEADER}"
+        + "".join(environment_row(e) for e in table)
+        + ENVS_END,
+        (DEPLOYS_START, DEPLOYS_END): f"{DEPLOYS_START}\n{deployment_table(table)}" + DEPLOYS_END,
+    }
 
 
 def main() -> None:

@@ -49,10 +49,16 @@ def lint_statement(where: str, statement: dict) -> list[str]:
             findings.append(f"{where}: unknown action {action}")
             continue
         formats = {row["resource_arn_format"] for row in rows}
-        if scoped and statement.get("Effect") == "Allow" and "Principal" not in statement \
-                and formats == {"*"}:
-            findings.append(f"{where}: {action} supports no resource-level permissions; "
-                            f"a statement scoped to {resources} never matches it")
+        if (
+            scoped
+            and statement.get("Effect") == "Allow"
+            and "Principal" not in statement
+            and formats == {"*"}
+        ):
+            findings.append(
+                f"{where}: {action} supports no resource-level permissions; "
+                f"a statement scoped to {resources} never matches it"
+            )
     return findings
 
 

@@ -56,8 +56,13 @@ def image_uri(host: str, repository: str, tag: str) -> str:
     return f"{host}/{repository}:{tag}"
 
 
-def commands(env_name: str, tag: str | None = None, release: bool = False,
-             build: bool = True, only: tuple[str, ...] | None = None) -> list[list[str]]:
+def commands(
+    env_name: str,
+    tag: str | None = None,
+    release: bool = False,
+    build: bool = True,
+    only: tuple[str, ...] | None = None,
+) -> list[list[str]]:
     """Every command, in order: log in to the env's registry, build and push each image at `tag`
     (default: the env's first `image_tag`), then, for a release, point each image's release
     parameter at `tag` (after every push succeeded, so no service is told to pull a missing
@@ -77,40 +82,90 @@ def commands(env_name: str, tag: str | None = None, release: bool = False,
             raise ValueError(f"--only: {', '.join(unknown)} not built by {env_name}")
         images = tuple(image for image in images if image.repository in only)
     if build:
-        steps = [["sh", "-c", f"aws ecr get-login-password --region {shlex.quote(env.region)} "
-                              f"| docker login --username AWS --password-stdin "
-                              f"{shlex.quote(host)}"]]
+        steps = [
+            [
+                "sh",
+                "-c",
+                f"aws ecr get-login-password --region {shlex.quote(env.region)} "
+                f"| docker login --username AWS --password-stdin "
+                f"{shlex.quote(host)}",
+            ]
+        ]
         for image in images:
             steps.extend(_build_and_push(image, image_uri(host, image.repository, tag)))
     else:
-        steps = [["aws", "ecr", "describe-images", "--region", env.region, "--repository-name",
-                  image.repository, "--image-ids", f"imageTag={tag}"] for image in images]
+        steps = [
+            [
+                "aws",
+                "ecr",
+                "describe-images",
+                "--region",
+                env.region,
+                "--repository-name",
+                image.repository,
+                "--image-ids",
+                f"imageTag={tag}",
+            ]
+            for image in images
+        ]
     if release:
-        steps.extend(["aws", "ssm", "put-parameter", "--region", env.region, "--name",
-                      image.tag_parameter, "--value", tag, "--overwrite"] for image in images)
+        steps.extend(
+            [
+                "aws",
+                "ssm",
+                "put-parameter",
+                "--region",
+                env.region,
+                "--name",
+                image.tag_parameter,
+                "--value",
+                tag,
+                "--overwrite",
+            ]
+            for image in images
+        )
     return steps
 
 
 def _build_and_push(image: ImageBuild, uri: str) -> list[list[str]]:
     platforms = ",".join(image.platforms)
     if len(image.platforms) == 1:
-        return [["docker", "build", "--platform", platforms, "-f", image.dockerfile, "-t", uri,
-                 "."], ["docker", "push", uri]]
+        return [
+            ["docker", "build", "--platform", platforms, "-f", image.dockerfile, "-t", uri, "."],
+            ["docker", "push", uri],
+        ]
     # One multi-architecture image (manifest list): buildx builds and pushes it.
-    return [["docker", "buildx", "build", "--platform", platforms, "-f", image.dockerfile,
-             "-t", uri, "--push", "."]]
+    return [
+        [
+            "docker",
+            "buildx",
+            "build",
+            "--platform",
+            platforms,
+            "-f",
+            image.dockerfile,
+            "-t",
+            uri,
+            "--push",
+            ".",
+        ]
+    ]
 
 
 def _hint(step: list[str], no_build: bool) -> str:
     """What most likely made `step` fail."""
     if step[0] == "sh":
-        return "docker login to ECR failed: are docker and the AWS CLI working, and do the " \
-               "credentials reach the registry's account?"
+        return (
+            "docker login to ECR failed: are docker and the AWS CLI working, and do the "
+            "credentials reach the registry's account?"
+        )
     if step[:3] == ["aws", "ecr", "describe-images"]:
         return "is the tag in every repository?" if no_build else "see the output above"
     if "push" in step or "--push" in step:
-        return ("an existing tag cannot be pushed again: choose a new --tag, or release a "
-                "pushed one with --no-build")
+        return (
+            "an existing tag cannot be pushed again: choose a new --tag, or release a "
+            "pushed one with --no-build"
+        )
     if step[:2] == ["aws", "ssm"]:
         return "could not write the release parameter: is registry-<env> applied?"
     return "see the output above"
@@ -124,15 +179,18 @@ def missing_tools() -> str | None:
     return None
 
 
-def execute(steps: list[list[str]], environment: dict[str, str], no_build: bool = False,
-            run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> int:
+def execute(
+    steps: list[list[str]],
+    environment: dict[str, str],
+    no_build: bool = False,
+    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+) -> int:
     """Run `steps` in order with `environment` (the deploy role's credentials and region);
     stop at the first failure with one line and its likely cause."""
     for step in steps:
         print(f"+ {shlex.join(step)}", flush=True)
         if run(step, cwd=ROOT, env=environment).returncode != 0:
-            print(f"images: failed: {shlex.join(step)} ({_hint(step, no_build)})",
-                  file=sys.stderr)
+            print(f"images: failed: {shlex.join(step)} ({_hint(step, no_build)})", file=sys.stderr)
             return 1
     return 0
 
@@ -140,14 +198,23 @@ def execute(steps: list[list[str]], environment: dict[str, str], no_build: bool 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("env", help="environment name, e.g. dev")
-    parser.add_argument("--tag", help="image tag to build and push (default: the env's "
-                                      "services_settings.image_tag, for the first deploy)")
-    parser.add_argument("--release", action="store_true",
-                        help="after pushing, write --tag to each image's release parameter; "
-                             "then apply services-<env>")
-    parser.add_argument("--no-build", action="store_true",
-                        help="with --release: release a tag pushed before (a rollback); each "
-                             "image is checked to exist first")
+    parser.add_argument(
+        "--tag",
+        help="image tag to build and push (default: the env's "
+        "services_settings.image_tag, for the first deploy)",
+    )
+    parser.add_argument(
+        "--release",
+        action="store_true",
+        help="after pushing, write --tag to each image's release parameter; "
+        "then apply services-<env>",
+    )
+    parser.add_argument(
+        "--no-build",
+        action="store_true",
+        help="with --release: release a tag pushed before (a rollback); each "
+        "image is checked to exist first",
+    )
     parser.add_argument("--only", help="comma-separated repositories: only these images")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     return parser
@@ -191,8 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     status = execute(steps, environment, args.no_build)
     if status == 0 and args.release:
-        print(f"released {args.tag}: now `terraform -chdir=cdktf.out/stacks/services-{args.env} "
-              "apply` deploys it", flush=True)
+        print(
+            f"released {args.tag}: now `terraform -chdir=cdktf.out/stacks/services-{args.env} "
+            "apply` deploys it",
+            flush=True,
+        )
     return status
 
 

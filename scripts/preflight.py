@@ -62,16 +62,22 @@ def missing_images(session: Any, env: EnvironmentSettings) -> list[tuple[str, st
 def problems(session: Any, env: EnvironmentSettings) -> list[str]:
     """One line per secret without a value and per image not in the registry."""
     states = secret_states(session.client("secretsmanager"), required_secrets(env))
-    lines = [f"secret {name}: {state} (make secrets ENV={env.name} "
-             f"SET={name.split('/', 2)[2]} < value-file)"
-             for name, state in states.items() if state != HAS_VALUE]
-    lines += [f"image {repository}:{tag}: not in the registry (make images ENV={env.name})"
-              for repository, tag in missing_images(session, env)]
+    lines = [
+        f"secret {name}: {state} (make secrets ENV={env.name} "
+        f"SET={name.split('/', 2)[2]} < value-file)"
+        for name, state in states.items()
+        if state != HAS_VALUE
+    ]
+    lines += [
+        f"image {repository}:{tag}: not in the registry (make images ENV={env.name})"
+        for repository, tag in missing_images(session, env)
+    ]
     return lines
 
 
-def run(env_name: str, session: Any = None,
-        table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
+def run(
+    env_name: str, session: Any = None, table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS
+) -> int:
     """Print every problem on stderr; 0 when there is none, 1 when there are, 2 on bad input."""
     try:
         (env,) = select(env_name, table)
@@ -90,8 +96,9 @@ def report(env: EnvironmentSettings, found: list[str]) -> int:
     for line in found:
         print(f"preflight: {line}", file=sys.stderr)
     if found:
-        print(f"preflight: {len(found)} problem(s): services-{env.name} not applied",
-              file=sys.stderr)
+        print(
+            f"preflight: {len(found)} problem(s): services-{env.name} not applied", file=sys.stderr
+        )
         return 1
     print(f"preflight: every secret of {env.name} has a value and every image is pushed")
     return 0

@@ -31,20 +31,30 @@ def security_properties(doc: dict) -> dict[str, Any]:
     """Properties a reviewer cares about; only keys that apply to this stack are present."""
     props: dict[str, Any] = {}
     if lts := _all(doc, "aws_launch_template"):
-        props["imdsv2_required"] = all(lt["metadata_options"]["http_tokens"] == "required"
-                                       for lt in lts)
+        props["imdsv2_required"] = all(
+            lt["metadata_options"]["http_tokens"] == "required" for lt in lts
+        )
         props["root_volumes_encrypted"] = all(
-            b["ebs"]["encrypted"] == "true" for lt in lts for b in lt["block_device_mappings"])
-        props["instance_public_ip"] = any(n.get("associate_public_ip_address") == "true"
-                                          for lt in lts for n in lt.get("network_interfaces", []))
+            b["ebs"]["encrypted"] == "true" for lt in lts for b in lt["block_device_mappings"]
+        )
+        props["instance_public_ip"] = any(
+            n.get("associate_public_ip_address") == "true"
+            for lt in lts
+            for n in lt.get("network_interfaces", [])
+        )
     if queues := _all(doc, "aws_sqs_queue"):
-        props["queues_encrypted"] = all("kms_master_key_id" in q or q.get("sqs_managed_sse_enabled")
-                                        for q in queues)
+        props["queues_encrypted"] = all(
+            "kms_master_key_id" in q or q.get("sqs_managed_sse_enabled") for q in queues
+        )
     if buckets := _all(doc, "aws_s3_bucket"):
         blocks = _all(doc, "aws_s3_bucket_public_access_block")
         props["buckets_public_access_blocked"] = len(blocks) == len(buckets) and all(
-            b["block_public_acls"] and b["block_public_policy"] and b["ignore_public_acls"]
-            and b["restrict_public_buckets"] for b in blocks)
+            b["block_public_acls"]
+            and b["block_public_policy"]
+            and b["ignore_public_acls"]
+            and b["restrict_public_buckets"]
+            for b in blocks
+        )
     if secrets := _all(doc, "aws_secretsmanager_secret"):
         props["secrets_cmk_encrypted"] = all("kms_key_id" in s for s in secrets)
     if keys := _all(doc, "aws_kms_key"):
@@ -55,19 +65,24 @@ def security_properties(doc: dict) -> dict[str, Any]:
         props["load_balancers"] = sorted(
             f"{'internal' if lb.get('internal') else 'internet-facing'}"
             f"{', drops invalid headers' if lb.get('drop_invalid_header_fields') else ''}"
-            for lb in lbs)
+            for lb in lbs
+        )
     open_ingress = sorted(
         f"{r.get('ip_protocol')}/{r.get('from_port', 'all')}"
         for r in _all(doc, "aws_vpc_security_group_ingress_rule")
-        if r.get("cidr_ipv4") == "0.0.0.0/0")
+        if r.get("cidr_ipv4") == "0.0.0.0/0"
+    )
     if open_ingress:
         props["ingress_from_anywhere"] = open_ingress
     statements = [statement for *_, statement in policy_statements(doc)]
     if statements:
         props["iam_wildcard_actions"] = sum(
-            1 for s in statements if s.get("Effect") == "Allow"
+            1
+            for s in statements
+            if s.get("Effect") == "Allow"
             for a in ([s["Action"]] if isinstance(s.get("Action"), str) else s.get("Action", []))
-            if a == "*" or a.endswith(":*"))
+            if a == "*" or a.endswith(":*")
+        )
     return props
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def load_stacks(stacks_dir: Path) -> dict[str, dict[str, Any]]:
     """{stack name: parsed cdk.tf.json} for every stack under `stacks_dir`, sorted by name."""
-    return {path.parent.name: json.loads(path.read_text())
-            for path in sorted(Path(stacks_dir).glob("*/cdk.tf.json"))}
+    return {
+        path.parent.name: json.loads(path.read_text())
+        for path in sorted(Path(stacks_dir).glob("*/cdk.tf.json"))
+    }
 
 
 def resources(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -36,9 +39,12 @@ def replace_readme_block(readme: Path, start_marker: str, end_marker: str, block
 
 
 POLICY_ATTRIBUTES = {
-    "aws_iam_role_policy": "policy", "aws_iam_policy": "policy",
-    "aws_sqs_queue_policy": "policy", "aws_sns_topic_policy": "policy",
-    "aws_s3_bucket_policy": "policy", "aws_kms_key": "policy",
+    "aws_iam_role_policy": "policy",
+    "aws_iam_policy": "policy",
+    "aws_sqs_queue_policy": "policy",
+    "aws_sns_topic_policy": "policy",
+    "aws_s3_bucket_policy": "policy",
+    "aws_kms_key": "policy",
 }
 """Resource types carrying a JSON policy document, and the attribute that holds it."""
 
@@ -56,5 +62,6 @@ def policy_statements(doc: dict[str, Any]) -> Iterator[tuple[str, str, int, dict
                 continue
             statements = policy.get("Statement", [])
             for i, statement in enumerate(
-                    statements if isinstance(statements, list) else [statements]):
+                statements if isinstance(statements, list) else [statements]
+            ):
                 yield rtype, name, i, statement

@@ -32,8 +32,11 @@ MIN_TERRAFORM = (1, 10)
 """Every S3 backend here sets `use_lockfile` (S3-native locking), new in Terraform 1.10:
 https://developer.hashicorp.com/terraform/language/backend/s3#use_lockfile"""
 
-PROVIDER_INSTALL_ERRORS = ("Failed to query available provider packages",
-                           "Failed to install provider", "Failed to install providers")
+PROVIDER_INSTALL_ERRORS = (
+    "Failed to query available provider packages",
+    "Failed to install provider",
+    "Failed to install providers",
+)
 """Summaries `terraform init` prints when no registry, mirror or cache provides a provider."""
 
 TIMEOUT_S = 1800  # a first init downloads the aws provider (~150 MB); never wait forever
@@ -59,14 +62,19 @@ def find_terraform() -> tuple[str, str]:
     """(path, version) of a terraform on PATH that is new enough."""
     exe = shutil.which("terraform")
     if exe is None:
-        raise Failure("terraform not found on PATH: plan, apply and validate need Terraform "
-                      ">= 1.10 (https://developer.hashicorp.com/terraform/install)", 2)
+        raise Failure(
+            "terraform not found on PATH: plan, apply and validate need Terraform "
+            ">= 1.10 (https://developer.hashicorp.com/terraform/install)",
+            2,
+        )
     proc = _run([exe, "version", "-json"])
     try:
         version = json.loads(proc.stdout)["terraform_version"]
     except (ValueError, KeyError, TypeError):
-        raise Failure(f"cannot read the version of {exe}: `terraform version -json` exited "
-                      f"{proc.returncode}", 2) from None
+        raise Failure(
+            f"cannot read the version of {exe}: `terraform version -json` exited {proc.returncode}",
+            2,
+        ) from None
     if tuple(int(n) for n in re.findall(r"\d+", version)[:2]) < MIN_TERRAFORM:
         raise Failure(f"Terraform >= 1.10 needed (S3 backend use_lockfile); {exe} is {version}", 2)
     if os.environ.get("TF_PLUGIN_CACHE_DIR"):
@@ -78,9 +86,12 @@ def check_target(stack: str, env: str) -> None:
     """STACK and ENV name a stack `make plan` can run (known before any synth)."""
     envs = [e.name for e in ENVIRONMENTS]
     if stack not in STACKS_IN_DEPLOY_ORDER or env not in envs:
-        raise Failure(f"make plan needs STACK and ENV (got STACK={stack!r} ENV={env!r}): STACK "
-                      f"one of {', '.join(STACKS_IN_DEPLOY_ORDER)} (deploy order), ENV one of "
-                      f"{', '.join(envs)}; e.g. make plan STACK=network ENV=dev", 2)
+        raise Failure(
+            f"make plan needs STACK and ENV (got STACK={stack!r} ENV={env!r}): STACK "
+            f"one of {', '.join(STACKS_IN_DEPLOY_ORDER)} (deploy order), ENV one of "
+            f"{', '.join(envs)}; e.g. make plan STACK=network ENV=dev",
+            2,
+        )
 
 
 def synthesized_stacks(outdir: Path) -> list[tuple[str, Path]]:
@@ -99,11 +110,11 @@ def _first_error(output: str) -> str:
     if start is None:
         return " ".join(output.split())[-300:] or "no output"
     paragraph = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.strip():
             break
         paragraph.append(line.strip())
-    summary = lines[start].strip()[len("Error: "):]
+    summary = lines[start].strip()[len("Error: ") :]
     return f"{summary}: {' '.join(paragraph)}"[:400] if paragraph else summary
 
 
@@ -117,12 +128,16 @@ def init_failure(name: str, directory: Path, output: str) -> str:
     """The one line for a failed `terraform init`, naming the provider when that is the cause."""
     error = _first_error(output)
     if any(marker in output for marker in PROVIDER_INSTALL_ERRORS):
-        return (f"make validate: no {_aws_provider(directory)} provider for {name}: terraform "
-                f"init needs registry.terraform.io, or a filesystem_mirror (TF_CLI_CONFIG_FILE) "
-                f"or TF_PLUGIN_CACHE_DIR that holds it (README 'Validate'); terraform said: "
-                f"{error}")
-    return (f"make validate: terraform init failed for {name}: {error} (rerun: terraform "
-            f"-chdir={directory} init -backend=false)")
+        return (
+            f"make validate: no {_aws_provider(directory)} provider for {name}: terraform "
+            f"init needs registry.terraform.io, or a filesystem_mirror (TF_CLI_CONFIG_FILE) "
+            f"or TF_PLUGIN_CACHE_DIR that holds it (README 'Validate'); terraform said: "
+            f"{error}"
+        )
+    return (
+        f"make validate: terraform init failed for {name}: {error} (rerun: terraform "
+        f"-chdir={directory} init -backend=false)"
+    )
 
 
 def validate(outdir: Path) -> None:
@@ -131,26 +146,34 @@ def validate(outdir: Path) -> None:
     stacks = synthesized_stacks(outdir)
     invalid = []
     for name, directory in stacks:
-        init = _run([exe, f"-chdir={directory}", "init", "-backend=false", "-input=false",
-                     "-no-color"])
+        init = _run(
+            [exe, f"-chdir={directory}", "init", "-backend=false", "-input=false", "-no-color"]
+        )
         if init.returncode != 0:
             raise Failure(init_failure(name, directory, init.stdout + init.stderr), 1)
         proc = _run([exe, f"-chdir={directory}", "validate", "-json", "-no-color"])
         try:
             report = json.loads(proc.stdout)
         except ValueError:
-            raise Failure(f"make validate: terraform validate exited {proc.returncode} for {name} "
-                          f"without a report: {_first_error(proc.stdout + proc.stderr)}", 1) from None
+            raise Failure(
+                f"make validate: terraform validate exited {proc.returncode} for {name} "
+                f"without a report: {_first_error(proc.stdout + proc.stderr)}",
+                1,
+            ) from None
         for d in report.get("diagnostics", []):
-            print(f"{name}: {d.get('severity')}: {d.get('summary')}: {d.get('detail', '')}",
-                  file=sys.stderr)
+            print(
+                f"{name}: {d.get('severity')}: {d.get('summary')}: {d.get('detail', '')}",
+                file=sys.stderr,
+            )
         if proc.returncode != 0 or not report.get("valid"):
             invalid.append(name)
         else:
             print(f"{name}: valid")
     if invalid:
-        raise Failure(f"make validate: {len(invalid)} of {len(stacks)} stacks invalid: "
-                      f"{', '.join(invalid)}", 1)
+        raise Failure(
+            f"make validate: {len(invalid)} of {len(stacks)} stacks invalid: {', '.join(invalid)}",
+            1,
+        )
     print(f"terraform {version}: all {len(stacks)} stacks valid")
 
 

@@ -56,8 +56,10 @@ def service_failures(ecs: Any, env: EnvironmentSettings) -> list[str]:
     names = [service_name(env.name, spec.name) for spec in env.services]
     cluster = resource_name(env.name, PLATFORM, "cluster")
     found = ecs.describe_services(cluster=cluster, services=names)
-    failures = [f"service {f['arn'].rsplit('/', 1)[-1]}: {f.get('reason', 'not found')}"
-                for f in found.get("failures", [])]
+    failures = [
+        f"service {f['arn'].rsplit('/', 1)[-1]}: {f.get('reason', 'not found')}"
+        for f in found.get("failures", [])
+    ]
     for service in found.get("services", []):
         name, state = service["serviceName"], service["status"]
         running, desired = service["runningCount"], service["desiredCount"]
@@ -65,8 +67,10 @@ def service_failures(ecs: Any, env: EnvironmentSettings) -> list[str]:
         if state != "ACTIVE":
             failures.append(f"service {name}: status {state}")
         elif running != desired or len(deployments) != 1:
-            failures.append(f"service {name}: {running} of {desired} tasks running, "
-                            f"{len(deployments)} deployment(s): not steady")
+            failures.append(
+                f"service {name}: {running} of {desired} tasks running, "
+                f"{len(deployments)} deployment(s): not steady"
+            )
     return failures
 
 
@@ -75,11 +79,15 @@ def alarm_failures(cloudwatch: Any, env: EnvironmentSettings) -> list[str]:
     failures = []
     for spec in env.services:
         pages = cloudwatch.get_paginator("describe_alarms").paginate(
-            AlarmNamePrefix=f"{service_name(env.name, spec.name)}-", StateValue="ALARM")
+            AlarmNamePrefix=f"{service_name(env.name, spec.name)}-", StateValue="ALARM"
+        )
         # Filtered again here: AWS applies both filters, moto only the prefix.
-        failures += [f"alarm {alarm['AlarmName']}: in ALARM ({alarm.get('StateReason', '')})"
-                     for page in pages for alarm in page["MetricAlarms"]
-                     if alarm["StateValue"] == "ALARM"]
+        failures += [
+            f"alarm {alarm['AlarmName']}: in ALARM ({alarm.get('StateReason', '')})"
+            for page in pages
+            for alarm in page["MetricAlarms"]
+            if alarm["StateValue"] == "ALARM"
+        ]
     return failures
 
 
@@ -95,7 +103,7 @@ def front_url(elbv2: Any, env: EnvironmentSettings) -> str:
 def http_status(url: str) -> int | str:
     """The status code of a GET, or why there is none."""
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as response:
             return int(response.status)
     except urllib.error.HTTPError as err:
         return err.code
@@ -132,16 +140,22 @@ def _checked(what: str, check: Callable[[], list[str]]) -> list[str]:
 
 def failures(session: Any, env: EnvironmentSettings, url: str | None = None) -> list[str]:
     """Every failed check of a deployed env; empty when it is healthy."""
-    found = _checked(f"cluster {resource_name(env.name, PLATFORM, 'cluster')}",
-                     lambda: service_failures(session.client("ecs"), env))
+    found = _checked(
+        f"cluster {resource_name(env.name, PLATFORM, 'cluster')}",
+        lambda: service_failures(session.client("ecs"), env),
+    )
     found += _checked("alarms", lambda: alarm_failures(session.client("cloudwatch"), env))
-    return found + _checked(f"load balancer {resource_name(env.name, PLATFORM, 'alb')}",
-                            lambda: http_failures(url or front_url(session.client("elbv2"), env),
-                                                  env))
+    return found + _checked(
+        f"load balancer {resource_name(env.name, PLATFORM, 'alb')}",
+        lambda: http_failures(url or front_url(session.client("elbv2"), env), env),
+    )
 
 
-def main(argv: list[str] | None = None, session: Any = None,
-         table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> int:
+def main(
+    argv: list[str] | None = None,
+    session: Any = None,
+    table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS,
+) -> int:
     """`make verify`: every check; exit 1 naming each failure."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("env", help="environment name, e.g. dev")

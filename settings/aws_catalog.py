@@ -26,9 +26,12 @@ def regions() -> frozenset[str]:
     from botocore.loaders import Loader
 
     endpoints = Loader().load_data("endpoints")
-    return frozenset(region for partition in endpoints["partitions"]
-                     if partition["partition"] in PARTITIONS
-                     for region in partition["regions"])
+    return frozenset(
+        region
+        for partition in endpoints["partitions"]
+        if partition["partition"] in PARTITIONS
+        for region in partition["regions"]
+    )
 
 
 @lru_cache(maxsize=1)
@@ -69,13 +72,40 @@ of twelve", less the primary and the trunk interface)."""
 
 TASK_ENIS: dict[str, TaskEnis] = {
     # t3/t3a: 3 interfaces (medium, large), 4 (xlarge); no trunking.
-    "t3.medium": TaskEnis(2, None), "t3.large": TaskEnis(2, None),
-    "t3.xlarge": TaskEnis(3, None), "t3a.medium": TaskEnis(2, None),
-    "t3a.large": TaskEnis(2, None), "t3a.xlarge": TaskEnis(3, None),
-    "t4g.medium": TaskEnis(2, None), "t4g.large": TaskEnis(2, None),
-    **{f"{family}.large": _LARGE_TRUNKED
-       for family in ("c5", "c5a", "c6i", "c6a", "c7i", "m5", "m5a", "m6i", "m6a", "m7i", "r5",
-                      "r5a", "r6i", "r6a", "r7i", "c6g", "c7g", "m6g", "m7g", "r6g", "r7g")},
+    "t3.medium": TaskEnis(2, None),
+    "t3.large": TaskEnis(2, None),
+    "t3.xlarge": TaskEnis(3, None),
+    "t3a.medium": TaskEnis(2, None),
+    "t3a.large": TaskEnis(2, None),
+    "t3a.xlarge": TaskEnis(3, None),
+    "t4g.medium": TaskEnis(2, None),
+    "t4g.large": TaskEnis(2, None),
+    **{
+        f"{family}.large": _LARGE_TRUNKED
+        for family in (
+            "c5",
+            "c5a",
+            "c6i",
+            "c6a",
+            "c7i",
+            "m5",
+            "m5a",
+            "m6i",
+            "m6a",
+            "m7i",
+            "r5",
+            "r5a",
+            "r6i",
+            "r6a",
+            "r7i",
+            "c6g",
+            "c7g",
+            "m6g",
+            "m7g",
+            "r6g",
+            "r7g",
+        )
+    },
 }
 """Task ENI limits per instance type, for the types given numbers so far. To add one, look up
 its "maximum network interfaces" (AvailableIpPerENI page above, or `aws ec2

@@ -30,16 +30,17 @@ class StrategyItem:
     weight: int
 
 
-def primary_architecture(cluster: "ClusterSettings") -> str:
+def primary_architecture(cluster: ClusterSettings) -> str:
     """The CPU architecture of the on-demand group (and of the Spot group, if any)."""
     return instance_architecture(cluster.instance_type)
 
 
-def strategies(cluster: "ClusterSettings") -> dict[str, tuple[StrategyItem, ...]]:
+def strategies(cluster: ClusterSettings) -> dict[str, tuple[StrategyItem, ...]]:
     """{architecture: strategy}: `base` tasks on on-demand, the rest over the groups of that
     architecture by weight. arm64 services on an x86 cluster run on the Graviton group only."""
-    primary = [StrategyItem(ON_DEMAND, cluster.capacity_provider_base,
-                            cluster.capacity_provider_weight)]
+    primary = [
+        StrategyItem(ON_DEMAND, cluster.capacity_provider_base, cluster.capacity_provider_weight)
+    ]
     if cluster.spot is not None:
         primary.append(StrategyItem(SPOT, 0, cluster.spot.weight))
     plan = {primary_architecture(cluster): tuple(primary)}
@@ -48,7 +49,7 @@ def strategies(cluster: "ClusterSettings") -> dict[str, tuple[StrategyItem, ...]
     return plan
 
 
-def service_architecture(spec: "ServiceSpec", cluster: "ClusterSettings") -> str:
+def service_architecture(spec: ServiceSpec, cluster: ClusterSettings) -> str:
     """The service's declared architecture, else the on-demand group's."""
     return spec.architecture or primary_architecture(cluster)
 
@@ -64,11 +65,18 @@ def _group_slots(cluster: ClusterSettings) -> dict[str, list[tuple[str, str, int
     primary = primary_architecture(cluster)
     groups = {primary: [("cluster.instance_type", cluster.instance_type, cluster.asg_max)]}
     if cluster.spot is not None:
-        groups[primary] += [("cluster.spot.instance_types", t, cluster.spot.max_size)
-                            for t in cluster.spot.instance_types]
+        groups[primary] += [
+            ("cluster.spot.instance_types", t, cluster.spot.max_size)
+            for t in cluster.spot.instance_types
+        ]
     if cluster.graviton is not None:
-        groups["arm64"] = [("cluster.graviton.instance_type", cluster.graviton.instance_type,
-                            cluster.graviton.max_size)]
+        groups["arm64"] = [
+            (
+                "cluster.graviton.instance_type",
+                cluster.graviton.instance_type,
+                cluster.graviton.max_size,
+            )
+        ]
     return groups
 
 
@@ -93,11 +101,16 @@ def placement_problem(env: EnvironmentSettings) -> tuple[str, str] | None:
     for arch, groups in _group_slots(env.cluster).items():
         for field, instance_type, _ in groups:
             if instance_type not in TASK_ENIS:
-                return field, (f"{instance_type!r} has no task-ENI numbers yet: add its network "
-                               "interface limit and ENI trunking support to TASK_ENIS in "
-                               "settings/aws_catalog.py (its docstring says where to look)")
-        tasks = sum(s.scaling.max_tasks for s in env.services
-                    if service_architecture(s, env.cluster) == arch)
+                return field, (
+                    f"{instance_type!r} has no task-ENI numbers yet: add its network "
+                    "interface limit and ENI trunking support to TASK_ENIS in "
+                    "settings/aws_catalog.py (its docstring says where to look)"
+                )
+        tasks = sum(
+            s.scaling.max_tasks
+            for s in env.services
+            if service_architecture(s, env.cluster) == arch
+        )
         needed = -(-tasks * DEPLOY_SURGE_PERCENT // 100)
         supply, described = _supply(groups, trunking)
         if needed > supply:
@@ -107,5 +120,6 @@ def placement_problem(env: EnvironmentSettings) -> tuple[str, str] | None:
                 f"({DEPLOY_SURGE_PERCENT} %), but their instances at maximum size hold "
                 f"{supply} awsvpc tasks ({', '.join(described)}; awsvpc_trunking "
                 f"{'on' if trunking else 'off'}): raise the groups' maximum size, lower "
-                "max_tasks, or use types with ENI trunking (e.g. m6i.large: 10 tasks each)")
+                "max_tasks, or use types with ENI trunking (e.g. m6i.large: 10 tasks each)"
+            )
     return None

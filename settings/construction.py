@@ -15,8 +15,10 @@ import sys
 import traceback
 from pathlib import Path
 
-_INIT_ERROR = re.compile(r"(\w+)\.__init__\(\) (got an unexpected keyword argument|missing \d+ "
-                         r"required (?:positional|keyword-only) arguments?:) (.+)$")
+_INIT_ERROR = re.compile(
+    r"(\w+)\.__init__\(\) (got an unexpected keyword argument|missing \d+ "
+    r"required (?:positional|keyword-only) arguments?:) (.+)$"
+)
 
 
 def _settings_line(exc: BaseException) -> str:
@@ -59,6 +61,5 @@ def construction_problem(exc: TypeError) -> str | None:
         name = match.group(3).strip("'")
         close = difflib.get_close_matches(name, fields, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return (f"{where}{cls.__name__} has no field {name!r}{hint}; its fields: "
-                f"{', '.join(fields)}")
+        return f"{where}{cls.__name__} has no field {name!r}{hint}; its fields: {', '.join(fields)}"
     return f"{where}{cls.__name__} needs {match.group(3)} (its fields: {', '.join(fields)})"

@@ -16,7 +16,8 @@ a defined flag, carry a boolean `enabled`, and set only declared attributes.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 KEY = re.compile(r"^[a-z][a-zA-Z\d_-]{0,63}$")
 """Flag and attribute keys, as in the type reference's patternProperties."""

@@ -42,19 +42,31 @@ class ImageBuild:
     at plan time, so a release is a Terraform plan of the services stack, never drift."""
 
 
-def built_images(env: "EnvironmentSettings") -> tuple[ImageBuild, ...]:
+def built_images(env: EnvironmentSettings) -> tuple[ImageBuild, ...]:
     """The config agent (unless overridden) and every service declared without `image`."""
-    platform = {spec.name: PLATFORMS[service_architecture(spec, env.cluster)]
-                for spec in env.services}
+    platform = {
+        spec.name: PLATFORMS[service_architecture(spec, env.cluster)] for spec in env.services
+    }
     images = []
     if env.services_settings.config_agent_image is None:
-        images.append(ImageBuild(CONFIG_AGENT_REPOSITORY, CONFIG_AGENT_DOCKERFILE,
-                                 tuple(sorted(set(platform.values()))),
-                                 tag_parameter(env.name, CONFIG_AGENT_REPOSITORY)))
+        images.append(
+            ImageBuild(
+                CONFIG_AGENT_REPOSITORY,
+                CONFIG_AGENT_DOCKERFILE,
+                tuple(sorted(set(platform.values()))),
+                tag_parameter(env.name, CONFIG_AGENT_REPOSITORY),
+            )
+        )
     for spec in env.services:
         if spec.image is None and spec.dockerfile is not None:
-            images.append(ImageBuild(spec.name, spec.dockerfile, (platform[spec.name],),
-                                     tag_parameter(env.name, spec.name)))
+            images.append(
+                ImageBuild(
+                    spec.name,
+                    spec.dockerfile,
+                    (platform[spec.name],),
+                    tag_parameter(env.name, spec.name),
+                )
+            )
     return tuple(images)
 
 
@@ -63,6 +75,6 @@ def tag_parameter(env: str, repository: str) -> str:
     return config_path(env, repository, TAG_PARAMETER)
 
 
-def registry_host(env: "EnvironmentSettings") -> str:
+def registry_host(env: EnvironmentSettings) -> str:
     """`<account>.dkr.ecr.<region>.amazonaws.com`: the env's private ECR registry."""
     return f"{env.account_id}.dkr.ecr.{env.region}.amazonaws.com"

@@ -29,9 +29,13 @@ class IndexRotation(str, Enum):
     MONTHLY = "OneMonth"
 
 
-ROTATION_SUFFIX_CHARS = {IndexRotation.NONE: 0, IndexRotation.HOURLY: 14,
-                         IndexRotation.DAILY: 11, IndexRotation.WEEKLY: 9,
-                         IndexRotation.MONTHLY: 8}
+ROTATION_SUFFIX_CHARS = {
+    IndexRotation.NONE: 0,
+    IndexRotation.HOURLY: 14,
+    IndexRotation.DAILY: 11,
+    IndexRotation.WEEKLY: 9,
+    IndexRotation.MONTHLY: 8,
+}
 """Characters Firehose appends to the index name: `-YYYY-MM-DD-HH`, `-YYYY-MM-DD`, `-YYYY-ww`,
 `-YYYY-MM` (Firehose Developer Guide, "Index rotation for the OpenSearch Service
 destination")."""
@@ -118,9 +122,11 @@ def opensearch_arn_problem(arn: str, region: str) -> str | None:
     collection = re.match(_COLLECTION_ARN.format(region=re.escape(region)), arn)
     if domain or collection:
         return None
-    return (f"{arn!r} must be an OpenSearch domain ARN (arn:aws:es:{region}:<account>:domain/"
-            f"<name>) or a Serverless collection ARN (arn:aws:aoss:{region}:<account>:"
-            "collection/<id>) in the env's region")
+    return (
+        f"{arn!r} must be an OpenSearch domain ARN (arn:aws:es:{region}:<account>:domain/"
+        f"<name>) or a Serverless collection ARN (arn:aws:aoss:{region}:<account>:"
+        "collection/<id>) in the env's region"
+    )
 
 
 def index_name_problem(index: str, rotation: IndexRotation | None) -> str | None:
@@ -153,8 +159,7 @@ def collection_endpoint_problem(export: OpenSearchLogExport, region: str) -> str
     collection_id = match["id"] if match else "<id>"
     expected = f"https://{collection_id}.{region}.aoss.amazonaws.com"
     if export.collection_endpoint != expected:
-        return (f"{export.collection_endpoint!r} must be the collection's endpoint "
-                f"{expected!r}")
+        return f"{export.collection_endpoint!r} must be the collection's endpoint {expected!r}"
     return None
 
 
@@ -171,8 +176,10 @@ def log_export_problem(export: OpenSearchLogExport, region: str) -> tuple[str, s
         return "collection_endpoint", problem
     if export.vpc is not None:
         if export.serverless:
-            return "vpc", ("only for a domain in a VPC; a collection is reached through its "
-                           "endpoint (use its network policy)")
+            return "vpc", (
+                "only for a domain in a VPC; a collection is reached through its "
+                "endpoint (use its network policy)"
+            )
         group = export.vpc.domain_security_group_id
         if group is not None and not _SECURITY_GROUP.match(group):
             return "vpc.domain_security_group_id", f"{group!r} is not a security group id"
@@ -191,8 +198,9 @@ def flow_log_problem(export: OpenSearchLogExport, region: str) -> tuple[str, str
         return (changed[0], "only with flow_logs=True") if changed else None
     if problem := between_problem(export.flow_log_min_units, 1, MAX_INGESTION_UNITS):
         return "flow_log_min_units", problem
-    if problem := between_problem(export.flow_log_max_units, export.flow_log_min_units,
-                                  MAX_INGESTION_UNITS):
+    if problem := between_problem(
+        export.flow_log_max_units, export.flow_log_min_units, MAX_INGESTION_UNITS
+    ):
         return "flow_log_max_units", problem
     if export.serverless:
         if export.domain_endpoint is not None:
@@ -201,21 +209,29 @@ def flow_log_problem(export: OpenSearchLogExport, region: str) -> tuple[str, str
     name = export.arn.rsplit("/", 1)[-1]
     pattern = _DOMAIN_ENDPOINT.format(name=re.escape(name), region=re.escape(region))
     if export.domain_endpoint is None or not re.match(pattern, export.domain_endpoint):
-        return ("domain_endpoint", f"{export.domain_endpoint!r} must be domain {name}'s "
-                f"endpoint, https://search-{name}-<id>.{region}.es.amazonaws.com (or vpc-...)")
+        return (
+            "domain_endpoint",
+            f"{export.domain_endpoint!r} must be domain {name}'s "
+            f"endpoint, https://search-{name}-<id>.{region}.es.amazonaws.com (or vpc-...)",
+        )
     return None
 
 
-def exporting_services_problem(export: OpenSearchLogExport | None,
-                               exporting: list[str]) -> tuple[str, str] | None:
+def exporting_services_problem(
+    export: OpenSearchLogExport | None, exporting: list[str]
+) -> tuple[str, str] | None:
     """(where, reason) when services export logs with no destination, or the destination
     has no service exporting to it."""
     if export is None and exporting:
-        return (f"services[{exporting[0]}].export_logs",
-                "needs services_settings.log_export (the OpenSearch destination)")
+        return (
+            f"services[{exporting[0]}].export_logs",
+            "needs services_settings.log_export (the OpenSearch destination)",
+        )
     if export is not None and not exporting and not export.flow_logs:
-        return ("services_settings.log_export",
-                "no service has export_logs=True and flow_logs is off: nothing would be exported")
+        return (
+            "services_settings.log_export",
+            "no service has export_logs=True and flow_logs is off: nothing would be exported",
+        )
     return None
 
 

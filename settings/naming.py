@@ -17,15 +17,17 @@ _WORD_SEPARATOR = re.compile(r"[-_.]")
 
 def _check(part: str, what: str) -> str:
     if not _NAME_PART.match(part):
-        raise ValueError(f"{what} {part!r} must be lowercase letters, digits and '-', "
-                         "starting with a letter")
+        raise ValueError(
+            f"{what} {part!r} must be lowercase letters, digits and '-', starting with a letter"
+        )
     return part
 
 
 def resource_name(env: str, service: str, purpose: str) -> str:
     """`<env>-<service>-<purpose>`, the name of an AWS resource."""
-    return "-".join(_check(p, w) for p, w in ((env, "env"), (service, "service"),
-                                               (purpose, "purpose")))
+    return "-".join(
+        _check(p, w) for p, w in ((env, "env"), (service, "service"), (purpose, "purpose"))
+    )
 
 
 def cluster_name(env: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from settings import aws_catalog
 from settings.naming import AGENT_TOKEN_SECRET
@@ -55,17 +55,21 @@ def region_problem(region: str) -> str | None:
     """A region of the partitions the pinned botocore's endpoints.json lists."""
     if region in aws_catalog.regions():
         return None
-    return (f"{region!r} is not an AWS region{_did_you_mean(region, aws_catalog.regions())}; "
-            f"known: botocore's endpoints.json, partitions {', '.join(aws_catalog.PARTITIONS)}")
+    return (
+        f"{region!r} is not an AWS region{_did_you_mean(region, aws_catalog.regions())}; "
+        f"known: botocore's endpoints.json, partitions {', '.join(aws_catalog.PARTITIONS)}"
+    )
 
 
 def availability_zones_problem(zones: tuple[str, ...], region: str, count: int) -> str | None:
     """Exactly `count` distinct AZ names of `region` (`<region><letter>`). Which of them the
     account has only AWS knows: the network stack checks that at plan."""
     if len(zones) != count:
-        return (f"name {count} AZs of {region} (network.az_count), e.g. "
-                f"{tuple(f'{region}{letter}' for letter in 'abc'[:count])}; see `aws ec2 "
-                f"describe-availability-zones --region {region}`; got {zones}")
+        return (
+            f"name {count} AZs of {region} (network.az_count), e.g. "
+            f"{tuple(f'{region}{letter}' for letter in 'abc'[:count])}; see `aws ec2 "
+            f"describe-availability-zones --region {region}`; got {zones}"
+        )
     for zone in zones:
         if not re.fullmatch(rf"{re.escape(region)}[a-z]", zone):
             return f"{zone!r} is not an AZ name of {region} ({region}a, {region}b, ...)"
@@ -156,15 +160,39 @@ def session_name_problem(name: str) -> str | None:
 def sns_topic_arn_problem(arn: str, region: str) -> str | None:
     pattern = rf"^arn:aws[a-z-]*:sns:{re.escape(region)}:\d{{12}}:[A-Za-z0-9_-]{{1,256}}$"
     if not re.match(pattern, arn):
-        return (f"{arn!r} must be an SNS topic ARN in {region} (CloudWatch alarms notify topics "
-                "in their own region only)")
+        return (
+            f"{arn!r} must be an SNS topic ARN in {region} (CloudWatch alarms notify topics "
+            "in their own region only)"
+        )
     return None
 
 
 # --- numbers ----------------------------------------------------------------------------------
 
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                  2192, 2557, 2922, 3288, 3653)
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 """Values CloudWatch Logs accepts for retention_in_days (PutRetentionPolicy API reference)."""
 
 
@@ -231,8 +259,10 @@ def cidr_problem(cidr: str) -> str | None:
 
 # --- EC2 capacity -----------------------------------------------------------------------------
 
-_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+)(?P<generation>\d+)(?P<options>[a-z-]*)\."
-                            r"(?P<size>[a-z0-9]+)$")
+_INSTANCE_TYPE = re.compile(
+    r"^(?P<family>[a-z]+)(?P<generation>\d+)(?P<options>[a-z-]*)\."
+    r"(?P<size>[a-z0-9]+)$"
+)
 MIN_ROOT_VOLUME_GB = 30
 """The ECS-optimized AL2023 AMI's root snapshot size: a smaller volume cannot be launched."""
 
@@ -243,8 +273,10 @@ def instance_type_problem(instance_type: str) -> str | None:
         return f"{instance_type!r} is not an instance type (family, generation, options.size)"
     if instance_type not in aws_catalog.instance_types():
         hint = _did_you_mean(instance_type, aws_catalog.instance_types())
-        return (f"{instance_type!r} is not an EC2 instance type{hint} (botocore's EC2 model "
-                "InstanceType list)")
+        return (
+            f"{instance_type!r} is not an EC2 instance type{hint} (botocore's EC2 model "
+            "InstanceType list)"
+        )
     return None
 
 
@@ -305,8 +337,10 @@ def capacity_strategy_problem(base: int, weight: int) -> tuple[str, str] | None:
     if not 0 <= base <= 100000:
         return "capacity_provider_base", f"{base} must be between 0 and 100000"
     if not 1 <= weight <= 1000:
-        return "capacity_provider_weight", (f"{weight} must be between 1 and 1000 (the only "
-                                            "capacity provider needs a weight above 0)")
+        return "capacity_provider_weight", (
+            f"{weight} must be between 1 and 1000 (the only "
+            "capacity provider needs a weight above 0)"
+        )
     return None
 
 
@@ -318,8 +352,10 @@ MIN_TASK_MEMORY_MB = 128
 
 def task_size_problem(cpu: int, memory: int) -> str | None:
     if cpu < MIN_TASK_CPU or memory < MIN_TASK_MEMORY_MB:
-        return (f"cpu {cpu} / memory {memory} too small (at least {MIN_TASK_CPU} units and "
-                f"{MIN_TASK_MEMORY_MB} MiB)")
+        return (
+            f"cpu {cpu} / memory {memory} too small (at least {MIN_TASK_CPU} units and "
+            f"{MIN_TASK_MEMORY_MB} MiB)"
+        )
     return None
 
 
@@ -352,8 +388,9 @@ def timezone_problem(name: str) -> str | None:
     return None
 
 
-def config_profile_problem(json_schema: Mapping[str, object],
-                           content: object) -> tuple[str, str] | None:
+def config_profile_problem(
+    json_schema: Mapping[str, object], content: object
+) -> tuple[str, str] | None:
     """(field, reason) if a hosted profile's JSON schema is invalid or its content breaks it.
 
     AppConfig would only reject it when the first deployment runs, mid-apply.
@@ -390,8 +427,10 @@ def domain_problem(domain: str) -> str | None:
 
 PLACEHOLDER_PATTERN = r"(?i)placeholder|changeme|change-me|replace-?me|todo|xxxx"
 """Marks of a value left for the user to fill in: the services stack refuses them at plan."""
-RESERVED_DOMAIN_PATTERN = (r"(^|\.)example\.(com|net|org)$|\.(example|test|invalid|localhost)$"
-                           r"|^(example|test|invalid|localhost)$")
+RESERVED_DOMAIN_PATTERN = (
+    r"(^|\.)example\.(com|net|org)$|\.(example|test|invalid|localhost)$"
+    r"|^(example|test|invalid|localhost)$"
+)
 """Names reserved for documentation and tests (RFC 2606): no public zone can hold them."""
 
 
@@ -403,8 +442,11 @@ def placeholder_problem(value: str) -> str | None:
 
 
 def hosted_zone_id_problem(zone_id: str) -> str | None:
-    return None if _HOSTED_ZONE_ID.match(zone_id) else (
-        f"{zone_id!r} is not a Route 53 hosted zone id (Z followed by capitals and digits)")
+    return (
+        None
+        if _HOSTED_ZONE_ID.match(zone_id)
+        else (f"{zone_id!r} is not a Route 53 hosted zone id (Z followed by capitals and digits)")
+    )
 
 
 # --- ECS deployments ----------------------------------------------------------------------
@@ -412,14 +454,22 @@ def hosted_zone_id_problem(zone_id: str) -> str | None:
 MAX_BAKE_MINUTES = 1440
 """ECS bake times (deployment, canary, linear step): 0-1440 minutes (API reference,
 DeploymentConfiguration, CanaryConfiguration, LinearConfiguration)."""
-LIFECYCLE_STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
-                    "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
-                    "POST_PRODUCTION_TRAFFIC_SHIFT")
+LIFECYCLE_STAGES = (
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+)
 """Stages a deployment lifecycle hook may run at (API reference, DeploymentLifecycleHook)."""
 RESERVED_LISTENER_PORTS = (80, 443)
 """The ALB's production listeners: a test listener needs another port."""
-_LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}"
-                         r"(:[A-Za-z0-9_$-]{1,128})?$")
+_LAMBDA_ARN = re.compile(
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}"
+    r"(:[A-Za-z0-9_$-]{1,128})?$"
+)
 
 
 def bake_minutes_problem(minutes: int) -> str | None:
@@ -454,8 +504,10 @@ def traffic_shift_problem(strategy: str, load_balanced: bool) -> str | None:
     without one only ROLLING fits (ECS Developer Guide, "Required resources for Amazon ECS
     blue/green deployments": Service Connect would be the other traffic source)."""
     if strategy != "ROLLING" and not load_balanced:
-        return (f"{strategy} shifts traffic between two ALB target groups: it needs a "
-                "load_balancer (or use ROLLING)")
+        return (
+            f"{strategy} shifts traffic between two ALB target groups: it needs a "
+            "load_balancer (or use ROLLING)"
+        )
     return None
 
 
@@ -464,8 +516,9 @@ MAX_MIN_REQUESTS_PER_MINUTE = 100_000
 alarm of all but the busiest services."""
 
 
-def internal_callers_problem(strategy: str, callers: tuple[str, ...],
-                             service_connect: bool) -> str | None:
+def internal_callers_problem(
+    strategy: str, callers: tuple[str, ...], service_connect: bool
+) -> str | None:
     """Callers of a traffic-shifting service must go through Service Connect. ECS shifts a
     blue/green, canary or linear deployment's traffic on the ALB's rules and on Service
     Connect, where the new revision registers as a test endpoint and gets production calls
@@ -475,10 +528,12 @@ def internal_callers_problem(strategy: str, callers: tuple[str, ...],
     callers would reach the new revision in full before and during the canary, unseen by its
     ALB alarms."""
     if strategy != "ROLLING" and callers and not service_connect:
-        return (f"{strategy} shifts only ALB and Service Connect traffic, but "
-                f"{', '.join(callers)} would call it through Cloud Map DNS and reach the new "
-                "revision unshifted: set services_settings.service_connect=True (or deploy "
-                "ROLLING)")
+        return (
+            f"{strategy} shifts only ALB and Service Connect traffic, but "
+            f"{', '.join(callers)} would call it through Cloud Map DNS and reach the new "
+            "revision unshifted: set services_settings.service_connect=True (or deploy "
+            "ROLLING)"
+        )
     return None
 
 
@@ -494,15 +549,18 @@ time.Minute`). AppConfig runs one deployment per environment at a time, so each 
 initial deployment waits for the previous one's rollout and bake."""
 
 
-def appconfig_strategy_problem(strategy: str, deployment_minutes: int, bake_minutes: int,
-                               chained_deployments: int = 1) -> tuple[str, str] | None:
+def appconfig_strategy_problem(
+    strategy: str, deployment_minutes: int, bake_minutes: int, chained_deployments: int = 1
+) -> tuple[str, str] | None:
     """(field, reason) if an AppConfig strategy is invalid, or would fail the first apply.
 
     `strategy` is "all_at_once" or "linear"; `chained_deployments` counts the initial
     deployments Terraform starts one after another into the same AppConfig environment.
     """
-    for name, minutes in (("deployment_minutes", deployment_minutes),
-                          ("bake_minutes", bake_minutes)):
+    for name, minutes in (
+        ("deployment_minutes", deployment_minutes),
+        ("bake_minutes", bake_minutes),
+    ):
         if not 0 <= minutes <= MAX_STRATEGY_MINUTES:
             return name, f"{minutes} must be between 0 and {MAX_STRATEGY_MINUTES}"
     if strategy == "all_at_once" and deployment_minutes:
@@ -515,5 +573,6 @@ def appconfig_strategy_problem(strategy: str, deployment_minutes: int, bake_minu
             f"rollout + bake = {total} min: with {chained_deployments} config profiles the "
             f"initial deployments run one after another and the AWS provider waits at most "
             f"{DEPLOYMENT_CONFLICT_RETRY_MINUTES} min for the previous one, so the first apply "
-            f"would fail; keep it under {DEPLOYMENT_CONFLICT_RETRY_MINUTES}")
+            f"would fail; keep it under {DEPLOYMENT_CONFLICT_RETRY_MINUTES}"
+        )
     return None

@@ -6,9 +6,9 @@ Values live in `settings/environments.py` (the table); the rules they must satis
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Mapping
 
 from settings.log_export import OpenSearchLogExport
 from settings.services import ServiceSpec
@@ -274,8 +274,7 @@ class EnvironmentSettings:
     @property
     def default_tags(self) -> dict[str, str]:
         """Tags applied to every taggable resource via the provider."""
-        return {"Environment": self.name, "ManagedBy": "cdktf", "Project": "ecs-cdktf",
-                **self.tags}
+        return {"Environment": self.name, "ManagedBy": "cdktf", "Project": "ecs-cdktf", **self.tags}
 
     def service(self, name: str) -> ServiceSpec:
         """The spec of one declared service."""

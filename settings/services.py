@@ -9,9 +9,9 @@ application to an environment is adding one `ServiceSpec` to its `services` tupl
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Mapping
 
 from config_agent import contract
 from samples import contract as samples
@@ -209,8 +209,10 @@ class ConfigProfileSpec:
 
     def _flags_problem(self) -> tuple[str, str] | None:
         if self.json_schema != _default_schema():
-            return "json_schema", ("feature-flag profiles take no JSON schema: AppConfig "
-                                   "validates the flag format itself")
+            return "json_schema", (
+                "feature-flag profiles take no JSON schema: AppConfig "
+                "validates the flag format itself"
+            )
         reason = feature_flags.problem(self.initial_content)
         if reason:
             return "initial_content", f"is not an AppConfig feature-flag set: {reason}"
@@ -273,7 +275,7 @@ class ServiceSpec:
     `services_settings.log_export` OpenSearch destination instead of CloudWatch; the config
     agent's and the router's own logs stay in CloudWatch."""
 
-    def with_(self, **changes: object) -> "ServiceSpec":
+    def with_(self, **changes: object) -> ServiceSpec:
         """A copy with some fields changed: how environments size a shared spec."""
         return replace(self, **changes)
 
@@ -298,8 +300,7 @@ WEB = ServiceSpec(
         json_schema={
             "$schema": "http://json-schema.org/draft-07/schema#",
             "type": "object",
-            "properties": {"feature_flags": {"type": "object"},
-                           "greeting": {"type": "string"}},
+            "properties": {"feature_flags": {"type": "object"}, "greeting": {"type": "string"}},
             "additionalProperties": True,
         },
         initial_content={"greeting": "hello", "feature_flags": {}},

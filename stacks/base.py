@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from engine.core import TerraformStack
+from constructs import Construct
+
 from engine.aws.provider import (
     AwsProvider,
     AwsProviderAssumeRole,
     AwsProviderDefaultTags,
 )
-from constructs import Construct
-
+from engine.core import TerraformStack
 from modules.state_backend import (
     CloudBackendProps,
     S3BackendProps,
@@ -33,11 +33,22 @@ class EnvironmentStack(TerraformStack):
         super().__init__(scope, stack_name(self.kind, env.name))
         self.env = env
         role = env.deploy_role
-        AwsProvider(self, "aws", region=env.region, allowed_account_ids=[env.account_id],
-                    default_tags=[AwsProviderDefaultTags(tags=env.default_tags)],
-                    assume_role=[AwsProviderAssumeRole(
-                        role_arn=role.role_arn, external_id=role.external_id,
-                        session_name=role.session_name)] if role else None)
+        AwsProvider(
+            self,
+            "aws",
+            region=env.region,
+            allowed_account_ids=[env.account_id],
+            default_tags=[AwsProviderDefaultTags(tags=env.default_tags)],
+            assume_role=[
+                AwsProviderAssumeRole(
+                    role_arn=role.role_arn,
+                    external_id=role.external_id,
+                    session_name=role.session_name,
+                )
+            ]
+            if role
+            else None,
+        )
         self._backend(env)
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
 
@@ -46,10 +57,22 @@ class EnvironmentStack(TerraformStack):
         workspace `<prefix>-<stack>-<env>`."""
         state = env.state
         if isinstance(state, S3State):
-            s3_backend(self, S3BackendProps(
-                bucket=state.bucket, region=state.region, account_id=env.account_id,
-                key=state_key(state.key_prefix, env.name, self.kind), role=env.deploy_role))
+            s3_backend(
+                self,
+                S3BackendProps(
+                    bucket=state.bucket,
+                    region=state.region,
+                    account_id=env.account_id,
+                    key=state_key(state.key_prefix, env.name, self.kind),
+                    role=env.deploy_role,
+                ),
+            )
         else:
-            cloud_backend(self, CloudBackendProps(
-                organization=state.organization, hostname=state.hostname,
-                workspace=f"{state.workspace_prefix}-{self.kind}-{env.name}"))
+            cloud_backend(
+                self,
+                CloudBackendProps(
+                    organization=state.organization,
+                    hostname=state.hostname,
+                    workspace=f"{state.workspace_prefix}-{self.kind}-{env.name}",
+                ),
+            )

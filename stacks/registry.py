@@ -8,9 +8,9 @@ SSM parameter (created here at `services_settings.image_tag`, overwritten by rel
 
 from __future__ import annotations
 
-from engine.core import TerraformOutput
 from constructs import Construct
 
+from engine.core import TerraformOutput
 from modules.container_repository import ContainerRepository, ContainerRepositoryProps
 from settings.images import built_images
 from settings.naming import pascal_case
@@ -28,12 +28,18 @@ class RegistryStack(EnvironmentStack):
         super().__init__(scope, env)
         self.repositories: dict[str, ContainerRepository] = {}
         for build in built_images(env):
-            repository = ContainerRepository(self, f"Repository{pascal_case(build.repository)}",
-                                             ContainerRepositoryProps(name=build.repository))
+            repository = ContainerRepository(
+                self,
+                f"Repository{pascal_case(build.repository)}",
+                ContainerRepositoryProps(name=build.repository),
+            )
             repository.track_releases(build.tag_parameter, env.services_settings.image_tag)
             self.repositories[build.repository] = repository
-        TerraformOutput(self, "repository_urls",
-                        value={name: repo.url for name, repo in self.repositories.items()})
+        TerraformOutput(
+            self,
+            "repository_urls",
+            value={name: repo.url for name, repo in self.repositories.items()},
+        )
 
     def image(self, repository: str, tag: str) -> str:
         """`<repository url>:<tag>` of an image this env builds (KeyError if it builds none)."""

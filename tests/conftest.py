@@ -13,10 +13,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 # No HashiCorp version-check calls from terraform or the cdktf CLI during tests.
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
-import pytest  # noqa: E402
+import pytest
 
-import engine  # noqa: E402  (imports no engine until asked)
-from tests.synth_helpers import BackgroundSynth, SynthOutput  # noqa: E402
+import engine
+from tests.synth_helpers import BackgroundSynth, SynthOutput
 
 ROOT = Path(__file__).resolve().parent.parent
 _synths: dict[str, BackgroundSynth] = {}
@@ -56,8 +56,9 @@ def _start(fixture: str) -> BackgroundSynth:
             _synths[fixture] = BackgroundSynth(outdir, plain=True, table=SAMPLE_TABLE)
         else:
             name, python = _other_engine()
-            _synths[fixture] = BackgroundSynth(outdir, engine=name, python=str(python),
-                                               table=SAMPLE_TABLE)
+            _synths[fixture] = BackgroundSynth(
+                outdir, engine=name, python=str(python), table=SAMPLE_TABLE
+            )
     return _synths[fixture]
 
 
@@ -73,6 +74,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for started in _synths.values():
         started.stop()
         shutil.rmtree(started.outdir, ignore_errors=True)
+
 
 REPO_CDKTF_OUT = Path(__file__).resolve().parent.parent / "cdktf.out"
 
@@ -92,7 +94,8 @@ def _repo_cdktf_out_untouched(request: pytest.FixtureRequest):
     yield
     assert _footprint(REPO_CDKTF_OUT) == before, (
         f"{request.node.nodeid} wrote {REPO_CDKTF_OUT}: give its App an outdir "
-        "(App(outdir=str(tmp_path)) or Testing.app())")
+        "(App(outdir=str(tmp_path)) or Testing.app())"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +125,6 @@ def other_engine_synth() -> SynthOutput:
     if not python.exists():
         message = f"{python} is missing: `make venv ENGINE={name}` builds it"
         if os.environ.get("CI"):
-            pytest.fail(message)   # CI builds both venvs: a missing one is a broken setup
+            pytest.fail(message)  # CI builds both venvs: a missing one is a broken setup
         pytest.skip(message)
     return _start("other_engine_synth").result()

@@ -64,8 +64,12 @@ def _matches_candidates(candidates: list[Any], actual: Any) -> bool:
     if actual is _MISSING:
         return False
     values = actual if isinstance(actual, list) else [actual]
-    return any(_matches_value(c, v) for c in candidates for v in values
-               if not (isinstance(c, dict) and "exists" in c))
+    return any(
+        _matches_value(c, v)
+        for c in candidates
+        for v in values
+        if not (isinstance(c, dict) and "exists" in c)
+    )
 
 
 def _matches_value(candidate: Any, value: Any) -> bool:

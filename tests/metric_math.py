@@ -19,11 +19,18 @@ from typing import Any
 
 Point = float | None
 _ARITHMETIC: dict[type, Callable[[float, float], float]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv}
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
 _COMPARE: dict[type, Callable[[float, float], bool]] = {
-    ast.GtE: operator.ge, ast.Gt: operator.gt, ast.LtE: operator.le, ast.Lt: operator.lt,
-    ast.Eq: operator.eq}
+    ast.GtE: operator.ge,
+    ast.Gt: operator.gt,
+    ast.LtE: operator.le,
+    ast.Lt: operator.lt,
+    ast.Eq: operator.eq,
+}
 
 
 def _binary(node: ast.BinOp, look: Callable[[str], Point]) -> Point:
@@ -95,7 +102,9 @@ def fires(alarm: Mapping[str, Any], periods: Sequence[Mapping[str, Point]]) -> b
     does not breach (`treat_missing_data = notBreaching`)."""
     assert alarm["comparison_operator"] == "GreaterThanThreshold"
     assert alarm["treat_missing_data"] == "notBreaching"
-    window = [evaluate(alarm["metric_query"], p) for p in periods][-alarm["evaluation_periods"]:]
+    window = [evaluate(alarm["metric_query"], p) for p in periods][-alarm["evaluation_periods"] :]
     breaching = [v for v in window if v is not None and v > alarm["threshold"]]
-    return (len(window) == alarm["evaluation_periods"]
-            and len(breaching) >= alarm["datapoints_to_alarm"])
+    return (
+        len(window) == alarm["evaluation_periods"]
+        and len(breaching) >= alarm["datapoints_to_alarm"]
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
@@ -21,7 +22,7 @@ class SynthOutput:
     def stack_names(self) -> list[str]:
         return sorted(p.name for p in (self.outdir / "stacks").iterdir())
 
-    def stack(self, name: str) -> "Stack":
+    def stack(self, name: str) -> Stack:
         """One stack's JSON, parsed once per output directory."""
         if name not in self._stacks:
             path = self.outdir / "stacks" / name / "cdk.tf.json"
@@ -83,8 +84,10 @@ def remote_output(synth: SynthOutput, consumer: Stack, expression: str) -> str:
     raise AssertionError(f"no stack writes state key {producer_key}")
 
 
-TABLE_SYNTH = ("import main\nfrom engine.lifecycle import run_and_exit\n"
-                "from {0} import {1} as table\nrun_and_exit(lambda: main.main(table))")
+TABLE_SYNTH = (
+    "import main\nfrom engine.lifecycle import run_and_exit\n"
+    "from {0} import {1} as table\nrun_and_exit(lambda: main.main(table))"
+)
 """`python -c` program: main.main over table `{1}` of module `{0}`, exiting as main.py does."""
 
 
@@ -97,15 +100,26 @@ class BackgroundSynth:
     ("module:NAME") synthesizes another table than settings/environments.py's.
     """
 
-    def __init__(self, outdir: Path | str, *, engine: str | None = None, plain: bool = False,
-                 python: str | None = None, table: str | None = None) -> None:
+    def __init__(
+        self,
+        outdir: Path | str,
+        *,
+        engine: str | None = None,
+        plain: bool = False,
+        python: str | None = None,
+        table: str | None = None,
+    ) -> None:
         import os
         import subprocess
         import sys
 
         self.outdir = Path(outdir)
-        env = {**os.environ, "CDKTF_OUTDIR": str(outdir),
-               "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CHECKPOINT_DISABLE": "1"}
+        env = {
+            **os.environ,
+            "CDKTF_OUTDIR": str(outdir),
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "CHECKPOINT_DISABLE": "1",
+        }
         for name in ("ECS_ENVS", "ECS_ENGINE_PLAIN"):
             env.pop(name, None)
         if engine:
@@ -115,9 +129,14 @@ class BackgroundSynth:
         root = Path(__file__).resolve().parent.parent
         # `table` ("module:NAME") synthesizes that table instead of settings/environments.py's.
         command = ["main.py"] if table is None else ["-c", TABLE_SYNTH.format(*table.split(":"))]
-        self._process = subprocess.Popen([python or sys.executable, *command], cwd=root,
-                                         env=env, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True)
+        self._process = subprocess.Popen(
+            [python or sys.executable, *command],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def result(self, timeout: float = 600) -> SynthOutput:
         """Wait for the synth; its output, or an assertion with its exit status and stderr."""

@@ -35,8 +35,11 @@ def cli(table_synth, tmp_path_factory):
     if engine.selected().name != engine.DEFAULT_ENGINE:
         pytest.skip("cdktf.json's app is .venv/bin/python main.py: the default engine's CLI")
     if not CDKTF.exists():
-        pytest.fail(f"{CDKTF} is missing: run `npm ci` (make test does it first) to install "
-                    "the cdktf-cli pinned in package-lock.json", pytrace=False)
+        pytest.fail(
+            f"{CDKTF} is missing: run `npm ci` (make test does it first) to install "
+            "the cdktf-cli pinned in package-lock.json",
+            pytrace=False,
+        )
     root = tmp_path_factory.mktemp("cdktf-cli")
     outdirs = {"synth": root / "synth.out", "list": root / "list.out"}
     for outdir in outdirs.values():
@@ -45,9 +48,12 @@ def cli(table_synth, tmp_path_factory):
     # `list` runs as from a plain shell: cdktf.json's app command must silence jsii itself.
     plain = {k: v for k, v in synth_env(ECS_ENVS=FIRST).items() if k != QUIET_VARIABLE}
     envs = {"synth": synth_env(), "list": plain}
-    results = run_together({
-        verb: ([str(CDKTF), verb, "--output", str(outdir)], {"cwd": ROOT, "env": envs[verb]})
-        for verb, outdir in outdirs.items()})
+    results = run_together(
+        {
+            verb: ([str(CDKTF), verb, "--output", str(outdir)], {"cwd": ROOT, "env": envs[verb]})
+            for verb, outdir in outdirs.items()
+        }
+    )
     return outdirs, results
 
 
@@ -94,5 +100,5 @@ def test_cdktf_cli_is_pinned_exactly_by_package_json_and_its_lockfile():
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert package["dependencies"]["cdktf-cli"] == "0.21.0"
     assert lock["packages"]["node_modules/cdktf-cli"]["version"] == "0.21.0"
-    pins = engine.ENGINES[engine.DEFAULT_ENGINE].pins()   # the CLI drives the default engine
+    pins = engine.ENGINES[engine.DEFAULT_ENGINE].pins()  # the CLI drives the default engine
     assert pins["cdktf"] == "0.21.0", "library and CLI must share the minor version"

@@ -13,7 +13,8 @@ def test_readme_diagram_matches_the_synthesized_first_environment(table_synth):
     env = diagram.default_env()
     expected = diagram.readme_block(diagram.mermaid(table_synth.outdir / "stacks", env), env)
     assert expected in (ROOT / "README.md").read_text(), (
-        "README diagram is stale: run `make docs` and commit")
+        "README diagram is stale: run `make docs` and commit"
+    )
 
 
 def test_diagram_follows_cross_stack_references(synth):

@@ -14,8 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ENGINE_MODULES = r"(?:cdktf|cdktn|cdktf_cdktf_provider_aws|cdktn_provider_aws|cdktn_aws)"
 # Statements and code strings alike (e.g. `python -c "import cdktf"`); prose such as
 # "imports no cdktf" does not match.
-DIRECT = re.compile(rf"(?<![\w.])(?:from\s+{ENGINE_MODULES}(?:\.\w+)*\s+import|"
-                    rf"import\s+{ENGINE_MODULES}(?![\w]))")
+DIRECT = re.compile(
+    rf"(?<![\w.])(?:from\s+{ENGINE_MODULES}(?:\.\w+)*\s+import|"
+    rf"import\s+{ENGINE_MODULES}(?![\w]))"
+)
 SKIPPED = {"engine", ".git", "cdktf.out", "node_modules", "__pycache__"}
 THIS_FILE = Path(__file__).resolve()
 
@@ -40,9 +42,11 @@ def test_the_pattern_catches_statements_and_code_strings_but_not_prose():
 
 
 def test_no_module_outside_engine_imports_an_engine_directly():
-    offenders = [f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
-                 for path in python_files()
-                 for text in [path.read_text()]
-                 for m in DIRECT.finditer(text)]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
+        for path in python_files()
+        for text in [path.read_text()]
+        for m in DIRECT.finditer(text)
+    ]
     assert len(list(python_files())) > 20
     assert not offenders, "import through engine/ instead:\n" + "\n".join(offenders)

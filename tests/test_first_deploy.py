@@ -87,17 +87,22 @@ def test_trunking_is_set_before_instances_register(synth, env):
 def test_services_wait_for_every_policy_of_their_roles(synth, env):
     """Tasks started before their roles' policies exist fail and trip the circuit breaker."""
     stack = synth.stack(f"services-{env}")
-    policies = {**{_address("aws_iam_role_policy", k): v["role"]
-                   for k, v in stack.resources("aws_iam_role_policy").items()},
-                **{_address("aws_iam_role_policy_attachment", k): v["role"]
-                   for k, v in stack.resources("aws_iam_role_policy_attachment").items()}}
+    policies = {
+        **{
+            _address("aws_iam_role_policy", k): v["role"]
+            for k, v in stack.resources("aws_iam_role_policy").items()
+        },
+        **{
+            _address("aws_iam_role_policy_attachment", k): v["role"]
+            for k, v in stack.resources("aws_iam_role_policy_attachment").items()
+        },
+    }
     tasks = stack.resources("aws_ecs_task_definition")
     assert stack.resources("aws_ecs_service")
     for service_id, service in stack.resources("aws_ecs_service").items():
         task = tasks[_logical_id(service["task_definition"])]
         roles = {_logical_id(task["execution_role_arn"]), _logical_id(task["task_role_arn"])}
-        needed = {address for address, role in policies.items()
-                  if _logical_id(role) in roles}
+        needed = {address for address, role in policies.items() if _logical_id(role) in roles}
         assert len(needed) >= 3, f"{service_id}: managed + inline policies expected"
         missing = needed - _depends_on(service)
         assert not missing, f"{service_id} does not wait for {missing}"
@@ -113,14 +118,22 @@ def test_flow_log_waits_for_its_role_policy(synth, env):
     assert _address("aws_iam_role_policy", policy_id) in _depends_on(flow)
     actions = {a for s in json.loads(policy["policy"])["Statement"] for a in s["Action"]}
     # AWS's documented flow-log policy (CreateLogGroup is not needed: the group is ours).
-    assert {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
-            "logs:DescribeLogStreams"} <= actions
+    assert {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+    } <= actions
 
 
 @pytest.mark.parametrize("env", ENVS)
 def test_trust_policies_carry_only_documented_conditions(synth, env):
-    roles = [(name, role) for name in synth.stack_names if name.endswith(f"-{env}")
-             for role in synth.stack(name).resources("aws_iam_role").values()]
+    roles = [
+        (name, role)
+        for name in synth.stack_names
+        if name.endswith(f"-{env}")
+        for role in synth.stack(name).resources("aws_iam_role").values()
+    ]
     assert roles
     for stack_name, role in roles:
         for trust in json.loads(role["assume_role_policy"])["Statement"]:
@@ -138,11 +151,14 @@ def test_ami_matches_the_instance_architecture(synth, env):
     for asg in stack.resources("aws_autoscaling_group").values():
         lt = templates[_logical_id(_template(asg)[0])]
         ami = stack.data("aws_ssm_parameter")[lt["image_id"].split(".")[2]]
-        overrides = asg.get("mixed_instances_policy", {}).get("launch_template", {}).get(
-            "override", [])
+        overrides = (
+            asg.get("mixed_instances_policy", {}).get("launch_template", {}).get("override", [])
+        )
         for instance_type in [lt["instance_type"], *(o["instance_type"] for o in overrides)]:
             assert ami["name"] == ECS_AMI_PARAMETERS[instance_architecture(instance_type)], (
-                asg["name"], instance_type)
+                asg["name"],
+                instance_type,
+            )
 
 
 @pytest.mark.parametrize("env", ENVS)

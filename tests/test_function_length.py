@@ -14,8 +14,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 60
-CHECKED = ("main.py", "engine", "settings", "modules", "stacks", "config_agent", "scripts",
-           "bench", "devtools")
+CHECKED = (
+    "main.py",
+    "engine",
+    "settings",
+    "modules",
+    "stacks",
+    "config_agent",
+    "scripts",
+    "bench",
+    "devtools",
+)
 """Files and packages (recursively) held to MAX_LINES."""
 
 
@@ -46,16 +55,19 @@ def checked_files() -> list[Path]:
 
 
 def test_the_measure_counts_methods_and_nested_functions():
-    source = ("class A:\n    def f(self):\n        def g():\n            pass\n"
-              "        return g\n\nasync def h():\n    pass\n")
+    source = (
+        "class A:\n    def f(self):\n        def g():\n            pass\n"
+        "        return g\n\nasync def h():\n    pass\n"
+    )
     assert function_lengths(source) == {"A.f": 4, "A.f.g": 2, "h": 2}
 
 
 def test_no_function_is_longer_than_the_limit():
-    long = [f"{path.relative_to(ROOT)}:{name} ({lines} lines)"
-            for path in checked_files()
-            for name, lines in function_lengths(path.read_text()).items()
-            if lines > MAX_LINES]
+    long = [
+        f"{path.relative_to(ROOT)}:{name} ({lines} lines)"
+        for path in checked_files()
+        for name, lines in function_lengths(path.read_text()).items()
+        if lines > MAX_LINES
+    ]
     assert len(checked_files()) > 50
-    assert not long, (f"functions over {MAX_LINES} lines; split them by concern:\n"
-                      + "\n".join(long))
+    assert not long, f"functions over {MAX_LINES} lines; split them by concern:\n" + "\n".join(long)

@@ -14,10 +14,18 @@ def test_synthesized_infrastructure_matches_the_reviewed_summary(table_synth):
     current = summarize.render(summarize.summarize(table_synth.outdir / "stacks"))
     golden = summarize.GOLDEN.read_text() if summarize.GOLDEN.exists() else ""
     if current != golden:
-        diff = "".join(difflib.unified_diff(golden.splitlines(True), current.splitlines(True),
-                                            "tests/golden/summary.json", "synthesized now"))
-        raise AssertionError("infrastructure differs from the reviewed summary; if intended, "
-                             f"run `make golden` and commit.\n{diff}")
+        diff = "".join(
+            difflib.unified_diff(
+                golden.splitlines(True),
+                current.splitlines(True),
+                "tests/golden/summary.json",
+                "synthesized now",
+            )
+        )
+        raise AssertionError(
+            "infrastructure differs from the reviewed summary; if intended, "
+            f"run `make golden` and commit.\n{diff}"
+        )
 
 
 def test_summary_reflects_security_properties(table_synth):

@@ -19,8 +19,14 @@ DEV_STACKS = [f"{kind}-dev" for kind in sorted(STACKS_IN_DEPLOY_ORDER)]
 
 
 def _run_main(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, MAIN], cwd=tmp_path, env=synth_env(**env),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, MAIN],
+        cwd=tmp_path,
+        env=synth_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _assert_one_line_exit_2(proc: subprocess.CompletedProcess, *expected: str) -> None:
@@ -56,7 +62,8 @@ def test_stack_kinds_are_listed_in_dependency_order(synth):
     for name, stack in manifest.items():
         for dependency in stack["dependencies"]:
             assert position[dependency.rsplit("-", 1)[0]] < position[name.rsplit("-", 1)[0]], (
-                f"{name} reads {dependency}, which STACKS_IN_DEPLOY_ORDER lists later")
+                f"{name} reads {dependency}, which STACKS_IN_DEPLOY_ORDER lists later"
+            )
 
 
 LEFTOVERS = (".terraform/providers/x", ".terraform.lock.hcl", "tfplan", "prod.plan")
@@ -84,10 +91,14 @@ def narrowed(synth, tmp_path_factory):
     sample = [sys.executable, "-c", TABLE_SYNTH.format("tests.tables", "SAMPLE")]
     path = {"PYTHONPATH": str(ROOT)}
     jobs = {
-        "cwd": (sample, {"cwd": outdirs["cwd"].parent,
-                         "env": synth_env(ECS_ENVS="dev", **path)}),
-        "CDKTF_OUTDIR": (sample, {"cwd": root, "env": synth_env(
-            ECS_ENVS="dev", CDKTF_OUTDIR=str(outdirs["CDKTF_OUTDIR"]), **path)}),
+        "cwd": (sample, {"cwd": outdirs["cwd"].parent, "env": synth_env(ECS_ENVS="dev", **path)}),
+        "CDKTF_OUTDIR": (
+            sample,
+            {
+                "cwd": root,
+                "env": synth_env(ECS_ENVS="dev", CDKTF_OUTDIR=str(outdirs["CDKTF_OUTDIR"]), **path),
+            },
+        ),
     }
     return outdirs, run_together(jobs)
 
@@ -102,12 +113,14 @@ def test_narrower_synth_leaves_exactly_the_selected_stacks(way, narrowed, synth)
     assert sorted(manifest) == DEV_STACKS
     assert all((outdir / s["synthesizedStackPath"]).is_file() for s in manifest.values())
     for name in DEV_STACKS:
-        assert ((outdir / "stacks" / name / "cdk.tf.json").read_bytes()
-                == (synth.outdir / "stacks" / name / "cdk.tf.json").read_bytes()), name
+        assert (outdir / "stacks" / name / "cdk.tf.json").read_bytes() == (
+            synth.outdir / "stacks" / name / "cdk.tf.json"
+        ).read_bytes(), name
     assert (outdir / "stacks" / "network-dev" / ".terraform").is_dir()
     stale = sorted(set(synth.stack_names) - set(DEV_STACKS))
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"removed stacks of an earlier synth: {', '.join(stale)}")
+        f"removed stacks of an earlier synth: {', '.join(stale)}"
+    )
 
 
 @pytest.mark.parametrize("way", ["cwd", "CDKTF_OUTDIR"])
@@ -127,8 +140,7 @@ def test_a_misspelled_field_is_one_line_naming_file_field_and_valid_names(monkey
     """Issue 21: `healthcheck_path=` ended in a TypeError traceback."""
     import main
 
-    source = ("from settings.services import WEB\n"
-              "TABLE = (WEB.with_(healthcheck_path='/'),)\n")
+    source = "from settings.services import WEB\nTABLE = (WEB.with_(healthcheck_path='/'),)\n"
     code = compile(source, str(ROOT / "settings" / "environments.py"), "exec")
 
     def broken_table():
@@ -139,7 +151,8 @@ def test_a_misspelled_field_is_one_line_naming_file_field_and_valid_names(monkey
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(
         "invalid settings: settings/environments.py:2: ServiceSpec has no field "
-        "'healthcheck_path' (did you mean 'health_check_path'?); its fields: name, cpu, "), err
+        "'healthcheck_path' (did you mean 'health_check_path'?); its fields: name, cpu, "
+    ), err
 
 
 def test_a_missing_field_is_one_line_too():
@@ -148,6 +161,8 @@ def test_a_missing_field_is_one_line_too():
 
     with pytest.raises(TypeError) as err:
         S3State(bucket="b")  # type: ignore[call-arg]
-    assert (construction_problem(err.value)
-            == "S3State needs 'region' (its fields: bucket, region, key_prefix)")
+    assert (
+        construction_problem(err.value)
+        == "S3State needs 'region' (its fields: bucket, region, key_prefix)"
+    )
     assert construction_problem(TypeError("unsupported operand")) is None

@@ -19,8 +19,9 @@ def test_venv_with_an_old_python_says_which_version_is_needed(tmp_path):
 
 def test_node_deps_without_npm_says_node_is_needed():
     # -W: treat the lockfile as changed so the install recipe runs (it stops at the npm check).
-    proc = make("-W", "package-lock.json", "node-deps",
-                env={**os.environ, "PATH": path_without("npm")})
+    proc = make(
+        "-W", "package-lock.json", "node-deps", env={**os.environ, "PATH": path_without("npm")}
+    )
     assert proc.returncode != 0
     assert "missing prerequisite: Node.js 20+ with npm" in proc.stderr
     assert "npm ci" not in proc.stdout

@@ -6,8 +6,6 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-import pytest
-
 import engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +34,12 @@ def test_image_requirements_use_the_repository_pins():
 
 
 def test_every_image_installs_a_checked_requirements_file():
-    dockerfiles = [path for top in ROOT.iterdir() if top.is_dir() and not top.name.startswith(".")
-                   for path in top.rglob("Dockerfile")]
+    dockerfiles = [
+        path
+        for top in ROOT.iterdir()
+        if top.is_dir() and not top.name.startswith(".")
+        for path in top.rglob("Dockerfile")
+    ]
     assert len(dockerfiles) >= 3
     for path in dockerfiles:
         for line in path.read_text().splitlines():
@@ -54,18 +56,22 @@ def test_engines_share_every_pin_but_their_own_packages():
     """requirements-cdktn*.txt are requirements*.txt with the engine swapped, nothing else."""
     own = {dist for e in engine.ENGINES.values() for dist in (e.core_dist, e.provider_dist)}
     own.add("constructs")  # each engine's core bounds it differently (see requirements-cdktn.txt)
-    for default, other in (("requirements.txt", "requirements-cdktn.txt"),
-                           ("requirements-dev.txt", "requirements-cdktn-dev.txt")):
+    for default, other in (
+        ("requirements.txt", "requirements-cdktn.txt"),
+        ("requirements-dev.txt", "requirements-cdktn-dev.txt"),
+    ):
         a, b = _pins(ROOT / default), _pins(ROOT / other)
-        assert {k: v for k, v in a.items() if k not in own} == \
-            {k: v for k, v in b.items() if k not in own}, other
+        assert {k: v for k, v in a.items() if k not in own} == {
+            k: v for k, v in b.items() if k not in own
+        }, other
 
 
 def _wrapped_provider_version() -> str:
     import engine.aws.provider as provider  # the ~10 s import, shared per session
 
     wrapped = re.search(r"hashicorp/aws/(\d+\.\d+\.\d+)", provider.__doc__ or "") or re.search(
-        r"hashicorp/aws/(\d+\.\d+\.\d+)", Path(provider.__file__).read_text())
+        r"hashicorp/aws/(\d+\.\d+\.\d+)", Path(provider.__file__).read_text()
+    )
     assert wrapped, "cannot find the wrapped provider version"
     return wrapped.group(1)
 

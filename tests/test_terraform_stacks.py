@@ -19,12 +19,12 @@ import pytest
 
 import engine
 from main import STACKS_IN_DEPLOY_ORDER
-
 from tests.processes import ROOT, make, path_without
 
 DEFAULT_ENGINE_ONLY = pytest.mark.skipif(
     engine.selected().name != engine.DEFAULT_ENGINE,
-    reason="expects the default engine's hashicorp/aws pin (6.25.0) in terraform's messages")
+    reason="expects the default engine's hashicorp/aws pin (6.25.0) in terraform's messages",
+)
 
 SCRIPT = str(ROOT / "scripts" / "terraform_stacks.py")
 
@@ -64,8 +64,11 @@ def fake_terraform(tmp_path):
     exe = bin_dir / "terraform"
     exe.write_text(FAKE_TERRAFORM.format(python=sys.executable))
     exe.chmod(0o755)
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{path_without('terraform')}",
-            "FAKE_TF_LOG": str(tmp_path / "terraform-calls.jsonl")}
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{path_without('terraform')}",
+        "FAKE_TF_LOG": str(tmp_path / "terraform-calls.jsonl"),
+    }
 
 
 def _calls(env: dict) -> list[list[str]]:
@@ -74,8 +77,9 @@ def _calls(env: dict) -> list[list[str]]:
 
 
 def _script(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, SCRIPT, *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _one_line(proc: subprocess.CompletedProcess, code: int, *expected: str) -> str:
@@ -89,8 +93,12 @@ def _one_line(proc: subprocess.CompletedProcess, code: int, *expected: str) -> s
 
 def test_validate_without_terraform_says_so_in_one_line(synth):
     env = {**os.environ, "PATH": path_without("terraform")}
-    _one_line(_script("validate", str(synth.outdir), env=env), 2,
-              "terraform not found on PATH", "Terraform >= 1.10")
+    _one_line(
+        _script("validate", str(synth.outdir), env=env),
+        2,
+        "terraform not found on PATH",
+        "Terraform >= 1.10",
+    )
 
 
 def test_validate_refuses_a_terraform_without_s3_lockfile_support(synth, fake_terraform):
@@ -102,9 +110,14 @@ def test_validate_refuses_a_terraform_without_s3_lockfile_support(synth, fake_te
 @DEFAULT_ENGINE_ONLY
 def test_validate_without_the_provider_fails_in_one_line(synth, fake_terraform):
     env = {**fake_terraform, "FAKE_TF_MODE": "no-provider"}
-    line = _one_line(_script("validate", str(synth.outdir), env=env), 1,
-                     "no hashicorp/aws 6.25.0 provider", "filesystem_mirror",
-                     "TF_PLUGIN_CACHE_DIR", "could not connect to registry.terraform.io")
+    line = _one_line(
+        _script("validate", str(synth.outdir), env=env),
+        1,
+        "no hashicorp/aws 6.25.0 provider",
+        "filesystem_mirror",
+        "TF_PLUGIN_CACHE_DIR",
+        "could not connect to registry.terraform.io",
+    )
     first_stack = _calls(env)[1][0]
     assert f"provider for {first_stack}:" in line
     assert [c[1] for c in _calls(env)] == ["version", "init"], "went on after a failed init"
@@ -115,10 +128,15 @@ def test_validate_runs_init_without_backend_then_validate_in_every_stack(synth, 
     assert proc.returncode == 0, proc.stderr
     expected = []
     for name in synth.stack_names:
-        expected += [[name, "init", "-backend=false", "-input=false", "-no-color"],
-                     [name, "validate", "-json", "-no-color"]]
+        expected += [
+            [name, "init", "-backend=false", "-input=false", "-no-color"],
+            [name, "validate", "-json", "-no-color"],
+        ]
     assert sorted(_calls(fake_terraform)[1:]) == sorted(expected)
-    assert proc.stdout.splitlines()[-1] == f"terraform 1.11.4: all {len(synth.stack_names)} stacks valid"
+    assert (
+        proc.stdout.splitlines()[-1]
+        == f"terraform 1.11.4: all {len(synth.stack_names)} stacks valid"
+    )
 
 
 def test_validate_reports_each_invalid_stack_and_fails(synth, fake_terraform):
@@ -127,7 +145,8 @@ def test_validate_reports_each_invalid_stack_and_fails(synth, fake_terraform):
     assert proc.returncode == 1
     assert "services-dev: error: Unsupported argument" in proc.stderr
     assert proc.stderr.splitlines()[-1] == (
-        f"make validate: 1 of {len(synth.stack_names)} stacks invalid: services-dev")
+        f"make validate: 1 of {len(synth.stack_names)} stacks invalid: services-dev"
+    )
     assert len(_calls(env)) == 1 + 2 * len(synth.stack_names), "stopped before the last stack"
 
 
@@ -136,24 +155,36 @@ def test_validate_reports_each_invalid_stack_and_fails(synth, fake_terraform):
 def test_real_terraform_with_an_empty_filesystem_mirror_fails_in_one_line(synth, tmp_path):
     outdir = tmp_path / "cdktf.out"
     shutil.copytree(synth.outdir / "stacks" / "network-dev", outdir / "stacks" / "network-dev")
-    (outdir / "manifest.json").write_text(json.dumps(
-        {"stacks": {"network-dev": {"synthesizedStackPath": "stacks/network-dev/cdk.tf.json"}}}))
+    (outdir / "manifest.json").write_text(
+        json.dumps(
+            {"stacks": {"network-dev": {"synthesizedStackPath": "stacks/network-dev/cdk.tf.json"}}}
+        )
+    )
     (tmp_path / "mirror").mkdir()
     config = tmp_path / "terraform.rc"
-    config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n'
-                      f'    path = "{tmp_path / "mirror"}"\n  }}\n}}\n')
+    config.write_text(
+        f"provider_installation {{\n  filesystem_mirror {{\n"
+        f'    path = "{tmp_path / "mirror"}"\n  }}\n}}\n'
+    )
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config)}
-    _one_line(_script("validate", str(outdir), env=env), 1,
-              "no hashicorp/aws 6.25.0 provider for network-dev",
-              "not found in any of the search locations")
+    _one_line(
+        _script("validate", str(outdir), env=env),
+        1,
+        "no hashicorp/aws 6.25.0 provider for network-dev",
+        "not found in any of the search locations",
+    )
 
 
 @pytest.mark.parametrize("stack,env_name", [("", "dev"), ("netwrk", "dev"), ("network", "qa")])
 def test_plan_check_names_the_valid_stacks_and_envs(stack, env_name, fake_terraform):
-    _one_line(_script("check", "--stack", stack, "--env", env_name, env=fake_terraform), 2,
-              f"got STACK={stack!r} ENV={env_name!r}",
-              ", ".join(STACKS_IN_DEPLOY_ORDER) + " (deploy order)",
-              "dev, staging, prod", "make plan STACK=network ENV=dev")
+    _one_line(
+        _script("check", "--stack", stack, "--env", env_name, env=fake_terraform),
+        2,
+        f"got STACK={stack!r} ENV={env_name!r}",
+        ", ".join(STACKS_IN_DEPLOY_ORDER) + " (deploy order)",
+        "dev, staging, prod",
+        "make plan STACK=network ENV=dev",
+    )
     assert _calls(fake_terraform) == [], "checked terraform before the arguments"
 
 

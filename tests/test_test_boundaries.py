@@ -31,45 +31,64 @@ def imports_of_tests(source: str) -> list[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names if a.name.split(".")[0] == "tests"]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and node.module.split(".")[0] == "tests":
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and node.module.split(".")[0] == "tests"
+        ):
             found.append(node.module)
     return found
 
 
 def sys_path_edits(source: str) -> list[int]:
     """Line numbers of every `sys.path.insert(...)` / `sys.path.append(...)` call."""
-    return [node.lineno for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("insert", "append")
-            and ast.unparse(node.func.value) == "sys.path"]
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("insert", "append")
+        and ast.unparse(node.func.value) == "sys.path"
+    ]
 
 
 def test_the_check_finds_imports_of_tests_at_any_depth():
-    source = ("import os\nimport tests.processes\nfrom tests import event_pattern\n"
-              "def f():\n    from tests.config_agent.conftest import get\n"
-              "from testsuite import x\nimport contests\n")
+    source = (
+        "import os\nimport tests.processes\nfrom tests import event_pattern\n"
+        "def f():\n    from tests.config_agent.conftest import get\n"
+        "from testsuite import x\nimport contests\n"
+    )
     assert imports_of_tests(source) == ["tests.processes", "tests", "tests.config_agent.conftest"]
 
 
 def test_nothing_outside_tests_imports_tests():
     files = python_files(skip=frozenset({"tests"}))
     assert len(files) > 50 and ROOT / "bench" / "agent_bench.py" in files
-    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in files
-                 for name in imports_of_tests(path.read_text())]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in imports_of_tests(path.read_text())
+    ]
     assert not offenders, "import test code from devtools/ instead:\n" + "\n".join(offenders)
 
 
 def test_the_check_finds_sys_path_edits():
-    source = ("import sys\nsys.path.insert(0, 'scripts')\nif True:\n"
-              "    sys.path.append('x')\npath = []\npath.insert(0, 1)\n")
+    source = (
+        "import sys\nsys.path.insert(0, 'scripts')\nif True:\n"
+        "    sys.path.append('x')\npath = []\npath.insert(0, 1)\n"
+    )
     assert sys_path_edits(source) == [2, 4]
 
 
 def test_no_test_edits_sys_path():
     files = python_files(ROOT / "tests")
     assert len(files) > 50 and Path(__file__).resolve() in files
-    offenders = [f"{path.relative_to(ROOT)}:{line}" for path in files
-                 for line in sys_path_edits(path.read_text())]
-    assert not offenders, ("import scripts as a package (`from scripts import x`) instead:\n"
-                           + "\n".join(offenders))
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in files
+        for line in sys_path_edits(path.read_text())
+    ]
+    assert not offenders, (
+        "import scripts as a package (`from scripts import x`) instead:\n" + "\n".join(offenders)
+    )

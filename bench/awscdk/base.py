@@ -9,10 +9,16 @@ from constructs import Construct
 from bench.awscdk.envs import EnvPlan
 from settings.naming import stack_name
 
-RETENTION = {1: logs.RetentionDays.ONE_DAY, 7: logs.RetentionDays.ONE_WEEK,
-             14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-             60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
-             180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR}
+RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
 """CloudWatch Logs retention as aws-cdk's enum (its members are names, not day counts)."""
 
 
@@ -37,7 +43,11 @@ class EnvStack(cdk.Stack):
     kind = ""
 
     def __init__(self, scope: Construct, env: EnvPlan) -> None:
-        super().__init__(scope, stack_name(self.kind, env.name), stack_name=stack_name(
-            self.kind, env.name), env=cdk.Environment(account=env.account, region=env.region),
-            tags=env.tags)
+        super().__init__(
+            scope,
+            stack_name(self.kind, env.name),
+            stack_name=stack_name(self.kind, env.name),
+            env=cdk.Environment(account=env.account, region=env.region),
+            tags=env.tags,
+        )
         self.plan = env

@@ -30,14 +30,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def _module_constant(path: Path, name: str) -> object:
     """A literal constant of a module, read without importing it (the module imports cdktf)."""
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name
-                                                for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, "id", None) == name for t in node.targets
+        ):
             return ast.literal_eval(node.value)
     raise LookupError(f"{path} defines no literal {name}")
 
 
 INTERFACE_ENDPOINTS: tuple[str, ...] = tuple(
-    _module_constant(ROOT / "modules" / "network.py", "INTERFACE_ENDPOINTS"))
+    _module_constant(ROOT / "modules" / "network.py", "INTERFACE_ENDPOINTS")
+)
 """The interface endpoints our network stack creates where `vpc_endpoints` is on."""
 
 
@@ -77,7 +79,9 @@ def plan(env: EnvironmentSettings) -> EnvPlan:
     """The AWS CDK app's inputs for one environment of the settings table."""
     net = env.network
     return EnvPlan(
-        name=env.name, account=env.account_id, region=env.region,
+        name=env.name,
+        account=env.account_id,
+        region=env.region,
         availability_zones=env.availability_zones,
         tags={**env.default_tags, "ManagedBy": "aws-cdk"},
         vpc_cidr=net.vpc_cidr,
@@ -85,11 +89,14 @@ def plan(env: EnvironmentSettings) -> EnvPlan:
         nat_gateways=net.az_count if net.nat_mode is NatMode.PER_AZ else 1,
         flow_log_retention_days=net.flow_log_retention_days,
         interface_endpoints=INTERFACE_ENDPOINTS if net.vpc_endpoints else (),
-        cluster=env.cluster, services_settings=env.services_settings, pipeline=env.pipeline,
+        cluster=env.cluster,
+        services_settings=env.services_settings,
+        pipeline=env.pipeline,
         off_hours=env.services_settings.off_hours,
         repositories=tuple(Repository(b.repository, b.tag_parameter) for b in built_images(env)),
         image_tag=env.services_settings.image_tag,
-        services=env.services)
+        services=env.services,
+    )
 
 
 def plans(table: tuple[EnvironmentSettings, ...] = ENVIRONMENTS) -> list[EnvPlan]:

@@ -21,8 +21,16 @@ class RegistryStack(EnvStack):
         for repo in env.repositories:
             cid = pascal(repo.name)
             self.repositories[repo.name] = ecr.Repository(
-                self, f"Repository{cid}", repository_name=repo.name,
-                image_tag_mutability=ecr.TagMutability.IMMUTABLE, image_scan_on_push=True,
-                encryption=ecr.RepositoryEncryption.KMS)
-            ssm.StringParameter(self, f"ReleasedTag{cid}", parameter_name=repo.tag_parameter,
-                                string_value=env.image_tag)
+                self,
+                f"Repository{cid}",
+                repository_name=repo.name,
+                image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+                image_scan_on_push=True,
+                encryption=ecr.RepositoryEncryption.KMS,
+            )
+            ssm.StringParameter(
+                self,
+                f"ReleasedTag{cid}",
+                parameter_name=repo.tag_parameter,
+                string_value=env.image_tag,
+            )

@@ -11,5 +11,11 @@ from modules.ecs_service.props import (
 )
 from modules.ecs_service.service import EcsService, service_name
 
-__all__ = ["EcsService", "EcsServiceProps", "TargetGroupAttachment", "TaskPlacement",
-           "TrafficShift", "service_name"]
+__all__ = [
+    "EcsService",
+    "EcsServiceProps",
+    "TargetGroupAttachment",
+    "TaskPlacement",
+    "TrafficShift",
+    "service_name",
+]

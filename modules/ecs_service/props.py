@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from engine.core import TerraformResource
-
 from modules.ecs_cluster import ClusterRef
 from modules.task_definition import ConfigAgentSidecar, ContainerProps
 from settings.services import DeploymentSpec
@@ -49,7 +49,7 @@ class EcsServiceProps:
     """ROLLING by default; a traffic-shifting strategy needs `LoadBalancer.add_target`."""
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     """Retention of the log group `/ecs/<env>-<name>` both containers write to."""
-    work_queue: "WorkQueue | None" = None
+    work_queue: WorkQueue | None = None
     """The service's own job queue: the task may consume it, the app gets `WORK_QUEUE_URL`;
     None: none."""
 

@@ -54,8 +54,9 @@ class AgentClient:
         self._settings = settings
 
     def _get(self, path: str) -> tuple[bytes, str | None]:
-        request = urllib.request.Request(self._settings.url + path,
-                                         headers={TOKEN_HEADER: self._settings.token})
+        request = urllib.request.Request(
+            self._settings.url + path, headers={TOKEN_HEADER: self._settings.token}
+        )
         try:
             with _OPENER.open(request, timeout=self._settings.timeout_seconds) as resp:
                 return resp.read(), resp.headers.get("Configuration-Version")
@@ -64,14 +65,18 @@ class AgentClient:
             raise AgentError(f"status {err.code}") from None
         except (OSError, ValueError) as err:  # refused, reset, timeout (URLError is an OSError)
             cause = getattr(err, "reason", None)  # URLError wraps the socket error
-            raise AgentError(type(cause if isinstance(cause, BaseException) else err).__name__
-                             ) from None
+            raise AgentError(
+                type(cause if isinstance(cause, BaseException) else err).__name__
+            ) from None
 
     def configuration(self) -> Configuration:
         """The configured AppConfig profile, parsed as JSON."""
         s = self._settings
-        body, version = self._get("/applications/{}/environments/{}/configurations/{}".format(
-            *(quote(part, safe="") for part in (s.application, s.environment, s.profile))))
+        body, version = self._get(
+            "/applications/{}/environments/{}/configurations/{}".format(
+                *(quote(part, safe="") for part in (s.application, s.environment, s.profile))
+            )
+        )
         try:
             return Configuration(json.loads(body), version)
         except ValueError:

@@ -21,8 +21,9 @@ class _HasLogLevel(Protocol):
 S = TypeVar("S", bound=_HasLogLevel)
 
 
-def start(parse: Callable[[Mapping[str, str]], S], logger: logging.Logger
-          ) -> tuple[S, threading.Event]:
+def start(
+    parse: Callable[[Mapping[str, str]], S], logger: logging.Logger
+) -> tuple[S, threading.Event]:
     """Parse the settings (bad ones: one log line, exit 2), set up logs, catch SIGTERM/SIGINT.
 
     Returns the settings and an event a signal sets; the main thread decides what to stop.

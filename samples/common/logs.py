@@ -18,7 +18,10 @@ class _JsonLines(logging.Formatter):
         doc: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
-            "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         doc.update(getattr(record, "fields", None) or {})
         if record.exc_info and record.exc_info[1] is not None:
             doc["exception"] = type(record.exc_info[1]).__name__

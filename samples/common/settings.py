@@ -28,8 +28,9 @@ def text(env: Mapping[str, str], name: str, default: str | None = None) -> str:
     return default
 
 
-def number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float,
-           integer: bool = False) -> float:
+def number(
+    env: Mapping[str, str], name: str, default: float, lo: float, hi: float, integer: bool = False
+) -> float:
     """A number within [lo, hi]; `default` when unset."""
     raw = env.get(name, "").strip()
     if not raw:
@@ -37,8 +38,9 @@ def number(env: Mapping[str, str], name: str, default: float, lo: float, hi: flo
     try:
         value = int(raw) if integer else float(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be {'an integer' if integer else 'a number'}, "
-                            f"got {raw!r}") from None
+        raise SettingsError(
+            f"{name} must be {'an integer' if integer else 'a number'}, got {raw!r}"
+        ) from None
     if not lo <= value <= hi:
         raise SettingsError(f"{name} must be between {lo:g} and {hi:g}, got {raw!r}")
     return value
@@ -72,12 +74,16 @@ class AgentSettings:
             raise SettingsError(f"CONFIG_AGENT_URL must be http://127.0.0.1:<port>, got {url!r}")
         token = text(env, "CONFIG_AGENT_TOKEN")
         if any(c.isspace() or not c.isprintable() for c in token):
-            raise SettingsError("CONFIG_AGENT_TOKEN must not contain whitespace or control "
-                                "characters")
-        return cls(url=url, token=token,
-                   application=text(env, "APPCONFIG_APPLICATION_ID"),
-                   environment=text(env, "APPCONFIG_ENVIRONMENT_ID"),
-                   profile=text(env, "APPCONFIG_PROFILE_ID"))
+            raise SettingsError(
+                "CONFIG_AGENT_TOKEN must not contain whitespace or control characters"
+            )
+        return cls(
+            url=url,
+            token=token,
+            application=text(env, "APPCONFIG_APPLICATION_ID"),
+            environment=text(env, "APPCONFIG_ENVIRONMENT_ID"),
+            profile=text(env, "APPCONFIG_PROFILE_ID"),
+        )
 
 
 def secret_ids(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -87,5 +93,5 @@ def secret_ids(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         value = env[key].strip()
         if not _SECRET_ID.match(value):
             raise SettingsError(f"{key} must be a secret ARN or name")
-        found.append((key[len(SECRET_PREFIX):].lower(), value))
+        found.append((key[len(SECRET_PREFIX) :].lower(), value))
     return tuple(found)

@@ -19,14 +19,14 @@ def main() -> int:
     try:
         server = WebServer(settings)
     except OSError as err:  # e.g. the port is taken
-        logs.log(LOG, logging.CRITICAL, "cannot listen", error=type(err).__name__,
-                 errno=err.errno)
+        logs.log(LOG, logging.CRITICAL, "cannot listen", error=type(err).__name__, errno=err.errno)
         return 1
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-    logs.log(LOG, logging.INFO, "listening", port=server.server_address[1],
-             secrets=len(settings.secrets))
+    logs.log(
+        LOG, logging.INFO, "listening", port=server.server_address[1], secrets=len(settings.secrets)
+    )
     lifecycle.wait(stop)
-    server.shutdown()      # no new requests
+    server.shutdown()  # no new requests
     server.server_close()  # joins the requests in flight
     logs.log(LOG, logging.INFO, "stopped")
     return 0

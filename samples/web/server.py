@@ -37,8 +37,10 @@ def page(client: AgentClient, secrets: tuple[tuple[str, str], ...]) -> tuple[int
     return 200, {
         "greeting": greeting,
         "config_version": config.version,
-        "secrets": {name: {"redacted": True, "type": s.kind, "length": s.length,
-                           "version_id": s.version_id} for name, s in summaries.items()},
+        "secrets": {
+            name: {"redacted": True, "type": s.kind, "length": s.length, "version_id": s.version_id}
+            for name, s in summaries.items()
+        },
     }
 
 
@@ -73,15 +75,21 @@ class Handler(BaseHTTPRequestHandler):
             status, body = 404, {"error": "not found"}
         self._reply(status, body)
         # Health checks every few seconds would drown the log at INFO.
-        log(LOG, logging.DEBUG if route == HEALTH_PATH else logging.INFO, "request",
-            method="GET", route=route[:MAX_LOGGED_PATH], status=status,
-            ms=round((time.monotonic() - started) * 1000, 1))
+        log(
+            LOG,
+            logging.DEBUG if route == HEALTH_PATH else logging.INFO,
+            "request",
+            method="GET",
+            route=route[:MAX_LOGGED_PATH],
+            status=status,
+            ms=round((time.monotonic() - started) * 1000, 1),
+        )
 
     def _route(self, path: str) -> str:
         """`/web`, `/web/x` -> `/`, `/x`: the same app answers behind and without the prefix."""
         prefix = self.server.settings.route_prefix
         if path == prefix or path.startswith(prefix + "/"):
-            path = path[len(prefix):]
+            path = path[len(prefix) :]
         return path or "/"
 
     def _reply(self, status: int, body: dict[str, Any]) -> None:

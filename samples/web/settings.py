@@ -33,6 +33,10 @@ class WebSettings:
         prefix = text(env, "ROUTE_PREFIX", "/web")
         if not _PREFIX.match(prefix):
             raise SettingsError(f"ROUTE_PREFIX must look like /web, got {prefix!r}")
-        return cls(port=int(number(env, "PORT", WEB_PORT, 0, 65535, integer=True)),
-                   route_prefix=prefix, agent=AgentSettings.from_env(env),
-                   secrets=secret_ids(env), log_level=log_level(env))
+        return cls(
+            port=int(number(env, "PORT", WEB_PORT, 0, 65535, integer=True)),
+            route_prefix=prefix,
+            agent=AgentSettings.from_env(env),
+            secrets=secret_ids(env),
+            log_level=log_level(env),
+        )

@@ -47,15 +47,25 @@ def run() -> int:
         logs.log(LOG, logging.CRITICAL, "cannot write heartbeat", errno=err.errno)
         return 1
     # One retry policy, the loop's backoff; the read timeout covers the long poll.
-    sqs = boto3.client("sqs", region_name=settings.region, config=Config(
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=settings.wait_time_seconds + READ_SLACK_SECONDS))
+    sqs = boto3.client(
+        "sqs",
+        region_name=settings.region,
+        config=Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=settings.wait_time_seconds + READ_SLACK_SECONDS,
+        ),
+    )
     worker = Worker(settings, sqs, AgentClient(settings.agent), stop)
     thread = threading.Thread(target=worker.run, name="worker", daemon=True)
     thread.start()
-    logs.log(LOG, logging.INFO, "started", queue=settings.queue_url.rsplit("/", 1)[-1],
-             wait_time_seconds=settings.wait_time_seconds)
+    logs.log(
+        LOG,
+        logging.INFO,
+        "started",
+        queue=settings.queue_url.rsplit("/", 1)[-1],
+        wait_time_seconds=settings.wait_time_seconds,
+    )
     lifecycle.wait(stop)
     thread.join(settings.shutdown_grace_seconds)
     if thread.is_alive():

@@ -38,10 +38,14 @@ def parse(body: str) -> Job:
     if not isinstance(job_id, str) or not 1 <= len(job_id) <= 128:
         raise JobError("job_id must be a string of 1-128 characters")
     if not isinstance(numbers, list) or not all(
-            isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
+        isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers
+    ):
         raise JobError("numbers must be a list of numbers")
-    if isinstance(work, bool) or not isinstance(work, (int, float)) \
-            or not 0 <= work <= MAX_WORK_SECONDS:
+    if (
+        isinstance(work, bool)
+        or not isinstance(work, (int, float))
+        or not 0 <= work <= MAX_WORK_SECONDS
+    ):
         raise JobError(f"work_seconds must be a number from 0 to {MAX_WORK_SECONDS:g}")
     return Job(job_id, tuple(numbers), float(work))
 

@@ -49,9 +49,11 @@ class WorkerSettings:
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
         queue_url = text(env, "WORK_QUEUE_URL")
         if not _QUEUE_URL.match(queue_url):
-            raise SettingsError("WORK_QUEUE_URL must be an SQS queue URL "
-                                f"(https://sqs.<region>.amazonaws.com/<account>/<name>), got "
-                                f"{queue_url!r}")
+            raise SettingsError(
+                "WORK_QUEUE_URL must be an SQS queue URL "
+                f"(https://sqs.<region>.amazonaws.com/<account>/<name>), got "
+                f"{queue_url!r}"
+            )
         settings = cls(
             queue_url=queue_url,
             region=text(env, "AWS_REGION", env.get("AWS_DEFAULT_REGION", "").strip() or None),
@@ -62,11 +64,15 @@ class WorkerSettings:
             backoff_base_seconds=number(env, "WORKER_BACKOFF_BASE_SECONDS", 1.0, 0.01, 60),
             backoff_max_seconds=number(env, "WORKER_BACKOFF_MAX_SECONDS", 20.0, 0.01, 300),
             shutdown_grace_seconds=number(env, "WORKER_SHUTDOWN_GRACE_SECONDS", 25.0, 1, 120),
-            log_level=log_level(env))
-        slowest_beat = max(settings.wait_time_seconds + CALL_SLACK_SECONDS,
-                           settings.backoff_max_seconds)
+            log_level=log_level(env),
+        )
+        slowest_beat = max(
+            settings.wait_time_seconds + CALL_SLACK_SECONDS, settings.backoff_max_seconds
+        )
         if settings.heartbeat.max_age_seconds <= slowest_beat:
             # A healthy idle worker beats once per poll or backoff: a smaller limit would flap.
-            raise SettingsError(f"WORKER_HEARTBEAT_MAX_AGE_SECONDS must exceed {slowest_beat:g} "
-                                "(long poll + call slack, and the maximum backoff)")
+            raise SettingsError(
+                f"WORKER_HEARTBEAT_MAX_AGE_SECONDS must exceed {slowest_beat:g} "
+                "(long poll + call slack, and the maximum backoff)"
+            )
         return settings

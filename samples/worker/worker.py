@@ -42,7 +42,7 @@ class Backoff:
         self._base, self._cap, self._failures = base, cap, 0
 
     def next_delay(self) -> float:
-        delay = random.uniform(0, min(self._cap, self._base * 2 ** self._failures))
+        delay = random.uniform(0, min(self._cap, self._base * 2**self._failures))
         self._failures += 1
         return delay
 
@@ -53,8 +53,9 @@ class Backoff:
 class Worker:
     """Runs on its own thread until `stop` is set; sets `stop` itself if it crashes."""
 
-    def __init__(self, settings: WorkerSettings, sqs: Any, agent: AgentClient,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, settings: WorkerSettings, sqs: Any, agent: AgentClient, stop: threading.Event
+    ) -> None:
         self._s = settings
         self._sqs = sqs
         self._agent = agent
@@ -80,13 +81,20 @@ class Worker:
         self._refresh_batch_size()
         try:
             messages = self._sqs.receive_message(
-                QueueUrl=self._s.queue_url, MaxNumberOfMessages=self.batch_size,
+                QueueUrl=self._s.queue_url,
+                MaxNumberOfMessages=self.batch_size,
                 WaitTimeSeconds=self._s.wait_time_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages", [])
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
         except (BotoCoreError, ClientError) as err:
             delay = self._backoff.next_delay()
-            log(LOG, logging.WARNING, "receive failed", error=error_code(err),
-                retry_in_seconds=round(delay, 3))
+            log(
+                LOG,
+                logging.WARNING,
+                "receive failed",
+                error=error_code(err),
+                retry_in_seconds=round(delay, 3),
+            )
             self._beat()
             self._stop.wait(delay)
             return
@@ -103,13 +111,17 @@ class Worker:
         try:
             doc = self._agent.configuration().document
             value = doc.get("batch_size") if isinstance(doc, dict) else None
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or not 1 <= value <= MAX_BATCH:
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_BATCH:
                 raise AgentError("batch_size missing or not 1-10")
         except AgentError as err:
             if err.reason != self._config_problem:  # one line per new problem, not per poll
-                log(LOG, logging.WARNING, "keeping batch size", batch_size=self.batch_size,
-                    reason=err.reason)
+                log(
+                    LOG,
+                    logging.WARNING,
+                    "keeping batch size",
+                    batch_size=self.batch_size,
+                    reason=err.reason,
+                )
             self._config_problem = err.reason
             return
         self._config_problem = None
@@ -118,8 +130,10 @@ class Worker:
             self.batch_size = value
 
     def _process(self, message: dict[str, Any]) -> None:
-        ids = {"message_id": message.get("MessageId"),
-               "receive_count": message.get("Attributes", {}).get("ApproximateReceiveCount")}
+        ids = {
+            "message_id": message.get("MessageId"),
+            "receive_count": message.get("Attributes", {}).get("ApproximateReceiveCount"),
+        }
         try:
             job = jobs.parse(message.get("Body", ""))
         except jobs.JobError as err:
@@ -130,33 +144,62 @@ class Worker:
         try:
             result = jobs.run(job)
         except Exception as err:  # noqa: BLE001 (one bad job must not stop the worker)
-            log(LOG, logging.ERROR, "job failed; left for redelivery", job_id=job.job_id,
-                error=type(err).__name__, **ids)
+            log(
+                LOG,
+                logging.ERROR,
+                "job failed; left for redelivery",
+                job_id=job.job_id,
+                error=type(err).__name__,
+                **ids,
+            )
             return
         try:
-            self._sqs.delete_message(QueueUrl=self._s.queue_url,
-                                     ReceiptHandle=message["ReceiptHandle"])
+            self._sqs.delete_message(
+                QueueUrl=self._s.queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
         except (BotoCoreError, ClientError) as err:
-            log(LOG, logging.ERROR, "delete failed; job will be redelivered", job_id=job.job_id,
-                error=error_code(err), **ids)
+            log(
+                LOG,
+                logging.ERROR,
+                "delete failed; job will be redelivered",
+                job_id=job.job_id,
+                error=error_code(err),
+                **ids,
+            )
             return
-        log(LOG, logging.INFO, "job done", job_id=job.job_id, result=result,
-            ms=round((time.monotonic() - started) * 1000, 1), **ids)
+        log(
+            LOG,
+            logging.INFO,
+            "job done",
+            job_id=job.job_id,
+            result=result,
+            ms=round((time.monotonic() - started) * 1000, 1),
+            **ids,
+        )
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
         """Stopping: make unstarted messages visible again at once for another worker."""
-        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                   for i, m in enumerate(messages)]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages)
+        ]
         code: str | None
         try:
             failed = self._sqs.change_message_visibility_batch(
-                QueueUrl=self._s.queue_url, Entries=entries).get("Failed", [])
+                QueueUrl=self._s.queue_url, Entries=entries
+            ).get("Failed", [])
         except (BotoCoreError, ClientError) as err:
             failed, code = entries, error_code(err)
         else:
             code = failed[0].get("Code") if failed else None
-        log(LOG, logging.WARNING if failed else logging.INFO, "released unstarted messages",
-            released=len(entries) - len(failed), failed=len(failed), error=code)
+        log(
+            LOG,
+            logging.WARNING if failed else logging.INFO,
+            "released unstarted messages",
+            released=len(entries) - len(failed),
+            failed=len(failed),
+            error=code,
+        )
 
     def _beat(self) -> None:
         try:

@@ -8,7 +8,8 @@ import json
 import logging
 import os
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -73,9 +74,12 @@ def agent_env(queue_url: str = "", **extra: str) -> dict[str, str]:
 def fanout_env(topic: Topic, prefix: str | None = None, **extra: str) -> dict[str, str]:
     """Fan-out mode (the mode the stacks deploy): each agent creates its own queue (redriving to
     the topic's DLQ) and subscribes it to `topic`; a fresh queue-name prefix unless given."""
-    return agent_env(CONFIG_AGENT_TOPIC_ARN=topic.arn, CONFIG_AGENT_DLQ_ARN=topic.dlq_arn,
-                     CONFIG_AGENT_QUEUE_PREFIX=prefix or f"cfg-{uuid.uuid4().hex[:6]}-",
-                     **extra)
+    return agent_env(
+        CONFIG_AGENT_TOPIC_ARN=topic.arn,
+        CONFIG_AGENT_DLQ_ARN=topic.dlq_arn,
+        CONFIG_AGENT_QUEUE_PREFIX=prefix or f"cfg-{uuid.uuid4().hex[:6]}-",
+        **extra,
+    )
 
 
 def publish(aws: LocalAws, agent: Agent, event: dict[str, Any]) -> None:
@@ -90,11 +94,21 @@ def make_agent(aws: LocalAws, log_stream: io.StringIO) -> Iterator[Callable[...,
     (or `topic=`, shared by several agents); `queue_url=` for queue-URL mode instead."""
     agents: list[Agent] = []
 
-    def _make(*, queue_url: str = "", topic: Topic | None = None, prefix: str | None = None,
-              start: bool = True, wait_healthy: bool = True, **extra: str) -> Agent:
+    def _make(
+        *,
+        queue_url: str = "",
+        topic: Topic | None = None,
+        prefix: str | None = None,
+        start: bool = True,
+        wait_healthy: bool = True,
+        **extra: str,
+    ) -> Agent:
         assert not (queue_url and topic), "queue-URL mode has no topic"
-        env = agent_env(queue_url, **extra) if queue_url else fanout_env(
-            topic or aws.topic(), prefix, **extra)
+        env = (
+            agent_env(queue_url, **extra)
+            if queue_url
+            else fanout_env(topic or aws.topic(), prefix, **extra)
+        )
         agent = Agent(Settings.from_env(env))
         agents.append(agent)
         if start:
@@ -108,8 +122,9 @@ def make_agent(aws: LocalAws, log_stream: io.StringIO) -> Iterator[Callable[...,
         agent.shutdown()
 
 
-def get(port: int, path: str, token: str | None = TOKEN,
-        headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def get(
+    port: int, path: str, token: str | None = TOKEN, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         hdrs = dict(headers or {})
@@ -124,6 +139,7 @@ def get(port: int, path: str, token: str | None = TOKEN,
 
 def secret_json(port: int, secret_id: str) -> dict[str, Any] | None:
     from urllib.parse import quote
+
     status, _, body = get(port, f"/secretsmanager/get?secretId={quote(secret_id, safe='')}")
     return json.loads(body) if status == 200 else None
 

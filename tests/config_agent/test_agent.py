@@ -22,9 +22,11 @@ def _drained(aws, agent) -> bool:
 
 
 def _appconfig_env(app, env, prof):
-    return {"CONFIG_AGENT_APPCONFIG_APPLICATION": app,
-            "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": env,
-            "CONFIG_AGENT_APPCONFIG_PROFILE": prof}
+    return {
+        "CONFIG_AGENT_APPCONFIG_APPLICATION": app,
+        "CONFIG_AGENT_APPCONFIG_ENVIRONMENT": env,
+        "CONFIG_AGENT_APPCONFIG_PROFILE": prof,
+    }
 
 
 def test_startup_fetch_then_serves_from_cache(aws, make_agent):
@@ -34,8 +36,7 @@ def test_startup_fetch_then_serves_from_cache(aws, make_agent):
 
     doc = secret_json(agent.port, sec["Name"])
     assert doc["SecretString"] == "startup-value-1"
-    assert set(doc) == {"ARN", "Name", "VersionId", "SecretString", "VersionStages",
-                        "CreatedDate"}
+    assert set(doc) == {"ARN", "Name", "VersionId", "SecretString", "VersionStages", "CreatedDate"}
     assert doc["ARN"] == sec["ARN"] and doc["VersionStages"] == ["AWSCURRENT"]
     float(doc["CreatedDate"])  # epoch seconds as a string, like the AWS agent
     # Any spelling of the id works: ARN, partial ARN, /v1/ path style.
@@ -53,16 +54,22 @@ def test_startup_fetch_then_serves_from_cache(aws, make_agent):
     assert get(agent.port, "/secretsmanager/get?secretId=not-configured")[0] == 404
     assert get(agent.port, CONFIG_PATH.format(app, env, "other"))[0] == 404
     # One version only: there is no AWSPREVIOUS yet (see test_dropin.py for stages).
-    assert get(agent.port, f"/secretsmanager/get?secretId={sec['Name']}"
-                           "&versionStage=AWSPREVIOUS")[0] == 404
+    assert (
+        get(agent.port, f"/secretsmanager/get?secretId={sec['Name']}&versionStage=AWSPREVIOUS")[0]
+        == 404
+    )
 
 
 def test_token_enforcement(aws, make_agent):
     sec = aws.secret("token-guarded-value")
     agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
     path = f"/secretsmanager/get?secretId={sec['Name']}"
-    for token, expected in ((None, 401), ("wrong", 403), ("", 403),
-                            ("test-token-0123456789abcdeX", 403)):
+    for token, expected in (
+        (None, 401),
+        ("wrong", 403),
+        ("", 403),
+        ("test-token-0123456789abcdeX", 403),
+    ):
         status, _, body = get(agent.port, path, token=token)
         assert status == expected
         assert b"token-guarded" not in body and sec["Name"].encode() not in body
@@ -81,8 +88,10 @@ def test_push_refresh_after_put_secret_value(aws, make_agent):
     publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["ARN"]))
     # Only the event can bring the new value (no periodic refresh): no timing assertion needed
     # (one failed under load); bench/agent_bench.py measures the latency.
-    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "after-value",
-             what="new secret value served")
+    wait_for(
+        lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "after-value",
+        what="new secret value served",
+    )
     wait_for(lambda: _drained(aws, agent), what="message deleted")
 
 
@@ -91,16 +100,19 @@ def test_queue_url_mode_unwraps_a_subscription_without_raw_delivery(aws, make_ag
     # without raw delivery, so each message is the event inside an SNS envelope.
     queue, _ = aws.queue()
     topic = aws.topic()
-    queue_arn = aws.sqs.get_queue_attributes(
-        QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     aws.sns.subscribe(TopicArn=topic.arn, Protocol="sqs", Endpoint=queue_arn)  # SNS envelope
     sec = aws.secret("envelope-before")
     agent = make_agent(queue_url=queue, CONFIG_AGENT_SECRET_IDS=sec["Name"])
     assert not agent.settings.fanout
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="envelope-after")
     aws.publish(topic.arn, ev.secret_api_call("PutSecretValue", sec["ARN"]))
-    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "envelope-after",
-             what="enveloped event acted on")
+    wait_for(
+        lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "envelope-after",
+        what="enveloped event acted on",
+    )
     wait_for(lambda: aws.queue_counts(queue) == (0, 0), what="message deleted")
 
 
@@ -126,18 +138,26 @@ def test_appconfig_change_after_new_version_and_deployment(aws, make_agent):
     agent = make_agent(**_appconfig_env(app, env, prof))
     version = aws.hosted_version(app, prof, b"mode=b", "text/plain", "v2")
     number = aws.emulator.deploy(app, env, prof, version)
-    publish(aws, agent, ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number, configuration_version=str(version)))
-    wait_for(lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b"mode=b",
-             what="new configuration served")
+    publish(
+        aws,
+        agent,
+        ev.appconfig_start_deployment(
+            app, env, prof, deployment_number=number, configuration_version=str(version)
+        ),
+    )
+    wait_for(
+        lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b"mode=b",
+        what="new configuration served",
+    )
     wait_for(lambda: _drained(aws, agent), what="message deleted")
     # A second event soon after (within AppConfig's minimum poll interval) still works.
     version = aws.hosted_version(app, prof, b"mode=c", "text/plain", "v3")
     number = aws.emulator.deploy(app, env, prof, version)
-    publish(aws, agent, ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number))
-    wait_for(lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b"mode=c",
-             what="third configuration served")
+    publish(aws, agent, ev.appconfig_start_deployment(app, env, prof, deployment_number=number))
+    wait_for(
+        lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b"mode=c",
+        what="third configuration served",
+    )
     assert get(agent.port, CONFIG_PATH.format(app, env, prof))[1]["configuration-version"] == "v3"
 
 
@@ -146,16 +166,18 @@ def test_gradual_deployment_is_rechecked_until_visible(aws, make_agent, log_stre
     agent = make_agent(**_appconfig_env(app, env, prof))
     version = aws.hosted_version(app, prof, b'{"v": 2}')
     # This client sees the new content only once the test reveals it (no timing involved).
-    number = aws.emulator.deploy(app, env, prof, version, visible_after=math.inf,
-                                 complete_after=math.inf)
-    publish(aws, agent, ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number))
+    number = aws.emulator.deploy(
+        app, env, prof, version, visible_after=math.inf, complete_after=math.inf
+    )
+    publish(aws, agent, ev.appconfig_start_deployment(app, env, prof, deployment_number=number))
     wait_for(lambda: "deployment not visible yet" in log_stream.getvalue(), what="tracking")
     assert get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b'{"v": 1}'
     assert aws.queue_counts(agent.worker.queue_url) == (0, 1)  # kept (hidden) while re-checking
     aws.emulator.reveal(app, env, number)
-    wait_for(lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b'{"v": 2}',
-             what="gradually deployed content")
+    wait_for(
+        lambda: get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b'{"v": 2}',
+        what="gradually deployed content",
+    )
     wait_for(lambda: _drained(aws, agent), what="message deleted")
 
 
@@ -163,8 +185,7 @@ def test_deployment_without_visible_change_ends_when_complete(aws, make_agent):
     app, env, prof = aws.profile(b"same")
     agent = make_agent(**_appconfig_env(app, env, prof))
     number = aws.emulator.deploy(app, env, prof, 1, complete_after=0.5)  # same content again
-    publish(aws, agent, ev.appconfig_start_deployment(
-        app, env, prof, deployment_number=number))
+    publish(aws, agent, ev.appconfig_start_deployment(app, env, prof, deployment_number=number))
     wait_for(lambda: _drained(aws, agent), what="message deleted")
     assert aws.emulator.count("GetDeployment") >= 1
 
@@ -173,24 +194,34 @@ def test_appconfig_configured_by_name_refreshes_on_any_deployment(aws, make_agen
     app, env, prof = aws.profile(b"n1")
     # The emulator accepts whatever identifiers it was deployed under: here, "names".
     aws.emulator._deployments[("shop", "prod", "main")] = aws.emulator._deployments[
-        (app, env, prof)]
+        (app, env, prof)
+    ]
     agent = make_agent(**_appconfig_env("shop", "prod", "main"))
     version = aws.hosted_version(app, prof, b"n2")
     aws.emulator.deploy(app, env, prof, version)
     publish(aws, agent, ev.appconfig_start_deployment(app, env, prof))
-    wait_for(lambda: get(agent.port, CONFIG_PATH.format("shop", "prod", "main"))[2] == b"n2",
-             what="name-configured profile refreshed")
+    wait_for(
+        lambda: get(agent.port, CONFIG_PATH.format("shop", "prod", "main"))[2] == b"n2",
+        what="name-configured profile refreshed",
+    )
 
 
 def test_poison_message_survives_and_is_not_deleted(aws, make_agent, log_stream):
     topic = aws.topic()
     sec = aws.secret("poison-test-value")
-    make_agent(topic=topic, CONFIG_AGENT_SECRET_IDS=sec["Name"],
-               CONFIG_AGENT_MAX_RECEIVE_COUNT="2", CONFIG_AGENT_VISIBILITY_TIMEOUT="1")
+    make_agent(
+        topic=topic,
+        CONFIG_AGENT_SECRET_IDS=sec["Name"],
+        CONFIG_AGENT_MAX_RECEIVE_COUNT="2",
+        CONFIG_AGENT_VISIBILITY_TIMEOUT="1",
+    )
     base_calls = aws.proxy.count("GetSecretValue")
     base_deletes = aws.deletes()
-    for message in ('{"source": "aws.secretsmanager", "detail": {"eventName": "Nope"}, '
-                    '"secret": "body-must-not-be-logged"}', "definitely not json"):
+    for message in (
+        '{"source": "aws.secretsmanager", "detail": {"eventName": "Nope"}, '
+        '"secret": "body-must-not-be-logged"}',
+        "definitely not json",
+    ):
         aws.sns.publish(TopicArn=topic.arn, Message=message)
     # Each poison message is received, left alone, and finally moved to the topic's DLQ by SQS
     # (the own queue's redrive policy).
@@ -217,8 +248,11 @@ def test_refused_refresh_leaves_message_for_redelivery(aws, make_agent, log_stre
     assert get(agent.port, "/health", token=None)[0] == 200  # degraded, still serving
     aws.proxy.clear()
     # Visible again after the visibility timeout, redelivered, refreshed, deleted.
-    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fail-after",
-             timeout=10, what="refresh after redelivery")
+    wait_for(
+        lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "fail-after",
+        timeout=10,
+        what="refresh after redelivery",
+    )
     wait_for(lambda: _drained(aws, agent), what="message deleted")
 
 
@@ -228,16 +262,20 @@ def test_outage_degraded_and_serving_stale(aws, make_agent):
     agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], **_appconfig_env(app, env, prof))
     aws.proxy.outage = "reset"
     aws.emulator.outage = "503"
-    wait_for(lambda: json.loads(get(agent.port, "/health", token=None)[2])["status"]
-             == "degraded", what="degraded health")
+    wait_for(
+        lambda: json.loads(get(agent.port, "/health", token=None)[2])["status"] == "degraded",
+        what="degraded health",
+    )
     status, _, _ = get(agent.port, "/health", token=None)
     assert status == 200
     assert secret_json(agent.port, sec["Name"])["SecretString"] == "outage-stale-value"
     assert get(agent.port, CONFIG_PATH.format(app, env, prof))[2] == b"cfg-stale"
     aws.proxy.clear()
     aws.emulator.clear()
-    wait_for(lambda: json.loads(get(agent.port, "/health", token=None)[2])["status"] == "ok",
-             what="recovered health")
+    wait_for(
+        lambda: json.loads(get(agent.port, "/health", token=None)[2])["status"] == "ok",
+        what="recovered health",
+    )
 
 
 def test_missing_secret_is_unhealthy_until_it_exists(aws, make_agent, log_stream):
@@ -267,8 +305,11 @@ def test_output_files_atomic_0600(aws, make_agent, tmp_path):
     sec = aws.secret("file-value-1", name="svc/" + os.urandom(3).hex() + "/db")
     app, env, prof = aws.profile(b"file-cfg")
     out = tmp_path / "out"
-    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"],
-                       CONFIG_AGENT_OUTPUT_DIR=str(out), **_appconfig_env(app, env, prof))
+    agent = make_agent(
+        CONFIG_AGENT_SECRET_IDS=sec["Name"],
+        CONFIG_AGENT_OUTPUT_DIR=str(out),
+        **_appconfig_env(app, env, prof),
+    )
     secret_file = out / "secrets" / sec["Name"].replace("/", "_")
     config_file = out / "configurations" / prof
     assert secret_file.read_bytes() == b"file-value-1"
@@ -280,8 +321,10 @@ def test_output_files_atomic_0600(aws, make_agent, tmp_path):
     wait_for(lambda: secret_file.read_bytes() == b"file-value-2", what="file updated")
     assert sorted(os.listdir(secret_file.parent)) == [secret_file.name]  # no temp leftovers
     # The file is written before the cache entry is replaced: wait, do not assert at once.
-    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "file-value-2",
-             what="served over HTTP too")
+    wait_for(
+        lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "file-value-2",
+        what="served over HTTP too",
+    )
 
 
 def test_no_secret_value_in_logs(aws, make_agent, log_stream):
@@ -289,8 +332,9 @@ def test_no_secret_value_in_logs(aws, make_agent, log_stream):
     sec = aws.secret(json.dumps({"username": "svc", "password": value}))
     agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_LOG_LEVEL="DEBUG")
     aws.proxy.fail("GetSecretValue", times=1)
-    aws.sm.put_secret_value(SecretId=sec["Name"],
-                            SecretString=json.dumps({"password": value + "2"}))
+    aws.sm.put_secret_value(
+        SecretId=sec["Name"], SecretString=json.dumps({"password": value + "2"})
+    )
     publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["Name"]))
     wait_for(lambda: value + "2" in secret_json(agent.port, sec["Name"])["SecretString"])
     get(agent.port, "/secretsmanager/get?secretId=x", token="bad")
@@ -313,8 +357,11 @@ def test_throttling_is_retried_with_backoff(aws, make_agent):
 
 def test_optional_safety_refresh(aws, make_agent):
     sec = aws.secret("safety-before")
-    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"],
-                       CONFIG_AGENT_SAFETY_REFRESH_SECONDS="0.5")
+    agent = make_agent(
+        CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_SAFETY_REFRESH_SECONDS="0.5"
+    )
     aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="safety-after")  # no event
-    wait_for(lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "safety-after",
-             what="periodic refresh picked up the change")
+    wait_for(
+        lambda: secret_json(agent.port, sec["Name"])["SecretString"] == "safety-after",
+        what="periodic refresh picked up the change",
+    )

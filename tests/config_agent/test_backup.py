@@ -18,9 +18,14 @@ from tests.config_agent.conftest import get, secret_json
 
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 REF = ProfileRef("app1", "env1", "main")
-SECRET = SecretValue(arn="arn:aws:secretsmanager:us-west-2:111111111111:secret:app/db-AbCdEf",
-                     name="app/db", version_id="v-1", stages=("AWSCURRENT",), created="1.5",
-                     string="backup-secret-value")
+SECRET = SecretValue(
+    arn="arn:aws:secretsmanager:us-west-2:111111111111:secret:app/db-AbCdEf",
+    name="app/db",
+    version_id="v-1",
+    stages=("AWSCURRENT",),
+    created="1.5",
+    string="backup-secret-value",
+)
 
 
 def _files(root: Path) -> list[Path]:
@@ -58,15 +63,23 @@ def test_a_damaged_or_foreign_backup_is_skipped(tmp_path, log_stream):
     assert log_stream.getvalue().count("ignoring an unreadable backup") == 2
 
 
-@pytest.mark.parametrize("extra, needle", [
-    ({"CONFIG_AGENT_BACKUP_DIR": "relative"}, "CONFIG_AGENT_BACKUP_DIR must be an absolute"),
-    ({"CONFIG_AGENT_BACKUP_SECRETS": "true"}, "CONFIG_AGENT_BACKUP_SECRETS needs"),
-    ({"CONFIG_AGENT_BACKUP_DIR": "/run/x", "CONFIG_AGENT_OUTPUT_DIR": "/run/x/"},
-     "must differ from CONFIG_AGENT_OUTPUT_DIR"),
-])
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        ({"CONFIG_AGENT_BACKUP_DIR": "relative"}, "CONFIG_AGENT_BACKUP_DIR must be an absolute"),
+        ({"CONFIG_AGENT_BACKUP_SECRETS": "true"}, "CONFIG_AGENT_BACKUP_SECRETS needs"),
+        (
+            {"CONFIG_AGENT_BACKUP_DIR": "/run/x", "CONFIG_AGENT_OUTPUT_DIR": "/run/x/"},
+            "must differ from CONFIG_AGENT_OUTPUT_DIR",
+        ),
+    ],
+)
 def test_backup_settings_errors(extra, needle):
-    base = {"CONFIG_AGENT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/111111111111/q",
-            "CONFIG_AGENT_TOKEN": "tok-123", "CONFIG_AGENT_SECRET_IDS": "a"}
+    base = {
+        "CONFIG_AGENT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/111111111111/q",
+        "CONFIG_AGENT_TOKEN": "tok-123",
+        "CONFIG_AGENT_SECRET_IDS": "a",
+    }
     with pytest.raises(SettingsError, match=needle):
         Settings.from_env({**base, **extra})
 
@@ -74,9 +87,14 @@ def test_backup_settings_errors(extra, needle):
 def _start(aws, make_agent, sec, profile, backup_dir, wait_healthy=True, **extra):
     app, env, prof = profile
     return make_agent(
-        wait_healthy=wait_healthy, CONFIG_AGENT_SECRET_IDS=sec["Name"],
-        CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
-        CONFIG_AGENT_APPCONFIG_PROFILE=prof, CONFIG_AGENT_BACKUP_DIR=str(backup_dir), **extra)
+        wait_healthy=wait_healthy,
+        CONFIG_AGENT_SECRET_IDS=sec["Name"],
+        CONFIG_AGENT_APPCONFIG_APPLICATION=app,
+        CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
+        CONFIG_AGENT_APPCONFIG_PROFILE=prof,
+        CONFIG_AGENT_BACKUP_DIR=str(backup_dir),
+        **extra,
+    )
 
 
 def _health(agent):
@@ -85,8 +103,9 @@ def _health(agent):
 
 
 @pytest.mark.parametrize("backup_secrets", [True, False])
-def test_restart_during_an_outage_serves_the_backup_degraded(aws, make_agent, tmp_path,
-                                                              backup_secrets):
+def test_restart_during_an_outage_serves_the_backup_degraded(
+    aws, make_agent, tmp_path, backup_secrets
+):
     sec = aws.secret("kept-on-disk")
     profile = aws.profile(b'{"kept": true}')
     path = CONFIG_PATH.format(*profile)
@@ -94,10 +113,9 @@ def test_restart_during_an_outage_serves_the_backup_degraded(aws, make_agent, tm
     first = _start(aws, make_agent, sec, profile, tmp_path / "backup", **extra)
     assert secret_json(first.port, sec["Name"])["SecretString"] == "kept-on-disk"
     first.shutdown()
-    aws.proxy.outage = "reset"   # Secrets Manager, SQS and SNS unreachable
+    aws.proxy.outage = "reset"  # Secrets Manager, SQS and SNS unreachable
     aws.emulator.outage = "503"  # and AppConfig
-    second = _start(aws, make_agent, sec, profile, tmp_path / "backup", wait_healthy=False,
-                    **extra)
+    second = _start(aws, make_agent, sec, profile, tmp_path / "backup", wait_healthy=False, **extra)
     assert get(second.port, path)[2] == b'{"kept": true}'  # at once, from the backup
     if backup_secrets:
         assert secret_json(second.port, sec["Name"])["SecretString"] == "kept-on-disk"

@@ -13,9 +13,10 @@ import json
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from config_agent import contract
 from devtools import events as ev
@@ -28,8 +29,9 @@ CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_agent_package_imports_no_cdktf():
@@ -38,7 +40,8 @@ def test_agent_package_imports_no_cdktf():
         "for m in pkgutil.iter_modules(config_agent.__path__):\n"
         "    importlib.import_module('config_agent.' + m.name)\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('cdktf', 'constructs', 'jsii')))\n"
-        "assert not bad, bad\n")
+        "assert not bad, bad\n"
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -48,11 +51,13 @@ def test_contract_imports_only_the_stdlib():
         "import config_agent.contract\n"
         "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
         "extra = sorted(new - set(sys.stdlib_module_names) - {'config_agent'})\n"
-        "assert not extra, extra\n")
+        "assert not extra, extra\n"
+    )
     assert result.returncode == 0, result.stderr
 
 
 # --- every event the synthesized rules match, end to end ---------------------------------------
+
 
 @dataclass
 class Sample:
@@ -76,8 +81,11 @@ def _rules(synth) -> Iterator[tuple[str, dict[str, Any]]]:
     ECS task-state and schedule rules, which invoke a function)."""
     for name in synth.stack_names:
         stack = synth.stack(name)
-        to_topics = {t["rule"] for t in stack.resources("aws_cloudwatch_event_target").values()
-                     if str(t["arn"]).startswith("${aws_sns_topic.")}
+        to_topics = {
+            t["rule"]
+            for t in stack.resources("aws_cloudwatch_event_target").values()
+            if str(t["arn"]).startswith("${aws_sns_topic.")
+        }
         for logical, rule in stack.resources("aws_cloudwatch_event_rule").items():
             if stack.ref("aws_cloudwatch_event_rule", logical, "name") in to_topics:
                 yield rule["name"], json.loads(rule["event_pattern"])
@@ -112,7 +120,8 @@ class _World:
 
     def profile(self) -> str:
         prof = self.aws.appconfig.create_configuration_profile(
-            ApplicationId=self.app, Name=f"p{len(self.profiles)}", LocationUri="hosted")["Id"]
+            ApplicationId=self.app, Name=f"p{len(self.profiles)}", LocationUri="hosted"
+        )["Id"]
         self.aws.hosted_version(self.app, prof, b'{"v": 0}')
         self.aws.emulator.deploy(self.app, self.env, prof, 1)
         self.profiles.append(prof)
@@ -124,19 +133,24 @@ class _World:
             # A staged version promoted to AWSCURRENT, as a rotation's last step does.
             stages = self.aws.sm.describe_secret(SecretId=name)["VersionIdsToStages"]
             current = next(v for v, s in stages.items() if "AWSCURRENT" in s)
-            staged = self.aws.sm.put_secret_value(SecretId=name, SecretString=want,
-                                                  VersionStages=["AWSPENDING"])["VersionId"]
+            staged = self.aws.sm.put_secret_value(
+                SecretId=name, SecretString=want, VersionStages=["AWSPENDING"]
+            )["VersionId"]
             self.aws.sm.update_secret_version_stage(
-                SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=staged,
-                RemoveFromVersionId=current)
+                SecretId=name,
+                VersionStage="AWSCURRENT",
+                MoveToVersionId=staged,
+                RemoveFromVersionId=current,
+            )
         else:
             self.aws.sm.put_secret_value(SecretId=name, SecretString=want)
         return lambda: (secret_json(self.port, name) or {}).get("SecretString") == want
 
     def change_profile(self, prof: str) -> Callable[[], bool]:
         body = json.dumps({"v": self._next()}).encode()
-        self.aws.emulator.deploy(self.app, self.env, prof,
-                                 self.aws.hosted_version(self.app, prof, body))
+        self.aws.emulator.deploy(
+            self.app, self.env, prof, self.aws.hosted_version(self.app, prof, body)
+        )
         path = CONFIG_PATH.format(self.app, self.env, prof)
         return lambda: get(self.port, path)[2] == body
 
@@ -145,21 +159,25 @@ def _secret_samples(world: _World, rule: str, pattern: dict[str, Any]) -> list[S
     detail = pattern["detail"]
     assert detail["eventSource"] == [contract.SECRETS_EVENT_SOURCE]
     # {"$or": [{"requestParameters": {"secretId": [prefix...]}}, {"additionalEventData": ...}]}
-    prefixes = {m["prefix"] for alt in detail["$or"] for where in alt.values()
-                for matchers in where.values() for m in matchers}
+    prefixes = {
+        m["prefix"]
+        for alt in detail["$or"]
+        for where in alt.values()
+        for matchers in where.values()
+        for m in matchers
+    }
     name_prefix = _only([p for p in prefixes if not p.startswith("arn:")])
     arn_prefix = _only([p for p in prefixes if p.startswith("arn:")])
     region, account = arn_prefix.split(":")[3], _only(pattern["account"])
     name = world.secret(name_prefix)
-    arn = arn_prefix + name[len(name_prefix):] + "-AbCdEf"  # the ARN Secrets Manager gives it
+    arn = arn_prefix + name[len(name_prefix) :] + "-AbCdEf"  # the ARN Secrets Manager gives it
     out = []
     for event_name in detail["eventName"]:
         assert event_name in contract.SECRET_CHANGE_EVENTS, f"{rule}: {event_name} unknown"
         ids = (name, arn) if event_name in contract.SECRET_API_CALLS else (arn,)
         for secret_id in ids:
             event = ev.secret_change(event_name, secret_id, region=region, account=account)
-            out.append(Sample(rule, event,
-                              lambda n=name, e=event_name: world.change_secret(n, e)))
+            out.append(Sample(rule, event, lambda n=name, e=event_name: world.change_secret(n, e)))
     return out
 
 
@@ -170,20 +188,25 @@ def _deployment_samples(world: _World, rule: str, pattern: dict[str, Any]) -> li
     prof = world.profile()
     # The rule names Terraform references (spelled alike in every env's stack); at apply they
     # resolve to real ids, which moto's application/environment/profile stand in for.
-    resolved = {params["applicationId"]: world.app, params["environmentId"]: world.env,
-                params["configurationProfileId"]: prof}
+    resolved = {
+        params["applicationId"]: world.app,
+        params["environmentId"]: world.env,
+        params["configurationProfileId"]: prof,
+    }
     out = []
     for event_name in detail["eventName"]:
         assert event_name in contract.DEPLOYMENT_EVENTS, f"{rule}: {event_name} unknown"
         event = ev.appconfig_start_deployment(
-            params["applicationId"], params["environmentId"], params["configurationProfileId"],
-            account=_only(pattern["account"]))
+            params["applicationId"],
+            params["environmentId"],
+            params["configurationProfileId"],
+            account=_only(pattern["account"]),
+        )
         out.append(Sample(rule, event, lambda p=prof: world.change_profile(p), resolved))
     return out
 
 
-def test_every_event_the_synthesized_rules_match_is_acted_on_by_the_agent(synth, aws,
-                                                                          make_agent):
+def test_every_event_the_synthesized_rules_match_is_acted_on_by_the_agent(synth, aws, make_agent):
     world = _World(aws)
     samples: list[Sample] = []
     sources = set()
@@ -204,15 +227,18 @@ def test_every_event_the_synthesized_rules_match_is_acted_on_by_the_agent(synth,
 
     topic = aws.topic()
     agent = make_agent(
-        topic=topic, CONFIG_AGENT_SECRET_IDS=",".join(world.secrets),
+        topic=topic,
+        CONFIG_AGENT_SECRET_IDS=",".join(world.secrets),
         CONFIG_AGENT_APPCONFIG_APPLICATION=world.app,
         CONFIG_AGENT_APPCONFIG_ENVIRONMENT=world.env,
-        CONFIG_AGENT_APPCONFIG_PROFILE=",".join(world.profiles))
+        CONFIG_AGENT_APPCONFIG_PROFILE=",".join(world.profiles),
+    )
     world.port = agent.port
     # Stage moves last: moto 5.2's PutSecretValue does not take AWSCURRENT off a version that
     # UpdateSecretVersionStage promoted (two versions would carry it), real AWS does.
-    promotions = [s for s in samples
-                  if s.event["detail"]["eventName"] == "UpdateSecretVersionStage"]
+    promotions = [
+        s for s in samples if s.event["detail"]["eventName"] == "UpdateSecretVersionStage"
+    ]
     for sample in [s for s in samples if s not in promotions] + promotions:
         served = sample.change()
         aws.sns.publish(TopicArn=topic.arn, Message=sample.body())

@@ -12,13 +12,16 @@ from tests.config_agent.conftest import TOKEN, get, publish
 CONFIG_PATH = "/applications/{}/environments/{}/configurations/{}"
 
 
-def _agent(aws, make_agent, content=b'{"mode": "dropin"}', profile_type="AWS.Freeform",
-           **extra):
+def _agent(aws, make_agent, content=b'{"mode": "dropin"}', profile_type="AWS.Freeform", **extra):
     sec = aws.secret("dropin-value")
     app, env, prof = aws.profile(content, profile_type=profile_type)
     agent = make_agent(
-        CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_APPCONFIG_APPLICATION=app,
-        CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env, CONFIG_AGENT_APPCONFIG_PROFILE=prof, **extra)
+        CONFIG_AGENT_SECRET_IDS=sec["Name"],
+        CONFIG_AGENT_APPCONFIG_APPLICATION=app,
+        CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
+        CONFIG_AGENT_APPCONFIG_PROFILE=prof,
+        **extra,
+    )
     return agent, sec, CONFIG_PATH.format(app, env, prof)
 
 
@@ -44,13 +47,13 @@ def test_secrets_port_can_be_turned_off(aws, make_agent):
 def test_token_from_aws_token_file_and_the_vault_header(aws, make_agent, tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text("sm-agent-style-token\n")
-    agent, sec, _ = _agent(aws, make_agent, CONFIG_AGENT_TOKEN="",
-                           AWS_TOKEN=f"file://{token_file}")
+    agent, sec, _ = _agent(aws, make_agent, CONFIG_AGENT_TOKEN="", AWS_TOKEN=f"file://{token_file}")
     path = f"/secretsmanager/get?secretId={sec['Name']}"
     for port in (agent.port, agent.secrets_port):
         assert get(port, path, token="sm-agent-style-token")[0] == 200
-        assert get(port, path, token=None,
-                   headers={"X-Vault-Token": "sm-agent-style-token"})[0] == 200
+        assert (
+            get(port, path, token=None, headers={"X-Vault-Token": "sm-agent-style-token"})[0] == 200
+        )
         assert get(port, path, token=None, headers={"X-Vault-Token": "wrong"})[0] == 403
         assert get(port, path, token=TOKEN)[0] == 403  # only the configured token counts
 
@@ -69,20 +72,22 @@ def test_configuration_reads_may_skip_the_token_but_secrets_never(aws, make_agen
 
 def _version(port, name, **query):
     path = f"/secretsmanager/get?secretId={quote(name, safe='')}" + "".join(
-        f"&{k}={quote(v, safe='')}" for k, v in query.items())
+        f"&{k}={quote(v, safe='')}" for k, v in query.items()
+    )
     status, _, body = get(port, path)
     return status, (json.loads(body) if status == 200 else body)
 
 
-def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
-        aws, make_agent):
+def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(aws, make_agent):
     sec = aws.secret("stage-v1")
     v1 = sec["VersionId"]
     v2 = aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-v2")["VersionId"]
-    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-pending",
-                            VersionStages=["AWSPENDING"])
-    aws.sm.put_secret_value(SecretId=sec["Name"], SecretString="stage-blue",
-                            VersionStages=["blue"])  # a custom label
+    aws.sm.put_secret_value(
+        SecretId=sec["Name"], SecretString="stage-pending", VersionStages=["AWSPENDING"]
+    )
+    aws.sm.put_secret_value(
+        SecretId=sec["Name"], SecretString="stage-blue", VersionStages=["blue"]
+    )  # a custom label
     agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"])
     name = sec["Name"]
     fetches = aws.proxy.secret_fetches[name]
@@ -90,8 +95,7 @@ def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
         status, doc = _version(port, name, versionStage="AWSPREVIOUS")
         assert status == 200 and doc["SecretString"] == "stage-v1"
         assert doc["VersionId"] == v1 and doc["VersionStages"] == ["AWSPREVIOUS"]
-        assert _version(port, name, versionStage="AWSPENDING")[1]["SecretString"] == \
-            "stage-pending"
+        assert _version(port, name, versionStage="AWSPENDING")[1]["SecretString"] == "stage-pending"
         assert _version(port, name, versionStage="blue")[1]["SecretString"] == "stage-blue"
         assert _version(port, name, versionId=v1)[1]["SecretString"] == "stage-v1"
         current = _version(port, name, versionId=v2, versionStage="AWSCURRENT")[1]
@@ -105,19 +109,34 @@ def test_version_stages_and_ids_are_fetched_once_cached_and_refreshed_on_change(
     # A change event refreshes every cached stage/version of that secret, not just AWSCURRENT.
     aws.sm.put_secret_value(SecretId=name, SecretString="stage-v3")  # v2 becomes AWSPREVIOUS
     publish(aws, agent, ev.secret_api_call("PutSecretValue", sec["ARN"]))
-    wait_for(lambda: _version(agent.port, name)[1]["SecretString"] == "stage-v3",
-             what="AWSCURRENT refreshed")
-    wait_for(lambda: _version(agent.port, name, versionStage="AWSPREVIOUS")[1]["SecretString"]
-             == "stage-v2", what="AWSPREVIOUS refreshed with it")
-    wait_for(lambda: _version(agent.port, name, versionId=v1)[1]["VersionStages"] == [],
-             what="v1 lost its label")
+    wait_for(
+        lambda: _version(agent.port, name)[1]["SecretString"] == "stage-v3",
+        what="AWSCURRENT refreshed",
+    )
+    wait_for(
+        lambda: (
+            _version(agent.port, name, versionStage="AWSPREVIOUS")[1]["SecretString"] == "stage-v2"
+        ),
+        what="AWSPREVIOUS refreshed with it",
+    )
+    wait_for(
+        lambda: _version(agent.port, name, versionId=v1)[1]["VersionStages"] == [],
+        what="v1 lost its label",
+    )
 
 
-FLAGS = {"version": "1",
-         "flags": {"checkout": {"name": "New checkout",
-                                "attributes": {"limit": {"constraints": {"type": "number"}}}},
-                   "dark-mode": {"name": "Dark mode"}, "beta": {"name": "Beta"}},
-         "values": {"checkout": {"enabled": True, "limit": 5}, "dark-mode": {"enabled": False}}}
+FLAGS = {
+    "version": "1",
+    "flags": {
+        "checkout": {
+            "name": "New checkout",
+            "attributes": {"limit": {"constraints": {"type": "number"}}},
+        },
+        "dark-mode": {"name": "Dark mode"},
+        "beta": {"name": "Beta"},
+    },
+    "values": {"checkout": {"enabled": True, "limit": 5}, "dark-mode": {"enabled": False}},
+}
 
 
 def _json_get(port, path):
@@ -126,18 +145,25 @@ def _json_get(port, path):
 
 
 def test_feature_flags_answer_only_the_requested_flags(aws, make_agent):
-    agent, _, config = _agent(aws, make_agent, json.dumps(FLAGS).encode(),
-                              "AWS.AppConfig.FeatureFlags")
-    every = {"checkout": {"enabled": True, "limit": 5}, "dark-mode": {"enabled": False},
-             "beta": {"enabled": False}}
+    agent, _, config = _agent(
+        aws, make_agent, json.dumps(FLAGS).encode(), "AWS.AppConfig.FeatureFlags"
+    )
+    every = {
+        "checkout": {"enabled": True, "limit": 5},
+        "dark-mode": {"enabled": False},
+        "beta": {"enabled": False},
+    }
     assert _json_get(agent.port, config) == (200, "application/json", every)
     assert _json_get(agent.port, config + "?flag=checkout&flag=beta") == (
-        200, "application/json", {"checkout": every["checkout"], "beta": every["beta"]})
-    assert _json_get(agent.port, config + "?flag=dark-mode")[2] == {
-        "dark-mode": every["dark-mode"]}
+        200,
+        "application/json",
+        {"checkout": every["checkout"], "beta": every["beta"]},
+    )
+    assert _json_get(agent.port, config + "?flag=dark-mode")[2] == {"dark-mode": every["dark-mode"]}
     # Unknown keys are left out; a key asked twice appears once.
     assert _json_get(agent.port, config + "?flag=nope&flag=beta&flag=beta")[2] == {
-        "beta": every["beta"]}
+        "beta": every["beta"]
+    }
 
 
 def test_flag_filters_need_a_json_object(aws, make_agent):

@@ -44,8 +44,12 @@ def _status_and_body(raw: bytes) -> tuple[int, dict[str, Any]]:
 def test_a_request_body_is_consumed_not_parsed_as_the_next_request(agent):
     conn = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=5)
     smuggled = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-    conn.request("POST", "/secretsmanager/get", body=smuggled,
-                 headers={"X-Aws-Parameters-Secrets-Token": TOKEN})
+    conn.request(
+        "POST",
+        "/secretsmanager/get",
+        body=smuggled,
+        headers={"X-Aws-Parameters-Secrets-Token": TOKEN},
+    )
     first = conn.getresponse()
     assert first.status == 405 and first.getheader("Allow") == "GET"
     first.read()
@@ -56,14 +60,17 @@ def test_a_request_body_is_consumed_not_parsed_as_the_next_request(agent):
     conn.close()
 
 
-@pytest.mark.parametrize("request_head, status", [
-    (b"POST /ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
-    (b"POST /ping HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 413),
-    (b"POST /ping HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
-    (b"POST /ping HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-], ids=["chunked", "too-large", "two-lengths", "negative-length"])
-def test_bodies_it_cannot_bound_are_refused_and_the_connection_closed(agent, request_head,
-                                                                       status):
+@pytest.mark.parametrize(
+    "request_head, status",
+    [
+        (b"POST /ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
+        (b"POST /ping HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 413),
+        (b"POST /ping HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
+        (b"POST /ping HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+    ],
+    ids=["chunked", "too-large", "two-lengths", "negative-length"],
+)
+def test_bodies_it_cannot_bound_are_refused_and_the_connection_closed(agent, request_head, status):
     raw = _raw(agent.port, request_head)
     assert _status_and_body(raw)[0] == status
     assert b"Connection: close" in raw
@@ -71,9 +78,10 @@ def test_bodies_it_cannot_bound_are_refused_and_the_connection_closed(agent, req
 
 def test_request_head_is_capped_at_16_kib(agent):
     small = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(14))  # ~14 KiB
-    big = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(20))    # ~20 KiB
-    ok = _raw(agent.port, b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + small
-              + b"\r\n")
+    big = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(20))  # ~20 KiB
+    ok = _raw(
+        agent.port, b"GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + small + b"\r\n"
+    )
     assert _status_and_body(ok)[0] == 200
     raw = _raw(agent.port, b"GET /health HTTP/1.1\r\n" + big + b"\r\n")
     assert _status_and_body(raw) == (431, {"error": "request head too large"})
@@ -84,8 +92,11 @@ def test_request_head_is_capped_at_16_kib(agent):
 def test_connections_are_bounded_by_a_setting(aws, make_agent):
     sec = aws.secret("bounded")
     # Held connections send nothing: a long request deadline keeps them open for the test.
-    agent = make_agent(CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_HTTP_MAX_CONNECTIONS="4",
-                       CONFIG_AGENT_HTTP_REQUEST_TIMEOUT_SECONDS="60")
+    agent = make_agent(
+        CONFIG_AGENT_SECRET_IDS=sec["Name"],
+        CONFIG_AGENT_HTTP_MAX_CONNECTIONS="4",
+        CONFIG_AGENT_HTTP_REQUEST_TIMEOUT_SECONDS="60",
+    )
     idle = [socket.create_connection(("127.0.0.1", agent.port), timeout=5) for _ in range(4)]
     try:
         wait_for(lambda: agent.server.active_connections == 4, what="4 connections held")
@@ -100,35 +111,43 @@ def test_connections_are_bounded_by_a_setting(aws, make_agent):
             sock.close()
 
 
-@pytest.mark.parametrize("target", [
-    "http://169.254.169.254/secretsmanager/get?secretId={}",
-    "http://127.0.0.1/secretsmanager/get?secretId={}",
-    "//169.254.169.254/secretsmanager/get?secretId={}",
-    "*",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/secretsmanager/get?secretId={}",
+        "http://127.0.0.1/secretsmanager/get?secretId={}",
+        "//169.254.169.254/secretsmanager/get?secretId={}",
+        "*",
+    ],
+)
 def test_only_origin_form_targets_are_served(agent, target):
-    raw = _raw(agent.port, f"GET {target.format(agent.secret_name)} HTTP/1.1\r\n{AUTH}"
-                           "\r\n".encode())
+    raw = _raw(
+        agent.port, f"GET {target.format(agent.secret_name)} HTTP/1.1\r\n{AUTH}\r\n".encode()
+    )
     status, body = _status_and_body(raw)
     assert status == 400 and "http-value" not in json.dumps(body)
 
 
-@pytest.mark.parametrize("header", ["X-Forwarded-For: 10.0.0.1", "Forwarded: for=10.0.0.1",
-                                    "X-Real-IP: 10.0.0.1"])
+@pytest.mark.parametrize(
+    "header", ["X-Forwarded-For: 10.0.0.1", "Forwarded: for=10.0.0.1", "X-Real-IP: 10.0.0.1"]
+)
 def test_proxied_requests_are_refused(agent, header):
     for path in (f"/secretsmanager/get?secretId={agent.secret_name}", "/health"):
         raw = _raw(agent.port, f"GET {path} HTTP/1.1\r\n{AUTH}{header}\r\n\r\n".encode())
         assert _status_and_body(raw) == (400, {"error": "forwarded requests are refused"})
 
 
-@pytest.mark.parametrize("line", [
-    b"GET\r\n",
-    b"GET /health HTTP/9.9\r\n\r\n",
-    b"GET /health HTTP/2.0\r\n\r\n",
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # a TLS ClientHello
-    b"GET /health FOO/1.1\r\n\r\n",
-], ids=["one-word", "version-9.9", "version-2.0", "tls-hello",
-        "bad-protocol"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"GET\r\n",
+        b"GET /health HTTP/9.9\r\n\r\n",
+        b"GET /health HTTP/2.0\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # a TLS ClientHello
+        b"GET /health FOO/1.1\r\n\r\n",
+    ],
+    ids=["one-word", "version-9.9", "version-2.0", "tls-hello", "bad-protocol"],
+)
 def test_malformed_request_lines_get_a_status_line_and_a_short_json_body(agent, line):
     raw = _raw(agent.port, line)
     status, body = _status_and_body(raw)
@@ -136,8 +155,9 @@ def test_malformed_request_lines_get_a_status_line_and_a_short_json_body(agent, 
     assert b"<html" not in raw.lower() and b"<!doctype" not in raw.lower()
 
 
-@pytest.mark.parametrize("line", [b"GET /health\r\n", b"GET /health\r\n\r\n"],
-                         ids=["http-0.9", "http-0.9-blank-line"])
+@pytest.mark.parametrize(
+    "line", [b"GET /health\r\n", b"GET /health\r\n\r\n"], ids=["http-0.9", "http-0.9-blank-line"]
+)
 def test_http_0_9_requests_get_a_status_line_once_the_client_stops_sending(agent, line):
     """llhttp reads `GET /health` CRLF as the start of an HTTP/0.9 head (header lines may
     follow); a blank line or the client half-closing ends it: 505 or 400 with a status line,
@@ -156,7 +176,7 @@ def _response(sock: socket.socket, buffered: bytearray) -> bytes:
         if sep:
             length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
             if len(rest) >= length:
-                del buffered[:len(head) + 4 + length]
+                del buffered[: len(head) + 4 + length]
                 return head + sep + rest[:length]
         chunk = sock.recv(65536)
         assert chunk, "connection closed mid-response"
@@ -182,9 +202,11 @@ def test_connections_do_not_cost_a_thread_each(agent):
 
 def test_pipelined_requests_are_answered_in_order_on_one_connection(agent):
     with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as sock:
-        sock.sendall(f"GET /ping HTTP/1.1\r\n{HOST}\r\nGET /nope HTTP/1.1\r\n{HOST}{AUTH}\r\n"
-                     f"POST /ping HTTP/1.1\r\n{HOST}Content-Length: 3\r\n\r\nabcGET /ping"
-                     f" HTTP/1.1\r\n{HOST}\r\n".encode())
+        sock.sendall(
+            f"GET /ping HTTP/1.1\r\n{HOST}\r\nGET /nope HTTP/1.1\r\n{HOST}{AUTH}\r\n"
+            f"POST /ping HTTP/1.1\r\n{HOST}Content-Length: 3\r\n\r\nabcGET /ping"
+            f" HTTP/1.1\r\n{HOST}\r\n".encode()
+        )
         buffered = bytearray()
         statuses = [int(_response(sock, buffered).split()[1]) for _ in range(4)]
     assert statuses == [200, 404, 401, 200]  # the POST has no token
@@ -197,8 +219,10 @@ def test_a_slow_aws_fetch_holds_up_only_its_own_connection(aws, agent):
     aws.proxy.hold("GetSecretValue")
     try:
         slow = socket.create_connection(("127.0.0.1", agent.port), timeout=10)
-        slow.sendall(f"GET /secretsmanager/get?secretId={agent.secret_name}"
-                     f"&versionStage=AWSPREVIOUS HTTP/1.1\r\n{HOST}{AUTH}\r\n".encode())
+        slow.sendall(
+            f"GET /secretsmanager/get?secretId={agent.secret_name}"
+            f"&versionStage=AWSPREVIOUS HTTP/1.1\r\n{HOST}{AUTH}\r\n".encode()
+        )
         wait_for(lambda: aws.proxy.waiting["GetSecretValue"] == 1, what="the fetch held")
         for _ in range(3):
             raw = _raw(agent.port, b"GET /ping HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -211,25 +235,36 @@ def test_a_slow_aws_fetch_holds_up_only_its_own_connection(aws, agent):
     assert json.loads(body)["SecretString"] == "http-value"
 
 
-@pytest.mark.parametrize("stream, framed", [
-    (b"GET /ping HTTP/1.1\r\nHost: x\r\n", []),                         # head not ended yet
-    (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\nGET /", ["/ping"]),           # the first of two
-    (b"GET /ping HTTP/1.1\nHost: x\n\n", [400]),                          # bare LF lines
-    (b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel", []),  # body on its way
-    ((b"POST /a HTTP/1.1\r\nHost: x\r\ncontent-length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n"
-      b"Host: x\r\n\r\n"), ["/a", "/b"]),
-    (b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n", [413]),  # at once
-    (b"POST /ping HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n", [400]),
-    (b"GET /" + b"a" * 17000, [414]),                                     # over the target cap
-    (b"GET / HTTP/1.1\r\nX: " + b"a" * 17000 + b"\r\n\r\n", [431]),          # over the head cap
-    (b"GET / HTTP/1.1\r\nX: " + b"a" * 19000, [431]),  # not ended: noticed within FEED_BYTES
-])
+@pytest.mark.parametrize(
+    "stream, framed",
+    [
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n", []),  # head not ended yet
+        (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\nGET /", ["/ping"]),  # the first of two
+        (b"GET /ping HTTP/1.1\nHost: x\n\n", [400]),  # bare LF lines
+        (b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel", []),  # body on its way
+        (
+            (
+                b"POST /a HTTP/1.1\r\nHost: x\r\ncontent-length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n"
+                b"Host: x\r\n\r\n"
+            ),
+            ["/a", "/b"],
+        ),
+        (b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n", [413]),  # at once
+        (b"POST /ping HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n", [400]),
+        (b"GET /" + b"a" * 17000, [414]),  # over the target cap
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * 17000 + b"\r\n\r\n", [431]),  # over the head cap
+        (b"GET / HTTP/1.1\r\nX: " + b"a" * 19000, [431]),  # not ended: noticed within FEED_BYTES
+    ],
+)
 def test_request_framing(stream, framed):
     parsed = RequestStream(0.0)
     for start in range(0, len(stream), FEED_BYTES):
-        parsed.feed(stream[start:start + FEED_BYTES])
-    assert [e.target if isinstance(e, Request) else e.status for e in parsed.events
-            if isinstance(e, (Request, Refusal))] == framed
+        parsed.feed(stream[start : start + FEED_BYTES])
+    assert [
+        e.target if isinstance(e, Request) else e.status
+        for e in parsed.events
+        if isinstance(e, (Request, Refusal))
+    ] == framed
 
 
 def test_a_client_that_half_closes_still_gets_every_answer(aws, agent):
@@ -238,9 +273,11 @@ def test_a_client_that_half_closes_still_gets_every_answer(aws, agent):
     aws.proxy.hold("GetSecretValue")
     try:
         sock = socket.create_connection(("127.0.0.1", agent.port), timeout=10)
-        sock.sendall(f"GET /secretsmanager/get?secretId={agent.secret_name}"
-                     f"&versionStage=AWSCURRENT&versionId={'0' * 32} HTTP/1.1\r\n{HOST}{AUTH}\r\n"
-                     f"GET /ping HTTP/1.1\r\n{HOST}\r\n".encode())
+        sock.sendall(
+            f"GET /secretsmanager/get?secretId={agent.secret_name}"
+            f"&versionStage=AWSCURRENT&versionId={'0' * 32} HTTP/1.1\r\n{HOST}{AUTH}\r\n"
+            f"GET /ping HTTP/1.1\r\n{HOST}\r\n".encode()
+        )
         sock.shutdown(socket.SHUT_WR)
         wait_for(lambda: aws.proxy.waiting["GetSecretValue"] == 1, what="the fetch held")
     finally:

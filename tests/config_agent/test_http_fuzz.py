@@ -40,8 +40,11 @@ def strict_frames(stream: bytes) -> int:
         if not all(fields):
             return count
         names = [m.group(1).lower() for m in fields if m]
-        lengths = [m.group(0).split(b":", 1)[1].strip(b" \t") for m in fields
-                   if m and m.group(1).lower() == b"content-length"]
+        lengths = [
+            m.group(0).split(b":", 1)[1].strip(b" \t")
+            for m in fields
+            if m and m.group(1).lower() == b"content-length"
+        ]
         if b"transfer-encoding" in names or len(lengths) > 1:
             return count
         if lengths and not re.fullmatch(rb"[0-9]{1,6}", lengths[0]):
@@ -71,33 +74,63 @@ def answers(raw: bytes) -> list[tuple[int, bool, int]]:
 
 
 _PIECES = [
-    b"GET /ping HTTP/1.1\r\n", b"GET /health HTTP/1.0\r\n", b"POST /ping HTTP/1.1\r\n",
-    b"OPTIONS /ping HTTP/1.1\r\n", b"GET http://x/ HTTP/1.1\r\n",  # not HEAD: see answers()
-    b"Host: a\r\n", b"Host : a\r\n", b"Host: b\r\n", b"Content-Length: 5\r\n",
-    b"Content-Length: 0\r\n", b"Content-Length : 5\r\n", b"Content-Length: 5, 5\r\n",
-    b"Transfer-Encoding: chunked\r\n", b"Transfer-Encoding : chunked\r\n",
-    b" Transfer-Encoding: chunked\r\n", b"\tX: folded\r\n", b"X-Junk\r\n", b"X-A: 1\r",
-    b"X-\x00: 1\r\n", b"X-Forwarded-For: 10.0.0.1\r\n", b"Expect: 100-continue\r\n",
-    b"Connection: close\r\n", b"Connection: keep-alive\r\n", b"\r\n", b"\n", b"\r",
-    b"hello", b"0\r\n\r\n", b"5\r\nhello\r\n", b"GET /ping\r\n",
+    b"GET /ping HTTP/1.1\r\n",
+    b"GET /health HTTP/1.0\r\n",
+    b"POST /ping HTTP/1.1\r\n",
+    b"OPTIONS /ping HTTP/1.1\r\n",
+    b"GET http://x/ HTTP/1.1\r\n",  # not HEAD: see answers()
+    b"Host: a\r\n",
+    b"Host : a\r\n",
+    b"Host: b\r\n",
+    b"Content-Length: 5\r\n",
+    b"Content-Length: 0\r\n",
+    b"Content-Length : 5\r\n",
+    b"Content-Length: 5, 5\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Transfer-Encoding : chunked\r\n",
+    b" Transfer-Encoding: chunked\r\n",
+    b"\tX: folded\r\n",
+    b"X-Junk\r\n",
+    b"X-A: 1\r",
+    b"X-\x00: 1\r\n",
+    b"X-Forwarded-For: 10.0.0.1\r\n",
+    b"Expect: 100-continue\r\n",
+    b"Connection: close\r\n",
+    b"Connection: keep-alive\r\n",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"hello",
+    b"0\r\n\r\n",
+    b"5\r\nhello\r\n",
+    b"GET /ping\r\n",
 ]
 
 
-@pytest.mark.parametrize("stream, frames", [
-    (b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n" * 2, 2),
-    (b"GET /ping HTTP/1.1\r\nHost: a\r\nX-A : 1\r\n\r\nGET /ping HTTP/1.1\r\n\r\n", 0),
-    (b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n", 2),
-    (b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab", 0),
-    (b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 0),
-])
+@pytest.mark.parametrize(
+    "stream, frames",
+    [
+        (b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n" * 2, 2),
+        (b"GET /ping HTTP/1.1\r\nHost: a\r\nX-A : 1\r\n\r\nGET /ping HTTP/1.1\r\n\r\n", 0),
+        (b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n", 2),
+        (b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab", 0),
+        (b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 0),
+    ],
+)
 def test_the_reference_framer(stream, frames):
     assert strict_frames(stream) == frames
 
 
-@settings(max_examples=150, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=6)), max_size=14)
-       .map(b"".join))
+@settings(
+    max_examples=150,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=6)), max_size=14).map(b"".join)
+)
 def test_no_more_answers_than_strictly_framed_requests(agent: Any, stream: bytes) -> None:
     raw = _half_closed(agent.port, stream)
     found = answers(raw)

@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _spawn(env_extra: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
     env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "config_agent"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "config_agent"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
 
     def pump() -> None:
@@ -59,8 +65,9 @@ def test_subprocess_in_queue_url_mode_serves_refreshes_and_exits_zero_on_sigterm
     queue, _ = aws.queue()
     value = "proc-value-" + os.urandom(4).hex()
     sec = aws.secret(value)
-    proc, lines = _spawn(agent_env(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"],
-                                   CONFIG_AGENT_WAIT_TIME_SECONDS="20"))
+    proc, lines = _spawn(
+        agent_env(queue, CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_WAIT_TIME_SECONDS="20")
+    )
     try:
         port = wait_for(lambda: _port(lines), timeout=15, what="listening log line")
         wait_for(lambda: get(port, "/health", token=None)[0] == 200, what="healthy")
@@ -81,8 +88,14 @@ def test_subprocess_in_queue_url_mode_serves_refreshes_and_exits_zero_on_sigterm
 def test_subprocess_bad_settings_exit_2_with_clear_error():
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIG_AGENT_")}
     env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run([sys.executable, "-m", "config_agent"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "config_agent"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "CONFIG_AGENT_QUEUE_URL is required" in result.stderr
 
@@ -90,8 +103,12 @@ def test_subprocess_bad_settings_exit_2_with_clear_error():
 def test_subprocess_fanout_sigterm_exits_zero_and_leaves_its_queue_to_the_reaper(aws):
     topic = aws.topic()
     sec = aws.secret("proc-fanout-" + os.urandom(4).hex())
-    env = fanout_env(topic, "proc-" + os.urandom(3).hex() + "-",
-                     CONFIG_AGENT_SECRET_IDS=sec["Name"], CONFIG_AGENT_WAIT_TIME_SECONDS="20")
+    env = fanout_env(
+        topic,
+        "proc-" + os.urandom(3).hex() + "-",
+        CONFIG_AGENT_SECRET_IDS=sec["Name"],
+        CONFIG_AGENT_WAIT_TIME_SECONDS="20",
+    )
     proc, lines = _spawn(env)
     try:
         port = wait_for(lambda: _port(lines), timeout=15, what="listening log line")
@@ -115,12 +132,17 @@ def test_subprocess_fanout_sigterm_exits_zero_and_leaves_its_queue_to_the_reaper
 def test_subprocess_on_ecs_without_a_task_id_exits_non_zero(aws):
     """Issue 27 item 2: the task metadata endpoint never answers, so there is no task id; the
     agent must not run under an invented one (ECS restarts a container that exits)."""
-    env = fanout_env(aws.topic(), CONFIG_AGENT_SECRET_IDS="unused",
-                     ECS_CONTAINER_METADATA_URI_V4="http://127.0.0.1:1/v4/none")
+    env = fanout_env(
+        aws.topic(),
+        CONFIG_AGENT_SECRET_IDS="unused",
+        ECS_CONTAINER_METADATA_URI_V4="http://127.0.0.1:1/v4/none",
+    )
     proc, lines = _spawn(env)
     try:
         assert proc.wait(timeout=60) == 1
     finally:
         _reap(proc)
-    wait_for(lambda: any("task metadata gives no task id; exiting" in line for line in lines),
-             what="the reason is logged")
+    wait_for(
+        lambda: any("task metadata gives no task id; exiting" in line for line in lines),
+        what="the reason is logged",
+    )

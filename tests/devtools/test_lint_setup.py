@@ -28,11 +28,17 @@ def _pins(path: str) -> dict[str, str]:
 
 
 def test_pre_commit_runs_exactly_what_make_lint_runs():
-    lint = [line.removeprefix("$(LINT_PY) -m ") for line in _recipe("lint")
-            if line.startswith("$(LINT_PY)")]
-    hooks = [entry.removeprefix(".venv/bin/python -m ").removeprefix(".venv/bin/")
-             for entry in re.findall(r"^\s+entry: (.+)$",
-                                     (ROOT / ".pre-commit-config.yaml").read_text(), re.M)]
+    lint = [
+        line.removeprefix("$(LINT_PY) -m ")
+        for line in _recipe("lint")
+        if line.startswith("$(LINT_PY)")
+    ]
+    hooks = [
+        entry.removeprefix(".venv/bin/python -m ").removeprefix(".venv/bin/")
+        for entry in re.findall(
+            r"^\s+entry: (.+)$", (ROOT / ".pre-commit-config.yaml").read_text(), re.M
+        )
+    ]
     assert lint == ["engine.stubs", "ruff check .", "ruff format --check .", "mypy"]
     assert hooks == lint
 
@@ -51,11 +57,23 @@ def test_ci_lints_before_it_tests():
 
 def test_type_checking_covers_the_issues_packages_and_is_strictest_for_agent_and_settings():
     mypy = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
-    assert set(mypy["files"]) == {"main.py", "engine", "settings", "modules", "stacks",
-                                  "config_agent", "samples", "scripts", "devtools"}
+    assert set(mypy["files"]) == {
+        "main.py",
+        "engine",
+        "settings",
+        "modules",
+        "stacks",
+        "config_agent",
+        "samples",
+        "scripts",
+        "devtools",
+    }
     assert mypy["strict"] is True
-    strictest = [o for o in mypy["overrides"] if "config_agent.*" in o["module"]
-                 and not o.get("ignore_errors")]
+    strictest = [
+        o
+        for o in mypy["overrides"]
+        if "config_agent.*" in o["module"] and not o.get("ignore_errors")
+    ]
     assert strictest and all(o["disallow_any_unimported"] for o in strictest)
     assert {"config_agent.*", "settings.*"} <= set(strictest[0]["module"])
 

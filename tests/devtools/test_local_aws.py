@@ -20,9 +20,11 @@ def test_a_published_event_reaches_a_raw_delivery_queue_unchanged(local_aws):
     assert topic.dlq_arn.endswith(":" + topic.dlq_url.rsplit("/", 1)[1])
     url, _ = local_aws.queue()
     arn = local_aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    local_aws.sns.subscribe(TopicArn=topic.arn, Protocol="sqs", Endpoint=arn,
-                            Attributes={"RawMessageDelivery": "true"})
+        "Attributes"
+    ]["QueueArn"]
+    local_aws.sns.subscribe(
+        TopicArn=topic.arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
     event = events.secret_api_call("PutSecretValue", "app/db")
     local_aws.publish(topic.arn, event)
     (message,) = local_aws.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 
 def _files(root) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_fast_path_output_is_byte_identical_to_the_plain_path(synth, plain_synth):

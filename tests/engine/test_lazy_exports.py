@@ -37,17 +37,25 @@ def _package(tmp_path: Path, index_lines: list[str], import_star: bool = False) 
 
 
 def _node(package: Path, report: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NODE_OPTIONS": f'--require "{loader.LAZY_EXPORTS_JS}"',
-           "ECS_ENGINE_LAZY_EXPORTS": json.dumps(["@fake/provider-aws"]),
-           "ECS_ENGINE_LAZY_REPORT": str(report)}
-    return subprocess.run(["node", "-e", PROBE, str(package / "lib" / "index.js")],
-                          capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "NODE_OPTIONS": f'--require "{loader.LAZY_EXPORTS_JS}"',
+        "ECS_ENGINE_LAZY_EXPORTS": json.dumps(["@fake/provider-aws"]),
+        "ECS_ENGINE_LAZY_REPORT": str(report),
+    }
+    return subprocess.run(
+        ["node", "-e", PROBE, str(package / "lib" / "index.js")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize("import_star", [False, True], ids=["cdktf", "cdktn"])
 def test_exports_load_on_first_use_and_the_package_is_reported(tmp_path, import_star):
     wrap = "__importStar(require({}))" if import_star else "require({})"
-    lines = [f'exports.r{i} = {wrap.format(json.dumps(f"./r{i}"))};' for i in range(COUNT)]
+    lines = [f"exports.r{i} = {wrap.format(json.dumps(f'./r{i}'))};" for i in range(COUNT)]
     report = tmp_path / "report"
     done = _node(_package(tmp_path, lines, import_star), report)
     assert done.returncode == 0, done.stderr

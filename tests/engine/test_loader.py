@@ -22,12 +22,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # What node's engine/lazy_exports.js does when jsii loads the real assembly: list it as lazy.
-FAKE_PRELOAD = ("from pathlib import Path\nfrom engine import loader\n"
-                "Path(loader._lazy_report).write_text('@fake/provider-aws 120\\n')\n")
+FAKE_PRELOAD = (
+    "from pathlib import Path\nfrom engine import loader\n"
+    "Path(loader._lazy_report).write_text('@fake/provider-aws 120\\n')\n"
+)
 
 
-def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
-                 installed="1.0.0", jsii=True, preload=True) -> Engine:
+def _fake_engine(
+    tmp_path: Path,
+    monkeypatch,
+    *,
+    assembly_version="1.0.0",
+    installed="1.0.0",
+    jsii=True,
+    preload=True,
+) -> Engine:
     """A fake core + provider distribution on sys.path, pinned in a requirements file."""
     site = tmp_path / "site"
     for dist, version in (("fakecore", "2.0.0"), ("fakeprov", installed)):
@@ -43,7 +52,8 @@ def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
         (package / "_jsii").mkdir()
         (package / "_jsii" / "__init__.py").write_text(
             (FAKE_PRELOAD if preload else "") + "import types\n__jsii_assembly__ = "
-            f"types.SimpleNamespace(name='@fake/provider-aws', version={assembly_version!r})\n")
+            f"types.SimpleNamespace(name='@fake/provider-aws', version={assembly_version!r})\n"
+        )
     requirements = tmp_path / "requirements-fake.txt"
     requirements.write_text("fakecore==2.0.0\nfakeprov==1.0.0  # the provider\n")
     monkeypatch.syspath_prepend(str(site))
@@ -51,9 +61,16 @@ def _fake_engine(tmp_path: Path, monkeypatch, *, assembly_version="1.0.0",
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(loader, "_lazy_report", None)
     monkeypatch.delenv(engine.PLAIN_VARIABLE, raising=False)
-    fake = Engine(name="fake", core="fakecore", core_dist="fakecore", provider="fakeprov",
-                  provider_dist="fakeprov", assembly="@fake/provider-aws",
-                  requirements=str(requirements), venv=".venv-fake")
+    fake = Engine(
+        name="fake",
+        core="fakecore",
+        core_dist="fakecore",
+        provider="fakeprov",
+        provider_dist="fakeprov",
+        assembly="@fake/provider-aws",
+        requirements=str(requirements),
+        venv=".venv-fake",
+    )
     monkeypatch.setattr(loader, "selected", lambda: fake)
     return fake
 
@@ -127,11 +144,13 @@ def test_a_node_side_left_eager_fails_loudly(tmp_path, monkeypatch, clean_fakepr
 
 
 def test_core_starts_node_with_the_preload_and_leaves_the_environment_as_it_was(
-        tmp_path, monkeypatch, clean_fakeprov):
+    tmp_path, monkeypatch, clean_fakeprov
+):
     _fake_engine(tmp_path, monkeypatch)
     monkeypatch.setenv("NODE_OPTIONS", "--max-http-header-size=16384")
     (tmp_path / "site" / "fakecore.py").write_text(
-        "import os\nSEEN = os.environ['NODE_OPTIONS'], os.environ['ECS_ENGINE_LAZY_EXPORTS']\n")
+        "import os\nSEEN = os.environ['NODE_OPTIONS'], os.environ['ECS_ENGINE_LAZY_EXPORTS']\n"
+    )
     seen = loader.core().SEEN
     assert seen[0].startswith("--max-http-header-size=16384 --require ")
     assert seen[0].endswith(f'"{loader.LAZY_EXPORTS_JS}"') and seen[1] == '["@fake/provider-aws"]'
@@ -180,12 +199,22 @@ print(json.dumps({
 def test_the_pinned_provider_loads_only_what_is_asked_for():
     """The real package, in a fresh interpreter: the assembly plus one submodule, nothing else."""
     env = {k: v for k, v in os.environ.items() if k != engine.PLAIN_VARIABLE}
-    done = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=True, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env=env,
+    )
     facts = json.loads(done.stdout)
     eng = engine.selected()
     assert facts["class_module"] == f"{eng.provider}.vpc"
     assert facts["init_ran"] is False
-    assert facts["provider_modules"] == [eng.provider, f"{eng.provider}._jsii",
-                                         f"{eng.provider}.vpc"]
+    assert facts["provider_modules"] == [
+        eng.provider,
+        f"{eng.provider}._jsii",
+        f"{eng.provider}.vpc",
+    ]
     assert facts["assembly"] == [eng.assembly, eng.pins()[eng.provider_dist]]

@@ -27,19 +27,29 @@ def comparable(doc: dict) -> dict:
 def differences(a, b, path="") -> list[str]:
     """Every JSON path where a and b differ."""
     if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(set(a) | set(b))
-                for d in (differences(a[k], b[k], f"{path}.{k}") if k in a and k in b
-                          else [f"{path}.{k}: only in {'one' if k in a else 'other'}"])]
+        return [
+            d
+            for k in sorted(set(a) | set(b))
+            for d in (
+                differences(a[k], b[k], f"{path}.{k}")
+                if k in a and k in b
+                else [f"{path}.{k}: only in {'one' if k in a else 'other'}"]
+            )
+        ]
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
-                for d in differences(x, y, f"{path}[{i}]")]
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in differences(x, y, f"{path}[{i}]")
+        ]
     return [] if a == b else [f"{path}: {a!r:.120} != {b!r:.120}"]
 
 
 def addresses(doc: dict) -> set[str]:
     """Terraform addresses: what state is keyed by."""
-    return ({f"{t}.{n}" for t, block in doc.get("resource", {}).items() for n in block} |
-            {f"data.{t}.{n}" for t, block in doc.get("data", {}).items() for n in block})
+    return {f"{t}.{n}" for t, block in doc.get("resource", {}).items() for n in block} | {
+        f"data.{t}.{n}" for t, block in doc.get("data", {}).items() for n in block
+    }
 
 
 def test_both_engines_write_the_same_stacks(synth, other_engine_synth):
@@ -56,9 +66,12 @@ def test_resource_addresses_are_identical_so_state_needs_no_move(synth, other_en
 
 
 def test_every_stack_is_equal_but_for_engine_and_provider_versions(synth, other_engine_synth):
-    found = {name: differences(comparable(synth.stack(name).doc),
-                               comparable(other_engine_synth.stack(name).doc))
-             for name in synth.stack_names}
+    found = {
+        name: differences(
+            comparable(synth.stack(name).doc), comparable(other_engine_synth.stack(name).doc)
+        )
+        for name in synth.stack_names
+    }
     assert not any(found.values()), {n: d[:20] for n, d in found.items() if d}
 
 

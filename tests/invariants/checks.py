@@ -19,15 +19,27 @@ from tests.synth_helpers import SynthOutput, references
 
 ADDRESS = re.compile(
     r"(?<![\w.])(data\.terraform_remote_state\.[\w-]+\.outputs\.[\w-]+"
-    r"|data\.[a-z0-9_]+\.[\w-]+|aws_[a-z0-9_]+\.[\w-]+|var\.[\w-]+|local\.[\w-]+)")
+    r"|data\.[a-z0-9_]+\.[\w-]+|aws_[a-z0-9_]+\.[\w-]+|var\.[\w-]+|local\.[\w-]+)"
+)
 BUILTINS = {"terraform.workspace"}
 NAME_LIMITS = {
-    "aws_lb": 32, "aws_lb_target_group": 32, "aws_iam_role": 64, "aws_iam_policy": 128,
-    "aws_sqs_queue": 80, "aws_sns_topic": 256, "aws_lambda_function": 64,
-    "aws_ecs_service": 255, "aws_ecs_cluster": 255, "aws_security_group": 255,
-    "aws_cloudwatch_log_group": 512, "aws_s3_bucket": 63, "aws_autoscaling_group": 255,
-    "aws_kinesis_firehose_delivery_stream": 64, "aws_cloudwatch_metric_alarm": 255,
-    "aws_secretsmanager_secret": 512, "aws_service_discovery_service": 127,
+    "aws_lb": 32,
+    "aws_lb_target_group": 32,
+    "aws_iam_role": 64,
+    "aws_iam_policy": 128,
+    "aws_sqs_queue": 80,
+    "aws_sns_topic": 256,
+    "aws_lambda_function": 64,
+    "aws_ecs_service": 255,
+    "aws_ecs_cluster": 255,
+    "aws_security_group": 255,
+    "aws_cloudwatch_log_group": 512,
+    "aws_s3_bucket": 63,
+    "aws_autoscaling_group": 255,
+    "aws_kinesis_firehose_delivery_stream": 64,
+    "aws_cloudwatch_metric_alarm": 255,
+    "aws_secretsmanager_secret": 512,
+    "aws_service_discovery_service": 127,
 }
 """AWS name limits per resource type (each service's API reference, `Name` constraints)."""
 OPEN = ("0.0.0.0/0", "::/0")
@@ -48,8 +60,9 @@ def _addresses(doc: dict[str, Any]) -> Iterator[str]:
                 yield from ADDRESS.findall(expression)
 
 
-def _remote_problem(synth: SynthOutput, name: str, parts: list[str],
-                    by_key: dict[tuple[str, str, str], str]) -> str | None:
+def _remote_problem(
+    synth: SynthOutput, name: str, parts: list[str], by_key: dict[tuple[str, str, str], str]
+) -> str | None:
     state = synth.stack(name).doc["data"]["terraform_remote_state"][parts[2]]
     config = state["config"]
     producer = by_key.get(("s3", config.get("bucket", ""), config.get("key", "")))
@@ -77,8 +90,7 @@ def reference_problems(synth: SynthOutput) -> list[str]:
                 section = "variable" if parts[0] == "var" else "locals"
                 problem = None if parts[1] in doc.get(section, {}) else address
             else:
-                problem = (None if parts[1] in doc.get("resource", {}).get(parts[0], {})
-                           else address)
+                problem = None if parts[1] in doc.get("resource", {}).get(parts[0], {}) else address
             if problem:
                 problems.append(f"{name}: unresolved {problem}")
         env = name.rsplit("-", 1)[1]
@@ -113,8 +125,11 @@ def wiring_problems(synth: SynthOutput, table: tuple[EnvironmentSettings, ...]) 
                 problems.append(f"{name}: load balancer wiring differs from the spec")
             if spec.work_queue and f"{name}-jobs" not in queues:
                 problems.append(f"{name}: no work queue")
-            problems += [f"{name}: no secret {s}" for s in spec.secrets
-                         if f"/{env.name}/{spec.name}/{s}" not in secrets]
+            problems += [
+                f"{name}: no secret {s}"
+                for s in spec.secrets
+                if f"/{env.name}/{spec.name}/{s}" not in secrets
+            ]
     return problems
 
 
@@ -144,8 +159,9 @@ def exposure_problems(synth: SynthOutput) -> list[str]:
     problems = []
     for stack in synth.stack_names:
         doc = synth.stack(stack).doc
-        for logical, rule in doc.get("resource", {}).get(
-                "aws_vpc_security_group_ingress_rule", {}).items():
+        for logical, rule in (
+            doc.get("resource", {}).get("aws_vpc_security_group_ingress_rule", {}).items()
+        ):
             cidr = rule.get("cidr_ipv4") or rule.get("cidr_ipv6")
             if cidr in OPEN and "LoadBalancer" not in str(rule.get("security_group_id")):
                 problems.append(f"{stack}: {logical} admits {cidr} to a non-ALB group")
@@ -156,16 +172,19 @@ def exposure_problems(synth: SynthOutput) -> list[str]:
         for _, where, _, statement in policy_statements(doc):
             actions = statement.get("Action", [])
             for action in [actions] if isinstance(actions, str) else actions:
-                if statement.get("Effect") == "Allow" and (action == "*"
-                                                           or action.endswith(":*")):
+                if statement.get("Effect") == "Allow" and (action == "*" or action.endswith(":*")):
                     problems.append(f"{stack}: {where} allows {action}")
     return problems
 
 
 def all_problems(synth: SynthOutput, table: tuple[EnvironmentSettings, ...]) -> list[str]:
     """Every invariant above (checkov runs separately: it is the slow one)."""
-    return (reference_problems(synth) + wiring_problems(synth, table) + name_problems(synth)
-            + exposure_problems(synth))
+    return (
+        reference_problems(synth)
+        + wiring_problems(synth, table)
+        + name_problems(synth)
+        + exposure_problems(synth)
+    )
 
 
 def dumps(problems: list[str]) -> str:

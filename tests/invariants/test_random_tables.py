@@ -57,21 +57,34 @@ def services(draw: st.DrawFn, arm64: bool) -> tuple[ServiceSpec, ...]:
         kind = draw(st.sampled_from(KINDS))
         port = draw(st.sampled_from(PORTS))
         spec = ServiceSpec(
-            name=f"{kind}{i}", image="public.ecr.aws/nginx/nginx:1.27", cpu=256, memory=512,
-            secrets=tuple(draw(st.lists(st.sampled_from(("db", "api-key", "token")),
-                                        unique=True, max_size=2))),
+            name=f"{kind}{i}",
+            image="public.ecr.aws/nginx/nginx:1.27",
+            cpu=256,
+            memory=512,
+            secrets=tuple(
+                draw(st.lists(st.sampled_from(("db", "api-key", "token")), unique=True, max_size=2))
+            ),
             config_profile=draw(st.sampled_from((None, ConfigProfileSpec()))),
             scaling=ScalingSpec(min_tasks=1, max_tasks=draw(st.integers(1, 6))),
-            architecture="arm64" if arm64 and draw(st.booleans()) else None)
+            architecture="arm64" if arm64 and draw(st.booleans()) else None,
+        )
         if kind == "web":
-            spec = spec.with_(container_port=port, health_check_path="/health",
-                              load_balancer=LoadBalancerSpec())
+            spec = spec.with_(
+                container_port=port, health_check_path="/health", load_balancer=LoadBalancerSpec()
+            )
         elif kind == "worker":
-            spec = spec.with_(work_queue=True, scaling=ScalingSpec(
-                min_tasks=1, max_tasks=spec.scaling.max_tasks, queue_scaling=True))
+            spec = spec.with_(
+                work_queue=True,
+                scaling=ScalingSpec(
+                    min_tasks=1, max_tasks=spec.scaling.max_tasks, queue_scaling=True
+                ),
+            )
         elif kind == "internal":
-            spec = spec.with_(container_port=port, service_discovery=True,
-                              database_port=draw(st.sampled_from((None, 5432))))
+            spec = spec.with_(
+                container_port=port,
+                service_discovery=True,
+                database_port=draw(st.sampled_from((None, 5432))),
+            )
         specs.append(spec)
     ported = [s.name for s in specs if s.container_port is not None]
     if ported and len(specs) > 1 and draw(st.booleans()):
@@ -83,8 +96,7 @@ def services(draw: st.DrawFn, arm64: bool) -> tuple[ServiceSpec, ...]:
 
 def _fitting_max(specs: tuple[ServiceSpec, ...], arm64: bool) -> int:
     """Instances (10 trunked task ENIs each) enough for the services of one architecture."""
-    tasks = sum(s.scaling.max_tasks for s in specs
-                if (s.architecture == "arm64") == arm64)
+    tasks = sum(s.scaling.max_tasks for s in specs if (s.architecture == "arm64") == arm64)
     return max(1, -(-tasks * DEPLOY_SURGE_PERCENT // 100 // 10) + 1)
 
 
@@ -96,28 +108,49 @@ def environments(draw: st.DrawFn, index: int) -> EnvironmentSettings:
     specs = draw(services(graviton))
     azs = draw(st.integers(2, 3))
     on_demand = draw(st.sampled_from(X86_TRUNKED))
-    spot = (SpotCapacity(instance_types=tuple(draw(st.lists(st.sampled_from(X86_TRUNKED),
-                                                            min_size=1, max_size=3,
-                                                            unique=True))), max_size=2)
-            if draw(st.booleans()) else None)
+    spot = (
+        SpotCapacity(
+            instance_types=tuple(
+                draw(st.lists(st.sampled_from(X86_TRUNKED), min_size=1, max_size=3, unique=True))
+            ),
+            max_size=2,
+        )
+        if draw(st.booleans())
+        else None
+    )
     fronted = any(s.load_balancer is not None for s in specs)
-    https = (HttpsSettings(domain=f"app{index}.acme.io", hosted_zone_id="Z1D633PJN98FT9")
-             if fronted and draw(st.booleans()) else None)
+    https = (
+        HttpsSettings(domain=f"app{index}.acme.io", hosted_zone_id="Z1D633PJN98FT9")
+        if fronted and draw(st.booleans())
+        else None
+    )
     return EnvironmentSettings(
-        name=f"env{index}", account_id=account, region=region,
+        name=f"env{index}",
+        account_id=account,
+        region=region,
         availability_zones=tuple(f"{region}{letter}" for letter in "abc"[:azs]),
         state=S3State(bucket=f"state-{account}", region=region),
-        network=NetworkSettings(vpc_cidr=f"10.{index}.0.0/16", az_count=azs,
-                                nat_mode=draw(st.sampled_from(NatMode)),
-                                vpc_endpoints=draw(st.booleans())),
+        network=NetworkSettings(
+            vpc_cidr=f"10.{index}.0.0/16",
+            az_count=azs,
+            nat_mode=draw(st.sampled_from(NatMode)),
+            vpc_endpoints=draw(st.booleans()),
+        ),
         cluster=ClusterSettings(
-            instance_type=on_demand, asg_min=1, asg_desired=1,
-            asg_max=_fitting_max(specs, False), spot=spot,
-            graviton=(GravitonCapacity("m7g.large", max_size=_fitting_max(specs, True))
-                      if graviton else None)),
-        services_settings=ServicesSettings(https=https,
-                                           ecs_exec_enabled=draw(st.booleans())),
-        services=specs)
+            instance_type=on_demand,
+            asg_min=1,
+            asg_desired=1,
+            asg_max=_fitting_max(specs, False),
+            spot=spot,
+            graviton=(
+                GravitonCapacity("m7g.large", max_size=_fitting_max(specs, True))
+                if graviton
+                else None
+            ),
+        ),
+        services_settings=ServicesSettings(https=https, ecs_exec_enabled=draw(st.booleans())),
+        services=specs,
+    )
 
 
 @st.composite
@@ -126,7 +159,8 @@ def tables(draw: st.DrawFn) -> tuple[EnvironmentSettings, ...]:
 
 
 def test_random_valid_tables_meet_every_invariant_and_pass_checkov(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import main
 
     monkeypatch.delenv("ECS_ENVS", raising=False)
@@ -134,9 +168,14 @@ def test_random_valid_tables_meet_every_invariant_and_pass_checkov(
     merged.mkdir(parents=True)
     seen: list[int] = []
 
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=(Phase.explicit, Phase.generate),
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(table=tables())
     def synthesize(table: tuple[EnvironmentSettings, ...]) -> None:
         validate_table(table)  # generated valid: a refusal here is a bug of either side
@@ -168,12 +207,27 @@ def test_the_generated_tables_cover_every_kind(tmp_path: Path) -> None:
         for env in table:
             found.update(s.name.rstrip("0123456789") for s in env.services)
             found.update(f"port{s.container_port}" for s in env.services)
-            found.update(k for k, on in (("spot", env.cluster.spot), ("graviton",
-                         env.cluster.graviton), ("https", env.services_settings.https),
-                         ("endpoints", env.network.vpc_endpoints)) if on)
+            found.update(
+                k
+                for k, on in (
+                    ("spot", env.cluster.spot),
+                    ("graviton", env.cluster.graviton),
+                    ("https", env.services_settings.https),
+                    ("endpoints", env.network.vpc_endpoints),
+                )
+                if on
+            )
         found.add(f"envs{len(table)}")
 
     look()
-    assert {*KINDS, *(f"port{p}" for p in PORTS), "spot", "graviton", "https", "endpoints",
-            "envs1", "envs4"} <= found, found
+    assert {
+        *KINDS,
+        *(f"port{p}" for p in PORTS),
+        "spot",
+        "graviton",
+        "https",
+        "endpoints",
+        "envs1",
+        "envs4",
+    } <= found, found
     assert Path(tmp_path).exists()

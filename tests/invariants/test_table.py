@@ -22,19 +22,32 @@ def test_the_checks_find_what_they_look_for(synth):
 
     dev = next(e for e in SAMPLE if e.name == "dev")
     extra = dev.services[1].with_(name="ghost")
-    missing = (checks.wiring_problems(synth, (dev.__class__(**{
-        **{f: getattr(dev, f) for f in dev.__dataclass_fields__},
-        "services": (*dev.services, extra)}),)))
+    missing = checks.wiring_problems(
+        synth,
+        (
+            dev.__class__(
+                **{
+                    **{f: getattr(dev, f) for f in dev.__dataclass_fields__},
+                    "services": (*dev.services, extra),
+                }
+            ),
+        ),
+    )
     assert missing == ["dev-ghost: no aws_ecs_service"]
     stack = synth.stack("services-dev")
     saved = copy.deepcopy(stack.doc)
     try:
-        (rule,) = [r for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
-                   if r.get("referenced_security_group_id")][:1]
+        (rule,) = [
+            r
+            for r in stack.resources("aws_vpc_security_group_ingress_rule").values()
+            if r.get("referenced_security_group_id")
+        ][:1]
         rule["cidr_ipv4"], rule["security_group_id"] = "0.0.0.0/0", "sg-tasks"
         stack.doc["resource"]["aws_lb"] = {"Alb": {"name": "x" * 33}}
-        stack.doc["output"] = {**stack.doc.get("output", {}),
-                               "o": {"value": "${aws_sqs_queue.Nope.arn}"}}
+        stack.doc["output"] = {
+            **stack.doc.get("output", {}),
+            "o": {"value": "${aws_sqs_queue.Nope.arn}"},
+        }
         problems = checks.all_problems(synth, ())
         assert any("admits 0.0.0.0/0 to a non-ALB group" in p for p in problems), problems
         assert any("aws_lb.Alb name" in p for p in problems), problems

@@ -9,10 +9,9 @@ import pytest
 
 def _log_group_skips(tmp_path, *skip_sets):
     """The `//.checkov_skip` list of a synthesized log group after `skip_checks` calls."""
-    from engine.core import App, TerraformStack
     from engine.aws.cloudwatch_log_group import CloudwatchLogGroup
     from engine.aws.provider import AwsProvider
-
+    from engine.core import App, TerraformStack
     from modules.checkov_skips import skip_checks
 
     app = App(outdir=str(tmp_path))
@@ -29,7 +28,9 @@ def _log_group_skips(tmp_path, *skip_sets):
 
 def test_second_call_adds_to_the_first(tmp_path):
     assert _log_group_skips(tmp_path, {"CKV_AWS_158": "a"}, {"CKV_AWS_338": "b"}) == [
-        "checkov:skip=CKV_AWS_158: a", "checkov:skip=CKV_AWS_338: b"]
+        "checkov:skip=CKV_AWS_158: a",
+        "checkov:skip=CKV_AWS_338: b",
+    ]
 
 
 def test_same_check_with_another_reason_and_empty_reasons_are_refused(tmp_path):

@@ -11,20 +11,28 @@ from settings.schema import DeploymentStrategy
 
 def test_strategies_map_env_settings_to_appconfig_arguments():
     assert strategy_settings(DeploymentStrategy.ALL_AT_ONCE, 0, 0) == {
-        "deployment_duration_in_minutes": 0, "growth_factor": 100, "growth_type": "LINEAR",
-        "final_bake_time_in_minutes": 0}
+        "deployment_duration_in_minutes": 0,
+        "growth_factor": 100,
+        "growth_type": "LINEAR",
+        "final_bake_time_in_minutes": 0,
+    }
     linear = strategy_settings(DeploymentStrategy.LINEAR, 10, 5)
     assert (linear["deployment_duration_in_minutes"], linear["final_bake_time_in_minutes"]) == (
-        10, 5)
+        10,
+        5,
+    )
     assert 0 < linear["growth_factor"] < 100
 
 
-@pytest.mark.parametrize("args, message", [
-    ((DeploymentStrategy.LINEAR, 0, 0), "deployment_minutes >= 1"),
-    ((DeploymentStrategy.ALL_AT_ONCE, 5, 0), "no deployment duration"),
-    ((DeploymentStrategy.LINEAR, 2000, 0), "between 0 and 1440"),
-    ((DeploymentStrategy.LINEAR, 5, -1), "bake_minutes"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((DeploymentStrategy.LINEAR, 0, 0), "deployment_minutes >= 1"),
+        ((DeploymentStrategy.ALL_AT_ONCE, 5, 0), "no deployment duration"),
+        ((DeploymentStrategy.LINEAR, 2000, 0), "between 0 and 1440"),
+        ((DeploymentStrategy.LINEAR, 5, -1), "bake_minutes"),
+    ],
+)
 def test_invalid_strategy_settings_are_rejected(args, message):
     with pytest.raises(ValueError, match=message):
         strategy_settings(*args)
@@ -32,9 +40,11 @@ def test_invalid_strategy_settings_are_rejected(args, message):
 
 def test_arns_are_built_from_names():
     assert trail_arn("us-east-1", "222222222222", "prod-platform-config-trail") == (
-        "arn:aws:cloudtrail:us-east-1:222222222222:trail/prod-platform-config-trail")
+        "arn:aws:cloudtrail:us-east-1:222222222222:trail/prod-platform-config-trail"
+    )
     assert secret_arn_prefix("us-west-2", "111111111111", "dev", "web") == (
-        "arn:aws:secretsmanager:us-west-2:111111111111:secret:/dev/web/")
+        "arn:aws:secretsmanager:us-west-2:111111111111:secret:/dev/web/"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +57,13 @@ def scope():
 def _topic_props(**changes):
     from modules.config_topic import ConfigTopicProps
 
-    base = dict(topic_name="dev-web-config-events", dlq_name="dev-web-config-events-dlq",
-                queue_name_prefix="dev-web-cfg-", kms_key_arn="arn:key", max_receive_count=3)
+    base = dict(
+        topic_name="dev-web-config-events",
+        dlq_name="dev-web-config-events-dlq",
+        queue_name_prefix="dev-web-cfg-",
+        kms_key_arn="arn:key",
+        max_receive_count=3,
+    )
     return ConfigTopicProps(**{**base, **changes})
 
 
@@ -79,22 +94,39 @@ def test_dead_letter_alarm_notifies_only_when_given_actions():
     import json
 
     from engine.core import TerraformStack, Testing
-
     from modules.queue_alarm import DeadLetterAlarm, DeadLetterAlarmProps
 
     stack = TerraformStack(Testing.app(), "dlq-alarm")
-    DeadLetterAlarm(stack, "Quiet", DeadLetterAlarmProps(
-        alarm_name="dev-web-quiet-not-empty", queue_name="q1", description="d"))
-    DeadLetterAlarm(stack, "Loud", DeadLetterAlarmProps(
-        alarm_name="dev-web-loud-not-empty", queue_name="q2", description="d",
-        actions=("arn:aws:sns:us-west-2:111111111111:alarms",)))
-    alarms = {a["alarm_name"]: a for a in json.loads(Testing.synth(stack))["resource"][
-        "aws_cloudwatch_metric_alarm"].values()}
+    DeadLetterAlarm(
+        stack,
+        "Quiet",
+        DeadLetterAlarmProps(
+            alarm_name="dev-web-quiet-not-empty", queue_name="q1", description="d"
+        ),
+    )
+    DeadLetterAlarm(
+        stack,
+        "Loud",
+        DeadLetterAlarmProps(
+            alarm_name="dev-web-loud-not-empty",
+            queue_name="q2",
+            description="d",
+            actions=("arn:aws:sns:us-west-2:111111111111:alarms",),
+        ),
+    )
+    alarms = {
+        a["alarm_name"]: a
+        for a in json.loads(Testing.synth(stack))["resource"][
+            "aws_cloudwatch_metric_alarm"
+        ].values()
+    }
     quiet, loud = alarms["dev-web-quiet-not-empty"], alarms["dev-web-loud-not-empty"]
     assert "alarm_actions" not in quiet and "ok_actions" not in quiet
     assert quiet["dimensions"] == {"QueueName": "q1"}
-    assert loud["alarm_actions"] == loud["ok_actions"] == [
-        "arn:aws:sns:us-west-2:111111111111:alarms"]
+    assert (
+        loud["alarm_actions"] == loud["ok_actions"] == ["arn:aws:sns:us-west-2:111111111111:alarms"]
+    )
     with pytest.raises(ValueError, match="1-255"):
-        DeadLetterAlarm(stack, "Nameless", DeadLetterAlarmProps(
-            alarm_name="", queue_name="q", description="d"))
+        DeadLetterAlarm(
+            stack, "Nameless", DeadLetterAlarmProps(alarm_name="", queue_name="q", description="d")
+        )

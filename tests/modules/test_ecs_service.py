@@ -14,8 +14,8 @@ from settings.services import DeploymentSpec, Rollout
 @pytest.fixture
 def stack(tmp_path):
     """A stack with nothing but the AWS provider, in an app of its own."""
-    from engine.core import App, TerraformStack
     from engine.aws.provider import AwsProvider
+    from engine.core import App, TerraformStack
 
     stack = TerraformStack(App(outdir=str(tmp_path)), "services-test")
     AwsProvider(stack, "aws", region="us-west-2")
@@ -28,18 +28,35 @@ def _props(name: str = "web", **changes):
     from modules.task_definition import ConfigAgentSidecar, ContainerProps
 
     config = ServiceConfig(
-        service=name, account_id="111111111111", region="us-west-2", key_arn="arn:key",
-        queues=AgentQueues(topic_arn="arn:topic", dlq_arn="arn:dlq",
-                           queue_name_prefix=f"dev-{name}-cfg-", max_receive_count=3),
-        token_secret_arn="arn:token")
+        service=name,
+        account_id="111111111111",
+        region="us-west-2",
+        key_arn="arn:key",
+        queues=AgentQueues(
+            topic_arn="arn:topic",
+            dlq_arn="arn:dlq",
+            queue_name_prefix=f"dev-{name}-cfg-",
+            max_receive_count=3,
+        ),
+        token_secret_arn="arn:token",
+    )
     props = EcsServiceProps(
-        env="dev", name=name,
-        cluster=ClusterRef(arn="arn:cluster", name="dev-platform-cluster",
-                           account_id="111111111111", region="us-west-2"),
-        placement=TaskPlacement(vpc_id="vpc-1", subnet_ids=["subnet-1"],
-                                capacity_provider_strategy=[("dev-platform-ec2", 0, 1)]),
+        env="dev",
+        name=name,
+        cluster=ClusterRef(
+            arn="arn:cluster",
+            name="dev-platform-cluster",
+            account_id="111111111111",
+            region="us-west-2",
+        ),
+        placement=TaskPlacement(
+            vpc_id="vpc-1",
+            subnet_ids=["subnet-1"],
+            capacity_provider_strategy=[("dev-platform-ec2", 0, 1)],
+        ),
         container=ContainerProps(image="nginx:1", cpu=256, memory=512, port=8080),
-        agent=ConfigAgentSidecar("agent:1", config))
+        agent=ConfigAgentSidecar("agent:1", config),
+    )
     return replace(props, **changes)
 
 
@@ -53,11 +70,24 @@ def _service(stack, name: str = "web", **changes):
 def _load_balancer(stack, shifting: bool):
     from modules.load_balancer import AlbTarget, LoadBalancer, LoadBalancerProps
 
-    return LoadBalancer(stack, "LoadBalancer", LoadBalancerProps(
-        name="dev-platform-alb", vpc_id="vpc-1",
-        subnet_ids=["subnet-1", "subnet-2"], targets=(AlbTarget(
-            name="web", target_group_name="dev-web", port=8080, health_check_path="/health",
-            alternate_target_group_name="dev-web-alt" if shifting else None),)))
+    return LoadBalancer(
+        stack,
+        "LoadBalancer",
+        LoadBalancerProps(
+            name="dev-platform-alb",
+            vpc_id="vpc-1",
+            subnet_ids=["subnet-1", "subnet-2"],
+            targets=(
+                AlbTarget(
+                    name="web",
+                    target_group_name="dev-web",
+                    port=8080,
+                    health_check_path="/health",
+                    alternate_target_group_name="dev-web-alt" if shifting else None,
+                ),
+            ),
+        ),
+    )
 
 
 def test_config_of_another_service_is_refused(stack):
@@ -69,8 +99,11 @@ def test_config_of_another_service_is_refused(stack):
 
 def test_a_traffic_shifting_service_left_outside_a_load_balancer_fails_the_synth(stack):
     _service(stack, deployment=DeploymentSpec(strategy=Rollout.CANARY))
-    with pytest.raises(RuntimeError, match="CANARY deployment shifts traffic between ALB "
-                                           "target groups: put the service behind one"):
+    with pytest.raises(
+        RuntimeError,
+        match="CANARY deployment shifts traffic between ALB "
+        "target groups: put the service behind one",
+    ):
         stack.node.scope.synth()
 
 
@@ -90,8 +123,7 @@ def test_add_target_refuses_unknown_services_and_other_ports(stack):
     with pytest.raises(ValueError, match="the ALB has no target 'api'"):
         lb.add_target(_service(stack, "api"))
     web = _service(stack, container=replace(_props().container, port=9000))
-    with pytest.raises(ValueError, match="container port 9000 is not the target group port "
-                                         "8080"):
+    with pytest.raises(ValueError, match="container port 9000 is not the target group port 8080"):
         lb.add_target(web)
 
 

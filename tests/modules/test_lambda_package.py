@@ -26,13 +26,24 @@ def test_the_package_runs_on_its_own(tmp_path):
     data = package()
     assert data == package()
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert names == ["config_agent/__init__.py", "config_agent/contract.py",
-                     "reaper/__init__.py", "reaper/handler.py"]
+    assert names == [
+        "config_agent/__init__.py",
+        "config_agent/contract.py",
+        "reaper/__init__.py",
+        "reaper/handler.py",
+    ]
     path = write_zip(data, "reaper-test")
     assert path.read_bytes() == data and write_zip(data, "reaper-test") == path
-    code = ("import sys; sys.path[:] = [sys.argv[1]] + [p for p in sys.path if 'site-packages' "
-            "in p or 'lib/python' in p]; import reaper.handler as h; "
-            "print(h.contract.QUEUE_TAG_TASK_ARN, h.__file__)")
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                         text=True, cwd=tmp_path, check=True).stdout
+    code = (
+        "import sys; sys.path[:] = [sys.argv[1]] + [p for p in sys.path if 'site-packages' "
+        "in p or 'lib/python' in p]; import reaper.handler as h; "
+        "print(h.contract.QUEUE_TAG_TASK_ARN, h.__file__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
     assert out.startswith("ecs-task-arn ") and str(path) in out

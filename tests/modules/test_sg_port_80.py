@@ -15,7 +15,6 @@ def _stack(tmp_path: Path, port: int) -> tuple[Path, dict]:
     from engine.aws.provider import AwsProvider
     from engine.aws.security_group import SecurityGroup
     from engine.core import App, TerraformStack
-
     from modules.ecs_service.security_groups import ingress_from
 
     app = App(outdir=str(tmp_path / "out"))
@@ -55,8 +54,11 @@ def test_without_the_skip_checkov_reports_the_false_positive(tmp_path):
 
 def _rule_findings(failed: list[tuple[str, str, str]]) -> list[str]:
     """Checks failed by the ingress rule (the bare SGs of this stack fail others, unused)."""
-    return [check for _, resource, check in failed
-            if resource.startswith("aws_vpc_security_group_ingress_rule.")]
+    return [
+        check
+        for _, resource, check in failed
+        if resource.startswith("aws_vpc_security_group_ingress_rule.")
+    ]
 
 
 from modules.ecs_service.security_groups import SG_SOURCE_HTTP_REASON as SG_REASON  # noqa: E402

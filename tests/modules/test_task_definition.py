@@ -21,14 +21,27 @@ from modules.task_definition import (
 from settings.services import CONFIG_AGENT_PORT, WEB, WORKER
 from tests.modules.refs import SERVICE_CONFIG as CONFIG
 
-APP = ContainerProps(image="nginx:1", cpu=256, memory=512, port=8080,
-                     environment={"LOG_LEVEL": "info"}, health_check=WEB.health_check)
+APP = ContainerProps(
+    image="nginx:1",
+    cpu=256,
+    memory=512,
+    port=8080,
+    environment={"LOG_LEVEL": "info"},
+    health_check=WEB.health_check,
+)
 
 
-def _definitions(app: ContainerProps = APP, config: ServiceConfig = CONFIG,
-                 work_queue_url: str | None = None) -> list[dict]:
-    return container_definitions("web", app, ConfigAgentSidecar("repo/config-agent:1", config),
-                                 "/ecs/dev-web", "us-west-2", work_queue_url)
+def _definitions(
+    app: ContainerProps = APP, config: ServiceConfig = CONFIG, work_queue_url: str | None = None
+) -> list[dict]:
+    return container_definitions(
+        "web",
+        app,
+        ConfigAgentSidecar("repo/config-agent:1", config),
+        "/ecs/dev-web",
+        "us-west-2",
+        work_queue_url,
+    )
 
 
 def _env(container: dict) -> dict[str, str]:
@@ -49,9 +62,14 @@ def test_app_depends_on_a_healthy_essential_sidecar():
 def test_both_containers_log_to_the_same_group_with_their_own_prefix():
     app, agent = _definitions()
     for container, prefix in ((app, "web"), (agent, AGENT_CONTAINER)):
-        assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
-            "awslogs-group": "/ecs/dev-web", "awslogs-region": "us-west-2",
-            "awslogs-stream-prefix": prefix}}
+        assert container["logConfiguration"] == {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": "/ecs/dev-web",
+                "awslogs-region": "us-west-2",
+                "awslogs-stream-prefix": prefix,
+            },
+        }
 
 
 def test_agent_gets_the_contract_variables_and_the_token_as_a_secret():
@@ -91,8 +109,9 @@ def test_app_gets_identifiers_only_and_the_token():
 
 
 def test_no_profile_no_port_no_health_check_no_secrets_but_always_the_token():
-    app, agent = _definitions(replace(APP, port=None, health_check=None),
-                              replace(CONFIG, profile=None, secret_arns={}))
+    app, agent = _definitions(
+        replace(APP, port=None, health_check=None), replace(CONFIG, profile=None, secret_arns={})
+    )
     assert not any(k.startswith("CONFIG_AGENT_APPCONFIG") for k in _env(agent))
     assert not any(k.startswith(("APPCONFIG_", "SECRET_ARN_")) for k in _env(app))
     assert _env(agent)["CONFIG_AGENT_SECRET_IDS"] == ""
@@ -103,34 +122,46 @@ def test_no_profile_no_port_no_health_check_no_secrets_but_always_the_token():
 
 def test_a_named_port_is_an_http_port_mapping_and_needs_a_port():
     app, _ = _definitions(replace(APP, port_name="web"))
-    assert app["portMappings"] == [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp",
-                                    "name": "web", "appProtocol": "http"}]
+    assert app["portMappings"] == [
+        {
+            "containerPort": 8080,
+            "hostPort": 8080,
+            "protocol": "tcp",
+            "name": "web",
+            "appProtocol": "http",
+        }
+    ]
     with pytest.raises(ValueError, match="port name 'web' needs a port"):
         replace(APP, port=None, port_name="web")
 
 
 def test_json_round_trips_and_task_size_includes_the_sidecar():
-    as_json = container_definitions_json("web", APP, ConfigAgentSidecar("agent:1", CONFIG),
-                                         "/ecs/dev-web", "us-west-2")
+    as_json = container_definitions_json(
+        "web", APP, ConfigAgentSidecar("agent:1", CONFIG), "/ecs/dev-web", "us-west-2"
+    )
     assert json.loads(as_json) == container_definitions(
-        "web", APP, ConfigAgentSidecar("agent:1", CONFIG), "/ecs/dev-web", "us-west-2")
+        "web", APP, ConfigAgentSidecar("agent:1", CONFIG), "/ecs/dev-web", "us-west-2"
+    )
     app, agent = _definitions()
     assert task_cpu(WORKER.cpu) == WORKER.cpu + agent["cpu"]
     assert task_memory(WORKER.memory) == WORKER.memory + agent["memory"]
 
 
-@pytest.mark.parametrize("short,var", [("db-password", "SECRET_ARN_DB_PASSWORD"),
-                                       ("api_key2", "SECRET_ARN_API_KEY2")])
+@pytest.mark.parametrize(
+    "short,var", [("db-password", "SECRET_ARN_DB_PASSWORD"), ("api_key2", "SECRET_ARN_API_KEY2")]
+)
 def test_secret_variable_names(short, var):
     assert secret_variable(short) == var
 
 
 def test_config_files_share_a_task_volume_written_by_the_agent_read_only_for_the_app():
     app, agent = _definitions(replace(APP, files_path="/etc/app/config"))
-    assert agent["mountPoints"] == [{"sourceVolume": "config-files",
-                                     "containerPath": "/run/config-agent", "readOnly": False}]
-    assert app["mountPoints"] == [{"sourceVolume": "config-files",
-                                   "containerPath": "/etc/app/config", "readOnly": True}]
+    assert agent["mountPoints"] == [
+        {"sourceVolume": "config-files", "containerPath": "/run/config-agent", "readOnly": False}
+    ]
+    assert app["mountPoints"] == [
+        {"sourceVolume": "config-files", "containerPath": "/etc/app/config", "readOnly": True}
+    ]
     assert _env(agent)["CONFIG_AGENT_OUTPUT_DIR"] == "/run/config-agent"
     plain_app, plain_agent = _definitions()
     assert "mountPoints" not in plain_app and "mountPoints" not in plain_agent

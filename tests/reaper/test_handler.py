@@ -39,8 +39,9 @@ class World:
         instance = self.ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]
         document = json.dumps({"instanceId": instance["InstanceId"]})
         self.ecs.register_container_instance(cluster=name, instanceIdentityDocument=document)
-        self.ecs.register_task_definition(family="web", containerDefinitions=[
-            {"name": "app", "image": "app", "memory": 64}])
+        self.ecs.register_task_definition(
+            family="web", containerDefinitions=[{"name": "app", "image": "app", "memory": 64}]
+        )
         return arn
 
     def task(self, cluster: str | None = None) -> str:
@@ -48,22 +49,34 @@ class World:
         resp = self.ecs.run_task(cluster=cluster or self.cluster, taskDefinition="web")
         return str(resp["tasks"][0]["taskArn"])
 
-    def agent_queue(self, task_arn: str, prefix: str | None = None,
-                    tag_arn: str | None = None) -> str:
+    def agent_queue(
+        self, task_arn: str, prefix: str | None = None, tag_arn: str | None = None
+    ) -> str:
         """What an agent creates: `<prefix><task id>`, tagged, subscribed to the topic."""
         name = (prefix or self.prefix) + task_arn.rsplit("/", 1)[-1]
-        url = self.sqs.create_queue(QueueName=name, tags={
-            contract.QUEUE_TAG_AGENT: "true",
-            contract.QUEUE_TAG_TASK_ARN: tag_arn or task_arn})["QueueUrl"]
+        url = self.sqs.create_queue(
+            QueueName=name,
+            tags={
+                contract.QUEUE_TAG_AGENT: "true",
+                contract.QUEUE_TAG_TASK_ARN: tag_arn or task_arn,
+            },
+        )["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        self.sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=arn,
-                           Attributes={"RawMessageDelivery": "true"})
+            "Attributes"
+        ]["QueueArn"]
+        self.sns.subscribe(
+            TopicArn=self.topic,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
         return name
 
     def exists(self, name: str) -> bool:
-        return any(u.endswith("/" + name)
-                   for u in self.sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []))
+        return any(
+            u.endswith("/" + name)
+            for u in self.sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])
+        )
 
     def subscribed(self) -> set[str]:
         subs = self.sns.list_subscriptions_by_topic(TopicArn=self.topic)["Subscriptions"]
@@ -72,6 +85,7 @@ class World:
     def reaper(self, after_grace: bool = True) -> Reaper:
         """A reaper whose clock is past the grace period of every queue created so far."""
         import time
+
         now = time.time() + (GRACE + 5 if after_grace else 0)
         return Reaper(self.config, self.sqs, self.sns, self.ecs, now=now)
 
@@ -80,12 +94,17 @@ class World:
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_SNS",
-                 "AWS_ENDPOINT_URL_ECS"):
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_SNS",
+        "AWS_ENDPOINT_URL_ECS",
+    ):
         monkeypatch.delenv(name, raising=False)
     # Real ECS task ids are 32 hex characters in a long ARN `task/<cluster>/<id>`; moto's are
     # dashed UUIDs unless told otherwise (mock_random is moto's one source of ids).
     import moto.ecs.models as ecs_models
+
     monkeypatch.setattr(ecs_models.mock_random, "uuid4", lambda: uuid.uuid4().hex)
     with mock_aws():
         world = World()
@@ -97,8 +116,10 @@ def test_sweep_removes_stopped_and_unknown_tasks_queues_but_never_a_live_one(wor
     live, stopped = world.task(), world.task()
     world.ecs.stop_task(cluster=world.cluster, task=stopped)
     unknown = f"{world.cluster.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}"
-    names = {k: world.agent_queue(arn) for k, arn in
-             (("live", live), ("stopped", stopped), ("unknown", unknown))}
+    names = {
+        k: world.agent_queue(arn)
+        for k, arn in (("live", live), ("stopped", stopped), ("unknown", unknown))
+    }
     report = world.reaper().sweep()
     assert sorted(report.removed) == sorted([names["stopped"], names["unknown"]])
     assert world.exists(names["live"]) and names["live"] in world.subscribed()
@@ -121,11 +142,11 @@ def test_sweep_touches_only_this_clusters_tagged_agent_queues(world):
     stopped = world.task()
     world.ecs.stop_task(cluster=world.cluster, task=stopped)
     keep = [
-        world.agent_queue(foreign),                      # another cluster's (stopped) task
+        world.agent_queue(foreign),  # another cluster's (stopped) task
         world.agent_queue(stopped, prefix="dev-api_cfg_"),  # a prefix the reaper does not own
-        world.agent_queue(stopped, tag_arn="local"),     # tag names no task of this cluster
+        world.agent_queue(stopped, tag_arn="local"),  # tag names no task of this cluster
     ]
-    untagged = world.prefix + uuid.uuid4().hex            # no agent tags at all
+    untagged = world.prefix + uuid.uuid4().hex  # no agent tags at all
     world.sqs.create_queue(QueueName=untagged)
     report = world.reaper().sweep()
     assert report.removed == []
@@ -155,9 +176,11 @@ def test_stopped_event_removes_that_tasks_queue_at_once(world):
     live, stopped = world.task(), world.task()
     names = world.agent_queue(live), world.agent_queue(stopped)
     world.ecs.stop_task(cluster=world.cluster, task=stopped)
-    event = {"source": "aws.ecs", "detail-type": "ECS Task State Change",
-             "detail": {"clusterArn": world.cluster, "taskArn": stopped,
-                        "lastStatus": "STOPPED"}}
+    event = {
+        "source": "aws.ecs",
+        "detail-type": "ECS Task State Change",
+        "detail": {"clusterArn": world.cluster, "taskArn": stopped, "lastStatus": "STOPPED"},
+    }
     # No grace for the event: ECS itself says the task stopped.
     report = world.reaper(after_grace=False).stopped(stopped_task_arn(event, world.cluster))
     assert report.removed == [names[1]] and report.unsubscribed == [names[1]]
@@ -166,12 +189,18 @@ def test_stopped_event_removes_that_tasks_queue_at_once(world):
 
 
 def test_events_of_other_clusters_or_states_are_not_stop_events(world):
-    base: dict[str, Any] = {"source": "aws.ecs", "detail-type": "ECS Task State Change",
-                            "detail": {"clusterArn": world.cluster, "taskArn": "t",
-                                       "lastStatus": "STOPPED"}}
+    base: dict[str, Any] = {
+        "source": "aws.ecs",
+        "detail-type": "ECS Task State Change",
+        "detail": {"clusterArn": world.cluster, "taskArn": "t", "lastStatus": "STOPPED"},
+    }
     assert stopped_task_arn(base, world.cluster) == "t"
-    assert stopped_task_arn({**base, "detail": {**base["detail"], "lastStatus": "RUNNING"}},
-                            world.cluster) is None
+    assert (
+        stopped_task_arn(
+            {**base, "detail": {**base["detail"], "lastStatus": "RUNNING"}}, world.cluster
+        )
+        is None
+    )
     assert stopped_task_arn(base, world.cluster + "x") is None
     assert stopped_task_arn({"source": "aws.events"}, world.cluster) is None
     other = world.task(world._cluster("other"))
@@ -203,6 +232,7 @@ class _DeleteQueueFails:
 
     def delete_queue(self, **_: Any) -> None:
         from botocore.exceptions import ClientError
+
         raise ClientError({"Error": {"Code": "RequestThrottled"}}, "DeleteQueue")
 
 

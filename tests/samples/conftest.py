@@ -33,9 +33,14 @@ class Staged:
 
     def run(self, argv: list[str] | None = None, **env: str) -> subprocess.CompletedProcess[str]:
         """A command (default: the container's) run to completion in the same environment."""
-        return subprocess.run(Image.local(argv) if argv else self.image.argv,
-                              env=self.image.environment(**env),
-                              cwd=self.workdir, capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            Image.local(argv) if argv else self.image.argv,
+            env=self.image.environment(**env),
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     def health_check(self, **env: str) -> subprocess.CompletedProcess[str]:
         """The image's HEALTHCHECK command, as Docker/ECS would run it inside the container."""
@@ -67,23 +72,31 @@ class Sidecar:
         app, env, prof = self.ids
         self.agent = make_agent(  # fan-out mode on a topic of its own, as the stacks deploy it
             CONFIG_AGENT_SECRET_IDS=",".join(s["ARN"] for s in secrets.values()),
-            CONFIG_AGENT_APPCONFIG_APPLICATION=app, CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
-            CONFIG_AGENT_APPCONFIG_PROFILE=prof)
+            CONFIG_AGENT_APPCONFIG_APPLICATION=app,
+            CONFIG_AGENT_APPCONFIG_ENVIRONMENT=env,
+            CONFIG_AGENT_APPCONFIG_PROFILE=prof,
+        )
         # As modules/task_definition.app_container sets them, with ServiceConfig.app_environment
         # (URL: this agent's free port).
         self.app_env = {
             "CONFIG_AGENT_URL": f"http://127.0.0.1:{self.agent.port}",
-            "CONFIG_AGENT_TOKEN": TOKEN, "APPCONFIG_APPLICATION_ID": app,
-            "APPCONFIG_ENVIRONMENT_ID": env, "APPCONFIG_PROFILE_ID": prof,
-            **{f"SECRET_ARN_{name}": s["ARN"] for name, s in secrets.items()}}
+            "CONFIG_AGENT_TOKEN": TOKEN,
+            "APPCONFIG_APPLICATION_ID": app,
+            "APPCONFIG_ENVIRONMENT_ID": env,
+            "APPCONFIG_PROFILE_ID": prof,
+            **{f"SECRET_ARN_{name}": s["ARN"] for name, s in secrets.items()},
+        }
 
     def deploy(self, content: bytes) -> None:
         """A new hosted version, deployed, and the event the pipeline would push to the agent."""
         app, env, prof = self.ids
         version = self.aws.hosted_version(app, prof, content)
         number = self.aws.emulator.deploy(app, env, prof, version)
-        publish(self.aws, self.agent, ev.appconfig_start_deployment(
-            app, env, prof, deployment_number=number))
+        publish(
+            self.aws,
+            self.agent,
+            ev.appconfig_start_deployment(app, env, prof, deployment_number=number),
+        )
 
     def rotate(self, secret: dict, value: str) -> None:
         """A new secret value and the PutSecretValue event."""

@@ -81,7 +81,8 @@ class Image:
                 match = re.match(r"^((?:--\S+\s+)*)CMD\s+(.*)$", rest)
                 assert match, f"HEALTHCHECK needs options then CMD: {rest}"
                 image.healthcheck_options = dict(
-                    opt[2:].partition("=")[::2] for opt in match.group(1).split())
+                    opt[2:].partition("=")[::2] for opt in match.group(1).split()
+                )
                 image.healthcheck = _exec_form(match.group(2), "HEALTHCHECK")
         return image
 
@@ -92,8 +93,12 @@ class Image:
             for source in sources:
                 path = ROOT / source
                 if path.is_dir():
-                    shutil.copytree(path, target, dirs_exist_ok=True,
-                                    ignore=shutil.ignore_patterns("__pycache__"))
+                    shutil.copytree(
+                        path,
+                        target,
+                        dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"),
+                    )
                 elif dest.endswith("/"):
                     target.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target / path.name)

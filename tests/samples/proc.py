@@ -15,15 +15,20 @@ from typing import Any
 from devtools.wait import wait_for
 
 STUB_TOKEN = "tok-5ecret"
-AGENT_STUB_ENV = {"CONFIG_AGENT_TOKEN": STUB_TOKEN, "APPCONFIG_APPLICATION_ID": "a",
-                  "APPCONFIG_ENVIRONMENT_ID": "e", "APPCONFIG_PROFILE_ID": "p"}
+AGENT_STUB_ENV = {
+    "CONFIG_AGENT_TOKEN": STUB_TOKEN,
+    "APPCONFIG_APPLICATION_ID": "a",
+    "APPCONFIG_ENVIRONMENT_ID": "e",
+    "APPCONFIG_PROFILE_ID": "p",
+}
 """Valid agent variables for runs that never reach an agent (settings errors, agent down)."""
 
 
 class Proc:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, text=True)
+        self.popen = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         self.lines: list[str] = []
         self._pump_thread = threading.Thread(target=self._pump, daemon=True)
         self._pump_thread.start()
@@ -44,8 +49,11 @@ class Proc:
 
     def wait_record(self, msg: str, timeout: float = 15.0, count: int = 1) -> list[dict]:
         """Wait until at least `count` lines with this `msg` were logged."""
-        return wait_for(lambda: len(self.records(msg)) >= count and self.records(msg),
-                        timeout=timeout, what=f"{count} log line(s) {msg!r}")
+        return wait_for(
+            lambda: len(self.records(msg)) >= count and self.records(msg),
+            timeout=timeout,
+            what=f"{count} log line(s) {msg!r}",
+        )
 
     def sigterm(self, timeout: float = 15.0) -> int:
         """SIGTERM, as ECS sends it; the exit code."""

@@ -36,8 +36,12 @@ def test_web_defaults_are_the_port_and_path_the_task_definition_declares(web_ima
     assert WEB.container_port == contract.WEB_PORT
     assert web_image.image.env["PORT"] == str(WEB.container_port)
     assert web_image.image.expose == [WEB.container_port]
-    env = {"CONFIG_AGENT_TOKEN": "t", "APPCONFIG_APPLICATION_ID": "a",
-           "APPCONFIG_ENVIRONMENT_ID": "e", "APPCONFIG_PROFILE_ID": "p"}
+    env = {
+        "CONFIG_AGENT_TOKEN": "t",
+        "APPCONFIG_APPLICATION_ID": "a",
+        "APPCONFIG_ENVIRONMENT_ID": "e",
+        "APPCONFIG_PROFILE_ID": "p",
+    }
     assert WebSettings.from_env(env).port == WEB.container_port
     assert WEB.load_balancer is not None
     assert WEB.health_check_path == contract.HEALTH_PATH
@@ -45,7 +49,8 @@ def test_web_defaults_are_the_port_and_path_the_task_definition_declares(web_ima
 
 
 def test_web_serves_greeting_and_redacted_secret_and_follows_pushed_changes(
-        aws, sidecar, web_image):
+    aws, sidecar, web_image
+):
     value = "web-secret-" + os.urandom(6).hex()
     secret = aws.secret(value)
     car = sidecar(PROFILE, DB_PASSWORD=secret)
@@ -58,19 +63,28 @@ def test_web_serves_greeting_and_redacted_secret_and_follows_pushed_changes(
             status, body = _page(port, path)
             assert status == 200, path
             assert body["greeting"] == "hello from the profile"
-            assert body["secrets"] == {"db_password": {
-                "redacted": True, "type": "string", "length": len(value),
-                "version_id": secret["VersionId"]}}
+            assert body["secrets"] == {
+                "db_password": {
+                    "redacted": True,
+                    "type": "string",
+                    "length": len(value),
+                    "version_id": secret["VersionId"],
+                }
+            }
         assert value not in get(port, "/", token=None)[2].decode()
         assert _page(port, "/web/health") == (200, {"status": "ok"})
         assert _page(port, "/nope") == (404, {"error": "not found"})
 
         car.deploy(b'{"greeting": "changed through the agent"}')
-        wait_for(lambda: _page(port)[1].get("greeting") == "changed through the agent",
-                 what="pushed configuration on the page")
+        wait_for(
+            lambda: _page(port)[1].get("greeting") == "changed through the agent",
+            what="pushed configuration on the page",
+        )
         car.rotate(secret, value + "-rotated")
-        wait_for(lambda: _page(port)[1]["secrets"]["db_password"]["length"] == len(value) + 8,
-                 what="rotated secret on the page")
+        wait_for(
+            lambda: _page(port)[1]["secrets"]["db_password"]["length"] == len(value) + 8,
+            what="rotated secret on the page",
+        )
         assert _page(port)[1]["secrets"]["db_password"]["version_id"] != secret["VersionId"]
         assert proc.sigterm() == 0
     finally:
@@ -96,8 +110,10 @@ def test_web_without_agent_answers_503_and_stays_live(web_image):
             proc.reap()
 
 
-@pytest.mark.parametrize(("fault", "reason"), [("secret the agent does not serve", "status 404"),
-                                           ("wrong token", "status 403")])
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("secret the agent does not serve", "status 404"), ("wrong token", "status 403")],
+)
 def test_web_answers_503_when_the_agent_refuses(aws, sidecar, web_image, fault, reason):
     car = sidecar(PROFILE, DB_PASSWORD=aws.secret("present-" + os.urandom(4).hex()))
     env = {**car.app_env, "PORT": "0"}
@@ -116,14 +132,17 @@ def test_web_answers_503_when_the_agent_refuses(aws, sidecar, web_image, fault, 
     assert STUB_TOKEN not in proc.text
 
 
-@pytest.mark.parametrize(("env", "variable"), [
-    ({"PORT": "http"}, "PORT"),
-    ({"PORT": "70000"}, "PORT"),
-    ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),
-    ({"CONFIG_AGENT_URL": "http://10.0.0.5:2772"}, "CONFIG_AGENT_URL"),
-    ({"APPCONFIG_PROFILE_ID": ""}, "APPCONFIG_PROFILE_ID"),
-    ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
-    ({"SECRET_ARN_DB_PASSWORD": "has space"}, "SECRET_ARN_DB_PASSWORD"),
-])
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"PORT": "http"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),
+        ({"CONFIG_AGENT_URL": "http://10.0.0.5:2772"}, "CONFIG_AGENT_URL"),
+        ({"APPCONFIG_PROFILE_ID": ""}, "APPCONFIG_PROFILE_ID"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"SECRET_ARN_DB_PASSWORD": "has space"}, "SECRET_ARN_DB_PASSWORD"),
+    ],
+)
 def test_web_bad_settings_exit_2_naming_the_variable(web_image, env, variable):
     assert_invalid_settings(web_image.run(**{**AGENT_STUB_ENV, **env}), variable)

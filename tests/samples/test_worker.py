@@ -24,13 +24,19 @@ FAST = {"WORKER_WAIT_TIME_SECONDS": "2"}
 
 
 def _job(numbers: list[float], work_seconds: float = 0, job_id: str | None = None) -> str:
-    return json.dumps({"job_id": job_id or uuid.uuid4().hex[:8], "numbers": numbers,
-                       "work_seconds": work_seconds})
+    return json.dumps(
+        {"job_id": job_id or uuid.uuid4().hex[:8], "numbers": numbers, "work_seconds": work_seconds}
+    )
 
 
 def _spawn(worker_image, car, queue: str, heartbeat, **extra: str):
-    env = {**car.app_env, "WORK_QUEUE_URL": queue, "WORKER_HEARTBEAT_FILE": str(heartbeat),
-           **FAST, **extra}
+    env = {
+        **car.app_env,
+        "WORK_QUEUE_URL": queue,
+        "WORKER_HEARTBEAT_FILE": str(heartbeat),
+        **FAST,
+        **extra,
+    }
     return worker_image.spawn(**env), env
 
 
@@ -43,7 +49,8 @@ def test_worker_health_check_is_the_contract_command(worker_image):
 
 
 def test_worker_processes_and_deletes_jobs_and_follows_batch_size(
-        aws, sidecar, worker_image, tmp_path):
+    aws, sidecar, worker_image, tmp_path
+):
     car = sidecar(PROFILE)
     queue, _ = aws.queue()
     heartbeat = tmp_path / "heartbeat"
@@ -61,8 +68,10 @@ def test_worker_processes_and_deletes_jobs_and_follows_batch_size(
 
         car.deploy(b'{"batch_size": 3}')
         aws.send(queue, _job([1]))  # wakes the poll, so the next one reads the new size
-        wait_for(lambda: [r["batch_size"] for r in proc.records("batch size")] == [10, 3],
-                 what="new batch size read through the agent")
+        wait_for(
+            lambda: [r["batch_size"] for r in proc.records("batch size")] == [10, 3],
+            what="new batch size read through the agent",
+        )
         assert proc.sigterm() == 0
     finally:
         proc.reap()
@@ -84,12 +93,16 @@ def _stuck_loop_fails_the_health_check_until_it_beats_again(proc, image, env) ->
     finally:
         proc.popen.send_signal(signal.SIGCONT)
     # The loop beats again once its poll in flight returns (WORKER_WAIT_TIME_SECONDS).
-    wait_for(lambda: image.health_check(**env).returncode == 0, interval=0.2,
-             what="heartbeat refreshed by the running loop")
+    wait_for(
+        lambda: image.health_check(**env).returncode == 0,
+        interval=0.2,
+        what="heartbeat refreshed by the running loop",
+    )
 
 
 def test_worker_poison_message_ends_in_the_dlq_and_good_jobs_still_run(
-        aws, sidecar, worker_image, tmp_path):
+    aws, sidecar, worker_image, tmp_path
+):
     car = sidecar(PROFILE)
     queue, dlq = aws.queue(max_receive_count=2)
     aws.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
@@ -115,12 +128,17 @@ def test_worker_poison_message_ends_in_the_dlq_and_good_jobs_still_run(
 
 
 def test_worker_sigterm_finishes_the_current_job_and_releases_the_rest(
-        aws, sidecar, worker_image, tmp_path):
+    aws, sidecar, worker_image, tmp_path
+):
     car = sidecar(PROFILE)
     queue, _ = aws.queue()
-    aws.sqs.send_message_batch(QueueUrl=queue, Entries=[
-        {"Id": str(i), "MessageBody": _job([i], work_seconds=1.5, job_id=f"job{i}")}
-        for i in range(3)])
+    aws.sqs.send_message_batch(
+        QueueUrl=queue,
+        Entries=[
+            {"Id": str(i), "MessageBody": _job([i], work_seconds=1.5, job_id=f"job{i}")}
+            for i in range(3)
+        ],
+    )
     proc, _ = _spawn(worker_image, car, queue, tmp_path / "hb")
     try:
         proc.wait_record("job started")
@@ -139,8 +157,14 @@ def test_worker_sigterm_finishes_the_current_job_and_releases_the_rest(
 def test_worker_backs_off_on_aws_errors_then_recovers(aws, sidecar, worker_image, tmp_path):
     car = sidecar(PROFILE)
     queue, _ = aws.queue()
-    proc, _ = _spawn(worker_image, car, queue, tmp_path / "hb",
-                     WORKER_BACKOFF_BASE_SECONDS="0.05", WORKER_BACKOFF_MAX_SECONDS="0.2")
+    proc, _ = _spawn(
+        worker_image,
+        car,
+        queue,
+        tmp_path / "hb",
+        WORKER_BACKOFF_BASE_SECONDS="0.05",
+        WORKER_BACKOFF_MAX_SECONDS="0.2",
+    )
     try:
         proc.wait_record("started")
         aws.proxy.fail("ReceiveMessage", status=500, code="InternalError")
@@ -160,8 +184,12 @@ def test_worker_without_agent_keeps_working_with_batch_size_1(aws, worker_image,
     queue, _ = aws.queue()
     with refused_agent_url() as agent_url:
         proc = worker_image.spawn(
-            WORK_QUEUE_URL=queue, WORKER_HEARTBEAT_FILE=str(tmp_path / "hb"), **FAST,
-            CONFIG_AGENT_URL=agent_url, **AGENT_STUB_ENV)
+            WORK_QUEUE_URL=queue,
+            WORKER_HEARTBEAT_FILE=str(tmp_path / "hb"),
+            **FAST,
+            CONFIG_AGENT_URL=agent_url,
+            **AGENT_STUB_ENV,
+        )
         try:
             aws.send(queue, _job([4, 4]))
             assert proc.wait_record("job done")[0]["result"] == 8
@@ -173,23 +201,32 @@ def test_worker_without_agent_keeps_working_with_batch_size_1(aws, worker_image,
 
 
 def test_worker_that_cannot_write_its_heartbeat_exits_1(worker_image, tmp_path):
-    result = worker_image.run(WORK_QUEUE_URL=QUEUE_URL, **AGENT_STUB_ENV,
-                              WORKER_HEARTBEAT_FILE=str(tmp_path / "missing-dir" / "hb"))
+    result = worker_image.run(
+        WORK_QUEUE_URL=QUEUE_URL,
+        **AGENT_STUB_ENV,
+        WORKER_HEARTBEAT_FILE=str(tmp_path / "missing-dir" / "hb"),
+    )
     assert result.returncode == 1
     assert json.loads(result.stderr.splitlines()[-1])["msg"] == "cannot write heartbeat"
 
 
-@pytest.mark.parametrize(("env", "variable"), [
-    ({"WORK_QUEUE_URL": ""}, "WORK_QUEUE_URL"),
-    ({"WORK_QUEUE_URL": "my-queue"}, "WORK_QUEUE_URL"),
-    ({"WORKER_HEARTBEAT_FILE": "relative/hb"}, "WORKER_HEARTBEAT_FILE"),
-    ({"WORKER_HEARTBEAT_MAX_AGE_SECONDS": "25"}, "WORKER_HEARTBEAT_MAX_AGE_SECONDS"),
-    ({"WORKER_WAIT_TIME_SECONDS": "0"}, "WORKER_WAIT_TIME_SECONDS"),
-    ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),
-])
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"WORK_QUEUE_URL": ""}, "WORK_QUEUE_URL"),
+        ({"WORK_QUEUE_URL": "my-queue"}, "WORK_QUEUE_URL"),
+        ({"WORKER_HEARTBEAT_FILE": "relative/hb"}, "WORKER_HEARTBEAT_FILE"),
+        ({"WORKER_HEARTBEAT_MAX_AGE_SECONDS": "25"}, "WORKER_HEARTBEAT_MAX_AGE_SECONDS"),
+        ({"WORKER_WAIT_TIME_SECONDS": "0"}, "WORKER_WAIT_TIME_SECONDS"),
+        ({"CONFIG_AGENT_TOKEN": ""}, "CONFIG_AGENT_TOKEN"),
+    ],
+)
 def test_worker_bad_settings_exit_2_naming_the_variable(worker_image, tmp_path, env, variable):
-    base = {**AGENT_STUB_ENV, "WORK_QUEUE_URL": QUEUE_URL,
-            "WORKER_HEARTBEAT_FILE": str(tmp_path / "hb")}
+    base = {
+        **AGENT_STUB_ENV,
+        "WORK_QUEUE_URL": QUEUE_URL,
+        "WORKER_HEARTBEAT_FILE": str(tmp_path / "hb"),
+    }
     assert_invalid_settings(worker_image.run(**{**base, **env}), variable)
 
 
@@ -198,13 +235,16 @@ def test_worker_unknown_argument_is_a_usage_error(worker_image):
     assert result.returncode == 2 and "usage" in result.stderr
 
 
-@pytest.mark.parametrize(("body", "reason"), [
-    ("[1]", "not a JSON object"),
-    ('{"numbers": [1]}', "job_id"),
-    ('{"job_id": "a", "numbers": [true]}', "numbers"),
-    ('{"job_id": "a", "numbers": "12"}', "numbers"),
-    ('{"job_id": "a", "numbers": [], "work_seconds": 61}', "work_seconds"),
-])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("[1]", "not a JSON object"),
+        ('{"numbers": [1]}', "job_id"),
+        ('{"job_id": "a", "numbers": [true]}', "numbers"),
+        ('{"job_id": "a", "numbers": "12"}', "numbers"),
+        ('{"job_id": "a", "numbers": [], "work_seconds": 61}', "work_seconds"),
+    ],
+)
 def test_malformed_jobs_are_refused_with_a_reason(body, reason):
     with pytest.raises(jobs.JobError, match=reason):
         jobs.parse(body)

@@ -24,8 +24,11 @@ MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 def env() -> EnvironmentSettings:
     """The sample dev env, deploying through a role in its own account."""
     dev = ENVIRONMENTS[0]
-    role = DeployRole(role_arn=f"arn:aws:iam::{dev.account_id}:role/{ROLE_NAME}",
-                      external_id="pipeline-7", session_name="deploy-test")
+    role = DeployRole(
+        role_arn=f"arn:aws:iam::{dev.account_id}:role/{ROLE_NAME}",
+        external_id="pipeline-7",
+        session_name="deploy-test",
+    )
     return replace(dev, deploy_role=role)
 
 
@@ -44,11 +47,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
 def as_role(env: EnvironmentSettings, base: boto3.Session) -> boto3.Session:
     """Test-side access to the env's account (what Terraform, as the role, created there)."""
     assert env.deploy_role is not None
-    creds = base.client("sts").assume_role(RoleArn=env.deploy_role.role_arn,
-                                           RoleSessionName="fixture")["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name=env.region)
+    creds = base.client("sts").assume_role(
+        RoleArn=env.deploy_role.role_arn, RoleSessionName="fixture"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=env.region,
+    )
 
 
 def create_config_stack(session: boto3.Session, names: list[str]) -> None:
@@ -61,16 +68,30 @@ def create_registry(session: boto3.Session, env: EnvironmentSettings) -> None:
     """Repositories and release parameters as the registry stack leaves them."""
     for image in built_images(env):
         session.client("ecr").create_repository(repositoryName=image.repository)
-        session.client("ssm").put_parameter(Name=image.tag_parameter, Type="String",
-                                            Value=env.services_settings.image_tag)
+        session.client("ssm").put_parameter(
+            Name=image.tag_parameter, Type="String", Value=env.services_settings.image_tag
+        )
 
 
 def push(session: boto3.Session, repository: str, tag: str) -> None:
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST_TYPE, "config": {
-        "mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
-        "digest": f"sha256:{hashlib.sha256(repository.encode()).hexdigest()}"}, "layers": []})
-    session.client("ecr").put_image(repositoryName=repository, imageManifest=manifest,
-                                    imageTag=tag, imageManifestMediaType=MANIFEST_TYPE)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_TYPE,
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 2,
+                "digest": f"sha256:{hashlib.sha256(repository.encode()).hexdigest()}",
+            },
+            "layers": [],
+        }
+    )
+    session.client("ecr").put_image(
+        repositoryName=repository,
+        imageManifest=manifest,
+        imageTag=tag,
+        imageManifestMediaType=MANIFEST_TYPE,
+    )
 
 
 def caller(session: Any) -> str:

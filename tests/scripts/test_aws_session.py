@@ -14,8 +14,9 @@ from tests.scripts.conftest import ROLE_NAME, caller
 def test_the_session_is_the_deploy_role_in_the_env_region(aws, env):
     session = deploy_session(env, aws)
     assert session.region_name == env.region != aws.region_name
-    assert caller(session) == (f"arn:aws:sts::{env.account_id}:assumed-role/{ROLE_NAME}/"
-                               f"{env.deploy_role.session_name}")
+    assert caller(session) == (
+        f"arn:aws:sts::{env.account_id}:assumed-role/{ROLE_NAME}/{env.deploy_role.session_name}"
+    )
 
 
 def test_credentials_that_reach_another_account_are_refused(aws, env):
@@ -43,10 +44,16 @@ def test_each_entry_point_assumes_the_role_itself(aws, env, capsys):
     from tests.scripts.conftest import as_role, create_config_stack
 
     create_config_stack(as_role(env, aws), env_secrets.required_secrets(env))
-    assert env_secrets.run(env_secrets._parser().parse_args(
-        [env.name, "--set", "web/api-key"]), io.StringIO("v"), table=(env,)) == 0
-    assert preflight.run(env.name, table=(env,)) == 1      # images absent: found, as the role
-    assert verify.main([env.name], table=(env,)) == 1      # nothing deployed: found, as the role
+    assert (
+        env_secrets.run(
+            env_secrets._parser().parse_args([env.name, "--set", "web/api-key"]),
+            io.StringIO("v"),
+            table=(env,),
+        )
+        == 0
+    )
+    assert preflight.run(env.name, table=(env,)) == 1  # images absent: found, as the role
+    assert verify.main([env.name], table=(env,)) == 1  # nothing deployed: found, as the role
     err = capsys.readouterr().err
     assert "not dev's" not in err and "secret /dev/web/api-key" not in err
     assert "image web:0.1.0: not in the registry" in err and "ClusterNotFound" in err

@@ -18,10 +18,14 @@ from settings.schema import TerraformCloudState
 def admin(aws, env) -> boto3.Session:
     """An administrator's shell credentials in the env's account (the role does not exist)."""
     creds = aws.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{env.account_id}:role/admin", RoleSessionName="admin")["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name=env.region)
+        RoleArn=f"arn:aws:iam::{env.account_id}:role/admin", RoleSessionName="admin"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=env.region,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -45,13 +49,17 @@ class Terraform:
         words = set(argv)
         state = self.env.state
         if "apply" in words and "-auto-approve" in words:
-            self.s3.create_bucket(Bucket=state.bucket, CreateBucketConfiguration={
-                "LocationConstraint": state.region})
+            self.s3.create_bucket(
+                Bucket=state.bucket, CreateBucketConfiguration={"LocationConstraint": state.region}
+            )
             bootstrap.local_state(self.env).parent.mkdir(exist_ok=True)
             bootstrap.local_state(self.env).write_text("{}")
         if "-migrate-state" in words:
-            self.s3.put_object(Bucket=state.bucket, Key=bootstrap.state_key(self.env),
-                               Body=bootstrap.local_state(self.env).read_bytes())
+            self.s3.put_object(
+                Bucket=state.bucket,
+                Key=bootstrap.state_key(self.env),
+                Body=bootstrap.local_state(self.env).read_bytes(),
+            )
         # plan -detailed-exitcode: 2 when the account differs from the code, else 0.
         return subprocess.CompletedProcess(argv, 2 if "plan" in words and self.drift else 0)
 
@@ -70,7 +78,8 @@ def test_an_empty_account_is_created_then_the_state_moves_into_the_bucket(env, a
     assert "-migrate-state" in terraform.commands[-1]
     assert not bootstrap.local_state(env).exists(), "the local copy goes once the bucket has it"
     assert f"state now in s3://{env.state.bucket}/ecs-cdktf/bootstrap/dev.tfstate" in (
-        capsys.readouterr().out)
+        capsys.readouterr().out
+    )
 
 
 def test_a_second_run_plans_against_the_bucket_and_applies_nothing(env, admin, capsys):
@@ -109,8 +118,8 @@ def test_a_dry_run_names_the_phase_and_changes_nothing(env, admin, capsys):
 
 def test_a_bucket_made_by_hand_is_not_overwritten(env, admin, capsys):
     admin.client("s3", region_name=env.state.region).create_bucket(
-        Bucket=env.state.bucket,
-        CreateBucketConfiguration={"LocationConstraint": env.state.region})
+        Bucket=env.state.bucket, CreateBucketConfiguration={"LocationConstraint": env.state.region}
+    )
     terraform = Terraform(env, admin)
     assert _main(env, admin, terraform) == 1
     assert terraform.commands == [] and "import" in capsys.readouterr().err

@@ -35,10 +35,12 @@ class Account:
     def run(self, argv: list[str], cwd: Any = None, env: dict[str, str] | None = None):
         self.commands.append(argv)
         if argv[0] in ("sh", "docker"):
-            session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                    aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                    aws_session_token=env["AWS_SESSION_TOKEN"],
-                                    region_name=env["AWS_REGION"])
+            session = boto3.Session(
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=env["AWS_SESSION_TOKEN"],
+                region_name=env["AWS_REGION"],
+            )
             self.callers.append(caller(session))
             if argv[:2] == ["docker", "push"]:
                 repository, tag = argv[2].split("/", 1)[1].split(":")
@@ -46,8 +48,9 @@ class Account:
         return subprocess.CompletedProcess(argv, 0)
 
     def applied(self) -> list[str]:
-        return [c[1].split("/")[-1] for c in self.commands if c[:1] == ["terraform"]
-                and "apply" in c]
+        return [
+            c[1].split("/")[-1] for c in self.commands if c[:1] == ["terraform"] and "apply" in c
+        ]
 
     def deploy(self) -> int:
         sessions = []
@@ -70,10 +73,15 @@ def test_a_dry_run_prints_every_step_in_order_with_region_and_role(env, capsys):
     assert deploy.main([env.name, "--dry-run"], table=(env,)) == 0
     lines = capsys.readouterr().out.splitlines()
     order = [line.split(". ", 1)[1].split(":")[0] for line in lines]
-    assert order == ["synth", *[s for s in STACKS_IN_DEPLOY_ORDER[:-1] for _ in (1, 2)],
-                     "images", "preflight", "services", "services"]
-    assert all(f"region {env.region}, as role {env.deploy_role.role_arn}" in line
-               for line in lines)
+    assert order == [
+        "synth",
+        *[s for s in STACKS_IN_DEPLOY_ORDER[:-1] for _ in (1, 2)],
+        "images",
+        "preflight",
+        "services",
+        "services",
+    ]
+    assert all(f"region {env.region}, as role {env.deploy_role.role_arn}" in line for line in lines)
 
 
 def test_preflight_stops_the_deploy_before_the_services(aws, env, capsys):
@@ -85,15 +93,15 @@ def test_preflight_stops_the_deploy_before_the_services(aws, env, capsys):
     assert all(f"secret {name}: NO VALUE" in err for name in required_secrets(env))
     assert "image" not in err, "the images step pushed every image"
     assert "deploy: preflight failed; later steps not run" in err
-    assert account.callers and all(f"assumed-role/{ROLE_NAME}/" in c and env.account_id in c
-                                   for c in account.callers)
+    assert account.callers and all(
+        f"assumed-role/{ROLE_NAME}/" in c and env.account_id in c for c in account.callers
+    )
 
 
 def test_with_every_secret_set_the_services_follow_and_a_second_deploy_pushes_nothing(aws, env):
     _stacks_created(env, aws)
     for name in required_secrets(env):
-        as_role(env, aws).client("secretsmanager").put_secret_value(SecretId=name,
-                                                                    SecretString="v")
+        as_role(env, aws).client("secretsmanager").put_secret_value(SecretId=name, SecretString="v")
     first = Account(env, aws)
     assert first.deploy() == 0
     assert first.applied() == [f"{s}-dev" for s in STACKS_IN_DEPLOY_ORDER]

@@ -27,7 +27,8 @@ def test_a_missing_secret_and_a_missing_image_are_each_one_line(aws, env, capsys
     assert found == [
         "secret /dev/worker/queue-credentials: NO VALUE (make secrets ENV=dev "
         "SET=worker/queue-credentials < value-file)",
-        "image web:0.1.0: not in the registry (make images ENV=dev)"]
+        "image web:0.1.0: not in the registry (make images ENV=dev)",
+    ]
     assert preflight.run(env.name, deploy_session(env, aws), (env,)) == 1
     assert "2 problem(s): services-dev not applied" in capsys.readouterr().err
 
@@ -41,7 +42,9 @@ def test_the_tag_checked_is_the_released_one(aws, env):
     """After a release the services pull the parameter's tag, not the settings' first tag."""
     _deployed_but_for(env, aws, unset_secret=None, unpushed=None)
     as_role(env, aws).client("ssm").put_parameter(
-        Name=built_images(env)[0].tag_parameter, Value="0.2.0", Type="String", Overwrite=True)
+        Name=built_images(env)[0].tag_parameter, Value="0.2.0", Type="String", Overwrite=True
+    )
     found = preflight.problems(deploy_session(env, aws), env)
-    assert found == [f"image {built_images(env)[0].repository}:0.2.0: not in the registry "
-                     "(make images ENV=dev)"]
+    assert found == [
+        f"image {built_images(env)[0].repository}:0.2.0: not in the registry (make images ENV=dev)"
+    ]

@@ -10,9 +10,15 @@ from settings.environments import ENVIRONMENTS
 from settings.validation import SettingsError, validate
 
 
-@pytest.mark.parametrize("field, value", [
-    ("agent_safety_refresh_seconds", 30), ("orphan_sweep_minutes", 0),
-    ("orphan_sweep_minutes", 1441), ("orphan_grace_seconds", 10)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("agent_safety_refresh_seconds", 30),
+        ("orphan_sweep_minutes", 0),
+        ("orphan_sweep_minutes", 1441),
+        ("orphan_grace_seconds", 10),
+    ],
+)
 def test_bad_fan_out_timings_are_refused(field, value):
     env = ENVIRONMENTS[0]
     with pytest.raises(SettingsError, match=f"pipeline.{field}"):

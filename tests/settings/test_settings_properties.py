@@ -22,14 +22,47 @@ from tests.tables import SAMPLE as ENVIRONMENTS
 
 JUNK = (None, -1, "x", 1.5, (), {}, True)
 """Values of the wrong type for most fields."""
-STRINGS = ("", "dev", "Dev", "us-east-1", "eu-north-1", "10.0.0.0/16", "10.0.0.0/8",
-           "192.168.0.0/24", "m7g.large", "t3.micro", "t3", "arn:aws:iam::111111111111:role/x",
-           "arn:aws:sns:us-west-2:111111111111:alarms", "cron(0 1 ? * * *)", "0 1 * * *",
-           "UTC", "Europe/Berlin", "/health", "health", "web", "worker", "config-agent",
-           "x" * 70, "a b", "linear", "x86_64", "arm64")
+STRINGS = (
+    "",
+    "dev",
+    "Dev",
+    "us-east-1",
+    "eu-north-1",
+    "10.0.0.0/16",
+    "10.0.0.0/8",
+    "192.168.0.0/24",
+    "m7g.large",
+    "t3.micro",
+    "t3",
+    "arn:aws:iam::111111111111:role/x",
+    "arn:aws:sns:us-west-2:111111111111:alarms",
+    "cron(0 1 ? * * *)",
+    "0 1 * * *",
+    "UTC",
+    "Europe/Berlin",
+    "/health",
+    "health",
+    "web",
+    "worker",
+    "config-agent",
+    "x" * 70,
+    "a b",
+    "linear",
+    "x86_64",
+    "arm64",
+)
 INTS = (-1, 0, 1, 2, 3, 7, 29, 30, 31, 100, 101, 1000, 1001, 1440, 1441, 65535, 65536, 100001)
-TUPLES = ((), ("web",), ("worker",), ("web", "web"), ("a", "a"), ("t3.large", "m7g.large"),
-          ("m6i.large", "m6a.large"), ("0.0.0.0/0",), ("nope",))
+TUPLES = (
+    (),
+    ("web",),
+    ("worker",),
+    ("web", "web"),
+    ("a", "a"),
+    ("t3.large", "m7g.large"),
+    ("m6i.large", "m6a.large"),
+    ("0.0.0.0/0",),
+    ("nope",),
+)
 MAPPINGS = ({}, {"a": "b"}, {"a": 1}, {"Team": "x" * 300})
 
 
@@ -72,7 +105,7 @@ def _values_like(current: Any) -> st.SearchStrategy:
     if isinstance(current, enum.Enum):
         return st.one_of(st.sampled_from(list(type(current))), junk)
     if isinstance(current, int):
-        return st.one_of(st.sampled_from(INTS), st.integers(-10**6, 10**6), junk)
+        return st.one_of(st.sampled_from(INTS), st.integers(-(10**6), 10**6), junk)
     if isinstance(current, str):
         return st.one_of(st.sampled_from(STRINGS), st.text(max_size=12), junk)
     if isinstance(current, tuple):
@@ -90,8 +123,11 @@ def mutated_envs(draw: st.DrawFn) -> tuple[Any, tuple, Any]:
     return env, path, new
 
 
-@settings(max_examples=int(os.environ.get("SETTINGS_PROPERTY_EXAMPLES", "40")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SETTINGS_PROPERTY_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(case=mutated_envs())
 def test_any_single_change_ends_in_a_synth_or_one_settings_line(case, monkeypatch, capsys):
     import main

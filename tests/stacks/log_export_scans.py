@@ -32,8 +32,15 @@ def assert_checkov_clean(stacks: Path) -> None:
 
 def assert_iam_lint_clean(stacks: Path) -> None:
     """Every action exists and is scoped only where IAM allows (scripts/iam_lint.py)."""
-    proc = subprocess.run([str(ROOT / ".venv-scan" / "bin" / "python"),
-                           str(ROOT / "scripts" / "iam_lint.py"), str(stacks)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv-scan" / "bin" / "python"),
+            str(ROOT / "scripts" / "iam_lint.py"),
+            str(stacks),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     assert json.loads(proc.stdout)["findings"] == []

@@ -52,8 +52,11 @@ def test_terraform_cloud_backend_uses_one_workspace_per_env_and_stack(tmp_path):
     out = SynthOutput(tmp_path)
     for kind in STACK_KINDS:
         cloud = out.stack(f"{kind}-dev").doc["terraform"]["cloud"]
-        assert cloud == {"hostname": "app.terraform.io", "organization": "acme",
-                         "workspaces": {"name": f"ecs-cdktf-{kind}-dev"}}
+        assert cloud == {
+            "hostname": "app.terraform.io",
+            "organization": "acme",
+            "workspaces": {"name": f"ecs-cdktf-{kind}-dev"},
+        }
         assert "backend" not in out.stack(f"{kind}-dev").doc["terraform"]
 
 
@@ -64,8 +67,9 @@ def test_a_deploy_role_is_assumed_by_provider_backend_and_every_remote_state_rea
     from tests.synth_helpers import SynthOutput
 
     dev = select("dev", ENVIRONMENTS)[0]
-    role = DeployRole(role_arn=f"arn:aws:iam::{dev.account_id}:role/ecs-cdktf-deploy",
-                      external_id="ci-0123")
+    role = DeployRole(
+        role_arn=f"arn:aws:iam::{dev.account_id}:role/ecs-cdktf-deploy", external_id="ci-0123"
+    )
     build_app([validate(replace(dev, deploy_role=role))], str(tmp_path)).synth()
     out = SynthOutput(tmp_path)
     expected = {"role_arn": role.role_arn, "external_id": "ci-0123", "session_name": "ecs-cdktf"}

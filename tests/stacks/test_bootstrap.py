@@ -42,8 +42,13 @@ def bootstrap(tmp_path_factory) -> dict[str, dict]:
     docs = {}
     for backend in ("local", "s3"):
         out = tmp_path_factory.mktemp(backend)
-        subprocess.run([sys.executable, "-c", SYNTH, backend, str(out)], cwd=ROOT, check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-c", SYNTH, backend, str(out)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         docs[backend] = json.loads((out / "stacks" / "bootstrap-dev" / "cdk.tf.json").read_text())
         docs[backend]["outdir"] = str(out / "stacks")
     return docs
@@ -60,15 +65,23 @@ def test_the_state_bucket_is_versioned_private_tls_only_and_keeps_current_state(
     assert bucket["bucket"] == ENVS["dev"].state.bucket and bucket["force_destroy"] is False
     assert _one(doc, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
     block = _one(doc, "aws_s3_bucket_public_access_block")
-    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy",
-                                          "ignore_public_acls", "restrict_public_buckets"))
+    assert all(
+        block[k] is True
+        for k in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    )
     owner = _one(doc, "aws_s3_bucket_ownership_controls")["rule"]["object_ownership"]
     assert owner == "BucketOwnerEnforced"
     (rule,) = _one(doc, "aws_s3_bucket_server_side_encryption_configuration")["rule"]
     assert rule["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
     (deny,) = json.loads(_one(doc, "aws_s3_bucket_policy")["policy"])["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
-        "Bool": {"aws:SecureTransport": "false"}}
+        "Bool": {"aws:SecureTransport": "false"}
+    }
     (lifecycle,) = _one(doc, "aws_s3_bucket_lifecycle_configuration")["rule"]
     assert "expiration" not in lifecycle, "current state objects must never expire"
     assert lifecycle["noncurrent_version_expiration"][0]["noncurrent_days"] > 0
@@ -81,16 +94,18 @@ def test_its_own_state_starts_local_then_lives_outside_the_deploy_role_keys(boot
     assert s3["key"] == "ecs-cdktf/bootstrap/dev.tfstate"
     assert s3["encrypt"] is True and s3["use_lockfile"] is True and "assume_role" not in s3
     statements = json.loads(_one(bootstrap["s3"], "aws_iam_role_policy")["policy"])["Statement"]
-    object_arns = [r for st in statements if "s3:PutObject" in st["Action"]
-                   for r in ([st["Resource"]] if isinstance(st["Resource"], str)
-                             else st["Resource"])]
+    object_arns = [
+        r
+        for st in statements
+        if "s3:PutObject" in st["Action"]
+        for r in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])
+    ]
     assert object_arns == [f"arn:aws:s3:::{s3['bucket']}/ecs-cdktf/dev/*"]
     assert not fnmatch.fnmatch(f"arn:aws:s3:::{s3['bucket']}/{s3['key']}", object_arns[0])
     assert bootstrap["s3"]["resource"] == bootstrap["local"]["resource"], "only the backend moves"
 
 
-def test_the_deploy_role_is_the_settings_role_trusting_the_account_with_its_external_id(
-        bootstrap):
+def test_the_deploy_role_is_the_settings_role_trusting_the_account_with_its_external_id(bootstrap):
     role = _one(bootstrap["local"], "aws_iam_role")
     assert (role["name"], role["path"]) == ("ecs-cdktf-deploy", "/ci/")
     (trust,) = json.loads(role["assume_role_policy"])["Statement"]
@@ -99,8 +114,13 @@ def test_the_deploy_role_is_the_settings_role_trusting_the_account_with_its_exte
 
 
 def test_checkov_finds_nothing_unjustified(bootstrap):
-    proc = subprocess.run([sys.executable, "scripts/checkov_scan.py", bootstrap["local"]["outdir"]],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "scripts/checkov_scan.py", bootstrap["local"]["outdir"]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 failed" in proc.stdout and "0 stale skips" in proc.stdout
 
@@ -109,10 +129,18 @@ def test_checkov_finds_nothing_unjustified(bootstrap):
 def test_the_policy_covers_every_resource_type_the_env_stacks_manage(synth, env):
     """A stack that starts using a new AWS service fails here until the role may manage it."""
     statements = deploy_statements(deploy_scope(ENVS[env]))
-    granted = {a.split(":")[0] for st in statements if st["Effect"] == "Allow"
-               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-    types = {t for name in synth.stack_names if name.endswith(f"-{env}")
-             for t in synth.stack(name).doc.get("resource", {})}
+    granted = {
+        a.split(":")[0]
+        for st in statements
+        if st["Effect"] == "Allow"
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    types = {
+        t
+        for name in synth.stack_names
+        if name.endswith(f"-{env}")
+        for t in synth.stack(name).doc.get("resource", {})
+    }
     unknown = sorted(t for t in types if service_of(t) is None)
     assert not unknown, f"map these to an IAM service in modules/deploy_policy.py: {unknown}"
     assert {service_of(t) for t in types} <= granted
@@ -120,8 +148,12 @@ def test_the_policy_covers_every_resource_type_the_env_stacks_manage(synth, env)
 
 @pytest.mark.parametrize("env", ENVS)
 def test_managed_policy_attachments_are_limited_to_those_the_stacks_attach(synth, env):
-    attached = {r["policy_arn"] for name in synth.stack_names if name.endswith(f"-{env}")
-                for r in synth.stack(name).resources("aws_iam_role_policy_attachment").values()}
+    attached = {
+        r["policy_arn"]
+        for name in synth.stack_names
+        if name.endswith(f"-{env}")
+        for r in synth.stack(name).resources("aws_iam_role_policy_attachment").values()
+    }
     assert attached and attached <= set(MANAGED_POLICIES)
     (deny,) = [st for st in deploy_statements(deploy_scope(ENVS[env])) if st["Effect"] == "Deny"]
     assert set(deny["Condition"]["ArnNotEquals"]["iam:PolicyARN"]) == set(MANAGED_POLICIES)
@@ -146,8 +178,10 @@ ARNS = {  # Terraform type: (name attribute, the ARN AWS gives it; {n} name, {r}
     "aws_lb": ("name", "arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/app/{n}/0abc"),
     "aws_lb_target_group": ("name", "arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{n}/0abc"),
     "aws_cloudtrail": ("name", "arn:aws:cloudtrail:{r}:{a}:trail/{n}"),
-    "aws_autoscaling_group": ("name", "arn:aws:autoscaling:{r}:{a}:autoScalingGroup:0-1:"
-                                      "autoScalingGroupName/{n}"),
+    "aws_autoscaling_group": (
+        "name",
+        "arn:aws:autoscaling:{r}:{a}:autoScalingGroup:0-1:autoScalingGroupName/{n}",
+    ),
 }
 
 
@@ -155,8 +189,9 @@ ARNS = {  # Terraform type: (name attribute, the ARN AWS gives it; {n} name, {r}
 def test_every_named_resource_of_the_env_falls_inside_the_role_scope(synth, env):
     """The ARN of each resource the stacks name matches one of the role's name patterns."""
     settings = ENVS[env]
-    (named,) = [st for st in deploy_statements(deploy_scope(settings))
-                if st.get("Sid") == "NamedResources"]
+    (named,) = [
+        st for st in deploy_statements(deploy_scope(settings)) if st.get("Sid") == "NamedResources"
+    ]
     checked = 0
     for stack in (s for s in synth.stack_names if s.endswith(f"-{env}")):
         for rtype, (attribute, template) in ARNS.items():

@@ -35,25 +35,35 @@ def _template_ref(asg: dict) -> dict:
 
 def _groups(stack) -> dict[str, Group]:
     """{ASG name: Group} for every instance group of a cluster stack."""
-    providers = {v["auto_scaling_group_provider"]["auto_scaling_group_arn"]: (k, v)
-                 for k, v in stack.resources("aws_ecs_capacity_provider").items()}
-    templates = {stack.ref("aws_launch_template", k, "id"): k
-                 for k in stack.resources("aws_launch_template")}
+    providers = {
+        v["auto_scaling_group_provider"]["auto_scaling_group_arn"]: (k, v)
+        for k, v in stack.resources("aws_ecs_capacity_provider").items()
+    }
+    templates = {
+        stack.ref("aws_launch_template", k, "id"): k for k in stack.resources("aws_launch_template")
+    }
     groups = {}
     for asg_id, asg in stack.resources("aws_autoscaling_group").items():
         lt_id = templates[_template_ref(asg)["id"]]
         cp_id, cp = providers[stack.ref("aws_autoscaling_group", asg_id, "arn")]
-        groups[asg["name"]] = Group(lt_id, stack.resources("aws_launch_template")[lt_id],
-                                    asg_id, asg, cp_id, cp)
-    assert len(groups) == len(stack.resources("aws_ecs_capacity_provider")) == len(
-        stack.resources("aws_launch_template"))
+        groups[asg["name"]] = Group(
+            lt_id, stack.resources("aws_launch_template")[lt_id], asg_id, asg, cp_id, cp
+        )
+    assert (
+        len(groups)
+        == len(stack.resources("aws_ecs_capacity_provider"))
+        == len(stack.resources("aws_launch_template"))
+    )
     return groups
 
 
 def _expected_groups(env: str) -> set[str]:
     c = ENVS[env].cluster
-    return ({f"{env}-platform-ecs"} | ({f"{env}-platform-ecs-spot"} if c.spot else set())
-            | ({f"{env}-platform-ecs-arm64"} if c.graviton else set()))
+    return (
+        {f"{env}-platform-ecs"}
+        | ({f"{env}-platform-ecs-spot"} if c.spot else set())
+        | ({f"{env}-platform-ecs-arm64"} if c.graviton else set())
+    )
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -66,9 +76,12 @@ def test_every_launch_template_requires_imdsv2_encrypts_and_has_no_public_ip(syn
     sg_id, _ = stack.one("aws_security_group")
     for group in groups.values():
         lt = group.lt
-        assert lt["metadata_options"] == {"http_endpoint": "enabled", "http_tokens": "required",
-                                          "http_put_response_hop_limit": 2,
-                                          "instance_metadata_tags": "disabled"}
+        assert lt["metadata_options"] == {
+            "http_endpoint": "enabled",
+            "http_tokens": "required",
+            "http_put_response_hop_limit": 2,
+            "instance_metadata_tags": "disabled",
+        }
         (device,) = lt["block_device_mappings"]
         assert device["ebs"]["encrypted"] == "true"
         assert device["ebs"]["volume_type"] == "gp3"
@@ -77,13 +90,15 @@ def test_every_launch_template_requires_imdsv2_encrypts_and_has_no_public_ip(syn
         assert nic["associate_public_ip_address"] == "false"
         assert "key_name" not in lt, "no SSH keys: access is SSM Session Manager"
         assert lt["iam_instance_profile"] == {
-            "arn": stack.ref("aws_iam_instance_profile", profile_id, "arn")}
+            "arn": stack.ref("aws_iam_instance_profile", profile_id, "arn")
+        }
         assert nic["security_groups"] == [stack.ref("aws_security_group", sg_id, "id")]
     primary = groups[f"{env}-platform-ecs"]
     assert primary.lt["instance_type"] == settings.cluster.instance_type
     ami_id = primary.lt["image_id"].split(".")[2]
     assert stack.data("aws_ssm_parameter")[ami_id]["name"] == (
-        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id")
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+    )
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -114,25 +129,34 @@ def test_groups_use_their_template_in_private_subnets(synth, env):
     settings = ENVS[env]
     stack = synth.stack(f"cluster-{env}")
     network = synth.stack(f"network-{env}")
-    private = sorted(network.ref("aws_subnet", k, "id")
-                     for k, v in network.resources("aws_subnet").items()
-                     if v["tags"]["Tier"] == "private")
+    private = sorted(
+        network.ref("aws_subnet", k, "id")
+        for k, v in network.resources("aws_subnet").items()
+        if v["tags"]["Tier"] == "private"
+    )
     groups = _groups(stack)
     for group in groups.values():
         asg = group.asg
         assert _template_ref(asg) == {
             "id": stack.ref("aws_launch_template", group.lt_id, "id"),
-            "version": stack.ref("aws_launch_template", group.lt_id, "latest_version")}
+            "version": stack.ref("aws_launch_template", group.lt_id, "latest_version"),
+        }
         assert asg["protect_from_scale_in"] is True
-        assert {"key": "AmazonECSManaged", "value": "true",
-                "propagate_at_launch": True} in asg["tag"]
+        assert {"key": "AmazonECSManaged", "value": "true", "propagate_at_launch": True} in asg[
+            "tag"
+        ]
         assert asg["lifecycle"]["ignore_changes"] == ["desired_capacity"]
         # The subnets are cross-stack references resolving to the network's private subnets.
-        assert sorted(remote_output(synth, stack, ref)
-                      for ref in asg["vpc_zone_identifier"]) == private
+        assert (
+            sorted(remote_output(synth, stack, ref) for ref in asg["vpc_zone_identifier"])
+            == private
+        )
     primary = groups[f"{env}-platform-ecs"].asg
     assert (primary["min_size"], primary["max_size"], primary["desired_capacity"]) == (
-        settings.cluster.asg_min, settings.cluster.asg_max, settings.cluster.asg_desired)
+        settings.cluster.asg_min,
+        settings.cluster.asg_max,
+        settings.cluster.asg_desired,
+    )
     assert "mixed_instances_policy" not in primary, "the primary group is on-demand"
 
 
@@ -142,10 +166,13 @@ def test_spot_group_spreads_over_several_types_price_capacity_optimized(synth, e
     asg = _groups(synth.stack(f"cluster-{env}"))[f"{env}-platform-ecs-spot"].asg
     policy = asg["mixed_instances_policy"]
     assert policy["instances_distribution"] == {
-        "on_demand_base_capacity": 0, "on_demand_percentage_above_base_capacity": 0,
-        "spot_allocation_strategy": "price-capacity-optimized"}
+        "on_demand_base_capacity": 0,
+        "on_demand_percentage_above_base_capacity": 0,
+        "spot_allocation_strategy": "price-capacity-optimized",
+    }
     assert [o["instance_type"] for o in policy["launch_template"]["override"]] == list(
-        spot.instance_types)
+        spot.instance_types
+    )
     assert len(spot.instance_types) >= 3, "several pools keep Spot available"
     assert asg["capacity_rebalance"] is True
     assert (asg["min_size"], asg["max_size"]) == (spot.min_size, spot.max_size)
@@ -166,18 +193,22 @@ def test_capacity_providers_manage_their_groups_and_form_the_cluster_default(syn
         assert scaling["status"] == "ENABLED"
         assert scaling["target_capacity"] == settings.cluster.target_capacity_percent
         assert (scaling["minimum_scaling_step_size"], scaling["maximum_scaling_step_size"]) == (
-            settings.cluster.min_scaling_step, settings.cluster.max_scaling_step)
+            settings.cluster.min_scaling_step,
+            settings.cluster.max_scaling_step,
+        )
     cluster_id, cluster = stack.one("aws_ecs_cluster")
     assert cluster["setting"] == [{"name": "containerInsights", "value": "enhanced"}]
     _, assoc = stack.one("aws_ecs_cluster_capacity_providers")
-    names = {name: stack.ref("aws_ecs_capacity_provider", g.cp_id, "name")
-             for name, g in groups.items()}
+    names = {
+        name: stack.ref("aws_ecs_capacity_provider", g.cp_id, "name") for name, g in groups.items()
+    }
     assert assoc["cluster_name"] == stack.ref("aws_ecs_cluster", cluster_id, "name")
     assert sorted(assoc["capacity_providers"]) == sorted(names.values())
     keys = {"on_demand": f"{env}-platform-ecs", "spot": f"{env}-platform-ecs-spot"}
     assert assoc["default_capacity_provider_strategy"] == [
         {"capacity_provider": names[keys[item.group]], "base": item.base, "weight": item.weight}
-        for item in strategies(settings.cluster)[primary_architecture(settings.cluster)]]
+        for item in strategies(settings.cluster)[primary_architecture(settings.cluster)]
+    ]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -210,6 +241,7 @@ def test_graviton_instances_get_the_arm64_ecs_ami(tmp_path):
     build_app([env], str(tmp_path)).synth()
     stack = SynthOutput(tmp_path).stack("cluster-dev")
     ((_, ami),) = stack.data("aws_ssm_parameter").items()
-    assert ami["name"] == ("/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/"
-                           "recommended/image_id")
+    assert ami["name"] == (
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"
+    )
     assert stack.one("aws_launch_template")[1]["instance_type"] == "m7g.large"

@@ -41,11 +41,15 @@ ENVS = {e.name: e for e in ENVIRONMENTS}
 PROVIDER_DEFAULT_TIMEOUT_MINUTES = 20
 """aws_ecs_service create/update timeouts unless set (terraform-provider-aws 6.47.1,
 internal/service/ecs/service.go, ResourceService `Timeouts`)."""
-STRATEGY_ERROR = ("force_new_deployment should be true when capacity_provider_strategy is "
-                  "being updated")
-SLOW = settings(max_examples=6, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+STRATEGY_ERROR = (
+    "force_new_deployment should be true when capacity_provider_strategy is being updated"
+)
+SLOW = settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _synth(envs: list[EnvironmentSettings], outdir: Path) -> SynthOutput:
@@ -66,9 +70,12 @@ def _spec(env: EnvironmentSettings, service_name: str):
 
 # --- models of the provider (terraform-provider-aws 6.47.1, internal/service/ecs/service.go) --
 
+
 def _strategy(service: dict[str, Any]) -> list[tuple[str, int, int]]:
-    return [(s["capacity_provider"], s["base"], s["weight"])
-            for s in service["capacity_provider_strategy"]]
+    return [
+        (s["capacity_provider"], s["base"], s["weight"])
+        for s in service["capacity_provider_strategy"]
+    ]
 
 
 def plan_error(state: dict[str, Any], config: dict[str, Any]) -> str | None:
@@ -100,13 +107,21 @@ def swapped(service: dict[str, Any]) -> dict[str, Any]:
     blocks = []
     for block in service["load_balancer"]:
         advanced = block["advanced_configuration"]
-        blocks.append({**block, "target_group_arn": advanced["alternate_target_group_arn"],
-                       "advanced_configuration": {
-                           **advanced, "alternate_target_group_arn": block["target_group_arn"]}})
+        blocks.append(
+            {
+                **block,
+                "target_group_arn": advanced["alternate_target_group_arn"],
+                "advanced_configuration": {
+                    **advanced,
+                    "alternate_target_group_arn": block["target_group_arn"],
+                },
+            }
+        )
     return {**service, "load_balancer": blocks}
 
 
 # --- the checks, shared by the shipped envs and generated tables ---------------------------
+
 
 def check_strategy_change(before: Stack, after: Stack) -> set[str]:
     """Every service plans; the ones whose strategy changed redeploy, with the strategy named
@@ -137,18 +152,24 @@ def check_release_path(stack: Stack, env: EnvironmentSettings) -> None:
             continue
         release = {**service, "task_definition": "${aws_ecs_task_definition.next.arn}"}
         assert update_service_input(swapped(service), release) == {
-            "task_definition", "ForceNewDeployment"}, name
+            "task_definition",
+            "ForceNewDeployment",
+        }, name
         assert update_service_input(swapped(service), service) == set(), name
 
 
 def _group_alarm(stack: Stack, env: str, service: str) -> dict[str, Any]:
-    (alarm,) = [a for a in stack.resources("aws_cloudwatch_metric_alarm").values()
-                if a["alarm_name"] == f"{env}-{service}-target-5xx-rate"]
+    (alarm,) = [
+        a
+        for a in stack.resources("aws_cloudwatch_metric_alarm").values()
+        if a["alarm_name"] == f"{env}-{service}-target-5xx-rate"
+    ]
     return alarm
 
 
-def _traffic(groups: int, busy: int, busy_errors: int, quiet: int,
-             quiet_errors: int, busy_group: int) -> dict[str, float | None]:
+def _traffic(
+    groups: int, busy: int, busy_errors: int, quiet: int, quiet_errors: int, busy_group: int
+) -> dict[str, float | None]:
     """One minute of ALB counts: `busy_group` gets `busy` requests, every other group
     `quiet`; the ALB publishes no 5xx count while there are none."""
     point: dict[str, float | None] = {}
@@ -198,26 +219,31 @@ def check_off_hours(stack: Stack, env: EnvironmentSettings) -> None:
     """With off hours: the schedules own min and max (an apply at night keeps them), and the
     off-hours minimum is what the service scales in to."""
     targets = stack.resources("aws_appautoscaling_target")
-    actions = {a["name"]: a for a in stack.resources("aws_appautoscaling_scheduled_action")
-               .values()}
+    actions = {
+        a["name"]: a for a in stack.resources("aws_appautoscaling_scheduled_action").values()
+    }
     service_ids = {v["name"]: k for k, v in stack.resources("aws_ecs_service").items()}
     for spec in env.services:
         service_ref = f"aws_ecs_service.{service_ids[f'{env.name}-{spec.name}']}.name"
-        (target_id, target), = [(k, v) for k, v in targets.items()
-                                if service_ref in v["resource_id"]]
+        ((target_id, target),) = [
+            (k, v) for k, v in targets.items() if service_ref in v["resource_id"]
+        ]
         ignored = target.get("lifecycle", {}).get("ignore_changes", [])
         if env.services_settings.off_hours is None:
             assert ignored == []
             continue
         assert {"min_capacity", "max_capacity"} <= set(ignored), spec.name
-        tracking = [p for p in stack.resources("aws_appautoscaling_policy").values()
-                    if p["resource_id"] == f"${{aws_appautoscaling_target.{target_id}"
-                                           ".resource_id}"
-                    and p["policy_type"] == "TargetTrackingScaling"]
+        tracking = [
+            p
+            for p in stack.resources("aws_appautoscaling_policy").values()
+            if p["resource_id"] == f"${{aws_appautoscaling_target.{target_id}.resource_id}}"
+            and p["policy_type"] == "TargetTrackingScaling"
+        ]
         assert tracking, "CPU and memory target tracking on every service"
         night = actions[f"{env.name}-{spec.name}-off-hours"]["scalable_target_action"]
         assert lowest_reachable(night, target_tracking=True) == _expected_off_hours_min(
-            env, spec.scaling), spec.name
+            env, spec.scaling
+        ), spec.name
 
 
 def shift_and_bake_minutes(d: DeploymentSpec) -> int:
@@ -240,7 +266,8 @@ def check_waits_for_deployments(stack: Stack, env: EnvironmentSettings) -> None:
         assert service["wait_for_steady_state"] is True, name
         assert service["sigint_rollback"] is True, name
         least = PROVIDER_DEFAULT_TIMEOUT_MINUTES + shift_and_bake_minutes(
-            _spec(env, name).deployment)
+            _spec(env, name).deployment
+        )
         for operation in ("create", "update"):
             value = service["timeouts"][operation]
             assert value.endswith("m") and int(value[:-1]) >= least, (name, operation, value)
@@ -257,39 +284,51 @@ def check_internal_callers(stack: Stack, env: EnvironmentSettings) -> None:
         assert "service_registries" not in callee
         assert callee["service_connect_configuration"]["enabled"] is True
         for caller in spec.allow_from:
-            assert services[f"{env.name}-{caller}"]["service_connect_configuration"][
-                "enabled"] is True
+            assert (
+                services[f"{env.name}-{caller}"]["service_connect_configuration"]["enabled"] is True
+            )
 
 
-CHECKS = (check_release_path, check_canary_alarm, check_off_hours,
-          check_waits_for_deployments, check_internal_callers)
+CHECKS = (
+    check_release_path,
+    check_canary_alarm,
+    check_off_hours,
+    check_waits_for_deployments,
+    check_internal_callers,
+)
 
 
 # --- every env of the shipped table ---------------------------------------------------------
+
 
 def _changed_strategy(env: EnvironmentSettings) -> EnvironmentSettings:
     """The env with one capacity setting changed: Spot added where there is none, else its
     weight raised; the on-demand base raised too."""
     c = env.cluster
-    spot = (SpotCapacity(instance_types=(c.instance_type,), weight=1) if c.spot is None
-            else replace(c.spot, weight=c.spot.weight + 1))
-    return replace(env, cluster=replace(c, spot=spot,
-                                        capacity_provider_base=c.capacity_provider_base + 1))
+    spot = (
+        SpotCapacity(instance_types=(c.instance_type,), weight=1)
+        if c.spot is None
+        else replace(c.spot, weight=c.spot.weight + 1)
+    )
+    return replace(
+        env, cluster=replace(c, spot=spot, capacity_provider_base=c.capacity_provider_base + 1)
+    )
 
 
 @pytest.fixture(scope="module")
 def changed(tmp_path_factory) -> SynthOutput:
     """Every env with its capacity provider strategy changed, synthesized by main.build_app."""
-    return _synth([_changed_strategy(e) for e in ENVIRONMENTS],
-                  tmp_path_factory.mktemp("strategy-changed"))
+    return _synth(
+        [_changed_strategy(e) for e in ENVIRONMENTS], tmp_path_factory.mktemp("strategy-changed")
+    )
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_a_capacity_strategy_change_plans_and_redeploys_exactly_those_services(
-        synth, changed, env):
+def test_a_capacity_strategy_change_plans_and_redeploys_exactly_those_services(synth, changed, env):
     stack = f"services-{env}"
     assert check_strategy_change(synth.stack(stack), changed.stack(stack)) == set(
-        _services(synth.stack(stack)))
+        _services(synth.stack(stack))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +351,7 @@ def test_every_env(synth, env, check):
 
 # --- generated tables --------------------------------------------------------------------------
 
+
 @st.composite
 def tables(draw: st.DrawFn) -> EnvironmentSettings:
     """dev with its capacity, web's strategy, bounds and thresholds, off hours and the
@@ -321,30 +361,57 @@ def tables(draw: st.DrawFn) -> EnvironmentSettings:
     strategy = draw(st.sampled_from(list(Rollout)))
     shifts = strategy is not Rollout.ROLLING
     deployment = DeploymentSpec(
-        strategy=strategy, bake_minutes=draw(st.none() | st.integers(0, 30)) if shifts else None,
-        canary=(CanaryShift(percent=draw(st.sampled_from([5.0, 10.0, 25.0])),
-                            bake_minutes=draw(st.integers(0, 20)))
-                if strategy is Rollout.CANARY else None),
-        linear=(LinearShift(step_percent=draw(st.sampled_from([10.0, 25.0, 33.3])),
-                            step_bake_minutes=draw(st.integers(0, 10)))
-                if strategy is Rollout.LINEAR else None))
+        strategy=strategy,
+        bake_minutes=draw(st.none() | st.integers(0, 30)) if shifts else None,
+        canary=(
+            CanaryShift(
+                percent=draw(st.sampled_from([5.0, 10.0, 25.0])),
+                bake_minutes=draw(st.integers(0, 20)),
+            )
+            if strategy is Rollout.CANARY
+            else None
+        ),
+        linear=(
+            LinearShift(
+                step_percent=draw(st.sampled_from([10.0, 25.0, 33.3])),
+                step_bake_minutes=draw(st.integers(0, 10)),
+            )
+            if strategy is Rollout.LINEAR
+            else None
+        ),
+    )
     low = draw(st.integers(1, 3))
-    spot = draw(st.none() | st.builds(SpotCapacity, instance_types=st.just(("t3.medium",)),
-                                      weight=st.integers(1, 3)))
+    spot = draw(
+        st.none()
+        | st.builds(SpotCapacity, instance_types=st.just(("t3.medium",)), weight=st.integers(1, 3))
+    )
     table = replace(
-        dev, cluster=replace(dev.cluster, capacity_provider_base=draw(st.integers(0, 2)),
-                             capacity_provider_weight=draw(st.integers(1, 3)), spot=spot),
+        dev,
+        cluster=replace(
+            dev.cluster,
+            capacity_provider_base=draw(st.integers(0, 2)),
+            capacity_provider_weight=draw(st.integers(1, 3)),
+            spot=spot,
+        ),
         services_settings=replace(
             dev.services_settings,
             off_hours=draw(st.none() | st.builds(OffHours, min_tasks=st.integers(0, 2))),
-            service_connect=deployment.shifts_traffic or draw(st.booleans())),
-        services=(web.with_(deployment=deployment, allow_from=("worker",), desired_count=low,
-                            scaling=ScalingSpec(min_tasks=low,
-                                                max_tasks=draw(st.integers(low, 6))),
-                            alarms=AlarmSpec(max_5xx_percent=draw(st.sampled_from([1.0, 5.0])),
-                                             min_requests_per_minute=draw(
-                                                 st.integers(1, 100)))),
-                  worker))
+            service_connect=deployment.shifts_traffic or draw(st.booleans()),
+        ),
+        services=(
+            web.with_(
+                deployment=deployment,
+                allow_from=("worker",),
+                desired_count=low,
+                scaling=ScalingSpec(min_tasks=low, max_tasks=draw(st.integers(low, 6))),
+                alarms=AlarmSpec(
+                    max_5xx_percent=draw(st.sampled_from([1.0, 5.0])),
+                    min_requests_per_minute=draw(st.integers(1, 100)),
+                ),
+            ),
+            worker,
+        ),
+    )
     event(f"web {strategy.value}, off hours {table.services_settings.off_hours is not None}")
     try:
         return validate(table)
@@ -360,7 +427,8 @@ def test_generated_tables(table, tmp_path_factory):
     after = _synth([_changed_strategy(table)], tmp_path_factory.mktemp("generated-changed"))
     stack = f"services-{table.name}"
     assert check_strategy_change(before.stack(stack), after.stack(stack)) == set(
-        _services(before.stack(stack)))
+        _services(before.stack(stack))
+    )
     for check in CHECKS:
         check(before.stack(stack), table)
 
@@ -369,13 +437,20 @@ def test_generated_tables(table, tmp_path_factory):
 @given(strategy=st.sampled_from(list(Rollout)), callers=st.booleans(), connect=st.booleans())
 def test_settings_refuse_dns_callers_of_a_traffic_shifting_service(strategy, callers, connect):
     dev = ENVS["dev"]
-    web = dev.service("web").with_(deployment=DeploymentSpec(strategy=strategy),
-                                   allow_from=("worker",) if callers else ())
-    env = replace(dev, services=(web, dev.service("worker")), services_settings=replace(
-        dev.services_settings, service_connect=connect))
+    web = dev.service("web").with_(
+        deployment=DeploymentSpec(strategy=strategy), allow_from=("worker",) if callers else ()
+    )
+    env = replace(
+        dev,
+        services=(web, dev.service("worker")),
+        services_settings=replace(dev.services_settings, service_connect=connect),
+    )
     if strategy is not Rollout.ROLLING and callers and not connect:
-        with pytest.raises(SettingsError, match=r"environment 'dev': services\[web\]"
-                                                r"\.allow_from: .* Service Connect"):
+        with pytest.raises(
+            SettingsError,
+            match=r"environment 'dev': services\[web\]"
+            r"\.allow_from: .* Service Connect",
+        ):
             validate(env)
     else:
         assert validate(env) is env
@@ -387,8 +462,7 @@ counts = st.integers(0, 5000)
 
 
 @settings(max_examples=300, deadline=None)
-@given(requests=st.tuples(counts, counts), error_share=st.tuples(st.floats(0, 1),
-                                                                 st.floats(0, 1)))
+@given(requests=st.tuples(counts, counts), error_share=st.tuples(st.floats(0, 1), st.floats(0, 1)))
 def test_the_5xx_alarm_is_the_worst_busy_groups_rate(synth, requests, error_share):
     """On any minute of traffic the shifting services' alarm value is the highest 5xx percent
     of a target group with at least the minimum requests, else 0."""
@@ -402,8 +476,11 @@ def test_the_5xx_alarm_is_the_worst_busy_groups_rate(synth, requests, error_shar
             for i, (r, e) in enumerate(zip(requests, errors, strict=True)):
                 point[f"requests{i}"] = float(r) if r else None
                 point[f"errors{i}"] = float(e) if e else None
-            busy = [100 * e / r for r, e in zip(requests, errors, strict=True)
-                    if r >= spec.alarms.min_requests_per_minute]
+            busy = [
+                100 * e / r
+                for r, e in zip(requests, errors, strict=True)
+                if r >= spec.alarms.min_requests_per_minute
+            ]
             assert evaluate(alarm["metric_query"], point) == pytest.approx(max(busy or [0]))
 
 
@@ -411,6 +488,9 @@ def test_the_5xx_alarm_is_the_worst_busy_groups_rate(synth, requests, error_shar
 def test_settings_refuse_a_request_guard_outside_its_range(guard):
     dev = ENVS["dev"]
     web = dev.service("web").with_(alarms=AlarmSpec(min_requests_per_minute=guard))
-    with pytest.raises(SettingsError, match=r"services\[web\]\.alarms\.min_requests_per_minute: "
-                                            f"{guard} must be between 1 and 100000"):
+    with pytest.raises(
+        SettingsError,
+        match=r"services\[web\]\.alarms\.min_requests_per_minute: "
+        f"{guard} must be between 1 and 100000",
+    ):
         validate(replace(dev, services=(web, dev.service("worker"))))

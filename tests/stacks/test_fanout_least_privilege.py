@@ -16,10 +16,19 @@ from settings.services import ServiceSpec
 from tests.synth_helpers import SynthOutput
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
-FORBIDDEN_IN_TASKS = {"sns:Unsubscribe", "sqs:DeleteQueue", "ecs:DescribeTasks",
-                      "kms:GenerateDataKey"}
-OVERLAP = ServiceSpec(name="web-cfg", cpu=256, memory=512, secrets=("token",),
-                      image="public.ecr.aws/docker/library/busybox:1.36")
+FORBIDDEN_IN_TASKS = {
+    "sns:Unsubscribe",
+    "sqs:DeleteQueue",
+    "ecs:DescribeTasks",
+    "kms:GenerateDataKey",
+}
+OVERLAP = ServiceSpec(
+    name="web-cfg",
+    cpu=256,
+    memory=512,
+    secrets=("token",),
+    image="public.ecr.aws/docker/library/busybox:1.36",
+)
 """A valid name that the old `<env>-web-cfg-*` grant of `web` matched (queues and DLQ)."""
 
 
@@ -35,11 +44,18 @@ def generated(tmp_path_factory) -> tuple[Any, SynthOutput]:
 
 
 def _task_statements(stack, env: str, service: str) -> list[dict[str, Any]]:
-    (role_id,) = [k for k, v in stack.resources("aws_iam_role").items()
-                  if v["name"] == f"{env}-{service}-task"]
+    (role_id,) = [
+        k
+        for k, v in stack.resources("aws_iam_role").items()
+        if v["name"] == f"{env}-{service}-task"
+    ]
     ref = stack.ref("aws_iam_role", role_id, "id")
-    return [s for p in stack.resources("aws_iam_role_policy").values() if p["role"] == ref
-            for s in json.loads(p["policy"])["Statement"]]
+    return [
+        s
+        for p in stack.resources("aws_iam_role_policy").values()
+        if p["role"] == ref
+        for s in json.loads(p["policy"])["Statement"]
+    ]
 
 
 def _actions(statement: dict[str, Any]) -> list[str]:
@@ -58,9 +74,15 @@ def _sqs_names(out: SynthOutput, env) -> dict[str, set[str]]:
     names = {v["name"] for s in (config, services) for v in s.resources("aws_sqs_queue").values()}
     owned: dict[str, set[str]] = {}
     for spec in env.services:
-        mine = {n for n in names if n.startswith(f"{env.name}-{spec.name}-")
-                and not any(n.startswith(f"{env.name}-{o.name}-") and len(o.name) > len(spec.name)
-                            for o in env.services)}
+        mine = {
+            n
+            for n in names
+            if n.startswith(f"{env.name}-{spec.name}-")
+            and not any(
+                n.startswith(f"{env.name}-{o.name}-") and len(o.name) > len(spec.name)
+                for o in env.services
+            )
+        }
         owned[spec.name] = mine | {f"{env.name}-{spec.name}_cfg_{'0' * 32}"}
     owned["platform"] = {n for n in names if n.startswith(f"{env.name}-platform-")}
     return owned
@@ -70,12 +92,19 @@ def test_task_roles_cannot_delete_queues_unsubscribe_or_describe_tasks(synth, ge
     for env, out in _cases(synth, generated):
         stack = out.stack(f"services-{env.name}")
         for spec in env.services:
-            granted = {a for s in _task_statements(stack, env.name, spec.name)
-                       if s["Effect"] == "Allow" for a in _actions(s)}
+            granted = {
+                a
+                for s in _task_statements(stack, env.name, spec.name)
+                if s["Effect"] == "Allow"
+                for a in _actions(s)
+            }
             assert not granted & FORBIDDEN_IN_TASKS, (env.name, spec.name)
-            assert not any(r == "*" for s in _task_statements(stack, env.name, spec.name)
-                           if any(a.startswith(("sqs:", "sns:", "kms:")) for a in _actions(s))
-                           for r in s["Resource"]), (env.name, spec.name)
+            assert not any(
+                r == "*"
+                for s in _task_statements(stack, env.name, spec.name)
+                if any(a.startswith(("sqs:", "sns:", "kms:")) for a in _actions(s))
+                for r in s["Resource"]
+            ), (env.name, spec.name)
 
 
 def test_agent_queue_patterns_reach_no_other_services_queues(synth, generated):
@@ -83,9 +112,13 @@ def test_agent_queue_patterns_reach_no_other_services_queues(synth, generated):
     for env, out in _cases(synth, generated):
         stack, owned = out.stack(f"services-{env.name}"), _sqs_names(out, env)
         for spec in env.services:
-            patterns = [r.rsplit(":", 1)[-1] for s in _task_statements(stack, env.name, spec.name)
-                        if any(a.startswith("sqs:") for a in _actions(s))
-                        for r in s["Resource"] if r.startswith("arn:aws:sqs:")]
+            patterns = [
+                r.rsplit(":", 1)[-1]
+                for s in _task_statements(stack, env.name, spec.name)
+                if any(a.startswith("sqs:") for a in _actions(s))
+                for r in s["Resource"]
+                if r.startswith("arn:aws:sqs:")
+            ]
             assert patterns, spec.name
             for other, names in owned.items():
                 if other == spec.name:
@@ -100,22 +133,31 @@ def test_env_key_is_decrypted_only_via_its_service_and_for_own_resources(synth, 
     for env, out in _cases(synth, generated):
         stack = out.stack(f"services-{env.name}")
         for spec in env.services:
-            kms = {s["Sid"]: s for s in _task_statements(stack, env.name, spec.name)
-                   if any(a.startswith("kms:") for a in _actions(s))
-                   and not s["Sid"].startswith("EcsExec")}
+            kms = {
+                s["Sid"]: s
+                for s in _task_statements(stack, env.name, spec.name)
+                if any(a.startswith("kms:") for a in _actions(s))
+                and not s["Sid"].startswith("EcsExec")
+            }
             assert all(_actions(s) == ["kms:Decrypt"] for s in kms.values())
-            via = {sid: s["Condition"]["StringEquals"]["kms:ViaService"]
-                   for sid, s in kms.items()}
+            via = {sid: s["Condition"]["StringEquals"]["kms:ViaService"] for sid, s in kms.items()}
             assert via["DecryptOwnQueue"] == f"sqs.{env.region}.amazonaws.com"
             queue_context = kms["DecryptOwnQueue"]["Condition"]["StringLike"]
-            assert queue_context == {"kms:EncryptionContext:aws:sqs:arn": (
-                f"arn:aws:sqs:{env.region}:{env.account_id}:{env.name}-{spec.name}_cfg_*")}
+            assert queue_context == {
+                "kms:EncryptionContext:aws:sqs:arn": (
+                    f"arn:aws:sqs:{env.region}:{env.account_id}:{env.name}-{spec.name}_cfg_*"
+                )
+            }
             secrets = kms["DecryptOwnSecrets"]["Condition"]["StringEquals"]
             assert secrets["kms:ViaService"] == f"secretsmanager.{env.region}.amazonaws.com"
-            reads = [s for s in _task_statements(stack, env.name, spec.name)
-                     if s["Sid"] == "ReadOwnSecrets"]
+            reads = [
+                s
+                for s in _task_statements(stack, env.name, spec.name)
+                if s["Sid"] == "ReadOwnSecrets"
+            ]
             assert sorted(secrets["kms:EncryptionContext:SecretARN"]) == sorted(
-                reads[0]["Resource"])
+                reads[0]["Resource"]
+            )
             if spec.config_profile is not None:
                 assert via["DecryptHostedConfig"] == f"appconfig.{env.region}.amazonaws.com"
 
@@ -129,7 +171,8 @@ def test_task_definitions_set_a_safety_refresh(synth, generated):
             (agent,) = [c for c in containers if c["name"] == "config-agent"]
             variables = {v["name"]: v["value"] for v in agent["environment"]}
             assert variables["CONFIG_AGENT_SAFETY_REFRESH_SECONDS"] == str(
-                env.pipeline.agent_safety_refresh_seconds)
+                env.pipeline.agent_safety_refresh_seconds
+            )
 
 
 def test_the_reaper_is_the_only_one_that_removes_agent_queues(synth, generated):
@@ -143,25 +186,38 @@ def test_the_reaper_is_the_only_one_that_removes_agent_queues(synth, generated):
         variables = fn["environment"]["variables"]
         assert variables["REAPER_CLUSTER_ARN"] == cluster
         assert variables["REAPER_QUEUE_PREFIXES"].split(",") == [
-            f"{env.name}-{s.name}_cfg_" for s in env.services]
-        assert fn["reserved_concurrent_executions"] >= 1 and "target_arn" in fn[
-            "dead_letter_config"]
+            f"{env.name}-{s.name}_cfg_" for s in env.services
+        ]
+        assert (
+            fn["reserved_concurrent_executions"] >= 1 and "target_arn" in fn["dead_letter_config"]
+        )
         rules = {v["name"]: v for v in config.resources("aws_cloudwatch_event_rule").values()}
-        pattern = json.loads(rules[f"{env.name}-platform-orphan-reaper-task-stopped"][
-            "event_pattern"])
+        pattern = json.loads(
+            rules[f"{env.name}-platform-orphan-reaper-task-stopped"]["event_pattern"]
+        )
         assert pattern["detail"] == {"clusterArn": [cluster], "lastStatus": ["STOPPED"]}
         assert rules[f"{env.name}-platform-orphan-reaper-sweep"]["schedule_expression"] == (
-            f"rate({env.pipeline.orphan_sweep_minutes} minutes)")
-        (group,) = [g for g in config.resources("aws_cloudwatch_log_group").values()
-                    if g["name"] == f"/aws/lambda/{fn['function_name']}"]
+            f"rate({env.pipeline.orphan_sweep_minutes} minutes)"
+        )
+        (group,) = [
+            g
+            for g in config.resources("aws_cloudwatch_log_group").values()
+            if g["name"] == f"/aws/lambda/{fn['function_name']}"
+        ]
         assert group["kms_key_id"].startswith("${aws_kms_key.") and group["retention_in_days"]
-        (policy,) = [json.loads(p["policy"])["Statement"]
-                     for p in config.resources("aws_iam_role_policy").values()]
+        (policy,) = [
+            json.loads(p["policy"])["Statement"]
+            for p in config.resources("aws_iam_role_policy").values()
+        ]
         deletes = [s for s in policy if "sqs:DeleteQueue" in _actions(s)]
-        assert [sorted(s["Resource"]) for s in deletes] == [sorted(
-            f"arn:aws:sqs:{env.region}:{env.account_id}:{env.name}-{s.name}_cfg_*"
-            for s in env.services)]
+        assert [sorted(s["Resource"]) for s in deletes] == [
+            sorted(
+                f"arn:aws:sqs:{env.region}:{env.account_id}:{env.name}-{s.name}_cfg_*"
+                for s in env.services
+            )
+        ]
         describe = [s for s in policy if "ecs:DescribeTasks" in _actions(s)]
         assert describe[0]["Resource"] == [
-            f"arn:aws:ecs:{env.region}:{env.account_id}:task/{env.name}-platform-cluster/*"]
+            f"arn:aws:ecs:{env.region}:{env.account_id}:task/{env.name}-platform-cluster/*"
+        ]
         assert fn_id

@@ -34,14 +34,24 @@ SHAPES = {
     "logsvpc": OpenSearchLogExport(arn=DOMAIN, vpc=OpenSearchVpcAccess(DOMAIN_SG)),
     "logsvpccidr": OpenSearchLogExport(arn=DOMAIN, vpc=OpenSearchVpcAccess()),
 }
-EXPORTING = {"logsdomain": {"web"}, "logsaoss": {"web", "worker"}, "logsvpc": {"worker"},
-             "logsvpccidr": {"web"}}
+EXPORTING = {
+    "logsdomain": {"web"},
+    "logsaoss": {"web", "worker"},
+    "logsvpc": {"worker"},
+    "logsvpccidr": {"web"},
+}
 
 
 def _env(name: str) -> EnvironmentSettings:
     services = tuple(s.with_(export_logs=s.name in EXPORTING[name]) for s in BASE.services)
-    return validate(replace(BASE, name=name, services=services, services_settings=replace(
-        BASE.services_settings, log_export=SHAPES[name])))
+    return validate(
+        replace(
+            BASE,
+            name=name,
+            services=services,
+            services_settings=replace(BASE.services_settings, log_export=SHAPES[name]),
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +65,13 @@ def exported(tmp_path_factory) -> SynthOutput:
 
 
 def _policy(stack: Stack, role_name: str) -> list[dict]:
-    (role_id,) = [k for k, v in stack.resources("aws_iam_role").items()
-                  if v["name"] == role_name]
-    return [st for p in stack.resources("aws_iam_role_policy").values()
-            if p["role"] == stack.ref("aws_iam_role", role_id, "id")
-            for st in json.loads(p["policy"])["Statement"]]
+    (role_id,) = [k for k, v in stack.resources("aws_iam_role").items() if v["name"] == role_name]
+    return [
+        st
+        for p in stack.resources("aws_iam_role_policy").values()
+        if p["role"] == stack.ref("aws_iam_role", role_id, "id")
+        for st in json.loads(p["policy"])["Statement"]
+    ]
 
 
 def _stream(stack: Stack) -> tuple[str, dict, dict]:
@@ -69,8 +81,9 @@ def _stream(stack: Stack) -> tuple[str, dict, dict]:
 
 
 def _containers(stack: Stack, family: str) -> dict[str, dict]:
-    (task,) = [v for v in stack.resources("aws_ecs_task_definition").values()
-               if v["family"] == family]
+    (task,) = [
+        v for v in stack.resources("aws_ecs_task_definition").values() if v["family"] == family
+    ]
     return {c["name"]: c for c in json.loads(task["container_definitions"])} | {"": task}
 
 
@@ -82,7 +95,10 @@ def test_stream_delivers_to_the_destination_encrypted_with_its_own_key(exported,
     key_arn = stack.ref("aws_kms_key", key_id, "arn")
     assert stream["name"] == f"{env}-platform-logs"
     assert stream["server_side_encryption"] == {
-        "enabled": True, "key_type": "CUSTOMER_MANAGED_CMK", "key_arn": key_arn}
+        "enabled": True,
+        "key_type": "CUSTOMER_MANAGED_CMK",
+        "key_arn": key_arn,
+    }
     assert key["enable_key_rotation"] is True
     if export.serverless:
         assert stream["destination"] == "opensearchserverless"
@@ -92,13 +108,20 @@ def test_stream_delivers_to_the_destination_encrypted_with_its_own_key(exported,
         assert block["domain_arn"] == DOMAIN and block["index_rotation_period"] == "OneDay"
     assert block["index_name"] == export.index
     assert block["buffering_interval"] == export.buffer_interval_seconds
-    (role_id, role), = [(k, v) for k, v in stack.resources("aws_iam_role").items()
-                        if v["name"] == f"{env}-platform-logs"]
+    ((role_id, role),) = [
+        (k, v)
+        for k, v in stack.resources("aws_iam_role").items()
+        if v["name"] == f"{env}-platform-logs"
+    ]
     assert block["role_arn"] == stack.ref("aws_iam_role", role_id, "arn")
-    assert json.loads(role["assume_role_policy"])["Statement"] == [{
-        "Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"sts:ExternalId": ACCOUNT}}}]
+    assert json.loads(role["assume_role_policy"])["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "firehose.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": ACCOUNT}},
+        }
+    ]
 
 
 @pytest.mark.parametrize("env", SHAPES)
@@ -113,42 +136,66 @@ def test_failed_documents_go_to_a_private_encrypted_versioned_expiring_bucket(ex
     assert backup["kms_key_arn"] == stack.ref("aws_kms_key", key_id, "arn")
     assert bucket["bucket"] == f"{env}-platform-logs-failed-{ACCOUNT}"
     bucket_ref = stack.ref("aws_s3_bucket", bucket_id, "id")
-    (_, sse), = stack.resources(
-        "aws_s3_bucket_server_side_encryption_configuration").items()
+    ((_, sse),) = stack.resources("aws_s3_bucket_server_side_encryption_configuration").items()
     assert sse["bucket"] == bucket_ref
     assert sse["rule"][0]["apply_server_side_encryption_by_default"] == {
-        "sse_algorithm": "aws:kms", "kms_master_key_id": stack.ref("aws_kms_key", key_id, "arn")}
+        "sse_algorithm": "aws:kms",
+        "kms_master_key_id": stack.ref("aws_kms_key", key_id, "arn"),
+    }
     _, versioning = stack.one("aws_s3_bucket_versioning")
     assert versioning["versioning_configuration"] == {"status": "Enabled"}
     _, block_public = stack.one("aws_s3_bucket_public_access_block")
-    assert all(block_public[k] is True for k in ("block_public_acls", "block_public_policy",
-                                                  "ignore_public_acls",
-                                                  "restrict_public_buckets"))
+    assert all(
+        block_public[k] is True
+        for k in (
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        )
+    )
     _, lifecycle = stack.one("aws_s3_bucket_lifecycle_configuration")
     assert lifecycle["rule"][0]["expiration"] == [{"days": export.backup_retention_days}]
     _, policy = stack.one("aws_s3_bucket_policy")
     (deny,) = json.loads(policy["policy"])["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
-        "Bool": {"aws:SecureTransport": "false"}}
+        "Bool": {"aws:SecureTransport": "false"}
+    }
 
 
 @pytest.mark.parametrize("env", SHAPES)
 def test_delivery_errors_are_logged_to_existing_streams_of_an_encrypted_group(exported, env):
     stack = exported.stack(f"services-{env}")
     _, _, block = _stream(stack)
-    (group_id, group), = [(k, v) for k, v in stack.resources("aws_cloudwatch_log_group").items()
-                          if v["name"].startswith("/aws/kinesisfirehose/")]
+    ((group_id, group),) = [
+        (k, v)
+        for k, v in stack.resources("aws_cloudwatch_log_group").items()
+        if v["name"].startswith("/aws/kinesisfirehose/")
+    ]
     key_id, key = stack.one("aws_kms_key")
     assert group["kms_key_id"] == stack.ref("aws_kms_key", key_id, "arn")
-    streams = {v["name"] for v in stack.resources("aws_cloudwatch_log_stream").values()
-               if v["log_group_name"] == stack.ref("aws_cloudwatch_log_group", group_id, "name")}
-    for options in (block["cloudwatch_logging_options"],
-                    block["s3_configuration"]["cloudwatch_logging_options"]):
+    streams = {
+        v["name"]
+        for v in stack.resources("aws_cloudwatch_log_stream").values()
+        if v["log_group_name"] == stack.ref("aws_cloudwatch_log_group", group_id, "name")
+    }
+    for options in (
+        block["cloudwatch_logging_options"],
+        block["s3_configuration"]["cloudwatch_logging_options"],
+    ):
         assert options["enabled"] is True and options["log_stream_name"] in streams
-    (logs,) = [st for st in json.loads(key["policy"])["Statement"]
-               if st.get("Principal") == {"Service": f"logs.{REGION}.amazonaws.com"}]
-    assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": (
-        f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group['name']}")}}
+    (logs,) = [
+        st
+        for st in json.loads(key["policy"])["Statement"]
+        if st.get("Principal") == {"Service": f"logs.{REGION}.amazonaws.com"}
+    ]
+    assert logs["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group['name']}"
+            )
+        }
+    }
 
 
 @pytest.mark.parametrize("env", SHAPES)
@@ -178,7 +225,8 @@ def test_firehose_role_reaches_only_this_destination_and_index(exported, env):
     assert kms["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
     # The bucket key's context is the bucket ARN: an object-only condition would deny it.
     assert kms["Condition"]["StringLike"] == {
-        "kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]}
+        "kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]
+    }
 
 
 @pytest.mark.parametrize("env", SHAPES)
@@ -189,16 +237,26 @@ def test_only_exporting_services_route_through_firelens_and_may_put_records(expo
     for service in BASE.services:
         containers = _containers(stack, f"{env}-{service.name}")
         app, agent, task = containers[service.name], containers["config-agent"], containers[""]
-        grants = [st for st in _policy(stack, f"{env}-{service.name}-task")
-                  if any(a.startswith("firehose:") for a in st["Action"])]
+        grants = [
+            st
+            for st in _policy(stack, f"{env}-{service.name}-task")
+            if any(a.startswith("firehose:") for a in st["Action"])
+        ]
         assert agent["logConfiguration"]["logDriver"] == "awslogs"
         if service.name not in EXPORTING[env]:
             assert app["logConfiguration"]["logDriver"] == "awslogs"
             assert LOG_ROUTER_CONTAINER not in containers and grants == []
             continue
-        assert app["logConfiguration"] == {"logDriver": "awsfirelens", "options": {
-            "Name": "kinesis_firehose", "region": REGION, "delivery_stream": stream["name"],
-            "time_key": "@timestamp", "time_key_format": "%Y-%m-%dT%H:%M:%S.%3N%z"}}
+        assert app["logConfiguration"] == {
+            "logDriver": "awsfirelens",
+            "options": {
+                "Name": "kinesis_firehose",
+                "region": REGION,
+                "delivery_stream": stream["name"],
+                "time_key": "@timestamp",
+                "time_key_format": "%Y-%m-%dT%H:%M:%S.%3N%z",
+            },
+        }
         assert {"containerName": LOG_ROUTER_CONTAINER, "condition": "START"} in app["dependsOn"]
         router = containers[LOG_ROUTER_CONTAINER]
         assert router["image"] == FLUENT_BIT_IMAGE
@@ -207,8 +265,14 @@ def test_only_exporting_services_route_through_firelens_and_may_put_records(expo
         assert router["essential"] is True and router["readonlyRootFilesystem"] is True
         assert int(task["memory"]) == sum(c["memory"] for n, c in containers.items() if n)
         assert int(task["cpu"]) == sum(c["cpu"] for n, c in containers.items() if n)
-        assert grants == [{"Effect": "Allow", "Action": ["firehose:PutRecordBatch"],
-                           "Resource": [stream_arn], "Sid": "PutLogRecords"}]
+        assert grants == [
+            {
+                "Effect": "Allow",
+                "Action": ["firehose:PutRecordBatch"],
+                "Resource": [stream_arn],
+                "Sid": "PutLogRecords",
+            }
+        ]
 
 
 def test_fluent_bit_is_pinned_to_a_release_from_ecr_public():
@@ -222,30 +286,43 @@ def test_public_destinations_get_no_security_group_or_eni_rights(exported, env):
     stack = exported.stack(f"services-{env}")
     _, _, block = _stream(stack)
     assert "vpc_config" not in block
-    assert not [v for v in stack.resources("aws_security_group").values()
-                if v["name"].endswith("-firehose")]
+    assert not [
+        v for v in stack.resources("aws_security_group").values() if v["name"].endswith("-firehose")
+    ]
 
 
 @pytest.mark.parametrize("env", ["logsvpc", "logsvpccidr"])
 def test_vpc_domain_is_reached_from_a_group_that_only_sends_https(exported, env):
     stack, export = exported.stack(f"services-{env}"), SHAPES[env]
     _, _, block = _stream(stack)
-    (group_id, group), = [(k, v) for k, v in stack.resources("aws_security_group").items()
-                          if v["name"] == f"{env}-platform-logs-firehose"]
+    ((group_id, group),) = [
+        (k, v)
+        for k, v in stack.resources("aws_security_group").items()
+        if v["name"] == f"{env}-platform-logs-firehose"
+    ]
     group_ref = stack.ref("aws_security_group", group_id, "id")
     assert block["vpc_config"]["security_group_ids"] == [group_ref]
     assert len(block["vpc_config"]["subnet_ids"]) == BASE.network.az_count
     assert all("PrivateSubnet" in s for s in block["vpc_config"]["subnet_ids"])
-    egress = [v for v in stack.resources("aws_vpc_security_group_egress_rule").values()
-              if v["security_group_id"] == group_ref]
+    egress = [
+        v
+        for v in stack.resources("aws_vpc_security_group_egress_rule").values()
+        if v["security_group_id"] == group_ref
+    ]
     assert len(egress) == 1
     (rule,) = egress
     assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 443, 443)
-    ingress = [v for v in stack.resources("aws_vpc_security_group_ingress_rule").values()
-               if v["security_group_id"] == group_ref]
+    ingress = [
+        v
+        for v in stack.resources("aws_vpc_security_group_ingress_rule").values()
+        if v["security_group_id"] == group_ref
+    ]
     assert ingress == [], "nothing connects to Firehose's interfaces"
-    admits = [v for v in stack.resources("aws_vpc_security_group_ingress_rule").values()
-              if v.get("referenced_security_group_id") == group_ref]
+    admits = [
+        v
+        for v in stack.resources("aws_vpc_security_group_ingress_rule").values()
+        if v.get("referenced_security_group_id") == group_ref
+    ]
     if export.vpc.domain_security_group_id:
         assert rule["referenced_security_group_id"] == DOMAIN_SG and "cidr_ipv4" not in rule
         (admit,) = admits
@@ -255,11 +332,9 @@ def test_vpc_domain_is_reached_from_a_group_that_only_sends_https(exported, env)
     assert stack.doc["output"]["log_export_security_group_id"]["value"] == group_ref
 
 
-
 def test_checkov_finds_nothing_unjustified_in_any_shape(exported, tmp_path):
     assert_checkov_clean(copy_stacks(exported, [f"services-{env}" for env in SHAPES], tmp_path))
 
 
 def test_every_action_exists_and_is_scoped_only_where_iam_allows(exported, tmp_path):
-    assert_iam_lint_clean(copy_stacks(exported, [f"services-{env}" for env in SHAPES],
-                                      tmp_path))
+    assert_iam_lint_clean(copy_stacks(exported, [f"services-{env}" for env in SHAPES], tmp_path))

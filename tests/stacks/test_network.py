@@ -37,7 +37,7 @@ def test_public_and_private_subnet_per_az_inside_the_vpc(synth, env):
             assert s["map_public_ip_on_launch"] is False
             cidrs.append(ipaddress.ip_network(s["cidr_block"]))
     assert all(c.subnet_of(vpc_net) for c in cidrs)
-    assert not any(a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1 :])
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -61,8 +61,10 @@ def test_private_subnets_route_through_nat_and_public_through_igw(synth, env):
     routes = stack.resources("aws_route").values()
     igw_id, _ = stack.one("aws_internet_gateway")
     nat_refs = {stack.ref("aws_nat_gateway", k, "id") for k in stack.resources("aws_nat_gateway")}
-    assert sum(r.get("gateway_id") == stack.ref("aws_internet_gateway", igw_id, "id")
-               for r in routes) == 1
+    assert (
+        sum(r.get("gateway_id") == stack.ref("aws_internet_gateway", igw_id, "id") for r in routes)
+        == 1
+    )
     private_nat_targets = [r["nat_gateway_id"] for r in routes if "nat_gateway_id" in r]
     assert len(private_nat_targets) == settings.network.az_count
     assert set(private_nat_targets) == nat_refs
@@ -89,8 +91,9 @@ def test_flow_logs_go_to_a_retained_log_group_through_a_scoped_role(synth, env):
     assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == settings.account_id
     _, policy = stack.one("aws_iam_role_policy")
     statement = json.loads(policy["policy"])["Statement"][0]
-    assert statement["Resource"] == [stack.ref("aws_cloudwatch_log_group", group_id, "arn")
-                                     .replace("}", "}:*")]
+    assert statement["Resource"] == [
+        stack.ref("aws_cloudwatch_log_group", group_id, "arn").replace("}", "}:*")
+    ]
     assert "*" not in statement["Action"]
 
 
@@ -102,23 +105,46 @@ def test_vpc_endpoints_only_where_enabled(synth, env):
     if not settings.network.vpc_endpoints:
         assert endpoints == {}
         return
-    services = sorted(e["service_name"].split(f"com.amazonaws.{settings.region}.")[1]
-                      for e in endpoints.values())
-    assert services == sorted([
-        "ecs", "ecs-agent", "ecs-telemetry", "ecr.api", "ecr.dkr", "logs", "sqs", "sns",
-        "secretsmanager", "appconfigdata", "appconfig", "kms", "sts", "ssm", "ssmmessages",
-        "ec2messages", "s3"])
+    services = sorted(
+        e["service_name"].split(f"com.amazonaws.{settings.region}.")[1] for e in endpoints.values()
+    )
+    assert services == sorted(
+        [
+            "ecs",
+            "ecs-agent",
+            "ecs-telemetry",
+            "ecr.api",
+            "ecr.dkr",
+            "logs",
+            "sqs",
+            "sns",
+            "secretsmanager",
+            "appconfigdata",
+            "appconfig",
+            "kms",
+            "sts",
+            "ssm",
+            "ssmmessages",
+            "ec2messages",
+            "s3",
+        ]
+    )
     gateway = [e for e in endpoints.values() if e["vpc_endpoint_type"] == "Gateway"]
     assert [e["service_name"] for e in gateway] == [f"com.amazonaws.{settings.region}.s3"]
     interface = [e for e in endpoints.values() if e["vpc_endpoint_type"] == "Interface"]
     assert all(e["private_dns_enabled"] is True for e in interface)
-    private_refs = sorted(stack.ref("aws_subnet", k, "id")
-                          for k, v in stack.resources("aws_subnet").items()
-                          if v["tags"]["Tier"] == "private")
+    private_refs = sorted(
+        stack.ref("aws_subnet", k, "id")
+        for k, v in stack.resources("aws_subnet").items()
+        if v["tags"]["Tier"] == "private"
+    )
     assert all(sorted(e["subnet_ids"]) == private_refs for e in interface)
     _, ingress = stack.one("aws_vpc_security_group_ingress_rule")
     assert (ingress["from_port"], ingress["to_port"], ingress["cidr_ipv4"]) == (
-        443, 443, settings.network.vpc_cidr)
+        443,
+        443,
+        settings.network.vpc_cidr,
+    )
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -129,9 +155,16 @@ def test_default_security_group_is_stripped_and_outputs_exported(synth, env):
     assert {"vpc_id", "public_subnet_ids", "private_subnet_ids"} <= set(stack.doc["output"])
 
 
-ENDPOINTS_FOR_ACTIONS = {"sqs": {"sqs"}, "sns": {"sns"}, "secretsmanager": {"secretsmanager"},
-                         "appconfig": {"appconfig", "appconfigdata"}, "kms": {"kms"},
-                         "ecs": {"ecs"}, "ssmmessages": {"ssmmessages"}, "logs": {"logs"}}
+ENDPOINTS_FOR_ACTIONS = {
+    "sqs": {"sqs"},
+    "sns": {"sns"},
+    "secretsmanager": {"secretsmanager"},
+    "appconfig": {"appconfig", "appconfigdata"},
+    "kms": {"kms"},
+    "ecs": {"ecs"},
+    "ssmmessages": {"ssmmessages"},
+    "logs": {"logs"},
+}
 """Interface endpoints that serve the API calls of each IAM action prefix."""
 
 
@@ -139,13 +172,17 @@ ENDPOINTS_FOR_ACTIONS = {"sqs": {"sqs"}, "sns": {"sns"}, "secretsmanager": {"sec
 def test_every_api_the_tasks_may_call_has_an_endpoint(synth, env):
     """Config and secret traffic (and everything else tasks do) stays off the NAT."""
     region = ENVS[env].region
-    endpoints = {e["service_name"].removeprefix(f"com.amazonaws.{region}.")
-                 for e in synth.stack(f"network-{env}").resources("aws_vpc_endpoint").values()}
+    endpoints = {
+        e["service_name"].removeprefix(f"com.amazonaws.{region}.")
+        for e in synth.stack(f"network-{env}").resources("aws_vpc_endpoint").values()
+    }
     services = synth.stack(f"services-{env}")
-    prefixes = {action.split(":")[0]
-                for policy in services.resources("aws_iam_role_policy").values()
-                for statement in json.loads(policy["policy"])["Statement"]
-                for action in statement["Action"]}
+    prefixes = {
+        action.split(":")[0]
+        for policy in services.resources("aws_iam_role_policy").values()
+        for statement in json.loads(policy["policy"])["Statement"]
+        for action in statement["Action"]
+    }
     assert prefixes, "task and execution roles grant AWS API calls"
     for prefix in prefixes:
         assert ENDPOINTS_FOR_ACTIONS[prefix] <= endpoints, prefix

@@ -18,26 +18,35 @@ TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform not on PATH")
 
 
-def _run(tmp_path: Path, locals_: dict[str, Any], lifecycle: dict[str, Any],
-          data: dict[str, Any]) -> subprocess.CompletedProcess:
+def _run(
+    tmp_path: Path, locals_: dict[str, Any], lifecycle: dict[str, Any], data: dict[str, Any]
+) -> subprocess.CompletedProcess:
     """`terraform apply` (local state, no provider) of one terraform_data carrying the data
     source's conditions, `self` standing for a data source that returned `data`: a data source
     checks its postconditions at plan, right after the read; terraform_data knows its output
     only at apply, so apply is where the same conditions run here."""
+
     def as_resource(condition: dict[str, str]) -> dict[str, str]:
         expression = condition["condition"].replace("self.", "self.output.")
         return {**condition, "condition": expression}
 
-    body = {"input": data, "lifecycle": {
-        kind: [as_resource(c) for c in lifecycle.get(kind, [])]
-        for kind in ("precondition", "postcondition") if lifecycle.get(kind)}}
-    (tmp_path / "main.tf.json").write_text(json.dumps(
-        {"locals": locals_, "resource": {"terraform_data": {"guard": body}}}))
+    body = {
+        "input": data,
+        "lifecycle": {
+            kind: [as_resource(c) for c in lifecycle.get(kind, [])]
+            for kind in ("precondition", "postcondition")
+            if lifecycle.get(kind)
+        },
+    }
+    (tmp_path / "main.tf.json").write_text(
+        json.dumps({"locals": locals_, "resource": {"terraform_data": {"guard": body}}})
+    )
     env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
     apply = ["apply", "-auto-approve", "-input=false", "-no-color"]
     for args in (["init", "-backend=false"], apply):
-        proc = subprocess.run([TERRAFORM, *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=120)
+        proc = subprocess.run(
+            [TERRAFORM, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
         if proc.returncode:
             return proc
     return proc
@@ -57,42 +66,62 @@ def test_a_placeholder_hosted_zone_fails_plan_naming_the_setting(synth, tmp_path
     locals_, lifecycle = _data(synth, "services-prod", "aws_route53_zone")
     proc = _run(tmp_path, locals_, lifecycle, {"name": "example.com", "private_zone": False})
     assert proc.returncode != 0
-    assert ("environment 'prod': services_settings.https.hosted_zone_id: 'Z0PLACEHOLDER0PROD' "
-            "is a placeholder") in _flat(proc.stderr), proc.stderr
+    assert (
+        "environment 'prod': services_settings.https.hosted_zone_id: 'Z0PLACEHOLDER0PROD' "
+        "is a placeholder"
+    ) in _flat(proc.stderr), proc.stderr
 
 
 def test_an_example_domain_fails_plan_naming_the_setting(synth, tmp_path):
     locals_, lifecycle = _data(synth, "services-prod", "aws_route53_zone")
-    real_zone = {k: ("Z1D633PJN98FT9" if v == "Z0PLACEHOLDER0PROD" else v)
-                 for k, v in locals_.items()}
+    real_zone = {
+        k: ("Z1D633PJN98FT9" if v == "Z0PLACEHOLDER0PROD" else v) for k, v in locals_.items()
+    }
     proc = _run(tmp_path, real_zone, lifecycle, {"name": "example.com", "private_zone": False})
-    assert ("environment 'prod': services_settings.https.domain: 'app.example.com' is a "
-            "reserved example name") in _flat(proc.stderr), proc.stderr
+    assert (
+        "environment 'prod': services_settings.https.domain: 'app.example.com' is a "
+        "reserved example name"
+    ) in _flat(proc.stderr), proc.stderr
 
 
-@pytest.mark.parametrize("zone, private, ok", [
-    ("acme.io", False, True), ("app.acme.io", False, True), ("other.io", False, False),
-    ("acme.io", True, False), ("cme.io", False, False)])
+@pytest.mark.parametrize(
+    "zone, private, ok",
+    [
+        ("acme.io", False, True),
+        ("app.acme.io", False, True),
+        ("other.io", False, False),
+        ("acme.io", True, False),
+        ("cme.io", False, False),
+    ],
+)
 def test_the_zone_must_be_public_and_hold_the_domain(synth, tmp_path, zone, private, ok):
     locals_, lifecycle = _data(synth, "services-prod", "aws_route53_zone")
-    real = {k: {"Z0PLACEHOLDER0PROD": "Z1D633PJN98FT9", "app.example.com": "app.acme.io"}.get(
-        v, v) for k, v in locals_.items()}
+    real = {
+        k: {"Z0PLACEHOLDER0PROD": "Z1D633PJN98FT9", "app.example.com": "app.acme.io"}.get(v, v)
+        for k, v in locals_.items()
+    }
     proc = _run(tmp_path, real, lifecycle, {"name": zone, "private_zone": private})
     assert (proc.returncode == 0) is ok, proc.stderr
     if not ok:
         assert "services_settings.https.hosted_zone_id: zone" in _flat(proc.stderr)
 
 
-@pytest.mark.parametrize("available, ok", [
-    (["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"], True),
-    (["us-east-1a", "us-east-1b", "us-east-1d"], False)])
+@pytest.mark.parametrize(
+    "available, ok",
+    [
+        (["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"], True),
+        (["us-east-1a", "us-east-1b", "us-east-1d"], False),
+    ],
+)
 def test_an_az_the_account_lacks_fails_plan_naming_the_setting(synth, tmp_path, available, ok):
     locals_, lifecycle = _data(synth, "network-prod", "aws_availability_zones")
     proc = _run(tmp_path, locals_, lifecycle, {"names": available})
     assert (proc.returncode == 0) is ok, proc.stderr
     if not ok:
-        assert ("environment 'prod': availability_zones: us-east-1a, us-east-1b, us-east-1c "
-                "are not all available AZs of us-east-1") in _flat(proc.stderr), proc.stderr
+        assert (
+            "environment 'prod': availability_zones: us-east-1a, us-east-1b, us-east-1c "
+            "are not all available AZs of us-east-1"
+        ) in _flat(proc.stderr), proc.stderr
 
 
 def test_every_https_env_and_every_network_has_its_guard(table_synth):
