@@ -49,7 +49,7 @@ class EmulatorGap:
     reason: str
     service: str      # boto3 client name of the probe
     operation: str    # boto3 method that moto lacks
-    params: tuple[tuple[str, str], ...]
+    params: tuple[tuple[str, str | int | float], ...]
 
 
 _APPCONFIG = "moto 5.2.5 implements AppConfig applications, profiles and hosted versions only"
@@ -59,7 +59,8 @@ EMULATOR_GAPS: dict[str, EmulatorGap] = {
         (("ApplicationId", "abc1234"), ("Name", "rehearsal"))),
     "aws_appconfig_deployment_strategy": EmulatorGap(
         f"{_APPCONFIG}: no CreateDeploymentStrategy", "appconfig",
-        "create_deployment_strategy", (("Name", "rehearsal"),)),
+        "create_deployment_strategy", (("Name", "rehearsal"), ("DeploymentDurationInMinutes", 0),
+                                       ("GrowthFactor", 100.0))),
     "aws_appconfig_deployment": EmulatorGap(
         f"{_APPCONFIG}: no StartDeployment", "appconfig", "start_deployment",
         (("ApplicationId", "abc1234"), ("EnvironmentId", "abc1234"),
