@@ -17,14 +17,12 @@ from pathlib import Path
 
 import pytest
 
-import engine
 from main import STACKS_IN_DEPLOY_ORDER
+from scripts import go_tools
+from settings.providers import AWS_PROVIDER_VERSION
 
 from tests.processes import ROOT, make, path_without
 
-DEFAULT_ENGINE_ONLY = pytest.mark.skipif(
-    engine.selected().name != engine.DEFAULT_ENGINE,
-    reason="expects the default engine's hashicorp/aws pin (6.25.0) in terraform's messages")
 
 SCRIPT = str(ROOT / "scripts" / "terraform_stacks.py")
 
@@ -39,7 +37,7 @@ if args[0] == "version":
     print(json.dumps({{"terraform_version": os.environ.get("FAKE_TF_VERSION", "1.11.4")}}))
 elif args[0] == "init" and mode == "no-provider":
     sys.stderr.write(
-        "Initializing provider plugins...\\n- Finding hashicorp/aws versions matching \\"6.25.0\\"...\\n\\n"
+        "Initializing provider plugins...\\n- Finding hashicorp/aws versions matching \\"{version}\\"...\\n\\n"
         "Error: Failed to query available provider packages\\n\\n"
         "Could not retrieve the list of available versions for provider hashicorp/aws:\\n"
         "could not connect to registry.terraform.io: failed to request discovery\\n"
@@ -62,7 +60,7 @@ def fake_terraform(tmp_path):
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir()
     exe = bin_dir / "terraform"
-    exe.write_text(FAKE_TERRAFORM.format(python=sys.executable))
+    exe.write_text(FAKE_TERRAFORM.format(python=sys.executable, version=AWS_PROVIDER_VERSION))
     exe.chmod(0o755)
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{path_without('terraform')}",
             "FAKE_TF_LOG": str(tmp_path / "terraform-calls.jsonl")}
@@ -75,7 +73,7 @@ def _calls(env: dict) -> list[list[str]]:
 
 def _script(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, SCRIPT, *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=1200)
 
 
 def _one_line(proc: subprocess.CompletedProcess, code: int, *expected: str) -> str:
@@ -99,11 +97,10 @@ def test_validate_refuses_a_terraform_without_s3_lockfile_support(synth, fake_te
     assert _calls(env) == [[".", "version", "-json"]]
 
 
-@DEFAULT_ENGINE_ONLY
 def test_validate_without_the_provider_fails_in_one_line(synth, fake_terraform):
     env = {**fake_terraform, "FAKE_TF_MODE": "no-provider"}
     line = _one_line(_script("validate", str(synth.outdir), env=env), 1,
-                     "no hashicorp/aws 6.25.0 provider", "filesystem_mirror",
+                     f"no hashicorp/aws {AWS_PROVIDER_VERSION} provider", "filesystem_mirror",
                      "TF_PLUGIN_CACHE_DIR", "could not connect to registry.terraform.io")
     first_stack = _calls(env)[1][0]
     assert f"provider for {first_stack}:" in line
@@ -132,7 +129,6 @@ def test_validate_reports_each_invalid_stack_and_fails(synth, fake_terraform):
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="no real terraform installed")
-@DEFAULT_ENGINE_ONLY
 def test_real_terraform_with_an_empty_filesystem_mirror_fails_in_one_line(synth, tmp_path):
     outdir = tmp_path / "cdktf.out"
     shutil.copytree(synth.outdir / "stacks" / "network-dev", outdir / "stacks" / "network-dev")
@@ -144,7 +140,7 @@ def test_real_terraform_with_an_empty_filesystem_mirror_fails_in_one_line(synth,
                       f'    path = "{tmp_path / "mirror"}"\n  }}\n}}\n')
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(config)}
     _one_line(_script("validate", str(outdir), env=env), 1,
-              "no hashicorp/aws 6.25.0 provider for network-dev",
+              f"no hashicorp/aws {AWS_PROVIDER_VERSION} provider for network-dev",
               "not found in any of the search locations")
 
 
@@ -175,3 +171,24 @@ def test_make_validate_without_terraform_fails_before_synth():
     assert proc.returncode != 0
     assert "terraform not found on PATH" in proc.stderr
     assert "main.py" not in proc.stdout, "synthesized before checking for terraform"
+
+
+def _built_provider() -> list[Path]:
+    return sorted((go_tools.mirror_dir() / "registry.terraform.io" / "hashicorp" / "aws"
+                   / AWS_PROVIDER_VERSION).glob("*/terraform-provider-aws_v*"))
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="no real terraform installed")
+@pytest.mark.skipif(not _built_provider(), reason="no `make provider` build in the cache "
+                    "(CI builds it before the tests: .ci/run)")
+def test_real_terraform_and_the_built_provider_validate_the_dev_stacks(synth, tmp_path):
+    outdir = tmp_path / "cdktf.out"
+    names = [f"{kind}-dev" for kind in STACKS_IN_DEPLOY_ORDER]
+    for name in names:
+        shutil.copytree(synth.outdir / "stacks" / name, outdir / "stacks" / name)
+    (outdir / "manifest.json").write_text(json.dumps({"stacks": {
+        name: {"synthesizedStackPath": f"stacks/{name}/cdk.tf.json"} for name in names}}))
+    proc = _script("validate", str(outdir), "--cli-config", str(go_tools.write_cli_config()),
+                   env={**os.environ})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1].endswith(f"all {len(names)} stacks valid")
