@@ -85,8 +85,8 @@ def _one_line(proc: subprocess.CompletedProcess, code: int, *expected: str) -> s
     return lines[0]
 
 
-def test_validate_without_terraform_says_so_in_one_line(synth):
-    env = {**os.environ, "PATH": path_without("terraform")}
+def test_validate_without_terraform_says_so_in_one_line(synth, tmp_path):
+    env = {**os.environ, "PATH": path_without("terraform"), "ECS_CDKTF_CACHE": str(tmp_path)}
     _one_line(_script("validate", str(synth.outdir), env=env), 2,
               "terraform not found on PATH", "Terraform >= 1.10")
 
@@ -166,8 +166,9 @@ def test_make_plan_with_bad_arguments_fails_before_synth(args):
     assert "main.py" not in proc.stdout, "synthesized before checking the arguments"
 
 
-def test_make_validate_without_terraform_fails_before_synth():
-    proc = make("validate", env={**os.environ, "PATH": path_without("terraform")})
+def test_make_validate_without_terraform_fails_before_synth(tmp_path):
+    proc = make("validate", env={**os.environ, "PATH": path_without("terraform"),
+                                 "ECS_CDKTF_CACHE": str(tmp_path)})
     assert proc.returncode != 0
     assert "terraform not found on PATH" in proc.stderr
     assert "main.py" not in proc.stdout, "synthesized before checking for terraform"
@@ -192,3 +193,28 @@ def test_real_terraform_and_the_built_provider_validate_the_dev_stacks(synth, tm
                    env={**os.environ})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1].endswith(f"all {len(names)} stacks valid")
+
+
+def test_without_terraform_the_opentofu_make_terraform_cli_built_runs(synth, tmp_path):
+    """No terraform on PATH: the `tofu` in the cache (a stand-in that answers as OpenTofu does,
+    `version -json` under terraform_version) is the CLI; without it, one line names the fix."""
+    env = {**os.environ, "PATH": path_without("terraform"), "ECS_CDKTF_CACHE": str(tmp_path)}
+    _one_line(_script("validate", str(synth.outdir), env=env), 2, "make terraform-cli")
+    tofu = tmp_path / "opentofu" / go_tools.required_version(
+        ROOT / "tools" / "opentofu" / "go.mod", go_tools.TOFU_MODULE) / "tofu"
+    tofu.parent.mkdir(parents=True)
+    tofu.write_text(FAKE_TERRAFORM.format(python=sys.executable, version=AWS_PROVIDER_VERSION))
+    tofu.chmod(0o755)
+    env.update(FAKE_TF_LOG=str(tmp_path / "calls.jsonl"), FAKE_TF_VERSION="1.10.10")
+    proc = _script("validate", str(synth.outdir), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == f"tofu 1.10.10: all {len(synth.stack_names)} stacks valid"
+
+
+def test_ci_builds_the_provider_and_validates_both_engines_before_the_tests():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    steps = ["make terraform-cli", "make provider", "make validate", "make validate ENGINE=cdktn",
+             "make test"]
+    assert [line for line in lines if line in steps] == steps
+    assert not any(line.startswith(("if ", "[[")) or "SKIPPED" in line for line in lines)
