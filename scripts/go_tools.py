@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
@@ -48,6 +49,16 @@ class Failure(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
+
+
+def exit_code(action: Callable[[], None]) -> int:
+    """Run a command's action: 0, or its Failure as one line on stderr and its code."""
+    try:
+        action()
+    except Failure as failure:
+        print(failure, file=sys.stderr)
+        return failure.code
+    return 0
 
 
 def cache_dir() -> Path:
@@ -224,15 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("provider", "config"))
     args = parser.parse_args(argv)
-    try:
-        if args.command == "provider":
-            build_provider()
-        else:
-            print(cli_config_path())
-    except Failure as failure:
-        print(failure, file=sys.stderr)
-        return failure.code
-    return 0
+    if args.command == "config":
+        print(cli_config_path())
+        return 0
+    return exit_code(build_provider)
 
 
 if __name__ == "__main__":

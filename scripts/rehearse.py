@@ -295,12 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("env", help="environment name, e.g. dev")
     parser.add_argument("outdir", nargs="?", default=ROOT / "cdktf.out", type=Path)
     args = parser.parse_args(argv)
-    try:
-        rehearse(args.env, args.outdir)
-    except Failure as failure:
-        print(failure, file=sys.stderr)
-        return failure.code
-    return 0
+    return go_tools.exit_code(lambda: rehearse(args.env, args.outdir))
 
 
 if __name__ == "__main__":

@@ -196,19 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--cli-config", type=Path, help="TF_CLI_CONFIG_FILE for init and validate")
     commands.add_parser("cli", help="terraform >= 1.10 on PATH, else build OpenTofu")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "check":
-            if args.stack is not None or args.env is not None:
-                check_target(args.stack or "", args.env or "")
-            find_terraform()
-        elif args.command == "cli":
-            ensure_cli()
-        else:
-            validate(args.outdir, args.cli_config)
-    except Failure as failure:
-        print(failure, file=sys.stderr)
-        return failure.code
-    return 0
+    if args.command == "cli":
+        return go_tools.exit_code(ensure_cli)
+    if args.command == "validate":
+        return go_tools.exit_code(lambda: validate(args.outdir, args.cli_config))
+    return go_tools.exit_code(lambda: _check(args.stack, args.env))
+
+
+def _check(stack: str | None, env: str | None) -> None:
+    if stack is not None or env is not None:
+        check_target(stack or "", env or "")
+    find_terraform()
 
 
 if __name__ == "__main__":
