@@ -38,7 +38,7 @@ from scripts import go_tools, terraform_stacks  # noqa: E402
 from scripts.go_tools import Failure  # noqa: E402
 from settings.environments import select  # noqa: E402
 from settings.images import built_images  # noqa: E402
-from settings.schema import EnvironmentSettings  # noqa: E402
+from settings.schema import EnvironmentSettings, S3State  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -222,6 +222,7 @@ def _client(service: str, rehearsal: Rehearsal) -> Any:
 def create_state_bucket(rehearsal: Rehearsal) -> None:
     """The env's state bucket, which README "Remote state" says exists before any stack."""
     state = rehearsal.env.state
+    assert isinstance(state, S3State)  # rehearse() refuses any other
     s3 = _client("s3", rehearsal)
     s3.create_bucket(Bucket=state.bucket,
                      CreateBucketConfiguration={"LocationConstraint": rehearsal.env.region})
@@ -254,6 +255,9 @@ def rehearse(env_name: str, outdir: Path) -> None:
     from devtools.local_aws import Moto
 
     (env,) = select(env_name)
+    if not isinstance(env.state, S3State):
+        raise Failure(f"make rehearse: {env_name} keeps its state in Terraform Cloud; the "
+                      f"rehearsal emulates an S3 backend only", 2)
     stacks = dict(terraform_stacks.synthesized_stacks(outdir))
     names = [f"{kind}-{env_name}" for kind in STACKS_IN_DEPLOY_ORDER]
     if missing := [name for name in names if name not in stacks]:
