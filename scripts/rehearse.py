@@ -268,6 +268,8 @@ def rehearse(env_name: str, outdir: Path) -> None:
         raise Failure(f"make rehearse: {outdir} has no {', '.join(missing)}: synthesize "
                       f"ENV={env_name} first", 2)
     os.environ["MOTO_ACCOUNT_ID"] = env.account_id  # moto answers as the env's account
+    # AWS managed policies (the stacks attach some by ARN) exist in moto only when asked for
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     moto = Moto(own_process=True)
     try:
         _rehearse_stacks(Rehearsal(env, moto.endpoint), names, stacks)
