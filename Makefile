@@ -21,7 +21,7 @@ export CHECKPOINT_DISABLE ?= 1
 export PYTHONDONTWRITEBYTECODE = 1
 
 .PHONY: synth test test-synth lint lint-report format-tree venv venv-cdktn scan-venv awscdk-venv node-deps checkov golden docs bench demo plan validate images clean
-.PHONY: bootstrap deploy secrets verify
+.PHONY: bootstrap deploy secrets verify provider terraform-cli rehearse
 
 # One venv per engine, each from its own exact pins.
 REQUIREMENTS_cdktf := requirements.txt requirements-dev.txt
@@ -152,8 +152,24 @@ plan: venv
 ## validate: terraform init -backend=false + validate for every synthesized stack (README "Validate")
 validate: venv
 	@$(PY) scripts/terraform_stacks.py check
+	@$(MAKE) --no-print-directory provider
 	$(PY) main.py
-	@$(PY) scripts/terraform_stacks.py validate cdktf.out
+	@$(PY) scripts/terraform_stacks.py validate cdktf.out --cli-config "$$($(PY) scripts/go_tools.py config)"
+
+## provider: build the hashicorp/aws the stacks pin from Go modules into ~/.cache/ecs-cdktf (no-op when built)
+provider: venv
+	@$(PY) scripts/go_tools.py provider
+
+## terraform-cli: terraform >= 1.10 from PATH, else build OpenTofu from Go modules (README "Validate")
+terraform-cli: venv
+	@$(PY) scripts/terraform_stacks.py cli
+
+## rehearse: plan, apply and destroy ENV's stacks with the built provider against moto (README "Rehearse")
+rehearse: venv
+	@$(PY) scripts/terraform_stacks.py check --stack network --env '$(ENV)'
+	@$(MAKE) --no-print-directory provider
+	env -u ECS_ENVS ECS_ENVS='$(ENV)' $(PY) main.py
+	$(PY) scripts/rehearse.py '$(ENV)' cdktf.out
 
 ## images: build and push ENV's images to its registry stack's ECR repositories (docker, aws CLI); DRY_RUN=1 prints the commands
 images: venv

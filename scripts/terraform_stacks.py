@@ -1,13 +1,16 @@
 """Terraform over the synthesized stacks: the checks before `make plan`, and `make validate`.
 
 Usage: python scripts/terraform_stacks.py check [--stack STACK --env ENV]
-       python scripts/terraform_stacks.py validate [cdktf.out]
+       python scripts/terraform_stacks.py validate [cdktf.out] [--cli-config FILE]
+       python scripts/terraform_stacks.py cli        # make terraform-cli
 
 `check` runs before any synth (seconds, not a synth's 20 s): terraform is installed and new
 enough, and STACK/ENV name a real stack. `validate` runs `terraform init -backend=false` and
-`terraform validate` in every stack the manifest lists. A missing tool, a bad argument or a
-provider that cannot be installed is ONE line on stderr and exit 2 (usage, prerequisite) or 1
-(terraform failed); nothing passes silently.
+`terraform validate` in every stack the manifest lists (with --cli-config, the provider comes
+from `make provider`'s mirror). The CLI is `terraform` >= 1.10 from PATH, else the OpenTofu
+`tofu` that `cli` builds from Go modules when PATH has no usable terraform. A missing tool, a
+bad argument or a provider that cannot be installed is ONE line on stderr and exit 2 (usage,
+prerequisite) or 1 (terraform failed); nothing passes silently.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
     sys.path.insert(0, str(ROOT))
 
 from main import STACKS_IN_DEPLOY_ORDER  # noqa: E402  (no cdktf import: fast)
+from scripts import go_tools  # noqa: E402
 from settings.environments import ENVIRONMENTS  # noqa: E402
 
 MIN_TERRAFORM = (1, 10)
@@ -42,44 +46,80 @@ PROVIDER_INSTALL_ERRORS = (
 TIMEOUT_S = 1800  # a first init downloads the aws provider (~150 MB); never wait forever
 
 
-class Failure(Exception):
-    """One line for the user and the exit code that goes with it."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
+Failure = go_tools.Failure
+"""One line for the user and the exit code that goes with it."""
 
 
-def _run(argv: list[str]) -> subprocess.CompletedProcess:
+def _run(argv: list[str], cli_config: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+    if cli_config is not None:  # make validate: hashicorp/aws from `make provider`'s mirror
+        env["TF_CLI_CONFIG_FILE"] = str(cli_config)
     try:
         return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise Failure(f"{' '.join(argv)} did not finish in {TIMEOUT_S} s", 1) from None
 
 
-def find_terraform() -> tuple[str, str]:
-    """(path, version) of a terraform on PATH that is new enough."""
-    exe = shutil.which("terraform")
-    if exe is None:
-        raise Failure(
-            "terraform not found on PATH: plan, apply and validate need Terraform "
-            ">= 1.10 (https://developer.hashicorp.com/terraform/install)",
-            2,
-        )
+def _version(exe: str) -> str:
+    """`version -json`'s terraform_version (OpenTofu's `tofu` answers under the same key)."""
     proc = _run([exe, "version", "-json"])
     try:
-        version = json.loads(proc.stdout)["terraform_version"]
+        return str(json.loads(proc.stdout)["terraform_version"])
     except (ValueError, KeyError, TypeError):
         raise Failure(
-            f"cannot read the version of {exe}: `terraform version -json` exited {proc.returncode}",
+            f"cannot read the version of {exe}: `{Path(exe).name} version -json` "
+            f"exited {proc.returncode}",
             2,
         ) from None
-    if tuple(int(n) for n in re.findall(r"\d+", version)[:2]) < MIN_TERRAFORM:
-        raise Failure(f"Terraform >= 1.10 needed (S3 backend use_lockfile); {exe} is {version}", 2)
+
+
+def _new_enough(version: str) -> bool:
+    return tuple(int(n) for n in re.findall(r"\d+", version)[:2]) >= MIN_TERRAFORM
+
+
+def find_terraform() -> tuple[str, str]:
+    """(path, version) of the CLI: terraform >= 1.10 on PATH, else the OpenTofu that `make
+    terraform-cli` built."""
+    candidates = [
+        exe
+        for exe in (shutil.which("terraform"), str(go_tools.tofu_tool().target))
+        if exe and Path(exe).is_file()
+    ]
+    if not candidates:
+        raise Failure(
+            "terraform not found on PATH: plan, apply and validate need Terraform "
+            ">= 1.10 (https://developer.hashicorp.com/terraform/install), or "
+            "`make terraform-cli` builds OpenTofu from Go modules",
+            2,
+        )
+    versions = [(exe, _version(exe)) for exe in candidates]
+    usable = [(exe, version) for exe, version in versions if _new_enough(version)]
+    if not usable:
+        raise Failure(
+            f"Terraform >= 1.10 needed (S3 backend use_lockfile); {versions[0][0]} is "
+            f"{versions[0][1]}",
+            2,
+        )
     if os.environ.get("TF_PLUGIN_CACHE_DIR"):
         Path(os.environ["TF_PLUGIN_CACHE_DIR"]).expanduser().mkdir(parents=True, exist_ok=True)
-    return exe, version
+    return usable[0]
+
+
+def ensure_cli() -> None:
+    """make terraform-cli: a usable terraform on PATH, else build OpenTofu (no-op when built)."""
+    exe = shutil.which("terraform")
+    if exe is not None and _new_enough(_version(exe)):
+        print(f"terraform {_version(exe)} at {exe}")
+        return
+    tool = go_tools.tofu_tool()
+    stamp = tool.stamp()
+    if not tool.is_current(stamp):
+        print(
+            f"no terraform >= 1.10 on PATH: building OpenTofu {stamp['version']} ({stamp['go']})",
+            flush=True,
+        )
+        print(f"built {tool.target}: {json.dumps(tool.build(stamp))}")
+    print(f"OpenTofu {_version(str(tool.target))} at {tool.target}")
 
 
 def check_target(stack: str, env: str) -> None:
@@ -140,18 +180,19 @@ def init_failure(name: str, directory: Path, output: str) -> str:
     )
 
 
-def validate(outdir: Path) -> None:
+def validate(outdir: Path, cli_config: Path | None = None) -> None:
     """init -backend=false and validate every synthesized stack; raise on the first init failure."""
     exe, version = find_terraform()
     stacks = synthesized_stacks(outdir)
     invalid = []
     for name, directory in stacks:
         init = _run(
-            [exe, f"-chdir={directory}", "init", "-backend=false", "-input=false", "-no-color"]
+            [exe, f"-chdir={directory}", "init", "-backend=false", "-input=false", "-no-color"],
+            cli_config,
         )
         if init.returncode != 0:
             raise Failure(init_failure(name, directory, init.stdout + init.stderr), 1)
-        proc = _run([exe, f"-chdir={directory}", "validate", "-json", "-no-color"])
+        proc = _run([exe, f"-chdir={directory}", "validate", "-json", "-no-color"], cli_config)
         try:
             report = json.loads(proc.stdout)
         except ValueError:
@@ -174,7 +215,7 @@ def validate(outdir: Path) -> None:
             f"make validate: {len(invalid)} of {len(stacks)} stacks invalid: {', '.join(invalid)}",
             1,
         )
-    print(f"terraform {version}: all {len(stacks)} stacks valid")
+    print(f"{Path(exe).name} {version}: all {len(stacks)} stacks valid")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,18 +226,20 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--env")
     run = commands.add_parser("validate", help="init -backend=false + validate every stack")
     run.add_argument("outdir", nargs="?", default=ROOT / "cdktf.out", type=Path)
+    run.add_argument("--cli-config", type=Path, help="TF_CLI_CONFIG_FILE for init and validate")
+    commands.add_parser("cli", help="terraform >= 1.10 on PATH, else build OpenTofu")
     args = parser.parse_args(argv)
-    try:
-        if args.command == "check":
-            if args.stack is not None or args.env is not None:
-                check_target(args.stack or "", args.env or "")
-            find_terraform()
-        else:
-            validate(args.outdir)
-    except Failure as failure:
-        print(failure, file=sys.stderr)
-        return failure.code
-    return 0
+    if args.command == "cli":
+        return go_tools.exit_code(ensure_cli)
+    if args.command == "validate":
+        return go_tools.exit_code(lambda: validate(args.outdir, args.cli_config))
+    return go_tools.exit_code(lambda: _check(args.stack, args.env))
+
+
+def _check(stack: str | None, env: str | None) -> None:
+    if stack is not None or env is not None:
+        check_target(stack or "", env or "")
+    find_terraform()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from modules.state_backend import (
     s3_backend,
 )
 from settings.naming import stack_name, state_key
+from settings.providers import AWS_PROVIDER_VERSION
 from settings.schema import EnvironmentSettings, S3State
 
 REQUIRED_TERRAFORM = ">= 1.10"
@@ -51,6 +52,8 @@ class EnvironmentStack(TerraformStack):
         )
         self._backend(env)
         self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
+        # the release `make provider` builds and `make validate` checks, not the bindings' own
+        self.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_VERSION)
 
     def _backend(self, env: EnvironmentSettings) -> None:
         """The env's state: S3 at `<prefix>/<env>/<stack>.tfstate`, or the Terraform Cloud

@@ -1,0 +1,401 @@
+"""make rehearse ENV=dev: plan and apply every stack of an env against moto, then destroy.
+
+Usage: python scripts/rehearse.py ENV [cdktf.out]
+
+The real CLI and the hashicorp/aws that `make provider` built run over a COPY of each
+synthesized stack (cdktf.out/rehearse/<stack>-<env>), in deploy order, against a moto server on
+loopback that answers as the env's account. What points them at moto is rehearsal-only and never
+in the synthesized stacks: `AWS_ENDPOINT_URL` in the CLI's environment (every service the
+provider calls), and an override file plus a `-backend-config` file holding fake credentials,
+path-style S3 and the S3/STS endpoints. The state stays in S3 with the stacks' own backend
+settings (bucket, key, encrypt, use_lockfile, allowed_account_ids), in moto's S3. Before the
+services stack, the secret values and images a first deploy needs are seeded as README "Plan and
+deploy" tells a user (put-secret-value; the image tags `make images` pushes). Resource types
+moto lacks are EMULATOR_GAPS, each with its reason: they and what depends on them are left out
+with `-target` and printed; nothing else is, so a new type moto lacks fails the apply loudly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
+    sys.path.insert(0, str(ROOT))
+
+from main import STACKS_IN_DEPLOY_ORDER  # noqa: E402
+from scripts import go_tools, terraform_stacks  # noqa: E402
+from scripts.go_tools import Failure  # noqa: E402
+from settings.environments import select  # noqa: E402
+from settings.images import built_images  # noqa: E402
+from settings.schema import EnvironmentSettings, S3State  # noqa: E402
+
+
+@dataclass(frozen=True)
+class EmulatorGap:
+    """A resource type moto cannot create, why, and the API call that shows it (a test makes
+    that call against moto and expects it to fail, so a gap moto closes is noticed)."""
+
+    reason: str
+    service: str  # boto3 client name of the probe
+    operation: str  # boto3 method that moto lacks
+    params: tuple[tuple[str, str | int | float], ...]
+
+
+_APPCONFIG = "moto 5.2.5 implements AppConfig applications, profiles and hosted versions only"
+EMULATOR_GAPS: dict[str, EmulatorGap] = {
+    "aws_appconfig_environment": EmulatorGap(
+        f"{_APPCONFIG}: no CreateEnvironment",
+        "appconfig",
+        "create_environment",
+        (("ApplicationId", "abc1234"), ("Name", "rehearsal")),
+    ),
+    "aws_appconfig_deployment_strategy": EmulatorGap(
+        f"{_APPCONFIG}: no CreateDeploymentStrategy",
+        "appconfig",
+        "create_deployment_strategy",
+        (("Name", "rehearsal"), ("DeploymentDurationInMinutes", 0), ("GrowthFactor", 100.0)),
+    ),
+    "aws_appconfig_deployment": EmulatorGap(
+        f"{_APPCONFIG}: no StartDeployment",
+        "appconfig",
+        "start_deployment",
+        (
+            ("ApplicationId", "abc1234"),
+            ("EnvironmentId", "abc1234"),
+            ("DeploymentStrategyId", "abc1234"),
+            ("ConfigurationProfileId", "abc1234"),
+            ("ConfigurationVersion", "1"),
+        ),
+    ),
+    "aws_ecs_account_setting_default": EmulatorGap(
+        "moto 5.2.5 ECS has no PutAccountSettingDefault (NotImplementedError)",
+        "ecs",
+        "put_account_setting_default",
+        (("name", "awsvpcTrunking"), ("value", "enabled")),
+    ),
+}
+"""Every resource type the rehearsal does not create, in one place (tests/test_rehearse.py)."""
+
+STAND_IN = "rehearsal0"
+"""The value of an output whose resource the rehearsal skipped (an AppConfig-id-shaped word),
+so that later stacks still plan; printed with the skipped list."""
+
+ACCESS_KEY = "rehearsal-access-key"  # fake: moto answers as MOTO_ACCOUNT_ID whatever the key
+REHEARSE_DIR = ROOT / "cdktf.out" / "rehearse"
+OVERRIDE_FILE = "rehearsal_override.tf.json"
+BACKEND_FILE = "rehearsal.s3.tfbackend"
+
+
+def skipped_addresses(doc: dict[str, Any]) -> dict[str, str]:
+    """{`type.name`: why} of every resource left out: EMULATOR_GAPS types and, transitively,
+    every resource whose configuration refers to one of those."""
+    resources = {
+        f"{rtype}.{name}": json.dumps(body)
+        for rtype, block in doc.get("resource", {}).items()
+        for name, body in block.items()
+    }
+    skipped = {
+        address: EMULATOR_GAPS[address.split(".")[0]].reason
+        for address in resources
+        if address.split(".")[0] in EMULATOR_GAPS
+    }
+    grew = True
+    while grew:
+        grew = False
+        for address, body in resources.items():
+            cause = next((s for s in skipped if re.search(rf"\b{re.escape(s)}\b", body)), None)
+            if address not in skipped and cause is not None:
+                skipped[address] = f"refers to {cause}"
+                grew = True
+    return skipped
+
+
+def _refers_to(value: Any, addresses: dict[str, str]) -> bool:
+    text = json.dumps(value)
+    return any(re.search(rf"\b{re.escape(a)}\b", text) for a in addresses)
+
+
+def _moto_settings(endpoint: str) -> dict[str, Any]:
+    """What turns an S3 backend's (or remote state's) settings towards moto, and nothing else."""
+    return {
+        "endpoints": {"s3": endpoint, "sts": endpoint},
+        "use_path_style": True,
+        "access_key": ACCESS_KEY,
+        "secret_key": ACCESS_KEY,
+    }
+
+
+def override_doc(doc: dict[str, Any], endpoint: str, skipped: dict[str, str]) -> dict[str, Any]:
+    """The rehearsal's override file for one stack copy: provider credentials and path-style
+    S3, remote state read from moto (each config otherwise as synthesized), and stand-ins for
+    outputs of skipped resources."""
+    override: dict[str, Any] = {
+        "provider": {
+            "aws": [
+                {
+                    "access_key": ACCESS_KEY,
+                    "secret_key": ACCESS_KEY,
+                    "s3_use_path_style": True,
+                    "max_retries": 1,
+                }
+            ]
+        }
+    }  # an API moto lacks answers 500: fail at once, not after retries
+    states = doc.get("data", {}).get("terraform_remote_state", {})
+    if states:
+        override["data"] = {
+            "terraform_remote_state": {
+                name: {"config": {**state["config"], **_moto_settings(endpoint)}}
+                for name, state in states.items()
+            }
+        }
+    outputs = {
+        name: {"value": STAND_IN}
+        for name, output in doc.get("output", {}).items()
+        if _refers_to(output.get("value"), skipped)
+    }
+    if outputs:
+        override["output"] = outputs
+    return override
+
+
+def backend_config(endpoint: str) -> str:
+    """The `-backend-config` file: merged over the stack's own S3 backend settings."""
+    lines = [
+        f"{key} = {json.dumps(value)}"
+        for key, value in _moto_settings(endpoint).items()
+        if key != "endpoints"
+    ]
+    endpoints = ", ".join(
+        f"{k} = {json.dumps(v)}" for k, v in _moto_settings(endpoint)["endpoints"].items()
+    )
+    return "\n".join([*lines, f"endpoints = {{ {endpoints} }}"]) + "\n"
+
+
+@dataclass
+class StackRun:
+    """One stack's copy and the terraform commands the rehearsal runs in it."""
+
+    name: str
+    directory: Path
+    doc: dict[str, Any]
+    skipped: dict[str, str]
+
+    def targets(self) -> list[str]:
+        """`-target` for every resource but the skipped ones (none when nothing is skipped)."""
+        if not self.skipped:
+            return []
+        return [
+            f"-target={rtype}.{name}"
+            for rtype, block in self.doc.get("resource", {}).items()
+            for name in block
+            if f"{rtype}.{name}" not in self.skipped
+        ]
+
+
+def prepare(name: str, source: Path, endpoint: str) -> StackRun:
+    """Copy a synthesized stack and add the rehearsal's override and backend files."""
+    directory = REHEARSE_DIR / name
+    if directory.exists():
+        shutil.rmtree(directory)
+    shutil.copytree(source, directory, ignore=shutil.ignore_patterns(".terraform*", "tfplan"))
+    doc = json.loads((directory / "cdk.tf.json").read_text())
+    run = StackRun(name, directory, doc, skipped_addresses(doc))
+    (directory / OVERRIDE_FILE).write_text(
+        json.dumps(override_doc(doc, endpoint, run.skipped), indent=1)
+    )
+    (directory / BACKEND_FILE).write_text(backend_config(endpoint))
+    return run
+
+
+class Rehearsal:
+    """The CLI, its environment and the emulator for one env's rehearsal."""
+
+    def __init__(self, env: EnvironmentSettings, endpoint: str) -> None:
+        self.env = env
+        self.endpoint = endpoint
+        self.exe, self.version = terraform_stacks.find_terraform()
+        self.cli_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "TF_")) and k.lower() not in ("http_proxy", "https_proxy")
+        }
+        self.cli_env.update(
+            # https://registry.terraform.io/providers/hashicorp/aws/latest/docs/guides/custom-service-endpoints
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_EC2_METADATA_DISABLED="true",
+            TF_CLI_CONFIG_FILE=str(go_tools.write_cli_config()),
+            TF_IN_AUTOMATION="1",
+            CHECKPOINT_DISABLE="1",
+            NO_PROXY="127.0.0.1,localhost",
+        )
+
+    def terraform(self, run: StackRun, *args: str) -> str:
+        """One CLI command in the stack's copy; its output is appended to <copy>.log."""
+        proc = subprocess.run(
+            [self.exe, f"-chdir={run.directory}", *args, "-no-color"],
+            env=self.cli_env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=terraform_stacks.TIMEOUT_S,
+        )
+        with (REHEARSE_DIR / f"{run.name}.log").open("a") as log:
+            log.write(f"$ {Path(self.exe).name} {' '.join(args)}\n{proc.stdout}{proc.stderr}\n")
+        if proc.returncode != 0:
+            raise Failure(
+                f"make rehearse: `{Path(self.exe).name} {args[0]}` failed for "
+                f"{run.name}: {terraform_stacks._first_error(proc.stdout + proc.stderr)}"
+                f" (log: {REHEARSE_DIR / run.name}.log)",
+                1,
+            )
+        return proc.stdout
+
+    def apply(self, run: StackRun) -> int:
+        """init with the real backend (+ moto's endpoint), plan, apply; resources in state."""
+        self.terraform(
+            run, "init", "-input=false", "-reconfigure", f"-backend-config={BACKEND_FILE}"
+        )
+        self.terraform(run, "plan", "-input=false", "-out=tfplan", *run.targets())
+        self.terraform(run, "apply", "-input=false", "tfplan")
+        return sum(
+            1
+            for line in self.terraform(run, "state", "list").splitlines()
+            if line.strip() and not line.startswith("data.")
+        )
+
+    def destroy(self, run: StackRun) -> int:
+        """destroy; the managed resources left in state afterwards (0 for a clean destroy)."""
+        self.terraform(run, "destroy", "-input=false", "-auto-approve")
+        return sum(
+            1
+            for line in self.terraform(run, "state", "list").splitlines()
+            if line.strip() and not line.startswith("data.")
+        )
+
+
+def _client(service: str, rehearsal: Rehearsal) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=rehearsal.endpoint,
+        region_name=rehearsal.env.region,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=ACCESS_KEY,
+    )
+
+
+def create_state_bucket(rehearsal: Rehearsal) -> None:
+    """The env's state bucket, which README "Remote state" says exists before any stack."""
+    state = rehearsal.env.state
+    assert isinstance(state, S3State)  # rehearse() refuses any other
+    s3 = _client("s3", rehearsal)
+    s3.create_bucket(
+        Bucket=state.bucket, CreateBucketConfiguration={"LocationConstraint": rehearsal.env.region}
+    )
+    s3.put_bucket_versioning(Bucket=state.bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def seed_first_deploy(rehearsal: Rehearsal, config: StackRun) -> list[str]:
+    """README "Plan and deploy" before the services stack: a value in every secret of the
+    config stack (aws secretsmanager put-secret-value) and every image `make images` pushes,
+    at the tag it pushes (no docker registry in moto: the image's manifest goes in by API)."""
+    sm, ecr = _client("secretsmanager", rehearsal), _client("ecr", rehearsal)
+    seeded = []
+    for secret in config.doc.get("resource", {}).get("aws_secretsmanager_secret", {}).values():
+        sm.put_secret_value(SecretId=secret["name"], SecretString=secrets.token_hex(32))
+        seeded.append(f"secret {secret['name']}")
+    tag = rehearsal.env.services_settings.image_tag
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "digest": "sha256:" + "0" * 64,
+                "size": 0,
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+            },
+            "layers": [],
+        }
+    )
+    for image in built_images(rehearsal.env):
+        ecr.put_image(repositoryName=image.repository, imageManifest=manifest, imageTag=tag)
+        seeded.append(f"image {image.repository}:{tag}")
+    return seeded
+
+
+def rehearse(env_name: str, outdir: Path) -> None:
+    """Apply every stack of `env_name` in deploy order against moto, then destroy in reverse."""
+    from devtools.local_aws import Moto
+
+    (env,) = select(env_name)
+    if not isinstance(env.state, S3State):
+        raise Failure(
+            f"make rehearse: {env_name} keeps its state in Terraform Cloud; the "
+            f"rehearsal emulates an S3 backend only",
+            2,
+        )
+    stacks = dict(terraform_stacks.synthesized_stacks(outdir))
+    names = [f"{kind}-{env_name}" for kind in STACKS_IN_DEPLOY_ORDER]
+    if missing := [name for name in names if name not in stacks]:
+        raise Failure(
+            f"make rehearse: {outdir} has no {', '.join(missing)}: synthesize ENV={env_name} first",
+            2,
+        )
+    os.environ["MOTO_ACCOUNT_ID"] = env.account_id  # moto answers as the env's account
+    # AWS managed policies (the stacks attach some by ARN) exist in moto only when asked for
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    moto = Moto(own_process=True)
+    try:
+        _rehearse_stacks(Rehearsal(env, moto.endpoint), names, stacks)
+    finally:
+        moto.stop()
+
+
+def _rehearse_stacks(rehearsal: Rehearsal, names: list[str], stacks: dict[str, Path]) -> None:
+    print(
+        f"rehearsal of {', '.join(names)} with {Path(rehearsal.exe).name} {rehearsal.version}"
+        f", hashicorp/aws {go_tools.AWS_PROVIDER_VERSION}, moto at {rehearsal.endpoint}",
+        flush=True,
+    )
+    REHEARSE_DIR.mkdir(parents=True, exist_ok=True)
+    create_state_bucket(rehearsal)
+    runs = [prepare(name, stacks[name], rehearsal.endpoint) for name in names]
+    for run in runs:
+        if run.name.startswith("services-"):
+            config = next(r for r in runs if r.name.startswith("config-"))
+            print(f"seeded: {', '.join(seed_first_deploy(rehearsal, config))}", flush=True)
+        created = rehearsal.apply(run)
+        print(f"{run.name}: applied, {created} resources in state", flush=True)
+        for address, why in run.skipped.items():
+            print(f"{run.name}: skipped {address}: {why}")
+    left = {run.name: rehearsal.destroy(run) for run in reversed(runs)}
+    for name, count in left.items():
+        print(f"{name}: destroyed, {count} resources left in state")
+    if any(left.values()):
+        raise Failure(f"make rehearse: destroy left resources: {left}", 1)
+    print(f"rehearsal of {len(runs)} stacks: applied and destroyed cleanly")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("env", help="environment name, e.g. dev")
+    parser.add_argument("outdir", nargs="?", default=ROOT / "cdktf.out", type=Path)
+    args = parser.parse_args(argv)
+    return go_tools.exit_code(lambda: rehearse(args.env, args.outdir))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

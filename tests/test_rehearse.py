@@ -1,0 +1,187 @@
+"""make rehearse: what the rehearsal skips and why (one list, each gap shown real against moto),
+and the rehearsal-only settings that take a stack's own backend and remote state to moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from devtools.local_aws import Moto
+from scripts import rehearse
+
+REAL_TERRAFORM = pytest.mark.skipif(
+    shutil.which("terraform") is None, reason="no real terraform installed"
+)
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server = Moto()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("rtype", sorted(rehearse.EMULATOR_GAPS))
+def test_each_emulator_gap_is_an_api_moto_lacks(moto, rtype):
+    """When moto gains the API this fails: take the type off the list and rehearse it."""
+    gap = rehearse.EMULATOR_GAPS[rtype]
+    client = boto3.client(
+        gap.service,
+        endpoint_url=moto.endpoint,
+        region_name="us-west-2",
+        aws_access_key_id="k",
+        aws_secret_access_key="k",
+    )
+    with pytest.raises(ClientError) as raised:
+        getattr(client, gap.operation)(**dict(gap.params))
+    # no route (404), or moto's NotImplementedError (500)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] in (404, 500)
+
+
+def test_each_emulator_gap_names_a_type_the_stacks_create(synth):
+    types = {
+        rtype for name in synth.stack_names for rtype in synth.stack(name).doc.get("resource", {})
+    }
+    assert set(rehearse.EMULATOR_GAPS) <= types, "a stale entry: the stacks no longer create it"
+
+
+DOC = {
+    "resource": {
+        "aws_appconfig_environment": {"Env": {"name": "dev"}},
+        "aws_appconfig_deployment": {
+            "Deploy": {"environment_id": "${aws_appconfig_environment.Env.environment_id}"}
+        },
+        "aws_sns_topic": {"Topic": {"name": "t"}, "Topic2": {"name": "t2"}},
+        "aws_cloudwatch_event_rule": {
+            "Rule": {"description": "${aws_appconfig_deployment.Deploy.id}"}
+        },
+    },
+    "data": {
+        "terraform_remote_state": {
+            "net": {
+                "backend": "s3",
+                "config": {"bucket": "b", "key": "k", "region": "us-west-2", "encrypt": True},
+            }
+        }
+    },
+    "output": {
+        "env_id": {"value": "${aws_appconfig_environment.Env.environment_id}"},
+        "topic": {"value": "${aws_sns_topic.Topic.arn}"},
+    },
+}
+
+
+def test_skipped_resources_are_the_gap_types_and_whatever_refers_to_them():
+    skipped = rehearse.skipped_addresses(DOC)
+    assert set(skipped) == {
+        "aws_appconfig_environment.Env",
+        "aws_appconfig_deployment.Deploy",
+        "aws_cloudwatch_event_rule.Rule",
+    }
+    assert skipped["aws_cloudwatch_event_rule.Rule"] == "refers to aws_appconfig_deployment.Deploy"
+    assert "moto 5.2.5" in skipped["aws_appconfig_environment.Env"]
+
+
+def test_targets_are_every_resource_but_the_skipped_ones(tmp_path):
+    run = rehearse.StackRun("x", tmp_path, DOC, rehearse.skipped_addresses(DOC))
+    assert run.targets() == ["-target=aws_sns_topic.Topic", "-target=aws_sns_topic.Topic2"]
+    assert rehearse.StackRun("x", tmp_path, DOC, {}).targets() == []
+
+
+def test_the_override_adds_moto_settings_and_stand_ins_and_keeps_the_rest():
+    override = rehearse.override_doc(DOC, "http://127.0.0.1:1", rehearse.skipped_addresses(DOC))
+    config = override["data"]["terraform_remote_state"]["net"]["config"]
+    assert {k: config[k] for k in DOC["data"]["terraform_remote_state"]["net"]["config"]} == DOC[
+        "data"
+    ]["terraform_remote_state"]["net"]["config"]
+    assert config["endpoints"] == {"s3": "http://127.0.0.1:1", "sts": "http://127.0.0.1:1"}
+    assert override["output"] == {"env_id": {"value": rehearse.STAND_IN}}
+    assert override["provider"]["aws"][0]["s3_use_path_style"] is True
+
+
+def test_the_synthesized_stacks_carry_no_emulator_settings(synth):
+    """Endpoints, credentials and path-style S3 are the rehearsal's, never in a stack."""
+    for name in synth.stack_names:
+        doc = synth.stack(name).doc
+        settings = [
+            *doc["provider"]["aws"],
+            doc["terraform"]["backend"]["s3"],
+            *(s["config"] for s in doc.get("data", {}).get("terraform_remote_state", {}).values()),
+        ]
+        for block in settings:
+            assert not set(block) & {
+                "endpoints",
+                "access_key",
+                "secret_key",
+                "use_path_style",
+                "s3_use_path_style",
+                "skip_credentials_validation",
+            }, name
+
+
+def _terraform(directory, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    env.update(CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", AWS_EC2_METADATA_DISABLED="true")
+    env["TF_CLI_CONFIG_FILE"] = str(directory / "none.rc")  # no user config, no registry use
+    proc = subprocess.run(
+        ["terraform", f"-chdir={directory}", *args, "-no-color"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@REAL_TERRAFORM
+def test_a_stacks_own_backend_and_remote_state_reach_moto_with_the_rehearsal_files(
+    synth, moto, tmp_path, monkeypatch
+):
+    """Real terraform, no provider needed: the backend file merges over network-dev's own S3
+    backend (bucket, key, encrypt, use_lockfile, allowed_account_ids kept) and cluster-dev's
+    remote state of it, overridden as the rehearsal does, reads what was written."""
+    backend = synth.stack("network-dev").doc["terraform"]["backend"]["s3"]
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", backend["allowed_account_ids"][0])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto.endpoint,
+        region_name=backend["region"],
+        aws_access_key_id="k",
+        aws_secret_access_key="k",
+    )
+    s3.create_bucket(
+        Bucket=backend["bucket"],
+        CreateBucketConfiguration={"LocationConstraint": backend["region"]},
+    )
+    writer, reader = tmp_path / "writer", tmp_path / "reader"
+    writer.mkdir()
+    (writer / "main.tf.json").write_text(
+        json.dumps(
+            {"terraform": {"backend": {"s3": backend}}, "output": {"probe": {"value": "written"}}}
+        )
+    )
+    (writer / rehearse.BACKEND_FILE).write_text(rehearse.backend_config(moto.endpoint))
+    _terraform(writer, "init", "-input=false", f"-backend-config={rehearse.BACKEND_FILE}")
+    _terraform(writer, "apply", "-input=false", "-auto-approve")
+    assert s3.head_object(Bucket=backend["bucket"], Key=backend["key"])["ContentLength"] > 0
+
+    states = synth.stack("cluster-dev").doc["data"]["terraform_remote_state"]
+    (name,) = [n for n, s in states.items() if s["config"]["key"] == backend["key"]]
+    doc = {
+        "data": {"terraform_remote_state": {name: states[name]}},
+        "output": {"read": {"value": f"${{data.terraform_remote_state.{name}.outputs.probe}}"}},
+    }
+    reader.mkdir()
+    (reader / "main.tf.json").write_text(json.dumps(doc))
+    override = rehearse.override_doc(doc, moto.endpoint, {})
+    (reader / rehearse.OVERRIDE_FILE).write_text(json.dumps({"data": override["data"]}))
+    _terraform(reader, "init", "-input=false")
+    _terraform(reader, "apply", "-input=false", "-auto-approve")
+    assert _terraform(reader, "output", "-raw", "read").stdout == "written"
