@@ -58,6 +58,8 @@ FLOW_LOG_BUCKET_SKIPS = {
     "S3 access logging of it would add a second bucket for no new information",
 }
 LOG_DELIVERY = "delivery.logs.amazonaws.com"
+TERRAFORM_LITERAL_PERCENT_BRACE = "%%{"
+"""A literal `%{` inside a Terraform string (where `%{` alone starts a template directive)."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,11 @@ class FlowLogIngestion(Construct):
         aws = {"region": p.region, "sts_role_arn": role}
         sink: dict[str, Any] = {
             "hosts": [p.endpoint],
-            "index": f"{p.target.index}-flowlogs-%{{yyyy.MM.dd}}",
+            # Data Prepper's date pattern `%{yyyy.MM.dd}`, escaped for Terraform: in a Terraform
+            # string `%{` opens a template directive and `%%{` is a literal `%{` (Terraform
+            # language docs, "Strings and Templates"; hashicorp/aws 6.48.0 rejected the
+            # unescaped form at `terraform validate`).
+            "index": f"{p.target.index}-flowlogs-{TERRAFORM_LITERAL_PERCENT_BRACE}yyyy.MM.dd}}",
             "aws": {**aws, "serverless": p.target.serverless},
             "dlq": {"s3": {"bucket": self.bucket.name, "key_path_prefix": FAILED_PREFIX, **aws}},
         }

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from settings.environments import ENVIRONMENTS
 from settings.images import built_images
 from settings.schema import DeployRole, EnvironmentSettings
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ROLE_NAME = "ecs-cdktf-deploy"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.validation import SettingsError, validate
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.log_export import (
     IndexRotation,
     OpenSearchLogExport,
@@ -16,6 +15,7 @@ from settings.log_export import (
 )
 from settings.schema import EnvironmentSettings
 from settings.validation import SettingsError, validate
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 BASE = ENVIRONMENTS[0]
 REGION = BASE.region

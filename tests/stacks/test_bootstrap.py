@@ -18,7 +18,7 @@ from modules.deploy_policy import (
     role_name_problem,
     service_of,
 )
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVS = {e.name: e for e in ENVIRONMENTS}
@@ -26,7 +26,7 @@ SYNTH = """
 import sys
 from dataclasses import replace
 from pathlib import Path
-from settings.environments import ENVIRONMENTS
+from tests.tables import SAMPLE as ENVIRONMENTS
 from settings.schema import DeployRole
 from scripts.bootstrap import synth
 env = ENVIRONMENTS[0]

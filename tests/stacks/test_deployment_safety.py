@@ -22,7 +22,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, reject, settings
 from hypothesis import strategies as st
 
-from settings.environments import ENVIRONMENTS
 from settings.schema import EnvironmentSettings, OffHours, SpotCapacity
 from settings.services import (
     DEFAULT_BAKE_MINUTES,
@@ -36,6 +35,7 @@ from settings.services import (
 from settings.validation import SettingsError, validate
 from tests.metric_math import evaluate, fires
 from tests.synth_helpers import Stack, SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 PROVIDER_DEFAULT_TIMEOUT_MINUTES = 20

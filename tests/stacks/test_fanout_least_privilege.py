@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from settings.environments import ENVIRONMENTS
 from settings.services import ServiceSpec
 from tests.synth_helpers import SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 ENVS = {e.name: e for e in ENVIRONMENTS}
 FORBIDDEN_IN_TASKS = {

@@ -6,12 +6,12 @@ lint; and an export without flow logs builds none of it."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import pytest
 
 from modules.flow_log_ingestion import FAILED_PREFIX, FLOW_LOG_PREFIX
-from settings.environments import ENVIRONMENTS
 from settings.log_export import OpenSearchLogExport, OpenSearchVpcAccess, index_name_problem
 from settings.schema import EnvironmentSettings
 from settings.validation import validate
@@ -21,6 +21,7 @@ from tests.stacks.log_export_scans import (
     copy_stacks,
 )
 from tests.synth_helpers import Stack, SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 BASE = ENVIRONMENTS[0]
 REGION, ACCOUNT = BASE.region, BASE.account_id
@@ -82,9 +83,16 @@ def _named(stack: Stack, rtype: str, key: str, value: str) -> tuple[str, dict]:
     return found
 
 
+def _as_terraform_renders(text: str) -> str:
+    """The string Terraform passes on: it refuses an unescaped `%{`/`${` that is not a valid
+    template (as `%{yyyy.MM.dd}` is not), and renders `%%{`/`$${` as `%{`/`${`."""
+    assert re.search(r"(?<![%])%\{", text) is None, "unescaped %{ is a Terraform template"
+    return text.replace("%%{", "%{").replace("$${", "${")
+
+
 def _pipeline(stack: Stack) -> tuple[dict, dict]:
     _, pipeline = stack.one("aws_osis_pipeline")
-    config = json.loads(pipeline["pipeline_configuration_body"])
+    config = json.loads(_as_terraform_renders(pipeline["pipeline_configuration_body"]))
     assert list(config) == ["flow-log-pipeline", "version"] and config["version"] == "2"
     return pipeline, config["flow-log-pipeline"]
 

@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 
 from modules.task_definition import FLUENT_BIT_IMAGE, LOG_ROUTER_CONTAINER
-from settings.environments import ENVIRONMENTS
 from settings.log_export import OpenSearchLogExport, OpenSearchVpcAccess
 from settings.schema import EnvironmentSettings
 from settings.validation import validate
@@ -20,6 +19,7 @@ from tests.stacks.log_export_scans import (
     copy_stacks,
 )
 from tests.synth_helpers import Stack, SynthOutput
+from tests.tables import SAMPLE as ENVIRONMENTS
 
 BASE = ENVIRONMENTS[0]
 REGION, ACCOUNT = BASE.region, BASE.account_id
