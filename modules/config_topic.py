@@ -113,6 +113,12 @@ class ConfigTopic(Construct):
             raise RuntimeError("allow_event_rules may be called once per topic")
         if not rule_arns:
             raise ValueError("at least one rule ARN is required")
+        self.policy = self._topic_policy(rule_arns)
+        self.dlq_policy = self._dead_letter_policy(rule_arns)
+        return self.policy
+
+    def _topic_policy(self, rule_arns: Sequence[str]) -> SnsTopicPolicy:
+        """These rules may publish, over TLS only."""
         allow_rules = statement(
             ["sns:Publish"],
             [self.topic.arn],
@@ -128,9 +134,13 @@ class ConfigTopic(Construct):
             principal={"AWS": "*"},
             condition={"Bool": {"aws:SecureTransport": "false"}},
         )
-        self.policy = SnsTopicPolicy(
+        return SnsTopicPolicy(
             self, "Policy", arn=self.topic.arn, policy=policy_json(allow_rules, deny_insecure)
         )
+
+    def _dead_letter_policy(self, rule_arns: Sequence[str]) -> SqsQueuePolicy:
+        """These rules and the topic's subscriptions may dead-letter into the DLQ, over TLS
+        only."""
         dead_letters = statement(
             ["sqs:SendMessage"],
             [self.dlq.arn],
@@ -158,10 +168,9 @@ class ConfigTopic(Construct):
             "Resource": [self.dlq.arn],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
-        self.dlq_policy = SqsQueuePolicy(
+        return SqsQueuePolicy(
             self,
             "DeadLetterPolicy",
             queue_url=self.dlq.url,
             policy=policy_json(dead_letters, topic_dead_letters, dlq_deny_insecure),
         )
-        return self.policy

@@ -152,44 +152,9 @@ class EnvironmentDashboard(Construct):
             ),
         ]
         if load_balancer is not None:
-            groups = [
-                ["LoadBalancer", load_balancer.load_balancer, "TargetGroup", group]
-                for group in load_balancer.target_groups
-            ]
-            widgets.append(
-                self._graph(
-                    "Requests / target 5xx",
-                    [
-                        metric
-                        for group in groups
-                        for metric in (
-                            ["AWS/ApplicationELB", "RequestCount", *group],
-                            ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *group],
-                        )
-                    ],
-                    stat="Sum",
-                )
-            )
-            widgets.append(
-                self._graph(
-                    "Target response time p99 (s)",
-                    [["AWS/ApplicationELB", "TargetResponseTime", *group] for group in groups],
-                    stat="p99",
-                )
-            )
+            widgets += self._load_balancer_widgets(load_balancer)
         if queue_name is not None:
-            queue = ["QueueName", queue_name]
-            widgets.append(
-                self._graph(
-                    "Work queue",
-                    [
-                        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *queue],
-                        ["AWS/SQS", "ApproximateAgeOfOldestMessage", *queue, {"yAxis": "right"}],
-                    ],
-                    stat="Maximum",
-                    period=SQS_PERIOD,
-                )
-            )
+            widgets.append(self._queue_widget(queue_name))
         if alarm_arns:
             widgets.append(
                 {
@@ -198,6 +163,45 @@ class EnvironmentDashboard(Construct):
                 }
             )
         self._row(f"Service {service_name}", widgets)
+
+    def _load_balancer_widgets(self, load_balancer: LoadBalancerMetrics) -> list[dict[str, Any]]:
+        """Requests and target 5xx, and p99 latency, over every target group."""
+        groups = [
+            ["LoadBalancer", load_balancer.load_balancer, "TargetGroup", group]
+            for group in load_balancer.target_groups
+        ]
+        return [
+            self._graph(
+                "Requests / target 5xx",
+                [
+                    metric
+                    for group in groups
+                    for metric in (
+                        ["AWS/ApplicationELB", "RequestCount", *group],
+                        ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *group],
+                    )
+                ],
+                stat="Sum",
+            ),
+            self._graph(
+                "Target response time p99 (s)",
+                [["AWS/ApplicationELB", "TargetResponseTime", *group] for group in groups],
+                stat="p99",
+            ),
+        ]
+
+    def _queue_widget(self, queue_name: str) -> dict[str, Any]:
+        """A worker's queue depth and, on the right axis, its oldest job's age."""
+        queue = ["QueueName", queue_name]
+        return self._graph(
+            "Work queue",
+            [
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", *queue],
+                ["AWS/SQS", "ApproximateAgeOfOldestMessage", *queue, {"yAxis": "right"}],
+            ],
+            stat="Maximum",
+            period=SQS_PERIOD,
+        )
 
     def add_config_events(
         self, dlqs: Sequence[str], topics: Sequence[str], rules: Sequence[str]

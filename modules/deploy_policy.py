@@ -208,12 +208,17 @@ def _arns(scope: DeployPolicyScope, patterns: Sequence[str]) -> list[str]:
 
 def deploy_statements(scope: DeployPolicyScope) -> list[dict[str, Any]]:
     """The deploy role's policy statements."""
+    return [*_service_statements(scope), *_iam_statements(scope), *_state_statements(scope)]
+
+
+def _service_statements(scope: DeployPolicyScope) -> list[dict[str, Any]]:
+    """Every service the stacks use: by name where ARNs allow, else in the region only."""
     region = {"StringEquals": {"aws:RequestedRegion": scope.region}}
     repos = [
         f"arn:{PARTITION}:ecr:{scope.region}:{scope.account_id}:repository/{r}"
         for r in scope.repositories
     ]
-    statements: list[dict[str, Any]] = [
+    return [
         {
             "Sid": "NamedResources",
             "Effect": "Allow",
@@ -240,6 +245,12 @@ def deploy_statements(scope: DeployPolicyScope) -> list[dict[str, Any]]:
             "Resource": "*",
             "Condition": region,
         },
+    ]
+
+
+def _iam_statements(scope: DeployPolicyScope) -> list[dict[str, Any]]:
+    """Service-linked roles of the listed services; no managed policy beyond the stacks' own."""
+    return [
         {
             "Sid": "ServiceLinkedRoles",
             "Effect": "Allow",
@@ -255,24 +266,28 @@ def deploy_statements(scope: DeployPolicyScope) -> list[dict[str, Any]]:
             "Condition": {"ArnNotEquals": {"iam:PolicyARN": list(scope.managed_policies)}},
         },
     ]
-    if scope.state_bucket:
-        bucket = f"arn:{PARTITION}:s3:::{scope.state_bucket}"
-        statements += [
-            {
-                "Sid": "ListOwnState",
-                "Effect": "Allow",
-                "Action": "s3:ListBucket",
-                "Resource": bucket,
-                "Condition": {"StringLike": {"s3:prefix": f"{scope.state_prefix}/*"}},
-            },
-            {
-                "Sid": "ReadWriteOwnState",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": f"{bucket}/{scope.state_prefix}/*",
-            },
-        ]
-    return statements
+
+
+def _state_statements(scope: DeployPolicyScope) -> list[dict[str, Any]]:
+    """The env's own Terraform state in the S3 backend, if it has one."""
+    if not scope.state_bucket:
+        return []
+    bucket = f"arn:{PARTITION}:s3:::{scope.state_bucket}"
+    return [
+        {
+            "Sid": "ListOwnState",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringLike": {"s3:prefix": f"{scope.state_prefix}/*"}},
+        },
+        {
+            "Sid": "ReadWriteOwnState",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{bucket}/{scope.state_prefix}/*",
+        },
+    ]
 
 
 def deploy_scope(env: EnvironmentSettings) -> DeployPolicyScope:

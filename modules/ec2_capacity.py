@@ -250,17 +250,7 @@ class Ec2Capacity(Construct):
                 "http_put_response_hop_limit": IMDS_HOP_LIMIT,
                 "instance_metadata_tags": "disabled",
             },
-            block_device_mappings=[
-                LaunchTemplateBlockDeviceMappings(
-                    device_name=ROOT_DEVICE,
-                    ebs={
-                        "volume_size": props.root_volume_gb,
-                        "volume_type": "gp3",
-                        "encrypted": "true",
-                        "delete_on_termination": "true",
-                    },
-                )
-            ],
+            block_device_mappings=_root_volume(props.root_volume_gb),
             network_interfaces=[
                 LaunchTemplateNetworkInterfaces(
                     associate_public_ip_address="false",
@@ -364,6 +354,21 @@ class Ec2Capacity(Construct):
                 },
             },
         )
+
+
+def _root_volume(size_gb: int) -> list[LaunchTemplateBlockDeviceMappings]:
+    """The root volume: encrypted gp3, deleted with the instance."""
+    return [
+        LaunchTemplateBlockDeviceMappings(
+            device_name=ROOT_DEVICE,
+            ebs={
+                "volume_size": size_gb,
+                "volume_type": "gp3",
+                "encrypted": "true",
+                "delete_on_termination": "true",
+            },
+        )
+    ]
 
 
 def _spot_policy(template: dict, instance_types: Sequence[str]) -> dict:

@@ -140,32 +140,56 @@ class FlowLogIngestion(Construct):
             raise ValueError(f"{props.name}: VPC options are for domains in a VPC")
         self._props = props
         self.key = self._key()
-        self.bucket = SecureBucket(
+        self.bucket = self._bucket()
+        self.flow_log = self._flow_log()
+        self.queue, self.dlq = self._queues()
+        self.queue_arn = self.queue.arn
+        notification = self._notification()
+        self.log_group = self._pipeline_log_group()
+        self.role = self._role()
+        self.role_arn = self.role.arn
+        policy = IamRolePolicy(
+            self,
+            "RolePolicy",
+            role=self.role.id,
+            name="ingest",
+            policy=policy_json(*self._role_statements()),
+        )
+        self.security_group_id: str | None = self._pipeline_group()
+        self.pipeline = self._pipeline(policy, notification)
+        self.pipeline_arn = self.pipeline.pipeline_arn
+
+    def _bucket(self) -> SecureBucket:
+        p = self._props
+        bucket = SecureBucket(
             self,
             "Bucket",
             SecureBucketProps(
-                bucket_name=f"{props.name}-{props.account_id}",
+                bucket_name=f"{p.name}-{p.account_id}",
                 kms_key_arn=self.key.arn,
-                expiration_days=props.retention_days,
+                expiration_days=p.retention_days,
                 policy_statements=self._log_delivery_statements(),
             ),
         )
-        skip_checks(self.bucket.bucket, FLOW_LOG_BUCKET_SKIPS)
-        self.flow_log = FlowLog(
+        skip_checks(bucket.bucket, FLOW_LOG_BUCKET_SKIPS)
+        return bucket
+
+    def _flow_log(self) -> FlowLog:
+        return FlowLog(
             self,
             "FlowLog",
-            vpc_id=props.vpc_id,
+            vpc_id=self._props.vpc_id,
             traffic_type="ALL",
             log_destination_type="s3",
             log_destination=self.bucket.arn,
             max_aggregation_interval=60,
             # S3 must admit log delivery before the flow log is created.
             depends_on=[self.bucket.policy],
-            tags={"Name": props.name},
+            tags={"Name": self._props.name},
         )
-        self.queue, self.dlq = self._queues()
-        self.queue_arn = self.queue.arn
-        notification = S3BucketNotification(
+
+    def _notification(self) -> S3BucketNotification:
+        return S3BucketNotification(
             self,
             "Notification",
             bucket=self.bucket.bucket.id,
@@ -180,45 +204,49 @@ class FlowLogIngestion(Construct):
             # S3 checks it may send to the queue when the notification is saved.
             depends_on=[self._queue_policy],
         )
-        self.log_group = CloudwatchLogGroup(
+
+    def _pipeline_log_group(self) -> CloudwatchLogGroup:
+        retention = self._props.log_retention_days
+        log_group = CloudwatchLogGroup(
             self,
             "PipelineLog",
             name=self._log_group_name,
-            retention_in_days=props.log_retention_days,
+            retention_in_days=retention,
             kms_key_id=self.key.arn,
         )
-        skip_checks(self.log_group, retention_skips(props.log_retention_days))
-        self.role = IamRole(
+        skip_checks(log_group, retention_skips(retention))
+        return log_group
+
+    def _role(self) -> IamRole:
+        p = self._props
+        return IamRole(
             self,
             "Role",
-            name=props.name,
-            assume_role_policy=(
-                pipeline_trust_policy(props.account_id, props.region, props.pipeline_name)
-            ),
+            name=p.name,
+            assume_role_policy=(pipeline_trust_policy(p.account_id, p.region, p.pipeline_name)),
         )
-        self.role_arn = self.role.arn
-        policy = IamRolePolicy(
+
+    def _pipeline_group(self) -> str | None:
+        """In a VPC, the pipeline's own security group, admitted by the domain's."""
+        p = self._props
+        if p.vpc is None:
+            return None
+        return https_client_group(
             self,
-            "RolePolicy",
-            role=self.role.id,
-            name="ingest",
-            policy=policy_json(*self._role_statements()),
+            p.vpc,
+            name=f"{p.name}-pipeline",
+            client=f"OpenSearch Ingestion pipeline {p.pipeline_name}",
+            admit_id="DomainAdmitsPipeline",
         )
-        self.security_group_id: str | None = None
-        if props.vpc is not None:
-            self.security_group_id = https_client_group(
-                self,
-                props.vpc,
-                name=f"{props.name}-pipeline",
-                client=f"OpenSearch Ingestion pipeline {props.pipeline_name}",
-                admit_id="DomainAdmitsPipeline",
-            )
-        self.pipeline = OsisPipeline(
+
+    def _pipeline(self, policy: IamRolePolicy, notification: S3BucketNotification) -> OsisPipeline:
+        p = self._props
+        return OsisPipeline(
             self,
             "Pipeline",
-            pipeline_name=props.pipeline_name,
-            min_units=props.min_units,
-            max_units=props.max_units,
+            pipeline_name=p.pipeline_name,
+            min_units=p.min_units,
+            max_units=p.max_units,
             pipeline_configuration_body=self.configuration(),
             log_publishing_options=[
                 OsisPipelineLogPublishingOptions(
@@ -234,7 +262,6 @@ class FlowLogIngestion(Construct):
             # The role must work before the pipeline validates its source and sink with it.
             depends_on=[policy, notification],
         )
-        self.pipeline_arn = self.pipeline.pipeline_arn
 
     @property
     def _log_group_name(self) -> str:

@@ -90,11 +90,29 @@ class Network(Construct):
     def __init__(self, scope: Construct, id_: str, props: NetworkProps) -> None:
         super().__init__(scope, id_)
         self._props = props
-        name = props.name_prefix
+        igw = self._vpc()
+        self.zone_check = self._check_zones()
+        public_cidrs, private_cidrs = plan_subnets(props.vpc_cidr, len(props.availability_zones))
+        self.public_subnets: list[Subnet] = []
+        self.private_subnets: list[Subnet] = []
+        self.private_route_tables: list[RouteTable] = []
+        nat_gateways = self._public_subnets(igw, public_cidrs)
+        self._private_subnets(private_cidrs, nat_gateways)
+        self.public_subnet_ids = [s.id for s in self.public_subnets]
+        self.private_subnet_ids = [s.id for s in self.private_subnets]
+        self.nat_gateway_count = len(nat_gateways)
+
+        self._flow_logs()
+        if props.vpc_endpoints:
+            self._endpoints()
+
+    def _vpc(self) -> InternetGateway:
+        """The VPC with its default security group stripped; returns its internet gateway."""
+        name = self._props.name_prefix
         self.vpc = Vpc(
             self,
             "Vpc",
-            cidr_block=props.vpc_cidr,
+            cidr_block=self._props.vpc_cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,
             tags={"Name": f"{name}-vpc"},
@@ -104,12 +122,14 @@ class Network(Construct):
         DefaultSecurityGroup(
             self, "DefaultSecurityGroup", vpc_id=self.vpc.id, tags={"Name": f"{name}-default-deny"}
         )
-        igw = InternetGateway(
+        return InternetGateway(
             self, "InternetGateway", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}
         )
 
-        self.zone_check = self._check_zones()
-        public_cidrs, private_cidrs = plan_subnets(props.vpc_cidr, len(props.availability_zones))
+    def _public_subnets(self, igw: InternetGateway, cidrs: list[str]) -> list[NatGateway]:
+        """One public subnet per AZ routed to the internet gateway, and the NAT gateways (one
+        per AZ, or one in the first); returns the NAT gateways."""
+        props, name = self._props, self._props.name_prefix
         public_rt = RouteTable(
             self, "PublicRouteTable", vpc_id=self.vpc.id, tags={"Name": f"{name}-public"}
         )
@@ -120,9 +140,6 @@ class Network(Construct):
             destination_cidr_block=ANYWHERE,
             gateway_id=igw.id,
         )
-        self.public_subnets: list[Subnet] = []
-        self.private_subnets: list[Subnet] = []
-        self.private_route_tables: list[RouteTable] = []
         nat_gateways: list[NatGateway] = []
         for i, az in enumerate(props.availability_zones):
             public = Subnet(
@@ -130,7 +147,7 @@ class Network(Construct):
                 f"PublicSubnet{i}",
                 vpc_id=self.vpc.id,
                 availability_zone=az,
-                cidr_block=public_cidrs[i],
+                cidr_block=cidrs[i],
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{name}-public-{az}", "Tier": "public"},
             )
@@ -150,13 +167,18 @@ class Network(Construct):
                         tags={"Name": f"{name}-nat-{az}"},
                     )
                 )
+        return nat_gateways
+
+    def _private_subnets(self, cidrs: list[str], nat_gateways: list[NatGateway]) -> None:
+        """One private subnet per AZ, each with a route table whose default route is a NAT."""
+        props, name = self._props, self._props.name_prefix
         for i, az in enumerate(props.availability_zones):
             private = Subnet(
                 self,
                 f"PrivateSubnet{i}",
                 vpc_id=self.vpc.id,
                 availability_zone=az,
-                cidr_block=private_cidrs[i],
+                cidr_block=cidrs[i],
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{name}-private-{az}", "Tier": "private"},
             )
@@ -179,13 +201,6 @@ class Network(Construct):
             )
             self.private_subnets.append(private)
             self.private_route_tables.append(route_table)
-        self.public_subnet_ids = [s.id for s in self.public_subnets]
-        self.private_subnet_ids = [s.id for s in self.private_subnets]
-        self.nat_gateway_count = len(nat_gateways)
-
-        self._flow_logs()
-        if props.vpc_endpoints:
-            self._endpoints()
 
     def _check_zones(self) -> DataAwsAvailabilityZones:
         """The AZs the account has in the region, read at plan: an AZ the account lacks (AZ
@@ -238,6 +253,10 @@ class Network(Construct):
                 max_aggregation_interval=60,
             )
             return
+        self._flow_logs_to_cloudwatch()
+
+    def _flow_logs_to_cloudwatch(self) -> None:
+        p = self._props
         log_group = CloudwatchLogGroup(
             self,
             "FlowLogGroup",
@@ -251,9 +270,26 @@ class Network(Construct):
                 **retention_skips(p.flow_log_retention_days),
             },
         )
-        # Trust and permissions as AWS documents them for flow logs to CloudWatch Logs (VPC
-        # User Guide, "IAM role for publishing flow logs to CloudWatch Logs"), scoped to this
-        # log group where the action allows it.
+        role, policy = self._flow_log_role(log_group)
+        # IAM is eventually consistent: a flow log created before its role's policy is
+        # visible fails delivery with "Access error" until it is recreated.
+        FlowLog(
+            self,
+            "FlowLog",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            depends_on=[policy],
+        )
+
+    def _flow_log_role(self, log_group: CloudwatchLogGroup) -> tuple[IamRole, IamRolePolicy]:
+        """Trust and permissions as AWS documents them for flow logs to CloudWatch Logs (VPC
+        User Guide, "IAM role for publishing flow logs to CloudWatch Logs"), scoped to this
+        log group where the action allows it."""
+        p = self._props
         role = IamRole(
             self,
             "FlowLogRole",
@@ -279,19 +315,7 @@ class Network(Construct):
                 statement(["logs:DescribeLogGroups"], ["*"], sid="DescribeLogGroups"),
             ),
         )
-        # IAM is eventually consistent: a flow log created before its role's policy is
-        # visible fails delivery with "Access error" until it is recreated.
-        FlowLog(
-            self,
-            "FlowLog",
-            vpc_id=self.vpc.id,
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
-            iam_role_arn=role.arn,
-            max_aggregation_interval=60,
-            depends_on=[policy],
-        )
+        return role, policy
 
     def _endpoints(self) -> None:
         p = self._props

@@ -55,6 +55,13 @@ class SecureBucket(Construct):
         self.bucket = S3Bucket(self, "Bucket", bucket=props.bucket_name, force_destroy=False)
         self.arn = self.bucket.arn
         self.name = self.bucket.bucket
+        self._block_public_access()
+        self._encryption(props.kms_key_arn)
+        self._lifecycle(props.expiration_days)
+        self.policy = self._policy(props.policy_statements)
+
+    def _block_public_access(self) -> None:
+        """No public access, no ACLs (the bucket owner owns every object), versioned."""
         S3BucketPublicAccessBlock(
             self,
             "PublicAccessBlock",
@@ -76,9 +83,11 @@ class SecureBucket(Construct):
             bucket=self.bucket.id,
             versioning_configuration={"status": "Enabled"},
         )
+
+    def _encryption(self, kms_key_arn: str | None) -> None:
         sse: dict[str, Any] = (
-            {"sse_algorithm": "aws:kms", "kms_master_key_id": props.kms_key_arn}
-            if props.kms_key_arn
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn}
+            if kms_key_arn
             else {"sse_algorithm": "AES256"}
         )
         S3BucketServerSideEncryptionConfigurationA(
@@ -88,10 +97,12 @@ class SecureBucket(Construct):
             rule=[
                 S3BucketServerSideEncryptionConfigurationRuleA(
                     apply_server_side_encryption_by_default=sse,
-                    bucket_key_enabled=bool(props.kms_key_arn),
+                    bucket_key_enabled=bool(kms_key_arn),
                 )
             ],
         )
+
+    def _lifecycle(self, expiration_days: int | None) -> None:
         S3BucketLifecycleConfiguration(
             self,
             "Lifecycle",
@@ -99,13 +110,11 @@ class SecureBucket(Construct):
             rule=[
                 S3BucketLifecycleConfigurationRule(
                     # Nested blocks are lists of structs: jsii cannot deserialize lists of dicts.
-                    id="expire-logs" if props.expiration_days else "expire-old-versions",
+                    id="expire-logs" if expiration_days else "expire-old-versions",
                     status="Enabled",
                     filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                    expiration=[
-                        S3BucketLifecycleConfigurationRuleExpiration(days=props.expiration_days)
-                    ]
-                    if props.expiration_days
+                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=expiration_days)]
+                    if expiration_days
                     else None,
                     noncurrent_version_expiration=[
                         S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
@@ -120,6 +129,8 @@ class SecureBucket(Construct):
                 )
             ],
         )
+
+    def _policy(self, statements: Sequence[Mapping[str, Any]]) -> S3BucketPolicy:
         deny_insecure = {
             "Sid": "DenyInsecureTransport",
             "Effect": "Deny",
@@ -128,9 +139,9 @@ class SecureBucket(Construct):
             "Resource": [self.bucket.arn, f"{self.bucket.arn}/*"],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
-        self.policy = S3BucketPolicy(
+        return S3BucketPolicy(
             self,
             "Policy",
             bucket=self.bucket.id,
-            policy=policy_json(deny_insecure, *props.policy_statements),
+            policy=policy_json(deny_insecure, *statements),
         )

@@ -75,56 +75,75 @@ def commands(
         raise ValueError(problem)
     if not build and not release:
         raise ValueError("nothing to do without building or releasing")
-    images = built_images(env)
-    if only is not None:
-        unknown = sorted(set(only) - {image.repository for image in images})
-        if unknown:
-            raise ValueError(f"--only: {', '.join(unknown)} not built by {env_name}")
-        images = tuple(image for image in images if image.repository in only)
+    images = _selected(built_images(env), only, env_name)
     if build:
-        steps = [
-            [
-                "sh",
-                "-c",
-                f"aws ecr get-login-password --region {shlex.quote(env.region)} "
-                f"| docker login --username AWS --password-stdin "
-                f"{shlex.quote(host)}",
-            ]
-        ]
+        steps = [_login(env.region, host)]
         for image in images:
             steps.extend(_build_and_push(image, image_uri(host, image.repository, tag)))
     else:
-        steps = [
-            [
-                "aws",
-                "ecr",
-                "describe-images",
-                "--region",
-                env.region,
-                "--repository-name",
-                image.repository,
-                "--image-ids",
-                f"imageTag={tag}",
-            ]
-            for image in images
-        ]
+        steps = _existence_checks(env.region, images, tag)
     if release:
-        steps.extend(
-            [
-                "aws",
-                "ssm",
-                "put-parameter",
-                "--region",
-                env.region,
-                "--name",
-                image.tag_parameter,
-                "--value",
-                tag,
-                "--overwrite",
-            ]
-            for image in images
-        )
+        steps.extend(_release_steps(env.region, images, tag))
     return steps
+
+
+def _selected(
+    images: tuple[ImageBuild, ...], only: tuple[str, ...] | None, env_name: str
+) -> tuple[ImageBuild, ...]:
+    """`images` limited to the repositories in `only` (all when None); one it lacks is an error."""
+    if only is None:
+        return images
+    unknown = sorted(set(only) - {image.repository for image in images})
+    if unknown:
+        raise ValueError(f"--only: {', '.join(unknown)} not built by {env_name}")
+    return tuple(image for image in images if image.repository in only)
+
+
+def _login(region: str, host: str) -> list[str]:
+    """Docker logs in to the env's registry with an ECR token."""
+    login = (
+        f"aws ecr get-login-password --region {shlex.quote(region)} "
+        f"| docker login --username AWS --password-stdin "
+        f"{shlex.quote(host)}"
+    )
+    return ["sh", "-c", login]
+
+
+def _existence_checks(region: str, images: tuple[ImageBuild, ...], tag: str) -> list[list[str]]:
+    """Fail unless each image exists in ECR at `tag` (a rollback builds nothing)."""
+    return [
+        [
+            "aws",
+            "ecr",
+            "describe-images",
+            "--region",
+            region,
+            "--repository-name",
+            image.repository,
+            "--image-ids",
+            f"imageTag={tag}",
+        ]
+        for image in images
+    ]
+
+
+def _release_steps(region: str, images: tuple[ImageBuild, ...], tag: str) -> list[list[str]]:
+    """Point each image's release parameter at `tag`."""
+    return [
+        [
+            "aws",
+            "ssm",
+            "put-parameter",
+            "--region",
+            region,
+            "--name",
+            image.tag_parameter,
+            "--value",
+            tag,
+            "--overwrite",
+        ]
+        for image in images
+    ]
 
 
 def _build_and_push(image: ImageBuild, uri: str) -> list[list[str]]:

@@ -26,7 +26,7 @@ from settings.schema import (
     S3State,
     TerraformCloudState,
 )
-from settings.services import DeploymentSpec, Rollout, ServiceSpec
+from settings.services import DeploymentSpec, Rollout, ServiceSpec, TestListener
 
 
 class SettingsError(ValueError):
@@ -261,6 +261,21 @@ def _check_fanout_safety_net(env: EnvironmentSettings) -> None:
 def _check_service(env: str, i: int, s: ServiceSpec) -> None:
     _check(env, f"services[{i}].name", rules.service_name_problem(s.name))
     where = f"services[{s.name}]"
+    _check_image_source(env, where, s)
+    _check(env, f"{where}.cpu", rules.task_size_problem(s.cpu, s.memory))
+    _check_scaling(env, where, s)
+    _check_ports(env, where, s)
+    if s.config_files_path is not None:
+        _check(env, f"{where}.config_files_path", rules.absolute_path_problem(s.config_files_path))
+    if s.config_profile is not None and (problem := s.config_profile.problem()):
+        raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
+    _check(env, f"{where}.secrets", rules.secret_names_problem(s.secrets))
+    _check_deployment(env, f"{where}.deployment", s.deployment, s.load_balancer is not None)
+    _check_alarms(env, where, s)
+
+
+def _check_image_source(env: str, where: str, s: ServiceSpec) -> None:
+    """Exactly one of a pulled image and a Dockerfile we build; not under the agent's name."""
     if (s.image is None) == (s.dockerfile is None):
         raise _fail(env, f"{where}.image", "set exactly one of image and dockerfile")
     if s.image is not None:
@@ -272,7 +287,11 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
             f"{s.name!r} is the config agent's repository; "
             "name the service otherwise or give it an image",
         )
-    _check(env, f"{where}.cpu", rules.task_size_problem(s.cpu, s.memory))
+
+
+def _check_scaling(env: str, where: str, s: ServiceSpec) -> None:
+    """Task counts, target percents, queue scaling (needs a queue and a running task) and
+    request-count scaling (needs an ALB)."""
     sc = s.scaling
     if problem := rules.task_count_problem(sc.min_tasks, sc.max_tasks, s.desired_count):
         raise _fail(env, f"{where}.{problem[0]}", problem[1])
@@ -305,6 +324,11 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
             f"{where}.scaling.requests_per_target",
             rules.between_problem(sc.requests_per_target, 1, 1000000),
         )
+
+
+def _check_ports(env: str, where: str, s: ServiceSpec) -> None:
+    """Container and database ports; a load-balanced service's port, health check path and
+    allowed CIDRs."""
     if s.container_port is not None:
         _check(env, f"{where}.container_port", rules.port_problem(s.container_port))
     if s.load_balancer is not None:
@@ -320,12 +344,9 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
             _check(env, f"{where}.load_balancer.allowed_cidrs", rules.cidr_problem(cidr))
     if s.database_port is not None:
         _check(env, f"{where}.database_port", rules.port_problem(s.database_port))
-    if s.config_files_path is not None:
-        _check(env, f"{where}.config_files_path", rules.absolute_path_problem(s.config_files_path))
-    if s.config_profile is not None and (problem := s.config_profile.problem()):
-        raise _fail(env, f"{where}.config_profile.{problem[0]}", problem[1])
-    _check(env, f"{where}.secrets", rules.secret_names_problem(s.secrets))
-    _check_deployment(env, f"{where}.deployment", s.deployment, s.load_balancer is not None)
+
+
+def _check_alarms(env: str, where: str, s: ServiceSpec) -> None:
     a = s.alarms
     for name, low, high in (
         ("missing_tasks_minutes", 1, 60),
@@ -340,21 +361,41 @@ def _check_service(env: str, i: int, s: ServiceSpec) -> None:
 def _check_deployment(env: str, where: str, d: DeploymentSpec, load_balanced: bool) -> None:
     _check(env, f"{where}.strategy", rules.traffic_shift_problem(d.strategy.value, load_balanced))
     if not d.shifts_traffic:
-        for name in ("bake_minutes", "canary", "linear", "test_listener"):
-            if getattr(d, name) is not None:
-                raise _fail(
-                    env,
-                    f"{where}.{name}",
-                    "only for traffic-shifting strategies "
-                    "(BLUE_GREEN, CANARY, LINEAR), not ROLLING",
-                )
-        if d.lifecycle_hooks:
+        _check_rolling(env, where, d)
+        return
+    _check_shift_steps(env, where, d)
+    if d.test_listener is not None:
+        _check_test_listener(env, where, d.test_listener)
+    for i, hook in enumerate(d.lifecycle_hooks):
+        _check(
+            env,
+            f"{where}.lifecycle_hooks[{i}].function_arn",
+            rules.lambda_arn_problem(hook.function_arn),
+        )
+        _check(
+            env, f"{where}.lifecycle_hooks[{i}].stages", rules.lifecycle_stages_problem(hook.stages)
+        )
+
+
+def _check_rolling(env: str, where: str, d: DeploymentSpec) -> None:
+    """A rolling deployment sets none of the traffic-shifting fields."""
+    for name in ("bake_minutes", "canary", "linear", "test_listener"):
+        if getattr(d, name) is not None:
             raise _fail(
                 env,
-                f"{where}.lifecycle_hooks",
-                "only for traffic-shifting strategies (BLUE_GREEN, CANARY, LINEAR)",
+                f"{where}.{name}",
+                "only for traffic-shifting strategies (BLUE_GREEN, CANARY, LINEAR), not ROLLING",
             )
-        return
+    if d.lifecycle_hooks:
+        raise _fail(
+            env,
+            f"{where}.lifecycle_hooks",
+            "only for traffic-shifting strategies (BLUE_GREEN, CANARY, LINEAR)",
+        )
+
+
+def _check_shift_steps(env: str, where: str, d: DeploymentSpec) -> None:
+    """Bake time, and canary or linear steps only with their own strategy."""
     if d.bake_minutes is not None:
         _check(env, f"{where}.bake_minutes", rules.bake_minutes_problem(d.bake_minutes))
     for name, strategy in (("canary", Rollout.CANARY), ("linear", Rollout.LINEAR)):
@@ -380,32 +421,26 @@ def _check_deployment(env: str, where: str, d: DeploymentSpec, load_balanced: bo
             f"{where}.linear.step_bake_minutes",
             rules.bake_minutes_problem(d.linear.step_bake_minutes),
         )
-    if d.test_listener is not None:
-        port = d.test_listener.port
-        _check(env, f"{where}.test_listener.port", rules.port_problem(port))
-        if port in rules.RESERVED_LISTENER_PORTS:
-            raise _fail(
-                env,
-                f"{where}.test_listener.port",
-                f"{port} is a production listener port; pick another",
-            )
-        if not d.test_listener.allowed_cidrs:
-            raise _fail(
-                env,
-                f"{where}.test_listener.allowed_cidrs",
-                "name who may reach the unreleased revision",
-            )
-        for cidr in d.test_listener.allowed_cidrs:
-            _check(env, f"{where}.test_listener.allowed_cidrs", rules.cidr_problem(cidr))
-    for i, hook in enumerate(d.lifecycle_hooks):
-        _check(
+
+
+def _check_test_listener(env: str, where: str, listener: TestListener) -> None:
+    """A free port, reachable only from the CIDRs named."""
+    port = listener.port
+    _check(env, f"{where}.test_listener.port", rules.port_problem(port))
+    if port in rules.RESERVED_LISTENER_PORTS:
+        raise _fail(
             env,
-            f"{where}.lifecycle_hooks[{i}].function_arn",
-            rules.lambda_arn_problem(hook.function_arn),
+            f"{where}.test_listener.port",
+            f"{port} is a production listener port; pick another",
         )
-        _check(
-            env, f"{where}.lifecycle_hooks[{i}].stages", rules.lifecycle_stages_problem(hook.stages)
+    if not listener.allowed_cidrs:
+        raise _fail(
+            env,
+            f"{where}.test_listener.allowed_cidrs",
+            "name who may reach the unreleased revision",
         )
+    for cidr in listener.allowed_cidrs:
+        _check(env, f"{where}.test_listener.allowed_cidrs", rules.cidr_problem(cidr))
 
 
 def _check_architectures(env: EnvironmentSettings) -> None:

@@ -188,28 +188,8 @@ class ConfigPipelineStack(EnvironmentStack):
             env.name, spec.name, spec.config_profile is not None
         )
         profile = self._profile(spec)
-        secrets = ServiceSecrets(
-            self,
-            f"{cid}Secrets",
-            ServiceSecretsProps(
-                env=env.name,
-                service=spec.name,
-                names=spec.secrets,
-                kms_key_arn=self.key.arn,
-                recovery_window_days=p.secret_recovery_days,
-            ),
-        )
-        topic = ConfigTopic(
-            self,
-            f"{cid}Topic",
-            ConfigTopicProps(
-                topic_name=names.topic,
-                dlq_name=names.dlq,
-                queue_name_prefix=agent_queue_prefix(env.name, spec.name),
-                kms_key_arn=self.key.arn,
-                max_receive_count=p.dlq_max_receive_count,
-            ),
-        )
+        secrets = self._secrets(env, spec)
+        topic = self._topic(env, spec, names)
         rules = ServiceEventRules(
             self,
             f"{cid}Events",
@@ -225,6 +205,57 @@ class ConfigPipelineStack(EnvironmentStack):
             ),
         )
         topic.allow_event_rules(rules.rule_arns)
+        self._dead_letter_alarm(env, spec, topic)
+        self._service_outputs(spec.name, topic, profile)
+        return ServiceConfig(
+            service=spec.name,
+            account_id=env.account_id,
+            region=env.region,
+            key_arn=self.key.arn,
+            queues=topic.agent_queues,
+            token_secret_arn=secrets.agent_token_arn,
+            secret_arns=secrets.arns,
+            profile=profile.ref if profile else None,
+            safety_refresh_seconds=p.agent_safety_refresh_seconds,
+        )
+
+    def _secrets(self, env: EnvironmentSettings, spec: ServiceSpec) -> ServiceSecrets:
+        """The service's secrets and its agent token, under the pipeline's key."""
+        p, cid = env.pipeline, pascal_case(spec.name)
+        return ServiceSecrets(
+            self,
+            f"{cid}Secrets",
+            ServiceSecretsProps(
+                env=env.name,
+                service=spec.name,
+                names=spec.secrets,
+                kms_key_arn=self.key.arn,
+                recovery_window_days=p.secret_recovery_days,
+            ),
+        )
+
+    def _topic(
+        self, env: EnvironmentSettings, spec: ServiceSpec, names: ConfigEventNames
+    ) -> ConfigTopic:
+        """The service's config-event topic, its DLQ, and its agents' queue prefix."""
+        p, cid = env.pipeline, pascal_case(spec.name)
+        return ConfigTopic(
+            self,
+            f"{cid}Topic",
+            ConfigTopicProps(
+                topic_name=names.topic,
+                dlq_name=names.dlq,
+                queue_name_prefix=agent_queue_prefix(env.name, spec.name),
+                kms_key_arn=self.key.arn,
+                max_receive_count=p.dlq_max_receive_count,
+            ),
+        )
+
+    def _dead_letter_alarm(
+        self, env: EnvironmentSettings, spec: ServiceSpec, topic: ConfigTopic
+    ) -> None:
+        """Alarm (to the pipeline's alarm topic, if any) when config events land in the DLQ."""
+        p, cid = env.pipeline, pascal_case(spec.name)
         DeadLetterAlarm(
             self,
             f"{cid}DeadLetterAlarm",
@@ -237,18 +268,6 @@ class ConfigPipelineStack(EnvironmentStack):
                 ),
                 actions=(p.alarm_topic_arn,) if p.alarm_topic_arn else (),
             ),
-        )
-        self._service_outputs(spec.name, topic, profile)
-        return ServiceConfig(
-            service=spec.name,
-            account_id=env.account_id,
-            region=env.region,
-            key_arn=self.key.arn,
-            queues=topic.agent_queues,
-            token_secret_arn=secrets.agent_token_arn,
-            secret_arns=secrets.arns,
-            profile=profile.ref if profile else None,
-            safety_refresh_seconds=p.agent_safety_refresh_seconds,
         )
 
     def _profile(self, spec: ServiceSpec) -> HostedProfile | None:

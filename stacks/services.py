@@ -41,7 +41,7 @@ from modules.work_queue import WorkQueue, WorkQueueProps
 from settings.capacity import service_architecture
 from settings.images import CONFIG_AGENT_REPOSITORY, built_images
 from settings.naming import PLATFORM, pascal_case, resource_name
-from settings.schema import EnvironmentSettings
+from settings.schema import EnvironmentSettings, HttpsSettings, WafSettings
 from settings.services import ServiceSpec
 from stacks.base import EnvironmentStack
 from stacks.cluster import ClusterStack
@@ -373,27 +373,10 @@ class ServicesStack(EnvironmentStack):
             )
         )
         if settings.https is not None:
-            self.endpoint = PublicEndpoint(
-                self,
-                "PublicEndpoint",
-                PublicEndpointProps(
-                    domain=settings.https.domain,
-                    hosted_zone_id=settings.https.hosted_zone_id,
-                    setting=f"environment {env.name!r}: services_settings.https",
-                ),
-            )
+            self.endpoint = self._public_endpoint(env.name, settings.https)
             certificates = (self.endpoint.certificate_arn, *certificates)
         if settings.waf is not None:
-            self.web_acl = WebAcl(
-                self,
-                "WebAcl",
-                WebAclProps(
-                    name=name,
-                    rate_limit=settings.waf.rate_limit,
-                    log_retention_days=settings.log_retention_days,
-                    block_anonymous_ips=settings.waf.block_anonymous_ips,
-                ),
-            )
+            self.web_acl = self._web_acl(name, settings.waf, settings.log_retention_days)
         lb = LoadBalancer(
             self,
             "LoadBalancer",
@@ -419,6 +402,31 @@ class ServicesStack(EnvironmentStack):
         if self.endpoint is not None:
             self.endpoint.point_at(lb.dns_name, lb.zone_id)
         return lb
+
+    def _public_endpoint(self, env_name: str, https: HttpsSettings) -> PublicEndpoint:
+        """A DNS-validated certificate for the env's domain and (once pointed) its alias."""
+        return PublicEndpoint(
+            self,
+            "PublicEndpoint",
+            PublicEndpointProps(
+                domain=https.domain,
+                hosted_zone_id=https.hosted_zone_id,
+                setting=f"environment {env_name!r}: services_settings.https",
+            ),
+        )
+
+    def _web_acl(self, name: str, waf: WafSettings, log_retention_days: int) -> WebAcl:
+        """The ALB's web ACL: managed rule groups and a per-IP rate limit, logged."""
+        return WebAcl(
+            self,
+            "WebAcl",
+            WebAclProps(
+                name=name,
+                rate_limit=waf.rate_limit,
+                log_retention_days=log_retention_days,
+                block_anonymous_ips=waf.block_anonymous_ips,
+            ),
+        )
 
 
 def _alb_target(env: str, spec: ServiceSpec) -> AlbTarget:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -118,10 +120,36 @@ class ClusterStack(EnvStack):
     ) -> str:
         """An Auto Scaling group (IMDSv2, encrypted root volume) behind a capacity provider."""
         c = self.plan.cluster
-        template = ec2.LaunchTemplate(
+        template = self._launch_template(cid, instance_types[0])
+        group_props = dict(
+            vpc=network.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            auto_scaling_group_name=name,
+            min_capacity=min_size,
+            max_capacity=max_size,
+            desired_capacity=desired,
+        )
+        group = self._auto_scaling_group(cid, template, instance_types, group_props, spot=spot)
+        provider = ecs.AsgCapacityProvider(
+            self,
+            f"{cid}Capacity",
+            auto_scaling_group=group,
+            capacity_provider_name=provider_name,
+            target_capacity_percent=c.target_capacity_percent,
+            minimum_scaling_step_size=c.min_scaling_step,
+            maximum_scaling_step_size=c.max_scaling_step,
+            spot_instance_draining=spot,
+        )
+        self.cluster.add_asg_capacity_provider(provider)
+        return provider.capacity_provider_name
+
+    def _launch_template(self, cid: str, instance_type: str) -> ec2.LaunchTemplate:
+        """IMDSv2 only, an encrypted gp3 root volume, the ECS-optimized AL2023 image."""
+        c = self.plan.cluster
+        return ec2.LaunchTemplate(
             self,
             f"{cid}Template",
-            instance_type=ec2.InstanceType(instance_types[0]),
+            instance_type=ec2.InstanceType(instance_type),
             machine_image=ecs.EcsOptimizedImage.amazon_linux2023(),
             role=self.role,
             security_group=self.security_group,
@@ -136,16 +164,19 @@ class ClusterStack(EnvStack):
                 )
             ],
         )
-        group_props = dict(
-            vpc=network.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            auto_scaling_group_name=name,
-            min_capacity=min_size,
-            max_capacity=max_size,
-            desired_capacity=desired,
-        )
+
+    def _auto_scaling_group(
+        self,
+        cid: str,
+        template: ec2.LaunchTemplate,
+        instance_types: tuple[str, ...],
+        group_props: dict[str, Any],
+        *,
+        spot: bool,
+    ) -> autoscaling.AutoScalingGroup:
+        """On demand from the template, or all Spot over `instance_types` (price-capacity)."""
         if spot:
-            group = autoscaling.AutoScalingGroup(
+            return autoscaling.AutoScalingGroup(
                 self,
                 f"{cid}Group",
                 mixed_instances_policy=autoscaling.MixedInstancesPolicy(
@@ -163,19 +194,6 @@ class ClusterStack(EnvStack):
                 ),
                 **group_props,
             )
-        else:
-            group = autoscaling.AutoScalingGroup(
-                self, f"{cid}Group", launch_template=template, **group_props
-            )
-        provider = ecs.AsgCapacityProvider(
-            self,
-            f"{cid}Capacity",
-            auto_scaling_group=group,
-            capacity_provider_name=provider_name,
-            target_capacity_percent=c.target_capacity_percent,
-            minimum_scaling_step_size=c.min_scaling_step,
-            maximum_scaling_step_size=c.max_scaling_step,
-            spot_instance_draining=spot,
+        return autoscaling.AutoScalingGroup(
+            self, f"{cid}Group", launch_template=template, **group_props
         )
-        self.cluster.add_asg_capacity_provider(provider)
-        return provider.capacity_provider_name

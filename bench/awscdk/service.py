@@ -157,7 +157,23 @@ class Service(Construct):
             family=resource_name(env.name, spec.name, "task"),
             network_mode=ecs.NetworkMode.AWS_VPC,
         )
-        strings = service_config.ServiceConfig(
+        strings = self._service_strings(cfg)
+        # Secrets by ARN: a grant on the config stack's own Secret would also add this stack's
+        # roles to that stack's key policy (via secretsmanager), a cycle between the stacks.
+        self.secrets = [
+            secretsmanager.Secret.from_secret_complete_arn(
+                self, f"Secret{pascal(name)}", secret.secret_arn
+            )
+            for name, secret in (*cfg.secrets.items(), ("agent-token", cfg.agent_token))
+        ]
+        self._containers(task, inputs, strings, log_group)
+        self._grant(task.task_role, cfg)
+        return task
+
+    def _service_strings(self, cfg: ServiceConfig) -> service_config.ServiceConfig:
+        """The names and ARNs the app and its sidecar read from their environment."""
+        spec, env = self.spec, self.env
+        return service_config.ServiceConfig(
             service=spec.name,
             account_id=env.account,
             region=env.region,
@@ -178,15 +194,17 @@ class Service(Construct):
             if cfg.profile
             else None,
         )
+
+    def _containers(
+        self,
+        task: ecs.Ec2TaskDefinition,
+        inputs: ServiceInputs,
+        strings: service_config.ServiceConfig,
+        log_group: logs.LogGroup,
+    ) -> None:
+        """The app and its config-agent sidecar; the app starts once the agent is healthy."""
+        spec, env = self.spec, self.env
         work_queue_url = self.queue.queue_url if self.queue else None
-        # Secrets by ARN: a grant on the config stack's own Secret would also add this stack's
-        # roles to that stack's key policy (via secretsmanager), a cycle between the stacks.
-        self.secrets = [
-            secretsmanager.Secret.from_secret_complete_arn(
-                self, f"Secret{pascal(name)}", secret.secret_arn
-            )
-            for name, secret in (*cfg.secrets.items(), ("agent-token", cfg.agent_token))
-        ]
         token = {TOKEN_VARIABLE: ecs.Secret.from_secrets_manager(self.secrets[-1])}
         app = task.add_container(
             "App",
@@ -225,8 +243,6 @@ class Service(Construct):
                 container=agent, condition=ecs.ContainerDependencyCondition.HEALTHY
             )
         )
-        self._grant(task.task_role, cfg)
-        return task
 
     def _grant(self, role: iam.IRole, cfg: ServiceConfig) -> None:
         """The sidecar's access: read its secrets and profile, run its own queue on the topic."""
@@ -276,64 +292,10 @@ class Service(Construct):
         """The alarms a deployment rolls back on, as our ServiceAlarms: every service's
         running-below-desired, an ALB service's 5xx rate, unhealthy targets and p99 latency, a
         queue worker's oldest-message age."""
-        a, name = self.spec.alarms, self.name
-        dims = {"ClusterName": inputs.cluster.cluster_name, "ServiceName": name}
-        insights = {
-            "namespace": "ECS/ContainerInsights",
-            "dimensions_map": dims,
-            "period": Duration.minutes(1),
-        }
-        alarms = [
-            cloudwatch.MathExpression(
-                expression="desired - running",
-                using_metrics={
-                    "running": cloudwatch.Metric(
-                        metric_name="RunningTaskCount", statistic="Minimum", **insights
-                    ),
-                    "desired": cloudwatch.Metric(
-                        metric_name="DesiredTaskCount", statistic="Maximum", **insights
-                    ),
-                },
-            ).create_alarm(
-                self,
-                "RunningBelowDesired",
-                alarm_name=f"{name}-running-below-desired",
-                threshold=0,
-                evaluation_periods=a.missing_tasks_minutes,
-            )
-        ]
+        alarms = [self._running_alarm(inputs)]
         if inputs.target_group is not None:
-            tg = inputs.target_group.metrics
-            alarms += [
-                cloudwatch.MathExpression(
-                    expression="100 * errors / MAX([errors, requests])",
-                    period=Duration.minutes(1),
-                    using_metrics={
-                        "errors": tg.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT),
-                        "requests": tg.request_count(),
-                    },
-                ).create_alarm(
-                    self,
-                    "Target5xxRate",
-                    alarm_name=f"{name}-target-5xx-rate",
-                    threshold=a.max_5xx_percent,
-                    evaluation_periods=3,
-                ),
-                tg.unhealthy_host_count().create_alarm(
-                    self,
-                    "UnhealthyTargets",
-                    alarm_name=f"{name}-unhealthy-targets",
-                    threshold=0,
-                    evaluation_periods=3,
-                ),
-                tg.target_response_time(statistic="p99").create_alarm(
-                    self,
-                    "P99Latency",
-                    alarm_name=f"{name}-p99-latency",
-                    threshold=a.max_p99_latency_seconds,
-                    evaluation_periods=5,
-                ),
-            ]
+            alarms += self._target_group_alarms(inputs.target_group)
+        a, name = self.spec.alarms, self.name
         if self.queue is not None:
             alarms.append(
                 self.queue.metric_approximate_age_of_oldest_message().create_alarm(
@@ -345,6 +307,67 @@ class Service(Construct):
                 )
             )
         return alarms
+
+    def _running_alarm(self, inputs: ServiceInputs) -> cloudwatch.Alarm:
+        """Fewer tasks running than desired, from Container Insights."""
+        a, name = self.spec.alarms, self.name
+        dims = {"ClusterName": inputs.cluster.cluster_name, "ServiceName": name}
+        insights = {
+            "namespace": "ECS/ContainerInsights",
+            "dimensions_map": dims,
+            "period": Duration.minutes(1),
+        }
+        return cloudwatch.MathExpression(
+            expression="desired - running",
+            using_metrics={
+                "running": cloudwatch.Metric(
+                    metric_name="RunningTaskCount", statistic="Minimum", **insights
+                ),
+                "desired": cloudwatch.Metric(
+                    metric_name="DesiredTaskCount", statistic="Maximum", **insights
+                ),
+            },
+        ).create_alarm(
+            self,
+            "RunningBelowDesired",
+            alarm_name=f"{name}-running-below-desired",
+            threshold=0,
+            evaluation_periods=a.missing_tasks_minutes,
+        )
+
+    def _target_group_alarms(self, group: elbv2.ApplicationTargetGroup) -> list[cloudwatch.Alarm]:
+        """An ALB service's 5xx rate, unhealthy targets and p99 latency."""
+        a, name, tg = self.spec.alarms, self.name, group.metrics
+        return [
+            cloudwatch.MathExpression(
+                expression="100 * errors / MAX([errors, requests])",
+                period=Duration.minutes(1),
+                using_metrics={
+                    "errors": tg.http_code_target(elbv2.HttpCodeTarget.TARGET_5XX_COUNT),
+                    "requests": tg.request_count(),
+                },
+            ).create_alarm(
+                self,
+                "Target5xxRate",
+                alarm_name=f"{name}-target-5xx-rate",
+                threshold=a.max_5xx_percent,
+                evaluation_periods=3,
+            ),
+            tg.unhealthy_host_count().create_alarm(
+                self,
+                "UnhealthyTargets",
+                alarm_name=f"{name}-unhealthy-targets",
+                threshold=0,
+                evaluation_periods=3,
+            ),
+            tg.target_response_time(statistic="p99").create_alarm(
+                self,
+                "P99Latency",
+                alarm_name=f"{name}-p99-latency",
+                threshold=a.max_p99_latency_seconds,
+                evaluation_periods=5,
+            ),
+        ]
 
     def _autoscale(self, inputs: ServiceInputs) -> None:
         sc = self.spec.scaling

@@ -26,6 +26,7 @@ from bench.awscdk.registry_stack import RegistryStack
 from bench.awscdk.service import Service, ServiceInputs
 from settings.images import CONFIG_AGENT_REPOSITORY
 from settings.naming import PLATFORM, resource_name
+from settings.schema import HttpsSettings
 
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
@@ -33,6 +34,44 @@ MANAGED_RULE_GROUPS = (
     "AWSManagedRulesKnownBadInputsRuleSet",
 )
 """As our web ACL: AWS managed rule groups, then a per-IP rate limit."""
+
+
+def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+    )
+
+
+def _waf_rules(rate_limit: int) -> list[wafv2.CfnWebACL.RuleProperty]:
+    """As our web ACL: the AWS managed rule groups, then a per-IP rate limit."""
+    rules = [
+        wafv2.CfnWebACL.RuleProperty(
+            name=group,
+            priority=i,
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS", name=group
+                )
+            ),
+            visibility_config=_visibility(group),
+        )
+        for i, group in enumerate(MANAGED_RULE_GROUPS)
+    ]
+    rules.append(
+        wafv2.CfnWebACL.RuleProperty(
+            name="rate-limit",
+            priority=len(rules),
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=rate_limit, aggregate_key_type="IP"
+                )
+            ),
+            visibility_config=_visibility("rate-limit"),
+        )
+    )
+    return rules
 
 
 class ServicesStack(EnvStack):
@@ -134,34 +173,7 @@ class ServicesStack(EnvStack):
         if settings.https is None:
             self.listener = alb.add_listener("Http", port=80, open=True, default_action=not_found)
         else:
-            zone = route53.HostedZone.from_hosted_zone_attributes(
-                self,
-                "Zone",
-                hosted_zone_id=settings.https.hosted_zone_id,
-                zone_name=settings.https.domain,
-            )
-            certificate = acm.Certificate(
-                self,
-                "Certificate",
-                domain_name=settings.https.domain,
-                validation=acm.CertificateValidation.from_dns(zone),
-            )
-            self.listener = alb.add_listener(
-                "Https",
-                port=443,
-                open=True,
-                certificates=[certificate],
-                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                default_action=not_found,
-            )
-            alb.add_redirect(source_port=80, target_port=443)
-            route53.ARecord(
-                self,
-                "Alias",
-                zone=zone,
-                record_name=settings.https.domain,
-                target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(alb)),
-            )
+            self.listener = self._https_listener(alb, settings.https, not_found)
         if settings.waf is not None:
             self._web_acl(env, name, alb, settings.waf.rate_limit)
         return alb
@@ -210,50 +222,61 @@ class ServicesStack(EnvStack):
     def _web_acl(
         self, env: EnvPlan, name: str, alb: elbv2.ApplicationLoadBalancer, rate_limit: int
     ) -> None:
-        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
-            )
-
-        rules = [
-            wafv2.CfnWebACL.RuleProperty(
-                name=group,
-                priority=i,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=group
-                    )
-                ),
-                visibility_config=visibility(group),
-            )
-            for i, group in enumerate(MANAGED_RULE_GROUPS)
-        ]
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name="rate-limit",
-                priority=len(rules),
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=rate_limit, aggregate_key_type="IP"
-                    )
-                ),
-                visibility_config=visibility("rate-limit"),
-            )
-        )
+        rules = _waf_rules(rate_limit)
         acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             name=name,
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=visibility(name),
+            visibility_config=_visibility(name),
             rules=rules,
         )
         wafv2.CfnWebACLAssociation(
             self, "WebAclAssociation", resource_arn=alb.load_balancer_arn, web_acl_arn=acl.attr_arn
         )
+        self._waf_logging(env, name, acl)
+
+    def _https_listener(
+        self,
+        alb: elbv2.ApplicationLoadBalancer,
+        https: HttpsSettings,
+        default_action: elbv2.ListenerAction,
+    ) -> elbv2.ApplicationListener:
+        """HTTPS with a DNS-validated certificate at the env's domain, HTTP redirected, and
+        the domain's alias record."""
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self,
+            "Zone",
+            hosted_zone_id=https.hosted_zone_id,
+            zone_name=https.domain,
+        )
+        certificate = acm.Certificate(
+            self,
+            "Certificate",
+            domain_name=https.domain,
+            validation=acm.CertificateValidation.from_dns(zone),
+        )
+        listener = alb.add_listener(
+            "Https",
+            port=443,
+            open=True,
+            certificates=[certificate],
+            ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+            default_action=default_action,
+        )
+        alb.add_redirect(source_port=80, target_port=443)
+        route53.ARecord(
+            self,
+            "Alias",
+            zone=zone,
+            record_name=https.domain,
+            target=route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(alb)),
+        )
+        return listener
+
+    def _waf_logging(self, env: EnvPlan, name: str, acl: wafv2.CfnWebACL) -> None:
+        """The web ACL's log, authorization and cookie headers redacted."""
         log_group = logs.LogGroup(
             self,
             "WafLogs",
