@@ -20,7 +20,9 @@ import pytest
 from main import STACKS_IN_DEPLOY_ORDER
 from scripts import go_tools
 from settings.providers import AWS_PROVIDER_VERSION
+from tests import real_provider
 from tests.processes import ROOT, make, path_without
+from tests.real_provider import needs_real_provider
 
 SCRIPT = str(ROOT / "scripts" / "terraform_stacks.py")
 
@@ -205,44 +207,10 @@ def test_make_validate_without_terraform_fails_before_synth(tmp_path):
     assert "main.py" not in proc.stdout, "synthesized before checking for terraform"
 
 
-def _built_provider() -> list[Path]:
-    return sorted(
-        (
-            go_tools.mirror_dir()
-            / "registry.terraform.io"
-            / "hashicorp"
-            / "aws"
-            / AWS_PROVIDER_VERSION
-        ).glob("*/terraform-provider-aws_v*")
-    )
-
-
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="no real terraform installed")
-@pytest.mark.skipif(
-    not _built_provider(),
-    reason="no `make provider` build in the cache (CI builds it before the tests: .ci/run)",
-)
+@needs_real_provider
 def test_real_terraform_and_the_built_provider_validate_the_dev_stacks(synth, tmp_path):
-    outdir = tmp_path / "cdktf.out"
     names = [f"{kind}-dev" for kind in STACKS_IN_DEPLOY_ORDER]
-    for name in names:
-        shutil.copytree(synth.outdir / "stacks" / name, outdir / "stacks" / name)
-    (outdir / "manifest.json").write_text(
-        json.dumps(
-            {
-                "stacks": {
-                    name: {"synthesizedStackPath": f"stacks/{name}/cdk.tf.json"} for name in names
-                }
-            }
-        )
-    )
-    proc = _script(
-        "validate",
-        str(outdir),
-        "--cli-config",
-        str(go_tools.write_cli_config()),
-        env={**os.environ},
-    )
+    proc = real_provider.validate(synth.outdir, names, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[-1].endswith(f"all {len(names)} stacks valid")
 

@@ -15,6 +15,7 @@ from modules.flow_log_ingestion import FAILED_PREFIX, FLOW_LOG_PREFIX
 from settings.log_export import OpenSearchLogExport, OpenSearchVpcAccess, index_name_problem
 from settings.schema import EnvironmentSettings
 from settings.validation import validate
+from tests import real_provider
 from tests.stacks.log_export_scans import (
     assert_checkov_clean,
     assert_iam_lint_clean,
@@ -420,3 +421,12 @@ def test_checkov_finds_nothing_unjustified_in_any_shape(synth, tmp_path):
 
 def test_every_action_exists_and_is_scoped_only_where_iam_allows(synth, tmp_path):
     assert_iam_lint_clean(copy_stacks(synth, [f"network-{env}" for env in SHAPES], tmp_path))
+
+
+@real_provider.needs_real_provider
+def test_the_real_provider_validates_every_export_shape(synth, tmp_path):
+    """hashicorp/aws itself reads the pipeline, flow log, bucket, queue and Firehose resources
+    (its validate once refused the pipeline's unescaped `%{yyyy.MM.dd}`)."""
+    names = [f"{kind}-{env}" for env in SHAPES for kind in ("network", "services")]
+    proc = real_provider.validate(synth.outdir, names, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
