@@ -175,7 +175,7 @@ def test_real_terraform_with_an_empty_filesystem_mirror_fails_in_one_line(synth,
     )
 
 
-@pytest.mark.parametrize("stack,env_name", [("", "dev"), ("netwrk", "dev"), ("network", "qa")])
+@pytest.mark.parametrize(("stack", "env_name"), [("", "dev"), ("netwrk", "dev"), ("network", "qa")])
 def test_plan_check_names_the_valid_stacks_and_envs(stack, env_name, fake_terraform):
     _one_line(
         _script("check", "--stack", stack, "--env", env_name, env=fake_terraform),

@@ -90,7 +90,7 @@ def test_unknown_environment_is_named():
 
 
 @pytest.mark.parametrize(
-    "names, message",
+    ("names", "message"),
     [
         ("dev,,prod", "ECS_ENVS has an empty entry: 'dev,,prod'"),
         ("dev,", "ECS_ENVS has an empty entry"),
@@ -110,7 +110,7 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
 
 
 @pytest.mark.parametrize(
-    "change, field, detail",
+    ("change", "field", "detail"),
     [
         (dict(account_id="12345"), "account_id", "exactly 12 digits"),
         (dict(account_id="11111111111a"), "account_id", "exactly 12 digits"),
@@ -793,7 +793,7 @@ def test_naming_helpers_follow_the_conventions():
 
 
 @pytest.mark.parametrize(
-    "name,construct_id",
+    ("name", "construct_id"),
     [
         ("web", "Web"),
         ("config-agent", "ConfigAgent"),
@@ -881,7 +881,7 @@ def test_two_envs_in_one_account_and_region_may_not_both_manage_trunking():
 
 
 @pytest.mark.parametrize(
-    "value, placeholder",
+    ("value", "placeholder"),
     [
         ("Z0PLACEHOLDER0PROD", True),
         ("app.example.com", True),

@@ -11,7 +11,7 @@ from settings.validation import SettingsError, validate
 
 
 @pytest.mark.parametrize(
-    "field, value",
+    ("field", "value"),
     [
         ("agent_safety_refresh_seconds", 30),
         ("orphan_sweep_minutes", 0),
