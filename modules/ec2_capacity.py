@@ -285,7 +285,8 @@ class Ec2Capacity(Construct):
             {
                 "CKV_AWS_341": (
                     "hop limit 2 is required so bridge-mode containers and the ECS agent's task "
-                    "credential path reach IMDSv2; awsvpc tasks are blocked via ECS_AWSVPC_BLOCK_IMDS"
+                    "credential path reach IMDSv2; awsvpc tasks are blocked via "
+                    "ECS_AWSVPC_BLOCK_IMDS"
                 )
             },
         )

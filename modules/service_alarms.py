@@ -41,7 +41,7 @@ class ServiceAlarmsProps:
 
     service: EcsService
     """Its name `<env>-<service>` prefixes every alarm name."""
-    thresholds: AlarmSpec = AlarmSpec()
+    thresholds: AlarmSpec = field(default_factory=AlarmSpec)
     """Default: AlarmSpec's documented defaults."""
     actions: Sequence[str] = field(default_factory=tuple)
     """ARNs notified on ALARM and on OK (the env's alarm topic); default none: the alarms

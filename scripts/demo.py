@@ -72,7 +72,8 @@ class Tasks:
             profile_name=SERVICE,
             label=None,
         )
-        self.logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}
+        # Live for the whole demo: the agents write to them, secrets_in_logs() reads them.
+        self.logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}  # noqa: SIM115
         self.agents: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
 

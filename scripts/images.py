@@ -86,9 +86,11 @@ def commands(
             [
                 "sh",
                 "-c",
-                f"aws ecr get-login-password --region {shlex.quote(env.region)} "
-                f"| docker login --username AWS --password-stdin "
-                f"{shlex.quote(host)}",
+                (
+                    f"aws ecr get-login-password --region {shlex.quote(env.region)} "
+                    f"| docker login --username AWS --password-stdin "
+                    f"{shlex.quote(host)}"
+                ),
             ]
         ]
         for image in images:

@@ -257,9 +257,11 @@ class EcsService(Construct):
         if self._target_group is not None:
             return []
         return [
-            f"{self.name}: a {self._props.deployment.strategy.value} deployment shifts "
-            "traffic between ALB target groups: put the service behind one with "
-            "LoadBalancer.add_target"
+            (
+                f"{self.name}: a {self._props.deployment.strategy.value} deployment shifts "
+                "traffic between ALB target groups: put the service behind one with "
+                "LoadBalancer.add_target"
+            )
         ]
 
     def enable_cloud_map(self, discovery: ServiceDiscovery) -> None:
