@@ -39,7 +39,8 @@ if args[0] == "version":
     print(json.dumps({{"terraform_version": os.environ.get("FAKE_TF_VERSION", "1.11.4")}}))
 elif args[0] == "init" and mode == "no-provider":
     sys.stderr.write(
-        "Initializing provider plugins...\\n- Finding hashicorp/aws versions matching \\"6.25.0\\"...\\n\\n"
+        "Initializing provider plugins...\\n"
+        "- Finding hashicorp/aws versions matching \\"6.25.0\\"...\\n\\n"
         "Error: Failed to query available provider packages\\n\\n"
         "Could not retrieve the list of available versions for provider hashicorp/aws:\\n"
         "could not connect to registry.terraform.io: failed to request discovery\\n"
@@ -50,8 +51,10 @@ elif args[0] == "init":
 elif args[0] == "validate":
     bad = mode == "invalid" and os.path.basename(chdir) == "services-dev"
     diagnostics = [{{"severity": "error", "summary": "Unsupported argument",
-                    "detail": "An argument named \\"bogus\\" is not expected here."}}] if bad else []
-    print(json.dumps({{"valid": not bad, "error_count": len(diagnostics), "diagnostics": diagnostics}}))
+                    "detail": "An argument named \\"bogus\\" is not expected here."}}]
+    diagnostics = diagnostics if bad else []
+    print(json.dumps({{"valid": not bad, "error_count": len(diagnostics),
+                      "diagnostics": diagnostics}}))
     sys.exit(1 if bad else 0)
 """
 

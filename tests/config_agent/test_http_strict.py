@@ -244,7 +244,7 @@ def test_a_taken_port_is_named(aws, make_agent):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(OSError) as raised:
+        with pytest.raises(OSError, match=rf"127\.0\.0\.1:{port}\b") as raised:
             make_agent(
                 CONFIG_AGENT_SECRET_IDS=aws.secret("taken")["Name"],
                 CONFIG_AGENT_SECRETS_PORT=str(port),

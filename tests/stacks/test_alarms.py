@@ -183,7 +183,7 @@ def test_alarms_notify_the_env_topic_with_the_services_thresholds(tmp_path):
         0.8,
     )
     assert alarms["running-below-desired"]["evaluation_periods"] == 3
-    every = [a for a in stack.resources("aws_cloudwatch_metric_alarm").values()]
+    every = list(stack.resources("aws_cloudwatch_metric_alarm").values())
     assert len(every) == 4 + 2
     for alarm in every:
         assert alarm["alarm_actions"] == alarm["ok_actions"] == [TOPIC]

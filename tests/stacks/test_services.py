@@ -855,11 +855,11 @@ def test_an_arm64_service_runs_only_on_the_graviton_capacity(tmp_path):
         if v["name"] == "dev-platform-ec2-arm64"
     ]
     assert len(arm) == 1
-    arm_lt = [
+    arm_lt = next(
         v
         for v in cluster.resources("aws_launch_template").values()
         if v["name"] == "dev-platform-ecs-arm64"
-    ][0]
+    )
     assert arm_lt["instance_type"] == "m7g.large"
     assert cluster.data("aws_ssm_parameter")[arm_lt["image_id"].split(".")[2]]["name"] == (
         "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"
