@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 
@@ -106,7 +107,7 @@ def group_architecture(instance_types: Sequence[str]) -> str:
     return instance_architecture(instance_types[0])
 
 
-def cloudwatch_agent_config() -> dict:
+def cloudwatch_agent_config() -> dict[str, Any]:
     """Host metrics and the ECS agent log, published to the CWAgent namespace."""
     return {
         "agent": {"metrics_collection_interval": 60, "run_as_user": "cwagent"},
@@ -367,7 +368,7 @@ class Ec2Capacity(Construct):
         )
 
 
-def _spot_policy(template: dict, instance_types: Sequence[str]) -> dict:
+def _spot_policy(template: dict[str, Any], instance_types: Sequence[str]) -> dict[str, Any]:
     """All Spot across several instance types, price-capacity-optimized: the allocation AWS
     recommends, taking the lowest-priced of the pools least likely to be interrupted (EC2
     Auto Scaling User Guide, "Allocation strategies for multiple instance types")."""
