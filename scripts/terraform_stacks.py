@@ -50,7 +50,7 @@ class Failure(Exception):
         self.code = code
 
 
-def _run(argv: list[str]) -> subprocess.CompletedProcess:
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
     try:
         return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=TIMEOUT_S)
