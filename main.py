@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.core import App
     from settings.schema import EnvironmentSettings
 
 STACKS_IN_DEPLOY_ORDER = ("network", "cluster", "config", "registry", "services")
@@ -31,7 +32,7 @@ NODE_MIN_MAJOR = 20
 """cdktf 0.21 runs its core in Node.js through jsii; older majors are out of support."""
 
 
-def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None):
+def build_app(envs: Sequence[EnvironmentSettings], outdir: str | None = None) -> App:
     """An App holding every stack of every env in `envs` (imports cdktf lazily)."""
     from engine.core import App
     from stacks.cluster import ClusterStack

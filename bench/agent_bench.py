@@ -24,14 +24,13 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a file: bench/ is on the path, not the root
     sys.path.insert(0, str(ROOT))
-
-from datetime import UTC
 
 from devtools import events  # noqa: E402
 from devtools.agent_process import spawn_agent, stop_agents  # noqa: E402
@@ -188,7 +187,8 @@ def secret_string(conn: http.client.HTTPConnection, path: str) -> str | None:
 
 
 def start_agent(env: dict[str, str]) -> subprocess.Popen:
-    log = tempfile.TemporaryFile("w+")
+    # Outlives this function: the agent writes to it and refreshed_at() reads it later.
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115
     proc = spawn_agent(env, log)
     proc.log = log  # type: ignore[attr-defined]
     return proc
@@ -364,7 +364,8 @@ def _load(
     port: int, path: str, seconds: float, clients: int, connections: int, rate: float, pid: int
 ) -> tuple[list[float], int, float]:
     """Run client processes; (sorted latencies ms, errors, peak agent RSS MB)."""
-    outs = [tempfile.TemporaryFile("w+") for _ in range(clients)]
+    # Each client writes its JSON here; read back below once every client has exited.
+    outs = [tempfile.TemporaryFile("w+") for _ in range(clients)]  # noqa: SIM115
     mode = "paced" if rate else "closed"
     procs = [
         subprocess.Popen(

@@ -19,12 +19,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # run as a file: bench/ is on the path, not the root
 
-from config_agent.agent import Agent
-from config_agent.settings import Settings
-from devtools.local_aws import LocalAws, local_aws_environ
-from devtools.wait import wait_for
+from config_agent.agent import Agent  # noqa: E402
+from config_agent.settings import Settings  # noqa: E402
+from devtools.local_aws import LocalAws, local_aws_environ  # noqa: E402
+from devtools.wait import wait_for  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"
 CHECK_SECONDS = 30.0

@@ -28,7 +28,8 @@ def skip_checks(resource: TerraformResource, skips: dict[str, str]) -> None:
         if merged.get(check_id, reason) != reason:
             raise ValueError(f"{check_id} is already skipped with another reason")
         merged[check_id] = reason
-    resource._checkov_skips = merged  # Python-side record of what the override holds
+    # Python-side record of what the override holds; the jsii binding declares no such field.
+    resource._checkov_skips = merged  # type: ignore[attr-defined]
     resource.add_override(
         f"//.{SKIP_KEY}",
         [f"checkov:skip={cid}: {reason}" for cid, reason in sorted(merged.items())],

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from constructs import Construct
 
@@ -106,7 +107,7 @@ def group_architecture(instance_types: Sequence[str]) -> str:
     return instance_architecture(instance_types[0])
 
 
-def cloudwatch_agent_config() -> dict:
+def cloudwatch_agent_config() -> dict[str, Any]:
     """Host metrics and the ECS agent log, published to the CWAgent namespace."""
     return {
         "agent": {"metrics_collection_interval": 60, "run_as_user": "cwagent"},
@@ -275,7 +276,8 @@ class Ec2Capacity(Construct):
             {
                 "CKV_AWS_341": (
                     "hop limit 2 is required so bridge-mode containers and the ECS agent's task "
-                    "credential path reach IMDSv2; awsvpc tasks are blocked via ECS_AWSVPC_BLOCK_IMDS"
+                    "credential path reach IMDSv2; awsvpc tasks are blocked via "
+                    "ECS_AWSVPC_BLOCK_IMDS"
                 )
             },
         )
@@ -371,7 +373,7 @@ def _root_volume(size_gb: int) -> list[LaunchTemplateBlockDeviceMappings]:
     ]
 
 
-def _spot_policy(template: dict, instance_types: Sequence[str]) -> dict:
+def _spot_policy(template: dict[str, Any], instance_types: Sequence[str]) -> dict[str, Any]:
     """All Spot across several instance types, price-capacity-optimized: the allocation AWS
     recommends, taking the lowest-priced of the pools least likely to be interrupted (EC2
     Auto Scaling User Guide, "Allocation strategies for multiple instance types")."""

@@ -142,7 +142,9 @@ def cloudtrail_statements(account_id: str, trail_arn: str) -> list[dict[str, Any
             condition={
                 "StringEquals": source,
                 "StringLike": {
-                    "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:{PARTITION}:cloudtrail:*:{account_id}:trail/*"
+                    "kms:EncryptionContext:aws:cloudtrail:arn": (
+                        f"arn:{PARTITION}:cloudtrail:*:{account_id}:trail/*"
+                    )
                 },
             },
         ),

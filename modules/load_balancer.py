@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
 
@@ -25,7 +25,7 @@ from engine.aws.lb_listener_rule import (
 from engine.aws.lb_target_group import LbTargetGroup
 from engine.aws.security_group import SecurityGroup
 from engine.aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
-from engine.core import TerraformResourceLifecycle
+from engine.core import TerraformResource, TerraformResourceLifecycle
 from modules.checkov_skips import skip_checks
 from modules.ecs_service.props import TargetGroupAttachment, TrafficShift
 from modules.ecs_service.security_groups import egress_to
@@ -161,7 +161,7 @@ def targets_problem(targets: Sequence[AlbTarget]) -> str | None:
     return None
 
 
-def _forward(target_group_arn: str) -> dict:
+def _forward(target_group_arn: str) -> dict[str, Any]:
     return {"type": "forward", "target_group_arn": target_group_arn}
 
 
@@ -182,7 +182,7 @@ def _paths(values: tuple[str, ...]) -> list[LbListenerRuleCondition]:
     return [LbListenerRuleCondition(path_pattern={"values": list(values)})]
 
 
-def _cidr_family(cidr: str) -> dict[str, str]:
+def _cidr_family(cidr: str) -> dict[str, Any]:
     return {"cidr_ipv6": cidr} if ":" in cidr else {"cidr_ipv4": cidr}
 
 
@@ -203,6 +203,8 @@ class LoadBalancer(Construct):
         self.https = bool(props.certificate_arns)
         self.security_group = self._security_group()
         self.security_group_id = self.security_group.id
+        self.access_logs_bucket: SecureBucket | None = None
+        """Set by `_access_logs` when the props ask for access logs."""
         self.alb = self._alb()
         self.dns_name = self.alb.dns_name
         self.zone_id = self.alb.zone_id
@@ -262,10 +264,10 @@ class LoadBalancer(Construct):
 
     def _alb(self) -> Lb:
         props = self._props
-        lb_args: dict = {}
-        self.access_logs_bucket: SecureBucket | None = None
+        lb_args: dict[str, Any] = {}
         if props.access_logs is not None:
             lb_args["access_logs"] = self._access_logs(props.access_logs)
+            assert self.access_logs_bucket is not None  # set by _access_logs
             lb_args["depends_on"] = [self.access_logs_bucket.policy]
         alb = Lb(
             self,
@@ -501,7 +503,7 @@ class LoadBalancer(Construct):
         certificate = self._props.certificate_arns[0] if self.https else None
         port, pascal = target.test_listener.port, pascal_case(target.name)
         alternate = self.alternate_target_groups[target.name].arn
-        tls = (
+        tls: dict[str, Any] = (
             {"protocol": "HTTPS", "ssl_policy": TLS_POLICY, "certificate_arn": certificate}
             if certificate
             else {"protocol": "HTTP"}
@@ -542,7 +544,7 @@ class LoadBalancer(Construct):
         self.test_rules[target.name] = rule
         self.rules.append(rule)
 
-    def dependables(self) -> list:
+    def dependables(self) -> list[TerraformResource]:
         """What a service behind this ALB waits for: its listeners and rules (a target group
         must be attached first) and the traffic-shift role's policy (IAM is eventually
         consistent)."""
@@ -562,7 +564,7 @@ class LoadBalancer(Construct):
             test_listener_rule_arn=test.arn if test is not None else None,
         )
 
-    def _access_logs(self, logs: AccessLogs) -> dict:
+    def _access_logs(self, logs: AccessLogs) -> dict[str, Any]:
         """SSE-S3 bucket (ALB log delivery cannot use SSE-KMS) writable by ELB log delivery."""
         bucket = logs.bucket_name
         objects = f"arn:{PARTITION}:s3:::{bucket}/{ACCESS_LOG_PREFIX}/AWSLogs/{logs.account_id}/*"

@@ -223,7 +223,8 @@ class Network(Construct):
                     Postcondition(
                         condition=f"${{length(setsubtract({wanted.fqn}, self.names)) == 0}}",
                         error_message=(
-                            f"{props.zones_setting}: {', '.join(props.availability_zones)} are not all "
+                            f"{props.zones_setting}: {', '.join(props.availability_zones)} "
+                            "are not all "
                             f"available AZs of {props.region} in this account: pick from `aws ec2 "
                             f"describe-availability-zones --region {props.region}`"
                         ),

@@ -199,7 +199,7 @@ def https_client_group(
             "options, an attachment checkov does not follow"
         },
     )
-    target: dict[str, str] = (
+    target: dict[str, Any] = (
         {"referenced_security_group_id": vpc.domain_security_group_id}
         if vpc.domain_security_group_id
         else {"cidr_ipv4": vpc.vpc_cidr}

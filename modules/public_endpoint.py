@@ -126,10 +126,14 @@ class PublicEndpoint(Construct):
                 ],
                 postcondition=[
                     Postcondition(
-                        condition=f"${{!self.private_zone && ({_expr(domain)} == self.name || endswith("
-                        f'{_expr(domain)}, ".${{self.name}}"))}}',
-                        error_message=f"{zone_setting}: zone {props.hosted_zone_id} is private or does "
-                        f"not hold {props.domain} ({domain_setting})",
+                        condition=(
+                            f"${{!self.private_zone && ({_expr(domain)} == self.name || "
+                            f'endswith({_expr(domain)}, ".${{self.name}}"))}}'
+                        ),
+                        error_message=(
+                            f"{zone_setting}: zone {props.hosted_zone_id} is private or "
+                            f"does not hold {props.domain} ({domain_setting})"
+                        ),
                     )
                 ],
             ),

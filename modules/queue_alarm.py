@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from constructs import Construct
 
@@ -37,7 +38,10 @@ class DeadLetterAlarm(Construct):
         super().__init__(scope, id_)
         if not 1 <= len(props.alarm_name) <= 255:
             raise ValueError(f"alarm name {props.alarm_name!r} must be 1-255 characters")
-        actions = {"alarm_actions": list(props.actions), "ok_actions": list(props.actions)}
+        actions: dict[str, Any] = {
+            "alarm_actions": list(props.actions),
+            "ok_actions": list(props.actions),
+        }
         self.alarm = CloudwatchMetricAlarm(
             self,
             "Alarm",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
 
@@ -41,7 +41,7 @@ class ServiceAlarmsProps:
 
     service: EcsService
     """Its name `<env>-<service>` prefixes every alarm name."""
-    thresholds: AlarmSpec = AlarmSpec()
+    thresholds: AlarmSpec = field(default_factory=AlarmSpec)
     """Default: AlarmSpec's documented defaults."""
     actions: Sequence[str] = field(default_factory=tuple)
     """ARNs notified on ALARM and on OK (the env's alarm topic); default none: the alarms
@@ -144,6 +144,9 @@ class ServiceAlarms(Construct):
         period: int = MINUTE,
     ) -> CloudwatchMetricAlarm:
         actions = list(self._props.actions)
+        notify: dict[str, Any] = (
+            {"alarm_actions": actions, "ok_actions": actions} if actions else {}
+        )
         periods = max(1, minutes * MINUTE // period)
         alarm = CloudwatchMetricAlarm(
             self,
@@ -157,7 +160,7 @@ class ServiceAlarms(Construct):
             datapoints_to_alarm=periods,
             # No data is the quiet case (no traffic, no tasks scheduled, an idle queue): OK.
             treat_missing_data="notBreaching",
-            **({"alarm_actions": actions, "ok_actions": actions} if actions else {}),
+            **notify,
         )
         self.alarms.append(alarm)
         return alarm
@@ -167,7 +170,9 @@ class ServiceAlarms(Construct):
         (a traffic-shifting service has two; during a deployment both carry traffic)."""
         t = self._props.thresholds
 
-        def per_group(prefix: str, metric_name: str, stat: str):
+        def per_group(
+            prefix: str, metric_name: str, stat: str
+        ) -> list[CloudwatchMetricAlarmMetricQuery]:
             return [
                 _metric(
                     f"{prefix}{i}",

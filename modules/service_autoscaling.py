@@ -113,7 +113,7 @@ class ServiceAutoscaling(Construct):
                 {"predefined_metric_specification": {"predefined_metric_type": metric}},
             )
 
-    def _target_args(self) -> dict[str, str]:
+    def _target_args(self) -> dict[str, Any]:
         return {
             "resource_id": self.target.resource_id,
             "scalable_dimension": self.target.scalable_dimension,

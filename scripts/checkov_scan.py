@@ -14,6 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
@@ -35,7 +36,7 @@ class ScanResult:
     stale: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def declared_skips(stacks: dict[str, dict]) -> dict[tuple[str, str, str], str]:
+def declared_skips(stacks: dict[str, dict[str, Any]]) -> dict[tuple[str, str, str], str]:
     """{(stack, "type.logical_id", check id): reason} from every resource's `//` block."""
     skips = {}
     for stack, doc in stacks.items():
@@ -48,7 +49,7 @@ def declared_skips(stacks: dict[str, dict]) -> dict[tuple[str, str, str], str]:
     return skips
 
 
-def resource_types(stacks: dict[str, dict]) -> dict[tuple[str, str], str]:
+def resource_types(stacks: dict[str, dict[str, Any]]) -> dict[tuple[str, str], str]:
     """{(stack, logical id): "type.logical_id"} for every resource."""
     return {
         (stack, name): f"{rtype}.{name}"
@@ -57,7 +58,7 @@ def resource_types(stacks: dict[str, dict]) -> dict[tuple[str, str], str]:
     }
 
 
-def parseable_copy(stacks: dict[str, dict], into: Path) -> Path:
+def parseable_copy(stacks: dict[str, dict[str, Any]], into: Path) -> Path:
     """The stacks as checkov 3.3's terraform_json parser can read them.
 
     Its parser expects every attribute of the `terraform` block to be a block (a dict) and
@@ -72,7 +73,7 @@ def parseable_copy(stacks: dict[str, dict], into: Path) -> Path:
     return into
 
 
-def run_checkov(stacks: dict[str, dict], checkov: Path) -> list[dict]:
+def run_checkov(stacks: dict[str, dict[str, Any]], checkov: Path) -> list[dict[str, Any]]:
     if not checkov.exists():
         raise SystemExit(f"checkov not found at {checkov}: run `make scan-venv`")
     with tempfile.TemporaryDirectory() as tmp:

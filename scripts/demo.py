@@ -16,7 +16,9 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
@@ -41,12 +43,12 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def _wait(predicate, timeout: float, what: str) -> float:
+def _wait(predicate: Callable[..., object], timeout: float, what: str) -> float:
     """Milliseconds until `predicate` holds."""
     return seconds_until(predicate, timeout, what, interval=0.005) * 1000
 
 
-def _port_from_log(log) -> int | None:
+def _port_from_log(log: IO[str]) -> int | None:
     log.seek(0)
     for line in log.read().splitlines():
         try:
@@ -72,8 +74,9 @@ class Tasks:
             profile_name=SERVICE,
             label=None,
         )
-        self.logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}
-        self.agents: dict[str, subprocess.Popen] = {}
+        # Live for the whole demo: the agents write to them, secrets_in_logs() reads them.
+        self.logs = {task: tempfile.TemporaryFile("w+") for task in ("task-a", "task-b")}  # noqa: SIM115
+        self.agents: dict[str, subprocess.Popen[str]] = {}
         self.ports: dict[str, int] = {}
 
     def agent_environ(self) -> dict[str, str]:
@@ -100,7 +103,9 @@ class Tasks:
             self.agents[task] = spawn_agent(env, log)
         for task, log in self.logs.items():
             _wait(lambda log=log: _port_from_log(log) is not None, 20, f"{task} start")
-            port = self.ports[task] = _port_from_log(log)
+            port = _port_from_log(log)
+            assert port is not None  # the wait above saw it
+            self.ports[task] = port
             _wait(lambda port=port: _get(port, "/health")[0] == 200, 20, f"{task} health")
 
     def agent_queues(self) -> list[str]:

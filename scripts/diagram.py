@@ -14,7 +14,9 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
@@ -62,7 +64,7 @@ ADDRESS = re.compile(r"(?<![\w.])(aws_[a-z0-9_]+)\.([\w-]+)")
 REMOTE = re.compile(r"data\.terraform_remote_state\.[\w-]+\.outputs\.([\w-]+)")
 
 
-def _strings(value):
+def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
@@ -74,9 +76,11 @@ def _strings(value):
             yield from _strings(v)
 
 
-def _targets(value, outputs_by_name) -> set[tuple[str, str]]:
-    """(stack kind, resource type) pairs a resource body refers to."""
-    found = set()
+def _targets(
+    value: Any, outputs_by_name: Mapping[str, set[tuple[str, str]]]
+) -> set[tuple[str | None, str]]:
+    """(stack kind, resource type) pairs a resource body refers to (kind None: its own stack)."""
+    found: set[tuple[str | None, str]] = set()
     for text in _strings(value):
         for rtype, _ in ADDRESS.findall(text):
             found.add((None, rtype))
@@ -93,13 +97,16 @@ def mermaid(stacks_dir: Path, env: str) -> str:
         path = stacks_dir / f"{kind}-{env}" / "cdk.tf.json"
         if path.exists():
             docs[kind] = json.loads(path.read_text())
-    outputs_by_name: dict[str, set] = {}
+    outputs_by_name: dict[str, set[tuple[str, str]]] = {}
     for kind, doc in docs.items():
         for name, out in doc.get("output", {}).items():
             outputs_by_name[name] = {(kind, t) for t, _ in ADDRESS.findall(json.dumps(out))}
     lines = ["flowchart LR"]
     edges: set[tuple[str, str]] = set()
-    node = lambda kind, rtype: f"{kind}_{rtype.removeprefix('aws_')}"  # noqa: E731
+
+    def node(kind: str, rtype: str) -> str:
+        return f"{kind}_{rtype.removeprefix('aws_')}"
+
     for kind, doc in docs.items():
         resources = doc.get("resource", {})
         lines.append(f'  subgraph {kind}_{env}["{kind}-{env}"]')

@@ -30,7 +30,7 @@ ENVS_START, ENVS_END = "<!-- environments:start -->", "<!-- environments:end -->
 DEPLOYS_START, DEPLOYS_END = "<!-- deployments:start -->", "<!-- deployments:end -->"
 ENV_HEADER = (
     "| env | account | region | VPC CIDR | AZs | NAT | on-demand (min/desired/max) "
-    "| Spot group (types, min–max) | task placement | VPC endpoints | off hours | logs "
+    "| Spot group (types, min\u2013max) | task placement | VPC endpoints | off hours | logs "
     "| AppConfig rollout |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 
@@ -43,7 +43,7 @@ def environment_row(env: EnvironmentSettings) -> str:
     """One env's row of the environment table."""
     c, p = env.cluster, env.pipeline
     spot = (
-        f"{', '.join(c.spot.instance_types)} {c.spot.min_size}–{c.spot.max_size}"
+        f"{', '.join(c.spot.instance_types)} {c.spot.min_size}\u2013{c.spot.max_size}"
         if c.spot
         else "no"
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from policy_sentry.querying.actions import get_action_data
 
@@ -23,21 +24,21 @@ if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the
 
 from scripts.synth_out import load_stacks, policy_statements  # noqa: E402
 
-_cache: dict[str, list[dict]] = {}
+_cache: dict[str, list[dict[str, Any]]] = {}
 
 
-def action_data(action: str) -> list[dict]:
+def action_data(action: str) -> list[dict[str, Any]]:
     if action not in _cache:
         service, name = action.split(":", 1)
         _cache[action] = get_action_data(service.lower(), name.lower()).get(service.lower(), [])
     return _cache[action]
 
 
-def _as_list(value) -> list:
+def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def lint_statement(where: str, statement: dict) -> list[str]:
+def lint_statement(where: str, statement: dict[str, Any]) -> list[str]:
     findings = []
     resources = _as_list(statement.get("Resource", "*"))
     scoped = any(r != "*" for r in resources)

@@ -32,6 +32,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
@@ -202,7 +203,7 @@ def execute(
     steps: list[list[str]],
     environment: dict[str, str],
     no_build: bool = False,
-    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+    run: Callable[..., subprocess.CompletedProcess[Any]] = subprocess.run,
 ) -> int:
     """Run `steps` in order with `environment` (the deploy role's credentials and region);
     stop at the first failure with one line and its likely cause."""

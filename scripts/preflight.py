@@ -36,7 +36,8 @@ def released_tag(ssm: Any, env: EnvironmentSettings, parameter: str) -> str:
     """The tag the services stack will read from an image's release parameter (the registry
     stack creates it at `services_settings.image_tag`; a release overwrites it)."""
     try:
-        return ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+        tag: str = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+        return tag
     except ClientError as err:
         if err.response["Error"]["Code"] != "ParameterNotFound":
             raise

@@ -23,11 +23,11 @@ from scripts.synth_out import load_stacks, policy_statements  # noqa: E402
 GOLDEN = ROOT / "tests" / "golden" / "summary.json"
 
 
-def _all(doc: dict, rtype: str) -> list[dict[str, Any]]:
+def _all(doc: dict[str, Any], rtype: str) -> list[dict[str, Any]]:
     return list(doc.get("resource", {}).get(rtype, {}).values())
 
 
-def security_properties(doc: dict) -> dict[str, Any]:
+def security_properties(doc: dict[str, Any]) -> dict[str, Any]:
     """Properties a reviewer cares about; only keys that apply to this stack are present."""
     props: dict[str, Any] = {}
     if lts := _all(doc, "aws_launch_template"):

@@ -50,7 +50,7 @@ Failure = go_tools.Failure
 """One line for the user and the exit code that goes with it."""
 
 
-def _run(argv: list[str], cli_config: Path | None = None) -> subprocess.CompletedProcess:
+def _run(argv: list[str], cli_config: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
     if cli_config is not None:  # make validate: hashicorp/aws from `make provider`'s mirror
         env["TF_CLI_CONFIG_FILE"] = str(cli_config)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from constructs import Construct
 
 from engine.aws.ecs_account_setting_default import EcsAccountSettingDefault
-from engine.core import TerraformOutput
+from engine.core import ITerraformDependable, TerraformOutput
 from modules.ec2_capacity import (
     Ec2Capacity,
     Ec2CapacityProps,
@@ -90,7 +92,10 @@ class ClusterStack(EnvironmentStack):
         return ExecAccess(key_arn=audit.key_arn, log_group_arn=audit.log_group_arn)
 
     def _capacity(
-        self, env: EnvironmentSettings, network: NetworkStack, launch_after: list
+        self,
+        env: EnvironmentSettings,
+        network: NetworkStack,
+        launch_after: Sequence[ITerraformDependable],
     ) -> dict[str, InstanceGroup]:
         """{group key: group}: on-demand, and Spot and Graviton where the env has them."""
         c, prefix = env.cluster, f"{env.name}-{PLATFORM}"

@@ -118,7 +118,9 @@ class ConfigPipelineStack(EnvironmentStack):
             KmsKeyProps(
                 alias=f"alias/{env.name}-{PLATFORM}-config",
                 account_id=env.account_id,
-                description=f"{env.name}: secrets, config-event topics and queues, AppConfig, trail",
+                description=(
+                    f"{env.name}: secrets, config-event topics and queues, AppConfig, trail"
+                ),
                 service_statements=(
                     eventbridge_statement(env.account_id),
                     sns_statement(env.account_id),

@@ -362,15 +362,14 @@ class ServicesStack(EnvironmentStack):
         self.endpoint: PublicEndpoint | None = None
         self.web_acl: WebAcl | None = None
         fronted = [s for s in env.services if s.load_balancer is not None]
+        specs = [spec for s in fronted if (spec := s.load_balancer) is not None]
         if not fronted:
             return None
         settings = env.services_settings
         name = resource_name(env.name, PLATFORM, "alb")
-        cidrs = tuple(dict.fromkeys(c for s in fronted for c in s.load_balancer.allowed_cidrs))
+        cidrs = tuple(dict.fromkeys(c for spec in specs for c in spec.allowed_cidrs))
         certificates = tuple(
-            dict.fromkeys(
-                s.load_balancer.certificate_arn for s in fronted if s.load_balancer.certificate_arn
-            )
+            dict.fromkeys(spec.certificate_arn for spec in specs if spec.certificate_arn)
         )
         if settings.https is not None:
             self.endpoint = self._public_endpoint(env.name, settings.https)

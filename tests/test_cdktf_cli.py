@@ -1,5 +1,6 @@
 """The real cdktf CLI (pinned in package-lock.json) synthesizes exactly what main.py does
-(the session `table_synth` fixture: main.build_app over every env, byte for byte, manifest included).
+(the session `table_synth` fixture: main.build_app over every env, byte for byte, manifest
+included).
 
 cdktf.json lists no `terraformProviders`: the project uses the prebuilt provider package, so
 `cdktf synth` must not ask for `cdktf get` (cdktf-cli checks `codeMakerOutput` only when

@@ -180,7 +180,7 @@ def test_a_rollback_checks_every_image_exists_then_writes_the_parameters(table_s
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (["--release"], "images: --release needs --tag"),
         (["--no-build"], "images: --no-build only makes sense with --release"),

@@ -37,7 +37,8 @@ if args[0] == "version":
     print(json.dumps({{"terraform_version": os.environ.get("FAKE_TF_VERSION", "1.11.4")}}))
 elif args[0] == "init" and mode == "no-provider":
     sys.stderr.write(
-        "Initializing provider plugins...\\n- Finding hashicorp/aws versions matching \\"{version}\\"...\\n\\n"
+        "Initializing provider plugins...\\n"
+        "- Finding hashicorp/aws versions matching \\"{version}\\"...\\n\\n"
         "Error: Failed to query available provider packages\\n\\n"
         "Could not retrieve the list of available versions for provider hashicorp/aws:\\n"
         "could not connect to registry.terraform.io: failed to request discovery\\n"
@@ -48,8 +49,10 @@ elif args[0] == "init":
 elif args[0] == "validate":
     bad = mode == "invalid" and os.path.basename(chdir) == "services-dev"
     diagnostics = [{{"severity": "error", "summary": "Unsupported argument",
-                    "detail": "An argument named \\"bogus\\" is not expected here."}}] if bad else []
-    print(json.dumps({{"valid": not bad, "error_count": len(diagnostics), "diagnostics": diagnostics}}))
+                    "detail": "An argument named \\"bogus\\" is not expected here."}}]
+    diagnostics = diagnostics if bad else []
+    print(json.dumps({{"valid": not bad, "error_count": len(diagnostics),
+                      "diagnostics": diagnostics}}))
     sys.exit(1 if bad else 0)
 """
 
@@ -171,7 +174,7 @@ def test_real_terraform_with_an_empty_filesystem_mirror_fails_in_one_line(synth,
     )
 
 
-@pytest.mark.parametrize("stack,env_name", [("", "dev"), ("netwrk", "dev"), ("network", "qa")])
+@pytest.mark.parametrize(("stack", "env_name"), [("", "dev"), ("netwrk", "dev"), ("network", "qa")])
 def test_plan_check_names_the_valid_stacks_and_envs(stack, env_name, fake_terraform):
     _one_line(
         _script("check", "--stack", stack, "--env", env_name, env=fake_terraform),

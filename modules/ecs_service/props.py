@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engine.core import TerraformResource
@@ -45,7 +45,7 @@ class EcsServiceProps:
     """Its `config.service` must be `name`."""
     desired_count: int = 1
     """Tasks at creation; Application Auto Scaling owns the count afterwards."""
-    deployment: DeploymentSpec = DeploymentSpec()
+    deployment: DeploymentSpec = field(default_factory=DeploymentSpec)
     """ROLLING by default; a traffic-shifting strategy needs `LoadBalancer.add_target`."""
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     """Retention of the log group `/ecs/<env>-<name>` both containers write to."""

@@ -257,9 +257,11 @@ class EcsService(Construct):
         if self._target_group is not None:
             return []
         return [
-            f"{self.name}: a {self._props.deployment.strategy.value} deployment shifts "
-            "traffic between ALB target groups: put the service behind one with "
-            "LoadBalancer.add_target"
+            (
+                f"{self.name}: a {self._props.deployment.strategy.value} deployment shifts "
+                "traffic between ALB target groups: put the service behind one with "
+                "LoadBalancer.add_target"
+            )
         ]
 
     def enable_cloud_map(self, discovery: ServiceDiscovery) -> None:
@@ -272,9 +274,10 @@ class EcsService(Construct):
         container names its port (`ContainerProps.port_name`)."""
         self._discover_with("Service Connect")
         p = self._props
-        port_name = p.container.port_name
+        port_name, port = p.container.port_name, self.container_port
+        # ContainerProps rejects a port name without a port: `port is None` only narrows the type.
         server = (
-            None if port_name is None else (port_name, self.container_name, self.container_port)
+            None if port_name is None or port is None else (port_name, self.container_name, port)
         )
         self.service.put_service_connect_configuration(
             **service_connect_configuration(

@@ -218,8 +218,10 @@ def test_poison_message_survives_and_is_not_deleted(aws, make_agent, log_stream)
     base_calls = aws.proxy.count("GetSecretValue")
     base_deletes = aws.deletes()
     for message in (
-        '{"source": "aws.secretsmanager", "detail": {"eventName": "Nope"}, '
-        '"secret": "body-must-not-be-logged"}',
+        (
+            '{"source": "aws.secretsmanager", "detail": {"eventName": "Nope"}, '
+            '"secret": "body-must-not-be-logged"}'
+        ),
         "definitely not json",
     ):
         aws.sns.publish(TopicArn=topic.arn, Message=message)

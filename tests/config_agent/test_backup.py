@@ -64,7 +64,7 @@ def test_a_damaged_or_foreign_backup_is_skipped(tmp_path, log_stream):
 
 
 @pytest.mark.parametrize(
-    "extra, needle",
+    ("extra", "needle"),
     [
         ({"CONFIG_AGENT_BACKUP_DIR": "relative"}, "CONFIG_AGENT_BACKUP_DIR must be an absolute"),
         ({"CONFIG_AGENT_BACKUP_SECRETS": "true"}, "CONFIG_AGENT_BACKUP_SECRETS needs"),

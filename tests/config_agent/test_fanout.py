@@ -76,7 +76,7 @@ def test_fanout_settings():
 
 
 @pytest.mark.parametrize(
-    "extra, needle",
+    ("extra", "needle"),
     [
         (
             {"CONFIG_AGENT_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q"},

@@ -61,7 +61,7 @@ def test_a_request_body_is_consumed_not_parsed_as_the_next_request(agent):
 
 
 @pytest.mark.parametrize(
-    "request_head, status",
+    ("request_head", "status"),
     [
         (b"POST /ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
         (b"POST /ping HTTP/1.1\r\nContent-Length: 70000\r\n\r\n", 413),
@@ -236,7 +236,7 @@ def test_a_slow_aws_fetch_holds_up_only_its_own_connection(aws, agent):
 
 
 @pytest.mark.parametrize(
-    "stream, framed",
+    ("stream", "framed"),
     [
         (b"GET /ping HTTP/1.1\r\nHost: x\r\n", []),  # head not ended yet
         (b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\nGET /", ["/ping"]),  # the first of two

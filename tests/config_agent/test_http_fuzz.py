@@ -108,7 +108,7 @@ _PIECES = [
 
 
 @pytest.mark.parametrize(
-    "stream, frames",
+    ("stream", "frames"),
     [
         (b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n" * 2, 2),
         (b"GET /ping HTTP/1.1\r\nHost: a\r\nX-A : 1\r\n\r\nGET /ping HTTP/1.1\r\n\r\n", 0),

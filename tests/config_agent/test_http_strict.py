@@ -90,7 +90,7 @@ def test_smuggled_requests_are_refused_and_nothing_after_them_is_read(agent, hea
 
 
 @pytest.mark.parametrize(
-    "head, status",
+    ("head", "status"),
     [
         (b"GET /health HTTP/1.1\r\nHost : x\r\n\r\n", 400),  # RFC 9112 section 5.1
         (b"GET /health HTTP/1.1\r\n\r\n", 400),  # section 3.2
@@ -221,7 +221,7 @@ def test_slow_heads_time_out_and_free_their_slots(aws, make_agent):
 
 
 @pytest.mark.parametrize(
-    "name, value",
+    ("name", "value"),
     [
         ("CONFIG_AGENT_HTTP_MAX_CONNECTIONS", "0"),
         ("CONFIG_AGENT_HTTP_REQUEST_TIMEOUT_SECONDS", "x"),
@@ -244,7 +244,7 @@ def test_a_taken_port_is_named(aws, make_agent):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(OSError) as raised:
+        with pytest.raises(OSError, match=rf"127\.0\.0\.1:{port}\b") as raised:
             make_agent(
                 CONFIG_AGENT_SECRET_IDS=aws.secret("taken")["Name"],
                 CONFIG_AGENT_SECRETS_PORT=str(port),

@@ -54,7 +54,7 @@ def test_settings_appconfig_group_and_profiles():
 
 
 @pytest.mark.parametrize(
-    "extra, needle",
+    ("extra", "needle"),
     [
         ({"CONFIG_AGENT_QUEUE_URL": ""}, "QUEUE_URL is required"),
         ({"CONFIG_AGENT_QUEUE_URL": "sqs://x"}, "QUEUE_URL"),

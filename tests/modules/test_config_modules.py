@@ -25,7 +25,7 @@ def test_strategies_map_env_settings_to_appconfig_arguments():
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         ((DeploymentStrategy.LINEAR, 0, 0), "deployment_minutes >= 1"),
         ((DeploymentStrategy.ALL_AT_ONCE, 5, 0), "no deployment duration"),

@@ -24,7 +24,7 @@ def _target(name: str = "web", alternate: bool = False, test_port: int | None = 
 
 
 @pytest.mark.parametrize(
-    "targets, message",
+    ("targets", "message"),
     [
         ((), "at least one target service"),
         ((_target(), _target()), "duplicate ALB targets"),

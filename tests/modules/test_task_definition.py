@@ -142,13 +142,14 @@ def test_json_round_trips_and_task_size_includes_the_sidecar():
     assert json.loads(as_json) == container_definitions(
         "web", APP, ConfigAgentSidecar("agent:1", CONFIG), "/ecs/dev-web", "us-west-2"
     )
-    app, agent = _definitions()
+    _app, agent = _definitions()
     assert task_cpu(WORKER.cpu) == WORKER.cpu + agent["cpu"]
     assert task_memory(WORKER.memory) == WORKER.memory + agent["memory"]
 
 
 @pytest.mark.parametrize(
-    "short,var", [("db-password", "SECRET_ARN_DB_PASSWORD"), ("api_key2", "SECRET_ARN_API_KEY2")]
+    ("short", "var"),
+    [("db-password", "SECRET_ARN_DB_PASSWORD"), ("api_key2", "SECRET_ARN_API_KEY2")],
 )
 def test_secret_variable_names(short, var):
     assert secret_variable(short) == var

@@ -25,8 +25,10 @@ def test_a_missing_secret_and_a_missing_image_are_each_one_line(aws, env, capsys
     _deployed_but_for(env, aws, unset_secret="/dev/worker/queue-credentials", unpushed="web")
     found = preflight.problems(deploy_session(env, aws), env)
     assert found == [
-        "secret /dev/worker/queue-credentials: NO VALUE (make secrets ENV=dev "
-        "SET=worker/queue-credentials < value-file)",
+        (
+            "secret /dev/worker/queue-credentials: NO VALUE (make secrets ENV=dev "
+            "SET=worker/queue-credentials < value-file)"
+        ),
         "image web:0.1.0: not in the registry (make images ENV=dev)",
     ]
     assert preflight.run(env.name, deploy_session(env, aws), (env,)) == 1

@@ -90,7 +90,7 @@ def test_unknown_environment_is_named():
 
 
 @pytest.mark.parametrize(
-    "names, message",
+    ("names", "message"),
     [
         ("dev,,prod", "ECS_ENVS has an empty entry: 'dev,,prod'"),
         ("dev,", "ECS_ENVS has an empty entry"),
@@ -110,7 +110,7 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
 
 
 @pytest.mark.parametrize(
-    "change, field, detail",
+    ("change", "field", "detail"),
     [
         (dict(account_id="12345"), "account_id", "exactly 12 digits"),
         (dict(account_id="11111111111a"), "account_id", "exactly 12 digits"),
@@ -148,8 +148,10 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
         (
             dict(cluster=replace(DEV.cluster, instance_type="t3.medium")),
             "cluster.instance_type",
-            "x86_64 services scale to 12 tasks, 24 during a deployment (200 %), but their instances "
-            "at maximum size hold 6 awsvpc tasks (3 x t3.medium (2 each)",
+            (
+                "x86_64 services scale to 12 tasks, 24 during a deployment (200 %), but their "
+                "instances at maximum size hold 6 awsvpc tasks (3 x t3.medium (2 each)"
+            ),
         ),
         (
             dict(cluster=replace(DEV.cluster, awsvpc_trunking=False)),
@@ -159,8 +161,10 @@ def test_an_invalid_env_fails_the_synth_of_any_other():
         (
             dict(cluster=replace(DEV.cluster, instance_type="m7i.xlarge")),
             "cluster.instance_type",
-            "'m7i.xlarge' has no task-ENI numbers yet: add its network interface limit and ENI "
-            "trunking support to TASK_ENIS in settings/aws_catalog.py",
+            (
+                "'m7i.xlarge' has no task-ENI numbers yet: add its network interface limit and ENI "
+                "trunking support to TASK_ENIS in settings/aws_catalog.py"
+            ),
         ),
         (
             dict(
@@ -771,7 +775,7 @@ def test_every_shipped_environment_is_valid():
 
 
 def test_terraform_cloud_needs_an_organization():
-    with pytest.raises(SettingsError, match="state.organization"):
+    with pytest.raises(SettingsError, match=r"state\.organization"):
         validate(replace(DEV, state=TerraformCloudState(organization="")))
 
 
@@ -793,7 +797,7 @@ def test_naming_helpers_follow_the_conventions():
 
 
 @pytest.mark.parametrize(
-    "name,construct_id",
+    ("name", "construct_id"),
     [
         ("web", "Web"),
         ("config-agent", "ConfigAgent"),
@@ -827,7 +831,7 @@ def test_rendered_tables_describe_each_env():
     envs, deploys = env_tables.blocks(SAMPLE).values()
     assert (
         "| staging | 333333333333 | us-east-2 | 10.20.0.0/16 | 2 | single | m6a.large 1/1/4 "
-        "| m6a.large, m6i.large, m5a.large, m5.large 1–4 | base 1 on-demand, then 1:1 "
+        "| m6a.large, m6i.large, m5a.large, m5.large 1\u20134 | base 1 on-demand, then 1:1 "
         "on-demand:Spot | yes | min 1 task, America/New_York | 30 d | linear 4 min + 2 min "
         "bake |"
     ) in envs
@@ -881,7 +885,7 @@ def test_two_envs_in_one_account_and_region_may_not_both_manage_trunking():
 
 
 @pytest.mark.parametrize(
-    "value, placeholder",
+    ("value", "placeholder"),
     [
         ("Z0PLACEHOLDER0PROD", True),
         ("app.example.com", True),

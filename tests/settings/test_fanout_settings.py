@@ -11,7 +11,7 @@ from tests.tables import SAMPLE as ENVIRONMENTS
 
 
 @pytest.mark.parametrize(
-    "field, value",
+    ("field", "value"),
     [
         ("agent_safety_refresh_seconds", 30),
         ("orphan_sweep_minutes", 0),

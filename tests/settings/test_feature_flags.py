@@ -53,7 +53,7 @@ def test_a_valid_flag_set_passes_and_freeform_stays_the_default():
 
 
 @pytest.mark.parametrize(
-    "content, detail",
+    ("content", "detail"),
     [
         (_changed(["version"], None), "version must be one of ['1']"),
         (_changed(["version"], 1), "version must be one of ['1'] (a string)"),

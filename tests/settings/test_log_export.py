@@ -65,7 +65,7 @@ def test_every_shape_validates(export):
 
 
 @pytest.mark.parametrize(
-    "export,field,words",
+    ("export", "field", "words"),
     [
         (
             OpenSearchLogExport(arn="arn:aws:es:us-east-1:111111111111:domain/logs"),
@@ -216,7 +216,7 @@ def test_flow_log_export_validates_with_or_without_exporting_services(export):
 
 
 @pytest.mark.parametrize(
-    "export,field,words",
+    ("export", "field", "words"),
     [
         (
             OpenSearchLogExport(arn=DOMAIN, flow_logs=True),

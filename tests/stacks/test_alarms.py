@@ -50,7 +50,7 @@ def _result(alarm):
     return result["expression"]
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_every_service_rolls_back_on_the_alarms_of_its_kind(synth, env, service):
     spec = ENVS[env].service(service)
     stack = synth.stack(f"services-{env}")
@@ -73,7 +73,7 @@ def test_every_service_rolls_back_on_the_alarms_of_its_kind(synth, env, service)
         assert "alarm_actions" not in alarm, "no alarm topic in the shipped table"
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_missing_tasks_compare_container_insights_counts_of_the_service(synth, env, service):
     stack = synth.stack(f"services-{env}")
     _, alarm = _alarms(stack, env, service)["running-below-desired"]
@@ -183,7 +183,7 @@ def test_alarms_notify_the_env_topic_with_the_services_thresholds(tmp_path):
         0.8,
     )
     assert alarms["running-below-desired"]["evaluation_periods"] == 3
-    every = [a for a in stack.resources("aws_cloudwatch_metric_alarm").values()]
+    every = list(stack.resources("aws_cloudwatch_metric_alarm").values())
     assert len(every) == 4 + 2
     for alarm in every:
         assert alarm["alarm_actions"] == alarm["ok_actions"] == [TOPIC]

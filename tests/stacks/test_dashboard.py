@@ -39,7 +39,7 @@ def _metrics(widget, name):
 
 def _dims(metric):
     values = [v for v in metric[2:] if not isinstance(v, dict)]
-    return dict(zip(values[::2], values[1::2]))
+    return dict(zip(values[::2], values[1::2], strict=False))
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -88,7 +88,7 @@ def test_cluster_row_shows_every_capacity_provider_cpu_and_memory(synth, env):
 
 
 @pytest.mark.parametrize(
-    "env,service", [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]
+    ("env", "service"), [(e.name, s.name) for e in ENVIRONMENTS for s in e.services]
 )
 def test_service_row_shows_tasks_traffic_queue_and_alarms(synth, env, service):
     spec = ENVS[env].service(service)

@@ -76,7 +76,7 @@ def test_the_shipped_table_rolls_dev_and_shifts_web_in_staging_and_prod():
     }
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_each_service_deploys_with_its_strategy(synth, env, service):
     d = ENVS[env].service(service).deployment
     stack = synth.stack(f"services-{env}")
@@ -100,7 +100,7 @@ def test_each_service_deploys_with_its_strategy(synth, env, service):
     assert "linear_configuration" not in config and "lifecycle_hook" not in config
 
 
-@pytest.mark.parametrize("env,service", SHIFTING)
+@pytest.mark.parametrize(("env", "service"), SHIFTING)
 def test_traffic_shifting_service_gets_an_alternate_group_a_weighted_rule_and_the_role(
     synth, env, service
 ):

@@ -73,7 +73,9 @@ def test_cluster_encrypts_and_logs_every_exec_session(synth, env):
     }
 
 
-@pytest.mark.parametrize("env,service", [(e, s.name) for e in EXEC_ON for s in ENVS[e].services])
+@pytest.mark.parametrize(
+    ("env", "service"), [(e, s.name) for e in EXEC_ON for s in ENVS[e].services]
+)
 def test_tasks_get_the_session_channels_and_only_this_keys_and_logs_grants(synth, env, service):
     settings = ENVS[env]
     stack = synth.stack(f"services-{env}")

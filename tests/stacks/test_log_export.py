@@ -90,7 +90,7 @@ def _containers(stack: Stack, family: str) -> dict[str, dict]:
 @pytest.mark.parametrize("env", SHAPES)
 def test_stream_delivers_to_the_destination_encrypted_with_its_own_key(exported, env):
     stack, export = exported.stack(f"services-{env}"), SHAPES[env]
-    stream_id, stream, block = _stream(stack)
+    _stream_id, stream, block = _stream(stack)
     key_id, key = stack.one("aws_kms_key")
     key_arn = stack.ref("aws_kms_key", key_id, "arn")
     assert stream["name"] == f"{env}-platform-logs"
@@ -295,7 +295,7 @@ def test_public_destinations_get_no_security_group_or_eni_rights(exported, env):
 def test_vpc_domain_is_reached_from_a_group_that_only_sends_https(exported, env):
     stack, export = exported.stack(f"services-{env}"), SHAPES[env]
     _, _, block = _stream(stack)
-    ((group_id, group),) = [
+    ((group_id, _group),) = [
         (k, v)
         for k, v in stack.resources("aws_security_group").items()
         if v["name"] == f"{env}-platform-logs-firehose"

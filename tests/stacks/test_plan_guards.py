@@ -85,7 +85,7 @@ def test_an_example_domain_fails_plan_naming_the_setting(synth, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "zone, private, ok",
+    ("zone", "private", "ok"),
     [
         ("acme.io", False, True),
         ("app.acme.io", False, True),
@@ -107,7 +107,7 @@ def test_the_zone_must_be_public_and_hold_the_domain(synth, tmp_path, zone, priv
 
 
 @pytest.mark.parametrize(
-    "available, ok",
+    ("available", "ok"),
     [
         (["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"], True),
         (["us-east-1a", "us-east-1b", "us-east-1d"], False),

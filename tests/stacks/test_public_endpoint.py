@@ -50,8 +50,8 @@ def assert_https_endpoint(stack, domain, zone_id):
     assert validation["certificate_arn"] == stack.ref("aws_acm_certificate", cert_id, "arn")
     record_id, record = records["${each.value.resource_record_type}"]
     assert record["for_each"] == (
-        "${{ for key, val in tolist(aws_acm_certificate.%s.domain_validation_options): "
-        "val.domain_name => val }}" % cert_id
+        f"${{{{ for key, val in tolist(aws_acm_certificate.{cert_id}.domain_validation_options): "
+        "val.domain_name => val }}"
     )
     assert (record["name"], record["type"], record["records"]) == (
         "${each.value.resource_record_name}",
@@ -64,7 +64,7 @@ def assert_https_endpoint(stack, domain, zone_id):
     assert stack.doc["locals"][local] == zone_id
     assert record["zone_id"] == f"${{data.aws_route53_zone.{lookup_id}.zone_id}}"
     assert validation["validation_record_fqdns"] == (
-        "${[ for key, val in aws_route53_record.%s: val.fqdn]}" % record_id
+        f"${{[ for key, val in aws_route53_record.{record_id}: val.fqdn]}}"
     )
     listeners = _listeners(stack)
     https_id, https = listeners[443]

@@ -65,7 +65,7 @@ def _key_arn(synth, env):
     return config.ref("aws_kms_key", config.one("aws_kms_key")[0], "arn")
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_task_definition_runs_app_and_sidecar_logging_to_the_created_group(synth, env, service):
     settings = ENVS[env]
     stack = _stack(synth, env)
@@ -95,7 +95,7 @@ def test_task_definition_runs_app_and_sidecar_logging_to_the_created_group(synth
     assert task["task_role_arn"] == roles[f"{env}-{service}-task"]
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_container_variables_reference_the_pipelines_real_resources(synth, env, service):
     stack = _stack(synth, env)
     spec = ENVS[env].service(service)
@@ -159,7 +159,7 @@ def test_container_variables_reference_the_pipelines_real_resources(synth, env, 
         assert app_env["WORK_QUEUE_URL"] == stack.ref("aws_sqs_queue", queue_id, "url")
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_service_uses_the_cluster_capacity_provider_in_private_subnets(synth, env, service):
     settings = ENVS[env]
     stack = _stack(synth, env)
@@ -219,7 +219,7 @@ def test_service_uses_the_cluster_capacity_provider_in_private_subnets(synth, en
     assert net["security_groups"] == [stack.ref("aws_security_group", sg_id, "id")]
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_autoscaling_target_and_policies_address_the_service(synth, env, service):
     stack = _stack(synth, env)
     spec = ENVS[env].service(service)
@@ -427,7 +427,7 @@ def test_worker_reaches_web_on_its_container_port_sg_to_sg(synth, env):
     assert web.service_discovery
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_roles_are_scoped_to_the_services_own_resources(synth, env, service):
     settings = ENVS[env]
     stack = _stack(synth, env)
@@ -548,7 +548,7 @@ def test_alb_is_public_hardened_and_forwards_to_the_web_target_group(synth, env)
         if v["tags"]["Tier"] == "public"
     )
     assert sorted(remote_output(synth, stack, s) for s in lb["subnets"]) == public
-    tg_id, tg = _by_name(stack, "aws_lb_target_group", f"{env}-web")
+    tg_id, _tg = _by_name(stack, "aws_lb_target_group", f"{env}-web")
     groups = stack.resources("aws_lb_target_group").values()
     assert len(groups) == (2 if settings.service("web").deployment.shifts_traffic else 1)
     for group in groups:
@@ -746,7 +746,7 @@ def test_adding_a_service_spec_adds_its_resources(synth, extended):
 
 
 @pytest.mark.parametrize(
-    "env,service",
+    ("env", "service"),
     [(e.name, s.name) for e in ENVIRONMENTS for s in e.services if s.scaling.requests_per_target],
 )
 def test_request_count_tracking_names_the_alb_and_the_target_group(synth, env, service):
@@ -790,7 +790,7 @@ def test_request_count_tracking_names_the_alb_and_the_target_group(synth, env, s
     assert metrics["running"]["metric_stat"]["metric"]["metric_name"] == "RunningTaskCount"
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_off_hours_lower_the_minimum_and_working_hours_restore_it(synth, env, service):
     off = ENVS[env].services_settings.off_hours
     stack = _stack(synth, env)
@@ -821,7 +821,7 @@ def test_off_hours_lower_the_minimum_and_working_hours_restore_it(synth, env, se
     assert night["resource_id"].startswith("${aws_appautoscaling_target.")
 
 
-@pytest.mark.parametrize("env,service", ENV_SERVICES)
+@pytest.mark.parametrize(("env", "service"), ENV_SERVICES)
 def test_task_definitions_declare_the_cpu_architecture_of_their_capacity(synth, env, service):
     settings = ENVS[env]
     task, _, _ = _containers(_stack(synth, env), env, service)
@@ -855,11 +855,11 @@ def test_an_arm64_service_runs_only_on_the_graviton_capacity(tmp_path):
         if v["name"] == "dev-platform-ec2-arm64"
     ]
     assert len(arm) == 1
-    arm_lt = [
+    arm_lt = next(
         v
         for v in cluster.resources("aws_launch_template").values()
         if v["name"] == "dev-platform-ecs-arm64"
-    ][0]
+    )
     assert arm_lt["instance_type"] == "m7g.large"
     assert cluster.data("aws_ssm_parameter")[arm_lt["image_id"].split(".")[2]]["name"] == (
         "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id"
