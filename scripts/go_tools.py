@@ -115,7 +115,7 @@ def _go() -> str:
     return exe
 
 
-def _go_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _go_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GOFLAGS": "-trimpath -buildvcs=false -mod=readonly"}
     try:
         proc = subprocess.run(
@@ -216,7 +216,8 @@ def tofu_tool() -> GoTool:
 
 
 def _go_env(name: str) -> str:
-    return _go_run(["env", name], ROOT / "tools" / "provider").stdout.strip()
+    out: str = _go_run(["env", name], ROOT / "tools" / "provider").stdout
+    return out.strip()
 
 
 CLI_CONFIG = """# Written by `make provider` (scripts/go_tools.py): hashicorp/aws from its build.

@@ -38,6 +38,7 @@ from scripts import go_tools, terraform_stacks  # noqa: E402
 from scripts.go_tools import Failure  # noqa: E402
 from settings.environments import select  # noqa: E402
 from settings.images import built_images  # noqa: E402
+from settings.providers import AWS_PROVIDER_VERSION  # noqa: E402
 from settings.schema import EnvironmentSettings, S3State  # noqa: E402
 
 
@@ -367,7 +368,7 @@ def rehearse(env_name: str, outdir: Path) -> None:
 def _rehearse_stacks(rehearsal: Rehearsal, names: list[str], stacks: dict[str, Path]) -> None:
     print(
         f"rehearsal of {', '.join(names)} with {Path(rehearsal.exe).name} {rehearsal.version}"
-        f", hashicorp/aws {go_tools.AWS_PROVIDER_VERSION}, moto at {rehearsal.endpoint}",
+        f", hashicorp/aws {AWS_PROVIDER_VERSION}, moto at {rehearsal.endpoint}",
         flush=True,
     )
     REHEARSE_DIR.mkdir(parents=True, exist_ok=True)
