@@ -7,10 +7,8 @@ import threading
 import time
 from typing import Any
 
-import botocore.session
-
 from .api import Api
-from .aws import Aws
+from .aws import Aws, Session
 from .cache import Cache
 from .fanout import OwnQueue, TaskIdentity, task_identity
 from .listener import Worker
@@ -23,7 +21,7 @@ LOG = logging.getLogger("config_agent")
 
 
 class Agent:
-    def __init__(self, settings: Settings, session: botocore.session.Session | None = None) -> None:
+    def __init__(self, settings: Settings, session: Session | None = None) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
         self.aws = Aws(settings, self.stop_event, session)

@@ -108,8 +108,8 @@ class Api:
         secret_id = (query.get("secretId") or [""])[0]
         if not secret_id:
             return error(400, "secretId is required")
-        stage = (query.get("versionStage") or [None])[0]
-        version = (query.get("versionId") or [None])[0]
+        stage = _first(query, "versionStage")
+        version = _first(query, "versionId")
         if stage is not None and not _STAGE.match(stage):
             return error(400, "invalid versionStage")
         if version is not None and not _VERSION_ID.match(version):
@@ -161,11 +161,19 @@ def _only_flags(response: Response, flags: list[str]) -> Response:
     return Response(200, _json(subset), "application/json", response.headers)
 
 
+def _first(query: Mapping[str, list[str]], name: str) -> str | None:
+    """The first value of query parameter `name`, if given."""
+    values = query.get(name)
+    return values[0] if values else None
+
+
 def _entry(entry: Entry | None) -> Response:
     if entry is None:
         return error(503, "not available yet", {"Retry-After": "5"})
     version = entry.version
-    ok = version and version.isascii() and version.isprintable()
-    return Response(
-        200, entry.body, entry.content_type, {"Configuration-Version": version} if ok else {}
+    headers = (
+        {"Configuration-Version": version}
+        if version and version.isascii() and version.isprintable()
+        else {}
     )
+    return Response(200, entry.body, entry.content_type, headers)

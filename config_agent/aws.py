@@ -14,7 +14,7 @@ import random
 import re
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.session
 from botocore.config import Config
@@ -86,14 +86,23 @@ reachable again. Each try is one call per agent, never one per item."""
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2**attempt)] (AWS Architecture Blog)."""
-    return random.uniform(0, min(cap, base * (2 ** min(attempt, 62))))
+    return random.uniform(0, min(cap, base * 2.0 ** min(attempt, 62)))
 
 
 def probe_delay(attempt: int, base: float = 0.1, cap: float = PROBE_MAX_SECONDS) -> float:
     """Equal jitter: between half and all of min(cap, base * 2**attempt). Never near zero, so
     an outage costs at most ~2 calls a second, and never above `cap`."""
-    span = min(cap, base * (2 ** min(attempt, 62)))
+    span = min(cap, base * 2.0 ** min(attempt, 62))
     return span / 2 + random.uniform(0, span / 2)
+
+
+class Session(Protocol):
+    """What the agent uses of a botocore session (botocore ships no types: its clients are the
+    one place where Any is written out)."""
+
+    def get_config_variable(self, logical_name: str) -> str | None: ...
+
+    def create_client(self, service_name: str, *, config: object) -> Any: ...
 
 
 class Aws:
@@ -103,11 +112,11 @@ class Aws:
         self,
         settings: Settings,
         stop: threading.Event,
-        session: botocore.session.Session | None = None,
+        session: Session | None = None,
     ) -> None:
         self._settings = settings
         self._stop = stop
-        self._session = session or botocore.session.get_session()
+        self._session: Session = session or botocore.session.get_session()
         self._region = (
             self._session.get_config_variable("region")
             or os.environ.get("AWS_REGION")

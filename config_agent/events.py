@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from . import contract as c
 
@@ -37,7 +37,7 @@ class DeploymentStarted:
     deployment_number: int | None
 
 
-Change = Union[SecretChanged, DeploymentStarted]
+Change = SecretChanged | DeploymentStarted
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -26,7 +26,7 @@ class Redactor:
         self._values: frozenset[str] = frozenset()
 
     def add(self, values: Iterable[str]) -> None:
-        new = {v for v in values if isinstance(v, str) and len(v) >= _MIN_REDACT_LEN}
+        new = {v for v in values if len(v) >= _MIN_REDACT_LEN}
         if new - self._values:
             with self._lock:
                 self._values = self._values | new

@@ -19,6 +19,7 @@ connections, bench/agent_bench.py). Requests are framed and read by one strict p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import resource
@@ -182,10 +183,8 @@ class AgentHTTPServer:
         self._selector.close()
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # closed, or its buffer is full: it wakes either way
             self._wake_w.send(b"x")
-        except OSError:
-            pass  # closed, or its buffer is full: the loop wakes either way
 
     def _drain_wakeups(self) -> None:
         try:
@@ -379,10 +378,8 @@ class AgentHTTPServer:
         self.active_connections -= 1
         if conn.events:
             self._selector.unregister(conn.sock)
-        try:
+        with contextlib.suppress(OSError):
             conn.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
         conn.sock.close()
 
 

@@ -18,7 +18,7 @@ _TOPIC_ARN = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):[A-Za-z0-9
 _QUEUE_ARN = re.compile(r"^arn:(aws[a-z-]*):sqs:([a-z0-9-]+):(\d{12}):[A-Za-z0-9_-]{1,80}$")
 _KMS_KEY = re.compile(r"^[A-Za-z0-9:/_+=,.@-]{1,2048}$")
 # The queue name is <prefix><task id>, within SQS's limit (see contract.QUEUE_PREFIX_MAX).
-_QUEUE_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,%d}$" % c.QUEUE_PREFIX_MAX)
+_QUEUE_PREFIX = re.compile(rf"^[A-Za-z0-9_-]{{1,{c.QUEUE_PREFIX_MAX}}}$")
 
 
 class SettingsError(ValueError):

@@ -60,7 +60,9 @@ def fetch_secret(
     secret_id: str,
     stage: str | None = "AWSCURRENT",
     version_id: str | None = None,
-    **call: Any,
+    *,
+    retries: int | None = None,
+    health: bool = True,
 ) -> SecretValue:
     """GetSecretValue for a stage and/or version (AWSCURRENT by default).
 
@@ -74,7 +76,7 @@ def fetch_secret(
         params["VersionStage"] = stage
     if version_id is not None:
         params["VersionId"] = version_id
-    resp = aws.call("secretsmanager", "get_secret_value", **call, **params)
+    resp = aws.call("secretsmanager", "get_secret_value", retries=retries, health=health, **params)
     string, binary = resp.get("SecretString"), resp.get("SecretBinary")
     return redacted(
         SecretValue(
@@ -155,8 +157,8 @@ class ConfigFetcher:
             session = self._start(ref)
             resp = self._poll(session)
             fresh = True
-        body = resp.get("Configuration")
-        data = body.read() if hasattr(body, "read") else (body or b"")
+        body = resp.get("Configuration")  # botocore's StreamingBody
+        data = b"" if body is None else body.read() if hasattr(body, "read") else body
         if not data:
             # Empty means "unchanged since this session's last poll". On a new session the
             # content itself is empty (allowed by AppConfig), which is a real value.

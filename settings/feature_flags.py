@@ -28,7 +28,7 @@ _FLAG = {"name", "description", "_createdAt", "_updatedAt", "_deprecation", "att
 _VALUE_META = {"enabled", "_createdAt", "_updatedAt", "_variants"}
 
 
-def problem(content: Mapping[str, Any]) -> str | None:
+def problem(content: object) -> str | None:
     """Why `content` is not a feature-flag set AppConfig accepts, or None."""
     if not isinstance(content, Mapping):
         return "must be an object with version, flags and values"

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from settings.rules import between_problem
 
 
-class IndexRotation(str, Enum):
+class IndexRotation(StrEnum):
     """How often Firehose starts a new index (`<index>-<period stamp>`); domains only
     (Firehose API reference, AmazonopensearchserviceDestinationConfiguration
     IndexRotationPeriod). A Serverless collection takes no rotation: it manages its own data
@@ -211,8 +211,10 @@ def flow_log_problem(export: OpenSearchLogExport, region: str) -> tuple[str, str
     if export.domain_endpoint is None or not re.match(pattern, export.domain_endpoint):
         return (
             "domain_endpoint",
-            f"{export.domain_endpoint!r} must be domain {name}'s "
-            f"endpoint, https://search-{name}-<id>.{region}.es.amazonaws.com (or vpc-...)",
+            (
+                f"{export.domain_endpoint!r} must be domain {name}'s "
+                f"endpoint, https://search-{name}-<id>.{region}.es.amazonaws.com (or vpc-...)"
+            ),
         )
     return None
 

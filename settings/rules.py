@@ -398,7 +398,7 @@ def config_profile_problem(
     import jsonschema  # only needed when a profile is checked
 
     try:
-        jsonschema.validators.validator_for(json_schema).check_schema(json_schema)
+        jsonschema.validators.validator_for(json_schema).check_schema(dict(json_schema))
     except jsonschema.SchemaError as exc:
         return "json_schema", f"is not a valid JSON schema: {exc.message}"
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from settings.log_export import OpenSearchLogExport
 from settings.services import ServiceSpec
@@ -17,7 +17,7 @@ SUBNET_NEWBITS = 4
 """Each subnet is the VPC CIDR plus this many bits (/16 VPC -> /20 subnets)."""
 
 
-class NatMode(str, Enum):
+class NatMode(StrEnum):
     """How private subnets reach the internet."""
 
     SINGLE = "single"
@@ -26,14 +26,14 @@ class NatMode(str, Enum):
     """One NAT gateway per AZ: no cross-AZ dependency (prod)."""
 
 
-class FlowLogDestination(str, Enum):
+class FlowLogDestination(StrEnum):
     """Where VPC flow logs go."""
 
     CLOUDWATCH = "cloud-watch-logs"
     S3 = "s3"
 
 
-class DeploymentStrategy(str, Enum):
+class DeploymentStrategy(StrEnum):
     """AppConfig deployment strategy used for this environment's configuration."""
 
     ALL_AT_ONCE = "all_at_once"

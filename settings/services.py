@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 
 from config_agent import contract
 from samples import contract as samples
@@ -70,7 +70,7 @@ def _default_schema() -> dict[str, object]:
     return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"}
 
 
-class Rollout(str, Enum):
+class Rollout(StrEnum):
     """How ECS replaces a service's tasks (ECS `deploymentConfiguration.strategy`).
 
     Every strategy but ROLLING is ECS-native blue/green with managed traffic shifting: ECS
@@ -277,7 +277,9 @@ class ServiceSpec:
 
     def with_(self, **changes: object) -> ServiceSpec:
         """A copy with some fields changed: how environments size a shared spec."""
-        return replace(self, **changes)
+        # The values are checked at run time (the dataclass's __post_init__, then
+        # validation.check_types); mypy checks replace() per field, which `object` cannot meet.
+        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 # --- the sample services (samples/web, samples/worker) ---------------------------------------

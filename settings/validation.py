@@ -578,11 +578,12 @@ def _check_internal_callers(env: EnvironmentSettings) -> None:
         )
 
 
-def validate(env: EnvironmentSettings) -> EnvironmentSettings:
+def validate(env: object) -> EnvironmentSettings:
     """Check one environment; raise SettingsError naming the first bad field."""
     if not isinstance(env, EnvironmentSettings):
         raise SettingsError(f"environment table entry {env!r} is not an EnvironmentSettings")
-    name = env.name if isinstance(env.name, str) else repr(env.name)
+    raw_name: object = env.name  # not trusted yet: check_types below needs a name to report
+    name = raw_name if isinstance(raw_name, str) else repr(raw_name)
     check_types(env, "", name)
     _check(name, "name", rules.env_name_problem(name))
     _check(name, "account_id", rules.account_problem(env.account_id))
