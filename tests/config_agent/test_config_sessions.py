@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
@@ -44,29 +45,35 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
     return fake
 
 
-def _profile(aws: LocalAws, emu: AppConfigEmulator, content: bytes) -> tuple[ProfileRef, str]:
-    app, env, prof = aws.profile(content, "text/plain")
-    emu.deploy(app, env, prof, 1)
-    return ProfileRef(app, env, prof), app
+@dataclass(frozen=True)
+class _Started:
+    """A profile with content `mode=a`, a fetcher, and what its first fetch returned."""
+
+    ref: ProfileRef
+    fetcher: ConfigFetcher
+    first: ConfigValue | None
 
 
-def _fetcher() -> ConfigFetcher:
+@pytest.fixture
+def started(aws: LocalAws, emulator: AppConfigEmulator, clock: _Clock) -> _Started:
+    app, env, prof = aws.profile(b"mode=a", "text/plain")
+    emulator.deploy(app, env, prof, 1)
     settings = Settings.from_env(
         agent_env("http://127.0.0.1:1/q", CONFIG_AGENT_SECRET_IDS="x", CONFIG_AGENT_MAX_RETRIES="0")
     )
-    return ConfigFetcher(Aws(settings, threading.Event()))
+    ref = ProfileRef(app, env, prof)
+    fetcher = ConfigFetcher(Aws(settings, threading.Event()))
+    return _Started(ref, fetcher, fetcher.fetch(ref, None))
 
 
 def test_a_session_is_polled_again_after_its_interval_and_says_unchanged(
-    aws: LocalAws, emulator: AppConfigEmulator, clock: _Clock
+    aws: LocalAws, emulator: AppConfigEmulator, clock: _Clock, started: _Started
 ) -> None:
-    ref, app = _profile(aws, emulator, b"mode=a")
-    fetcher = _fetcher()
-    first = fetcher.fetch(ref, None)
+    ref, fetcher, first = started.ref, started.fetcher, started.first
     assert first == ConfigValue(b"mode=a", "text/plain", "v1")
     clock.now += 16  # past the 15 s minimum poll interval
     assert fetcher.fetch(ref, first) is None  # unchanged: nothing to store or write
-    version = aws.hosted_version(app, ref.profile, b"mode=b", "text/plain", "v2")
+    version = aws.hosted_version(ref.application, ref.profile, b"mode=b", "text/plain", "v2")
     emulator.deploy(ref.application, ref.environment, ref.profile, version)
     clock.now += 16
     assert fetcher.fetch(ref, first) == ConfigValue(b"mode=b", "text/plain", "v2")
@@ -74,11 +81,9 @@ def test_a_session_is_polled_again_after_its_interval_and_says_unchanged(
 
 
 def test_a_poll_sooner_than_the_interval_starts_a_new_session(
-    aws: LocalAws, emulator: AppConfigEmulator, clock: _Clock
+    emulator: AppConfigEmulator, clock: _Clock, started: _Started
 ) -> None:
-    ref, _ = _profile(aws, emulator, b"mode=a")
-    fetcher = _fetcher()
-    first = fetcher.fetch(ref, None)
+    ref, fetcher, first = started.ref, started.fetcher, started.first
     clock.now += 1
     # A new session answers with the full content, even though it is unchanged.
     assert fetcher.fetch(ref, first) == first
@@ -86,11 +91,9 @@ def test_a_poll_sooner_than_the_interval_starts_a_new_session(
 
 
 def test_a_refused_session_token_is_replaced_and_the_full_content_returned(
-    aws: LocalAws, emulator: AppConfigEmulator, clock: _Clock
+    emulator: AppConfigEmulator, clock: _Clock, started: _Started
 ) -> None:
-    ref, _ = _profile(aws, emulator, b"mode=a")
-    fetcher = _fetcher()
-    first = fetcher.fetch(ref, None)
+    ref, fetcher, first = started.ref, started.fetcher, started.first
     clock.now += 23 * 3600 - 1  # not yet replaced for age; AppConfig has expired the token
     emulator.fail("GetLatestConfiguration", status=400, code="BadRequestException", times=1)
     assert fetcher.fetch(ref, first) == first
@@ -98,11 +101,9 @@ def test_a_refused_session_token_is_replaced_and_the_full_content_returned(
 
 
 def test_other_errors_on_a_running_session_are_raised(
-    aws: LocalAws, emulator: AppConfigEmulator, clock: _Clock
+    emulator: AppConfigEmulator, clock: _Clock, started: _Started
 ) -> None:
-    ref, _ = _profile(aws, emulator, b"mode=a")
-    fetcher = _fetcher()
-    first = fetcher.fetch(ref, None)
+    ref, fetcher, first = started.ref, started.fetcher, started.first
     clock.now += 16
     emulator.fail("GetLatestConfiguration", status=400, code="AccessDeniedException")
     with pytest.raises(AwsError) as info:
@@ -112,11 +113,9 @@ def test_other_errors_on_a_running_session_are_raised(
 
 
 def test_a_session_older_than_23_hours_is_replaced(
-    aws: LocalAws, emulator: AppConfigEmulator, clock: _Clock
+    emulator: AppConfigEmulator, clock: _Clock, started: _Started
 ) -> None:
-    ref, _ = _profile(aws, emulator, b"mode=a")
-    fetcher = _fetcher()
-    first = fetcher.fetch(ref, None)
+    ref, fetcher, first = started.ref, started.fetcher, started.first
     clock.now += 23 * 3600 + 1
     assert fetcher.fetch(ref, first) == first
     assert emulator.count("StartConfigurationSession") == 2
