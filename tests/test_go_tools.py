@@ -47,7 +47,8 @@ def _directives(gomod: str, keyword: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    ("wrapper", "module"), [("provider", go_tools.PROVIDER_MODULE), ("opentofu", go_tools.TOFU_MODULE)]
+    ("wrapper", "module"),
+    [("provider", go_tools.PROVIDER_MODULE), ("opentofu", go_tools.TOFU_MODULE)],
 )
 def test_each_wrapper_requires_its_module_and_builds_it_as_a_tool(wrapper, module):
     gomod = (ROOT / "tools" / wrapper / "go.mod").read_text()
@@ -60,7 +61,8 @@ def test_each_wrapper_requires_its_module_and_builds_it_as_a_tool(wrapper, modul
 
 @NEEDS_GO
 @pytest.mark.parametrize(
-    ("wrapper", "module"), [("provider", go_tools.PROVIDER_MODULE), ("opentofu", go_tools.TOFU_MODULE)]
+    ("wrapper", "module"),
+    [("provider", go_tools.PROVIDER_MODULE), ("opentofu", go_tools.TOFU_MODULE)],
 )
 def test_each_wrapper_repeats_the_godebug_and_replace_lines_of_its_module(wrapper, module):
     """They apply only in the main module: without them the build differs from upstream's."""
@@ -81,7 +83,8 @@ def test_each_wrapper_repeats_the_godebug_and_replace_lines_of_its_module(wrappe
 
 
 @pytest.mark.parametrize(
-    ("top", "release"), [("## 6.48.0 (Unreleased)", "6.48.0"), ("## 6.47.0 (May 27, 2026)", "6.47.0")]
+    ("top", "release"),
+    [("## 6.48.0 (Unreleased)", "6.48.0"), ("## 6.47.0 (May 27, 2026)", "6.47.0")],
 )
 def test_the_release_of_a_provider_source_is_its_changelogs_top_heading(tmp_path, top, release):
     (tmp_path / "CHANGELOG.md").write_text(f"{top}\n\nFEATURES:\n\n## 6.46.0 (May 20, 2026)\n")
