@@ -50,6 +50,8 @@ LOG = logging.getLogger("config_agent.server")
 MAX_CONNECTIONS = 1024
 REQUEST_TIMEOUT_SECONDS = 5.0
 IDLE_TIMEOUT_SECONDS = 30
+LINGER_MAX_READS = 16
+"""At most 16 x 64 KiB of unread input is dropped before a close (see _discard_unread)."""
 RECV_BYTES = 32 * 1024
 OUTBOX_LIMIT = 64 * 1024
 """Unsent answer bytes above which a connection's requests wait (and it is not read)."""
@@ -380,7 +382,19 @@ class AgentHTTPServer:
             self._selector.unregister(conn.sock)
         with contextlib.suppress(OSError):
             conn.sock.shutdown(socket.SHUT_WR)
+            if not conn.eof:
+                _discard_unread(conn.sock)
         conn.sock.close()
+
+
+def _discard_unread(sock: socket.socket) -> None:
+    """Read and drop what the client already sent (bounded, never waiting): closing a socket
+    with unread input makes the kernel send RST, and an RST can destroy a refusal the client has
+    not read yet (RFC 9112 section 9.6: a server closes gracefully, half-closing first)."""
+    sock.setblocking(False)
+    for _ in range(LINGER_MAX_READS):
+        if not sock.recv(65536):
+            return
 
 
 class _Connection:
