@@ -1,17 +1,45 @@
-"""Checkov and the IAM lint over a few synthesized stacks: shared by the log-export tests."""
+"""What the log-export tests share: their tables (one env per export shape), one synth of them,
+and checkov and the IAM lint over a few of its stacks."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from scripts import checkov_scan
+from settings.log_export import OpenSearchLogExport
+from settings.schema import EnvironmentSettings
+from settings.validation import validate
 from tests.synth_helpers import SynthOutput
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def shape_env(
+    base: EnvironmentSettings, name: str, export: OpenSearchLogExport, exporting: set[str]
+) -> EnvironmentSettings:
+    """`base` renamed `name`, exporting to `export`, the services named in `exporting` opted in."""
+    services = tuple(s.with_(export_logs=s.name in exporting) for s in base.services)
+    settings = replace(base.services_settings, log_export=export)
+    return validate(replace(base, name=name, services=services, services_settings=settings))
+
+
+def synth_shapes(
+    base: EnvironmentSettings,
+    shapes: Mapping[str, OpenSearchLogExport],
+    exporting: Mapping[str, set[str]],
+    outdir: Path,
+) -> SynthOutput:
+    """Every shape as an env of its own, synthesized by main.build_app into one output."""
+    from main import build_app
+
+    envs = [shape_env(base, name, shapes[name], exporting[name]) for name in shapes]
+    build_app(envs, str(outdir)).synth()
+    return SynthOutput(outdir)
 
 
 def copy_stacks(synth: SynthOutput, names: Iterable[str], tmp_path: Path) -> Path:

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 
 import pytest
 
 from modules.flow_log_ingestion import FAILED_PREFIX, FLOW_LOG_PREFIX
 from settings.log_export import OpenSearchLogExport, OpenSearchVpcAccess, index_name_problem
-from settings.schema import EnvironmentSettings
-from settings.validation import validate
 from tests import real_provider
 from tests.stacks.log_export_scans import (
     assert_checkov_clean,
     assert_iam_lint_clean,
     copy_stacks,
+    synth_shapes,
 )
 from tests.synth_helpers import Stack, SynthOutput
 from tests.tables import SAMPLE as ENVIRONMENTS
@@ -57,26 +55,10 @@ SHAPES = {**FLOWS, "flfirehose": OpenSearchLogExport(arn=DOMAIN)}
 EXPORTING = {"fldomain": set(), "flaoss": {"web"}, "flvpc": {"worker"}, "flfirehose": {"web"}}
 
 
-def _env(name: str) -> EnvironmentSettings:
-    services = tuple(s.with_(export_logs=s.name in EXPORTING[name]) for s in BASE.services)
-    return validate(
-        replace(
-            BASE,
-            name=name,
-            services=services,
-            services_settings=replace(BASE.services_settings, log_export=SHAPES[name]),
-        )
-    )
-
-
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory) -> SynthOutput:
     """Every shape, synthesized by main.build_app into one output."""
-    from main import build_app
-
-    outdir = tmp_path_factory.mktemp("flow-log-export")
-    build_app([_env(name) for name in SHAPES], str(outdir)).synth()
-    return SynthOutput(outdir)
+    return synth_shapes(BASE, SHAPES, EXPORTING, tmp_path_factory.mktemp("flow-log-export"))
 
 
 def _named(stack: Stack, rtype: str, key: str, value: str) -> tuple[str, dict]:

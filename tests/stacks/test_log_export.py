@@ -5,18 +5,16 @@ tests' own: the synthesized JSON, least privilege, checkov and the IAM lint."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
 from modules.task_definition import FLUENT_BIT_IMAGE, LOG_ROUTER_CONTAINER
 from settings.log_export import OpenSearchLogExport, OpenSearchVpcAccess
-from settings.schema import EnvironmentSettings
-from settings.validation import validate
 from tests.stacks.log_export_scans import (
     assert_checkov_clean,
     assert_iam_lint_clean,
     copy_stacks,
+    synth_shapes,
 )
 from tests.synth_helpers import Stack, SynthOutput
 from tests.tables import SAMPLE as ENVIRONMENTS
@@ -42,26 +40,10 @@ EXPORTING = {
 }
 
 
-def _env(name: str) -> EnvironmentSettings:
-    services = tuple(s.with_(export_logs=s.name in EXPORTING[name]) for s in BASE.services)
-    return validate(
-        replace(
-            BASE,
-            name=name,
-            services=services,
-            services_settings=replace(BASE.services_settings, log_export=SHAPES[name]),
-        )
-    )
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> SynthOutput:
     """Every shape, synthesized by main.build_app into one output."""
-    from main import build_app
-
-    outdir = tmp_path_factory.mktemp("log-export")
-    build_app([_env(name) for name in SHAPES], str(outdir)).synth()
-    return SynthOutput(outdir)
+    return synth_shapes(BASE, SHAPES, EXPORTING, tmp_path_factory.mktemp("log-export"))
 
 
 def _policy(stack: Stack, role_name: str) -> list[dict]:
