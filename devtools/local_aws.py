@@ -4,19 +4,21 @@ emulator, an optional fault proxy, and builders for one service's config-pipelin
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import boto3
 
 from devtools import events
 from devtools.emulators import AppConfigEmulator, FaultProxy
+from devtools.moto_cbor import moto_server
 
 REGION = "us-west-2"
 LOOPBACK = "127.0.0.1"
@@ -29,13 +31,12 @@ _UNSET = (
     "https_proxy",
 )
 _MOTO_PROCESS = f"""
-import logging, threading
-from moto.server import ThreadedMotoServer
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
-server = ThreadedMotoServer(ip_address="{LOOPBACK}", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-threading.Event().wait()
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from devtools.moto_cbor import moto_server
+server = moto_server("{LOOPBACK}", 0)
+print(server.server_address[1], flush=True)
+server.serve_forever()
 """
 
 
@@ -72,8 +73,9 @@ def local_aws_environ(access_key: str = "testing", **start: bool) -> Iterator[Lo
 
 
 class Moto:
-    """moto's server on an ephemeral loopback port: a thread of this process, or (`own_process`)
-    a child process, so that a busy caller does not compete with it for one GIL."""
+    """moto's server (behind devtools.moto_cbor's adapter) on an ephemeral loopback port: a
+    thread of this process, or (`own_process`) a child process, so that a busy caller does not
+    compete with it for one GIL."""
 
     def __init__(self, own_process: bool = False) -> None:
         self.process: subprocess.Popen[str] | None = None
@@ -84,12 +86,10 @@ class Moto:
             assert self.process.stdout is not None
             self.port = int(self.process.stdout.readline())
         else:
-            from moto.server import ThreadedMotoServer
-
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
-            self.server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
-            self.server.start()
-            self.port = self.server.get_host_and_port()[1]
+            self.server = moto_server(LOOPBACK, 0)
+            self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+            self.thread.start()
+            self.port = self.server.server_address[1]
         self.host = LOOPBACK
         self.endpoint = f"http://{LOOPBACK}:{self.port}"
 
@@ -100,7 +100,9 @@ class Moto:
 
     def stop(self) -> None:
         if self.process is None:
-            self.server.stop()
+            self.server.shutdown()
+            self.thread.join()
+            self.server.server_close()
             return
         self.process.terminate()
         self.process.wait(timeout=10)

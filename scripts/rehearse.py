@@ -25,9 +25,12 @@ import secrets
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a file: scripts/ is on the path, not the root
@@ -41,52 +44,92 @@ from settings.images import built_images  # noqa: E402
 from settings.providers import AWS_PROVIDER_VERSION  # noqa: E402
 from settings.schema import EnvironmentSettings, S3State  # noqa: E402
 
+ClientFactory = Callable[[str], Any]
+"""A boto3 client for a service name, aimed at the emulator."""
+
+
+def _lacks(service: str, operation: str, /, **params: Any) -> Callable[[ClientFactory], bool]:
+    """A probe: moto answers the API call with no route (404) or NotImplementedError (500)."""
+
+    def probe(client: ClientFactory) -> bool:
+        try:
+            getattr(client(service), operation)(**params)
+        except ClientError as error:
+            return error.response["ResponseMetadata"]["HTTPStatusCode"] in (404, 500)
+        return False
+
+    return probe
+
+
+def _drops_redrive_allow_policy(client: ClientFactory) -> bool:
+    """A probe: moto accepts SetQueueAttributes(RedriveAllowPolicy) but never returns it."""
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="rehearsal-gap-probe")["QueueUrl"]
+    policy = json.dumps({"redrivePermission": "allowAll"})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": policy})
+    kept = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    sqs.delete_queue(QueueUrl=url)
+    return "RedriveAllowPolicy" not in kept
+
 
 @dataclass(frozen=True)
 class EmulatorGap:
-    """A resource type moto cannot create, why, and the API call that shows it (a test makes
-    that call against moto and expects it to fail, so a gap moto closes is noticed)."""
+    """A resource type moto cannot take as synthesized: why, a probe that is true while moto
+    still has the gap (a test runs it, so a gap moto closes is noticed), and either nothing
+    (the type is skipped) or the `settings` the rehearsal's override gives each of its
+    resources instead."""
 
     reason: str
-    service: str  # boto3 client name of the probe
-    operation: str  # boto3 method that moto lacks
-    params: tuple[tuple[str, str | int | float], ...]
+    probe: Callable[[ClientFactory], bool]
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 _APPCONFIG = "moto 5.2.5 implements AppConfig applications, profiles and hosted versions only"
+_NO_ID = "abc1234"  # an AppConfig-shaped id: the probe fails on the missing API, not the input
 EMULATOR_GAPS: dict[str, EmulatorGap] = {
     "aws_appconfig_environment": EmulatorGap(
         f"{_APPCONFIG}: no CreateEnvironment",
-        "appconfig",
-        "create_environment",
-        (("ApplicationId", "abc1234"), ("Name", "rehearsal")),
+        _lacks("appconfig", "create_environment", ApplicationId=_NO_ID, Name="rehearsal"),
     ),
     "aws_appconfig_deployment_strategy": EmulatorGap(
         f"{_APPCONFIG}: no CreateDeploymentStrategy",
-        "appconfig",
-        "create_deployment_strategy",
-        (("Name", "rehearsal"), ("DeploymentDurationInMinutes", 0), ("GrowthFactor", 100.0)),
+        _lacks(
+            "appconfig",
+            "create_deployment_strategy",
+            Name="rehearsal",
+            DeploymentDurationInMinutes=0,
+            GrowthFactor=100.0,
+        ),
     ),
     "aws_appconfig_deployment": EmulatorGap(
         f"{_APPCONFIG}: no StartDeployment",
-        "appconfig",
-        "start_deployment",
-        (
-            ("ApplicationId", "abc1234"),
-            ("EnvironmentId", "abc1234"),
-            ("DeploymentStrategyId", "abc1234"),
-            ("ConfigurationProfileId", "abc1234"),
-            ("ConfigurationVersion", "1"),
+        _lacks(
+            "appconfig",
+            "start_deployment",
+            ApplicationId=_NO_ID,
+            EnvironmentId=_NO_ID,
+            DeploymentStrategyId=_NO_ID,
+            ConfigurationProfileId=_NO_ID,
+            ConfigurationVersion="1",
         ),
     ),
     "aws_ecs_account_setting_default": EmulatorGap(
         "moto 5.2.5 ECS has no PutAccountSettingDefault (NotImplementedError)",
-        "ecs",
-        "put_account_setting_default",
-        (("name", "awsvpcTrunking"), ("value", "enabled")),
+        _lacks("ecs", "put_account_setting_default", name="awsvpcTrunking", value="enabled"),
+    ),
+    "aws_sqs_queue_redrive_allow_policy": EmulatorGap(
+        "moto 5.2.5 SQS drops RedriveAllowPolicy, and the provider waits for it to read back",
+        _drops_redrive_allow_policy,
+    ),
+    "aws_ecs_service": EmulatorGap(
+        "moto 5.2.5 ECS has no ListServiceDeployments, which the provider polls for "
+        "wait_for_steady_state: the service is created, without the wait",
+        _lacks("ecs", "list_service_deployments", cluster="rehearsal", service="rehearsal"),
+        {"wait_for_steady_state": False},
     ),
 }
-"""Every resource type the rehearsal does not create, in one place (tests/test_rehearse.py)."""
+"""Every resource type the rehearsal does not create as synthesized, in one place
+(tests/test_rehearse.py)."""
 
 STAND_IN = "rehearsal0"
 """The value of an output whose resource the rehearsal skipped (an AppConfig-id-shaped word),
@@ -98,33 +141,63 @@ OVERRIDE_FILE = "rehearsal_override.tf.json"
 BACKEND_FILE = "rehearsal.s3.tfbackend"
 
 
-def skipped_addresses(doc: dict[str, Any]) -> dict[str, str]:
-    """{`type.name`: why} of every resource left out: EMULATOR_GAPS types and, transitively,
-    every resource whose configuration refers to one of those."""
-    resources = {
-        f"{rtype}.{name}": json.dumps(body)
+def _addresses(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{`type.name`: body} of every resource."""
+    return {
+        f"{rtype}.{name}": body
         for rtype, block in doc.get("resource", {}).items()
         for name, body in block.items()
     }
-    skipped = {
-        address: EMULATOR_GAPS[address.split(".")[0]].reason
-        for address in resources
-        if address.split(".")[0] in EMULATOR_GAPS
+
+
+def _refers_to(value: Any, addresses: Iterable[str]) -> str | None:
+    """The first of `addresses` that `value` refers to, if any."""
+    text = json.dumps(value)
+    return next((a for a in addresses if re.search(rf"\b{re.escape(a)}\b", text)), None)
+
+
+def skipped_addresses(doc: dict[str, Any]) -> dict[str, str]:
+    """{`type.name`: why} of every resource left out: those of an EMULATOR_GAPS type that has
+    no stand-in settings and, transitively, every resource whose values refer to one (a
+    `depends_on` alone orders, it does not need the resource: rehearsal_doc drops it)."""
+    resources = {
+        address: {k: v for k, v in body.items() if k != "depends_on"}
+        for address, body in _addresses(doc).items()
     }
+    skipped = {}
+    for address in resources:
+        gap = EMULATOR_GAPS.get(address.split(".")[0])
+        if gap is not None and not gap.settings:
+            skipped[address] = gap.reason
     grew = True
     while grew:
         grew = False
         for address, body in resources.items():
-            cause = next((s for s in skipped if re.search(rf"\b{re.escape(s)}\b", body)), None)
-            if address not in skipped and cause is not None:
+            cause = None if address in skipped else _refers_to(body, skipped)
+            if cause is not None:
                 skipped[address] = f"refers to {cause}"
                 grew = True
     return skipped
 
 
-def _refers_to(value: Any, addresses: dict[str, str]) -> bool:
-    text = json.dumps(value)
-    return any(re.search(rf"\b{re.escape(a)}\b", text) for a in addresses)
+def rehearsal_doc(doc: dict[str, Any], skipped: Mapping[str, str]) -> dict[str, Any]:
+    """The stack as the rehearsal applies it: without the skipped resources and without
+    `depends_on` entries naming them; everything else exactly as synthesized."""
+    resources: dict[str, dict[str, Any]] = {}
+    for address, body in _addresses(doc).items():
+        if address in skipped:
+            continue
+        kept = dict(body)
+        if "depends_on" in kept:
+            kept["depends_on"] = [d for d in kept["depends_on"] if d not in skipped]
+            if not kept["depends_on"]:
+                del kept["depends_on"]
+        rtype, name = address.split(".", 1)
+        resources.setdefault(rtype, {})[name] = kept
+    rehearsed = {k: v for k, v in doc.items() if k != "resource"}
+    if resources:
+        rehearsed["resource"] = resources
+    return rehearsed
 
 
 def _moto_settings(endpoint: str) -> dict[str, Any]:
@@ -137,10 +210,11 @@ def _moto_settings(endpoint: str) -> dict[str, Any]:
     }
 
 
-def override_doc(doc: dict[str, Any], endpoint: str, skipped: dict[str, str]) -> dict[str, Any]:
-    """The rehearsal's override file for one stack copy: provider credentials and path-style
-    S3, remote state read from moto (each config otherwise as synthesized), and stand-ins for
-    outputs of skipped resources."""
+def override_doc(doc: dict[str, Any], endpoint: str, skipped: Mapping[str, str]) -> dict[str, Any]:
+    """The rehearsal's override file for one stack copy: provider credentials, path-style S3
+    and moto as the proxy for account-prefixed hosts; remote state read from moto (each config
+    otherwise as synthesized); the EMULATOR_GAPS settings of each resource of such a type; and
+    stand-ins for outputs of skipped resources."""
     override: dict[str, Any] = {
         "provider": {
             "aws": [
@@ -148,11 +222,25 @@ def override_doc(doc: dict[str, Any], endpoint: str, skipped: dict[str, str]) ->
                     "access_key": ACCESS_KEY,
                     "secret_key": ACCESS_KEY,
                     "s3_use_path_style": True,
-                    "max_retries": 1,
+                    # S3 Control prefixes the account id to the endpoint's host
+                    # (`111111111111.127.0.0.1`, which no resolver knows); hashicorp/aws reads
+                    # bucket tags through S3 Control (internal/service/s3/tags.go). Through moto
+                    # as an HTTP proxy such a request reaches moto, which routes it by its path;
+                    # loopback addresses never go through it (golang.org/x/net/http/httpproxy,
+                    # as hashicorp/aws-sdk-go-base internal/config/config.go applies it).
+                    "http_proxy": endpoint,
+                    "max_retries": 1,  # an API moto lacks answers 500: fail at once
                 }
             ]
         }
-    }  # an API moto lacks answers 500: fail at once, not after retries
+    }
+    resources = {
+        rtype: {name: dict(EMULATOR_GAPS[rtype].settings) for name in block}
+        for rtype, block in doc.get("resource", {}).items()
+        if rtype in EMULATOR_GAPS and EMULATOR_GAPS[rtype].settings
+    }
+    if resources:
+        override["resource"] = resources
     states = doc.get("data", {}).get("terraform_remote_state", {})
     if states:
         override["data"] = {
@@ -186,33 +274,24 @@ def backend_config(endpoint: str) -> str:
 
 @dataclass
 class StackRun:
-    """One stack's copy and the terraform commands the rehearsal runs in it."""
+    """One stack's copy, as synthesized (`doc`) and what of it the rehearsal leaves out."""
 
     name: str
     directory: Path
     doc: dict[str, Any]
     skipped: dict[str, str]
 
-    def targets(self) -> list[str]:
-        """`-target` for every resource but the skipped ones (none when nothing is skipped)."""
-        if not self.skipped:
-            return []
-        return [
-            f"-target={rtype}.{name}"
-            for rtype, block in self.doc.get("resource", {}).items()
-            for name in block
-            if f"{rtype}.{name}" not in self.skipped
-        ]
-
 
 def prepare(name: str, source: Path, endpoint: str) -> StackRun:
-    """Copy a synthesized stack and add the rehearsal's override and backend files."""
+    """Copy a synthesized stack without its skipped resources (rehearsal_doc) and add the
+    rehearsal's override and backend files."""
     directory = REHEARSE_DIR / name
     if directory.exists():
         shutil.rmtree(directory)
     shutil.copytree(source, directory, ignore=shutil.ignore_patterns(".terraform*", "tfplan"))
     doc = json.loads((directory / "cdk.tf.json").read_text())
     run = StackRun(name, directory, doc, skipped_addresses(doc))
+    (directory / "cdk.tf.json").write_text(json.dumps(rehearsal_doc(doc, run.skipped), indent=2))
     (directory / OVERRIDE_FILE).write_text(
         json.dumps(override_doc(doc, endpoint, run.skipped), indent=1)
     )
@@ -268,7 +347,7 @@ class Rehearsal:
         self.terraform(
             run, "init", "-input=false", "-reconfigure", f"-backend-config={BACKEND_FILE}"
         )
-        self.terraform(run, "plan", "-input=false", "-out=tfplan", *run.targets())
+        self.terraform(run, "plan", "-input=false", "-out=tfplan")
         self.terraform(run, "apply", "-input=false", "tfplan")
         return sum(
             1

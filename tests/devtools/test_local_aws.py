@@ -11,7 +11,7 @@ from devtools import events
 from devtools.local_aws import LocalAws, Moto
 
 DEVTOOLS = Path(__file__).resolve().parents[2] / "devtools"
-ALLOWED = {"boto3", "botocore", "moto", "config_agent", "devtools"}
+ALLOWED = {"boto3", "botocore", "moto", "werkzeug", "config_agent", "devtools"}  # werkzeug: moto[server]
 
 
 def test_a_published_event_reaches_a_raw_delivery_queue_unchanged(local_aws):
@@ -45,7 +45,7 @@ def test_moto_in_its_own_process_serves_and_stops(local_aws):
     assert moto.process is not None and moto.process.returncode is not None
 
 
-def test_devtools_imports_only_the_standard_library_boto3_moto_and_the_agent():
+def test_devtools_imports_only_the_standard_library_boto3_moto_server_and_the_agent():
     """Shared by the tests, the bench and the demo: no pytest, no cdktf, no test code."""
     found = set()
     for path in DEVTOOLS.rglob("*.py"):
