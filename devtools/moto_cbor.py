@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -46,20 +47,25 @@ class ServiceModels:
     def __init__(self) -> None:
         self._session = botocore.session.get_session()
         self._by_target: dict[str, ServiceModel] | None = None
+        self._lock = threading.Lock()  # moto's server is threaded: one scan, seen whole
 
     def operation(self, target: str, name: str) -> OperationModel | None:
-        if self._by_target is None:
-            loader = self._session.get_component("data_loader")
-            self._by_target = {}
-            for service in self._session.get_available_services():
-                metadata = loader.load_service_model(service, "service-2")["metadata"]
-                if "smithy-rpc-v2-cbor" in metadata.get("protocols", ()):
-                    model = self._session.get_service_model(service)
-                    self._by_target[metadata["targetPrefix"]] = model
+        with self._lock:
+            if self._by_target is None:
+                self._by_target = self._scan()
         model = self._by_target.get(target)
         if model is None or name not in model.operation_names:
             return None
         return model.operation_model(name)
+
+    def _scan(self) -> dict[str, ServiceModel]:
+        loader = self._session.get_component("data_loader")
+        found = {}
+        for service in self._session.get_available_services():
+            metadata = loader.load_service_model(service, "service-2")["metadata"]
+            if "smithy-rpc-v2-cbor" in metadata.get("protocols", ()):
+                found[metadata["targetPrefix"]] = self._session.get_service_model(service)
+        return found
 
 
 class RpcV2CborAdapter:

@@ -11,8 +11,11 @@ path-style S3 and the S3/STS endpoints. The state stays in S3 with the stacks' o
 settings (bucket, key, encrypt, use_lockfile, allowed_account_ids), in moto's S3. Before the
 services stack, the secret values and images a first deploy needs are seeded as README "Plan and
 deploy" tells a user (put-secret-value; the image tags `make images` pushes). Resource types
-moto lacks are EMULATOR_GAPS, each with its reason: they and what depends on them are left out
-with `-target` and printed; nothing else is, so a new type moto lacks fails the apply loudly.
+moto cannot take as synthesized are EMULATOR_GAPS, each with its reason: a gap with stand-in
+settings gets them in the override; any other gap type, and every resource whose values refer to
+one, is left out of the copy and printed; nothing else is, so a new type moto lacks fails the
+apply loudly. moto runs behind devtools.moto_cbor, which lets it answer CloudWatch in the
+provider's protocol (RPC v2 CBOR).
 """
 
 from __future__ import annotations
@@ -229,6 +232,7 @@ def override_doc(doc: dict[str, Any], endpoint: str, skipped: Mapping[str, str])
                     # loopback addresses never go through it (golang.org/x/net/http/httpproxy,
                     # as hashicorp/aws-sdk-go-base internal/config/config.go applies it).
                     "http_proxy": endpoint,
+                    "https_proxy": "",  # nothing here is HTTPS: no proxy for it
                     "max_retries": 1,  # an API moto lacks answers 500: fail at once
                 }
             ]
@@ -289,6 +293,7 @@ def prepare(name: str, source: Path, endpoint: str) -> StackRun:
     if directory.exists():
         shutil.rmtree(directory)
     shutil.copytree(source, directory, ignore=shutil.ignore_patterns(".terraform*", "tfplan"))
+    (REHEARSE_DIR / f"{name}.log").unlink(missing_ok=True)  # a log per run, not appended to
     doc = json.loads((directory / "cdk.tf.json").read_text())
     run = StackRun(name, directory, doc, skipped_addresses(doc))
     (directory / "cdk.tf.json").write_text(json.dumps(rehearsal_doc(doc, run.skipped), indent=2))

@@ -4,6 +4,7 @@ reaches moto, and moto on its own still answers that protocol with 404."""
 from __future__ import annotations
 
 import datetime
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devtools.local_aws import Moto
-from devtools.moto_cbor import RPC_V2_CBOR
+from devtools.moto_cbor import RPC_V2_CBOR, ServiceModels
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,22 @@ def test_moto_alone_still_has_no_cbor_route():
         assert raised.value.code == 404
     finally:
         server.stop()
+
+
+def test_calls_that_arrive_together_all_wait_for_the_one_model_scan():
+    """moto's server is threaded: a call during the first (5 s) scan must not see it half done."""
+    models = ServiceModels()
+    start = threading.Barrier(4)
+    found: list[object] = []
+
+    def first_call() -> None:
+        start.wait(timeout=30)
+        found.append(models.operation("GraniteServiceVersion20100801", "PutMetricAlarm"))
+
+    threads = [threading.Thread(target=first_call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(found) == 4 and all(op is not None for op in found)
+    assert models.operation("GraniteServiceVersion20100801", "NoSuchOperation") is None
