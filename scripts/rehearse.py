@@ -80,11 +80,14 @@ class EmulatorGap:
     """A resource type moto cannot take as synthesized: why, a probe that is true while moto
     still has the gap (a test runs it, so a gap moto closes is noticed), and either nothing
     (the type is skipped) or the `settings` the rehearsal's override gives each of its
-    resources instead."""
+    resources instead. `opaque`: others only quote its attributes (ids in an event pattern, an
+    env var), so a plain `${type.name.attribute}` of a skipped one becomes STAND_IN rather
+    than skipping the resource that quotes it."""
 
     reason: str
     probe: Callable[[ClientFactory], bool]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    opaque: bool = False
 
 
 _APPCONFIG = "moto 5.2.5 implements AppConfig applications, profiles and hosted versions only"
@@ -93,6 +96,7 @@ EMULATOR_GAPS: dict[str, EmulatorGap] = {
     "aws_appconfig_environment": EmulatorGap(
         f"{_APPCONFIG}: no CreateEnvironment",
         _lacks("appconfig", "create_environment", ApplicationId=_NO_ID, Name="rehearsal"),
+        opaque=True,
     ),
     "aws_appconfig_deployment_strategy": EmulatorGap(
         f"{_APPCONFIG}: no CreateDeploymentStrategy",
@@ -103,6 +107,7 @@ EMULATOR_GAPS: dict[str, EmulatorGap] = {
             DeploymentDurationInMinutes=0,
             GrowthFactor=100.0,
         ),
+        opaque=True,
     ),
     "aws_appconfig_deployment": EmulatorGap(
         f"{_APPCONFIG}: no StartDeployment",
@@ -115,6 +120,7 @@ EMULATOR_GAPS: dict[str, EmulatorGap] = {
             ConfigurationProfileId=_NO_ID,
             ConfigurationVersion="1",
         ),
+        opaque=True,
     ),
     "aws_ecs_account_setting_default": EmulatorGap(
         "moto 5.2.5 ECS has no PutAccountSettingDefault (NotImplementedError)",
@@ -129,6 +135,16 @@ EMULATOR_GAPS: dict[str, EmulatorGap] = {
         "wait_for_steady_state: the service is created, without the wait",
         _lacks("ecs", "list_service_deployments", cluster="rehearsal", service="rehearsal"),
         {"wait_for_steady_state": False},
+    ),
+    "aws_appautoscaling_target": EmulatorGap(
+        "moto 5.2.5 Application Auto Scaling has no ListTagsForResource, which the provider "
+        "calls after creating a tagged target",
+        _lacks(
+            "application-autoscaling",
+            "list_tags_for_resource",
+            ResourceARN="arn:aws:application-autoscaling:us-west-2:111111111111:"
+            "scalable-target/rehearsal",
+        ),
     ),
 }
 """Every resource type the rehearsal does not create as synthesized, in one place
@@ -159,38 +175,66 @@ def _refers_to(value: Any, addresses: Iterable[str]) -> str | None:
     return next((a for a in addresses if re.search(rf"\b{re.escape(a)}\b", text)), None)
 
 
+def _quotes_of(addresses: Iterable[str]) -> re.Pattern[str]:
+    """`${address.attribute}` of any of `addresses` (a plain quote, no expression around it)."""
+    names = "|".join(re.escape(a) for a in addresses) or r"(?!)"
+    return re.compile(rf"\$\{{(?:{names})\.[A-Za-z_][\w-]*\}}")
+
+
+def _opaque(skipped: Iterable[str]) -> re.Pattern[str]:
+    """Quotes of the skipped resources whose gap is `opaque`."""
+    return _quotes_of(
+        a for a in skipped if (gap := EMULATOR_GAPS.get(a.split(".")[0])) and gap.opaque
+    )
+
+
 def skipped_addresses(doc: dict[str, Any]) -> dict[str, str]:
     """{`type.name`: why} of every resource left out: those of an EMULATOR_GAPS type that has
-    no stand-in settings and, transitively, every resource whose values refer to one (a
-    `depends_on` alone orders, it does not need the resource: rehearsal_doc drops it)."""
-    resources = {
-        address: {k: v for k, v in body.items() if k != "depends_on"}
+    no stand-in settings and, transitively, every resource whose values refer to one other
+    than by an opaque quote (rehearsal_doc puts STAND_IN there; a `depends_on` alone orders,
+    it does not need the resource: rehearsal_doc drops it)."""
+    bodies = {
+        address: json.dumps({k: v for k, v in body.items() if k != "depends_on"})
         for address, body in _addresses(doc).items()
     }
     skipped = {}
-    for address in resources:
+    for address in bodies:
         gap = EMULATOR_GAPS.get(address.split(".")[0])
         if gap is not None and not gap.settings:
             skipped[address] = gap.reason
+    opaque = _opaque(skipped)
     grew = True
     while grew:
         grew = False
-        for address, body in resources.items():
-            cause = None if address in skipped else _refers_to(body, skipped)
+        for address, body in bodies.items():
+            cause = None if address in skipped else _refers_to(opaque.sub(STAND_IN, body), skipped)
             if cause is not None:
                 skipped[address] = f"refers to {cause}"
                 grew = True
     return skipped
 
 
+def stood_in(doc: dict[str, Any], skipped: Mapping[str, str]) -> dict[str, list[str]]:
+    """{`type.name`: the quotes in it that rehearsal_doc replaces by STAND_IN}."""
+    opaque = _opaque(skipped)
+    found = {
+        address: sorted(set(opaque.findall(json.dumps(body))))
+        for address, body in _addresses(doc).items()
+        if address not in skipped
+    }
+    return {address: quotes for address, quotes in found.items() if quotes}
+
+
 def rehearsal_doc(doc: dict[str, Any], skipped: Mapping[str, str]) -> dict[str, Any]:
-    """The stack as the rehearsal applies it: without the skipped resources and without
-    `depends_on` entries naming them; everything else exactly as synthesized."""
+    """The stack as the rehearsal applies it: without the skipped resources, with STAND_IN
+    for opaque quotes of them and without `depends_on` entries naming them; everything else
+    exactly as synthesized."""
+    opaque = _opaque(skipped)
     resources: dict[str, dict[str, Any]] = {}
     for address, body in _addresses(doc).items():
         if address in skipped:
             continue
-        kept = dict(body)
+        kept = json.loads(opaque.sub(STAND_IN, json.dumps(body)))
         if "depends_on" in kept:
             kept["depends_on"] = [d for d in kept["depends_on"] if d not in skipped]
             if not kept["depends_on"]:
@@ -466,6 +510,8 @@ def _rehearse_stacks(rehearsal: Rehearsal, names: list[str], stacks: dict[str, P
         print(f"{run.name}: applied, {created} resources in state", flush=True)
         for address, why in run.skipped.items():
             print(f"{run.name}: skipped {address}: {why}")
+        for address, quotes in stood_in(run.doc, run.skipped).items():
+            print(f"{run.name}: {STAND_IN!r} stands in for {', '.join(quotes)} in {address}")
     left = {run.name: rehearsal.destroy(run) for run in reversed(runs)}
     for name, count in left.items():
         print(f"{name}: destroyed, {count} resources left in state")

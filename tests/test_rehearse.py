@@ -76,14 +76,43 @@ DOC = {
 
 
 def test_skipped_resources_are_the_gap_types_and_whatever_refers_to_them():
-    skipped = rehearse.skipped_addresses(DOC)
+    doc = {
+        **DOC,
+        "resource": {
+            **DOC["resource"],
+            "aws_appautoscaling_target": {"Target": {"resource_id": "service/c/s"}},
+            "aws_appautoscaling_policy": {
+                "Cpu": {"resource_id": "${aws_appautoscaling_target.Target.resource_id}"}
+            },
+            "aws_sns_topic_policy": {
+                "Policy": {"policy": "${jsonencode(aws_cloudwatch_event_rule.Rule.arn)}"},
+                "Mixed": {"policy": "${upper(aws_appconfig_environment.Env.environment_id)}"},
+            },
+        },
+    }
+    skipped = rehearse.skipped_addresses(doc)
     assert set(skipped) == {
         "aws_appconfig_environment.Env",
         "aws_appconfig_deployment.Deploy",
-        "aws_cloudwatch_event_rule.Rule",
+        "aws_appautoscaling_target.Target",
+        "aws_appautoscaling_policy.Cpu",  # not opaque: its target must exist
+        "aws_sns_topic_policy.Mixed",  # an expression, not a plain quote
     }
-    assert skipped["aws_cloudwatch_event_rule.Rule"] == "refers to aws_appconfig_deployment.Deploy"
+    assert skipped["aws_appautoscaling_policy.Cpu"] == (
+        "refers to aws_appautoscaling_target.Target"
+    )
     assert "moto 5.2.5" in skipped["aws_appconfig_environment.Env"]
+
+
+def test_an_opaque_quote_of_a_skipped_resource_gets_the_stand_in():
+    skipped = rehearse.skipped_addresses(DOC)
+    assert "aws_cloudwatch_event_rule.Rule" not in skipped
+    copy = rehearse.rehearsal_doc(DOC, skipped)
+    rule = copy["resource"]["aws_cloudwatch_event_rule"]["Rule"]
+    assert rule == {"description": rehearse.STAND_IN}
+    assert rehearse.stood_in(DOC, skipped) == {
+        "aws_cloudwatch_event_rule.Rule": ["${aws_appconfig_deployment.Deploy.id}"]
+    }
 
 
 def test_a_depends_on_alone_does_not_skip_and_is_dropped_from_the_copy():
@@ -104,7 +133,11 @@ def test_a_depends_on_alone_does_not_skip_and_is_dropped_from_the_copy():
         "Asg": {"name": "a"},
         "Both": {"depends_on": ["aws_sns_topic.Topic"]},
     }
-    assert set(copy["resource"]) == {"aws_sns_topic", "aws_autoscaling_group"}
+    assert set(copy["resource"]) == {
+        "aws_sns_topic",
+        "aws_autoscaling_group",
+        "aws_cloudwatch_event_rule",
+    }
     assert copy["resource"]["aws_sns_topic"] == DOC["resource"]["aws_sns_topic"]
     assert {k: v for k, v in copy.items() if k != "resource"} == {
         k: v for k, v in DOC.items() if k != "resource"
