@@ -3,6 +3,7 @@ emulator, an optional fault proxy, and builders for one service's config-pipelin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -77,12 +78,18 @@ class Moto:
     thread of this process, or (`own_process`) a child process, so that a busy caller does not
     compete with it for one GIL."""
 
-    def __init__(self, own_process: bool = False) -> None:
+    def __init__(self, own_process: bool = False, log: Path | None = None) -> None:
+        """`log`: where a child process writes its errors (moto's tracebacks for an API it
+        lacks), instead of this process's stderr."""
         self.process: subprocess.Popen[str] | None = None
         if own_process:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", _MOTO_PROCESS], stdout=subprocess.PIPE, text=True
-            )
+            with open(log, "w") if log else contextlib.nullcontext(None) as stderr:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-c", _MOTO_PROCESS],
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                )
             assert self.process.stdout is not None
             self.port = int(self.process.stdout.readline())
         else:

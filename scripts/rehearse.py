@@ -465,6 +465,30 @@ def seed_first_deploy(rehearsal: Rehearsal, config: StackRun) -> list[str]:
     return seeded
 
 
+def empty_for_teardown(rehearsal: Rehearsal, run: StackRun) -> list[str]:
+    """README "Tear down" before destroying a stack: its ECR repositories and S3 buckets keep
+    what they hold (force_delete/force_destroy are false), so their images and object versions
+    are deleted first (aws ecr batch-delete-image; aws s3api delete-objects)."""
+    resources = run.doc.get("resource", {})
+    ecr, s3 = _client("ecr", rehearsal), _client("s3", rehearsal)
+    emptied = []
+    for repository in resources.get("aws_ecr_repository", {}).values():
+        images = ecr.list_images(repositoryName=repository["name"])["imageIds"]
+        if images:
+            ecr.batch_delete_image(repositoryName=repository["name"], imageIds=images)
+            emptied.append(f"{len(images)} image(s) of {repository['name']}")
+    for bucket in resources.get("aws_s3_bucket", {}).values():
+        listed = s3.list_object_versions(Bucket=bucket["bucket"])
+        versions = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in listed.get("Versions", []) + listed.get("DeleteMarkers", [])
+        ]
+        if versions:
+            s3.delete_objects(Bucket=bucket["bucket"], Delete={"Objects": versions})
+            emptied.append(f"{len(versions)} object version(s) of {bucket['bucket']}")
+    return emptied
+
+
 def rehearse(env_name: str, outdir: Path) -> None:
     """Apply every stack of `env_name` in deploy order against moto, then destroy in reverse."""
     from devtools.local_aws import Moto
@@ -486,7 +510,8 @@ def rehearse(env_name: str, outdir: Path) -> None:
     os.environ["MOTO_ACCOUNT_ID"] = env.account_id  # moto answers as the env's account
     # AWS managed policies (the stacks attach some by ARN) exist in moto only when asked for
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    moto = Moto(own_process=True)
+    REHEARSE_DIR.mkdir(parents=True, exist_ok=True)
+    moto = Moto(own_process=True, log=REHEARSE_DIR / "moto.log")
     try:
         _rehearse_stacks(Rehearsal(env, moto.endpoint), names, stacks)
     finally:
@@ -499,7 +524,6 @@ def _rehearse_stacks(rehearsal: Rehearsal, names: list[str], stacks: dict[str, P
         f", hashicorp/aws {AWS_PROVIDER_VERSION}, moto at {rehearsal.endpoint}",
         flush=True,
     )
-    REHEARSE_DIR.mkdir(parents=True, exist_ok=True)
     create_state_bucket(rehearsal)
     runs = [prepare(name, stacks[name], rehearsal.endpoint) for name in names]
     for run in runs:
@@ -512,11 +536,13 @@ def _rehearse_stacks(rehearsal: Rehearsal, names: list[str], stacks: dict[str, P
             print(f"{run.name}: skipped {address}: {why}")
         for address, quotes in stood_in(run.doc, run.skipped).items():
             print(f"{run.name}: {STAND_IN!r} stands in for {', '.join(quotes)} in {address}")
-    left = {run.name: rehearsal.destroy(run) for run in reversed(runs)}
-    for name, count in left.items():
-        print(f"{name}: destroyed, {count} resources left in state")
-    if any(left.values()):
-        raise Failure(f"make rehearse: destroy left resources: {left}", 1)
+    for run in reversed(runs):
+        if emptied := empty_for_teardown(rehearsal, run):
+            print(f"emptied: {', '.join(emptied)}", flush=True)
+        left = rehearsal.destroy(run)
+        print(f"{run.name}: destroyed, {left} resources left in state", flush=True)
+        if left:
+            raise Failure(f"make rehearse: destroy left {left} resources in {run.name}", 1)
     print(f"rehearsal of {len(runs)} stacks: applied and destroyed cleanly")
 
 
