@@ -75,6 +75,40 @@ def _drops_redrive_allow_policy(client: ClientFactory) -> bool:
     return "RedriveAllowPolicy" not in kept
 
 
+def _keeps_unprotected_instances(client: ClientFactory) -> bool:
+    """A probe: after capacity 0 and scale-in protection lifted (what hashicorp/aws's drainGroup
+    does before deleting a group), moto still holds the instance, where AWS scales it in."""
+    asg, name = client("autoscaling"), "rehearsal-gap-probe"
+    asg.create_launch_configuration(
+        LaunchConfigurationName=name, ImageId="ami-12c6146b", InstanceType="t3.micro"
+    )
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchConfigurationName=name,
+        MinSize=1,
+        MaxSize=1,
+        AvailabilityZones=["us-west-2a"],
+        NewInstancesProtectedFromScaleIn=True,
+    )
+    asg.update_auto_scaling_group(
+        AutoScalingGroupName=name, MinSize=0, MaxSize=0, DesiredCapacity=0
+    )
+
+    def instances() -> list[str]:
+        (group,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+            "AutoScalingGroups"
+        ]
+        return [i["InstanceId"] for i in group["Instances"]]
+
+    asg.set_instance_protection(
+        AutoScalingGroupName=name, InstanceIds=instances(), ProtectedFromScaleIn=False
+    )
+    kept = bool(instances())
+    asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    asg.delete_launch_configuration(LaunchConfigurationName=name)
+    return kept
+
+
 @dataclass(frozen=True)
 class EmulatorGap:
     """A resource type moto cannot take as synthesized: why, a probe that is true while moto
@@ -135,6 +169,13 @@ EMULATOR_GAPS: dict[str, EmulatorGap] = {
         "wait_for_steady_state: the service is created, without the wait",
         _lacks("ecs", "list_service_deployments", cluster="rehearsal", service="rehearsal"),
         {"wait_for_steady_state": False},
+    ),
+    "aws_autoscaling_group": EmulatorGap(
+        "moto 5.2.5 never scales in an instance whose scale-in protection is lifted, so the "
+        "provider's drain before DeleteAutoScalingGroup (internal/service/autoscaling/group.go "
+        "drainGroup) would wait out its 10 min timeout: created with force_delete",
+        _keeps_unprotected_instances,
+        {"force_delete": True},
     ),
     "aws_appautoscaling_target": EmulatorGap(
         "moto 5.2.5 Application Auto Scaling has no ListTagsForResource, which the provider "

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import boto3
 import pytest
@@ -244,3 +246,10 @@ def test_a_stacks_own_backend_and_remote_state_reach_moto_with_the_rehearsal_fil
     _terraform(reader, "init", "-input=false")
     _terraform(reader, "apply", "-input=false", "-auto-approve")
     assert _terraform(reader, "output", "-raw", "read").stdout == "written"
+
+
+def test_readme_lists_every_emulator_gap_and_no_other():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("\n## Rehearse\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `(aws_[a-z0-9_]+)` \|", section, re.MULTILINE))
+    assert listed == set(rehearse.EMULATOR_GAPS)
