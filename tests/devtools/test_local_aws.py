@@ -11,7 +11,8 @@ from devtools import events
 from devtools.local_aws import LocalAws, Moto
 
 DEVTOOLS = Path(__file__).resolve().parents[2] / "devtools"
-ALLOWED = {"boto3", "botocore", "moto", "werkzeug", "config_agent", "devtools"}  # werkzeug: moto[server]
+# werkzeug: moto[server]'s HTTP server, which devtools.moto_cbor builds as moto does
+ALLOWED = {"boto3", "botocore", "moto", "werkzeug", "config_agent", "devtools"}
 
 
 def test_a_published_event_reaches_a_raw_delivery_queue_unchanged(local_aws):
