@@ -35,7 +35,7 @@ _MOTO_PROCESS = f"""
 import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
 from devtools.moto_cbor import moto_server
-server = moto_server("{LOOPBACK}", 0)
+server = moto_server("{LOOPBACK}", 0, serialize=sys.argv[1] == "serialize")
 print(server.server_address[1], flush=True)
 server.serve_forever()
 """
@@ -78,14 +78,16 @@ class Moto:
     thread of this process, or (`own_process`) a child process, so that a busy caller does not
     compete with it for one GIL."""
 
-    def __init__(self, own_process: bool = False, log: Path | None = None) -> None:
+    def __init__(
+        self, own_process: bool = False, log: Path | None = None, serialize: bool = False
+    ) -> None:
         """`log`: where a child process writes its errors (moto's tracebacks for an API it
-        lacks), instead of this process's stderr."""
+        lacks), instead of this process's stderr; `serialize`: moto_server's."""
         self.process: subprocess.Popen[str] | None = None
         if own_process:
             with open(log, "w") if log else contextlib.nullcontext(None) as stderr:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-c", _MOTO_PROCESS],
+                    [sys.executable, "-c", _MOTO_PROCESS, "serialize" if serialize else "-"],
                     stdout=subprocess.PIPE,
                     stderr=stderr,
                     text=True,
@@ -93,7 +95,7 @@ class Moto:
             assert self.process.stdout is not None
             self.port = int(self.process.stdout.readline())
         else:
-            self.server = moto_server(LOOPBACK, 0)
+            self.server = moto_server(LOOPBACK, 0, serialize)
             self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
             self.thread.start()
             self.port = self.server.server_address[1]

@@ -163,9 +163,26 @@ class RpcV2CborAdapter:
         return [body]
 
 
-def moto_server(host: str, port: int) -> BaseWSGIServer:
-    """moto's server app behind RpcV2CborAdapter, threaded, as moto's ThreadedMotoServer
-    builds it (not yet serving)."""
+def one_call_at_a_time(app: WsgiApp) -> WsgiApp:
+    """`app`, answering one request at a time: moto's backends are not thread-safe (seen:
+    SSM DescribeParameters beside PutParameter, "dictionary changed size during iteration").
+    Only for callers that never long-poll: a waiting ReceiveMessage would hold every call."""
+    lock = threading.Lock()
+
+    def serialized(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        with lock:
+            chunks = app(environ, start_response)
+            try:
+                return [b"".join(chunks)]
+            finally:
+                getattr(chunks, "close", lambda: None)()
+
+    return serialized
+
+
+def moto_server(host: str, port: int, serialize: bool = False) -> BaseWSGIServer:
+    """moto's server app behind RpcV2CborAdapter (and one_call_at_a_time when `serialize`),
+    threaded, as moto's ThreadedMotoServer builds it (not yet serving)."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -173,5 +190,7 @@ def moto_server(host: str, port: int) -> BaseWSGIServer:
     )
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
-    app = RpcV2CborAdapter(DomainDispatcherApplication(create_backend_app))
+    app: WsgiApp = RpcV2CborAdapter(DomainDispatcherApplication(create_backend_app))
+    if serialize:
+        app = one_call_at_a_time(app)
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)

@@ -552,7 +552,8 @@ def rehearse(env_name: str, outdir: Path) -> None:
     # AWS managed policies (the stacks attach some by ARN) exist in moto only when asked for
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     REHEARSE_DIR.mkdir(parents=True, exist_ok=True)
-    moto = Moto(own_process=True, log=REHEARSE_DIR / "moto.log")
+    # one call at a time: moto's backends race under the provider's parallel calls
+    moto = Moto(own_process=True, log=REHEARSE_DIR / "moto.log", serialize=True)
     try:
         _rehearse_stacks(Rehearsal(env, moto.endpoint), names, stacks)
     finally:

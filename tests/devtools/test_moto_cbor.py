@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devtools.local_aws import Moto
-from devtools.moto_cbor import RPC_V2_CBOR, ServiceModels
+from devtools.moto_cbor import RPC_V2_CBOR, ServiceModels, one_call_at_a_time
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +144,27 @@ def test_calls_that_arrive_together_all_wait_for_the_one_model_scan():
         thread.join(timeout=120)
     assert len(found) == 4 and all(op is not None for op in found)
     assert models.operation("GraniteServiceVersion20100801", "NoSuchOperation") is None
+
+
+def test_one_call_at_a_time_never_lets_two_calls_overlap():
+    """Two calls that could both be inside the app at once would meet at the barrier; in
+    turn, the first one breaks it after its timeout and the second finds it broken."""
+    meeting = threading.Barrier(2)
+    met: list[bool] = []
+
+    def app(environ, start_response):
+        try:
+            meeting.wait(timeout=2)
+            met.append(True)
+        except threading.BrokenBarrierError:
+            met.append(False)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    serialized = one_call_at_a_time(app)
+    threads = [threading.Thread(target=lambda: serialized({}, lambda *_: None)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert met == [False, False]
