@@ -40,6 +40,14 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+def _read_all(chunks: Iterable[bytes]) -> bytes:
+    """A WSGI answer's body, whole, and the answer closed (PEP 3333: close() once consumed)."""
+    try:
+        return b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+
+
 class ServiceModels:
     """botocore's service models by their `targetPrefix`, for the services that list CBOR
     (all models are read once, on the first unknown prefix: about 5 s)."""
@@ -134,11 +142,7 @@ class RpcV2CborAdapter:
         def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
             answered.update(status=int(status.split()[0]), headers=dict(headers))
 
-        chunks = self.app(inner, capture)
-        try:
-            content = b"".join(chunks)
-        finally:
-            getattr(chunks, "close", lambda: None)()
+        content = _read_all(self.app(inner, capture))
         return answered["status"], answered["headers"], content
 
     def _answer(
@@ -171,11 +175,7 @@ def one_call_at_a_time(app: WsgiApp) -> WsgiApp:
 
     def serialized(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         with lock:
-            chunks = app(environ, start_response)
-            try:
-                return [b"".join(chunks)]
-            finally:
-                getattr(chunks, "close", lambda: None)()
+            return [_read_all(app(environ, start_response))]
 
     return serialized
 
